@@ -1,0 +1,275 @@
+//! The plan stage: a YAML file in, a validated [`Plan`] out.
+//!
+//! `spec.rs` mirrors the file and checks each value as it is read (so errors carry a line and
+//! column); `resolve.rs` turns the mirror into the typed plan the runner executes and expands it
+//! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
+
+mod resolve;
+pub mod spec;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+pub use resolve::{
+    Base, Cell, Kernel, Load, Model, Plan, RequestTemplate, Scenario, TargetUrl, Workload,
+    cell_label, slug,
+};
+
+/// Files larger than this are refused before parsing: a plan is a few kilobytes.
+const MAX_PLAN_BYTES: u64 = 1 << 20;
+
+/// A plan that cannot be run, located in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{message}", location_prefix(file, *line, *column))]
+pub struct PlanError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the error concerns the whole file (unreadable, too large).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The offending line of the file, for the caret display.
+    pub source_line: Option<String>,
+}
+
+fn location_prefix(file: &Path, line: usize, column: usize) -> String {
+    if line == 0 {
+        format!("{}: ", file.display())
+    } else {
+        format!("{}:{line}:{column}: ", file.display())
+    }
+}
+
+impl PlanError {
+    fn whole_file(file: &Path, message: impl Into<String>) -> Self {
+        PlanError {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: message.into(),
+            source_line: None,
+        }
+    }
+
+    /// The error followed by the source line and a caret under the column.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {self}");
+        if let Some(src) = &self.source_line {
+            let n = self.line.to_string();
+            let pad = " ".repeat(n.len());
+            let caret_at: String = src
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push_str(&format!("\n{pad} |\n{n} | {src}\n{pad} | {caret_at}^"));
+        }
+        out
+    }
+}
+
+thread_local! {
+    /// What `base:` says, for target URLs to be checked against while they are read.
+    static BASE_KIND: RefCell<BaseKind> = const { RefCell::new(BaseKind::Absent) };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BaseKind {
+    Absent,
+    Present,
+}
+
+pub(crate) fn base_kind() -> BaseKind {
+    BASE_KIND.with(|b| *b.borrow())
+}
+
+/// Reads, parses and validates one plan file.
+pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(PlanError::whole_file(
+            path,
+            format!(
+                "the plan is {} bytes; plans larger than {MAX_PLAN_BYTES} bytes are refused",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let (line, column) = line_col(&String::from_utf8_lossy(e.as_bytes()), at);
+            return Err(PlanError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                message: "the plan is not valid UTF-8".into(),
+                source_line: None,
+            });
+        }
+    };
+    parse(path, &text)
+}
+
+/// Parses plan text; `path` is used for messages and for the report.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    // A first, lenient pass reads only `base`, so that targets can be checked against it while the
+    // strict pass reads them (and keeps their line and column).
+    #[derive(serde::Deserialize)]
+    struct BaseProbe {
+        #[serde(default)]
+        base: Option<serde_yaml::Value>,
+    }
+    let kind = match serde_yaml::from_str::<BaseProbe>(text) {
+        Ok(BaseProbe { base: Some(_) }) => BaseKind::Present,
+        _ => BaseKind::Absent,
+    };
+    BASE_KIND.with(|b| *b.borrow_mut() = kind);
+    let parsed = serde_yaml::from_str::<spec::PlanSpec>(text);
+    BASE_KIND.with(|b| *b.borrow_mut() = BaseKind::Absent);
+    let spec = parsed.map_err(|e| yaml_error(path, text, &e))?;
+    resolve::resolve(spec, path, text).map_err(|message| PlanError::whole_file(path, message))
+}
+
+fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
+    let (line, column) = e
+        .location()
+        .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
+    let mut message = e.to_string();
+    // The library appends "at line L column C"; we print the location up front instead.
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    if message.is_empty() {
+        message = "invalid plan".into();
+    }
+    PlanError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+        source_line: text
+            .lines()
+            .nth(line - 1)
+            .map(|l| l.chars().take(200).collect()),
+    }
+}
+
+fn line_col(text: &str, byte: usize) -> (usize, usize) {
+    let before = &text[..byte.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> PlanError {
+        parse(Path::new("p.yaml"), text).expect_err("the plan should be refused")
+    }
+
+    const HEAD: &str = "version: 1\nname: t\nbase: builtin\nscenarios:\n";
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let cases: &[(&str, usize, usize, &str)] = &[
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    bogus: 1\n",
+                8,
+                5,
+                "unknown field `bogus`",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: many\n",
+                7,
+                13,
+                "invalid type",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 0\n",
+                7,
+                13,
+                "nonzero",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    duration: 5\n",
+                7,
+                15,
+                "has no unit",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n",
+                5,
+                3,
+                "how much load is missing",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    models: [fibers]\n",
+                8,
+                14,
+                "unknown variant `fibers`",
+            ),
+            (
+                "  - name: a\n    cpu: { kernel: sum_squares, bytes: 3 }\n    repeat: 1\n",
+                5,
+                5,
+                "takes `n`, not `bytes`",
+            ),
+            (
+                "  - name: a\n    targets: [\"${LOADPLAN_TEST_SURELY_UNSET}\"]\n    repeat: 1\n",
+                6,
+                15,
+                "LOADPLAN_TEST_SURELY_UNSET",
+            ),
+            (
+                "  - name: a\n    targets: [/x]\n    repeat: 1\n  - name: a\n    targets: [/x]\n    repeat: 1\n",
+                5,
+                3,
+                "scenario 2 repeats the name `a`",
+            ),
+            (
+                "  - name: a\n    targets: [\"ftp://h/\"]\n    repeat: 1\n",
+                6,
+                15,
+                "scheme",
+            ),
+            (
+                "  - name: a\n    targets: [/x]\n    repeat: 1\n    concurrency: [4, 0]\n",
+                8,
+                18,
+                "concurrency",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (body, line, column, msg) in cases {
+            let e = err(&format!("{HEAD}{body}"));
+            if !e.message.contains(msg) || (e.line, e.column) != (*line, *column) {
+                wrong.push(format!("want {line}:{column} {msg}, got {e}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn relative_targets_need_a_base() {
+        let e =
+            err("version: 1\nname: t\nscenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n");
+        assert!(e.message.contains("needs `base`"), "{e}");
+        assert_eq!((e.line, e.column), (5, 15));
+    }
+
+    #[test]
+    fn render_points_at_the_column() {
+        let e = err(&format!(
+            "{HEAD}  - name: a\n    targets: [/hello]\n    repeat: x\n"
+        ));
+        let r = e.render();
+        assert!(r.starts_with("error: p.yaml:7:13: "), "{r}");
+        assert!(r.ends_with("7 |     repeat: x\n  |             ^"), "{r}");
+    }
+}

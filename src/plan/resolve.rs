@@ -1,0 +1,389 @@
+//! From the file's mirror to the plan the runner executes: defaults applied, names typed, URLs
+//! split into absolute ones and paths waiting for the base, and the cell list expanded.
+//!
+//! Input: [`spec::PlanSpec`]. Output: [`Plan`]. Must not see YAML or do I/O.
+
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, ModelName, PlanSpec, WorkloadSpec};
+
+pub use spec::ModelName as Model;
+
+/// The timeout of one operation when the plan sets none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A validated plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    /// `name` made safe as one folder name (no separators, no dots alone).
+    pub slug: String,
+    pub description: Option<String>,
+    pub file: PathBuf,
+    /// The plan text as written (variables not substituted), for the report.
+    pub source: String,
+    pub base: Base,
+    pub scenarios: Vec<Scenario>,
+}
+
+/// Where relative target URLs point.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// No base: every target is an absolute URL.
+    None,
+    /// Start the built-in target server as a child process.
+    Builtin,
+    /// An origin given in the plan; `display` is the raw text with `${VAR}` kept.
+    Url { url: url::Url, display: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub workload: Workload,
+    pub load: Load,
+    pub models: Vec<Model>,
+    /// One entry, or several for a sweep.
+    pub concurrency: Vec<NonZeroUsize>,
+    /// Runtime threads for `async`, worker processes for `processes`; `None` = the model's default.
+    pub workers: Option<NonZeroUsize>,
+    pub timeout: Duration,
+    /// Operations per cell run before measuring, excluded from statistics.
+    pub warmup: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Http {
+        requests: Vec<RequestTemplate>,
+        /// Accepted status codes; empty means "any status below 400".
+        expect_status: Vec<u16>,
+    },
+    Cpu(Kernel),
+}
+
+impl Workload {
+    /// `io` for HTTP, `cpu` for kernels: what the workload is, before anything is measured.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Workload::Http { .. } => "io",
+            Workload::Cpu(_) => "cpu",
+        }
+    }
+
+    /// Operations in one pass over the workload (the number of targets, or 1 for a kernel).
+    pub fn ops_per_pass(&self) -> u64 {
+        match self {
+            Workload::Http { requests, .. } => requests.len() as u64,
+            Workload::Cpu(_) => 1,
+        }
+    }
+}
+
+/// A CPU kernel: one operation computes it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kernel", rename_all = "snake_case")]
+pub enum Kernel {
+    SumSquares { n: u64 },
+    Sha256 { bytes: u64 },
+    Spin { micros: u64 },
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Kernel::SumSquares { n } => write!(f, "sum_squares(n={n})"),
+            Kernel::Sha256 { bytes } => write!(f, "sha256(bytes={bytes})"),
+            Kernel::Spin { micros } => write!(
+                f,
+                "spin({})",
+                humantime::format_duration(Duration::from_micros(*micros))
+            ),
+        }
+    }
+}
+
+impl Model {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Model::Sequential => "sequential",
+            Model::Threads => "threads",
+            Model::Async => "async",
+            Model::Processes => "processes",
+        }
+    }
+}
+
+/// A cell's short name: `sequential`, `threads c=16`, `async c=16 w=1`, `processes c=16 w=2`.
+pub fn cell_label(model: Model, concurrency: usize, workers: usize) -> String {
+    match model {
+        Model::Sequential => "sequential".into(),
+        Model::Threads => format!("threads c={concurrency}"),
+        Model::Async | Model::Processes => {
+            format!("{} c={concurrency} w={workers}", model.as_str())
+        }
+    }
+}
+
+/// One request as planned; the URL may still need the base.
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    /// The URL as written, variables not substituted: the only form shown in outputs.
+    pub display: String,
+    pub url: TargetUrl,
+    pub method: String,
+    /// Name and substituted value.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetUrl {
+    Absolute(url::Url),
+    /// A path (with query) to join onto the base.
+    Relative(String),
+}
+
+/// How much load a cell generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// `repeat × ops_per_pass` operations in total, shared by the cell's users.
+    Repeat(NonZeroU64),
+    /// Every user loops until the time is up.
+    Duration(Duration),
+}
+
+/// One scenario × model × concurrency: what the runner executes and the report compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub scenario: usize,
+    pub model: Model,
+    pub concurrency: NonZeroUsize,
+    /// Runtime threads (`async`), worker processes (`processes`), 1 for `sequential`, C for
+    /// `threads`.
+    pub workers: NonZeroUsize,
+}
+
+impl Plan {
+    /// Every cell in plan order: scenarios, then models as listed, then concurrencies as listed.
+    /// `sequential` runs once per scenario with concurrency 1, whatever the sweep says.
+    pub fn cells(&self, cores: usize) -> Vec<Cell> {
+        let mut out = Vec::new();
+        for (si, s) in self.scenarios.iter().enumerate() {
+            for &model in &s.models {
+                let concurrencies: Vec<NonZeroUsize> = if model == Model::Sequential {
+                    vec![NonZeroUsize::MIN]
+                } else {
+                    s.concurrency.clone()
+                };
+                for c in concurrencies {
+                    let workers = match model {
+                        Model::Sequential => NonZeroUsize::MIN,
+                        Model::Threads => c,
+                        Model::Async => s.workers.unwrap_or(NonZeroUsize::MIN),
+                        // Each process needs at least one unit of the concurrency.
+                        Model::Processes => {
+                            let w = s.workers.map_or(cores.max(1), NonZeroUsize::get);
+                            NonZeroUsize::new(w.min(c.get())).unwrap_or(NonZeroUsize::MIN)
+                        }
+                    };
+                    out.push(Cell {
+                        scenario: si,
+                        model,
+                        concurrency: c,
+                        workers,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Total measured operations of a cell, when the load is a count.
+    pub fn cell_operations(&self, cell: &Cell) -> Option<u64> {
+        let s = &self.scenarios[cell.scenario];
+        match s.load {
+            Load::Repeat(n) => Some(n.get().saturating_mul(s.workload.ops_per_pass())),
+            Load::Duration(_) => None,
+        }
+    }
+}
+
+pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan, String> {
+    let base = match spec.base {
+        None => Base::None,
+        Some(BaseSpec::Builtin) => Base::Builtin,
+        Some(BaseSpec::Url(t, url)) => Base::Url {
+            url,
+            display: t.raw,
+        },
+    };
+    let d = &spec.defaults;
+    let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
+    for s in spec.scenarios.0 {
+        let expect = s.expect.as_ref().or(d.expect.as_ref());
+        let shared_headers = d.headers.clone().unwrap_or_default();
+        let workload = match s.workload {
+            WorkloadSpec::Targets(targets) => Workload::Http {
+                requests: targets
+                    .into_iter()
+                    .map(|t| {
+                        // Scenario headers override defaults of the same name; target headers
+                        // override both.
+                        let mut headers: Vec<(String, String)> = Vec::new();
+                        let layers = [
+                            &shared_headers,
+                            s.headers.as_ref().unwrap_or(&spec::Headers::default()),
+                            &t.headers,
+                        ]
+                        .map(|h| h.0.clone());
+                        for layer in layers {
+                            for (k, v) in layer {
+                                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&k));
+                                headers.push((k, v.value));
+                            }
+                        }
+                        let url = if t.url.value.starts_with('/') {
+                            TargetUrl::Relative(t.url.value)
+                        } else {
+                            TargetUrl::Absolute(spec::absolute_http_url(&t.url)?)
+                        };
+                        Ok(RequestTemplate {
+                            display: t.url.raw,
+                            url,
+                            method: t.method,
+                            headers,
+                            body: t.body.map(|b| Bytes::from(b.value)),
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+                expect_status: expect.map(|e| e.status.0.clone()).unwrap_or_default(),
+            },
+            WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
+                CpuSpec::SumSquares { n } => Kernel::SumSquares { n },
+                CpuSpec::Sha256 { bytes } => Kernel::Sha256 { bytes },
+                CpuSpec::Spin { duration } => Kernel::Spin {
+                    micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+                },
+            }),
+        };
+        let load = match s.load {
+            LoadSpec::Repeat(n) => Load::Repeat(n),
+            LoadSpec::Duration(d) => Load::Duration(d),
+        };
+        let mut models = s
+            .models
+            .or_else(|| d.models.clone())
+            .unwrap_or_else(|| vec![ModelName::Async]);
+        dedup_in_order(&mut models);
+        if models.is_empty() {
+            return Err(format!("scenario `{}`: `models` is empty", s.name));
+        }
+        scenarios.push(Scenario {
+            name: s.name,
+            description: s.description,
+            workload,
+            load,
+            models,
+            concurrency: s
+                .concurrency
+                .or_else(|| d.concurrency.clone())
+                .map_or_else(|| vec![NonZeroUsize::MIN], |c| c.0),
+            workers: s.workers.or(d.workers),
+            timeout: s.timeout.or(d.timeout).map_or(DEFAULT_TIMEOUT, |t| t.0),
+            warmup: s.warmup.or(d.warmup).unwrap_or(0),
+        });
+    }
+    for s in &scenarios {
+        if s.timeout.is_zero() {
+            return Err(format!(
+                "scenario `{}`: `timeout` must be above zero",
+                s.name
+            ));
+        }
+    }
+    Ok(Plan {
+        slug: slug(&spec.name.0),
+        name: spec.name.0,
+        description: spec.description,
+        file: file.to_path_buf(),
+        source: source.to_string(),
+        base,
+        scenarios,
+    })
+}
+
+fn dedup_in_order(models: &mut Vec<Model>) {
+    let mut seen = Vec::new();
+    models.retain(|m| {
+        let new = !seen.contains(m);
+        seen.push(*m);
+        new
+    });
+}
+
+/// A folder name from a plan name: letters, digits, `-`, `_` and `.` kept, anything else `-`;
+/// never `.` or `..`, so a plan named `../../etc` stays inside the output folder.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('.').to_string();
+    if s.is_empty() { "plan".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_stay_inside_the_output_folder() {
+        for (name, want) in [
+            ("concurrency-basics", "concurrency-basics"),
+            ("../../etc", "-..-etc"),
+            ("..", "plan"),
+            ("a b/c", "a-b-c"),
+            ("nightly.v2", "nightly.v2"),
+        ] {
+            assert_eq!(slug(name), want, "{name}");
+            assert!(!slug(name).contains('/'));
+        }
+    }
+
+    #[test]
+    fn cells_expand_models_and_sweeps() {
+        let text = "version: 1\nname: t\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/x, /y]\n    repeat: 5\n    models: [sequential, threads, async, processes]\n    concurrency: [1, 4]\n    workers: 2\n";
+        let plan = super::super::parse(Path::new("t.yaml"), text).expect("valid");
+        let cells = plan.cells(2);
+        let got: Vec<(Model, usize, usize)> = cells
+            .iter()
+            .map(|c| (c.model, c.concurrency.get(), c.workers.get()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Model::Sequential, 1, 1),
+                (Model::Threads, 1, 1),
+                (Model::Threads, 4, 4),
+                (Model::Async, 1, 2),
+                (Model::Async, 4, 2),
+                (Model::Processes, 1, 1),
+                (Model::Processes, 4, 2),
+            ]
+        );
+        assert_eq!(plan.cell_operations(&cells[0]), Some(10));
+    }
+}

@@ -1,0 +1,792 @@
+//! The plan file as written: a serde mirror of the YAML, version 1.
+//!
+//! Input: YAML text. Output: [`PlanSpec`], still shaped like the file. Every struct denies unknown
+//! keys, and every value that can be checked on its own (durations, `${NAME}` references, kernel
+//! names, counts) is checked while it is read, so that serde reports the error at that value's line
+//! and column. Checks that need several keys at once live in `try_from` conversions, which serde
+//! reports at the start of the enclosing mapping. Nothing here sends load or touches files.
+
+use std::fmt;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A whole plan file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSpec {
+    pub version: Version,
+    pub name: PlanName,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub base: Option<BaseSpec>,
+    #[serde(default)]
+    pub defaults: DefaultsSpec,
+    pub scenarios: Scenarios,
+}
+
+/// The format version; only `1` exists.
+#[derive(Debug, Clone, Copy)]
+pub struct Version;
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u64::deserialize(d)?;
+        if v == 1 {
+            Ok(Version)
+        } else {
+            Err(de::Error::custom(format!(
+                "unsupported plan version {v}: this loadplan reads version 1"
+            )))
+        }
+    }
+}
+
+/// A plan name: it becomes a folder name under `--out`, so it may not contain path separators or
+/// be `.`/`..`.
+#[derive(Debug, Clone)]
+pub struct PlanName(pub String);
+
+impl<'de> Deserialize<'de> for PlanName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        check_name(&s, "plan name").map_err(de::Error::custom)?;
+        Ok(PlanName(s))
+    }
+}
+
+/// Names end up in folder names, table headers and JUnit test names: keep them printable and short.
+fn check_name(s: &str, what: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if s.chars().count() > 100 {
+        return Err(format!("{what} is longer than 100 characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// `base: builtin` (start the built-in target server) or an absolute `http://` URL.
+#[derive(Debug, Clone)]
+pub enum BaseSpec {
+    Builtin,
+    Url(Template, url::Url),
+}
+
+impl<'de> Deserialize<'de> for BaseSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = Template::deserialize(d)?;
+        if t.raw == "builtin" {
+            return Ok(BaseSpec::Builtin);
+        }
+        let u = absolute_http_url(&t).map_err(de::Error::custom)?;
+        Ok(BaseSpec::Url(t, u))
+    }
+}
+
+/// Parses an absolute URL and accepts only plain `http`. Messages show the raw template only.
+pub fn absolute_http_url(t: &Template) -> Result<url::Url, String> {
+    let u =
+        url::Url::parse(&t.value).map_err(|e| format!("`{}` is not a valid URL: {e}", t.raw))?;
+    match u.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(format!(
+                "`{}`: https is not supported yet; loadplan speaks plain HTTP/1.1 (scheme `http`)",
+                t.raw
+            ));
+        }
+        other => {
+            return Err(format!(
+                "`{}`: unsupported scheme `{other}`, expected `http`",
+                t.raw
+            ));
+        }
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{}` has no host", t.raw));
+    }
+    Ok(u)
+}
+
+/// A target URL is either absolute (`http://host/path`) or a path resolved against `base`.
+fn check_target_url(t: &Template) -> Result<(), String> {
+    if t.value.starts_with('/') {
+        if crate::plan::base_kind() == crate::plan::BaseKind::Absent {
+            return Err(format!(
+                "relative URL `{}` needs `base` (builtin or http://host:port) at the top of the plan",
+                t.raw
+            ));
+        }
+        // Check the path part by resolving it against a placeholder origin.
+        let origin = url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?;
+        origin
+            .join(&t.value)
+            .map_err(|e| format!("`{}` is not a valid URL path: {e}", t.raw))?;
+        return Ok(());
+    }
+    absolute_http_url(t).map(|_| ())
+}
+
+/// Values every scenario inherits unless it sets its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub concurrency: Option<ConcurrencySpec>,
+    #[serde(default)]
+    pub workers: Option<NonZeroUsize>,
+    #[serde(default)]
+    pub warmup: Option<u64>,
+    #[serde(default)]
+    pub models: Option<Vec<ModelName>>,
+    #[serde(default)]
+    pub expect: Option<ExpectSpec>,
+    #[serde(default)]
+    pub headers: Option<Headers>,
+}
+
+/// The scenario list: at least one, names unique.
+#[derive(Debug)]
+pub struct Scenarios(pub Vec<ScenarioSpec>);
+
+impl<'de> Deserialize<'de> for Scenarios {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scenarios;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of scenarios")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scenarios, A::Error> {
+                let mut out: Vec<ScenarioSpec> = Vec::new();
+                while let Some(s) = seq.next_element::<ScenarioSpec>()? {
+                    if let Some(i) = out.iter().position(|o| o.name == s.name) {
+                        return Err(de::Error::custom(format!(
+                            "scenario {} repeats the name `{}` of scenario {}: names must be unique",
+                            out.len() + 1,
+                            s.name,
+                            i + 1
+                        )));
+                    }
+                    out.push(s);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("a plan needs at least one scenario"));
+                }
+                Ok(Scenarios(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// One scenario as written. `try_from` enforces the either/or rules between keys.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawScenario")]
+pub struct ScenarioSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub workload: WorkloadSpec,
+    pub load: LoadSpec,
+    pub models: Option<Vec<ModelName>>,
+    pub concurrency: Option<ConcurrencySpec>,
+    pub workers: Option<NonZeroUsize>,
+    pub timeout: Option<Dur>,
+    pub warmup: Option<u64>,
+    pub expect: Option<ExpectSpec>,
+    pub headers: Option<Headers>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    targets: Option<Vec<TargetSpec>>,
+    #[serde(default)]
+    cpu: Option<CpuSpec>,
+    #[serde(default)]
+    repeat: Option<NonZeroU64>,
+    #[serde(default)]
+    duration: Option<Dur>,
+    #[serde(default)]
+    models: Option<Vec<ModelName>>,
+    #[serde(default)]
+    concurrency: Option<ConcurrencySpec>,
+    #[serde(default)]
+    workers: Option<NonZeroUsize>,
+    #[serde(default)]
+    timeout: Option<Dur>,
+    #[serde(default)]
+    warmup: Option<u64>,
+    #[serde(default)]
+    expect: Option<ExpectSpec>,
+    #[serde(default)]
+    headers: Option<Headers>,
+}
+
+/// What one unit of work is.
+#[derive(Debug)]
+pub enum WorkloadSpec {
+    Targets(Vec<TargetSpec>),
+    Cpu(CpuSpec),
+}
+
+/// How much work: a fixed count or a fixed time.
+#[derive(Debug, Clone, Copy)]
+pub enum LoadSpec {
+    Repeat(NonZeroU64),
+    Duration(Duration),
+}
+
+impl TryFrom<RawScenario> for ScenarioSpec {
+    type Error = String;
+
+    fn try_from(r: RawScenario) -> Result<Self, String> {
+        check_name(&r.name, "scenario name")?;
+        let workload = match (r.targets, r.cpu) {
+            (Some(t), None) if t.is_empty() => {
+                return Err(format!("scenario `{}`: `targets` is empty", r.name));
+            }
+            (Some(t), None) => WorkloadSpec::Targets(t),
+            (None, Some(c)) => WorkloadSpec::Cpu(c),
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "scenario `{}`: set either `targets` or `cpu`, not both",
+                    r.name
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "scenario `{}`: a workload is missing: add `targets` (HTTP) or `cpu` (a kernel)",
+                    r.name
+                ));
+            }
+        };
+        let load = match (r.repeat, r.duration) {
+            (Some(n), None) => LoadSpec::Repeat(n),
+            (None, Some(d)) if d.0.is_zero() => {
+                return Err(format!(
+                    "scenario `{}`: `duration` must be above zero",
+                    r.name
+                ));
+            }
+            (None, Some(d)) => LoadSpec::Duration(d.0),
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "scenario `{}`: set either `repeat` or `duration`, not both",
+                    r.name
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "scenario `{}`: how much load is missing: add `repeat: N` or `duration: 30s`",
+                    r.name
+                ));
+            }
+        };
+        if matches!(workload, WorkloadSpec::Cpu(_)) && (r.expect.is_some() || r.headers.is_some()) {
+            return Err(format!(
+                "scenario `{}`: `expect` and `headers` apply to HTTP targets, not to `cpu`",
+                r.name
+            ));
+        }
+        Ok(ScenarioSpec {
+            name: r.name,
+            description: r.description,
+            workload,
+            load,
+            models: r.models,
+            concurrency: r.concurrency,
+            workers: r.workers,
+            timeout: r.timeout,
+            warmup: r.warmup,
+            expect: r.expect,
+            headers: r.headers,
+        })
+    }
+}
+
+/// A concurrency model's name in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelName {
+    Sequential,
+    Threads,
+    Async,
+    Processes,
+}
+
+/// `concurrency: 16` or a sweep `concurrency: [1, 4, 16]`.
+#[derive(Debug, Clone)]
+pub struct ConcurrencySpec(pub Vec<NonZeroUsize>);
+
+/// Concurrency above this is a typo rather than a plan: each unit owns a connection or a thread.
+pub const MAX_CONCURRENCY: usize = 10_000;
+
+impl<'de> Deserialize<'de> for ConcurrencySpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn one<E: de::Error>(v: u64) -> Result<NonZeroUsize, E> {
+            match usize::try_from(v).ok().and_then(NonZeroUsize::new) {
+                Some(n) if n.get() <= MAX_CONCURRENCY => Ok(n),
+                _ => Err(E::custom(format!(
+                    "concurrency must be between 1 and {MAX_CONCURRENCY}, got {v}"
+                ))),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = ConcurrencySpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a positive number or a list of positive numbers")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ConcurrencySpec(vec![one(v)?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "concurrency must be between 1 and {MAX_CONCURRENCY}, got {v}"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<u64>()? {
+                    let n = one(v)?;
+                    if out.contains(&n) {
+                        return Err(de::Error::custom(format!(
+                            "concurrency {n} is listed twice"
+                        )));
+                    }
+                    out.push(n);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the concurrency list is empty"));
+                }
+                Ok(ConcurrencySpec(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A duration written with its unit: `250ms`, `5s`, `2m`.
+#[derive(Debug, Clone, Copy)]
+pub struct Dur(pub Duration);
+
+/// No single duration in a plan may exceed a day: a longer one is a typo.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration with a unit, like 250ms, 5s or 2m")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                let d = humantime::parse_duration(s.trim()).map_err(|e| {
+                    E::custom(format!(
+                        "invalid duration `{s}` ({e}): write a number with a unit, like 250ms, 5s or 2m"
+                    ))
+                })?;
+                if d > MAX_DURATION {
+                    return Err(E::custom(format!("duration `{s}` is longer than a day")));
+                }
+                Ok(Dur(d))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` is not a positive duration"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string that may reference environment variables as `${NAME}` (`$${` writes a literal `${`).
+///
+/// `raw` is what the plan says and is the only form ever shown; `value` has the variables
+/// substituted and is used only to build requests. A missing variable is an error at this value.
+#[derive(Clone)]
+pub struct Template {
+    pub raw: String,
+    pub value: String,
+    pub has_vars: bool,
+}
+
+impl fmt::Debug for Template {
+    // Never print `value`: it may hold a secret.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Template({:?})", self.raw)
+    }
+}
+
+impl Template {
+    /// Substitutes `${NAME}` references with `lookup`; errors name the missing variable.
+    pub fn expand(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Template, String> {
+        let mut value = String::with_capacity(raw.len());
+        let mut has_vars = false;
+        let mut rest = raw;
+        while let Some(i) = rest.find('$') {
+            value.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            if let Some(tail) = after.strip_prefix("${") {
+                value.push_str("${");
+                rest = tail;
+            } else if let Some(tail) = after.strip_prefix('{') {
+                let end = tail
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed `${{` in `{raw}`"))?;
+                let name = &tail[..end];
+                let valid = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    return Err(format!(
+                        "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
+                    ));
+                }
+                let v = lookup(name).ok_or_else(|| {
+                    format!("environment variable `{name}` is not set (the plan references `${{{name}}}`)")
+                })?;
+                value.push_str(&v);
+                has_vars = true;
+                rest = &tail[end + 1..];
+            } else {
+                value.push('$');
+                rest = after;
+            }
+        }
+        value.push_str(rest);
+        Ok(Template {
+            raw: raw.to_string(),
+            value,
+            has_vars,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Template::expand(&raw, |n| std::env::var(n).ok()).map_err(de::Error::custom)
+    }
+}
+
+/// Header name → value, in the order written.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(pub Vec<(String, Template)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of header names to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Template>()? {
+                    if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                        return Err(de::Error::custom(format!(
+                            "`{k}` is not a valid HTTP header name"
+                        )));
+                    }
+                    if hyper::header::HeaderValue::from_str(&v.value).is_err() {
+                        return Err(de::Error::custom(format!(
+                            "the value of header `{k}` is not a valid HTTP header value"
+                        )));
+                    }
+                    out.push((k, v));
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A target: a URL string, or a request object.
+#[derive(Debug)]
+pub struct TargetSpec {
+    pub url: Template,
+    pub method: String,
+    pub headers: Headers,
+    pub body: Option<Template>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestSpec {
+    url: Template,
+    #[serde(default)]
+    method: Option<Method>,
+    #[serde(default)]
+    headers: Option<Headers>,
+    #[serde(default)]
+    body: Option<Template>,
+}
+
+/// An HTTP method; only the usual ones, upper case.
+#[derive(Debug)]
+struct Method(String);
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+        if KNOWN.contains(&s.as_str()) {
+            Ok(Method(s))
+        } else {
+            Err(de::Error::custom(format!(
+                "unknown HTTP method `{s}`, expected one of {}",
+                KNOWN.join(", ")
+            )))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TargetSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL string or a request {url, method, headers, body}")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TargetSpec, E> {
+                let url = Template::expand(s, |n| std::env::var(n).ok()).map_err(E::custom)?;
+                check_target_url(&url).map_err(E::custom)?;
+                Ok(TargetSpec {
+                    url,
+                    method: "GET".into(),
+                    headers: Headers::default(),
+                    body: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {
+                let r = RequestSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                check_target_url(&r.url).map_err(de::Error::custom)?;
+                Ok(TargetSpec {
+                    url: r.url,
+                    method: r.method.map_or_else(|| "GET".into(), |m| m.0),
+                    headers: r.headers.unwrap_or_default(),
+                    body: r.body,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `expect: { status: 200 }` or `expect: { status: [200, 204] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    pub status: StatusList,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusList(pub Vec<u16>);
+
+impl<'de> Deserialize<'de> for StatusList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn code<E: de::Error>(v: u64) -> Result<u16, E> {
+            match u16::try_from(v) {
+                Ok(c) if (100..=599).contains(&c) => Ok(c),
+                _ => Err(E::custom(format!(
+                    "{v} is not an HTTP status code (100 to 599)"
+                ))),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a status code or a list of status codes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusList, E> {
+                Ok(StatusList(vec![code(v)?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusList, E> {
+                Err(E::custom(format!(
+                    "{v} is not an HTTP status code (100 to 599)"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<u64>()? {
+                    out.push(code(v)?);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the status list is empty"));
+                }
+                Ok(StatusList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A CPU kernel and its size. Checked in `try_from` so that errors keep their location.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawCpu")]
+pub enum CpuSpec {
+    /// Σ i² for i in 0..n, with wrapping arithmetic.
+    SumSquares { n: u64 },
+    /// SHA-256 of `bytes` bytes.
+    Sha256 { bytes: u64 },
+    /// Busy-waits for `duration`.
+    Spin { duration: Duration },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCpu {
+    kernel: KernelName,
+    #[serde(default)]
+    n: Option<u64>,
+    #[serde(default)]
+    bytes: Option<u64>,
+    #[serde(default)]
+    duration: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KernelName {
+    SumSquares,
+    Sha256,
+    Spin,
+}
+
+/// Bounds that keep one operation under about a minute on any machine.
+const MAX_SUM_SQUARES_N: u64 = 100_000_000_000;
+const MAX_SHA256_BYTES: u64 = 4 << 30;
+
+impl TryFrom<RawCpu> for CpuSpec {
+    type Error = String;
+
+    fn try_from(r: RawCpu) -> Result<Self, String> {
+        let (needs, n, bytes, duration) = match r.kernel {
+            KernelName::SumSquares => ("n", r.n, None, None),
+            KernelName::Sha256 => ("bytes", None, r.bytes, None),
+            KernelName::Spin => ("duration", None, None, r.duration),
+        };
+        let extra = [
+            ("n", r.n.is_some() && n.is_none()),
+            ("bytes", r.bytes.is_some() && bytes.is_none()),
+            ("duration", r.duration.is_some() && duration.is_none()),
+        ];
+        if let Some((key, _)) = extra.iter().find(|(_, bad)| *bad) {
+            return Err(format!(
+                "kernel `{}` takes `{needs}`, not `{key}`",
+                kernel_str(r.kernel)
+            ));
+        }
+        match r.kernel {
+            KernelName::SumSquares => match n {
+                Some(n) if (1..=MAX_SUM_SQUARES_N).contains(&n) => Ok(CpuSpec::SumSquares { n }),
+                Some(n) => Err(format!(
+                    "sum_squares `n` must be between 1 and {MAX_SUM_SQUARES_N}, got {n}"
+                )),
+                None => Err("kernel `sum_squares` needs `n`".into()),
+            },
+            KernelName::Sha256 => match bytes {
+                Some(b) if (1..=MAX_SHA256_BYTES).contains(&b) => Ok(CpuSpec::Sha256 { bytes: b }),
+                Some(b) => Err(format!(
+                    "sha256 `bytes` must be between 1 and {MAX_SHA256_BYTES}, got {b}"
+                )),
+                None => Err("kernel `sha256` needs `bytes`".into()),
+            },
+            KernelName::Spin => match duration {
+                Some(d) if !d.0.is_zero() && d.0 <= Duration::from_secs(60) => {
+                    Ok(CpuSpec::Spin { duration: d.0 })
+                }
+                Some(_) => Err("spin `duration` must be above zero and at most 60s".into()),
+                None => Err("kernel `spin` needs `duration`".into()),
+            },
+        }
+    }
+}
+
+fn kernel_str(k: KernelName) -> &'static str {
+    match k {
+        KernelName::SumSquares => "sum_squares",
+        KernelName::Sha256 => "sha256",
+        KernelName::Spin => "spin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn templates_expand_and_escape() {
+        let cases = [
+            ("plain", "plain", false),
+            ("Bearer ${TOKEN}", "Bearer s3cret", true),
+            ("$${TOKEN}", "${TOKEN}", false),
+            ("cost $5", "cost $5", false),
+        ];
+        for (raw, value, vars) in cases {
+            let t = Template::expand(raw, env).expect(raw);
+            assert_eq!((t.value.as_str(), t.has_vars), (value, vars), "{raw}");
+            assert_eq!(t.raw, raw);
+            assert!(!format!("{t:?}").contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn template_errors_name_the_variable() {
+        let cases = [
+            ("${MISSING}", "`MISSING` is not set"),
+            ("${bad-name}", "not a valid variable reference"),
+            ("${TOKEN", "unclosed"),
+        ];
+        for (raw, msg) in cases {
+            let e = Template::expand(raw, env).expect_err(raw);
+            assert!(e.contains(msg), "{raw}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_need_units() {
+        let ok: Dur = serde_yaml::from_str("250ms").expect("250ms");
+        assert_eq!(ok.0, Duration::from_millis(250));
+        for bad in ["5", "5x", "-1s", "2 days 1 year"] {
+            assert!(serde_yaml::from_str::<Dur>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The console: progress on stderr while the run goes on (a bar per cell on a terminal, one quiet
+//! line per cell otherwise, so CI logs stay readable) and the summary table on stdout at the end.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::format;
+use crate::plan::cell_label;
+use crate::run::Observer;
+use crate::stats::{CellResult, Summary};
+
+/// Progress on stderr.
+pub struct Progress {
+    terminal: bool,
+    current: Mutex<Option<Ticker>>,
+}
+
+struct Ticker {
+    bar: ProgressBar,
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress {
+            terminal: std::io::stderr().is_terminal(),
+            current: Mutex::new(None),
+        }
+    }
+
+    fn finish_ticker(&self) -> Option<ProgressBar> {
+        let t = self.current.lock().ok()?.take()?;
+        t.done.store(true, Ordering::Relaxed);
+        let _ = t.thread.join();
+        Some(t.bar)
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Observer for Progress {
+    fn cell_started(
+        &self,
+        index: usize,
+        total: usize,
+        label: &str,
+        expected_ops: Option<u64>,
+        progress: Arc<AtomicU64>,
+    ) {
+        if !self.terminal {
+            return;
+        }
+        let bar = match expected_ops {
+            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        };
+        let template = if expected_ops.is_some() {
+            "{prefix} {msg} [{bar:30}] {pos}/{len} ops {elapsed}"
+        } else {
+            "{prefix} {msg} {spinner} {pos} ops {elapsed}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(format!("[{}/{total}]", index + 1));
+        bar.set_message(label.to_string());
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (bar, done) = (bar.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    bar.set_position(progress.load(Ordering::Relaxed));
+                    bar.tick();
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        if let Ok(mut cur) = self.current.lock() {
+            *cur = Some(Ticker { bar, done, thread });
+        }
+    }
+
+    fn cell_finished(&self, index: usize, total: usize, label: &str, r: &CellResult) {
+        if let Some(bar) = self.finish_ticker() {
+            bar.finish_and_clear();
+        }
+        let rec = &r.recorder;
+        let wall = r.wall.as_secs_f64();
+        let tput = if wall > 0.0 {
+            rec.operations as f64 / wall
+        } else {
+            0.0
+        };
+        let p99 = rec.latency.value_at_quantile(0.99);
+        let mut line = format!(
+            "[{}/{total}] {label}: {} ops in {:.2}s ({}/s), p99 {}, {} errors",
+            index + 1,
+            rec.operations,
+            wall,
+            format::number(tput),
+            format::micros(p99),
+            rec.error_count(),
+        );
+        if !r.complete {
+            line.push_str(" (incomplete)");
+        }
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+
+    fn note(&self, message: &str) {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    }
+}
+
+/// The end-of-run table: one block per scenario, one row per cell.
+pub fn table(summary: &Summary) -> String {
+    let mut out = String::new();
+    for s in &summary.scenarios {
+        out.push_str(&format!(
+            "\n{} — workload {}, measured {}-bound (runner busy {} in {})\n",
+            s.name,
+            s.kind.as_str(),
+            s.bound.as_str(),
+            format::percent(s.busy_fraction),
+            s.bound_cell
+        ));
+        let header = [
+            "cell", "ops", "errors", "tput/s", "p50", "p99", "max", "cores", "speedup",
+        ];
+        let rows: Vec<[String; 9]> = s
+            .cells
+            .iter()
+            .map(|c| {
+                [
+                    cell_label(c.model, c.concurrency, c.workers)
+                        + if c.complete { "" } else { " (incomplete)" },
+                    c.operations.to_string(),
+                    c.errors.values().sum::<u64>().to_string(),
+                    format::number(c.throughput_per_s),
+                    format::micros(c.latency_us.p50),
+                    format::micros(c.latency_us.p99),
+                    format::micros(c.latency_us.max),
+                    format::number(c.cores_busy),
+                    format::speedup(c.speedup),
+                ]
+            })
+            .collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([header[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<&str>| {
+            let mut l = String::from("  ");
+            for (i, c) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                if i == 0 {
+                    l.push_str(c);
+                    l.push_str(&" ".repeat(pad));
+                } else {
+                    l.push_str("  ");
+                    l.push_str(&" ".repeat(pad));
+                    l.push_str(c);
+                }
+            }
+            l.push('\n');
+            l
+        };
+        out.push_str(&line(header.to_vec()));
+        for r in &rows {
+            out.push_str(&line(r.iter().map(String::as_str).collect()));
+        }
+        for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
+            out.push_str(&format!(
+                "  note, {}: {}\n",
+                cell_label(c.model, c.concurrency, c.workers),
+                c.notes.join("; ")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,72 @@
+//! Numbers as people read them, shared by the console, HTML and Markdown renderers.
+
+/// Microseconds as `850µs`, `52.1ms` or `1.20s`.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..10_000 => format!("{:.2}ms", us as f64 / 1e3),
+        10_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+/// A rate or count with sensible precision: `0.52`, `12.3`, `1534`.
+pub fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// A speedup as `14.2×`, or `-` where there is no sequential cell.
+pub fn speedup(s: Option<f64>) -> String {
+    s.map_or_else(|| "-".into(), |s| format!("{}×", number(s)))
+}
+
+pub fn percent(fraction: f64) -> String {
+    let p = fraction * 100.0;
+    if p == 0.0 {
+        "0%".into()
+    } else if p < 0.1 {
+        "<0.1%".into()
+    } else {
+        format!("{}%", number(p))
+    }
+}
+
+pub fn bytes(b: u64) -> String {
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KiB", b as f64 / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(micros(850), "850µs");
+        assert_eq!(micros(1_234), "1.23ms");
+        assert_eq!(micros(52_100), "52.1ms");
+        assert_eq!(micros(1_200_000), "1.20s");
+        assert_eq!(number(1534.4), "1534");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(speedup(Some(14.24)), "14.2×");
+        assert_eq!(speedup(None), "-");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(0.0004), "<0.1%");
+        assert_eq!(percent(0.25), "25.0%");
+        assert_eq!(bytes(16384), "16.0 KiB");
+    }
+}

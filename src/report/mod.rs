@@ -1,0 +1,110 @@
+//! The report stage: a summary in, files out.
+//!
+//! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
+//! place that writes files. Every file is written under a temporary name and renamed, so a crash
+//! never leaves half a report. The output folder is checked before any load is sent
+//! ([`OutputDir::prepare`]).
+
+pub mod console;
+pub mod format;
+mod html;
+mod json;
+
+use std::path::{Path, PathBuf};
+
+use crate::stats::Summary;
+
+pub use html::Html;
+pub use json::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot render {file}: {reason}")]
+    Render { file: &'static str, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Renders one output file from a summary.
+pub trait Reporter {
+    fn file_name(&self) -> &'static str;
+    fn render(&self, summary: &Summary) -> Result<Vec<u8>, ReportError>;
+}
+
+/// Every reporter of a run folder.
+pub fn reporters() -> Result<Vec<Box<dyn Reporter>>, ReportError> {
+    Ok(vec![Box::new(Json), Box::new(Html::new()?)])
+}
+
+/// `<out>/<plan>/`, checked writable before the run starts.
+pub struct OutputDir {
+    plan_dir: PathBuf,
+}
+
+impl OutputDir {
+    pub fn prepare(out: &Path, plan_slug: &str) -> Result<OutputDir, ReportError> {
+        let plan_dir = out.join(plan_slug);
+        let write_err = |source| ReportError::Write {
+            path: plan_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&plan_dir).map_err(write_err)?;
+        let probe = plan_dir.join(format!(".loadplan-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(write_err)?;
+        std::fs::remove_file(&probe).map_err(write_err)?;
+        Ok(OutputDir { plan_dir })
+    }
+
+    /// A fresh run folder name: `run_id`, or `run_id-2`, `-3`… when it exists already.
+    pub fn unique_run_id(&self, run_id: &str) -> String {
+        let mut id = run_id.to_string();
+        let mut n = 2;
+        while self.plan_dir.join(&id).exists() {
+            id = format!("{run_id}-{n}");
+            n += 1;
+        }
+        id
+    }
+
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.plan_dir.join(run_id)
+    }
+}
+
+/// Renders every file first, then writes them; returns the run folder.
+pub fn write_run(
+    dir: &OutputDir,
+    summary: &Summary,
+    reporters: &[Box<dyn Reporter>],
+) -> Result<PathBuf, ReportError> {
+    let rendered = reporters
+        .iter()
+        .map(|r| Ok((r.file_name(), r.render(summary)?)))
+        .collect::<Result<Vec<_>, ReportError>>()?;
+    let run_dir = dir.run_dir(&summary.run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|source| ReportError::Write {
+        path: run_dir.clone(),
+        source,
+    })?;
+    for (name, bytes) in rendered {
+        write_atomic(&run_dir.join(name), &bytes)?;
+    }
+    Ok(run_dir)
+}
+
+/// Writes `path` via a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

@@ -1,0 +1,122 @@
+//! The built-in target server as a separate child process (`loadplan serve --addr 127.0.0.1:0`),
+//! so that its CPU is never counted as the runner's. It picks an ephemeral port and says which on
+//! its first stdout line; we wait until it answers, and stop it (SIGTERM, then SIGKILL) at the end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct BuiltinServer {
+    child: Option<Child>,
+    pub url: url::Url,
+}
+
+impl BuiltinServer {
+    pub fn start() -> Result<BuiltinServer, String> {
+        let mut cmd = Command::new(super::self_exe());
+        cmd.args(["serve", "--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            // Its own process group: a Ctrl-C in the terminal stops the runner, which then stops
+            // the server, instead of the server vanishing under requests still in flight.
+            .process_group(0);
+        // SAFETY: `die_with_parent` only calls prctl, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(super::die_with_parent);
+        }
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let mut server = BuiltinServer {
+            url: url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?,
+            child: None,
+        };
+        let stdout = child.stdout.take();
+        server.child = Some(child);
+        let stdout = stdout.ok_or("the server has no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(START_TIMEOUT)
+            .map_err(|_| "the server did not report its address within 10 s".to_string())?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
+        server.url =
+            url::Url::parse(addr).map_err(|e| format!("bad server address {addr}: {e}"))?;
+        server.wait_until_answering()?;
+        Ok(server)
+    }
+
+    fn wait_until_answering(&self) -> Result<(), String> {
+        let host = self.url.host_str().unwrap_or("127.0.0.1");
+        let port = self.url.port().unwrap_or(80);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if hello(host, port).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("the server did not answer /hello within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server gracefully and reaps it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: sending a signal to our own child, which we have not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for BuiltinServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn hello(host: &str, port: u16) -> std::io::Result<()> {
+    let mut s = TcpStream::connect((host, port))?;
+    s.set_read_timeout(Some(Duration::from_secs(1)))?;
+    s.write_all(
+        format!("GET /hello HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )?;
+    let mut buf = [0u8; 12];
+    s.read_exact(&mut buf)?;
+    if buf.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("unexpected answer"))
+    }
+}

@@ -1,0 +1,327 @@
+//! `processes`: W worker processes (this binary re-executed), each with its own memory and its own
+//! single-threaded runtime, sharing the cell's concurrency: parallel on separate cores, like
+//! multiprocessing. The parent only coordinates: it splits the work, starts every worker at the
+//! same moment, merges the histograms they stream back, and reaps them.
+//!
+//! A worker that dies keeps what it streamed last; the cell is then marked incomplete.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use super::user::{CellLoad, Start};
+use super::worker::{Frame, WireRequest, WireWorkload, WorkerConfig, read_frame};
+use super::{CellInput, ModelOutput, RunError};
+use crate::plan::{TargetUrl, Workload};
+use crate::stats::{Recorder, rusage};
+
+/// How long workers get to send their last frame and exit once their stdin is closed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Splits `total` into `parts` shares proportional to `weights`, remainders to the first shares.
+fn split(total: u64, weights: &[usize]) -> Vec<u64> {
+    let sum: u64 = weights.iter().map(|w| *w as u64).sum::<u64>().max(1);
+    let mut shares: Vec<u64> = weights
+        .iter()
+        .map(|w| (u128::from(total) * *w as u128 / u128::from(sum)) as u64)
+        .collect();
+    let mut left = total - shares.iter().sum::<u64>();
+    for s in shares.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        *s += 1;
+        left -= 1;
+    }
+    shares
+}
+
+fn wire_workload(input: &CellInput) -> Result<WireWorkload, RunError> {
+    Ok(match &input.scenario.workload {
+        Workload::Cpu(k) => WireWorkload::Cpu(*k),
+        Workload::Http {
+            requests,
+            expect_status,
+        } => WireWorkload::Http {
+            requests: requests
+                .iter()
+                .map(|r| {
+                    let url = match &r.url {
+                        TargetUrl::Absolute(u) => u.clone(),
+                        TargetUrl::Relative(p) => input
+                            .base
+                            .and_then(|b| b.join(p).ok())
+                            .ok_or_else(|| crate::workload::ResolveError {
+                                display: r.display.clone(),
+                                reason: "a relative URL needs `base`".into(),
+                            })?,
+                    };
+                    Ok(WireRequest {
+                        display: r.display.clone(),
+                        url: url.to_string(),
+                        method: r.method.clone(),
+                        headers: r.headers.clone(),
+                        body: r
+                            .body
+                            .as_ref()
+                            .map(|b| String::from_utf8_lossy(b).into_owned()),
+                    })
+                })
+                .collect::<Result<_, RunError>>()?,
+            expect_status: expect_status.clone(),
+        },
+    })
+}
+
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    last: Option<Recorder>,
+    finished: bool,
+    cpu: Duration,
+    peak_rss_bytes: u64,
+}
+
+pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
+    let c = input.cell.concurrency.get();
+    let w = input.cell.workers.get().min(c);
+    let users: Vec<usize> = (0..w).map(|k| c / w + usize::from(k < c % w)).collect();
+    let loads: Vec<CellLoad> = match input.load {
+        CellLoad::Repeat { first, count } => {
+            let mut next = first;
+            split(count, &users)
+                .into_iter()
+                .map(|n| {
+                    let l = CellLoad::Repeat {
+                        first: next,
+                        count: n,
+                    };
+                    next += n;
+                    l
+                })
+                .collect()
+        }
+        d @ CellLoad::Duration { .. } => vec![d; w],
+    };
+    let warmups = split(input.scenario.warmup, &users);
+    let workload = wire_workload(input)?;
+    let rt = super::runtime(1)?;
+    let mut notes = Vec::new();
+    let (recorder, wall, cpu, rss, complete) = rt.block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Option<Frame>)>();
+        let mut workers: Vec<Worker> = Vec::with_capacity(w);
+        for k in 0..w {
+            let config = WorkerConfig {
+                workload: workload.clone(),
+                concurrency: users[k],
+                load: loads[k],
+                warmup: warmups[k],
+                timeout_us: u64::try_from(input.scenario.timeout.as_micros()).unwrap_or(u64::MAX),
+            };
+            match spawn(&config).await {
+                Ok((mut child, stdin)) => {
+                    if let Some(stdout) = child.stdout.take() {
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let mut stdout = stdout;
+                            loop {
+                                match read_frame(&mut stdout).await {
+                                    Ok(Some(f)) => {
+                                        if tx.send((k, Some(f))).is_err() {
+                                            return;
+                                        }
+                                    }
+                                    _ => {
+                                        let _ = tx.send((k, None));
+                                        return;
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    workers.push(Worker {
+                        child,
+                        stdin: Some(stdin),
+                        last: None,
+                        finished: false,
+                        cpu: Duration::ZERO,
+                        peak_rss_bytes: 0,
+                    });
+                }
+                Err(e) => {
+                    notes.push(format!("could not start worker {} of {w}: {e}", k + 1));
+                    super::request_stop();
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        // Phase 1: every worker warm and connected.
+        let mut ready = 0;
+        let mut ended = vec![false; workers.len()];
+        while ready + ended.iter().filter(|e| **e).count() < workers.len() {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some((_, Some(Frame::Ready))) => ready += 1,
+                    Some((k, None)) => ended[k] = true,
+                    Some(_) => {}
+                    None => break,
+                },
+                () = super::stop_requested() => break,
+            }
+        }
+        // Phase 2: start them together and collect until every stream ends.
+        let start = Start::now();
+        for wk in &mut workers {
+            if let Some(stdin) = wk.stdin.as_mut() {
+                let msg: &[u8] = if super::stopping() { b"stop\n" } else { b"go\n" };
+                let _ = stdin.write_all(msg).await;
+                let _ = stdin.flush().await;
+            }
+        }
+        let mut closed_stdins = false;
+        let mut open = ended.iter().filter(|e| !**e).count();
+        while open > 0 {
+            let stop = async {
+                if closed_stdins {
+                    std::future::pending::<()>().await;
+                }
+                super::stop_requested().await;
+            };
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some((k, Some(Frame::Snapshot(r)))) => {
+                        if let Ok(r) = Recorder::try_from(r) {
+                            workers[k].last = Some(r);
+                        }
+                        let done: u64 = workers.iter().filter_map(|w| w.last.as_ref()).map(|r| r.operations).sum();
+                        input.progress.store(done, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Some((k, Some(Frame::Final { recorder, cpu_us, peak_rss_bytes }))) => {
+                        if let Ok(r) = Recorder::try_from(recorder) {
+                            workers[k].last = Some(r);
+                            workers[k].finished = true;
+                        }
+                        workers[k].cpu = Duration::from_micros(cpu_us);
+                        workers[k].peak_rss_bytes = peak_rss_bytes;
+                        // The measured phase of this worker is over at its final frame, not
+                        // when its process gets round to exiting.
+                        if !ended[k] {
+                            ended[k] = true;
+                            open -= 1;
+                        }
+                    }
+                    Some((k, None)) => {
+                        if !ended[k] {
+                            ended[k] = true;
+                            open -= 1;
+                        }
+                    }
+                    Some((_, Some(Frame::Ready))) => {}
+                    None => break,
+                },
+                () = stop => {
+                    // A closed stdin tells each worker to stop and send what it has.
+                    for wk in &mut workers {
+                        wk.stdin = None;
+                    }
+                    closed_stdins = true;
+                }
+            }
+        }
+        let wall = start.at.elapsed();
+        let parent_cpu = rusage::cpu_time().saturating_sub(start.cpu);
+        let mut recorder = Recorder::default();
+        let mut cpu = parent_cpu;
+        let mut rss = rusage::peak_rss_bytes();
+        let mut complete = notes.is_empty();
+        for (k, wk) in workers.iter_mut().enumerate() {
+            wk.stdin = None;
+            let status = match tokio::time::timeout(GRACE, wk.child.wait()).await {
+                Ok(Ok(s)) => Some(s),
+                _ => {
+                    let _ = wk.child.kill().await;
+                    wk.child.wait().await.ok()
+                }
+            };
+            if let Some(r) = &wk.last {
+                recorder.merge(r);
+            }
+            cpu += wk.cpu;
+            rss = rss.max(wk.peak_rss_bytes);
+            if !wk.finished {
+                complete = false;
+                let how = match status {
+                    Some(s) => match (s.code(), s.signal()) {
+                        (Some(code), _) => format!("exited with code {code}"),
+                        (None, Some(sig)) => format!("was killed by signal {sig}"),
+                        _ => "ended".to_string(),
+                    },
+                    None => "could not be reaped".to_string(),
+                };
+                let kept = wk.last.as_ref().map_or(0, |r| r.operations);
+                notes.push(format!(
+                    "worker {} of {w} {how} before finishing; kept the {kept} operations it had reported",
+                    k + 1
+                ));
+            }
+        }
+        (recorder, wall, cpu, rss, complete)
+    });
+    Ok(ModelOutput {
+        recorder,
+        wall,
+        cpu,
+        peak_rss_bytes: rss,
+        notes,
+        complete,
+    })
+}
+
+async fn spawn(config: &WorkerConfig) -> std::io::Result<(Child, ChildStdin)> {
+    let mut cmd = Command::new(super::self_exe());
+    cmd.arg("__worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: `die_with_parent` only calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(super::die_with_parent);
+    }
+    let mut child = cmd.spawn()?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("worker has no stdin"))?;
+    let mut line = serde_json::to_vec(config)?;
+    line.push(b'\n');
+    stdin.write_all(&line).await?;
+    stdin.flush().await?;
+    Ok((child, stdin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn splits_add_up_exactly() {
+        let cases: &[(u64, &[usize], &[u64])] = &[
+            (160, &[8, 8], &[80, 80]),
+            (10, &[2, 1], &[7, 3]),
+            (3, &[1, 1, 1, 1], &[1, 1, 1, 0]),
+            (0, &[1, 1], &[0, 0]),
+        ];
+        for (total, weights, want) in cases {
+            let got = split(*total, weights);
+            assert_eq!(got, *want, "{total} over {weights:?}");
+            assert_eq!(got.iter().sum::<u64>(), *total);
+        }
+    }
+}

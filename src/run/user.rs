@@ -1,0 +1,185 @@
+//! The loop of one user, the same in every model: warm up, wait for the start, then claim and
+//! execute operations until the count or the time is used up, recording each into its own sink.
+//!
+//! Models differ only in what runs these loops (the main thread, OS threads, tokio tasks, worker
+//! processes). Claiming an operation is one relaxed atomic add; nothing else is shared per
+//! operation.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Barrier, watch};
+
+use crate::stats::{Recorder, rusage};
+use crate::workload::{Outcome, Unit};
+
+/// How much work a cell (or one worker process's share of it) has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CellLoad {
+    /// Operation numbers `first .. first + count`, claimed by whichever user is free.
+    Repeat { first: u64, count: u64 },
+    /// Every user loops until this long after the start.
+    Duration { micros: u64 },
+}
+
+/// When the measured phase started, in wall time and in this process's CPU time.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    pub at: Instant,
+    pub cpu: Duration,
+}
+
+impl Start {
+    pub fn now() -> Start {
+        Start {
+            cpu: rusage::cpu_time(),
+            at: Instant::now(),
+        }
+    }
+}
+
+/// What the users of one cell (in one process) share.
+pub struct Shared {
+    load: CellLoad,
+    next: AtomicU64,
+    warmup: u64,
+    warm_next: AtomicU64,
+    ops_per_pass: u64,
+    /// All users (plus the coordinator, in a worker process) meet here after warming up.
+    barrier: Barrier,
+    /// Flipped to true to start the measured phase.
+    go: watch::Receiver<bool>,
+    pub start: OnceLock<Start>,
+    /// Measured operations finished so far, for the progress display.
+    pub progress: Arc<AtomicU64>,
+    yield_between_ops: bool,
+}
+
+impl Shared {
+    /// `parties` is the number of users, plus one when a coordinator also waits on the barrier.
+    pub fn new(
+        load: CellLoad,
+        warmup: u64,
+        ops_per_pass: u64,
+        parties: usize,
+        go: watch::Receiver<bool>,
+        progress: Arc<AtomicU64>,
+        cpu_bound: bool,
+    ) -> Shared {
+        let first = match load {
+            CellLoad::Repeat { first, .. } => first,
+            CellLoad::Duration { .. } => 0,
+        };
+        Shared {
+            load,
+            next: AtomicU64::new(first),
+            warmup,
+            warm_next: AtomicU64::new(0),
+            ops_per_pass: ops_per_pass.max(1),
+            barrier: Barrier::new(parties),
+            go,
+            start: OnceLock::new(),
+            progress,
+            // A kernel never awaits: yielding after each operation lets the other tasks of a
+            // single-threaded runtime take turns, as asyncio would between awaits.
+            yield_between_ops: cpu_bound,
+        }
+    }
+
+    /// The coordinator's side of the barrier (worker processes only).
+    pub async fn wait_warm(&self) {
+        self.barrier.wait().await;
+    }
+}
+
+/// A started-now `go` signal, for models without a coordinator.
+pub fn go_now() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(true);
+    drop(tx);
+    rx
+}
+
+/// Where a user records. A plain recorder in-process; a shared cell in a worker process, so that
+/// the snapshot task can read it between operations.
+pub trait Sink {
+    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome);
+}
+
+impl Sink for Recorder {
+    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
+        Recorder::record(self, at, latency, outcome);
+    }
+}
+
+impl Sink for Rc<RefCell<Recorder>> {
+    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
+        self.borrow_mut().record(at, latency, outcome);
+    }
+}
+
+/// Runs one user to the end of the cell.
+pub async fn user<S: Sink>(shared: &Shared, mut unit: Unit, sink: &mut S) {
+    // Warm-up: the same operations, on the same connection, not recorded.
+    loop {
+        if super::stopping() {
+            break;
+        }
+        let i = shared.warm_next.fetch_add(1, Ordering::Relaxed);
+        if i >= shared.warmup {
+            break;
+        }
+        if execute(&mut unit, i % shared.ops_per_pass).await.is_none() {
+            break;
+        }
+        if shared.yield_between_ops {
+            tokio::task::yield_now().await;
+        }
+    }
+    shared.barrier.wait().await;
+    let mut go = shared.go.clone();
+    // A closed channel after `true` was sent still reads `true`.
+    let _ = go.wait_for(|g| *g).await;
+    let start = *shared.start.get_or_init(Start::now);
+    let deadline = match shared.load {
+        CellLoad::Duration { micros } => Some(start.at + Duration::from_micros(micros)),
+        CellLoad::Repeat { .. } => None,
+    };
+    loop {
+        if super::stopping() {
+            break;
+        }
+        let op = shared.next.fetch_add(1, Ordering::Relaxed);
+        match shared.load {
+            CellLoad::Repeat { first, count } if op >= first + count => break,
+            _ => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let began = Instant::now();
+        let Some(outcome) = execute(&mut unit, op).await else {
+            break;
+        };
+        let ended = Instant::now();
+        sink.record(ended - start.at, ended - began, &outcome);
+        shared.progress.fetch_add(1, Ordering::Relaxed);
+        if shared.yield_between_ops {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// One operation, abandoned (`None`) if the run is being stopped meanwhile.
+async fn execute(unit: &mut Unit, op: u64) -> Option<Outcome> {
+    match unit {
+        // A kernel cannot be interrupted halfway; it is short by construction.
+        Unit::Cpu(_) => Some(unit.execute(op).await),
+        Unit::Http(_) => tokio::select! {
+            o = unit.execute(op) => Some(o),
+            () = super::stop_requested() => None,
+        },
+    }
+}

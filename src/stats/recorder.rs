@@ -1,0 +1,391 @@
+//! What one worker records during a cell: a latency HdrHistogram, counters, and a per-second
+//! timeline. Owned by one user (or one worker process), never shared, merged at the end.
+//!
+//! Memory is bounded by the cell's length in seconds, never by its number of operations: each
+//! second keeps a small histogram, compressed once the second is over.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::workload::{ErrorKind, Outcome};
+
+/// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+const SIGFIG: u8 = 3;
+/// Per-second histograms only feed p50/p99 over time: 2 digits are plenty there.
+const TIMELINE_SIGFIG: u8 = 2;
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGFIG).expect("constant bounds are valid")
+}
+
+fn new_timeline_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, TIMELINE_SIGFIG)
+        .expect("constant bounds are valid")
+}
+
+/// One worker's (or, after merging, one cell's) measurements.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub latency: Histogram<u64>,
+    pub operations: u64,
+    pub successes: u64,
+    /// Indexed by [`ErrorKind::index`].
+    pub errors: [u64; 5],
+    pub statuses: BTreeMap<u16, u64>,
+    pub bytes: u64,
+    /// Latencies above [`MAX_LATENCY_US`]: counted, never clamped into the histogram.
+    pub out_of_range: u64,
+    pub timeline: Timeline,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            latency: new_histogram(),
+            operations: 0,
+            successes: 0,
+            errors: [0; 5],
+            statuses: BTreeMap::new(),
+            bytes: 0,
+            out_of_range: 0,
+            timeline: Timeline::default(),
+        }
+    }
+}
+
+impl Recorder {
+    /// Records one finished operation: `at` is its end since the cell started.
+    pub fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.operations += 1;
+        match outcome.error {
+            None => self.successes += 1,
+            Some(kind) => self.errors[kind.index()] += 1,
+        }
+        if let Some(s) = outcome.status {
+            *self.statuses.entry(s).or_insert(0) += 1;
+        }
+        self.bytes += outcome.bytes;
+        if self.latency.record(us).is_err() {
+            self.out_of_range += 1;
+        }
+        let second = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
+        self.timeline.record(second, us, outcome);
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    pub fn error(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()]
+    }
+
+    /// Adds another recorder's measurements to this one; exact for counts and histograms.
+    pub fn merge(&mut self, other: &Recorder) {
+        // Same bounds on both sides, so `add` cannot fail; count rather than hide if it ever does.
+        if self.latency.add(&other.latency).is_err() {
+            self.out_of_range += other.latency.len();
+        }
+        self.operations += other.operations;
+        self.successes += other.successes;
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        for (s, n) in &other.statuses {
+            *self.statuses.entry(*s).or_insert(0) += n;
+        }
+        self.bytes += other.bytes;
+        self.out_of_range += other.out_of_range;
+        self.timeline.merge(&other.timeline);
+    }
+}
+
+/// Operations per second of the cell, each second with its own small histogram.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    closed: BTreeMap<u32, Second>,
+    current: Option<(u32, LiveSecond)>,
+}
+
+#[derive(Debug, Clone)]
+struct LiveSecond {
+    operations: u64,
+    errors: u64,
+    bytes: u64,
+    latency: Histogram<u64>,
+}
+
+/// A finished second: counts plus its histogram in V2 encoding (tens of bytes, not kilobytes).
+#[derive(Debug, Clone, Default)]
+struct Second {
+    operations: u64,
+    errors: u64,
+    bytes: u64,
+    latency_v2: Vec<u8>,
+}
+
+/// One second of a cell, as the report reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the cell's measured start.
+    pub second: u32,
+    pub operations: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl Timeline {
+    fn record(&mut self, second: u32, us: u64, outcome: &Outcome) {
+        if self.current.as_ref().is_some_and(|(s, _)| *s != second) {
+            self.close_current();
+        }
+        let (_, live) = self.current.get_or_insert_with(|| {
+            (
+                second,
+                LiveSecond {
+                    operations: 0,
+                    errors: 0,
+                    bytes: 0,
+                    latency: new_timeline_histogram(),
+                },
+            )
+        });
+        live.operations += 1;
+        live.errors += u64::from(outcome.error.is_some());
+        live.bytes += outcome.bytes;
+        // Out-of-range values are already counted by the cell histogram's recorder.
+        let _ = live.latency.record(us);
+    }
+
+    fn close_current(&mut self) {
+        if let Some((s, live)) = self.current.take() {
+            let closed = Second {
+                operations: live.operations,
+                errors: live.errors,
+                bytes: live.bytes,
+                latency_v2: encode_v2(&live.latency),
+            };
+            self.add_second(s, &closed);
+        }
+    }
+
+    fn add_second(&mut self, s: u32, other: &Second) {
+        match self.closed.get_mut(&s) {
+            None => {
+                self.closed.insert(s, other.clone());
+            }
+            Some(mine) => {
+                mine.operations += other.operations;
+                mine.errors += other.errors;
+                mine.bytes += other.bytes;
+                let mut h = decode_v2(&mine.latency_v2);
+                let _ = h.add(decode_v2(&other.latency_v2));
+                mine.latency_v2 = encode_v2(&h);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Timeline) {
+        self.close_current();
+        let mut other = other.clone();
+        other.close_current();
+        for (s, sec) in &other.closed {
+            self.add_second(*s, sec);
+        }
+    }
+
+    /// The per-second points, oldest first.
+    pub fn points(&self) -> Vec<TimelinePoint> {
+        let mut me = self.clone();
+        me.close_current();
+        me.closed
+            .iter()
+            .map(|(s, sec)| {
+                let h = decode_v2(&sec.latency_v2);
+                TimelinePoint {
+                    second: *s,
+                    operations: sec.operations,
+                    errors: sec.errors,
+                    bytes: sec.bytes,
+                    p50_us: h.value_at_quantile(0.5),
+                    p99_us: h.value_at_quantile(0.99),
+                    max_us: h.max(),
+                }
+            })
+            .collect()
+    }
+}
+
+fn encode_v2(h: &Histogram<u64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Serializing into a Vec cannot fail for a histogram of this size.
+    let _ = V2Serializer::new().serialize(h, &mut out);
+    out
+}
+
+fn decode_v2(bytes: &[u8]) -> Histogram<u64> {
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .unwrap_or_else(|_| new_timeline_histogram())
+}
+
+/// A histogram as text: compressed V2 (the HdrHistogram interchange format), base64.
+pub fn histogram_to_base64(h: &Histogram<u64>) -> String {
+    let mut out = Vec::new();
+    let _ = V2DeflateSerializer::new().serialize(h, &mut out);
+    BASE64.encode(out)
+}
+
+pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
+    let bytes = BASE64
+        .decode(s)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+/// A recorder as it crosses a process boundary (worker → parent) or is saved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecorderWire {
+    pub latency: String,
+    pub operations: u64,
+    pub successes: u64,
+    pub errors: [u64; 5],
+    pub statuses: Vec<(u16, u64)>,
+    pub bytes: u64,
+    pub out_of_range: u64,
+    pub timeline: Vec<SecondWire>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecondWire {
+    pub second: u32,
+    pub operations: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub latency: String,
+}
+
+impl From<&Recorder> for RecorderWire {
+    fn from(r: &Recorder) -> Self {
+        let mut t = r.timeline.clone();
+        t.close_current();
+        RecorderWire {
+            latency: histogram_to_base64(&r.latency),
+            operations: r.operations,
+            successes: r.successes,
+            errors: r.errors,
+            statuses: r.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
+            bytes: r.bytes,
+            out_of_range: r.out_of_range,
+            timeline: t
+                .closed
+                .into_iter()
+                .map(|(second, s)| SecondWire {
+                    second,
+                    operations: s.operations,
+                    errors: s.errors,
+                    bytes: s.bytes,
+                    latency: BASE64.encode(&s.latency_v2),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<RecorderWire> for Recorder {
+    type Error = String;
+
+    fn try_from(w: RecorderWire) -> Result<Self, String> {
+        let mut closed = BTreeMap::new();
+        for s in w.timeline {
+            closed.insert(
+                s.second,
+                Second {
+                    operations: s.operations,
+                    errors: s.errors,
+                    bytes: s.bytes,
+                    latency_v2: BASE64
+                        .decode(&s.latency)
+                        .map_err(|e| format!("timeline histogram is not base64: {e}"))?,
+                },
+            );
+        }
+        Ok(Recorder {
+            latency: histogram_from_base64(&w.latency)?,
+            operations: w.operations,
+            successes: w.successes,
+            errors: w.errors,
+            statuses: w.statuses.into_iter().collect(),
+            bytes: w.bytes,
+            out_of_range: w.out_of_range,
+            timeline: Timeline {
+                closed,
+                current: None,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(bytes: u64) -> Outcome {
+        Outcome {
+            status: Some(200),
+            bytes,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn merge_is_exact_and_survives_the_wire() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        for i in 0..1000u64 {
+            a.record(
+                Duration::from_millis(i * 3),
+                Duration::from_micros(100 + i),
+                &ok(10),
+            );
+        }
+        b.record(
+            Duration::from_millis(100),
+            Duration::from_millis(5),
+            &Outcome {
+                status: Some(503),
+                bytes: 0,
+                error: Some(ErrorKind::Status),
+            },
+        );
+        b.record(Duration::from_secs(7200), Duration::from_secs(7200), &ok(0));
+        let b = Recorder::try_from(RecorderWire::from(&b)).expect("round trip");
+        let mut m = a.clone();
+        m.merge(&b);
+        assert_eq!(m.operations, 1002);
+        assert_eq!(m.successes, 1001);
+        assert_eq!(m.error(ErrorKind::Status), 1);
+        assert_eq!(m.statuses.get(&503), Some(&1));
+        assert_eq!(m.out_of_range, 1, "a 2 h latency is counted, not clamped");
+        assert_eq!(m.latency.len(), 1001);
+        assert_eq!(m.bytes, 10_000);
+        let points = m.timeline.points();
+        assert_eq!(points.iter().map(|p| p.operations).sum::<u64>(), 1002);
+        assert_eq!(points[0].second, 0);
+        assert_eq!(points[0].operations, 334 + 1);
+        assert_eq!(points[0].errors, 1);
+    }
+}

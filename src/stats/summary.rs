@@ -1,0 +1,196 @@
+//! The summary: the JSON contract every consumer of `summary.json` relies on.
+//!
+//! Field names here are API: renaming one is a breaking change with a new [`SCHEMA_VERSION`].
+//! Units are in the names (`_us` microseconds, `_seconds`, `_bytes`, `_per_s`). New fields may be
+//! added freely. This file only declares types; `stats/mod.rs` fills them in.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::recorder::TimelinePoint;
+use crate::plan::Model;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub plan: PlanInfo,
+    /// The run folder's name under `<out>/<plan>/`.
+    pub run_id: String,
+    /// RFC 3339, UTC, when the first cell started.
+    pub started_at: String,
+    /// RFC 3339, UTC, when the last cell ended.
+    pub finished_at: String,
+    /// Wall time of the whole run, built-in server start-up included.
+    pub duration_seconds: f64,
+    pub loadplan_version: String,
+    pub host: Host,
+    /// CI metadata from the usual environment variables, when the run happened in CI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiInfo>,
+    pub verdict: Verdict,
+    pub scenarios: Vec<ScenarioSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanInfo {
+    pub name: String,
+    /// The plan file's path as given on the command line.
+    pub file: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The plan text as written: `${VAR}` references are kept, never their values.
+    #[serde(default)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    /// Logical CPUs available to the runner.
+    pub cores: usize,
+    pub os: String,
+    pub arch: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CiInfo {
+    pub system: String,
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub job_url: Option<String>,
+}
+
+/// The run's outcome; it alone decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    /// A threshold or baseline check failed, or a cell could not be completed.
+    Failed,
+    /// Stopped by Ctrl-C or SIGTERM; what was measured is kept.
+    Interrupted,
+}
+
+/// `io` or `cpu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    Io,
+    Cpu,
+}
+
+impl Bound {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Io => "io",
+            Bound::Cpu => "cpu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What the workload is: `io` for HTTP targets, `cpu` for a kernel.
+    pub kind: Bound,
+    /// What the measurement says: `cpu` when the runner kept at least half of the cores it could
+    /// use busy (see `busy_fraction`), `io` when it mostly waited.
+    pub bound: Bound,
+    /// The evidence for `bound`: CPU seconds ÷ (wall seconds × usable cores) of the cell it was
+    /// read from (the `sequential` cell when there is one, else the busiest cell). 1.0 = computing
+    /// all the time, 0.0 = waiting all the time.
+    pub busy_fraction: f64,
+    /// The model of the cell `busy_fraction` was read from.
+    pub bound_cell: String,
+    /// The workload as written: target URLs (variables not substituted) or the kernel.
+    pub workload: Vec<String>,
+    /// `repeat: N` or `duration: 30s`, as planned.
+    pub load: String,
+    pub cells: Vec<CellSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellSummary {
+    pub model: Model,
+    /// Users (connections or kernel loops) running at once.
+    pub concurrency: usize,
+    /// Runtime threads (`async`), worker processes (`processes`), threads (`threads`), 1
+    /// (`sequential`).
+    pub workers: usize,
+    /// Measured operations (warm-up excluded).
+    pub operations: u64,
+    pub successes: u64,
+    /// Error category → count; every category is present, zero or not.
+    pub errors: BTreeMap<String, u64>,
+    /// HTTP status code → count of responses.
+    #[serde(default)]
+    pub status_codes: BTreeMap<String, u64>,
+    /// errors ÷ operations, 0 to 1.
+    pub error_rate: f64,
+    /// Response body bytes received.
+    #[serde(default)]
+    pub bytes: u64,
+    /// From the measured start (after warm-up) to the last operation's end.
+    pub wall_seconds: f64,
+    pub throughput_per_s: f64,
+    pub latency_us: LatencySummary,
+    /// Latencies above one hour: counted here, not in the histogram.
+    #[serde(default)]
+    pub latency_out_of_range: u64,
+    /// The runner's user + system CPU over the measured phase, worker processes included.
+    pub cpu_seconds: f64,
+    /// cpu_seconds ÷ wall_seconds: how many cores the runner kept busy.
+    pub cores_busy: f64,
+    /// The highest resident set size of a runner process up to the end of this cell.
+    #[serde(default)]
+    pub peak_rss_bytes: u64,
+    /// throughput ÷ the scenario's `sequential` throughput; null where there is no such cell.
+    pub speedup: Option<f64>,
+    /// False when the cell was interrupted or lost a worker: its numbers cover only part of it.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    /// What went wrong while running the cell (a lost worker, an interrupt).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    /// Operations, errors and latency per second since the measured start.
+    #[serde(default)]
+    pub timeline: Vec<TimelinePoint>,
+    /// The latency histogram: compressed V2 HdrHistogram, base64, microseconds.
+    #[serde(default)]
+    pub histogram: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Latency statistics in microseconds, read from the HdrHistogram (3 significant digits).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Values in the histogram; equals `operations` unless some were out of range.
+    pub count: u64,
+    pub min: u64,
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub stdev: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub expression: String,
+    pub observed: f64,
+    pub passed: bool,
+}
