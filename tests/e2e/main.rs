@@ -1,0 +1,8 @@
+//! The one integration-test binary: end-to-end runs of the real `loadplan` binary.
+//!
+//! Every load goes to loopback (the built-in server on an ephemeral port, or small servers bound
+//! to port 0 by the tests), is bounded in count and time, and stops by itself.
+
+mod util;
+
+mod run;

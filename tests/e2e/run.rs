@@ -1,0 +1,315 @@
+//! Plans run end to end: every model against the built-in server, counts and error categories in
+//! summary.json, histogram totals equal to operation counts, invalid plans refused before any
+//! output, and every example plan valid.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::util::{self, cell, loadplan, loadplan_in, summary, u, write_plan};
+
+const MODELS: [&str; 4] = ["sequential", "threads", "async", "processes"];
+
+/// The histogram stored in a cell, decoded: its total must equal the operations counted.
+fn histogram_total(c: &serde_json::Value) -> u64 {
+    let b64 = c["histogram"].as_str().expect("histogram string");
+    loadplan::stats::histogram_from_base64(b64)
+        .expect("histogram decodes")
+        .len()
+}
+
+#[test]
+fn every_model_counts_operations_and_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "e2e.yaml",
+        r#"version: 1
+name: e2e
+base: builtin
+defaults: { timeout: 2s }
+scenarios:
+  - name: hello
+    targets: [/hello, "/bytes?size=1000"]
+    repeat: 15
+    models: [sequential, threads, async, processes]
+    concurrency: 4
+    warmup: 3
+  - name: unavailable
+    targets: ["/status?code=503"]
+    repeat: 12
+    models: [sequential, threads, async, processes]
+    concurrency: 3
+  - name: flaky
+    targets: ["/flaky?fail=0.5"]
+    repeat: 200
+    models: [async]
+    concurrency: 8
+  - name: wrong-status
+    targets: ["/status?code=204"]
+    repeat: 5
+    models: [threads]
+    concurrency: 2
+    expect: { status: 200 }
+  - name: squares
+    cpu: { kernel: sum_squares, n: 1000 }
+    repeat: 10
+    models: [sequential, threads, async, processes]
+    concurrency: 2
+"#,
+    );
+    let out = dir.path().join("out");
+    let r = loadplan(
+        dir.path(),
+        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&out, "e2e");
+    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["verdict"], "passed");
+    assert_eq!(s["plan"]["name"], "e2e");
+    assert!(s["host"]["cores"].as_u64().is_some_and(|c| c >= 1));
+
+    for model in MODELS {
+        let hello = cell(&s, "hello", model);
+        assert_eq!(u(&hello["operations"]), 30, "{model}: warm-up is not counted");
+        assert_eq!(u(&hello["successes"]), 30, "{model}");
+        assert_eq!(u(&hello["bytes"]), 15 * (6 + 1000), "{model}: body bytes");
+        assert_eq!(histogram_total(hello), 30, "{model}");
+        assert_eq!(u(&hello["latency_us"]["count"]), 30, "{model}");
+        for cat in ["connect", "timeout", "status", "body", "expectation"] {
+            assert_eq!(u(&hello["errors"][cat]), 0, "{model} {cat}");
+        }
+        assert_eq!(u(&hello["status_codes"]["200"]), 30, "{model}");
+
+        let down = cell(&s, "unavailable", model);
+        assert_eq!(u(&down["operations"]), 12, "{model}");
+        assert_eq!(u(&down["errors"]["status"]), 12, "{model}");
+        assert_eq!(u(&down["status_codes"]["503"]), 12, "{model}");
+        assert_eq!(down["error_rate"], 1.0, "{model}");
+        assert_eq!(histogram_total(down), 12, "{model}");
+
+        let squares = cell(&s, "squares", model);
+        assert_eq!(u(&squares["operations"]), 10, "{model}");
+        assert_eq!(histogram_total(squares), 10, "{model}");
+    }
+    let flaky = cell(&s, "flaky", "async");
+    let (ok, failed) = (u(&flaky["successes"]), u(&flaky["errors"]["status"]));
+    assert_eq!(ok + failed, 200);
+    // With p = 0.5 over 200 requests, either side being empty has probability 2^-199.
+    assert!(ok > 0 && failed > 0, "flaky gave {ok} successes and {failed} failures");
+    let wrong = cell(&s, "wrong-status", "threads");
+    assert_eq!(u(&wrong["errors"]["expectation"]), 5);
+
+    let cells = |name: &str| {
+        s["scenarios"]
+            .as_array()
+            .expect("scenarios")
+            .iter()
+            .find(|x| x["name"] == name)
+            .expect("scenario")
+            .clone()
+    };
+    assert_eq!(cells("hello")["kind"], "io");
+    assert_eq!(cells("squares")["kind"], "cpu");
+    // Speedup is against the scenario's sequential cell, and exactly 1 for that cell.
+    assert_eq!(cell(&s, "hello", "sequential")["speedup"], 1.0);
+    assert!(cell(&s, "flaky", "async")["speedup"].is_null());
+
+    let run_dir = util::run_dir(&out, "e2e");
+    let html = std::fs::read_to_string(run_dir.join("index.html")).expect("index.html");
+    for name in ["hello", "unavailable", "flaky", "wrong-status", "squares"] {
+        assert!(html.contains(name), "the report names scenario {name}");
+    }
+    // The console table lists every scenario.
+    for name in ["hello", "unavailable", "squares"] {
+        assert!(r.stdout.contains(name), "stdout names {name}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn durations_and_sweeps_expand_into_cells() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "sweep.yaml",
+        r#"version: 1
+name: sweep
+base: builtin
+scenarios:
+  - name: timed
+    targets: ["/io?delay=20ms"]
+    duration: 600ms
+    models: [sequential, async]
+    concurrency: [1, 4]
+"#,
+    );
+    let out = dir.path().join("out");
+    let r = loadplan(
+        dir.path(),
+        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&out, "sweep");
+    let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
+    let shape: Vec<(String, u64)> = cells
+        .iter()
+        .map(|c| (c["model"].as_str().expect("model").to_string(), u(&c["concurrency"])))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![("sequential".into(), 1), ("async".into(), 1), ("async".into(), 4)]
+    );
+    for c in cells {
+        let wall = c["wall_seconds"].as_f64().expect("wall");
+        // A timed cell runs for its duration, plus at most one operation in flight.
+        assert!((0.55..3.0).contains(&wall), "wall {wall}");
+        assert_eq!(histogram_total(c), u(&c["operations"]));
+        assert!(u(&c["operations"]) > 0);
+        let per_second: u64 = c["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|p| u(&p["operations"]))
+            .sum();
+        assert_eq!(per_second, u(&c["operations"]), "the timeline adds up");
+    }
+    // Four users waiting 20 ms each get through more requests than one.
+    assert!(u(&cells[2]["operations"]) > u(&cells[1]["operations"]));
+}
+
+#[test]
+fn connection_refused_is_counted_as_connect_errors() {
+    // A port that was just free: nothing listens there any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "refused.yaml",
+        &format!(
+            "version: 1\nname: refused\nbase: http://127.0.0.1:{port}\nscenarios:\n  - name: nobody-home\n    targets: [/x]\n    repeat: 6\n    models: [sequential, threads, async, processes]\n    concurrency: 2\n    timeout: 1s\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let r = loadplan(
+        dir.path(),
+        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+    );
+    assert_eq!(r.code, 0, "a failing target is data, not a failed run: {r:?}");
+    let s = summary(&out, "refused");
+    for model in MODELS {
+        let c = cell(&s, "nobody-home", model);
+        assert_eq!(u(&c["operations"]), 6, "{model}");
+        assert_eq!(u(&c["errors"]["connect"]), 6, "{model}");
+    }
+}
+
+#[test]
+fn timeouts_are_counted_and_bound_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "slow.yaml",
+        r#"version: 1
+name: slow
+base: builtin
+scenarios:
+  - name: too-slow
+    targets: ["/io?delay=5s"]
+    repeat: 4
+    timeout: 150ms
+    models: [async, threads]
+    concurrency: 4
+"#,
+    );
+    let out = dir.path().join("out");
+    let r = loadplan_in(
+        dir.path(),
+        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[],
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&out, "slow");
+    for model in ["async", "threads"] {
+        let c = cell(&s, "too-slow", model);
+        assert_eq!(u(&c["errors"]["timeout"]), 4, "{model}");
+        assert!(c["wall_seconds"].as_f64().expect("wall") < 2.0, "{model}");
+    }
+}
+
+/// Each invalid plan exits 2 with `file:line:column`, and writes nothing.
+#[test]
+fn invalid_plans_exit_2_naming_file_line_and_column() {
+    let cases = [
+        (
+            "unknown-key.yaml",
+            "version: 1\nname: x\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/hello]\n    repeat: 1\n    retries: 3\n",
+            ":8:5: ",
+            "unknown field `retries`",
+        ),
+        (
+            "wrong-type.yaml",
+            "version: 1\nname: x\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/hello]\n    repeat: lots\n",
+            ":7:13: ",
+            "invalid type",
+        ),
+        (
+            "missing-var.yaml",
+            "version: 1\nname: x\nbase: builtin\nscenarios:\n  - name: a\n    targets:\n      - url: /hello\n        headers: { authorization: \"Bearer ${LOADPLAN_E2E_UNSET_TOKEN}\" }\n    repeat: 1\n",
+            ":8:",
+            "LOADPLAN_E2E_UNSET_TOKEN",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text, location, message) in cases {
+        let plan = write_plan(dir.path(), name, text);
+        let out = dir.path().join("out");
+        for command in ["run", "validate"] {
+            let r = loadplan(
+                dir.path(),
+                &[command, plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]
+                    [..if command == "run" { 4 } else { 2 }],
+            );
+            assert_eq!(r.code, 2, "{name} {command}: {r:?}");
+            let expected = format!("{}{location}", plan.display());
+            assert!(r.stderr.contains(&expected), "{name}: wants `{expected}` in {}", r.stderr);
+            assert!(r.stderr.contains(message), "{name}: wants `{message}` in {}", r.stderr);
+            assert!(!out.exists(), "{name}: no output folder is created");
+        }
+    }
+}
+
+#[test]
+fn every_example_plan_validates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root.join("plans")).expect("plans/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let r = loadplan(root, &["validate", path.to_str().expect("utf-8")]);
+            assert_eq!(r.code, 0, "{}: {r:?}", path.display());
+            assert!(r.stdout.contains(": ok: plan"), "{}", r.stdout);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "plans/ holds example plans");
+}
+
+#[test]
+fn validate_lists_cells_and_totals_without_sending() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = loadplan(root, &["validate", "plans/concurrency.yaml"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for line in [
+        "download-sites · sequential: 160 operations",
+        "download-sites · threads c=16: 160 operations",
+        "sum-of-squares · processes c=2 w=2: 20 operations",
+        "total: 720 counted operations",
+    ] {
+        assert!(r.stdout.contains(line), "wants `{line}` in {}", r.stdout);
+    }
+}
