@@ -30,6 +30,33 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Rebuild every output of saved runs from their summary.json files, or merge the results
+    /// files of a sharded run into one report (exact: histograms add bucket by bucket).
+    Report {
+        /// summary.json files (or run folders holding one), or shard results files.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Folder for report folders: each result is written to <out>/<plan name>/<run id>/.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the JSON Schema of the plan format (or, with --summary, of summary.json).
+    Schema {
+        /// Print the schema of summary.json instead of the plan's.
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Write one HTML page charting each cell's p50, p99, throughput and error rate across saved
+    /// runs of one plan, failed and interrupted runs marked.
+    Trend {
+        /// A plan's report folder (reports/<plan>/, holding run folders), run folders, or
+        /// summary.json files; all of the same plan.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The HTML file to write.
+        #[arg(long, value_name = "FILE", default_value = "trend.html")]
+        out: PathBuf,
+    },
     /// A worker process of the `processes` model (internal).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -46,4 +73,44 @@ pub struct RunArgs {
     /// Run only the scenarios with these names (repeatable).
     #[arg(long, value_name = "SCENARIO")]
     pub only: Vec<String>,
+    /// Compare with an earlier run's summary.json of the same plan; a regression fails the run.
+    /// Repeatable, one per plan.
+    #[arg(long, env = "LOADPLAN_BASELINE", value_name = "SUMMARY")]
+    pub baseline: Vec<PathBuf>,
+    /// Run only the I-th of N equal parts of every cell (users and work divided so the N parts
+    /// add up to the whole), e.g. 2/4. Needs --results; merge with `loadplan report`.
+    #[arg(long, env = "LOADPLAN_SHARD", value_name = "I/N", value_parser = parse_shard, requires = "results")]
+    pub shard: Option<crate::stats::Shard>,
+    /// With --shard: write the raw, mergeable results (histograms included) to FILE, and no report.
+    #[arg(
+        long,
+        env = "LOADPLAN_RESULTS",
+        value_name = "FILE",
+        requires = "shard"
+    )]
+    pub results: Option<PathBuf>,
+    /// Wait until this time (RFC 3339, e.g. 2026-11-25T03:00:00Z) before the first cell, so that
+    /// all shards begin together.
+    #[arg(long, env = "LOADPLAN_START_AT", value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
+    /// How much worse than the baseline a cell may get, e.g. 10% (overrides the plan's
+    /// `baseline.tolerance`).
+    #[arg(long, env = "LOADPLAN_TOLERANCE", value_parser = parse_tolerance)]
+    pub tolerance: Option<f64>,
+    /// Folder of handlebars templates replacing the embedded ones: report.html.hbs, and any
+    /// other *.hbs file as a partial of that name (style.hbs, scenario.hbs).
+    #[arg(long, env = "LOADPLAN_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<crate::stats::Shard, String> {
+    crate::stats::Shard::parse(s)
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s).map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
+}
+
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    crate::plan::spec::Percent::parse(s).map(|p| p.0)
 }

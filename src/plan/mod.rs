@@ -4,19 +4,24 @@
 //! column); `resolve.rs` turns the mirror into the typed plan the runner executes and expands it
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
+mod guard;
 mod resolve;
 pub mod spec;
+pub mod threshold;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 pub use resolve::{
-    Base, Cell, Kernel, Load, Model, Plan, RequestTemplate, Scenario, TargetUrl, Workload,
-    cell_label, slug,
+    Base, BaselineSettings, Cell, Kernel, Load, Model, Plan, RequestTemplate, Scenario, TargetUrl,
+    Workload, cell_label, slug,
 };
+pub use threshold::Threshold;
 
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.
 const MAX_PLAN_BYTES: u64 = 1 << 20;
+/// Error messages longer than this are cut: they quote values, and a value can be huge.
+const MAX_MESSAGE_CHARS: usize = 400;
 
 /// A plan that cannot be run, located in its file.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +87,28 @@ pub(crate) fn base_kind() -> BaseKind {
     BASE_KIND.with(|b| *b.borrow())
 }
 
+thread_local! {
+    /// Set while re-reading a plan carried inside saved results, which sends nothing: a variable
+    /// missing from this environment then reads as a placeholder instead of failing.
+    static ENV_PLACEHOLDERS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The value of `${name}`.
+pub(crate) fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .or_else(|| ENV_PLACEHOLDERS.get().then(|| "placeholder".to_string()))
+}
+
+/// Parses the plan text saved in results, for re-rendering and merging: variables the current
+/// environment lacks read as `placeholder` (no request is ever built from this plan).
+pub fn parse_saved(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    ENV_PLACEHOLDERS.set(true);
+    let plan = parse(path, text);
+    ENV_PLACEHOLDERS.set(false);
+    plan
+}
+
 /// Reads, parses and validates one plan file.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
     let meta = std::fs::metadata(path)
@@ -95,8 +122,20 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
             ),
         ));
     }
-    let bytes = std::fs::read(path)
+    // Read at most one byte past the limit: the size reported by metadata means nothing for a
+    // pipe or a device such as /dev/zero.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_PLAN_BYTES + 1), &mut bytes)
+        })
         .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(PlanError::whole_file(
+            path,
+            format!("the plan is larger than {MAX_PLAN_BYTES} bytes: refused"),
+        ));
+    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -116,12 +155,37 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 
 /// Parses plan text; `path` is used for messages and for the report.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    // The YAML library has `panic!`s on paths thought unreachable; a plan must never reach one,
+    // but if one does, it is an invalid plan, not a crash.
+    std::panic::catch_unwind(|| parse_guarded(path, text)).unwrap_or_else(|_| {
+        Err(PlanError::whole_file(
+            path,
+            "the YAML parser failed on this plan (a loadplan bug worth reporting)",
+        ))
+    })
+}
+
+fn parse_guarded(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    // Hostile YAML first: costs the library does not bound are refused before the real passes.
+    guard::flow_depth(text).map_err(|(at, message)| PlanError {
+        file: path.to_path_buf(),
+        line: at.line,
+        column: at.column,
+        message,
+        source_line: text
+            .lines()
+            .nth(at.line - 1)
+            .map(|l| l.chars().take(200).collect()),
+    })?;
+    guard::expansion(serde_yaml::Deserializer::from_str(text))
+        .map_err(|e| yaml_error(path, text, &e))?;
     // A first, lenient pass reads only `base`, so that targets can be checked against it while the
     // strict pass reads them (and keeps their line and column).
     #[derive(serde::Deserialize)]
     struct BaseProbe {
         #[serde(default)]
-        base: Option<serde_yaml::Value>,
+        // Never kept: only whether it is there matters.
+        base: Option<serde::de::IgnoredAny>,
     }
     let kind = match serde_yaml::from_str::<BaseProbe>(text) {
         Ok(BaseProbe { base: Some(_) }) => BaseKind::Present,
@@ -131,7 +195,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
     let parsed = serde_yaml::from_str::<spec::PlanSpec>(text);
     BASE_KIND.with(|b| *b.borrow_mut() = BaseKind::Absent);
     let spec = parsed.map_err(|e| yaml_error(path, text, &e))?;
-    resolve::resolve(spec, path, text).map_err(|message| PlanError::whole_file(path, message))
+    resolve::resolve(spec, path, text).map_err(|e| {
+        // Checks across keys have no position of their own: point at the text they concern.
+        let (line, column) = e
+            .near
+            .as_deref()
+            .and_then(|needle| text.find(needle))
+            .map_or((1, 1), |at| line_col(text, at));
+        PlanError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            message: e.message,
+            source_line: text
+                .lines()
+                .nth(line - 1)
+                .map(|l| l.chars().take(200).collect()),
+        }
+    })
 }
 
 fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
@@ -145,6 +226,11 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
     }
     if message.is_empty() {
         message = "invalid plan".into();
+    }
+    // Messages quote the offending value, which may be a whole megabyte of text.
+    if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        message.truncate(cut);
+        message.push('…');
     }
     PlanError {
         file: path.to_path_buf(),

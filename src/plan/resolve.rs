@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, ModelName, PlanSpec, WorkloadSpec};
+use super::threshold::{self, Threshold};
 
 pub use spec::ModelName as Model;
 
@@ -29,7 +30,20 @@ pub struct Plan {
     pub source: String,
     pub base: Base,
     pub scenarios: Vec<Scenario>,
+    pub baseline: BaselineSettings,
 }
+
+/// How much worse than its baseline a cell may get before the run fails.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineSettings {
+    /// Relative change allowed in latency percentiles, throughput and error rate (0.1 = 10%).
+    pub tolerance: f64,
+    /// Latency changes smaller than this never count: they are noise at any percentage.
+    pub latency_floor: Duration,
+}
+
+const DEFAULT_TOLERANCE: f64 = 0.10;
+const DEFAULT_LATENCY_FLOOR: Duration = Duration::from_millis(1);
 
 /// Where relative target URLs point.
 #[derive(Debug, Clone)]
@@ -56,6 +70,10 @@ pub struct Scenario {
     pub timeout: Duration,
     /// Operations per cell run before measuring, excluded from statistics.
     pub warmup: u64,
+    /// Time run before measuring (`warmup: 5s`), excluded from statistics.
+    pub warmup_time: Duration,
+    /// Defaults' thresholds followed by the scenario's own.
+    pub thresholds: Vec<Threshold>,
 }
 
 #[derive(Debug, Clone)]
@@ -151,13 +169,92 @@ pub enum TargetUrl {
 }
 
 /// How much load a cell generates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Load {
     /// `repeat × ops_per_pass` operations in total, shared by the cell's users.
     Repeat(NonZeroU64),
     /// Every user loops until the time is up.
     Duration(Duration),
+    /// Closed model with a changing number of users: (stage length, users at its end), ramping
+    /// linearly from the previous stage's users (0 before the first).
+    Users(Vec<(Duration, usize)>),
+    /// Open model: arrivals on a schedule, latency measured from each arrival's intended start.
+    Open {
+        /// Arrivals per second at the start.
+        start_rate: f64,
+        /// (stage length, arrivals per second at its end), ramping linearly.
+        stages: Vec<(Duration, f64)>,
+        /// Operations outstanding at most; an arrival beyond it is dropped and counted.
+        max_in_flight: NonZeroUsize,
+    },
 }
+
+impl Load {
+    /// The load as a plan would write it: `repeat: 80`, `duration: 30s`,
+    /// `rate: 100/s for 10s`, `stages: 10s→50/s, 20s→200/s`, `stages: 10s→20 users`.
+    pub fn describe(&self) -> String {
+        let d = |d: &Duration| humantime::format_duration(*d).to_string();
+        let rate = |r: f64| format!("{}/s", (r * 100.0).round() / 100.0);
+        match self {
+            Load::Repeat(n) => format!("repeat: {n}"),
+            Load::Duration(t) => format!("duration: {}", d(t)),
+            Load::Users(stages) => format!(
+                "stages: {}",
+                stages
+                    .iter()
+                    .map(|(t, c)| format!("{}→{c} users", d(t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Load::Open {
+                start_rate,
+                stages,
+                max_in_flight,
+            } => match stages.as_slice() {
+                [(t, r)] if r == start_rate => {
+                    format!("rate: {} for {} (max_in_flight {max_in_flight})", rate(*r), d(t))
+                }
+                _ => format!(
+                    "rate from {}, stages: {} (max_in_flight {max_in_flight})",
+                    rate(*start_rate),
+                    stages
+                        .iter()
+                        .map(|(t, r)| format!("{}→{}", d(t), rate(*r)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        }
+    }
+
+    /// How long the measured phase is planned to last, when it is set by time.
+    pub fn planned_time(&self) -> Option<Duration> {
+        match self {
+            Load::Repeat(_) => None,
+            Load::Duration(d) => Some(*d),
+            Load::Users(stages) => Some(stages.iter().map(|s| s.0).sum()),
+            Load::Open { stages, .. } => Some(stages.iter().map(|s| s.0).sum()),
+        }
+    }
+
+    /// The users a cell of this load needs at most (the whole sweep value for closed loads).
+    fn users(&self, concurrency: NonZeroUsize) -> NonZeroUsize {
+        match self {
+            Load::Users(stages) => stages
+                .iter()
+                .map(|s| s.1)
+                .max()
+                .and_then(NonZeroUsize::new)
+                .unwrap_or(NonZeroUsize::MIN),
+            // Open: the users are the connections that carry the arrivals; `max_in_flight`
+            // separately caps what may be outstanding (queued or running).
+            Load::Open { .. } | Load::Repeat(_) | Load::Duration(_) => concurrency,
+        }
+    }
+}
+
+/// In-flight operations an open scenario allows when the plan does not say.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
 
 /// One scenario × model × concurrency: what the runner executes and the report compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +277,10 @@ impl Plan {
                 let concurrencies: Vec<NonZeroUsize> = if model == Model::Sequential {
                     vec![NonZeroUsize::MIN]
                 } else {
-                    s.concurrency.clone()
+                    let mut users: Vec<NonZeroUsize> =
+                        s.concurrency.iter().map(|c| s.load.users(*c)).collect();
+                    users.dedup();
+                    users
                 };
                 for c in concurrencies {
                     let workers = match model {
@@ -205,17 +305,54 @@ impl Plan {
         out
     }
 
+    /// A hash of the resolved plan (scenarios, base, gates): shard results merge only when it
+    /// matches. It covers substituted variable values too, but only ever shows as a hash.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = format!(
+            "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+            self.name,
+            self.base,
+            self.scenarios,
+            self.baseline,
+            self.scenarios
+                .iter()
+                .map(|s| &s.workload)
+                .collect::<Vec<_>>(),
+            env!("CARGO_PKG_VERSION")
+        );
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Total measured operations of a cell, when the load is a count.
     pub fn cell_operations(&self, cell: &Cell) -> Option<u64> {
         let s = &self.scenarios[cell.scenario];
         match s.load {
             Load::Repeat(n) => Some(n.get().saturating_mul(s.workload.ops_per_pass())),
-            Load::Duration(_) => None,
+            Load::Duration(_) | Load::Users(_) | Load::Open { .. } => None,
         }
     }
 }
 
-pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan, String> {
+/// A check across keys that failed; `near` is text of the plan to point the error at.
+pub(super) struct ResolveError {
+    pub message: String,
+    pub near: Option<String>,
+}
+
+impl From<String> for ResolveError {
+    fn from(message: String) -> Self {
+        ResolveError {
+            message,
+            near: None,
+        }
+    }
+}
+
+pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan, ResolveError> {
     let base = match spec.base {
         None => Base::None,
         Some(BaseSpec::Builtin) => Base::Builtin,
@@ -276,6 +413,18 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
         let load = match s.load {
             LoadSpec::Repeat(n) => Load::Repeat(n),
             LoadSpec::Duration(d) => Load::Duration(d),
+            LoadSpec::UserStages(stages) => Load::Users(stages),
+            LoadSpec::Open {
+                start,
+                stages,
+                max_in_flight,
+            } => Load::Open {
+                start_rate: start,
+                stages,
+                max_in_flight: max_in_flight
+                    .or(NonZeroUsize::new(DEFAULT_MAX_IN_FLIGHT))
+                    .unwrap_or(NonZeroUsize::MIN),
+            },
         };
         let mut models = s
             .models
@@ -283,7 +432,28 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
             .unwrap_or_else(|| vec![ModelName::Async]);
         dedup_in_order(&mut models);
         if models.is_empty() {
-            return Err(format!("scenario `{}`: `models` is empty", s.name));
+            return Err(ResolveError {
+                message: format!("scenario `{}`: `models` is empty", s.name),
+                near: Some(format!("name: {}", s.name)),
+            });
+        }
+        let mut thresholds = d.thresholds.clone().unwrap_or_default();
+        thresholds.extend(s.thresholds.clone().unwrap_or_default());
+        for t in &thresholds {
+            let needs = match t.metric {
+                threshold::Metric::Speedup(m) => vec![m, Model::Sequential],
+                _ => t.model.into_iter().collect(),
+            };
+            if let Some(missing) = needs.iter().find(|m| !models.contains(m)) {
+                return Err(ResolveError {
+                    message: format!(
+                        "threshold `{t}` of scenario `{}` needs the `{}` model, which the scenario does not run",
+                        s.name,
+                        missing.as_str()
+                    ),
+                    near: Some(t.text.clone()),
+                });
+            }
         }
         scenarios.push(Scenario {
             name: s.name,
@@ -297,15 +467,30 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
                 .map_or_else(|| vec![NonZeroUsize::MIN], |c| c.0),
             workers: s.workers.or(d.workers),
             timeout: s.timeout.or(d.timeout).map_or(DEFAULT_TIMEOUT, |t| t.0),
-            warmup: s.warmup.or(d.warmup).unwrap_or(0),
+            warmup: s
+                .warmup
+                .or(match d.warmup {
+                    Some(spec::WarmupSpec::Count(n)) => Some(n),
+                    _ => None,
+                })
+                .unwrap_or(0),
+            warmup_time: if s.warmup_time.is_zero() {
+                match (s.warmup, d.warmup) {
+                    (None, Some(spec::WarmupSpec::Time(t))) => t,
+                    _ => Duration::ZERO,
+                }
+            } else {
+                s.warmup_time
+            },
+            thresholds,
         });
     }
     for s in &scenarios {
         if s.timeout.is_zero() {
-            return Err(format!(
-                "scenario `{}`: `timeout` must be above zero",
-                s.name
-            ));
+            return Err(ResolveError {
+                message: format!("scenario `{}`: `timeout` must be above zero", s.name),
+                near: Some("timeout".into()),
+            });
         }
     }
     Ok(Plan {
@@ -316,6 +501,18 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
         source: source.to_string(),
         base,
         scenarios,
+        baseline: BaselineSettings {
+            tolerance: spec
+                .baseline
+                .as_ref()
+                .and_then(|b| b.tolerance)
+                .map_or(DEFAULT_TOLERANCE, |p| p.0),
+            latency_floor: spec
+                .baseline
+                .as_ref()
+                .and_then(|b| b.latency_floor)
+                .map_or(DEFAULT_LATENCY_FLOOR, |d| d.0),
+        },
     })
 }
 

@@ -10,11 +10,14 @@ use std::fmt;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+pub use super::threshold::Threshold;
+
 /// A whole plan file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSpec {
     pub version: Version,
@@ -25,23 +28,116 @@ pub struct PlanSpec {
     pub base: Option<BaseSpec>,
     #[serde(default)]
     pub defaults: DefaultsSpec,
+    /// How a run compares with a baseline given by `--baseline`.
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
     pub scenarios: Scenarios,
+}
+
+/// `baseline: { tolerance: 10%, latency_floor: 1ms }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    #[serde(default)]
+    pub tolerance: Option<Percent>,
+    #[serde(default)]
+    pub latency_floor: Option<Dur>,
+}
+
+/// `10%` or a fraction such as `0.1`.
+#[derive(Debug, Clone, Copy)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(s: &str) -> Result<Percent, String> {
+        let t = s.trim();
+        let (num, scale) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), 0.01),
+            None => (t, 1.0),
+        };
+        match num.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 && v * scale <= 10.0 => Ok(Percent(v * scale)),
+            _ => Err(format!(
+                "`{s}` is not a tolerance: write a percentage such as 10%"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as 10%")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
+                Percent::parse(s).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                Percent::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                Percent::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The format version; only `1` exists.
 #[derive(Debug, Clone, Copy)]
 pub struct Version;
 
+/// Reads a string and checks it with `check` *inside* the visitor: the YAML library gives an error
+/// raised there the string's own line and column (one raised after `deserialize` returns gets the
+/// enclosing mapping's).
+pub(crate) fn checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<F>(&'static str, F);
+    impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+            (self.1)(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(expecting, check))
+}
+
 impl<'de> Deserialize<'de> for Version {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = u64::deserialize(d)?;
-        if v == 1 {
-            Ok(Version)
-        } else {
-            Err(de::Error::custom(format!(
-                "unsupported plan version {v}: this loadplan reads version 1"
-            )))
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Version;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the plan format version, 1")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version, E> {
+                if v == 1 {
+                    Ok(Version)
+                } else {
+                    Err(E::custom(format!(
+                        "unsupported plan version {v}: this loadplan reads version 1"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Version, E> {
+                Err(E::custom(format!(
+                    "unsupported plan version {v}: this loadplan reads version 1"
+                )))
+            }
         }
+        d.deserialize_u64(V)
     }
 }
 
@@ -52,9 +148,9 @@ pub struct PlanName(pub String);
 
 impl<'de> Deserialize<'de> for PlanName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        check_name(&s, "plan name").map_err(de::Error::custom)?;
-        Ok(PlanName(s))
+        checked_str(d, "a string", |s| {
+            check_name(s, "plan name").map(|()| PlanName(s.to_string()))
+        })
     }
 }
 
@@ -81,12 +177,14 @@ pub enum BaseSpec {
 
 impl<'de> Deserialize<'de> for BaseSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let t = Template::deserialize(d)?;
-        if t.raw == "builtin" {
-            return Ok(BaseSpec::Builtin);
-        }
-        let u = absolute_http_url(&t).map_err(de::Error::custom)?;
-        Ok(BaseSpec::Url(t, u))
+        checked_str(d, "`builtin` or an http:// URL", |s| {
+            if s == "builtin" {
+                return Ok(BaseSpec::Builtin);
+            }
+            let t = Template::expand(s, crate::plan::env_lookup)?;
+            let u = absolute_http_url(&t)?;
+            Ok(BaseSpec::Url(t, u))
+        })
     }
 }
 
@@ -135,7 +233,7 @@ fn check_target_url(t: &Template) -> Result<(), String> {
 }
 
 /// Values every scenario inherits unless it sets its own.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultsSpec {
     #[serde(default)]
@@ -145,13 +243,15 @@ pub struct DefaultsSpec {
     #[serde(default)]
     pub workers: Option<NonZeroUsize>,
     #[serde(default)]
-    pub warmup: Option<u64>,
+    pub warmup: Option<WarmupSpec>,
     #[serde(default)]
     pub models: Option<Vec<ModelName>>,
     #[serde(default)]
     pub expect: Option<ExpectSpec>,
     #[serde(default)]
     pub headers: Option<Headers>,
+    #[serde(default)]
+    pub thresholds: Option<Vec<Threshold>>,
 }
 
 /// The scenario list: at least one, names unique.
@@ -197,6 +297,8 @@ pub struct ScenarioSpec {
     pub description: Option<String>,
     pub workload: WorkloadSpec,
     pub load: LoadSpec,
+    /// `warmup: 5s`: time run before measuring, left out of the statistics.
+    pub warmup_time: Duration,
     pub models: Option<Vec<ModelName>>,
     pub concurrency: Option<ConcurrencySpec>,
     pub workers: Option<NonZeroUsize>,
@@ -204,9 +306,11 @@ pub struct ScenarioSpec {
     pub warmup: Option<u64>,
     pub expect: Option<ExpectSpec>,
     pub headers: Option<Headers>,
+    pub thresholds: Option<Vec<Threshold>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One scenario: a workload (`targets` or `cpu`) and a load (`repeat` or `duration`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     name: String,
@@ -220,6 +324,17 @@ pub struct RawScenario {
     repeat: Option<NonZeroU64>,
     #[serde(default)]
     duration: Option<Dur>,
+    /// Open model: arrivals per second (`500/s`, `30/m`), with `duration`; or the start rate of
+    /// `stages`.
+    #[serde(default)]
+    rate: Option<Rate>,
+    /// Steps of an open model's rate (`{duration, rate}`) or of a closed model's users
+    /// (`{duration, concurrency}`), each ramping linearly from the previous value.
+    #[serde(default)]
+    stages: Option<Vec<StageSpec>>,
+    /// Open model: operations outstanding at most; arrivals beyond it are dropped and counted.
+    #[serde(default)]
+    max_in_flight: Option<NonZeroUsize>,
     #[serde(default)]
     models: Option<Vec<ModelName>>,
     #[serde(default)]
@@ -229,11 +344,116 @@ pub struct RawScenario {
     #[serde(default)]
     timeout: Option<Dur>,
     #[serde(default)]
-    warmup: Option<u64>,
+    warmup: Option<WarmupSpec>,
     #[serde(default)]
     expect: Option<ExpectSpec>,
     #[serde(default)]
     headers: Option<Headers>,
+    #[serde(default)]
+    thresholds: Option<Vec<Threshold>>,
+}
+
+/// One stage: a duration and the rate or the users reached at its end.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub duration: Dur,
+    #[serde(default)]
+    pub rate: Option<Rate>,
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+}
+
+/// Arrivals per second: `500/s`, `30/m`, `2/ms`, or a plain number (per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+/// No plan needs more arrivals per second than this from one runner; more is a typo.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+impl Rate {
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let t = s.trim();
+        let (num, per) = match t.split_once('/') {
+            Some((n, unit)) => (
+                n.trim(),
+                match unit.trim() {
+                    "s" | "sec" | "second" => 1.0,
+                    "m" | "min" | "minute" => 60.0,
+                    "h" | "hour" => 3600.0,
+                    "ms" => 0.001,
+                    other => {
+                        return Err(format!(
+                            "unknown rate unit `{other}` in `{s}`: write e.g. 500/s or 30/m"
+                        ));
+                    }
+                },
+            ),
+            None => (t, 1.0),
+        };
+        match num.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 && v / per <= MAX_RATE => Ok(Rate(v / per)),
+            Ok(v) if v.is_finite() && v >= 0.0 => Err(format!(
+                "rate `{s}` is above {MAX_RATE}/s, more than one runner can send"
+            )),
+            _ => Err(format!("`{s}` is not a rate: write e.g. 500/s or 30/m")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate such as 500/s")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Rate, E> {
+                Rate::parse(s).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                Rate::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                Err(E::custom(format!("rate {v} is negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                Rate::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `warmup: 20` (operations) or `warmup: 5s` (time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WarmupSpec {
+    Count(u64),
+    Time(Duration),
+}
+
+impl<'de> Deserialize<'de> for WarmupSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = WarmupSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of operations or a duration such as 5s")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WarmupSpec, E> {
+                Ok(WarmupSpec::Count(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WarmupSpec, E> {
+                Err(E::custom(format!("warmup {v} is negative")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<WarmupSpec, E> {
+                Dur::deserialize(de::value::StrDeserializer::<E>::new(s))
+                    .map(|d| WarmupSpec::Time(d.0))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What one unit of work is.
@@ -243,18 +463,30 @@ pub enum WorkloadSpec {
     Cpu(CpuSpec),
 }
 
-/// How much work: a fixed count or a fixed time.
-#[derive(Debug, Clone, Copy)]
+/// How much work: a fixed count, a fixed time, users in stages, or arrivals on a schedule.
+#[derive(Debug, Clone)]
 pub enum LoadSpec {
     Repeat(NonZeroU64),
     Duration(Duration),
+    /// Closed model whose users follow stages: (stage length, users at its end).
+    UserStages(Vec<(Duration, usize)>),
+    /// Open model: the rate at the start and stages of (length, rate at its end), per second.
+    Open {
+        start: f64,
+        stages: Vec<(Duration, f64)>,
+        max_in_flight: Option<NonZeroUsize>,
+    },
 }
+
+/// Arrivals a single open scenario may schedule in all; more is a typo in a rate or a duration.
+pub const MAX_ARRIVALS: f64 = 1e9;
 
 impl TryFrom<RawScenario> for ScenarioSpec {
     type Error = String;
 
     fn try_from(r: RawScenario) -> Result<Self, String> {
         check_name(&r.name, "scenario name")?;
+        let load = load_spec(&r)?;
         let workload = match (r.targets, r.cpu) {
             (Some(t), None) if t.is_empty() => {
                 return Err(format!("scenario `{}`: `targets` is empty", r.name));
@@ -274,28 +506,6 @@ impl TryFrom<RawScenario> for ScenarioSpec {
                 ));
             }
         };
-        let load = match (r.repeat, r.duration) {
-            (Some(n), None) => LoadSpec::Repeat(n),
-            (None, Some(d)) if d.0.is_zero() => {
-                return Err(format!(
-                    "scenario `{}`: `duration` must be above zero",
-                    r.name
-                ));
-            }
-            (None, Some(d)) => LoadSpec::Duration(d.0),
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "scenario `{}`: set either `repeat` or `duration`, not both",
-                    r.name
-                ));
-            }
-            (None, None) => {
-                return Err(format!(
-                    "scenario `{}`: how much load is missing: add `repeat: N` or `duration: 30s`",
-                    r.name
-                ));
-            }
-        };
         if matches!(workload, WorkloadSpec::Cpu(_)) && (r.expect.is_some() || r.headers.is_some()) {
             return Err(format!(
                 "scenario `{}`: `expect` and `headers` apply to HTTP targets, not to `cpu`",
@@ -307,19 +517,137 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             description: r.description,
             workload,
             load,
+            warmup_time: match r.warmup {
+                Some(WarmupSpec::Time(d)) => d,
+                _ => Duration::ZERO,
+            },
             models: r.models,
             concurrency: r.concurrency,
             workers: r.workers,
             timeout: r.timeout,
-            warmup: r.warmup,
+            warmup: match r.warmup {
+                Some(WarmupSpec::Count(n)) => Some(n),
+                Some(WarmupSpec::Time(_)) => Some(0),
+                None => None,
+            },
             expect: r.expect,
             headers: r.headers,
+            thresholds: r.thresholds,
         })
     }
 }
 
+/// Reads the load keys of a scenario: `repeat`, `duration`, `rate`, `stages`, `max_in_flight`.
+fn load_spec(r: &RawScenario) -> Result<LoadSpec, String> {
+    let name = &r.name;
+    let err = |msg: &str| Err(format!("scenario `{name}`: {msg}"));
+    if r.max_in_flight.is_some()
+        && r.rate.is_none()
+        && !r
+            .stages
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|x| x.rate.is_some()))
+    {
+        return err("`max_in_flight` applies to an open model (`rate` or rate `stages`)");
+    }
+    if r.duration.is_some_and(|d| d.0.is_zero()) {
+        return err("`duration` must be above zero");
+    }
+    match (r.repeat, r.duration, r.rate, &r.stages) {
+        (Some(n), None, None, None) => Ok(LoadSpec::Repeat(n)),
+        (None, Some(d), None, None) => Ok(LoadSpec::Duration(d.0)),
+        (None, Some(d), Some(rate), None) => {
+            if rate.0 <= 0.0 {
+                return err("`rate` must be above zero");
+            }
+            if rate.0 * d.0.as_secs_f64() > MAX_ARRIVALS {
+                return err("`rate` × `duration` schedules more than 10^9 arrivals");
+            }
+            Ok(LoadSpec::Open {
+                start: rate.0,
+                stages: vec![(d.0, rate.0)],
+                max_in_flight: r.max_in_flight,
+            })
+        }
+        (None, None, start, Some(stages)) => {
+            if stages.is_empty() {
+                return err("`stages` is empty");
+            }
+            let rates = stages.iter().filter(|s| s.rate.is_some()).count();
+            let users = stages.iter().filter(|s| s.concurrency.is_some()).count();
+            if stages
+                .iter()
+                .any(|s| s.rate.is_some() == s.concurrency.is_some())
+                || (rates > 0 && users > 0)
+            {
+                return err(
+                    "every stage sets either `rate` (an open model) or `concurrency` (a closed one), all stages the same",
+                );
+            }
+            let total: Duration = stages.iter().map(|s| s.duration.0).sum();
+            if total.is_zero() {
+                return err("the stages last no time at all");
+            }
+            if rates > 0 {
+                let start = start.map_or(0.0, |r| r.0);
+                let mut arrivals = 0.0;
+                let mut from = start;
+                for s in stages {
+                    let to = s.rate.map_or(0.0, |r| r.0);
+                    arrivals += (from + to) / 2.0 * s.duration.0.as_secs_f64();
+                    from = to;
+                }
+                if arrivals > MAX_ARRIVALS {
+                    return err("the stages schedule more than 10^9 arrivals");
+                }
+                if arrivals < 1.0 {
+                    return err("the stages schedule no arrival at all");
+                }
+                Ok(LoadSpec::Open {
+                    start,
+                    stages: stages
+                        .iter()
+                        .map(|s| (s.duration.0, s.rate.map_or(0.0, |r| r.0)))
+                        .collect(),
+                    max_in_flight: r.max_in_flight,
+                })
+            } else {
+                if start.is_some() {
+                    return err("`rate` does not combine with `concurrency` stages");
+                }
+                if r.concurrency.is_some() {
+                    return err(
+                        "with `concurrency` stages the users come from the stages: remove `concurrency`",
+                    );
+                }
+                let mut out = Vec::new();
+                for s in stages {
+                    let c = s.concurrency.unwrap_or(0);
+                    if c as usize > MAX_CONCURRENCY {
+                        return err(&format!("stage concurrency {c} is above {MAX_CONCURRENCY}"));
+                    }
+                    out.push((s.duration.0, c as usize));
+                }
+                if out.iter().all(|(_, c)| *c == 0) {
+                    return err("the stages never have a user");
+                }
+                Ok(LoadSpec::UserStages(out))
+            }
+        }
+        (None, None, Some(_), None) => err("`rate` needs `duration` (or rate `stages`)"),
+        (None, None, None, None) => err(
+            "how much load is missing: add `repeat: N`, `duration: 30s`, `rate: 100/s` with `duration`, or `stages`",
+        ),
+        _ => err(
+            "choose one load: `repeat`, `duration`, `rate` with `duration`, or `stages` (with an optional start `rate`)",
+        ),
+    }
+}
+
 /// A concurrency model's name in the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelName {
     Sequential,
@@ -493,8 +821,7 @@ impl Template {
 
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Template::expand(&raw, |n| std::env::var(n).ok()).map_err(de::Error::custom)
+        checked_str(d, "a string", |s| Template::expand(s, crate::plan::env_lookup))
     }
 }
 
@@ -541,9 +868,10 @@ pub struct TargetSpec {
     pub body: Option<Template>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A request object.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RequestSpec {
+pub(crate) struct RequestSpec {
     url: Template,
     #[serde(default)]
     method: Option<Method>,
@@ -555,20 +883,21 @@ struct RequestSpec {
 
 /// An HTTP method; only the usual ones, upper case.
 #[derive(Debug)]
-struct Method(String);
+pub(crate) struct Method(String);
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
         const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-        if KNOWN.contains(&s.as_str()) {
-            Ok(Method(s))
-        } else {
-            Err(de::Error::custom(format!(
-                "unknown HTTP method `{s}`, expected one of {}",
-                KNOWN.join(", ")
-            )))
-        }
+        checked_str(d, "an HTTP method", |s| {
+            if KNOWN.contains(&s) {
+                Ok(Method(s.to_string()))
+            } else {
+                Err(format!(
+                    "unknown HTTP method `{s}`, expected one of {}",
+                    KNOWN.join(", ")
+                ))
+            }
+        })
     }
 }
 
@@ -581,7 +910,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 f.write_str("a URL string or a request {url, method, headers, body}")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<TargetSpec, E> {
-                let url = Template::expand(s, |n| std::env::var(n).ok()).map_err(E::custom)?;
+                let url = Template::expand(s, crate::plan::env_lookup).map_err(E::custom)?;
                 check_target_url(&url).map_err(E::custom)?;
                 Ok(TargetSpec {
                     url,
@@ -606,7 +935,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
 }
 
 /// `expect: { status: 200 }` or `expect: { status: [200, 204] }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     pub status: StatusList,
@@ -666,7 +995,8 @@ pub enum CpuSpec {
     Spin { duration: Duration },
 }
 
-#[derive(Debug, Deserialize)]
+/// A CPU kernel and its size.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCpu {
     kernel: KernelName,
@@ -678,7 +1008,7 @@ pub struct RawCpu {
     duration: Option<Dur>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum KernelName {
     SumSquares,

@@ -184,6 +184,25 @@ pub fn table(summary: &Summary) -> String {
         for r in &rows {
             out.push_str(&line(r.iter().map(String::as_str).collect()));
         }
+        for c in &s.cells {
+            let Some(o) = &c.open else { continue };
+            out.push_str(&format!(
+                "  open, {}: target {}/s, achieved {}/s, {} of {} arrivals dropped, send lag p99 {}, uncorrected p50 {} p99 {}{}\n",
+                cell_label(c.model, c.concurrency, c.workers),
+                format::number(o.target_rate_per_s),
+                format::number(o.achieved_rate_per_s),
+                o.dropped,
+                o.scheduled,
+                format::micros(o.send_lag_us.p99),
+                format::micros(o.latency_uncorrected_us.p50),
+                format::micros(o.latency_uncorrected_us.p99),
+                if o.rate_not_reached {
+                    " — WARNING: the generator could not keep the rate"
+                } else {
+                    ""
+                }
+            ));
+        }
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
             out.push_str(&format!(
                 "  note, {}: {}\n",
@@ -191,6 +210,55 @@ pub fn table(summary: &Summary) -> String {
                 c.notes.join("; ")
             ));
         }
+    }
+    out
+}
+
+/// Threshold and baseline results, failures first, for the end of the console output.
+pub fn gate(summary: &Summary) -> String {
+    let mut out = String::new();
+    for s in &summary.scenarios {
+        for c in &s.cells {
+            for t in &c.thresholds {
+                out.push_str(&format!(
+                    "  {} {} · {}: {} (observed {})\n",
+                    if t.passed { "pass" } else { "FAIL" },
+                    s.name,
+                    cell_label(c.model, c.concurrency, c.workers),
+                    t.expression,
+                    t.observed_text
+                ));
+            }
+        }
+    }
+    if let Some(b) = &summary.baseline {
+        let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        out.push_str(&format!(
+            "\nbaseline {} ({}): {} checks, {} regressions (tolerance {})\n",
+            b.run_id,
+            b.file,
+            b.checks.len(),
+            failed.len(),
+            format::percent(b.tolerance)
+        ));
+        for c in failed {
+            out.push_str(&format!(
+                "  FAIL {} · {} c={}: {}\n",
+                c.scenario,
+                c.model.as_str(),
+                c.concurrency,
+                super::junit::baseline_failure(c, b.tolerance)
+            ));
+        }
+        for m in &b.missing_in_baseline {
+            out.push_str(&format!("  note: {m} is not in the baseline\n"));
+        }
+        for m in &b.missing_in_run {
+            out.push_str(&format!("  note: {m} is in the baseline but was not run\n"));
+        }
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
     }
     out
 }

@@ -7,8 +7,13 @@
 
 pub mod console;
 pub mod format;
+mod hlog;
 mod html;
 mod json;
+pub mod junit;
+pub mod markdown;
+mod svg;
+pub mod trend;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +26,8 @@ pub use json::Json;
 pub enum ReportError {
     #[error("cannot render {file}: {reason}")]
     Render { file: &'static str, reason: String },
+    #[error("template {path}: {reason}")]
+    Template { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -34,9 +41,15 @@ pub trait Reporter {
     fn render(&self, summary: &Summary) -> Result<Vec<u8>, ReportError>;
 }
 
-/// Every reporter of a run folder.
-pub fn reporters() -> Result<Vec<Box<dyn Reporter>>, ReportError> {
-    Ok(vec![Box::new(Json), Box::new(Html::new()?)])
+/// Every reporter of a run folder. `templates`: a folder replacing the embedded HTML templates.
+pub fn reporters(templates: Option<&Path>) -> Result<Vec<Box<dyn Reporter>>, ReportError> {
+    Ok(vec![
+        Box::new(Json),
+        Box::new(Html::new(templates)?),
+        Box::new(junit::Junit),
+        Box::new(hlog::Hlog),
+        Box::new(markdown::Markdown),
+    ])
 }
 
 /// `<out>/<plan>/`, checked writable before the run starts.

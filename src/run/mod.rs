@@ -7,7 +7,9 @@
 
 mod asynchronous;
 mod builtin;
+mod paced;
 mod processes;
+mod schedule;
 mod sequential;
 mod threads;
 mod user;
@@ -21,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 
 use crate::plan::{Base, Cell, Load, Model, Plan, Scenario};
-use crate::stats::{CellResult, Recorder, RunResults};
+use crate::stats::{CellResult, Recorder, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError};
 
 pub use builtin::BuiltinServer;
@@ -95,6 +97,8 @@ pub struct CellInput<'a> {
     pub base: Option<&'a url::Url>,
     pub load: CellLoad,
     pub progress: Arc<AtomicU64>,
+    /// For paced loads: the share of arrivals (or staged users) this process runs.
+    pub stride: paced::Stride,
 }
 
 impl CellInput<'_> {
@@ -124,6 +128,7 @@ pub fn execute(
     cells: &[Cell],
     run_id: &str,
     observer: &dyn Observer,
+    shard: Option<Shard>,
 ) -> Result<RunResults, RunError> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let started_at = SystemTime::now();
@@ -163,6 +168,7 @@ pub fn execute(
             crate::plan::cell_label(cell.model, cell.concurrency.get(), cell.workers.get())
         );
         let progress = Arc::new(AtomicU64::new(0));
+        let offset = started_at.elapsed().unwrap_or_default();
         observer.cell_started(
             i,
             cells.len(),
@@ -170,27 +176,74 @@ pub fn execute(
             plan.cell_operations(cell),
             progress.clone(),
         );
-        let load = match scenario.load {
+        let total = plan.cell_operations(cell).unwrap_or(0);
+        let mut load = match &scenario.load {
             Load::Repeat(_) => CellLoad::Repeat {
                 first: 0,
-                count: plan.cell_operations(cell).unwrap_or(0),
+                count: total,
             },
-            Load::Duration(d) => CellLoad::Duration {
-                micros: u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            // Paced loads carry their own timing (`paced.rs`); this is their planned length.
+            other => CellLoad::Duration {
+                micros: other
+                    .planned_time()
+                    .map_or(u64::MAX, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             },
         };
+        // A shard runs its share of the users and of the work; results name the whole cell.
+        let (shard_cell, shard_scenario);
+        let (cell_run, scenario_run) = match shard {
+            None => (cell, scenario),
+            Some(sh) => {
+                let c = cell.concurrency.get();
+                let (users, work) = sh.share(c, total);
+                let Some(users) = std::num::NonZeroUsize::new(users) else {
+                    observer.note(&format!(
+                        "{label}: no users in shard {}/{}",
+                        sh.index + 1,
+                        sh.count
+                    ));
+                    continue;
+                };
+                if let CellLoad::Repeat { .. } = load {
+                    load = CellLoad::Repeat {
+                        first: sh.first_op(c, total),
+                        count: work,
+                    };
+                }
+                shard_cell = Cell {
+                    concurrency: users,
+                    workers: match cell.model {
+                        Model::Threads => users,
+                        Model::Processes => cell.workers.min(users),
+                        Model::Sequential | Model::Async => cell.workers,
+                    },
+                    ..cell.clone()
+                };
+                shard_scenario = Scenario {
+                    warmup: sh.share(c, scenario.warmup).1,
+                    ..scenario.clone()
+                };
+                (&shard_cell, &shard_scenario)
+            }
+        };
         let input = CellInput {
-            scenario,
-            cell,
+            scenario: scenario_run,
+            cell: cell_run,
             base: base.as_ref(),
             load,
             progress,
+            stride: shard.map_or(paced::Stride::WHOLE, |s| paced::Stride {
+                index: s.index as u64,
+                of: s.count as u64,
+            }),
         };
-        let out = match cell.model {
-            Model::Sequential => sequential::run(&input)?,
-            Model::Threads => threads::run(&input)?,
-            Model::Async => asynchronous::run(&input)?,
-            Model::Processes => processes::run(&input)?,
+        let paced = paced::PacedLoad::from_load(&scenario_run.load, shard.map_or(1, |s| s.count));
+        let out = match (cell.model, &paced) {
+            (Model::Processes, _) => processes::run(&input)?,
+            (_, Some(p)) => paced::run(&input, p)?,
+            (Model::Sequential, None) => sequential::run(&input)?,
+            (Model::Threads, None) => threads::run(&input)?,
+            (Model::Async, None) => asynchronous::run(&input)?,
         };
         let mut notes = out.notes;
         let interrupted = stopping();
@@ -205,6 +258,7 @@ pub fn execute(
             peak_rss_bytes: out.peak_rss_bytes,
             complete: out.complete && !interrupted,
             notes,
+            offset,
         };
         observer.cell_finished(i, cells.len(), &label, &result);
         results.push(result);
@@ -220,6 +274,16 @@ pub fn execute(
         interrupted: stopping(),
         cores,
     })
+}
+
+/// Arrivals an open load schedules in its measured phase (`None` for other loads).
+pub fn scheduled_arrivals(load: &Load) -> Option<u64> {
+    match load {
+        Load::Open {
+            start_rate, stages, ..
+        } => Some(schedule::Schedule::new(*start_rate, stages).arrivals()),
+        _ => None,
+    }
 }
 
 /// A tokio runtime for one model: a single-threaded event loop, or `workers` threads.

@@ -14,31 +14,13 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 use super::user::{CellLoad, Start};
-use super::worker::{Frame, WireRequest, WireWorkload, WorkerConfig, read_frame};
+use super::worker::{Frame, PacedShare, WireRequest, WireWorkload, WorkerConfig, read_frame};
 use super::{CellInput, ModelOutput, RunError};
 use crate::plan::{TargetUrl, Workload};
-use crate::stats::{Recorder, rusage};
+use crate::stats::{Part, Recorder, merge_parts, rusage, split};
 
 /// How long workers get to send their last frame and exit once their stdin is closed.
 const GRACE: Duration = Duration::from_secs(5);
-
-/// Splits `total` into `parts` shares proportional to `weights`, remainders to the first shares.
-fn split(total: u64, weights: &[usize]) -> Vec<u64> {
-    let sum: u64 = weights.iter().map(|w| *w as u64).sum::<u64>().max(1);
-    let mut shares: Vec<u64> = weights
-        .iter()
-        .map(|w| (u128::from(total) * *w as u128 / u128::from(sum)) as u64)
-        .collect();
-    let mut left = total - shares.iter().sum::<u64>();
-    for s in shares.iter_mut() {
-        if left == 0 {
-            break;
-        }
-        *s += 1;
-        left -= 1;
-    }
-    shares
-}
 
 fn wire_workload(input: &CellInput) -> Result<WireWorkload, RunError> {
     Ok(match &input.scenario.workload {
@@ -111,7 +93,7 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
     let workload = wire_workload(input)?;
     let rt = super::runtime(1)?;
     let mut notes = Vec::new();
-    let (recorder, wall, cpu, rss, complete) = rt.block_on(async {
+    let merged = rt.block_on(async {
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, Option<Frame>)>();
         let mut workers: Vec<Worker> = Vec::with_capacity(w);
         for k in 0..w {
@@ -121,6 +103,9 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
                 load: loads[k],
                 warmup: warmups[k],
                 timeout_us: u64::try_from(input.scenario.timeout.as_micros()).unwrap_or(u64::MAX),
+                warm_time_us: u64::try_from(input.scenario.warmup_time.as_micros())
+                    .unwrap_or(u64::MAX),
+                paced: paced_share(input, k, w, users[k]),
             };
             match spawn(&config).await {
                 Ok((mut child, stdin)) => {
@@ -234,11 +219,16 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
             }
         }
         let wall = start.at.elapsed();
-        let parent_cpu = rusage::cpu_time().saturating_sub(start.cpu);
-        let mut recorder = Recorder::default();
-        let mut cpu = parent_cpu;
-        let mut rss = rusage::peak_rss_bytes();
-        let mut complete = notes.is_empty();
+        // The parent's own share (its CPU, any worker that could not start), then one share per
+        // worker: merged exactly as shards of a distributed run are (`stats::merge_parts`).
+        let mut parts = vec![Part {
+            wall,
+            cpu: rusage::cpu_time().saturating_sub(start.cpu),
+            peak_rss_bytes: rusage::peak_rss_bytes(),
+            complete: notes.is_empty(),
+            notes: std::mem::take(&mut notes),
+            ..Part::default()
+        }];
         for (k, wk) in workers.iter_mut().enumerate() {
             wk.stdin = None;
             let status = match tokio::time::timeout(GRACE, wk.child.wait()).await {
@@ -248,13 +238,8 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
                     wk.child.wait().await.ok()
                 }
             };
-            if let Some(r) = &wk.last {
-                recorder.merge(r);
-            }
-            cpu += wk.cpu;
-            rss = rss.max(wk.peak_rss_bytes);
+            let mut lost = Vec::new();
             if !wk.finished {
-                complete = false;
                 let how = match status {
                     Some(s) => match (s.code(), s.signal()) {
                         (Some(code), _) => format!("exited with code {code}"),
@@ -264,21 +249,53 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
                     None => "could not be reaped".to_string(),
                 };
                 let kept = wk.last.as_ref().map_or(0, |r| r.operations);
-                notes.push(format!(
+                lost.push(format!(
                     "worker {} of {w} {how} before finishing; kept the {kept} operations it had reported",
                     k + 1
                 ));
             }
+            parts.push(Part {
+                recorder: wk.last.take().unwrap_or_default(),
+                wall,
+                cpu: wk.cpu,
+                peak_rss_bytes: wk.peak_rss_bytes,
+                complete: wk.finished,
+                notes: lost,
+            });
         }
-        (recorder, wall, cpu, rss, complete)
+        merge_parts(parts)
     });
     Ok(ModelOutput {
-        recorder,
-        wall,
-        cpu,
-        peak_rss_bytes: rss,
-        notes,
-        complete,
+        recorder: merged.recorder,
+        wall: merged.wall,
+        cpu: merged.cpu,
+        peak_rss_bytes: merged.peak_rss_bytes,
+        notes: merged.notes,
+        complete: merged.complete,
+    })
+}
+
+/// Worker `k` of `w`'s share of a paced cell: every w-th arrival (within this process's stride)
+/// with its share of the in-flight cap, or every w-th staged user.
+fn paced_share(input: &CellInput, k: usize, w: usize, users: usize) -> Option<PacedShare> {
+    let load =
+        super::paced::PacedLoad::from_load(&input.scenario.load, (input.stride.of as usize) * w)?;
+    let stride = super::paced::Stride {
+        index: input.stride.index + input.stride.of * k as u64,
+        of: input.stride.of * w as u64,
+    };
+    let users = match &load {
+        super::paced::PacedLoad::Open { .. } => (0..users).collect(),
+        super::paced::PacedLoad::Users { stages } => {
+            let most = stages.iter().map(|s| s.1).max().unwrap_or(0);
+            (0..most).filter(|i| i % w == k).collect()
+        }
+    };
+    Some(PacedShare {
+        load,
+        stride,
+        users,
+        warmup_us: u64::try_from(input.scenario.warmup_time.as_micros()).unwrap_or(u64::MAX),
     })
 }
 
@@ -308,7 +325,7 @@ async fn spawn(config: &WorkerConfig) -> std::io::Result<(Child, ChildStdin)> {
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use crate::stats::split;
 
     #[test]
     fn splits_add_up_exactly() {

@@ -18,7 +18,8 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
         user::go_now(),
         Arc::clone(&input.progress),
         prepared.is_cpu(),
-    );
+    )
+    .with_warm_time(input.scenario.warmup_time);
     let mut recorder = Recorder::default();
     rt.block_on(user::user(&shared, prepared.unit(), &mut recorder));
     let (wall, cpu) = super::measured_since(shared.start.get());

@@ -22,7 +22,8 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
         user::go_now(),
         Arc::clone(&input.progress),
         prepared.is_cpu(),
-    );
+    )
+    .with_warm_time(input.scenario.warmup_time);
     let mut notes = Vec::new();
     let mut recorder = Recorder::default();
     let mut complete = true;

@@ -6,9 +6,12 @@
 //! operation.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Barrier, watch};
@@ -56,6 +59,9 @@ pub struct Shared {
     /// Measured operations finished so far, for the progress display.
     pub progress: Arc<AtomicU64>,
     yield_between_ops: bool,
+    /// Warm-up by time (`warmup: 5s`), beside or instead of the count.
+    warm_time: Duration,
+    warm_until: OnceLock<Instant>,
 }
 
 impl Shared {
@@ -86,7 +92,22 @@ impl Shared {
             // A kernel never awaits: yielding after each operation lets the other tasks of a
             // single-threaded runtime take turns, as asyncio would between awaits.
             yield_between_ops: cpu_bound,
+            warm_time: Duration::ZERO,
+            warm_until: OnceLock::new(),
         }
+    }
+
+    /// `warmup: 5s`: users also warm up until this long after the first of them starts.
+    pub fn with_warm_time(mut self, warm_time: Duration) -> Shared {
+        self.warm_time = warm_time;
+        self
+    }
+
+    /// Whether warm-up operation `i` (claimed now) is still part of the warm-up.
+    fn warming(&self, i: u64) -> bool {
+        i < self.warmup
+            || (!self.warm_time.is_zero()
+                && Instant::now() < *self.warm_until.get_or_init(|| Instant::now() + self.warm_time))
     }
 
     /// The coordinator's side of the barrier (worker processes only).
@@ -123,15 +144,20 @@ impl Sink for Rc<RefCell<Recorder>> {
 /// Runs one user to the end of the cell.
 pub async fn user<S: Sink>(shared: &Shared, mut unit: Unit, sink: &mut S) {
     // Warm-up: the same operations, on the same connection, not recorded.
+    let mut stop = StopWatch::new();
     loop {
         if super::stopping() {
             break;
         }
         let i = shared.warm_next.fetch_add(1, Ordering::Relaxed);
-        if i >= shared.warmup {
+        if !shared.warming(i) {
             break;
         }
-        if execute(&mut unit, i % shared.ops_per_pass).await.is_none() {
+        if stop
+            .execute(&mut unit, i % shared.ops_per_pass)
+            .await
+            .is_none()
+        {
             break;
         }
         if shared.yield_between_ops {
@@ -156,11 +182,12 @@ pub async fn user<S: Sink>(shared: &Shared, mut unit: Unit, sink: &mut S) {
             CellLoad::Repeat { first, count } if op >= first + count => break,
             _ => {}
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        // One clock read serves both the deadline check and the operation's start.
+        let began = Instant::now();
+        if deadline.is_some_and(|d| began >= d) {
             break;
         }
-        let began = Instant::now();
-        let Some(outcome) = execute(&mut unit, op).await else {
+        let Some(outcome) = stop.execute(&mut unit, op).await else {
             break;
         };
         let ended = Instant::now();
@@ -172,14 +199,54 @@ pub async fn user<S: Sink>(shared: &Shared, mut unit: Unit, sink: &mut S) {
     }
 }
 
-/// One operation, abandoned (`None`) if the run is being stopped meanwhile.
-async fn execute(unit: &mut Unit, op: u64) -> Option<Outcome> {
-    match unit {
-        // A kernel cannot be interrupted halfway; it is short by construction.
-        Unit::Cpu(_) => Some(unit.execute(op).await),
-        Unit::Http(_) => tokio::select! {
-            o = unit.execute(op) => Some(o),
-            () = super::stop_requested() => None,
-        },
+/// Lets a user abandon an operation when the run is being stopped.
+///
+/// The stop notification is registered once per user task rather than once per operation:
+/// registering (and every poll of a registered notification) takes the notifier's lock, while
+/// checking the stop flag when the task wakes is one atomic load.
+struct StopWatch {
+    notified: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The waker the notification was registered with.
+    registered: Option<Waker>,
+}
+
+impl StopWatch {
+    fn new() -> StopWatch {
+        StopWatch {
+            notified: Box::pin(super::stop_requested()),
+            registered: None,
+        }
+    }
+
+    /// Ready once a stop was requested; registers `cx`'s waker unless it already is.
+    fn poll_stop(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if super::stopping() {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        self.registered = Some(cx.waker().clone());
+        self.notified.as_mut().poll(cx)
+    }
+
+    /// One operation, abandoned (`None`) if the run is being stopped meanwhile.
+    async fn execute(&mut self, unit: &mut Unit, op: u64) -> Option<Outcome> {
+        if let Unit::Cpu(k) = unit {
+            // A kernel never awaits; it looks at the stop flag itself while it computes.
+            return crate::workload::kernel_until(k, &super::stopping);
+        }
+        let mut work = std::pin::pin!(unit.execute(op));
+        std::future::poll_fn(|cx| {
+            if self.poll_stop(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            work.as_mut().poll(cx).map(Some)
+        })
+        .await
     }
 }

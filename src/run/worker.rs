@@ -5,16 +5,21 @@
 //! runtime, sends a cumulative `Snapshot` frame twice a second, and a `Final` frame at the end.
 //! Frames go to stdout as a 4-byte little-endian length and a JSON body; logs go to stderr only.
 //! A closed stdin means "stop now": the worker finishes with a `Final` frame of what it measured.
+//!
+//! After the configuration, stdin is watched by a plain OS thread rather than a task: a CPU kernel
+//! holds the runtime's only thread for as long as it computes, and a stop must reach it (through
+//! the stop flag it checks) during warm-up as well as during the measured phase.
 
 use std::cell::RefCell;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::oneshot;
 
 use super::user::{self, CellLoad, Shared, Start};
 use crate::plan::{Kernel, RequestTemplate, TargetUrl};
@@ -33,6 +38,22 @@ pub struct WorkerConfig {
     pub load: CellLoad,
     pub warmup: u64,
     pub timeout_us: u64,
+    /// `warmup: 5s`: warm-up by time, beside the `warmup` count.
+    #[serde(default)]
+    pub warm_time_us: u64,
+    /// A paced load (open model or staged users) replaces `load`, `concurrency` and `warmup`.
+    #[serde(default)]
+    pub paced: Option<PacedShare>,
+}
+
+/// This worker's share of a paced cell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PacedShare {
+    pub load: super::paced::PacedLoad,
+    pub stride: super::paced::Stride,
+    /// The indices of this worker's users (for staged users), or as many users as it runs.
+    pub users: Vec<usize>,
+    pub warmup_us: u64,
 }
 
 /// The workload with every URL already absolute.
@@ -121,22 +142,53 @@ impl WireWorkload {
 
 /// The body of `loadplan __worker`.
 pub fn main() -> anyhow::Result<()> {
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        anyhow::bail!("no configuration on stdin");
+    }
+    let config: WorkerConfig = serde_json::from_str(&line)?;
+    let go = watch_stdin();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = rt.block_on(tokio::task::LocalSet::new().run_until(work()));
-    // stdin is read by a blocking thread that may still sit in read(): do not wait for it.
+    let result = rt.block_on(tokio::task::LocalSet::new().run_until(work(config, go)));
+    // The stdin thread may still sit in read(): the process exit ends it.
     rt.shutdown_timeout(Duration::from_millis(100));
     result
 }
 
-async fn work() -> anyhow::Result<()> {
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    let line = stdin
-        .next_line()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no configuration on stdin"))?;
-    let config: WorkerConfig = serde_json::from_str(&line)?;
+/// Reads the control lines on a thread of its own: `go` sends `true` once; anything else, or the
+/// end of stdin, requests a stop at once (and, before `go`, sends nothing).
+fn watch_stdin() -> oneshot::Receiver<bool> {
+    let (tx, rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("loadplan-worker-stdin".into())
+        .spawn(move || {
+            let mut lines = std::io::stdin().lock().lines();
+            match lines.next() {
+                Some(Ok(l)) if l == "go" => {
+                    let _ = tx.send(true);
+                }
+                _ => {
+                    super::request_stop();
+                    return;
+                }
+            }
+            // From now on, a closed stdin (or any line) means: stop.
+            let _ = lines.next();
+            super::request_stop();
+        });
+    if spawned.is_err() {
+        // Without a watcher no stop could arrive: refuse to start rather than run unstoppable.
+        super::request_stop();
+    }
+    rx
+}
+
+async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Result<()> {
+    if let Some(paced) = config.paced.clone() {
+        return work_paced(&config, paced, go).await;
+    }
     let prepared = config
         .workload
         .prepare(Duration::from_micros(config.timeout_us))?;
@@ -153,7 +205,8 @@ async fn work() -> anyhow::Result<()> {
         go_rx,
         Arc::new(AtomicU64::new(0)),
         prepared.is_cpu(),
-    ));
+    )
+    .with_warm_time(Duration::from_micros(config.warm_time_us)));
     let recorders: Vec<Rc<RefCell<Recorder>>> = (0..config.concurrency)
         .map(|_| Rc::new(RefCell::new(Recorder::default())))
         .collect();
@@ -166,17 +219,16 @@ async fn work() -> anyhow::Result<()> {
         .collect();
     shared.wait_warm().await;
     send(&Frame::Ready)?;
-    match stdin.next_line().await? {
-        Some(l) if l == "go" => {}
-        _ => super::request_stop(),
+    let started = tokio::select! {
+        go = go => go.unwrap_or(false),
+        () = super::stop_requested() => false,
+    };
+    if !started {
+        super::request_stop();
     }
     let start = *shared.start.get_or_init(Start::now);
+    // Sent even when stopping: the users wait for it, then see the stop flag and end at once.
     let _ = go_tx.send(true);
-    // From now on, a closed stdin (or any line) means: stop.
-    tokio::task::spawn_local(async move {
-        let _ = stdin.next_line().await;
-        super::request_stop();
-    });
     let snapshots = {
         let recorders = recorders.clone();
         tokio::task::spawn_local(async move {
@@ -199,6 +251,46 @@ async fn work() -> anyhow::Result<()> {
     let cpu = rusage::cpu_time().saturating_sub(start.cpu);
     send(&Frame::Final {
         recorder: RecorderWire::from(&merged(&recorders)),
+        cpu_us: u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
+        peak_rss_bytes: rusage::peak_rss_bytes(),
+    })?;
+    Ok(())
+}
+
+/// A paced share: no warm-up handshake of its own (the warm-up is part of the schedule) and one
+/// final frame, since the users' recorders live inside the paced loops.
+async fn work_paced(
+    config: &WorkerConfig,
+    paced: PacedShare,
+    go: oneshot::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_micros(config.timeout_us);
+    let prepared = config.workload.prepare(timeout)?;
+    send(&Frame::Ready)?;
+    let started = tokio::select! {
+        go = go => go.unwrap_or(false),
+        () = super::stop_requested() => false,
+    };
+    if !started {
+        super::request_stop();
+    }
+    let start = Start::now();
+    let recorder = super::paced::run_share(
+        &paced.load,
+        &prepared,
+        paced.users,
+        paced.stride,
+        super::paced::Timing {
+            start: start.at,
+            warmup: Duration::from_micros(paced.warmup_us),
+            timeout,
+        },
+        Arc::new(AtomicU64::new(0)),
+    )
+    .await;
+    let cpu = rusage::cpu_time().saturating_sub(start.cpu);
+    send(&Frame::Final {
+        recorder: RecorderWire::from(&recorder),
         cpu_us: u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
         peak_rss_bytes: rusage::peak_rss_bytes(),
     })?;

@@ -5,6 +5,7 @@
 //! bound. Must not do I/O or decide the verdict (the gate does).
 
 mod recorder;
+mod results;
 pub mod rusage;
 mod summary;
 
@@ -16,9 +17,13 @@ pub use recorder::{
     MAX_LATENCY_US, Recorder, RecorderWire, TimelinePoint, histogram_from_base64,
     histogram_to_base64, new_histogram,
 };
+pub use results::{
+    CellPartWire, Part, RESULTS_FORMAT, Results, Shard, merge_parts, merge_results, split,
+    to_results,
+};
 pub use summary::*;
 
-use crate::plan::{Cell, Load, Model, Plan, Workload};
+use crate::plan::{Cell, Model, Plan, Workload};
 use crate::workload::ErrorKind;
 
 /// One cell's measurements, merged from all its workers.
@@ -33,6 +38,8 @@ pub struct CellResult {
     pub peak_rss_bytes: u64,
     pub complete: bool,
     pub notes: Vec<String>,
+    /// When the cell began, since the run started (its warm-up included).
+    pub offset: Duration,
 }
 
 /// Everything the run stage hands over.
@@ -64,9 +71,10 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                 .iter()
                 .find(|c| c.cell.model == Model::Sequential)
                 .map(|c| throughput(c));
+            let planned = s.load.planned_time();
             let cells: Vec<CellSummary> = results
                 .iter()
-                .map(|c| cell_summary(c, seq_throughput))
+                .map(|c| cell_summary(c, seq_throughput, planned))
                 .collect();
             let (busy_fraction, bound_cell) = bound_evidence(&results, run.cores);
             Some(ScenarioSummary {
@@ -96,10 +104,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                         .collect(),
                     Workload::Cpu(k) => vec![k.to_string()],
                 },
-                load: match s.load {
-                    Load::Repeat(n) => format!("repeat: {n}"),
-                    Load::Duration(d) => format!("duration: {}", humantime::format_duration(d)),
-                },
+                load: s.load.describe(),
                 cells,
             })
         })
@@ -133,6 +138,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             Verdict::Passed
         },
         scenarios,
+        baseline: None,
     }
 }
 
@@ -183,7 +189,11 @@ fn bound_evidence(results: &[&CellResult], cores: usize) -> (f64, String) {
     }
 }
 
-fn cell_summary(c: &CellResult, seq_throughput: Option<f64>) -> CellSummary {
+fn cell_summary(
+    c: &CellResult,
+    seq_throughput: Option<f64>,
+    planned: Option<Duration>,
+) -> CellSummary {
     let r = &c.recorder;
     let wall = c.wall.as_secs_f64();
     let tput = throughput(c);
@@ -219,9 +229,23 @@ fn cell_summary(c: &CellResult, seq_throughput: Option<f64>) -> CellSummary {
         speedup: seq_throughput.filter(|s| *s > 0.0).map(|s| tput / s),
         complete: c.complete,
         notes: c.notes.clone(),
+        start_offset_seconds: c.offset.as_secs_f64(),
         thresholds: Vec::new(),
         timeline: r.timeline.points(),
         histogram: histogram_to_base64(&r.latency),
+        open: r.open.as_ref().map(|o| {
+            let secs = planned.map_or(0.0, |p| p.as_secs_f64());
+            let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+            OpenSummary {
+                scheduled: o.scheduled,
+                dropped: o.dropped,
+                target_rate_per_s: per_s(o.scheduled),
+                achieved_rate_per_s: per_s(r.operations),
+                latency_uncorrected_us: latency_summary(&o.uncorrected),
+                send_lag_us: latency_summary(&o.lag),
+                rate_not_reached: o.dropped > 0 || (r.operations as f64) < 0.95 * o.scheduled as f64,
+            }
+        }),
     }
 }
 

@@ -18,8 +18,9 @@ use crate::workload::{ErrorKind, Outcome};
 /// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 const SIGFIG: u8 = 3;
-/// Per-second histograms only feed p50/p99 over time: 2 digits are plenty there.
-const TIMELINE_SIGFIG: u8 = 2;
+/// Per-second histograms keep the cell's precision, so that the intervals of histograms.hlog add
+/// up to exactly the cell's histogram (they are stored compressed once their second is over).
+const TIMELINE_SIGFIG: u8 = SIGFIG;
 
 pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGFIG).expect("constant bounds are valid")
@@ -43,6 +44,45 @@ pub struct Recorder {
     /// Latencies above [`MAX_LATENCY_US`]: counted, never clamped into the histogram.
     pub out_of_range: u64,
     pub timeline: Timeline,
+    /// Open model only (`latency` then holds latencies from each arrival's intended start).
+    pub open: Option<Box<OpenStats>>,
+}
+
+/// What an open model measures beside the corrected latency.
+#[derive(Debug, Clone)]
+pub struct OpenStats {
+    /// Latency from the actual send: what a tool that ignores coordinated omission reports.
+    pub uncorrected: Histogram<u64>,
+    /// How late each send was against its schedule.
+    pub lag: Histogram<u64>,
+    /// Arrivals due in this share of the schedule.
+    pub scheduled: u64,
+    /// Arrivals that could not start: the in-flight cap was reached, or the run ended first.
+    pub dropped: u64,
+}
+
+impl Default for OpenStats {
+    fn default() -> Self {
+        OpenStats {
+            uncorrected: new_histogram(),
+            lag: new_histogram(),
+            scheduled: 0,
+            dropped: 0,
+        }
+    }
+}
+
+impl OpenStats {
+    fn merge(&mut self, other: &OpenStats) {
+        let _ = self.uncorrected.add(&other.uncorrected);
+        let _ = self.lag.add(&other.lag);
+        self.scheduled += other.scheduled;
+        self.dropped += other.dropped;
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Default for Recorder {
@@ -56,11 +96,34 @@ impl Default for Recorder {
             bytes: 0,
             out_of_range: 0,
             timeline: Timeline::default(),
+            open: None,
         }
     }
 }
 
 impl Recorder {
+    /// The open-model counters, created at first use.
+    pub fn open_stats(&mut self) -> &mut OpenStats {
+        self.open.get_or_insert_with(Box::default)
+    }
+
+    /// Records one operation of an open model: `corrected` runs from its intended start,
+    /// `uncorrected` from its actual send, `lag` is how late the send was.
+    pub fn record_open(
+        &mut self,
+        at: Duration,
+        corrected: Duration,
+        uncorrected: Duration,
+        lag: Duration,
+        outcome: &Outcome,
+    ) {
+        self.record(at, corrected, outcome);
+        let open = self.open_stats();
+        // Out-of-range values are already counted by the corrected histogram's recorder.
+        let _ = open.uncorrected.record(micros(uncorrected));
+        let _ = open.lag.record(micros(lag));
+    }
+
     /// Records one finished operation: `at` is its end since the cell started.
     pub fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
@@ -105,6 +168,9 @@ impl Recorder {
         self.bytes += other.bytes;
         self.out_of_range += other.out_of_range;
         self.timeline.merge(&other.timeline);
+        if let Some(o) = &other.open {
+            self.open_stats().merge(o);
+        }
     }
 }
 
@@ -133,7 +199,7 @@ struct Second {
 }
 
 /// One second of a cell, as the report reads it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelinePoint {
     /// Seconds since the cell's measured start.
     pub second: u32,
@@ -143,6 +209,13 @@ pub struct TimelinePoint {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// Operations in flight on average during the second, by Little's law: the operations that
+    /// ended in it × their mean latency ÷ 1 s (for an open model, queued time included).
+    #[serde(default)]
+    pub in_flight: f64,
+    /// This second's latencies: compressed V2 HdrHistogram, base64, microseconds.
+    #[serde(default)]
+    pub histogram: String,
 }
 
 impl Timeline {
@@ -221,6 +294,8 @@ impl Timeline {
                     p50_us: h.value_at_quantile(0.5),
                     p99_us: h.value_at_quantile(0.99),
                     max_us: h.max(),
+                    in_flight: sec.operations as f64 * h.mean() / 1e6,
+                    histogram: histogram_to_base64(&h),
                 }
             })
             .collect()
@@ -267,6 +342,17 @@ pub struct RecorderWire {
     pub bytes: u64,
     pub out_of_range: u64,
     pub timeline: Vec<SecondWire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenWire>,
+}
+
+/// [`OpenStats`] on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenWire {
+    pub uncorrected: String,
+    pub lag: String,
+    pub scheduled: u64,
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -301,6 +387,12 @@ impl From<&Recorder> for RecorderWire {
                     latency: BASE64.encode(&s.latency_v2),
                 })
                 .collect(),
+            open: r.open.as_ref().map(|o| OpenWire {
+                uncorrected: histogram_to_base64(&o.uncorrected),
+                lag: histogram_to_base64(&o.lag),
+                scheduled: o.scheduled,
+                dropped: o.dropped,
+            }),
         }
     }
 }
@@ -334,6 +426,15 @@ impl TryFrom<RecorderWire> for Recorder {
             timeline: Timeline {
                 closed,
                 current: None,
+            },
+            open: match w.open {
+                None => None,
+                Some(o) => Some(Box::new(OpenStats {
+                    uncorrected: histogram_from_base64(&o.uncorrected)?,
+                    lag: histogram_from_base64(&o.lag)?,
+                    scheduled: o.scheduled,
+                    dropped: o.dropped,
+                })),
             },
         })
     }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::recorder::TimelinePoint;
@@ -13,7 +14,7 @@ use crate::plan::Model;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub schema_version: u32,
     pub plan: PlanInfo,
@@ -32,9 +33,12 @@ pub struct Summary {
     pub ci: Option<CiInfo>,
     pub verdict: Verdict,
     pub scenarios: Vec<ScenarioSummary>,
+    /// Present when the run was compared with a baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PlanInfo {
     pub name: String,
     /// The plan file's path as given on the command line.
@@ -46,7 +50,7 @@ pub struct PlanInfo {
     pub source: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Host {
     /// Logical CPUs available to the runner.
     pub cores: usize,
@@ -54,7 +58,7 @@ pub struct Host {
     pub arch: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct CiInfo {
     pub system: String,
     #[serde(default)]
@@ -66,7 +70,7 @@ pub struct CiInfo {
 }
 
 /// The run's outcome; it alone decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
@@ -77,7 +81,7 @@ pub enum Verdict {
 }
 
 /// `io` or `cpu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     Io,
@@ -93,7 +97,7 @@ impl Bound {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ScenarioSummary {
     pub name: String,
     #[serde(default)]
@@ -116,7 +120,7 @@ pub struct ScenarioSummary {
     pub cells: Vec<CellSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CellSummary {
     pub model: Model,
     /// Users (connections or kernel loops) running at once.
@@ -159,6 +163,9 @@ pub struct CellSummary {
     /// What went wrong while running the cell (a lost worker, an interrupt).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// When the cell began, in seconds since the run started (`started_at`).
+    #[serde(default)]
+    pub start_offset_seconds: f64,
     #[serde(default)]
     pub thresholds: Vec<ThresholdResult>,
     /// Operations, errors and latency per second since the measured start.
@@ -167,6 +174,30 @@ pub struct CellSummary {
     /// The latency histogram: compressed V2 HdrHistogram, base64, microseconds.
     #[serde(default)]
     pub histogram: String,
+    /// Open model only: the schedule and what came of it. `latency_us` is then measured from
+    /// each arrival's intended start (corrected for coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenSummary>,
+}
+
+/// An open-model cell's schedule health and its uncorrected latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OpenSummary {
+    /// Arrivals the schedule planned in the measured phase.
+    pub scheduled: u64,
+    /// Arrivals that could not start: `max_in_flight` was reached, or the run ended first.
+    pub dropped: u64,
+    /// scheduled ÷ the planned seconds.
+    pub target_rate_per_s: f64,
+    /// Operations finished ÷ the planned seconds.
+    pub achieved_rate_per_s: f64,
+    /// Latency from the actual send, as a tool that ignores coordinated omission reports it.
+    pub latency_uncorrected_us: LatencySummary,
+    /// How late each send was against its intended start.
+    pub send_lag_us: LatencySummary,
+    /// True when the generator could not keep the rate: arrivals were dropped, or fewer than 95%
+    /// of the scheduled operations were carried out.
+    pub rate_not_reached: bool,
 }
 
 fn yes() -> bool {
@@ -174,7 +205,7 @@ fn yes() -> bool {
 }
 
 /// Latency statistics in microseconds, read from the HdrHistogram (3 significant digits).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LatencySummary {
     /// Values in the histogram; equals `operations` unless some were out of range.
     pub count: u64,
@@ -188,9 +219,55 @@ pub struct LatencySummary {
     pub stdev: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One threshold checked on one cell.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ThresholdResult {
+    /// As written in the plan, e.g. `p99 < 250ms`.
     pub expression: String,
-    pub observed: f64,
+    /// In `unit`; null when it could not be measured (no operations, no sequential cell).
+    pub observed: Option<f64>,
+    pub passed: bool,
+    /// The limit, in `unit`.
+    #[serde(default)]
+    pub limit: f64,
+    /// `us` (microseconds), `fraction` (0 to 1), `per_s` or `ratio`.
+    #[serde(default)]
+    pub unit: String,
+    /// `observed` as people read it, e.g. `312ms`, or why there is no value.
+    #[serde(default)]
+    pub observed_text: String,
+}
+
+/// The comparison with an earlier run (`--baseline`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineReport {
+    /// The baseline summary.json as given on the command line.
+    pub file: String,
+    pub run_id: String,
+    pub started_at: String,
+    /// Relative change allowed (0.1 = 10%).
+    pub tolerance: f64,
+    /// Latency changes below this many microseconds never count.
+    pub latency_floor_us: u64,
+    pub passed: bool,
+    pub checks: Vec<BaselineCheck>,
+    /// Cells of this run with no counterpart in the baseline (`scenario · cell`).
+    pub missing_in_baseline: Vec<String>,
+    /// Cells of the baseline this run did not have.
+    pub missing_in_run: Vec<String>,
+}
+
+/// One metric of one cell compared with the baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineCheck {
+    pub scenario: String,
+    pub model: Model,
+    pub concurrency: usize,
+    /// `p50`, `p90`, `p99` (microseconds), `throughput_per_s` or `error_rate` (fraction).
+    pub metric: String,
+    pub baseline: f64,
+    pub current: f64,
+    /// (current − baseline) ÷ baseline; null when the baseline is 0.
+    pub change: Option<f64>,
     pub passed: bool,
 }

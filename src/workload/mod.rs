@@ -7,6 +7,7 @@
 //! code, so a comparison of models measures the models and not the client.
 
 mod cpu;
+mod h1;
 mod http;
 
 use std::time::Duration;
@@ -125,6 +126,11 @@ impl Unit {
             }
         }
     }
+}
+
+/// One kernel operation that gives up (`None`) once `stop` says so, for an interrupted run.
+pub fn kernel_until(kernel: &Kernel, stop: &dyn Fn() -> bool) -> Option<Outcome> {
+    std::hint::black_box(cpu::run_until(kernel, stop)).map(|_| Outcome::default())
 }
 
 /// The CPU kernel, for the built-in server's `/cpu` endpoint.

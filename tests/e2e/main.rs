@@ -5,4 +5,11 @@
 
 mod util;
 
+mod faults;
+
+mod gate;
+mod report;
+mod open;
 mod run;
+mod shards;
+mod trend;

@@ -60,7 +60,12 @@ scenarios:
     let out = dir.path().join("out");
     let r = loadplan(
         dir.path(),
-        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[
+            "run",
+            plan.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(r.code, 0, "{r:?}");
     let s = summary(&out, "e2e");
@@ -71,7 +76,11 @@ scenarios:
 
     for model in MODELS {
         let hello = cell(&s, "hello", model);
-        assert_eq!(u(&hello["operations"]), 30, "{model}: warm-up is not counted");
+        assert_eq!(
+            u(&hello["operations"]),
+            30,
+            "{model}: warm-up is not counted"
+        );
         assert_eq!(u(&hello["successes"]), 30, "{model}");
         assert_eq!(u(&hello["bytes"]), 15 * (6 + 1000), "{model}: body bytes");
         assert_eq!(histogram_total(hello), 30, "{model}");
@@ -96,7 +105,10 @@ scenarios:
     let (ok, failed) = (u(&flaky["successes"]), u(&flaky["errors"]["status"]));
     assert_eq!(ok + failed, 200);
     // With p = 0.5 over 200 requests, either side being empty has probability 2^-199.
-    assert!(ok > 0 && failed > 0, "flaky gave {ok} successes and {failed} failures");
+    assert!(
+        ok > 0 && failed > 0,
+        "flaky gave {ok} successes and {failed} failures"
+    );
     let wrong = cell(&s, "wrong-status", "threads");
     assert_eq!(u(&wrong["errors"]["expectation"]), 5);
 
@@ -146,18 +158,32 @@ scenarios:
     let out = dir.path().join("out");
     let r = loadplan(
         dir.path(),
-        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[
+            "run",
+            plan.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
     );
     assert_eq!(r.code, 0, "{r:?}");
     let s = summary(&out, "sweep");
     let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
     let shape: Vec<(String, u64)> = cells
         .iter()
-        .map(|c| (c["model"].as_str().expect("model").to_string(), u(&c["concurrency"])))
+        .map(|c| {
+            (
+                c["model"].as_str().expect("model").to_string(),
+                u(&c["concurrency"]),
+            )
+        })
         .collect();
     assert_eq!(
         shape,
-        vec![("sequential".into(), 1), ("async".into(), 1), ("async".into(), 4)]
+        vec![
+            ("sequential".into(), 1),
+            ("async".into(), 1),
+            ("async".into(), 4)
+        ]
     );
     for c in cells {
         let wall = c["wall_seconds"].as_f64().expect("wall");
@@ -196,9 +222,17 @@ fn connection_refused_is_counted_as_connect_errors() {
     let out = dir.path().join("out");
     let r = loadplan(
         dir.path(),
-        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[
+            "run",
+            plan.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
     );
-    assert_eq!(r.code, 0, "a failing target is data, not a failed run: {r:?}");
+    assert_eq!(
+        r.code, 0,
+        "a failing target is data, not a failed run: {r:?}"
+    );
     let s = summary(&out, "refused");
     for model in MODELS {
         let c = cell(&s, "nobody-home", model);
@@ -228,7 +262,12 @@ scenarios:
     let out = dir.path().join("out");
     let r = loadplan_in(
         dir.path(),
-        &["run", plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[
+            "run",
+            plan.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
         &[],
         Duration::from_secs(20),
     );
@@ -271,13 +310,25 @@ fn invalid_plans_exit_2_naming_file_line_and_column() {
         for command in ["run", "validate"] {
             let r = loadplan(
                 dir.path(),
-                &[command, plan.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")]
-                    [..if command == "run" { 4 } else { 2 }],
+                &[
+                    command,
+                    plan.to_str().expect("utf-8"),
+                    "--out",
+                    out.to_str().expect("utf-8"),
+                ][..if command == "run" { 4 } else { 2 }],
             );
             assert_eq!(r.code, 2, "{name} {command}: {r:?}");
             let expected = format!("{}{location}", plan.display());
-            assert!(r.stderr.contains(&expected), "{name}: wants `{expected}` in {}", r.stderr);
-            assert!(r.stderr.contains(message), "{name}: wants `{message}` in {}", r.stderr);
+            assert!(
+                r.stderr.contains(&expected),
+                "{name}: wants `{expected}` in {}",
+                r.stderr
+            );
+            assert!(
+                r.stderr.contains(message),
+                "{name}: wants `{message}` in {}",
+                r.stderr
+            );
             assert!(!out.exists(), "{name}: no output folder is created");
         }
     }
@@ -305,10 +356,10 @@ fn validate_lists_cells_and_totals_without_sending() {
     let r = loadplan(root, &["validate", "plans/concurrency.yaml"]);
     assert_eq!(r.code, 0, "{r:?}");
     for line in [
-        "download-sites · sequential: 160 operations",
-        "download-sites · threads c=16: 160 operations",
-        "sum-of-squares · processes c=2 w=2: 20 operations",
-        "total: 720 counted operations",
+        "download-sites · sequential: 320 operations",
+        "download-sites · threads c=16: 320 operations",
+        "sum-of-squares · processes c=2 w=2: 100 operations",
+        "total: 1680 counted operations",
     ] {
         assert!(r.stdout.contains(line), "wants `{line}` in {}", r.stdout);
     }

@@ -83,7 +83,12 @@ pub fn run_dir(out: &Path, plan_slug: &str) -> PathBuf {
         .map(|e| e.expect("entry").path())
         .filter(|p| p.is_dir())
         .collect();
-    assert_eq!(runs.len(), 1, "expected one run folder in {}: {runs:?}", plan_dir.display());
+    assert_eq!(
+        runs.len(),
+        1,
+        "expected one run folder in {}: {runs:?}",
+        plan_dir.display()
+    );
     runs.pop().expect("one run")
 }
 
@@ -95,7 +100,11 @@ pub fn summary(out: &Path, plan_slug: &str) -> serde_json::Value {
 }
 
 /// The cell of `scenario` run under `model` (the first one, for sweeps).
-pub fn cell<'a>(summary: &'a serde_json::Value, scenario: &str, model: &str) -> &'a serde_json::Value {
+pub fn cell<'a>(
+    summary: &'a serde_json::Value,
+    scenario: &str,
+    model: &str,
+) -> &'a serde_json::Value {
     summary["scenarios"]
         .as_array()
         .expect("scenarios")

@@ -1,0 +1,299 @@
+//! Threshold expressions as written in a plan: `p99 < 250ms`, `error_rate < 1%`,
+//! `throughput > 100/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`.
+//!
+//! Input: the expression text. Output: a typed [`Threshold`] with its limit in the metric's base
+//! unit (µs, a fraction, operations per second, a ratio). Parsing only; the gate evaluates.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::Deserializer;
+
+use super::spec::ModelName as Model;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The expression as written, shown in every output.
+    pub text: String,
+    pub metric: Metric,
+    /// Only cells of this model are checked; `None` checks every cell (`speedup(m)` implies `m`).
+    pub model: Option<Model>,
+    pub op: Op,
+    /// In the metric's base unit: µs, fraction, per second, or ratio.
+    pub limit: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Latency(Stat),
+    ErrorRate,
+    Throughput,
+    Speedup(Model),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stat {
+    Min,
+    Mean,
+    P50,
+    P90,
+    P99,
+    P999,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+}
+
+impl Threshold {
+    /// The model whose cells this threshold checks, if it names one.
+    pub fn applies_to(&self) -> Option<Model> {
+        match self.metric {
+            Metric::Speedup(m) => Some(m),
+            _ => self.model,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::spec::checked_str(d, "a threshold such as `p99 < 250ms`", parse)
+    }
+}
+
+const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5` or `p99{threads} < 80ms`";
+
+fn model(name: &str) -> Result<Model, String> {
+    match name.trim() {
+        "sequential" => Ok(Model::Sequential),
+        "threads" => Ok(Model::Threads),
+        "async" => Ok(Model::Async),
+        "processes" => Ok(Model::Processes),
+        other => Err(format!(
+            "unknown model `{other}`, expected sequential, threads, async or processes"
+        )),
+    }
+}
+
+pub fn parse(text: &str) -> Result<Threshold, String> {
+    let bad = |why: &str| format!("threshold `{text}`: {why}; {HELP}");
+    let s = text.trim();
+    let at = s
+        .find(['<', '>'])
+        .ok_or_else(|| bad("no comparison (<, <=, > or >=)"))?;
+    let (lhs, rest) = s.split_at(at);
+    let (op, rhs) = if let Some(r) = rest.strip_prefix("<=") {
+        (Op::Le, r)
+    } else if let Some(r) = rest.strip_prefix(">=") {
+        (Op::Ge, r)
+    } else if let Some(r) = rest.strip_prefix('<') {
+        (Op::Lt, r)
+    } else if let Some(r) = rest.strip_prefix('>') {
+        (Op::Gt, r)
+    } else {
+        return Err(bad("no comparison"));
+    };
+    let lhs = lhs.trim();
+    let rhs = rhs.trim();
+    // `name{model}` or `name{model=…}`
+    let (name, qualifier) = match lhs.split_once('{') {
+        Some((n, q)) => {
+            let q = q
+                .strip_suffix('}')
+                .ok_or_else(|| bad("unclosed `{`"))?
+                .trim();
+            let q = q.strip_prefix("model=").unwrap_or(q);
+            (n.trim(), Some(model(q).map_err(|e| bad(&e))?))
+        }
+        None => (lhs, None),
+    };
+    let metric = match name {
+        "min" => Metric::Latency(Stat::Min),
+        "mean" => Metric::Latency(Stat::Mean),
+        "p50" | "median" => Metric::Latency(Stat::P50),
+        "p90" => Metric::Latency(Stat::P90),
+        "p99" => Metric::Latency(Stat::P99),
+        "p999" | "p99.9" => Metric::Latency(Stat::P999),
+        "max" => Metric::Latency(Stat::Max),
+        "error_rate" => Metric::ErrorRate,
+        "throughput" => Metric::Throughput,
+        other => match other
+            .strip_prefix("speedup(")
+            .and_then(|m| m.strip_suffix(')'))
+        {
+            Some(m) => {
+                let m = model(m).map_err(|e| bad(&e))?;
+                if m == Model::Sequential {
+                    return Err(bad(
+                        "speedup is measured against sequential; name another model",
+                    ));
+                }
+                if qualifier.is_some() {
+                    return Err(bad("speedup(model) already names its model"));
+                }
+                Metric::Speedup(m)
+            }
+            None => return Err(bad(&format!("unknown metric `{other}`"))),
+        },
+    };
+    let limit = match metric {
+        Metric::Latency(_) => latency_us(rhs).map_err(|e| bad(&e))?,
+        Metric::ErrorRate => {
+            let (num, scale) = match rhs.strip_suffix('%') {
+                Some(n) => (n, 0.01),
+                None => (rhs, 1.0),
+            };
+            let v = number(num).map_err(|e| bad(&e))? * scale;
+            if !(0.0..=1.0).contains(&v) {
+                return Err(bad("an error rate lies between 0% and 100%"));
+            }
+            v
+        }
+        Metric::Throughput => number(rhs.strip_suffix("/s").unwrap_or(rhs)).map_err(|e| bad(&e))?,
+        Metric::Speedup(_) => {
+            number(rhs.trim_end_matches(['x', '×']).trim_end()).map_err(|e| bad(&e))?
+        }
+    };
+    Ok(Threshold {
+        text: s.to_string(),
+        metric,
+        model: qualifier,
+        op,
+        limit,
+    })
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a non-negative number")),
+    }
+}
+
+/// `250ms`, `1.5s`, `800us` / `800µs` → microseconds.
+fn latency_us(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit: write e.g. 250ms, 1.5s or 800us"))?;
+    let (num, unit) = s.split_at(split);
+    let scale = match unit.trim() {
+        "us" | "µs" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "m" | "min" => 60e6,
+        other => return Err(format!("unknown unit `{other}`: use us, ms, s or m")),
+    };
+    Ok(number(num)? * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        let cases = [
+            (
+                "p99 < 250ms",
+                Metric::Latency(Stat::P99),
+                None,
+                Op::Lt,
+                250_000.0,
+            ),
+            (
+                "p99.9<=1.5s",
+                Metric::Latency(Stat::P999),
+                None,
+                Op::Le,
+                1_500_000.0,
+            ),
+            (
+                "max{threads} < 800us",
+                Metric::Latency(Stat::Max),
+                Some(Model::Threads),
+                Op::Lt,
+                800.0,
+            ),
+            (
+                "mean{model=async} < 2ms",
+                Metric::Latency(Stat::Mean),
+                Some(Model::Async),
+                Op::Lt,
+                2_000.0,
+            ),
+            ("error_rate < 1%", Metric::ErrorRate, None, Op::Lt, 0.01),
+            ("error_rate <= 0.05", Metric::ErrorRate, None, Op::Le, 0.05),
+            (
+                "throughput > 100/s",
+                Metric::Throughput,
+                None,
+                Op::Gt,
+                100.0,
+            ),
+            (
+                "speedup(async) >= 5x",
+                Metric::Speedup(Model::Async),
+                None,
+                Op::Ge,
+                5.0,
+            ),
+        ];
+        for (text, metric, model, op, limit) in cases {
+            let t = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((t.metric, t.model, t.op), (metric, model, op), "{text}");
+            assert!((t.limit - limit).abs() < 1e-9, "{text}: {}", t.limit);
+        }
+    }
+
+    #[test]
+    fn refuses_with_a_reason() {
+        let cases = [
+            ("p99 250ms", "no comparison"),
+            ("p98 < 1s", "unknown metric `p98`"),
+            ("p99 < 250", "has no unit"),
+            ("p99 < 5h", "unknown unit"),
+            ("error_rate < 150%", "between 0% and 100%"),
+            ("speedup(fibers) > 2", "unknown model `fibers`"),
+            ("speedup(sequential) > 2", "measured against sequential"),
+            ("p99{async < 1s", "unclosed"),
+            ("throughput > -3", "non-negative"),
+        ];
+        for (text, why) in cases {
+            let e = parse(text).expect_err(text);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `histograms.hlog`: every cell's latencies in the HdrHistogram interval log format, readable by
+//! the standard HdrHistogram tools (Java's HistogramLogProcessor, Python's `hdrh`).
+//!
+//! One interval per second of each cell, tagged with the cell (`scenario.model.cN.wM`), compressed
+//! V2 histograms in microseconds. The per-second histograms have the cell histogram's precision,
+//! so the intervals of a tag add up to exactly the cell's histogram in summary.json.
+//! Input: a summary. Output: the log's bytes. No I/O.
+
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+
+use super::{ReportError, Reporter};
+use crate::stats::{Summary, histogram_from_base64};
+
+pub struct Hlog;
+
+/// A tag may not hold commas, spaces or line breaks; anything outside a safe set becomes `-`.
+pub fn tag(scenario: &str, model: &str, concurrency: usize, workers: usize) -> String {
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    format!("{}.{model}.c{concurrency}.w{workers}", safe(scenario))
+}
+
+impl Reporter for Hlog {
+    fn file_name(&self) -> &'static str {
+        "histograms.hlog"
+    }
+
+    fn render(&self, summary: &Summary) -> Result<Vec<u8>, ReportError> {
+        let err = |reason: String| ReportError::Render {
+            file: "histograms.hlog",
+            reason,
+        };
+        let start = humantime::parse_rfc3339(&summary.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut out = Vec::new();
+        let mut serializer = V2DeflateSerializer::new();
+        let mut builder = IntervalLogWriterBuilder::new();
+        builder
+            .add_comment(&format!(
+                "loadplan {} run {} of plan {}",
+                summary.loadplan_version,
+                summary.run_id,
+                summary.plan.name.replace(['\n', '\r'], " ")
+            ))
+            .add_comment(
+                "values in microseconds; one tag per cell: scenario.model.cCONCURRENCY.wWORKERS",
+            )
+            .with_start_time(start)
+            .with_base_time(start)
+            // The max column is for people: show it in milliseconds.
+            .with_max_value_divisor(1000.0);
+        let mut writer = builder
+            .begin_log_with(&mut out, &mut serializer)
+            .map_err(|e| err(e.to_string()))?;
+        for s in &summary.scenarios {
+            for c in &s.cells {
+                let name = tag(&s.name, c.model.as_str(), c.concurrency, c.workers);
+                let tag = Tag::new(&name).ok_or_else(|| err(format!("bad tag {name}")))?;
+                for p in &c.timeline {
+                    if p.histogram.is_empty() {
+                        continue;
+                    }
+                    let h = histogram_from_base64(&p.histogram).map_err(err)?;
+                    let at = Duration::from_secs_f64(c.start_offset_seconds.max(0.0))
+                        + Duration::from_secs(u64::from(p.second));
+                    writer
+                        .write_histogram(&h, at, Duration::from_secs(1), Some(tag))
+                        .map_err(|e| err(format!("{e:?}")))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag;
+
+    #[test]
+    fn tags_are_safe_for_the_log_format() {
+        assert_eq!(
+            tag("download sites", "async", 16, 1),
+            "download-sites.async.c16.w1"
+        );
+        assert_eq!(tag("a,b\nc", "threads", 2, 2), "a-b-c.threads.c2.w2");
+    }
+}

@@ -1,0 +1,156 @@
+//! JSON Schemas generated from the Rust types: the plan format (for editors, through the
+//! `yaml-language-server` modeline of the example plans) and summary.json (for its consumers).
+//!
+//! The plan's values are parsed by hand-written `Deserialize` impls (durations, `${NAME}`
+//! templates, "a number or a list"), so their schemas are written here beside each other; every
+//! struct derives its own. The committed copies in `schemas/` must equal what this generates: a
+//! test fails when they are stale (`LOADPLAN_BLESS=1 cargo test schema` rewrites them).
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::plan::Threshold;
+use crate::plan::spec::{
+    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, Method, Percent, PlanName, PlanSpec, RawCpu,
+    RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList, TargetSpec, Template, Version,
+    Rate, WarmupSpec,
+};
+use crate::stats::Summary;
+
+/// The plan format's schema, pretty-printed.
+pub fn plan() -> String {
+    let mut schema = schemars::schema_for!(PlanSpec);
+    schema.insert("title".into(), "loadplan plan, version 1".into());
+    to_text(&schema)
+}
+
+/// summary.json's schema, pretty-printed.
+pub fn summary() -> String {
+    let mut schema = schemars::schema_for!(Summary);
+    schema.insert("title".into(), "loadplan summary.json".into());
+    to_text(&schema)
+}
+
+fn to_text(schema: &Schema) -> String {
+    serde_json::to_string_pretty(schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+macro_rules! schema {
+    ($ty:ty, $name:literal, $gen:ident => $body:expr) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema($gen: &mut SchemaGenerator) -> Schema {
+                $body
+            }
+        }
+    };
+}
+
+schema!(Version, "Version", _g => json_schema!({
+    "description": "The plan format version; only 1 exists.",
+    "const": 1
+}));
+schema!(PlanName, "PlanName", _g => json_schema!({
+    "description": "The plan's name; it names the report folder.",
+    "type": "string", "minLength": 1, "maxLength": 100
+}));
+schema!(BaseSpec, "Base", _g => json_schema!({
+    "description": "`builtin` starts the built-in target server; otherwise an http:// origin that relative target URLs resolve against.",
+    "type": "string",
+    "examples": ["builtin", "http://127.0.0.1:8080"]
+}));
+schema!(Scenarios, "Scenarios", g => json_schema!({
+    "type": "array", "minItems": 1,
+    "items": g.subschema_for::<RawScenario>()
+}));
+schema!(ScenarioSpec, "ScenarioRef", g => g.subschema_for::<RawScenario>());
+schema!(ConcurrencySpec, "Concurrency", _g => json_schema!({
+    "description": "Users at once; a list is a sweep, one cell per value.",
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": crate::plan::spec::MAX_CONCURRENCY},
+        {"type": "array", "minItems": 1, "uniqueItems": true,
+         "items": {"type": "integer", "minimum": 1, "maximum": crate::plan::spec::MAX_CONCURRENCY}}
+    ]
+}));
+schema!(Dur, "Duration", _g => json_schema!({
+    "description": "A duration with its unit.",
+    "type": "string",
+    "examples": ["250ms", "5s", "2m"]
+}));
+schema!(Percent, "Percent", _g => json_schema!({
+    "description": "A percentage such as 10%, or a fraction such as 0.1.",
+    "type": ["string", "number"],
+    "examples": ["10%"]
+}));
+schema!(Rate, "Rate", _g => json_schema!({
+    "description": "Arrivals per second: 500/s, 30/m, or a plain number per second.",
+    "type": ["string", "number"],
+    "examples": ["500/s", "30/m"]
+}));
+schema!(WarmupSpec, "Warmup", _g => json_schema!({
+    "description": "Operations (a number) or time (a duration) run before measuring, left out of the statistics.",
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "examples": ["5s"]}]
+}));
+schema!(Template, "Template", _g => json_schema!({
+    "description": "Text that may reference environment variables as ${NAME}; $${ writes a literal ${.",
+    "type": "string"
+}));
+schema!(Headers, "Headers", g => json_schema!({
+    "description": "Header names and values.",
+    "type": "object",
+    "additionalProperties": g.subschema_for::<Template>()
+}));
+schema!(Method, "Method", _g => json_schema!({
+    "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+}));
+schema!(TargetSpec, "Target", g => json_schema!({
+    "description": "A URL (a path resolves against `base`), or a request object.",
+    "anyOf": [
+        {"type": "string", "examples": ["/io?delay=50ms", "http://127.0.0.1:8080/api"]},
+        g.subschema_for::<RequestSpec>()
+    ]
+}));
+schema!(StatusList, "StatusList", _g => json_schema!({
+    "description": "The accepted status code, or a list of them.",
+    "anyOf": [
+        {"type": "integer", "minimum": 100, "maximum": 599},
+        {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 100, "maximum": 599}}
+    ]
+}));
+schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
+schema!(Threshold, "Threshold", _g => json_schema!({
+    "description": "metric[{model}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential).",
+    "type": "string",
+    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms"]
+}));
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The committed schemas are what the types generate (CI fails when they are stale).
+    #[test]
+    fn committed_schemas_are_current() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        for (file, text) in [
+            ("plan.schema.json", super::plan()),
+            ("summary.schema.json", super::summary()),
+        ] {
+            let path = root.join(file);
+            let text = format!("{text}\n");
+            if std::env::var_os("LOADPLAN_BLESS").is_some() {
+                std::fs::create_dir_all(&root).expect("schemas/");
+                std::fs::write(&path, &text).expect("write schema");
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == text,
+                "{} is stale: run `LOADPLAN_BLESS=1 cargo test schema` and commit it",
+                path.display()
+            );
+        }
+    }
+}

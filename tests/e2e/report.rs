@@ -1,0 +1,381 @@
+//! The HTML report of a real run, opened in headless Chromium with JavaScript disabled: every
+//! scenario's table and charts must be in the rendered DOM. With `LOADPLAN_SCREENSHOTS=DIR`,
+//! full-page screenshots at 1280 and 800 px are written there, to look at while developing.
+//!
+//! Chromium's own `--dump-dom` and `--screenshot` evaluate script to do their work, so together
+//! with `--blink-settings=scriptEnabled=false` they print nothing (seen with Chromium 156). The
+//! test therefore drives Chromium over the DevTools protocol on a pipe (`--remote-debugging-pipe`):
+//! script is disabled on the command line *and* for the page (`Emulation.setScriptExecutionDisabled`),
+//! and the DOM is read with `DOM.getOuterHTML` and pictures taken with `Page.captureScreenshot`,
+//! neither of which runs script in the page. A probe page proves script really was off.
+//!
+//! Chromium is `chromium` on the PATH, or `$CHROMIUM`. Every wait is bounded; Chromium is killed
+//! and reaped on every path out.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use super::util::{loadplan_in, run_dir, summary, write_plan};
+
+const PLAN: &str = r#"version: 1
+name: report-e2e
+description: 'The <b>report</b> & "its" charts'
+base: builtin
+defaults: { timeout: 2s }
+scenarios:
+  - name: waits <i>&</i> "sweeps"
+    description: I/O-bound, with a concurrency sweep and some failures.
+    targets: ["/io?delay=5ms", "/flaky?fail=0.3"]
+    repeat: 20
+    models: [sequential, threads, async]
+    concurrency: [2, 4]
+  - name: squares
+    cpu: { kernel: sum_squares, n: 20000 }
+    repeat: 30
+    models: [sequential, threads, processes]
+    concurrency: 2
+"#;
+
+/// A running Chromium speaking the DevTools protocol on its stdin/stdout (mapped to fds 3 and 4).
+struct Browser {
+    child: Child,
+    to: ChildStdin,
+    from: Receiver<Value>,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    /// Asks Chromium to close (so it takes its helper processes along), then kills it if it has
+    /// not gone within five seconds.
+    fn drop(&mut self) {
+        let _ = self
+            .to
+            .write_all(b"{\"id\":999999,\"method\":\"Browser.close\",\"params\":{}}\0");
+        let _ = self.to.flush();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const STEP: Duration = Duration::from_secs(30);
+
+impl Browser {
+    fn start() -> Browser {
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+        let profile = tempfile::tempdir().expect("profile dir");
+        // The shell maps our pipes to the fds `--remote-debugging-pipe` uses (3: commands in,
+        // 4: replies out), then silences Chromium's own stdout.
+        let script = r#"exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null"#;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--blink-settings=scriptEnabled=false",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {chromium} (install chromium or set CHROMIUM): {e}")
+            });
+        let to = child.stdin.take().expect("stdin");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, from) = channel();
+        // Messages are JSON, each ended by a NUL byte.
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(out);
+            let mut buf = Vec::new();
+            while matches!(r.read_until(0, &mut buf), Ok(n) if n > 0) {
+                if buf.last() == Some(&0) {
+                    buf.pop();
+                }
+                if let Ok(v) = serde_json::from_slice::<Value>(&buf) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+                buf.clear();
+            }
+        });
+        Browser {
+            child,
+            to,
+            from,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends a command (to a page when `session` is given) and waits for its reply.
+    fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        let mut bytes = serde_json::to_vec(&msg).expect("json");
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("write to chromium");
+        self.to.flush().expect("flush");
+        let reply = self.wait_for(|m| m["id"] == id, method);
+        if let Some(e) = reply.get("error") {
+            panic!("{method}: {e}");
+        }
+        reply["result"].clone()
+    }
+
+    fn wait_for(&self, want: impl Fn(&Value) -> bool, what: &str) -> Value {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.from.recv_timeout(left) {
+                Ok(m) if want(&m) => return m,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("chromium: no answer to {what} in {STEP:?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("chromium exited during {what}"),
+            }
+        }
+    }
+
+    /// Opens `url` in a new page with script disabled, waits for its load event.
+    fn open(&mut self, url: &str, width: u32) -> String {
+        let target = self.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
+        let target_id = target["targetId"].as_str().expect("targetId").to_string();
+        let attached = self.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target_id, "flatten": true }),
+        );
+        let session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_string();
+        let s = Some(session.as_str());
+        self.call(
+            s,
+            "Emulation.setScriptExecutionDisabled",
+            json!({ "value": true }),
+        );
+        self.call(
+            s,
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        self.call(s, "Page.enable", json!({}));
+        self.call(s, "Page.navigate", json!({ "url": url }));
+        self.wait_for(
+            |m| m["method"] == "Page.loadEventFired" && m["sessionId"] == session.as_str(),
+            url,
+        );
+        session
+    }
+
+    fn dom(&mut self, session: &str) -> String {
+        let doc = self.call(Some(session), "DOM.getDocument", json!({ "depth": -1 }));
+        let node = doc["root"]["nodeId"].clone();
+        let html = self.call(Some(session), "DOM.getOuterHTML", json!({ "nodeId": node }));
+        html["outerHTML"].as_str().expect("outerHTML").to_string()
+    }
+
+    fn screenshot(&mut self, session: &str, path: &Path) {
+        let shot = self.call(
+            Some(session),
+            "Page.captureScreenshot",
+            json!({ "format": "png", "captureBeyondViewport": true }),
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("data"))
+            .expect("base64 png");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+}
+
+fn file_url(p: &Path) -> String {
+    format!(
+        "file://{}",
+        p.canonicalize().expect("absolute path").display()
+    )
+}
+
+/// The HTML of the element whose opening tag contains `marker`, up to its closing `tag`.
+fn element<'a>(dom: &'a str, marker: &str, tag: &str) -> &'a str {
+    let start = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in the rendered DOM"));
+    let end = dom[start..]
+        .find(&format!("</{tag}>"))
+        .unwrap_or_else(|| panic!("{marker:?} is not closed"));
+    &dom[start..start + end]
+}
+
+#[test]
+fn the_report_of_a_real_run_renders_without_javascript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(dir.path(), "plan.yaml", PLAN);
+    let out = dir.path().join("out");
+    let run = loadplan_in(
+        dir.path(),
+        &[
+            "run",
+            plan.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert!(matches!(run.code, 0 | 1), "loadplan run: {run:?}");
+    let s = summary(&out, "report-e2e");
+    let report = run_dir(&out, "report-e2e").join("index.html");
+
+    let mut browser = Browser::start();
+
+    // The harness itself: a page whose script would mark it must stay unmarked.
+    let probe = dir.path().join("probe.html");
+    std::fs::write(
+        &probe,
+        "<html><body><p id=p>static</p><script>document.getElementById('p').textContent='script ran'</script></body></html>",
+    )
+    .expect("probe");
+    let session = browser.open(&file_url(&probe), 800);
+    let probe_dom = browser.dom(&session);
+    assert!(
+        probe_dom.contains(">static<"),
+        "script ran in the probe: {probe_dom}"
+    );
+
+    let session = browser.open(&file_url(&report), 1280);
+    let dom = browser.dom(&session);
+    assert!(dom.contains("<h1>report-e2e</h1>"));
+    assert!(
+        dom.contains("The &lt;b&gt;report&lt;/b&gt; &amp; \"its\" charts"),
+        "description not escaped as text"
+    );
+    assert!(
+        !dom.contains("<b>report</b>"),
+        "plan markup became elements"
+    );
+    let panel = element(&dom, r#"id="bound-title""#, "section");
+    let scenarios = s["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 2);
+    for (i, sc) in scenarios.iter().enumerate() {
+        let id = format!("scenario-{}", i + 1);
+        let name = sc["name"].as_str().expect("name");
+        let cells = sc["cells"].as_array().expect("cells").len();
+        // The panel: the bound, and the speedup chart with one bar per cell.
+        assert!(
+            panel.contains(&format!(r#"id="{id}-speedup""#)),
+            "{id}: no speedup chart"
+        );
+        let speedup = element(panel, &format!(r#"id="{id}-speedup""#), "svg");
+        assert_eq!(
+            speedup.matches(r#"<g class="bar">"#).count(),
+            cells,
+            "{id}: speedup bars"
+        );
+        let section = element(
+            &dom,
+            &format!(r#"<section class="scenario" id="{id}""#),
+            "section",
+        );
+        let heading = html_text(name);
+        assert!(section.contains(&heading), "{id}: heading {heading:?}");
+        let table = element(section, r#"<table class="cells">"#, "table");
+        assert_eq!(
+            table.matches("<tr class=").count(),
+            cells,
+            "{id}: one row per cell"
+        );
+        for chart in [
+            "chart-spectrum",
+            "chart-timeline-throughput",
+            "chart-timeline-p99",
+        ] {
+            let svg = element(section, &format!("chart {chart}"), "svg");
+            assert!(svg.contains("<polyline"), "{id}: {chart} has no line");
+            assert!(svg.contains("<title>"), "{id}: {chart} has no tooltips");
+        }
+        let spectrum = element(section, "chart chart-spectrum", "svg");
+        assert_eq!(
+            spectrum.matches("<polyline").count(),
+            cells,
+            "{id}: one line per cell"
+        );
+    }
+    // The sweep and the failures of the first scenario; a CPU kernel has neither.
+    let io = element(
+        &dom,
+        r#"<section class="scenario" id="scenario-1""#,
+        "section",
+    );
+    for chart in [
+        "chart-sweep-throughput",
+        "chart-sweep-p99",
+        "chart-errors",
+        "chart-status",
+    ] {
+        assert!(
+            io.contains(&format!("chart {chart}")),
+            "scenario-1: no {chart}"
+        );
+    }
+    let cpu = element(
+        &dom,
+        r#"<section class="scenario" id="scenario-2""#,
+        "section",
+    );
+    assert!(!cpu.contains("chart-sweep") && !cpu.contains("chart-status"));
+    assert!(
+        cpu.contains("No errors: all"),
+        "scenario-2 should say it had no errors"
+    );
+    assert!(dom.contains(r#"id="health-title""#));
+    assert!(
+        dom.contains("Cells too short to be meaningful."),
+        "short cells not flagged"
+    );
+
+    if let Some(shots) = std::env::var_os("LOADPLAN_SCREENSHOTS").map(PathBuf::from) {
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        browser.screenshot(&session, &shots.join("report-1280.png"));
+        let narrow = browser.open(&file_url(&report), 800);
+        browser.screenshot(&narrow, &shots.join("report-800.png"));
+    }
+}
+
+/// `s` as it appears in the DOM's serialisation of text: `&`, `<`, `>` escaped, quotes kept.
+fn html_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
