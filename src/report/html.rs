@@ -232,7 +232,24 @@ struct ScenarioView<'a> {
     status_svg: Option<String>,
     problems: Vec<String>,
     thresholds: Vec<ThresholdView>,
+    /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
+    open: Vec<OpenView>,
     rows: Vec<RowView>,
+}
+
+#[derive(Serialize)]
+struct OpenView {
+    label: String,
+    target: String,
+    achieved: String,
+    scheduled: u64,
+    dropped: u64,
+    corrected_p50: String,
+    corrected_p99: String,
+    uncorrected_p50: String,
+    uncorrected_p99: String,
+    lag_p99: String,
+    behind: bool,
 }
 
 #[derive(Serialize)]
@@ -577,7 +594,28 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
         }
     });
     let total_ops: u64 = s.cells.iter().map(|c| c.operations).sum();
+    let open = s
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let o = c.open.as_ref()?;
+            Some(OpenView {
+                label: label(c),
+                target: format::number(o.target_rate_per_s),
+                achieved: format::number(o.achieved_rate_per_s),
+                scheduled: o.scheduled,
+                dropped: o.dropped,
+                corrected_p50: format::micros(c.latency_us.p50),
+                corrected_p99: format::micros(c.latency_us.p99),
+                uncorrected_p50: format::micros(o.latency_uncorrected_us.p50),
+                uncorrected_p99: format::micros(o.latency_uncorrected_us.p99),
+                lag_p99: format::micros(o.send_lag_us.p99),
+                behind: o.rate_not_reached,
+            })
+        })
+        .collect();
     ScenarioView {
+        open,
         name: &s.name,
         anchor: id.clone(),
         description: s.description.as_deref().unwrap_or(""),

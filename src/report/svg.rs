@@ -824,7 +824,14 @@ impl Axis {
 
 /// 1, 2, 2.5 or 5 × 10^k: a tick step giving about `n` intervals up to `max`.
 fn nice_step(max: f64, n: f64) -> f64 {
-    let raw = (max / n).max(f64::MIN_POSITIVE);
+    nice((max / n).max(f64::MIN_POSITIVE))
+}
+
+/// The smallest of 1, 2, 2.5, 5 or 10 × 10^k that is at least `raw` (1 for no usable value).
+pub(super) fn nice(raw: f64) -> f64 {
+    if !raw.is_finite() || raw <= 0.0 {
+        return 1.0;
+    }
     let mag = 10f64.powf(raw.log10().floor());
     let f = raw / mag;
     let nice = if f <= 1.0 {

@@ -418,26 +418,6 @@ fn n(x: f64) -> String {
     format!("{x:.1}")
 }
 
-/// 1, 2, 2.5 or 5 × 10^k, at least `raw`.
-fn nice_step(raw: f64) -> f64 {
-    if !raw.is_finite() || raw <= 0.0 {
-        return 1.0;
-    }
-    let base = 10f64.powf(raw.log10().floor());
-    let f = raw / base;
-    let m = if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 2.5 {
-        2.5
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
-    m * base
-}
 
 /// The y axis from 0 (so drift is seen at its true size) to a round top: (top, step).
 fn y_axis(max: f64) -> (f64, f64) {
@@ -446,7 +426,7 @@ fn y_axis(max: f64) -> (f64, f64) {
     } else {
         1.0
     };
-    let step = nice_step(max / 4.0);
+    let step = super::svg::nice(max / 4.0);
     let top = ((max / step).ceil() * step).max(step);
     if top.is_finite() {
         (top, step)
@@ -493,7 +473,7 @@ fn x_axis(times: &[f64]) -> (f64, f64, Vec<(f64, String)>, String) {
         .iter()
         .copied()
         .find(|s| (d1 - d0) / s <= max_ticks)
-        .unwrap_or_else(|| 31536000.0 * nice_step((d1 - d0) / 31536000.0 / max_ticks));
+        .unwrap_or_else(|| 31536000.0 * super::svg::nice((d1 - d0) / 31536000.0 / max_ticks));
     let same_day = utc_part(d0, 0..10) == utc_part(d1, 0..10);
     let label = |t: f64| {
         if step >= 86400.0 {

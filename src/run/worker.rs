@@ -248,13 +248,7 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
         let _ = u.await;
     }
     snapshots.abort();
-    let cpu = rusage::cpu_time().saturating_sub(start.cpu);
-    send(&Frame::Final {
-        recorder: RecorderWire::from(&merged(&recorders)),
-        cpu_us: u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
-        peak_rss_bytes: rusage::peak_rss_bytes(),
-    })?;
-    Ok(())
+    send_final(&merged(&recorders), start)
 }
 
 /// A paced share: no warm-up handshake of its own (the warm-up is part of the schedule) and one
@@ -288,9 +282,14 @@ async fn work_paced(
         Arc::new(AtomicU64::new(0)),
     )
     .await;
+    send_final(&recorder, start)
+}
+
+/// The last frame: everything measured, and this process's CPU since the measured start.
+fn send_final(recorder: &Recorder, start: Start) -> anyhow::Result<()> {
     let cpu = rusage::cpu_time().saturating_sub(start.cpu);
     send(&Frame::Final {
-        recorder: RecorderWire::from(&recorder),
+        recorder: RecorderWire::from(recorder),
         cpu_us: u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
         peak_rss_bytes: rusage::peak_rss_bytes(),
     })?;

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use super::util::{self, loadplan, loadplan_in, summary, write_plan};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use super::util::path_str as s;
 
 const GATED: &str = r#"version: 1
 name: gated

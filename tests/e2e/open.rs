@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::util::{self, cell, loadplan, loadplan_in, summary, u, write_plan};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use super::util::path_str as s;
 
 /// `loadplan serve` on port 0, as a process of its own the test can stop and resume.
 struct Server {
@@ -100,6 +98,10 @@ fn a_stall_shows_in_corrected_latency_only() {
         "uncorrected p99 {uncorrected_p99} µs hides it"
     );
     assert!(u(&open["send_lag_us"]["max"]) > 500_000, "sends were late during the stall");
+    // The report shows both latencies side by side.
+    let html = std::fs::read_to_string(util::run_dir(&out, "stall").join("index.html")).expect("html");
+    assert!(html.contains("Open model: the schedule, and coordinated omission"), "open-model table");
+    assert!(html.contains("uncorrected p99"));
 }
 
 #[test]
@@ -141,6 +143,8 @@ scenarios:
         assert!(achieved < 500.0, "{model}: an honest achieved rate, {achieved}/s");
     }
     assert!(r.stdout.contains("WARNING: the generator could not keep the rate"), "{}", r.stdout);
+    let html = std::fs::read_to_string(util::run_dir(&out, "overload").join("index.html")).expect("html");
+    assert!(html.contains("the generator could not keep the rate"), "the report warns");
 }
 
 #[test]

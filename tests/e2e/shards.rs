@@ -9,9 +9,7 @@ use hdrhistogram::Histogram;
 
 use super::util::{self, cell, loadplan, summary, u, write_plan};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use super::util::path_str as s;
 
 const PLAN: &str = r#"version: 1
 name: sharded
