@@ -12,9 +12,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::plan::Threshold;
 use crate::plan::spec::{
-    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, Method, Percent, PlanName, PlanSpec, RawCpu,
-    RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList, TargetSpec, Template, Version,
-    Rate, WarmupSpec,
+    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, Method, Percent, PlanName, PlanSpec, Rate,
+    RawCpu, RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList, TargetSpec, Template,
+    Version, WarmupSpec,
 };
 use crate::stats::Summary;
 

@@ -212,7 +212,11 @@ impl Load {
                 max_in_flight,
             } => match stages.as_slice() {
                 [(t, r)] if r == start_rate => {
-                    format!("rate: {} for {} (max_in_flight {max_in_flight})", rate(*r), d(t))
+                    format!(
+                        "rate: {} for {} (max_in_flight {max_in_flight})",
+                        rate(*r),
+                        d(t)
+                    )
                 }
                 _ => format!(
                     "rate from {}, stages: {} (max_in_flight {max_in_flight})",

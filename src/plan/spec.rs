@@ -821,7 +821,9 @@ impl Template {
 
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked_str(d, "a string", |s| Template::expand(s, crate::plan::env_lookup))
+        checked_str(d, "a string", |s| {
+            Template::expand(s, crate::plan::env_lookup)
+        })
     }
 }
 

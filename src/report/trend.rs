@@ -418,7 +418,6 @@ fn n(x: f64) -> String {
     format!("{x:.1}")
 }
 
-
 /// The y axis from 0 (so drift is seen at its true size) to a round top: (top, step).
 fn y_axis(max: f64) -> (f64, f64) {
     let max = if max.is_finite() && max > 0.0 {

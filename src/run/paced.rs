@@ -143,8 +143,12 @@ pub fn open(
         timeout,
     } = timing;
     let schedule = schedule(start_rate, stages);
-    let warm = (!warmup.is_zero())
-        .then(|| Schedule::new(start_rate.max(stages.first().map_or(0.0, |s| s.1)), &[(warmup, start_rate.max(stages.first().map_or(0.0, |s| s.1)))]));
+    let warm = (!warmup.is_zero()).then(|| {
+        Schedule::new(
+            start_rate.max(stages.first().map_or(0.0, |s| s.1)),
+            &[(warmup, start_rate.max(stages.first().map_or(0.0, |s| s.1)))],
+        )
+    });
     let measured_start = start + warmup;
     let (tx, rx) = unbounded_channel();
     let shared = Arc::new(OpenShared {
@@ -460,7 +464,14 @@ fn run_threads(
                 warmup,
                 timeout,
             };
-            let (d, s) = open(*start_rate, stages, *cap, stride, timing, Arc::clone(progress));
+            let (d, s) = open(
+                *start_rate,
+                stages,
+                *cap,
+                stride,
+                timing,
+                Arc::clone(progress),
+            );
             (Some(d), Some(s))
         }
         PacedLoad::Users { .. } => (None, None),

@@ -92,7 +92,9 @@ impl Schedule {
             let disc = (r.from * r.from + 4.0 * a * left).max(0.0);
             (-r.from + disc.sqrt()) / (2.0 * a)
         };
-        Some(Duration::from_secs_f64((r.start + tau.clamp(0.0, r.len)).max(0.0)))
+        Some(Duration::from_secs_f64(
+            (r.start + tau.clamp(0.0, r.len)).max(0.0),
+        ))
     }
 }
 
@@ -166,7 +168,10 @@ mod tests {
     #[test]
     fn ramps_and_steps_follow_the_stages() {
         // 0 → 100/s over 2 s (100 arrivals), then a step to 300/s held for 1 s (300 arrivals).
-        let s = Schedule::new(0.0, &[(secs(2.0), 100.0), (secs(0.0), 300.0), (secs(1.0), 300.0)]);
+        let s = Schedule::new(
+            0.0,
+            &[(secs(2.0), 100.0), (secs(0.0), 300.0), (secs(1.0), 300.0)],
+        );
         assert_eq!(s.arrivals(), 400);
         // Half of the ramp's arrivals come in its last 0.59 s (N(t) = 25·t²).
         let d = s.due(50).expect("due").as_secs_f64();

@@ -107,7 +107,10 @@ impl Shared {
     fn warming(&self, i: u64) -> bool {
         i < self.warmup
             || (!self.warm_time.is_zero()
-                && Instant::now() < *self.warm_until.get_or_init(|| Instant::now() + self.warm_time))
+                && Instant::now()
+                    < *self
+                        .warm_until
+                        .get_or_init(|| Instant::now() + self.warm_time))
     }
 
     /// The coordinator's side of the barrier (worker processes only).

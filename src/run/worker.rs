@@ -197,16 +197,18 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
         WireWorkload::Cpu(_) => 1,
     };
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
-    let shared = Rc::new(Shared::new(
-        config.load,
-        config.warmup,
-        ops_per_pass,
-        config.concurrency + 1,
-        go_rx,
-        Arc::new(AtomicU64::new(0)),
-        prepared.is_cpu(),
-    )
-    .with_warm_time(Duration::from_micros(config.warm_time_us)));
+    let shared = Rc::new(
+        Shared::new(
+            config.load,
+            config.warmup,
+            ops_per_pass,
+            config.concurrency + 1,
+            go_rx,
+            Arc::new(AtomicU64::new(0)),
+            prepared.is_cpu(),
+        )
+        .with_warm_time(Duration::from_micros(config.warm_time_us)),
+    );
     let recorders: Vec<Rc<RefCell<Recorder>>> = (0..config.concurrency)
         .map(|_| Rc::new(RefCell::new(Recorder::default())))
         .collect();

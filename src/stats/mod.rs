@@ -243,7 +243,8 @@ fn cell_summary(
                 achieved_rate_per_s: per_s(r.operations),
                 latency_uncorrected_us: latency_summary(&o.uncorrected),
                 send_lag_us: latency_summary(&o.lag),
-                rate_not_reached: o.dropped > 0 || (r.operations as f64) < 0.95 * o.scheduled as f64,
+                rate_not_reached: o.dropped > 0
+                    || (r.operations as f64) < 0.95 * o.scheduled as f64,
             }
         }),
     }

@@ -1,10 +1,9 @@
-//! The only HTTP client in loadplan: HTTP/1.1 over one raw connection per user and endpoint.
+//! The only HTTP client in loadplan: HTTP/1.1 over one raw hyper connection per user.
 //!
 //! No pool: a pooled client races new connects against idle ones and opens more connections than
-//! there are users, which would blur the comparison of models. Each request is validated and
-//! serialized to bytes once per cell (`h1.rs` speaks the wire); a [`Session`] keeps one keep-alive
-//! connection per endpoint, reconnects after a failure, and applies the timeout to the whole
-//! exchange (connect, request, and reading the body to its last byte).
+//! there are users, which would blur the comparison of models. Each [`Session`] keeps one
+//! keep-alive connection per endpoint, reconnects after a failure, and applies the timeout to the
+//! whole exchange (connect, request, and reading the body to its last byte).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,12 +11,15 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use hyper::Method;
-use hyper::Uri;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
-use super::h1::{self, Failure};
 use super::{ErrorKind, Outcome};
 use crate::plan::{RequestTemplate, TargetUrl};
 
@@ -41,11 +43,11 @@ pub struct HttpTarget {
 
 #[derive(Debug)]
 struct PreparedRequest {
-    /// The whole request as sent: origin-form target (the Host header carries the authority),
-    /// headers, body. Built once, written as is by every operation.
-    wire: Vec<u8>,
-    /// A HEAD request's response has no body whatever its headers say.
-    head: bool,
+    method: Method,
+    /// Origin form (path and query): the Host header carries the authority.
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
     endpoint: usize,
 }
 
@@ -112,16 +114,11 @@ impl HttpTarget {
                     .map_err(|_| err(format!("invalid value for header `{k}`")))?;
                 headers.insert(name, value);
             }
-            let method = Method::from_bytes(t.method.as_bytes()).map_err(|e| err(e.to_string()))?;
-            let body = t.body.as_deref().unwrap_or_default();
             requests.push(PreparedRequest {
-                wire: h1::request_bytes(
-                    method.as_str(),
-                    &uri.to_string(),
-                    headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())),
-                    body,
-                ),
-                head: method == Method::HEAD,
+                method: Method::from_bytes(t.method.as_bytes()).map_err(|e| err(e.to_string()))?,
+                uri,
+                headers,
+                body: t.body.clone().unwrap_or_default(),
                 endpoint,
             });
         }
@@ -150,9 +147,9 @@ impl HttpTarget {
 /// One user's connections.
 pub struct Session {
     target: Arc<HttpTarget>,
-    conns: Vec<Option<h1::Connection>>,
-    /// One timer for the whole session, re-armed only when it fires: arming a timer per request
-    /// costs a lock on the runtime's timer wheel twice per request.
+    conns: Vec<Option<SendRequest<Full<Bytes>>>>,
+    /// One timer for the whole session, re-armed only when it fires: arming a fresh timer per
+    /// request costs a lock on the runtime's timer wheel twice per request.
     timer: Option<Pin<Box<Sleep>>>,
 }
 
@@ -167,90 +164,125 @@ impl Session {
     }
 
     pub async fn execute(&mut self, op: u64) -> Outcome {
-        let Session {
-            target,
-            conns,
-            timer,
-        } = self;
+        let target = Arc::clone(&self.target);
         let req = &target.requests[(op % target.requests.len() as u64) as usize];
         let deadline = Instant::now() + target.timeout;
         // Created here, not in `new`: a timer needs the runtime, which a session may outlive.
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        let mut work = std::pin::pin!(exchange(target, conns, req));
-        let done = std::future::poll_fn(|cx| {
-            if let Poll::Ready(outcome) = work.as_mut().poll(cx) {
-                return Poll::Ready(Some(outcome));
-            }
-            // The timer is armed for this request or an earlier one, never for a later one: when
-            // it fires early, re-arm it for this request's own deadline.
-            while timer.as_mut().poll(cx).is_ready() {
-                if Instant::now() >= deadline {
-                    return Poll::Ready(None);
+        let mut timer = self
+            .timer
+            .take()
+            .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
+        let done = {
+            let mut work = std::pin::pin!(self.exchange(&target, req));
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(outcome) = work.as_mut().poll(cx) {
+                    return Poll::Ready(Some(outcome));
                 }
-                timer.as_mut().reset(deadline);
+                // The timer is armed for this request or an earlier one, never a later one: when
+                // it fires early, re-arm it for this request's own deadline.
+                while timer.as_mut().poll(cx).is_ready() {
+                    if Instant::now() >= deadline {
+                        return Poll::Ready(None);
+                    }
+                    timer.as_mut().reset(deadline);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        self.timer = Some(timer);
+        done.unwrap_or_else(|| {
+            // The connection may still carry a late response: never reuse it.
+            self.conns[req.endpoint] = None;
+            Outcome {
+                error: Some(ErrorKind::Timeout),
+                ..Outcome::default()
             }
-            Poll::Pending
         })
-        .await;
-        // On timeout the unfinished exchange (and with it the connection, which may still carry a
-        // late response) is dropped: the next operation connects afresh.
-        done.unwrap_or(Outcome {
-            error: Some(ErrorKind::Timeout),
+    }
+
+    async fn exchange(&mut self, target: &HttpTarget, req: &PreparedRequest) -> Outcome {
+        let fail = |error| Outcome {
+            error: Some(error),
             ..Outcome::default()
-        })
+        };
+        let mut request = build(req);
+        let mut reused = self.conns[req.endpoint].take();
+        let response = loop {
+            let fresh = reused.is_none();
+            let mut sender = match reused.take() {
+                Some(s) => s,
+                None => match connect(&target.endpoints[req.endpoint]).await {
+                    Ok(s) => s,
+                    Err(()) => return fail(ErrorKind::Connect),
+                },
+            };
+            if sender.ready().await.is_err() {
+                if fresh {
+                    return fail(ErrorKind::Connect);
+                }
+                continue; // a kept-alive connection the server closed meanwhile
+            }
+            match sender.try_send_request(request).await {
+                Ok(r) => break (r, sender),
+                Err(mut e) => match e.take_message() {
+                    // Not sent on a stale connection: send it once more on a fresh one.
+                    Some(r) if !fresh => request = r,
+                    _ => return fail(ErrorKind::Connect),
+                },
+            }
+        };
+        let (response, sender) = response;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut bytes = 0u64;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => bytes += f.data_ref().map_or(0, |d| d.len() as u64),
+                Err(_) => {
+                    return Outcome {
+                        status: Some(status),
+                        bytes,
+                        error: Some(ErrorKind::Body),
+                    };
+                }
+            }
+        }
+        if !sender.is_closed() {
+            self.conns[req.endpoint] = Some(sender);
+        }
+        Outcome {
+            status: Some(status),
+            bytes,
+            error: target.classify(status),
+        }
     }
 }
 
-/// One request on the user's connection to its endpoint. The connection is taken out for the
-/// exchange and put back only when it can carry the next request.
-async fn exchange(
-    target: &HttpTarget,
-    conns: &mut [Option<h1::Connection>],
-    req: &PreparedRequest,
-) -> Outcome {
-    let fail = |error| Outcome {
-        error: Some(error),
-        ..Outcome::default()
-    };
-    let mut reused = conns[req.endpoint].take();
-    loop {
-        let fresh = reused.is_none();
-        let mut conn = match reused.take() {
-            Some(c) => c,
-            None => match h1::Connection::open(&target.endpoints[req.endpoint]).await {
-                Ok(c) => c,
-                Err(_) => return fail(ErrorKind::Connect),
-            },
-        };
-        match conn.exchange(&req.wire, req.head).await {
-            Ok(r) => {
-                if r.reusable {
-                    conns[req.endpoint] = Some(conn);
-                }
-                return Outcome {
-                    status: Some(r.status),
-                    bytes: r.body_bytes,
-                    error: target.classify(r.status),
-                };
-            }
-            // A kept-alive connection the server closed meanwhile: once more on a fresh one.
-            Err(Failure::NoResponse) if !fresh => {}
-            Err(Failure::NoResponse | Failure::Head) => return fail(ErrorKind::Connect),
-            Err(Failure::Body { status, bytes }) => {
-                return Outcome {
-                    status: Some(status),
-                    bytes,
-                    error: Some(ErrorKind::Body),
-                };
-            }
-        }
-    }
+fn build(req: &PreparedRequest) -> Request<Full<Bytes>> {
+    let mut r = Request::new(Full::new(req.body.clone()));
+    *r.method_mut() = req.method.clone();
+    *r.uri_mut() = req.uri.clone();
+    *r.headers_mut() = req.headers.clone();
+    r
+}
+
+async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, ()> {
+    let stream = TcpStream::connect(authority).await.map_err(|_| ())?;
+    stream.set_nodelay(true).map_err(|_| ())?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| ())?;
+    tokio::spawn(async move {
+        // Errors surface through the sender; the task only drives the connection.
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn target(expect: Vec<u16>) -> HttpTarget {
         let t = RequestTemplate {
@@ -268,12 +300,9 @@ mod tests {
     fn requests_are_origin_form_with_host() {
         let t = target(vec![]);
         let r = &t.requests[0];
-        let wire = String::from_utf8_lossy(&r.wire);
-        assert!(wire.starts_with("POST /x?a=1 HTTP/1.1\r\n"), "{wire}");
-        assert!(wire.contains("\r\nhost: 127.0.0.1:8080\r\n"), "{wire}");
-        assert!(wire.contains("\r\nauthorization: Bearer s\r\n"), "{wire}");
-        assert!(wire.ends_with("\r\ncontent-length: 2\r\n\r\n{}"), "{wire}");
-        assert!(!r.head);
+        assert_eq!(r.uri.to_string(), "/x?a=1");
+        assert_eq!(r.headers["host"], "127.0.0.1:8080");
+        assert_eq!(r.headers["authorization"], "Bearer s");
         assert_eq!(t.endpoints, vec!["127.0.0.1:8080".to_string()]);
     }
 

@@ -7,7 +7,6 @@
 //! code, so a comparison of models measures the models and not the client.
 
 mod cpu;
-mod h1;
 mod http;
 
 use std::time::Duration;

@@ -8,8 +8,8 @@ mod util;
 mod faults;
 
 mod gate;
-mod report;
 mod open;
+mod report;
 mod run;
 mod shards;
 mod trend;

@@ -30,7 +30,11 @@ impl Server {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("the server says where it listens");
-        let url = line.trim().strip_prefix("listening on ").expect("address line").to_string();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("address line")
+            .to_string();
         Server { child, url }
     }
 
@@ -83,7 +87,11 @@ fn a_stall_shows_in_corrected_latency_only() {
     let c = cell(&sum, "steady", "async");
     let open = &c["open"];
     assert_eq!(u(&open["scheduled"]), 1000);
-    assert_eq!(u(&open["dropped"]), 0, "the queue absorbs a one-second stall");
+    assert_eq!(
+        u(&open["dropped"]),
+        0,
+        "the queue absorbs a one-second stall"
+    );
     assert_eq!(u(&c["operations"]), 1000);
     let corrected_p99 = u(&c["latency_us"]["p99"]);
     let uncorrected_p99 = u(&open["latency_uncorrected_us"]["p99"]);
@@ -97,10 +105,17 @@ fn a_stall_shows_in_corrected_latency_only() {
         uncorrected_p99 < 200_000,
         "uncorrected p99 {uncorrected_p99} µs hides it"
     );
-    assert!(u(&open["send_lag_us"]["max"]) > 500_000, "sends were late during the stall");
+    assert!(
+        u(&open["send_lag_us"]["max"]) > 500_000,
+        "sends were late during the stall"
+    );
     // The report shows both latencies side by side.
-    let html = std::fs::read_to_string(util::run_dir(&out, "stall").join("index.html")).expect("html");
-    assert!(html.contains("Open model: the schedule, and coordinated omission"), "open-model table");
+    let html =
+        std::fs::read_to_string(util::run_dir(&out, "stall").join("index.html")).expect("html");
+    assert!(
+        html.contains("Open model: the schedule, and coordinated omission"),
+        "open-model table"
+    );
     assert!(html.contains("uncorrected p99"));
 }
 
@@ -137,14 +152,30 @@ scenarios:
         let dropped = u(&o["dropped"]);
         // 4 users at 50 ms carry about 80/s: nearly everything is dropped, and counted.
         assert!(dropped > 9_000, "{model}: {dropped} dropped");
-        assert_eq!(u(&c["operations"]) + dropped, 10_000, "{model}: nothing skipped silently");
+        assert_eq!(
+            u(&c["operations"]) + dropped,
+            10_000,
+            "{model}: nothing skipped silently"
+        );
         assert_eq!(o["rate_not_reached"], true, "{model}");
         let achieved = o["achieved_rate_per_s"].as_f64().expect("rate");
-        assert!(achieved < 500.0, "{model}: an honest achieved rate, {achieved}/s");
+        assert!(
+            achieved < 500.0,
+            "{model}: an honest achieved rate, {achieved}/s"
+        );
     }
-    assert!(r.stdout.contains("WARNING: the generator could not keep the rate"), "{}", r.stdout);
-    let html = std::fs::read_to_string(util::run_dir(&out, "overload").join("index.html")).expect("html");
-    assert!(html.contains("the generator could not keep the rate"), "the report warns");
+    assert!(
+        r.stdout
+            .contains("WARNING: the generator could not keep the rate"),
+        "{}",
+        r.stdout
+    );
+    let html =
+        std::fs::read_to_string(util::run_dir(&out, "overload").join("index.html")).expect("html");
+    assert!(
+        html.contains("the generator could not keep the rate"),
+        "the report warns"
+    );
 }
 
 #[test]
@@ -190,7 +221,10 @@ scenarios:
         );
     };
     let rate = per_second(cell(&sum, "step-rate", "async"));
-    assert_eq!(u(&cell(&sum, "step-rate", "async")["open"]["scheduled"]), 500);
+    assert_eq!(
+        u(&cell(&sum, "step-rate", "async")["open"]["scheduled"]),
+        500
+    );
     within(rate[0], 50.0, "rate second 0");
     within(rate[1], 50.0, "rate second 1");
     within(rate[2], 200.0, "rate second 2");
@@ -238,9 +272,17 @@ scenarios:
         assert!((0.55..1.0).contains(&wall), "{model}: wall {wall}");
         let users = if model == "sequential" { 1.0 } else { 2.0 };
         let most = users * 0.6 / 0.020 * 1.2;
-        assert!((u(&c["operations"]) as f64) < most, "{model}: {} operations", c["operations"]);
+        assert!(
+            (u(&c["operations"]) as f64) < most,
+            "{model}: {} operations",
+            c["operations"]
+        );
     }
     let o = cell(&sum, "open", "async");
-    assert_eq!(u(&o["open"]["scheduled"]), 100, "the warm-up's arrivals are not counted");
+    assert_eq!(
+        u(&o["open"]["scheduled"]),
+        100,
+        "the warm-up's arrivals are not counted"
+    );
     assert_eq!(u(&o["operations"]), 100);
 }
