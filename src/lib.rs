@@ -28,6 +28,23 @@ use std::process::ExitCode;
 use cli::{Cli, Command, RunArgs};
 use gate::exit;
 
+/// `println!` that never panics: a closed stdout (`loadplan validate plan.yaml | head`) must not
+/// turn into a crash, least of all in the middle of a run whose results are still to be written.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same guarantee.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Runs one command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
@@ -47,7 +64,7 @@ pub fn main(cli: Cli) -> ExitCode {
             } else {
                 schema::plan()
             };
-            println!("{schema}");
+            say!("{schema}");
             exit::PASSED
         }
         Command::Trend { paths, out } => trend(&paths, &out),
@@ -69,7 +86,7 @@ fn trend(paths: &[PathBuf], out: &std::path::Path) -> u8 {
             for s in &w.skipped {
                 eprintln!("warning: {}: no summary.json, skipped", s.display());
             }
-            println!(
+            say!(
                 "trend: {} runs, {} cells: {}",
                 w.runs,
                 w.cells,
@@ -141,7 +158,7 @@ fn validate(paths: &[PathBuf]) -> u8 {
     };
     for p in &plans {
         let cells = p.cells(cores());
-        println!(
+        say!(
             "{}: ok: plan `{}`, {} scenarios, {} cells",
             p.file.display(),
             p.name,
@@ -167,9 +184,9 @@ fn validate(paths: &[PathBuf]) -> u8 {
                     }
                 }
             };
-            println!("  {} · {label}: {amount}", s.name);
+            say!("  {} · {label}: {amount}", s.name);
         }
-        println!(
+        say!(
             "  total: {total_ops} counted operations, {} of timed load",
             humantime::format_duration(total_time)
         );
@@ -267,11 +284,11 @@ pub fn run(args: &RunArgs) -> u8 {
                 },
             });
         let verdict = gate::evaluate(plan, &mut summary, baseline);
-        print!("{}", report::console::table(&summary));
-        print!("{}", report::console::gate(&summary));
+        say_part!("{}", report::console::table(&summary));
+        say_part!("{}", report::console::gate(&summary));
         match report::write_run(dir, &summary, &reporters) {
             Ok(path) => {
-                println!(
+                say!(
                     "\nverdict: {} · report: {}",
                     verdict_word(verdict),
                     path.join("index.html").display()
@@ -341,7 +358,7 @@ fn run_shard(
             return exit::RUN_FAILED;
         }
     };
-    print!(
+    say_part!(
         "{}",
         report::console::table(&stats::summarize(plan, &results))
     );
@@ -349,7 +366,7 @@ fn run_shard(
         .map_err(|e| e.to_string())
         .and_then(|bytes| report::write_atomic(file, &bytes).map_err(|e| e.to_string()));
     match saved {
-        Ok(()) => println!(
+        Ok(()) => say!(
             "\nshard {}/{}: results in {} (merge them with `loadplan report`)",
             shard.index + 1,
             shard.count,
@@ -473,10 +490,10 @@ fn rerender(results: &[PathBuf], out: &std::path::Path) -> u8 {
                 return exit::RUN_FAILED;
             }
         };
-        print!("{}", report::console::table(&s));
-        print!("{}", report::console::gate(&s));
+        say_part!("{}", report::console::table(&s));
+        say_part!("{}", report::console::gate(&s));
         match report::write_run(&dir, &s, &reporters) {
-            Ok(path) => println!(
+            Ok(path) => say!(
                 "\nverdict: {} · report: {}",
                 verdict_word(verdict),
                 path.join("index.html").display()
