@@ -70,18 +70,7 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
     let rt = runtime(input.cell.workers.get(), &handed_over)?;
     // A recorder left behind by an earlier cell on this thread must not leak into this one.
     let _ = take_thread_recorder();
-    let shared = Arc::new(
-        Shared::new(
-            input.load,
-            input.scenario.warmup,
-            input.scenario.workload.ops_per_pass(),
-            c,
-            user::go_now(),
-            Arc::clone(&input.progress),
-            prepared.is_cpu(),
-        )
-        .with_warm_time(input.scenario.warmup_time),
-    );
+    let shared = Arc::new(Shared::for_cell(input, &prepared, c));
     let mut recorder = Recorder::default();
     let mut notes = Vec::new();
     rt.block_on(async {

@@ -1,7 +1,6 @@
 //! `sequential`: one user on the main thread, one operation at a time: the baseline every speedup
 //! is measured against.
 
-use std::sync::Arc;
 
 use super::user::{self, Shared};
 use super::{CellInput, ModelOutput, RunError};
@@ -10,16 +9,7 @@ use crate::stats::{Recorder, rusage};
 pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
     let prepared = input.prepared()?;
     let rt = super::runtime(1)?;
-    let shared = Shared::new(
-        input.load,
-        input.scenario.warmup,
-        input.scenario.workload.ops_per_pass(),
-        1,
-        user::go_now(),
-        Arc::clone(&input.progress),
-        prepared.is_cpu(),
-    )
-    .with_warm_time(input.scenario.warmup_time);
+    let shared = Shared::for_cell(input, &prepared, 1);
     let mut recorder = Recorder::default();
     rt.block_on(user::user(&shared, prepared.unit(), &mut recorder));
     let (wall, cpu) = super::measured_since(shared.start.get());

@@ -2,7 +2,6 @@
 //! thread-local session), each running one operation at a time. The OS switches between them
 //! anywhere, and in Rust they compute on several cores at once.
 
-use std::sync::Arc;
 
 use super::user::{self, Shared};
 use super::{CellInput, ModelOutput, RunError};
@@ -14,16 +13,7 @@ const STACK_BYTES: usize = 256 * 1024;
 pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
     let prepared = input.prepared()?;
     let c = input.cell.concurrency.get();
-    let shared = Shared::new(
-        input.load,
-        input.scenario.warmup,
-        input.scenario.workload.ops_per_pass(),
-        c,
-        user::go_now(),
-        Arc::clone(&input.progress),
-        prepared.is_cpu(),
-    )
-    .with_warm_time(input.scenario.warmup_time);
+    let shared = Shared::for_cell(input, &prepared, c);
     let mut notes = Vec::new();
     let mut recorder = Recorder::default();
     let mut complete = true;

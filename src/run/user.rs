@@ -97,6 +97,24 @@ impl Shared {
         }
     }
 
+    /// The shared state of an in-process cell of `parties` users, started at once.
+    pub fn for_cell(
+        input: &super::CellInput,
+        prepared: &crate::workload::Prepared,
+        parties: usize,
+    ) -> Shared {
+        Shared::new(
+            input.load,
+            input.scenario.warmup,
+            input.scenario.workload.ops_per_pass(),
+            parties,
+            go_now(),
+            Arc::clone(&input.progress),
+            prepared.is_cpu(),
+        )
+        .with_warm_time(input.scenario.warmup_time)
+    }
+
     /// `warmup: 5s`: users also warm up until this long after the first of them starts.
     pub fn with_warm_time(mut self, warm_time: Duration) -> Shared {
         self.warm_time = warm_time;

@@ -221,13 +221,7 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
         .collect();
     shared.wait_warm().await;
     send(&Frame::Ready)?;
-    let started = tokio::select! {
-        go = go => go.unwrap_or(false),
-        () = super::stop_requested() => false,
-    };
-    if !started {
-        super::request_stop();
-    }
+    wait_for_go(go).await;
     let start = *shared.start.get_or_init(Start::now);
     // Sent even when stopping: the users wait for it, then see the stop flag and end at once.
     let _ = go_tx.send(true);
@@ -253,6 +247,18 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
     send_final(&merged(&recorders), start)
 }
 
+/// Waits for the parent's `go`; anything else (a stop, a closed stdin) stops this worker, which
+/// then still goes through its loops once so that they end cleanly and report.
+async fn wait_for_go(go: oneshot::Receiver<bool>) {
+    let started = tokio::select! {
+        go = go => go.unwrap_or(false),
+        () = super::stop_requested() => false,
+    };
+    if !started {
+        super::request_stop();
+    }
+}
+
 /// A paced share: no warm-up handshake of its own (the warm-up is part of the schedule) and one
 /// final frame, since the users' recorders live inside the paced loops.
 async fn work_paced(
@@ -263,13 +269,7 @@ async fn work_paced(
     let timeout = Duration::from_micros(config.timeout_us);
     let prepared = config.workload.prepare(timeout)?;
     send(&Frame::Ready)?;
-    let started = tokio::select! {
-        go = go => go.unwrap_or(false),
-        () = super::stop_requested() => false,
-    };
-    if !started {
-        super::request_stop();
-    }
+    wait_for_go(go).await;
     let start = Start::now();
     let recorder = super::paced::run_share(
         &paced.load,
