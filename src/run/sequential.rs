@@ -1,7 +1,6 @@
 //! `sequential`: one user on the main thread, one operation at a time: the baseline every speedup
 //! is measured against.
 
-
 use super::user::{self, Shared};
 use super::{CellInput, ModelOutput, RunError};
 use crate::stats::{Recorder, rusage};

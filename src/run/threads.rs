@@ -2,7 +2,6 @@
 //! thread-local session), each running one operation at a time. The OS switches between them
 //! anywhere, and in Rust they compute on several cores at once.
 
-
 use super::user::{self, Shared};
 use super::{CellInput, ModelOutput, RunError};
 use crate::stats::{Recorder, rusage};
