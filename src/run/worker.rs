@@ -209,13 +209,13 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
         )
         .with_warm_time(Duration::from_micros(config.warm_time_us)),
     );
-    let recorders: Vec<Rc<RefCell<Recorder>>> = (0..config.concurrency)
-        .map(|_| Rc::new(RefCell::new(Recorder::default())))
-        .collect();
-    let users: Vec<_> = recorders
-        .iter()
-        .map(|rec| {
-            let (shared, mut sink, unit) = (Rc::clone(&shared), Rc::clone(rec), prepared.unit());
+    // One recorder for the whole worker, as DESIGN.md has it: the users are tasks of this one
+    // thread, so they take turns with it without a lock, and memory does not grow with users.
+    let recorder = Rc::new(RefCell::new(Recorder::default()));
+    let users: Vec<_> = (0..config.concurrency)
+        .map(|_| {
+            let (shared, mut sink, unit) =
+                (Rc::clone(&shared), Rc::clone(&recorder), prepared.unit());
             tokio::task::spawn_local(async move { user::user(&shared, unit, &mut sink).await })
         })
         .collect();
@@ -226,13 +226,13 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
     // Sent even when stopping: the users wait for it, then see the stop flag and end at once.
     let _ = go_tx.send(true);
     let snapshots = {
-        let recorders = recorders.clone();
+        let recorder = Rc::clone(&recorder);
         tokio::task::spawn_local(async move {
             let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if send(&Frame::Snapshot(RecorderWire::from(&merged(&recorders)))).is_err() {
+                if send(&Frame::Snapshot(RecorderWire::from(&*recorder.borrow()))).is_err() {
                     // The parent is gone; nobody will read the results.
                     super::request_stop();
                     return;
@@ -244,7 +244,8 @@ async fn work(config: WorkerConfig, go: oneshot::Receiver<bool>) -> anyhow::Resu
         let _ = u.await;
     }
     snapshots.abort();
-    send_final(&merged(&recorders), start)
+    let all = recorder.borrow();
+    send_final(&all, start)
 }
 
 /// Waits for the parent's `go`; anything else (a stop, a closed stdin) stops this worker, which
@@ -296,14 +297,6 @@ fn send_final(recorder: &Recorder, start: Start) -> anyhow::Result<()> {
         peak_rss_bytes: rusage::peak_rss_bytes(),
     })?;
     Ok(())
-}
-
-fn merged(recorders: &[Rc<RefCell<Recorder>>]) -> Recorder {
-    let mut all = Recorder::default();
-    for r in recorders {
-        all.merge(&r.borrow());
-    }
-    all
 }
 
 fn send(frame: &Frame) -> std::io::Result<()> {
