@@ -194,7 +194,7 @@ fn real_output_and_example_plans_match_the_committed_schemas() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = write_plan(dir.path(), "gated.yaml", &GATED.replace("LIMIT", "5ms"));
     let out = dir.path().join("out");
-    let r = loadplan(dir.path(), &["run", s(&plan), "--out", s(&out)]);
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 1, "{r:?}");
     let sum = summary(&out, "gated");
     let v = validator("summary.schema.json");
@@ -249,10 +249,7 @@ fn saved_results_rerender_into_the_same_outputs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = write_plan(dir.path(), "gated.yaml", &GATED.replace("LIMIT", "5ms"));
     let out = dir.path().join("out");
-    assert_eq!(
-        loadplan(dir.path(), &["run", s(&plan), "--out", s(&out)]).code,
-        1
-    );
+    assert_eq!(util::run_plan(dir.path(), &plan, &out).code, 1);
     let first = util::run_dir(&out, "gated");
     let again = dir.path().join("again");
     let r = loadplan(dir.path(), &["report", s(&first), "--out", s(&again)]);

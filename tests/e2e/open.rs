@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::util::{self, cell, loadplan, loadplan_in, summary, u, write_plan};
+use super::util::{self, cell, loadplan_in, summary, u, write_plan};
 
 use super::util::path_str as s;
 
@@ -141,7 +141,7 @@ scenarios:
     );
     let out = dir.path().join("out");
     let began = Instant::now();
-    let r = loadplan(dir.path(), &["run", s(&plan), "--out", s(&out)]);
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(began.elapsed() < Duration::from_secs(30), "ends on time");
     let sum = summary(&out, "overload");
@@ -201,7 +201,7 @@ scenarios:
 "#,
     );
     let out = dir.path().join("out");
-    let r = loadplan(dir.path(), &["run", s(&plan), "--out", s(&out)]);
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
     let sum = summary(&out, "stages");
     let per_second = |c: &serde_json::Value| -> Vec<u64> {
@@ -262,7 +262,7 @@ scenarios:
 "#,
     );
     let out = dir.path().join("out");
-    let r = loadplan(dir.path(), &["run", s(&plan), "--out", s(&out)]);
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
     let sum = summary(&out, "warm");
     for model in ["sequential", "async", "processes"] {

@@ -58,15 +58,7 @@ scenarios:
 "#,
     );
     let out = dir.path().join("out");
-    let r = loadplan(
-        dir.path(),
-        &[
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
     let s = summary(&out, "e2e");
     assert_eq!(s["schema_version"], 1);
@@ -156,15 +148,7 @@ scenarios:
 "#,
     );
     let out = dir.path().join("out");
-    let r = loadplan(
-        dir.path(),
-        &[
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
     let s = summary(&out, "sweep");
     let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
@@ -220,15 +204,7 @@ fn connection_refused_is_counted_as_connect_errors() {
         ),
     );
     let out = dir.path().join("out");
-    let r = loadplan(
-        dir.path(),
-        &[
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
+    let r = util::run_plan(dir.path(), &plan, &out);
     assert_eq!(
         r.code, 0,
         "a failing target is data, not a failed run: {r:?}"

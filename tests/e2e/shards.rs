@@ -83,7 +83,7 @@ fn four_shards_merge_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = write_plan(dir.path(), "sharded.yaml", PLAN);
     let whole = dir.path().join("whole");
-    let r = loadplan(dir.path(), &["run", s(&plan), "--out", s(&whole)]);
+    let r = util::run_plan(dir.path(), &plan, &whole);
     assert_eq!(r.code, 0, "{r:?}");
     let single = summary(&whole, "sharded");
 

@@ -126,3 +126,8 @@ pub fn u(v: &serde_json::Value) -> u64 {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// `loadplan run PLAN --out OUT` in `dir`, with the one-minute limit.
+pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
+    loadplan(dir, &["run", path_str(plan), "--out", path_str(out)])
+}
