@@ -20,6 +20,7 @@ pub mod run;
 mod schema;
 pub mod server;
 pub mod stats;
+pub mod units;
 pub mod workload;
 
 use std::path::PathBuf;

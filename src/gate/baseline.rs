@@ -57,7 +57,7 @@ pub fn compare(
     settings: BaselineSettings,
 ) -> BaselineReport {
     let tol = settings.tolerance;
-    let floor_us = u64::try_from(settings.latency_floor.as_micros()).unwrap_or(u64::MAX);
+    let floor_us = crate::units::micros_of(settings.latency_floor);
     let mut checks = Vec::new();
     let mut missing_in_baseline = Vec::new();
     for s in &current.scenarios {

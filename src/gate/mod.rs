@@ -10,8 +10,8 @@ pub mod baseline;
 
 use crate::plan::threshold::{Metric, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
-use crate::report::format;
 use crate::stats::{CellSummary, Summary, ThresholdResult, Verdict};
+use crate::units;
 
 /// Exit codes are API, documented in the README.
 pub mod exit {
@@ -91,10 +91,10 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
     // A cell that measured nothing cannot pass a threshold.
     let observed = observed.filter(|_| c.operations > 0);
     let text = |v: f64| match unit {
-        "us" => format::micros(v.round() as u64),
-        "fraction" => format::percent(v),
-        "per_s" => format!("{}/s", format::number(v)),
-        _ => format::speedup(Some(v)),
+        "us" => units::micros(v.round() as u64),
+        "fraction" => units::percent(v),
+        "per_s" => format!("{}/s", units::number(v)),
+        _ => units::speedup(Some(v)),
     };
     let observed_text = match (observed, t.metric) {
         (Some(v), _) => text(v),

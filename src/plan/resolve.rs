@@ -410,7 +410,7 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
                 CpuSpec::SumSquares { n } => Kernel::SumSquares { n },
                 CpuSpec::Sha256 { bytes } => Kernel::Sha256 { bytes },
                 CpuSpec::Spin { duration } => Kernel::Spin {
-                    micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+                    micros: crate::units::micros_of(duration),
                 },
             }),
         };

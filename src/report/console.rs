@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::format;
 use crate::plan::cell_label;
 use crate::run::Observer;
 use crate::stats::{CellResult, Summary};
+use crate::units;
 
 /// Progress on stderr.
 pub struct Progress {
@@ -107,8 +107,8 @@ impl Observer for Progress {
             index + 1,
             rec.operations,
             wall,
-            format::number(tput),
-            format::micros(p99),
+            units::number(tput),
+            units::micros(p99),
             rec.error_count(),
         );
         if !r.complete {
@@ -131,7 +131,7 @@ pub fn table(summary: &Summary) -> String {
             s.name,
             s.kind.as_str(),
             s.bound.as_str(),
-            format::percent(s.busy_fraction),
+            units::percent(s.busy_fraction),
             s.bound_cell
         ));
         let header = [
@@ -146,12 +146,12 @@ pub fn table(summary: &Summary) -> String {
                         + if c.complete { "" } else { " (incomplete)" },
                     c.operations.to_string(),
                     c.errors.values().sum::<u64>().to_string(),
-                    format::number(c.throughput_per_s),
-                    format::micros(c.latency_us.p50),
-                    format::micros(c.latency_us.p99),
-                    format::micros(c.latency_us.max),
-                    format::number(c.cores_busy),
-                    format::speedup(c.speedup),
+                    units::number(c.throughput_per_s),
+                    units::micros(c.latency_us.p50),
+                    units::micros(c.latency_us.p99),
+                    units::micros(c.latency_us.max),
+                    units::number(c.cores_busy),
+                    units::speedup(c.speedup),
                 ]
             })
             .collect();
@@ -189,13 +189,13 @@ pub fn table(summary: &Summary) -> String {
             out.push_str(&format!(
                 "  open, {}: target {}/s, achieved {}/s, {} of {} arrivals dropped, send lag p99 {}, uncorrected p50 {} p99 {}{}\n",
                 cell_label(c.model, c.concurrency, c.workers),
-                format::number(o.target_rate_per_s),
-                format::number(o.achieved_rate_per_s),
+                units::number(o.target_rate_per_s),
+                units::number(o.achieved_rate_per_s),
                 o.dropped,
                 o.scheduled,
-                format::micros(o.send_lag_us.p99),
-                format::micros(o.latency_uncorrected_us.p50),
-                format::micros(o.latency_uncorrected_us.p99),
+                units::micros(o.send_lag_us.p99),
+                units::micros(o.latency_uncorrected_us.p50),
+                units::micros(o.latency_uncorrected_us.p99),
                 if o.rate_not_reached {
                     " — WARNING: the generator could not keep the rate"
                 } else {
@@ -239,7 +239,7 @@ pub fn gate(summary: &Summary) -> String {
             b.file,
             b.checks.len(),
             failed.len(),
-            format::percent(b.tolerance)
+            units::percent(b.tolerance)
         ));
         for c in failed {
             out.push_str(&format!(

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use super::format;
 use super::svg;
 use super::{ReportError, Reporter};
 use crate::plan::{Model, cell_label};
@@ -23,6 +22,7 @@ use crate::stats::{
     ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Verdict, histogram_to_base64,
     new_histogram,
 };
+use crate::units;
 
 /// The main template's file name, embedded or in a template folder.
 pub const MAIN_TEMPLATE: &str = "report.html.hbs";
@@ -339,7 +339,7 @@ impl<'a> View<'a> {
                 "No warnings. Checked: the runner kept fewer than {}% of the {} cores busy in HTTP scenarios, every error rate stayed at or under {}, and every cell ran for at least {SHORT_SECONDS:.0} s and {FEW_OPERATIONS} operations, completely.",
                 (SATURATED_SHARE * 100.0).round(),
                 s.host.cores,
-                format::percent(ERROR_RATE_WARNING),
+                units::percent(ERROR_RATE_WARNING),
             ),
             scenarios: s
                 .scenarios
@@ -355,17 +355,17 @@ impl<'a> View<'a> {
 
 fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
     let show = |metric: &str, v: f64| match metric {
-        "throughput_per_s" => format!("{}/s", format::number(v)),
-        "error_rate" => format::percent(v),
+        "throughput_per_s" => format!("{}/s", units::number(v)),
+        "error_rate" => units::percent(v),
         // Latency metrics are whole microseconds.
-        _ if v.is_finite() && v >= 0.0 => format::micros(v.round() as u64),
-        _ => format::number(v),
+        _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),
+        _ => units::number(v),
     };
     BaselineView {
         file: &b.file,
         run_id: &b.run_id,
         started_at: &b.started_at,
-        tolerance: format::percent(b.tolerance),
+        tolerance: units::percent(b.tolerance),
         result: if b.passed { "passed" } else { "failed" },
         checked: b.checks.len(),
         failed: b
@@ -450,17 +450,17 @@ fn health(s: &Summary) -> Vec<HealthItem> {
                         "{who}: {} of {} operations failed ({})",
                         c.errors.values().sum::<u64>(),
                         c.operations,
-                        format::percent(c.error_rate)
+                        units::percent(c.error_rate)
                     ),
                     "runner saturated" => format!(
                         "{who}: {} of {cores} cores busy",
-                        format::number(c.cores_busy)
+                        units::number(c.cores_busy)
                     ),
                     "rate not reached" => match &c.open {
                         Some(o) => format!(
                             "{who}: {}/s achieved of {}/s planned, {} of {} arrivals dropped",
-                            format::number(o.achieved_rate_per_s),
-                            format::number(o.target_rate_per_s),
+                            units::number(o.achieved_rate_per_s),
+                            units::number(o.target_rate_per_s),
                             o.dropped,
                             o.scheduled
                         ),
@@ -475,7 +475,7 @@ fn health(s: &Summary) -> Vec<HealthItem> {
                     "machine busy",
                     format!(
                         "{who}: {} of {cores} cores busy",
-                        format::number(c.cores_busy)
+                        units::number(c.cores_busy)
                     ),
                 );
             }
@@ -520,7 +520,7 @@ fn health(s: &Summary) -> Vec<HealthItem> {
             "Error rate above a few percent.",
             format!(
                 "More than {} of the operations failed: latencies describe failures as much as successes (see each scenario's error charts).",
-                format::percent(ERROR_RATE_WARNING)
+                units::percent(ERROR_RATE_WARNING)
             ),
         ),
         (
@@ -568,8 +568,8 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
     let id = anchor(i);
     let fastest = svg::fastest_index(s);
     let fastest_cell = fastest.and_then(|f| s.cells.get(f));
-    let busy = format::percent(s.busy_fraction);
-    let waiting = format::percent((1.0 - s.busy_fraction).clamp(0.0, 1.0));
+    let busy = units::percent(s.busy_fraction);
+    let waiting = units::percent((1.0 - s.busy_fraction).clamp(0.0, 1.0));
     let evidence = format!(
         "In {}, the runner's CPU time was {busy} of the wall time on the cores it could use: it spent the other {waiting} waiting. Half or more counts as CPU-bound.",
         s.bound_cell
@@ -601,15 +601,15 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
             let o = c.open.as_ref()?;
             Some(OpenView {
                 label: label(c),
-                target: format::number(o.target_rate_per_s),
-                achieved: format::number(o.achieved_rate_per_s),
+                target: units::number(o.target_rate_per_s),
+                achieved: units::number(o.achieved_rate_per_s),
                 scheduled: o.scheduled,
                 dropped: o.dropped,
-                corrected_p50: format::micros(c.latency_us.p50),
-                corrected_p99: format::micros(c.latency_us.p99),
-                uncorrected_p50: format::micros(o.latency_uncorrected_us.p50),
-                uncorrected_p99: format::micros(o.latency_uncorrected_us.p99),
-                lag_p99: format::micros(o.send_lag_us.p99),
+                corrected_p50: units::micros(c.latency_us.p50),
+                corrected_p99: units::micros(c.latency_us.p99),
+                uncorrected_p50: units::micros(o.latency_uncorrected_us.p50),
+                uncorrected_p99: units::micros(o.latency_uncorrected_us.p99),
+                lag_p99: units::micros(o.send_lag_us.p99),
                 behind: o.rate_not_reached,
             })
         })
@@ -636,9 +636,9 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
             |c| {
                 format!(
                     "{}/s, {} sequential, {} cores busy",
-                    format::number(c.throughput_per_s),
-                    format::speedup(c.speedup),
-                    format::number(c.cores_busy)
+                    units::number(c.throughput_per_s),
+                    units::speedup(c.speedup),
+                    units::number(c.cores_busy)
                 )
             },
         ),
@@ -675,16 +675,16 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
                 workers: c.workers,
                 operations: c.operations,
                 errors: c.errors.values().sum(),
-                error_rate: format::percent(c.error_rate),
+                error_rate: units::percent(c.error_rate),
                 wall: format!("{:.2} s", c.wall_seconds),
-                throughput: format::number(c.throughput_per_s),
-                p50: format::micros(c.latency_us.p50),
-                p90: format::micros(c.latency_us.p90),
-                p99: format::micros(c.latency_us.p99),
-                p999: format::micros(c.latency_us.p999),
-                max: format::micros(c.latency_us.max),
-                cores_busy: format::number(c.cores_busy),
-                speedup: format::speedup(c.speedup),
+                throughput: units::number(c.throughput_per_s),
+                p50: units::micros(c.latency_us.p50),
+                p90: units::micros(c.latency_us.p90),
+                p99: units::micros(c.latency_us.p99),
+                p999: units::micros(c.latency_us.p999),
+                max: units::micros(c.latency_us.max),
+                cores_busy: units::number(c.cores_busy),
+                speedup: units::speedup(c.speedup),
                 fastest: Some(ci) == fastest,
                 flags: cell_flags(c, s.kind, host_cores).join(", "),
                 incomplete: !c.complete,
@@ -705,16 +705,16 @@ pub(crate) fn finding(s: &ScenarioSummary) -> String {
         return match s.bound {
             Bound::Io => format!(
                 "The runner was busy {} of the time: this scenario is I/O-bound (it mostly waited).",
-                format::percent(s.busy_fraction)
+                units::percent(s.busy_fraction)
             ),
             Bound::Cpu => format!(
                 "The runner was busy {} of the time: this scenario is CPU-bound (it mostly computed).",
-                format::percent(s.busy_fraction)
+                units::percent(s.busy_fraction)
             ),
         };
     };
-    let speed = format::speedup(best.speedup);
-    let cores = format::number(best.cores_busy);
+    let speed = units::speedup(best.speedup);
+    let cores = units::number(best.cores_busy);
     let mut sentence = match s.bound {
         Bound::Io => format!(
             "{} was {speed} faster than sequential while keeping {cores} cores busy: the time was spent waiting, and concurrency overlaps waiting.",
@@ -733,7 +733,7 @@ pub(crate) fn finding(s: &ScenarioSummary) -> String {
         {
             sentence.push_str(&format!(
                 " A single-threaded async event loop ran it at {} of sequential speed: a task computing never yields to the others.",
-                format::speedup(a.speedup)
+                units::speedup(a.speedup)
             ));
         }
         if let Some(t) = s
@@ -745,7 +745,7 @@ pub(crate) fn finding(s: &ScenarioSummary) -> String {
         {
             sentence.push_str(&format!(
                 " Threads sped it up {} because Rust threads compute on several cores at once (CPython's interpreter lock would not allow that).",
-                format::speedup(t.speedup)
+                units::speedup(t.speedup)
             ));
         }
     }

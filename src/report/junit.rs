@@ -7,10 +7,10 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::format;
 use super::{ReportError, Reporter};
 use crate::plan::cell_label;
 use crate::stats::{BaselineCheck, Summary};
+use crate::units;
 
 pub struct Junit;
 
@@ -85,9 +85,9 @@ fn status(passed: bool, message: impl FnOnce() -> String) -> TestCaseStatus {
 /// `p99 regressed: 61.2ms against 51.0ms in the baseline (+20.0%, tolerance 10.0%)`.
 pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
     let value = |v: f64| match c.metric.as_str() {
-        "throughput_per_s" => format!("{}/s", format::number(v)),
-        "error_rate" => format::percent(v),
-        _ => format::micros(v.round() as u64),
+        "throughput_per_s" => format!("{}/s", units::number(v)),
+        "error_rate" => units::percent(v),
+        _ => units::micros(v.round() as u64),
     };
     let change = c
         .change
@@ -97,6 +97,6 @@ pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
         c.metric,
         value(c.current),
         value(c.baseline),
-        format::percent(tolerance)
+        units::percent(tolerance)
     )
 }

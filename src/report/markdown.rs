@@ -3,11 +3,11 @@
 //! Input: a summary. Output: GitHub-flavoured Markdown. Plan-provided text is escaped so that a
 //! scenario name cannot break a table or inject markup.
 
-use super::format;
 use super::junit::baseline_failure;
 use super::{ReportError, Reporter};
 use crate::plan::cell_label;
 use crate::stats::{Summary, Verdict};
+use crate::units;
 
 pub struct Markdown;
 
@@ -67,13 +67,13 @@ pub fn render(s: &Summary) -> String {
                 if c.complete { "" } else { " (incomplete)" },
                 c.operations,
                 c.errors.values().sum::<u64>(),
-                format::percent(c.error_rate),
-                format::number(c.throughput_per_s),
-                format::micros(c.latency_us.p50),
-                format::micros(c.latency_us.p99),
-                format::micros(c.latency_us.max),
-                format::number(c.cores_busy),
-                format::speedup(c.speedup),
+                units::percent(c.error_rate),
+                units::number(c.throughput_per_s),
+                units::micros(c.latency_us.p50),
+                units::micros(c.latency_us.p99),
+                units::micros(c.latency_us.max),
+                units::number(c.cores_busy),
+                units::speedup(c.speedup),
             ));
         }
         let checks: Vec<String> = sc
@@ -105,8 +105,8 @@ pub fn render(s: &Summary) -> String {
             } else {
                 "❌ regressed"
             },
-            format::percent(b.tolerance),
-            format::micros(b.latency_floor_us)
+            units::percent(b.tolerance),
+            units::micros(b.latency_floor_us)
         ));
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
         md.push_str(&format!(

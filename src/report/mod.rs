@@ -6,7 +6,6 @@
 //! ([`OutputDir::prepare`]).
 
 pub mod console;
-pub mod format;
 mod hlog;
 mod html;
 mod json;

@@ -12,9 +12,9 @@ use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
-use super::format;
 use crate::plan::{Model, cell_label};
 use crate::stats::{Bound, CellSummary, ScenarioSummary, histogram_from_base64};
+use crate::units;
 
 /// Width of every chart's coordinate system; the page scales charts to their column.
 const WIDTH: f64 = 640.0;
@@ -59,16 +59,16 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
         .filter_map(|(i, c)| {
             let strong = Some(i) == fastest;
             let tail = if strong { " · fastest" } else { "" };
-            let cores = format::number(c.cores_busy);
+            let cores = units::number(c.cores_busy);
             let (value, text) = if with_speedup {
                 let v = c.speedup?;
                 (
                     v,
-                    format!("{} · {cores} cores{tail}", format::speedup(Some(v))),
+                    format!("{} · {cores} cores{tail}", units::speedup(Some(v))),
                 )
             } else {
                 let v = c.throughput_per_s;
-                (v, format!("{}/s · {cores} cores{tail}", format::number(v)))
+                (v, format!("{}/s · {cores} cores{tail}", units::number(v)))
             };
             Some(Bar {
                 label: label(c),
@@ -77,8 +77,8 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
                 tip: format!(
                     "{}: {} sequential, {} operations/s, {cores} cores busy",
                     label(c),
-                    format::speedup(c.speedup),
-                    format::number(c.throughput_per_s)
+                    units::speedup(c.speedup),
+                    units::number(c.throughput_per_s)
                 ),
                 style: cell_style(c, &s.cells),
                 strong,
@@ -188,13 +188,13 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
                 .map(|((q, tag), v)| Point {
                     x: decade_of(*q),
                     y: v as f64,
-                    tip: format!("{name} · {tag}: {} ({} values)", format::micros(v), h.len()),
+                    tip: format!("{name} · {tag}: {} ({} values)", units::micros(v), h.len()),
                 })
                 .collect();
             points.push(Point {
                 x: f64::from(decades),
                 y: h.max() as f64,
-                tip: format!("{name} · max: {}", format::micros(h.max())),
+                tip: format!("{name} · max: {}", units::micros(h.max())),
             });
             Series {
                 label: name,
@@ -348,9 +348,9 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             .collect::<Vec<Series>>()
     };
     let tput_series = build(&|c| c.throughput_per_s, &|v| {
-        format!("{} operations/s", format::number(v))
+        format!("{} operations/s", units::number(v))
     });
-    let p99_series = build(&|c| c.latency_us.p99 as f64, &|v| format::micros(v as u64));
+    let p99_series = build(&|c| c.latency_us.p99 as f64, &|v| units::micros(v as u64));
     let tput_max = tput_series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.y))
@@ -376,7 +376,7 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             .map(|c| {
                 vec![(
                     c.throughput_per_s,
-                    format!("sequential: {}/s", format::number(c.throughput_per_s)),
+                    format!("sequential: {}/s", units::number(c.throughput_per_s)),
                 )]
             })
             .unwrap_or_default(),
@@ -396,7 +396,7 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             .map(|c| {
                 vec![(
                     c.latency_us.p99 as f64,
-                    format!("sequential: {}", format::micros(c.latency_us.p99)),
+                    format!("sequential: {}", units::micros(c.latency_us.p99)),
                 )]
             })
             .unwrap_or_default(),
@@ -439,7 +439,7 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                     "{name} · second {}: {} operations ({}/s){errors}",
                     t.second + 1,
                     t.operations,
-                    format::number(rate)
+                    units::number(rate)
                 ),
             });
             lp.push(Point {
@@ -448,9 +448,9 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                 tip: format!(
                     "{name} · second {}: p50 {}, p99 {}, max {}",
                     t.second + 1,
-                    format::micros(t.p50_us),
-                    format::micros(t.p99_us),
-                    format::micros(t.max_us)
+                    units::micros(t.p50_us),
+                    units::micros(t.p99_us),
+                    units::micros(t.max_us)
                 ),
             });
         }
@@ -539,7 +539,7 @@ pub fn errors_chart(id: &str, s: &ScenarioSummary) -> Option<String> {
                         (n > 0).then(|| (i, n as f64, format!("{} · {k}: {n} errors", label(c))))
                     })
                     .collect(),
-                text: format!("{total} ({})", format::percent(c.error_rate)),
+                text: format!("{total} ({})", units::percent(c.error_rate)),
             }
         })
         .collect();
@@ -874,7 +874,7 @@ fn linear_axis(label: String, max: f64, show: &dyn Fn(f64) -> String) -> Axis {
 
 fn number_axis(label: &str, max: f64) -> Axis {
     linear_axis(label.into(), max, &|v| {
-        // Ticks are round numbers: print them without the trailing zeros `format::number` keeps.
+        // Ticks are round numbers: print them without the trailing zeros `units::number` keeps.
         let s = format!("{v:.2}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     })

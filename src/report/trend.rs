@@ -22,9 +22,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use super::{ReportError, format, write_atomic};
+use super::{ReportError, write_atomic};
 use crate::plan::{Model, cell_label};
 use crate::stats::{CellSummary, SCHEMA_VERSION, Summary, Verdict};
+use crate::units;
 
 const TEMPLATE: &str = include_str!("../../templates/trend.html.hbs");
 
@@ -385,9 +386,9 @@ impl Metric {
     /// The raw value as people read it.
     fn show(self, raw: f64) -> String {
         match self {
-            Metric::P50 | Metric::P99 => format::micros(raw.max(0.0) as u64),
-            Metric::Throughput => format!("{}/s", format::number(raw)),
-            Metric::ErrorRate => format::percent(raw),
+            Metric::P50 | Metric::P99 => units::micros(raw.max(0.0) as u64),
+            Metric::Throughput => format!("{}/s", units::number(raw)),
+            Metric::ErrorRate => units::percent(raw),
         }
     }
 
@@ -797,7 +798,7 @@ fn chart(
                 format!(
                     " ({}{}%)",
                     if pct >= 0.0 { "+" } else { "" },
-                    format::number(pct)
+                    units::number(pct)
                 )
             } else {
                 String::new()

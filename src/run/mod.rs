@@ -184,9 +184,9 @@ pub fn execute(
             },
             // Paced loads carry their own timing (`paced.rs`); this is their planned length.
             other => CellLoad::Duration {
-                micros: other.planned_time().map_or(u64::MAX, |d| {
-                    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-                }),
+                micros: other
+                    .planned_time()
+                    .map_or(u64::MAX, crate::units::micros_of),
             },
         };
         // A shard runs its share of the users and of the work; results name the whole cell.

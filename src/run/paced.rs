@@ -57,7 +57,7 @@ impl PacedLoad {
     /// The load of one of `shares` equal shares (shards × worker processes): the in-flight cap
     /// is divided among them; arrivals are divided by [`Stride`].
     pub fn from_load(load: &Load, shares: usize) -> Option<PacedLoad> {
-        let us = |d: &Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let us = |d: &Duration| crate::units::micros_of(*d);
         match load {
             Load::Open {
                 start_rate,

@@ -102,7 +102,7 @@ pub fn run(input: &CellInput) -> Result<ModelOutput, RunError> {
                 concurrency: users[k],
                 load: loads[k],
                 warmup: warmups[k],
-                timeout_us: u64::try_from(input.scenario.timeout.as_micros()).unwrap_or(u64::MAX),
+                timeout_us: crate::units::micros_of(input.scenario.timeout),
                 warm_time_us: u64::try_from(input.scenario.warmup_time.as_micros())
                     .unwrap_or(u64::MAX),
                 paced: paced_share(input, k, w, users[k]),
@@ -295,7 +295,7 @@ fn paced_share(input: &CellInput, k: usize, w: usize, users: usize) -> Option<Pa
         load,
         stride,
         users,
-        warmup_us: u64::try_from(input.scenario.warmup_time.as_micros()).unwrap_or(u64::MAX),
+        warmup_us: crate::units::micros_of(input.scenario.warmup_time),
     })
 }
 

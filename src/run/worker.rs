@@ -293,7 +293,7 @@ fn send_final(recorder: &Recorder, start: Start) -> anyhow::Result<()> {
     let cpu = rusage::cpu_time().saturating_sub(start.cpu);
     send(&Frame::Final {
         recorder: RecorderWire::from(recorder),
-        cpu_us: u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
+        cpu_us: crate::units::micros_of(cpu),
         peak_rss_bytes: rusage::peak_rss_bytes(),
     })?;
     Ok(())

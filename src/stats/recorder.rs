@@ -81,10 +81,6 @@ impl OpenStats {
     }
 }
 
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
 impl Default for Recorder {
     fn default() -> Self {
         Recorder {
@@ -120,13 +116,15 @@ impl Recorder {
         self.record(at, corrected, outcome);
         let open = self.open_stats();
         // Out-of-range values are already counted by the corrected histogram's recorder.
-        let _ = open.uncorrected.record(micros(uncorrected));
-        let _ = open.lag.record(micros(lag));
+        let _ = open
+            .uncorrected
+            .record(crate::units::micros_of(uncorrected));
+        let _ = open.lag.record(crate::units::micros_of(lag));
     }
 
     /// Records one finished operation: `at` is its end since the cell started.
     pub fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let us = crate::units::micros_of(latency);
         self.operations += 1;
         match outcome.error {
             None => self.successes += 1,

@@ -151,10 +151,6 @@ pub struct CellPartWire {
     pub offset_us: u64,
 }
 
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
 /// A shard's run as a results file.
 pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
     Results {
@@ -183,12 +179,12 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 concurrency: c.cell.concurrency.get(),
                 workers: c.cell.workers.get(),
                 recorder: RecorderWire::from(&c.recorder),
-                wall_us: micros(c.wall),
-                cpu_us: micros(c.cpu),
+                wall_us: crate::units::micros_of(c.wall),
+                cpu_us: crate::units::micros_of(c.cpu),
                 peak_rss_bytes: c.peak_rss_bytes,
                 complete: c.complete,
                 notes: c.notes.clone(),
-                offset_us: micros(c.offset),
+                offset_us: crate::units::micros_of(c.offset),
             })
             .collect(),
     }

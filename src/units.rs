@@ -1,4 +1,30 @@
-//! Numbers as people read them, shared by the console, HTML and Markdown renderers.
+//! Units: durations as whole microseconds (the unit of every histogram and of the worker wire),
+//! and numbers as people read them (`850µs`, `14.2×`, `25.0%`, `16.0 KiB`).
+//!
+//! Below every stage: the gate words its observed values with these, the renderers their tables.
+//! Depends on nothing of loadplan.
+
+use std::time::Duration;
+
+/// A duration in whole microseconds, saturating at `u64::MAX` (584,000 years).
+pub fn micros_of(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Serde adapter: a [`Duration`] as whole microseconds (`#[serde(with = "crate::units::as_micros")]`).
+pub mod as_micros {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(super::micros_of(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_micros)
+    }
+}
 
 /// Microseconds as `850µs`, `52.1ms` or `1.20s`.
 pub fn micros(us: u64) -> String {
