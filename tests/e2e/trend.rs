@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use loadplan::report::format;
+use loadplan::units as format;
 use serde_json::{Value, json};
 
 use super::util::{loadplan, write_plan};
