@@ -5,18 +5,25 @@
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
 mod guard;
+mod locate;
+pub mod model;
 mod resolve;
 pub mod spec;
 pub mod threshold;
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
+pub use model::Model;
 pub use resolve::{
-    Base, BaselineSettings, Cell, Kernel, Load, Model, Plan, RequestTemplate, Scenario, TargetUrl,
-    Workload, cell_label, slug,
+    Base, BaselineSettings, Cell, Kernel, Load, Plan, RequestTemplate, Scenario, TargetUrl,
+    Workload, slug,
 };
 pub use threshold::Threshold;
+
+/// A cell's one label (see [`Model::label`]).
+pub fn cell_label(model: Model, concurrency: usize, workers: usize) -> String {
+    model.label(concurrency, workers)
+}
 
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.
 const MAX_PLAN_BYTES: u64 = 1 << 20;
@@ -72,41 +79,12 @@ impl PlanError {
     }
 }
 
-thread_local! {
-    /// What `base:` says, for target URLs to be checked against while they are read.
-    static BASE_KIND: RefCell<BaseKind> = const { RefCell::new(BaseKind::Absent) };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BaseKind {
-    Absent,
-    Present,
-}
-
-pub(crate) fn base_kind() -> BaseKind {
-    BASE_KIND.with(|b| *b.borrow())
-}
-
-thread_local! {
-    /// Set while re-reading a plan carried inside saved results, which sends nothing: a variable
-    /// missing from this environment then reads as a placeholder instead of failing.
-    static ENV_PLACEHOLDERS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// The value of `${name}`.
-pub(crate) fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .or_else(|| ENV_PLACEHOLDERS.get().then(|| "placeholder".to_string()))
-}
-
 /// Parses the plan text saved in results, for re-rendering and merging: variables the current
 /// environment lacks read as `placeholder` (no request is ever built from this plan).
 pub fn parse_saved(path: &Path, text: &str) -> Result<Plan, PlanError> {
-    ENV_PLACEHOLDERS.set(true);
-    let plan = parse(path, text);
-    ENV_PLACEHOLDERS.set(false);
-    plan
+    parse_with(path, text, &|name| {
+        Some(std::env::var(name).unwrap_or_else(|_| "placeholder".to_string()))
+    })
 }
 
 /// Reads, parses and validates one plan file.
@@ -153,11 +131,24 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
     parse(path, &text)
 }
 
-/// Parses plan text; `path` is used for messages and for the report.
+/// Parses plan text, `${NAME}` read from the environment; `path` is used for messages and for
+/// the report.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    parse_with(path, text, &|name| std::env::var(name).ok())
+}
+
+/// Parses plan text with `env` giving the values of `${NAME}` references.
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
     // The YAML library has `panic!`s on paths thought unreachable; a plan must never reach one,
     // but if one does, it is an invalid plan, not a crash.
-    std::panic::catch_unwind(|| parse_guarded(path, text)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse_guarded(path, text, env)
+    }))
+    .unwrap_or_else(|_| {
         Err(PlanError::whole_file(
             path,
             "the YAML parser failed on this plan (a loadplan bug worth reporting)",
@@ -165,54 +156,46 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
     })
 }
 
-fn parse_guarded(path: &Path, text: &str) -> Result<Plan, PlanError> {
+fn parse_guarded(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
     // Hostile YAML first: costs the library does not bound are refused before the real passes.
     guard::flow_depth(text).map_err(|(at, message)| PlanError {
         file: path.to_path_buf(),
         line: at.line,
         column: at.column,
         message,
-        source_line: text
-            .lines()
-            .nth(at.line - 1)
-            .map(|l| l.chars().take(200).collect()),
+        source_line: source_line(text, at.line),
     })?;
     guard::expansion(serde_yaml::Deserializer::from_str(text))
         .map_err(|e| yaml_error(path, text, &e))?;
-    // A first, lenient pass reads only `base`, so that targets can be checked against it while the
-    // strict pass reads them (and keeps their line and column).
-    #[derive(serde::Deserialize)]
-    struct BaseProbe {
-        #[serde(default)]
-        // Never kept: only whether it is there matters.
-        base: Option<serde::de::IgnoredAny>,
-    }
-    let kind = match serde_yaml::from_str::<BaseProbe>(text) {
-        Ok(BaseProbe { base: Some(_) }) => BaseKind::Present,
-        _ => BaseKind::Absent,
+    let spec =
+        serde_yaml::from_str::<spec::PlanSpec>(text).map_err(|e| yaml_error(path, text, &e))?;
+    let ctx = resolve::Context {
+        file: path,
+        source: text,
+        env,
     };
-    BASE_KIND.with(|b| *b.borrow_mut() = kind);
-    let parsed = serde_yaml::from_str::<spec::PlanSpec>(text);
-    BASE_KIND.with(|b| *b.borrow_mut() = BaseKind::Absent);
-    let spec = parsed.map_err(|e| yaml_error(path, text, &e))?;
-    resolve::resolve(spec, path, text).map_err(|e| {
-        // Checks across keys have no position of their own: point at the text they concern.
-        let (line, column) = e
-            .near
-            .as_deref()
-            .and_then(|needle| text.find(needle))
-            .map_or((1, 1), |at| line_col(text, at));
+    resolve::resolve(spec, &ctx).map_err(|e| {
+        // Checks across keys name the value they concern by its path; find it in the text.
+        let (line, column) = locate::locate(text, &e.at).unwrap_or((1, 1));
         PlanError {
             file: path.to_path_buf(),
             line,
             column,
             message: e.message,
-            source_line: text
-                .lines()
-                .nth(line - 1)
-                .map(|l| l.chars().take(200).collect()),
+            source_line: source_line(text, line),
         }
     })
+}
+
+/// Line `line` (1-based) of the text, cut to 200 characters, for the caret display.
+fn source_line(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .map(|l| l.chars().take(200).collect())
 }
 
 fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
@@ -237,10 +220,7 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
         line,
         column,
         message,
-        source_line: text
-            .lines()
-            .nth(line - 1)
-            .map(|l| l.chars().take(200).collect()),
+        source_line: source_line(text, line),
     }
 }
 

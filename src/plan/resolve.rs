@@ -4,16 +4,17 @@
 //! Input: [`spec::PlanSpec`]. Output: [`Plan`]. Must not see YAML or do I/O.
 
 use std::num::{NonZeroU64, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, ModelName, PlanSpec, WorkloadSpec};
+use super::locate::Path;
+use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
 use super::threshold::{self, Threshold};
 
-pub use spec::ModelName as Model;
+pub use super::model::Model;
 
 /// The timeout of one operation when the plan sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -123,28 +124,6 @@ impl std::fmt::Display for Kernel {
                 "spin({})",
                 humantime::format_duration(Duration::from_micros(*micros))
             ),
-        }
-    }
-}
-
-impl Model {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Sequential => "sequential",
-            Model::Threads => "threads",
-            Model::Async => "async",
-            Model::Processes => "processes",
-        }
-    }
-}
-
-/// A cell's short name: `sequential`, `threads c=16`, `async c=16 w=1`, `processes c=16 w=2`.
-pub fn cell_label(model: Model, concurrency: usize, workers: usize) -> String {
-    match model {
-        Model::Sequential => "sequential".into(),
-        Model::Threads => format!("threads c={concurrency}"),
-        Model::Async | Model::Processes => {
-            format!("{} c={concurrency} w={workers}", model.as_str())
         }
     }
 }
@@ -277,31 +256,14 @@ impl Plan {
     pub fn cells(&self, cores: usize) -> Vec<Cell> {
         let mut out = Vec::new();
         for (si, s) in self.scenarios.iter().enumerate() {
+            let sweep: Vec<NonZeroUsize> = s.concurrency.iter().map(|c| s.load.users(*c)).collect();
             for &model in &s.models {
-                let concurrencies: Vec<NonZeroUsize> = if model == Model::Sequential {
-                    vec![NonZeroUsize::MIN]
-                } else {
-                    let mut users: Vec<NonZeroUsize> =
-                        s.concurrency.iter().map(|c| s.load.users(*c)).collect();
-                    users.dedup();
-                    users
-                };
-                for c in concurrencies {
-                    let workers = match model {
-                        Model::Sequential => NonZeroUsize::MIN,
-                        Model::Threads => c,
-                        Model::Async => s.workers.unwrap_or(NonZeroUsize::MIN),
-                        // Each process needs at least one unit of the concurrency.
-                        Model::Processes => {
-                            let w = s.workers.map_or(cores.max(1), NonZeroUsize::get);
-                            NonZeroUsize::new(w.min(c.get())).unwrap_or(NonZeroUsize::MIN)
-                        }
-                    };
+                for c in model.concurrencies(&sweep) {
                     out.push(Cell {
                         scenario: si,
                         model,
                         concurrency: c,
-                        workers,
+                        workers: model.workers(c, s.workers, cores),
                     });
                 }
             }
@@ -341,69 +303,172 @@ impl Plan {
     }
 }
 
-/// A check across keys that failed; `near` is text of the plan to point the error at.
+/// A check across keys that failed, with the path of the value it concerns.
 pub(super) struct ResolveError {
     pub message: String,
-    pub near: Option<String>,
+    pub at: Path,
 }
 
-impl From<String> for ResolveError {
-    fn from(message: String) -> Self {
+impl ResolveError {
+    fn at(at: Path, message: impl Into<String>) -> ResolveError {
         ResolveError {
-            message,
-            near: None,
+            message: message.into(),
+            at,
         }
     }
 }
 
-pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan, ResolveError> {
+/// What resolving needs beside the file's mirror: where `${NAME}` values come from.
+pub(super) struct Context<'a> {
+    pub file: &'a std::path::Path,
+    pub source: &'a str,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Context<'_> {
+    /// The template's text with its variables substituted; a missing one is an error at `at`.
+    fn expand(&self, t: &spec::Template, at: &Path) -> Result<String, ResolveError> {
+        t.expand(self.env)
+            .map_err(|missing| ResolveError::at(at.clone(), spec::missing_message(&missing)))
+    }
+}
+
+/// The headers a target sends, with where each value was written: defaults, then the
+/// scenario's, then the target's own, a later layer replacing an earlier header of the same name.
+fn layered_headers(
+    ctx: &Context,
+    layers: [(&spec::Headers, Path); 3],
+) -> Result<Vec<(String, String)>, ResolveError> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (layer, at) in layers {
+        for (k, v) in &layer.0 {
+            let at = at.key(k);
+            let value = ctx.expand(v, &at)?;
+            if hyper::header::HeaderValue::from_str(&value).is_err() {
+                return Err(ResolveError::at(
+                    at,
+                    format!("the value of header `{k}` is not a valid HTTP header value"),
+                ));
+            }
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
+            headers.push((k.clone(), value));
+        }
+    }
+    Ok(headers)
+}
+
+fn http_workload(
+    ctx: &Context,
+    targets: Vec<spec::TargetSpec>,
+    has_base: bool,
+    scenario_headers: Option<&spec::Headers>,
+    defaults_headers: Option<&spec::Headers>,
+    at: &Path,
+) -> Result<Vec<RequestTemplate>, ResolveError> {
+    let none = spec::Headers::default();
+    let mut requests = Vec::with_capacity(targets.len());
+    for (i, t) in targets.into_iter().enumerate() {
+        let target_at = at.key("targets").index(i);
+        // A string target is its URL; a request object has `url`, `headers` and `body` keys.
+        let (url_at, headers_at, body_at) = if t.object {
+            (
+                target_at.key("url"),
+                target_at.key("headers"),
+                target_at.key("body"),
+            )
+        } else {
+            (
+                target_at.clone(),
+                target_at.key("headers"),
+                target_at.clone(),
+            )
+        };
+        let value = ctx.expand(&t.url, &url_at)?;
+        let url = if value.starts_with('/') {
+            if !has_base {
+                return Err(ResolveError::at(
+                    url_at,
+                    format!(
+                        "relative URL `{}` needs `base` (builtin or http://host:port) at the top of the plan",
+                        t.url.raw
+                    ),
+                ));
+            }
+            spec::check_target_url(&value, &t.url.raw)
+                .map_err(|e| ResolveError::at(url_at.clone(), e))?;
+            TargetUrl::Relative(value)
+        } else {
+            TargetUrl::Absolute(
+                spec::absolute_http_url(&value, &t.url.raw)
+                    .map_err(|e| ResolveError::at(url_at.clone(), e))?,
+            )
+        };
+        let headers = layered_headers(
+            ctx,
+            [
+                (
+                    defaults_headers.unwrap_or(&none),
+                    Path::root().key("defaults").key("headers"),
+                ),
+                (scenario_headers.unwrap_or(&none), at.key("headers")),
+                (&t.headers, headers_at),
+            ],
+        )?;
+        let body = match &t.body {
+            Some(b) => Some(Bytes::from(ctx.expand(b, &body_at)?)),
+            None => None,
+        };
+        requests.push(RequestTemplate {
+            display: t.url.raw,
+            url,
+            method: t.method,
+            headers,
+            body,
+        });
+    }
+    Ok(requests)
+}
+
+/// The path of a key that a scenario may set itself or inherit from `defaults`.
+fn inherited(at: &Path, own: bool, key: &str) -> Path {
+    if own {
+        at.key(key)
+    } else {
+        Path::root().key("defaults").key(key)
+    }
+}
+
+pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveError> {
     let base = match spec.base {
         None => Base::None,
         Some(BaseSpec::Builtin) => Base::Builtin,
-        Some(BaseSpec::Url(t, url)) => Base::Url {
-            url,
-            display: t.raw,
-        },
+        Some(BaseSpec::Url(t)) => {
+            let at = Path::root().key("base");
+            let value = ctx.expand(&t, &at)?;
+            let url =
+                spec::absolute_http_url(&value, &t.raw).map_err(|e| ResolveError::at(at, e))?;
+            Base::Url {
+                url,
+                display: t.raw,
+            }
+        }
     };
+    let has_base = !matches!(base, Base::None);
     let d = &spec.defaults;
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
-    for s in spec.scenarios.0 {
+    for (si, s) in spec.scenarios.0.into_iter().enumerate() {
+        let at = Path::root().key("scenarios").index(si);
         let expect = s.expect.as_ref().or(d.expect.as_ref());
-        let shared_headers = d.headers.clone().unwrap_or_default();
         let workload = match s.workload {
             WorkloadSpec::Targets(targets) => Workload::Http {
-                requests: targets
-                    .into_iter()
-                    .map(|t| {
-                        // Scenario headers override defaults of the same name; target headers
-                        // override both.
-                        let mut headers: Vec<(String, String)> = Vec::new();
-                        let layers = [
-                            &shared_headers,
-                            s.headers.as_ref().unwrap_or(&spec::Headers::default()),
-                            &t.headers,
-                        ]
-                        .map(|h| h.0.clone());
-                        for layer in layers {
-                            for (k, v) in layer {
-                                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&k));
-                                headers.push((k, v.value));
-                            }
-                        }
-                        let url = if t.url.value.starts_with('/') {
-                            TargetUrl::Relative(t.url.value)
-                        } else {
-                            TargetUrl::Absolute(spec::absolute_http_url(&t.url)?)
-                        };
-                        Ok(RequestTemplate {
-                            display: t.url.raw,
-                            url,
-                            method: t.method,
-                            headers,
-                            body: t.body.map(|b| Bytes::from(b.value)),
-                        })
-                    })
-                    .collect::<Result<_, String>>()?,
+                requests: http_workload(
+                    ctx,
+                    targets,
+                    has_base,
+                    s.headers.as_ref(),
+                    d.headers.as_ref(),
+                    &at,
+                )?,
                 expect_status: expect.map(|e| e.status.0.clone()).unwrap_or_default(),
             },
             WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
@@ -430,34 +495,56 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
                     .unwrap_or(NonZeroUsize::MIN),
             },
         };
+        let models_at = inherited(&at, s.models.is_some(), "models");
         let mut models = s
             .models
             .or_else(|| d.models.clone())
-            .unwrap_or_else(|| vec![ModelName::Async]);
+            .unwrap_or_else(|| vec![Model::Async]);
         dedup_in_order(&mut models);
         if models.is_empty() {
-            return Err(ResolveError {
-                message: format!("scenario `{}`: `models` is empty", s.name),
-                near: Some(format!("name: {}", s.name)),
-            });
+            return Err(ResolveError::at(
+                models_at,
+                format!("scenario `{}`: `models` is empty", s.name),
+            ));
         }
-        let mut thresholds = d.thresholds.clone().unwrap_or_default();
-        thresholds.extend(s.thresholds.clone().unwrap_or_default());
-        for t in &thresholds {
+        // Defaults' thresholds first, then the scenario's own, each with where it was written.
+        let written = d
+            .thresholds
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, t)| (t, Path::root().key("defaults").key("thresholds").index(i)))
+            .chain(
+                s.thresholds
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, t)| (t, at.key("thresholds").index(i))),
+            );
+        let mut thresholds = Vec::new();
+        for (t, t_at) in written {
             let needs = match t.metric {
-                threshold::Metric::Speedup(m) => vec![m, Model::Sequential],
+                threshold::Metric::Speedup(m) => vec![m, Model::BASELINE],
                 _ => t.model.into_iter().collect(),
             };
             if let Some(missing) = needs.iter().find(|m| !models.contains(m)) {
-                return Err(ResolveError {
-                    message: format!(
-                        "threshold `{t}` of scenario `{}` needs the `{}` model, which the scenario does not run",
-                        s.name,
-                        missing.as_str()
+                return Err(ResolveError::at(
+                    t_at,
+                    format!(
+                        "threshold `{t}` of scenario `{}` needs the `{missing}` model, which the scenario does not run",
+                        s.name
                     ),
-                    near: Some(t.text.clone()),
-                });
+                ));
             }
+            thresholds.push(t.clone());
+        }
+        let timeout_at = inherited(&at, s.timeout.is_some(), "timeout");
+        let timeout = s.timeout.or(d.timeout).map_or(DEFAULT_TIMEOUT, |t| t.0);
+        if timeout.is_zero() {
+            return Err(ResolveError::at(
+                timeout_at,
+                format!("scenario `{}`: `timeout` must be above zero", s.name),
+            ));
         }
         scenarios.push(Scenario {
             name: s.name,
@@ -470,7 +557,7 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
                 .or_else(|| d.concurrency.clone())
                 .map_or_else(|| vec![NonZeroUsize::MIN], |c| c.0),
             workers: s.workers.or(d.workers),
-            timeout: s.timeout.or(d.timeout).map_or(DEFAULT_TIMEOUT, |t| t.0),
+            timeout,
             warmup: s
                 .warmup
                 .or(match d.warmup {
@@ -489,20 +576,12 @@ pub(super) fn resolve(spec: PlanSpec, file: &Path, source: &str) -> Result<Plan,
             thresholds,
         });
     }
-    for s in &scenarios {
-        if s.timeout.is_zero() {
-            return Err(ResolveError {
-                message: format!("scenario `{}`: `timeout` must be above zero", s.name),
-                near: Some("timeout".into()),
-            });
-        }
-    }
     Ok(Plan {
         slug: slug(&spec.name.0),
         name: spec.name.0,
         description: spec.description,
-        file: file.to_path_buf(),
-        source: source.to_string(),
+        file: ctx.file.to_path_buf(),
+        source: ctx.source.to_string(),
         base,
         scenarios,
         baseline: BaselineSettings {
@@ -567,7 +646,7 @@ mod tests {
     #[test]
     fn cells_expand_models_and_sweeps() {
         let text = "version: 1\nname: t\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/x, /y]\n    repeat: 5\n    models: [sequential, threads, async, processes]\n    concurrency: [1, 4]\n    workers: 2\n";
-        let plan = super::super::parse(Path::new("t.yaml"), text).expect("valid");
+        let plan = super::super::parse(std::path::Path::new("t.yaml"), text).expect("valid");
         let cells = plan.cells(2);
         let got: Vec<(Model, usize, usize)> = cells
             .iter()

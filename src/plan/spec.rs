@@ -11,9 +11,10 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::time::Duration;
 
 use schemars::JsonSchema;
+use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
 
+pub use super::model::Model;
 pub use super::threshold::Threshold;
 
 /// A whole plan file.
@@ -168,11 +169,12 @@ fn check_name(s: &str, what: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `base: builtin` (start the built-in target server) or an absolute `http://` URL.
+/// `base: builtin` (start the built-in target server) or an absolute `http://` URL. A URL with
+/// `${NAME}` references is checked once they are substituted, in `resolve.rs`.
 #[derive(Debug, Clone)]
 pub enum BaseSpec {
     Builtin,
-    Url(Template, url::Url),
+    Url(Template),
 }
 
 impl<'de> Deserialize<'de> for BaseSpec {
@@ -181,55 +183,51 @@ impl<'de> Deserialize<'de> for BaseSpec {
             if s == "builtin" {
                 return Ok(BaseSpec::Builtin);
             }
-            let t = Template::expand(s, crate::plan::env_lookup)?;
-            let u = absolute_http_url(&t)?;
-            Ok(BaseSpec::Url(t, u))
+            let t = Template::parse(s)?;
+            if !t.has_vars {
+                absolute_http_url(&t.raw, &t.raw)?;
+            }
+            Ok(BaseSpec::Url(t))
         })
     }
 }
 
-/// Parses an absolute URL and accepts only plain `http`. Messages show the raw template only.
-pub fn absolute_http_url(t: &Template) -> Result<url::Url, String> {
-    let u =
-        url::Url::parse(&t.value).map_err(|e| format!("`{}` is not a valid URL: {e}", t.raw))?;
+/// Parses an absolute URL and accepts only plain `http`. Messages show the raw template only
+/// (`value` may hold a substituted secret).
+pub fn absolute_http_url(value: &str, raw: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(value).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
     match u.scheme() {
         "http" => {}
         "https" => {
             return Err(format!(
-                "`{}`: https is not supported yet; loadplan speaks plain HTTP/1.1 (scheme `http`)",
-                t.raw
+                "`{raw}`: https is not supported yet; loadplan speaks plain HTTP/1.1 (scheme `http`)"
             ));
         }
         other => {
             return Err(format!(
-                "`{}`: unsupported scheme `{other}`, expected `http`",
-                t.raw
+                "`{raw}`: unsupported scheme `{other}`, expected `http`"
             ));
         }
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{}` has no host", t.raw));
+        return Err(format!("`{raw}` has no host"));
     }
     Ok(u)
 }
 
-/// A target URL is either absolute (`http://host/path`) or a path resolved against `base`.
-fn check_target_url(t: &Template) -> Result<(), String> {
-    if t.value.starts_with('/') {
-        if crate::plan::base_kind() == crate::plan::BaseKind::Absent {
-            return Err(format!(
-                "relative URL `{}` needs `base` (builtin or http://host:port) at the top of the plan",
-                t.raw
-            ));
-        }
+/// Checks a target URL as far as it can be checked on its own: a path must be a valid URL path,
+/// an absolute URL without variables must be a valid `http` URL. Whether a path has a `base` to
+/// resolve against, and URLs with variables, are checked in `resolve.rs`.
+pub fn check_target_url(value: &str, raw: &str) -> Result<(), String> {
+    if value.starts_with('/') {
         // Check the path part by resolving it against a placeholder origin.
         let origin = url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?;
         origin
-            .join(&t.value)
-            .map_err(|e| format!("`{}` is not a valid URL path: {e}", t.raw))?;
+            .join(value)
+            .map_err(|e| format!("`{raw}` is not a valid URL path: {e}"))?;
         return Ok(());
     }
-    absolute_http_url(t).map(|_| ())
+    absolute_http_url(value, raw).map(|_| ())
 }
 
 /// Values every scenario inherits unless it sets its own.
@@ -245,7 +243,7 @@ pub struct DefaultsSpec {
     #[serde(default)]
     pub warmup: Option<WarmupSpec>,
     #[serde(default)]
-    pub models: Option<Vec<ModelName>>,
+    pub models: Option<Vec<Model>>,
     #[serde(default)]
     pub expect: Option<ExpectSpec>,
     #[serde(default)]
@@ -299,7 +297,7 @@ pub struct ScenarioSpec {
     pub load: LoadSpec,
     /// `warmup: 5s`: time run before measuring, left out of the statistics.
     pub warmup_time: Duration,
-    pub models: Option<Vec<ModelName>>,
+    pub models: Option<Vec<Model>>,
     pub concurrency: Option<ConcurrencySpec>,
     pub workers: Option<NonZeroUsize>,
     pub timeout: Option<Dur>,
@@ -336,7 +334,7 @@ pub struct RawScenario {
     #[serde(default)]
     max_in_flight: Option<NonZeroUsize>,
     #[serde(default)]
-    models: Option<Vec<ModelName>>,
+    models: Option<Vec<Model>>,
     #[serde(default)]
     concurrency: Option<ConcurrencySpec>,
     #[serde(default)]
@@ -644,18 +642,6 @@ fn load_spec(r: &RawScenario) -> Result<LoadSpec, String> {
     }
 }
 
-/// A concurrency model's name in the plan.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelName {
-    Sequential,
-    Threads,
-    Async,
-    Processes,
-}
-
 /// `concurrency: 16` or a sweep `concurrency: [1, 4, 16]`.
 #[derive(Debug, Clone)]
 pub struct ConcurrencySpec(pub Vec<NonZeroUsize>);
@@ -756,74 +742,127 @@ impl<'de> Deserialize<'de> for Dur {
 
 /// A string that may reference environment variables as `${NAME}` (`$${` writes a literal `${`).
 ///
-/// `raw` is what the plan says and is the only form ever shown; `value` has the variables
-/// substituted and is used only to build requests. A missing variable is an error at this value.
-#[derive(Clone)]
+/// The plan stage reads it as written (`raw`, the only form ever shown) and checks its syntax;
+/// the values are substituted once, in `resolve.rs`, from the environment it is given.
+#[derive(Debug, Clone)]
 pub struct Template {
     pub raw: String,
-    pub value: String,
+    /// Whether it references at least one variable.
     pub has_vars: bool,
 }
 
-impl fmt::Debug for Template {
-    // Never print `value`: it may hold a secret.
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "Template({:?})", self.raw)
-    }
+/// One piece of a template: text as written, or a variable's name.
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
 }
 
 impl Template {
-    /// Substitutes `${NAME}` references with `lookup`; errors name the missing variable.
-    pub fn expand(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Template, String> {
-        let mut value = String::with_capacity(raw.len());
+    /// Checks the `${NAME}` syntax of `raw`.
+    pub fn parse(raw: &str) -> Result<Template, String> {
         let mut has_vars = false;
-        let mut rest = raw;
-        while let Some(i) = rest.find('$') {
-            value.push_str(&rest[..i]);
-            let after = &rest[i + 1..];
-            if let Some(tail) = after.strip_prefix("${") {
-                value.push_str("${");
-                rest = tail;
-            } else if let Some(tail) = after.strip_prefix('{') {
-                let end = tail
-                    .find('}')
-                    .ok_or_else(|| format!("unclosed `${{` in `{raw}`"))?;
-                let name = &tail[..end];
-                let valid = name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid {
-                    return Err(format!(
-                        "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
-                    ));
-                }
-                let v = lookup(name).ok_or_else(|| {
-                    format!("environment variable `{name}` is not set (the plan references `${{{name}}}`)")
-                })?;
-                value.push_str(&v);
+        for piece in pieces(raw) {
+            if let Piece::Var(_) = piece? {
                 has_vars = true;
-                rest = &tail[end + 1..];
-            } else {
-                value.push('$');
-                rest = after;
             }
         }
-        value.push_str(rest);
         Ok(Template {
             raw: raw.to_string(),
-            value,
             has_vars,
         })
     }
+
+    /// The text with every variable substituted by `lookup`; the names `lookup` lacks otherwise.
+    pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<String>> {
+        let mut value = String::with_capacity(self.raw.len());
+        let mut missing = Vec::new();
+        for piece in pieces(&self.raw) {
+            match piece {
+                Ok(Piece::Text(t)) => value.push_str(t),
+                Ok(Piece::Var(name)) => match lookup(name) {
+                    Some(v) => value.push_str(&v),
+                    None if missing.iter().any(|m| m == name) => {}
+                    None => missing.push(name.to_string()),
+                },
+                // `parse` accepted the text, so this cannot happen; keep the text as written.
+                Err(_) => value.push_str(&self.raw),
+            }
+        }
+        if missing.is_empty() {
+            Ok(value)
+        } else {
+            Err(missing)
+        }
+    }
+}
+
+/// The message for variables the environment lacks.
+pub fn missing_message(names: &[String]) -> String {
+    match names {
+        [one] => {
+            format!("environment variable `{one}` is not set (the plan references `${{{one}}}`)")
+        }
+        many => format!(
+            "environment variables {} are not set (the plan references them)",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Splits a template into text and variable names; `$${` is a literal `${`.
+fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
+    let mut rest = raw;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if rest.is_empty() || failed {
+            return None;
+        }
+        let Some(i) = rest.find('$') else {
+            let t = rest;
+            rest = "";
+            return Some(Ok(Piece::Text(t)));
+        };
+        if i > 0 {
+            let t = &rest[..i];
+            rest = &rest[i..];
+            return Some(Ok(Piece::Text(t)));
+        }
+        let after = &rest[1..];
+        if after.starts_with("${") {
+            rest = &after[2..];
+            return Some(Ok(Piece::Text("${")));
+        }
+        let Some(tail) = after.strip_prefix('{') else {
+            rest = after;
+            return Some(Ok(Piece::Text("$")));
+        };
+        let Some(end) = tail.find('}') else {
+            failed = true;
+            return Some(Err(format!("unclosed `${{` in `{raw}`")));
+        };
+        let name = &tail[..end];
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            failed = true;
+            return Some(Err(format!(
+                "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
+            )));
+        }
+        rest = &tail[end + 1..];
+        Some(Ok(Piece::Var(name)))
+    })
 }
 
 impl<'de> Deserialize<'de> for Template {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked_str(d, "a string", |s| {
-            Template::expand(s, crate::plan::env_lookup)
-        })
+        checked_str(d, "a string", Template::parse)
     }
 }
 
@@ -847,7 +886,8 @@ impl<'de> Deserialize<'de> for Headers {
                             "`{k}` is not a valid HTTP header name"
                         )));
                     }
-                    if hyper::header::HeaderValue::from_str(&v.value).is_err() {
+                    // A value with variables is checked once they are substituted.
+                    if !v.has_vars && hyper::header::HeaderValue::from_str(&v.raw).is_err() {
                         return Err(de::Error::custom(format!(
                             "the value of header `{k}` is not a valid HTTP header value"
                         )));
@@ -864,6 +904,8 @@ impl<'de> Deserialize<'de> for Headers {
 /// A target: a URL string, or a request object.
 #[derive(Debug)]
 pub struct TargetSpec {
+    /// Written as a request object (`{url, …}`) rather than a URL string.
+    pub object: bool,
     pub url: Template,
     pub method: String,
     pub headers: Headers,
@@ -912,9 +954,12 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 f.write_str("a URL string or a request {url, method, headers, body}")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<TargetSpec, E> {
-                let url = Template::expand(s, crate::plan::env_lookup).map_err(E::custom)?;
-                check_target_url(&url).map_err(E::custom)?;
+                let url = Template::parse(s).map_err(E::custom)?;
+                if !url.has_vars {
+                    check_target_url(&url.raw, &url.raw).map_err(E::custom)?;
+                }
                 Ok(TargetSpec {
+                    object: false,
                     url,
                     method: "GET".into(),
                     headers: Headers::default(),
@@ -923,8 +968,11 @@ impl<'de> Deserialize<'de> for TargetSpec {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {
                 let r = RequestSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                check_target_url(&r.url).map_err(de::Error::custom)?;
+                if !r.url.has_vars {
+                    check_target_url(&r.url.raw, &r.url.raw).map_err(de::Error::custom)?;
+                }
                 Ok(TargetSpec {
+                    object: true,
                     url: r.url,
                     method: r.method.map_or_else(|| "GET".into(), |m| m.0),
                     headers: r.headers.unwrap_or_default(),
@@ -1093,8 +1141,9 @@ mod tests {
             ("cost $5", "cost $5", false),
         ];
         for (raw, value, vars) in cases {
-            let t = Template::expand(raw, env).expect(raw);
-            assert_eq!((t.value.as_str(), t.has_vars), (value, vars), "{raw}");
+            let t = Template::parse(raw).expect(raw);
+            assert_eq!(t.expand(&env).as_deref(), Ok(value), "{raw}");
+            assert_eq!(t.has_vars, vars, "{raw}");
             assert_eq!(t.raw, raw);
             assert!(!format!("{t:?}").contains("s3cret"));
         }
@@ -1108,7 +1157,17 @@ mod tests {
             ("${TOKEN", "unclosed"),
         ];
         for (raw, msg) in cases {
-            let e = Template::expand(raw, env).expect_err(raw);
+            let e = Template::parse(raw)
+                .map_err(|e| vec![e])
+                .and_then(|t| t.expand(&env))
+                .map_err(|e| {
+                    if e.len() == 1 && e[0].contains(' ') {
+                        e[0].clone()
+                    } else {
+                        missing_message(&e)
+                    }
+                })
+                .expect_err(raw);
             assert!(e.contains(msg), "{raw}: {e}");
         }
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
-use super::spec::ModelName as Model;
+use super::model::Model;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -95,15 +95,13 @@ impl<'de> Deserialize<'de> for Threshold {
 const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5` or `p99{threads} < 80ms`";
 
 fn model(name: &str) -> Result<Model, String> {
-    match name.trim() {
-        "sequential" => Ok(Model::Sequential),
-        "threads" => Ok(Model::Threads),
-        "async" => Ok(Model::Async),
-        "processes" => Ok(Model::Processes),
-        other => Err(format!(
-            "unknown model `{other}`, expected sequential, threads, async or processes"
-        )),
-    }
+    let name = name.trim();
+    Model::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown model `{name}`, expected {}",
+            Model::names_for_humans()
+        )
+    })
 }
 
 pub fn parse(text: &str) -> Result<Threshold, String> {
@@ -154,7 +152,7 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         {
             Some(m) => {
                 let m = model(m).map_err(|e| bad(&e))?;
-                if m == Model::Sequential {
+                if m.is_baseline() {
                     return Err(bad(
                         "speedup is measured against sequential; name another model",
                     ));
