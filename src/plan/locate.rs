@@ -212,7 +212,8 @@ mod tests {
                     .collect(),
             )
         };
-        let cases: &[(&[&str], Option<(usize, usize)>)] = &[
+        type Case<'a> = (&'a [&'a str], Option<(usize, usize)>);
+        let cases: &[Case] = &[
             (&["name"], Some((2, 7))),
             (&["scenarios", "0", "targets", "1"], Some((5, 19))),
             (&["scenarios", "1", "targets", "0", "url"], Some((9, 14))),

@@ -831,8 +831,8 @@ fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
             return Some(Ok(Piece::Text(t)));
         }
         let after = &rest[1..];
-        if after.starts_with("${") {
-            rest = &after[2..];
+        if let Some(tail) = after.strip_prefix("${") {
+            rest = tail;
             return Some(Ok(Piece::Text("${")));
         }
         let Some(tail) = after.strip_prefix('{') else {
