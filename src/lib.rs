@@ -69,7 +69,7 @@ pub fn main(cli: Cli) -> ExitCode {
             exit::PASSED
         }
         Command::Trend { paths, out } => trend(&paths, &out),
-        Command::Worker => match run::worker::main() {
+        Command::Worker => match run::host::worker::main() {
             Ok(()) => exit::PASSED,
             Err(e) => {
                 eprintln!("loadplan worker: {e:#}");

@@ -148,7 +148,7 @@ pub enum TargetUrl {
 }
 
 /// How much load a cell generates.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Load {
     /// `repeat × ops_per_pass` operations in total, shared by the cell's users.
     Repeat(NonZeroU64),

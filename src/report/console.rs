@@ -94,8 +94,8 @@ impl Observer for Progress {
         if let Some(bar) = self.finish_ticker() {
             bar.finish_and_clear();
         }
-        let rec = &r.recorder;
-        let wall = r.wall.as_secs_f64();
+        let rec = &r.measured.recorder;
+        let wall = r.measured.wall.as_secs_f64();
         let tput = if wall > 0.0 {
             rec.operations as f64 / wall
         } else {
@@ -111,7 +111,7 @@ impl Observer for Progress {
             units::micros(p99),
             rec.error_count(),
         );
-        if !r.complete {
+        if !r.measured.complete {
             line.push_str(" (incomplete)");
         }
         let _ = writeln!(std::io::stderr(), "{line}");

@@ -1,33 +1,35 @@
 //! The run stage: a validated plan in, one measured [`CellResult`] per cell out.
 //!
-//! Starts the built-in target server when the plan asks for it, then runs every cell in plan order
-//! under its model (one file per model; the user loop they share is `user.rs`). It never decides
+//! Starts the built-in target server when the plan asks for it, resolves every workload against
+//! the base (before any load), then runs the cells in plan order. Each cell is two choices that
+//! meet in one user loop (`user.rs`): a *load shape* (`shape/`: counted, timed, staged, open)
+//! decides what each user does next, and a *host* (`host/`: sequential, threads, async,
+//! processes) decides where the users run. What one process runs of a cell is a [`Share`]
+//! (`share.rs`), split the same way for shards and for worker processes. This stage never decides
 //! whether a run passed and never writes report files. An interrupt stops the load and returns
 //! what was measured, marked incomplete.
 
-mod asynchronous;
 mod builtin;
-mod paced;
-mod processes;
+pub mod host;
 mod schedule;
-mod sequential;
-mod threads;
+mod shape;
+pub mod share;
+mod sink;
 mod user;
-pub mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::sync::Notify;
 
-use crate::plan::{Base, Cell, Load, Model, Plan, Scenario};
-use crate::stats::{CellResult, Recorder, RunResults, Shard};
-use crate::workload::{Prepared, ResolveError};
+use crate::plan::{Base, Cell, Load, Model, Plan};
+use crate::stats::{CellResult, RunResults, Shard};
+use crate::workload::{Prepared, ResolveError, Resolved};
 
 pub use builtin::BuiltinServer;
-pub use user::CellLoad;
+pub use share::{CellWork, Share};
 
 /// The run could not be carried out (exit code 3), as opposed to a target that failed (data).
 #[derive(Debug, thiserror::Error)]
@@ -89,39 +91,6 @@ pub trait Observer {
     fn note(&self, message: &str);
 }
 
-/// What a model needs to run one cell.
-pub struct CellInput<'a> {
-    pub scenario: &'a Scenario,
-    pub cell: &'a Cell,
-    /// The origin relative targets resolve against.
-    pub base: Option<&'a url::Url>,
-    pub load: CellLoad,
-    pub progress: Arc<AtomicU64>,
-    /// For paced loads: the share of arrivals (or staged users) this process runs.
-    pub stride: paced::Stride,
-}
-
-impl CellInput<'_> {
-    fn prepared(&self) -> Result<Prepared, RunError> {
-        Ok(Prepared::new(
-            &self.scenario.workload,
-            self.base,
-            self.scenario.timeout,
-        )?)
-    }
-}
-
-/// What a model returns for one cell.
-pub struct ModelOutput {
-    pub recorder: Recorder,
-    pub wall: Duration,
-    pub cpu: Duration,
-    pub peak_rss_bytes: u64,
-    pub notes: Vec<String>,
-    /// False when a part of the cell is missing (a lost worker).
-    pub complete: bool,
-}
-
 /// Runs the cells of `plan` (all, or those of the scenarios `only` names).
 pub fn execute(
     plan: &Plan,
@@ -151,10 +120,12 @@ pub fn execute(
         (Base::Url { url, .. }, None) => Some(url.clone()),
         _ => None,
     };
-    // Fail before any load: every target must resolve against the base.
-    for c in cells {
-        let s = &plan.scenarios[c.scenario];
-        Prepared::new(&s.workload, base.as_ref(), s.timeout)?;
+    // Fail before any load: every target must resolve against the base, and build.
+    let mut workloads = Vec::with_capacity(plan.scenarios.len());
+    for s in &plan.scenarios {
+        let resolved = Resolved::new(&s.workload, base.as_ref())?;
+        Prepared::new(&resolved, s.timeout)?;
+        workloads.push(resolved);
     }
     let mut results = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
@@ -165,8 +136,36 @@ pub fn execute(
         let label = format!(
             "{} · {}",
             scenario.name,
-            crate::plan::cell_label(cell.model, cell.concurrency.get(), cell.workers.get())
+            cell.model.label(cell.concurrency.get(), cell.workers.get())
         );
+        let whole = Share::whole(
+            cell.concurrency.get(),
+            plan.cell_operations(cell).unwrap_or(0),
+            scenario.warmup,
+            match &scenario.load {
+                Load::Open { max_in_flight, .. } => max_in_flight.get(),
+                _ => usize::MAX,
+            },
+        );
+        // A shard runs its share of the users and of the work; results name the whole cell.
+        let share = shard.map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
+        if share.user_count() == 0 {
+            if let Some(sh) = shard {
+                observer.note(&format!(
+                    "{label}: no users in shard {}/{}",
+                    sh.index + 1,
+                    sh.count
+                ));
+            }
+            continue;
+        }
+        let work = CellWork {
+            workload: workloads[cell.scenario].clone(),
+            load: scenario.load.clone(),
+            share,
+            warmup_time: scenario.warmup_time,
+            timeout: scenario.timeout,
+        };
         let progress = Arc::new(AtomicU64::new(0));
         let offset = started_at.elapsed().unwrap_or_default();
         observer.cell_started(
@@ -176,88 +175,22 @@ pub fn execute(
             plan.cell_operations(cell),
             progress.clone(),
         );
-        let total = plan.cell_operations(cell).unwrap_or(0);
-        let mut load = match &scenario.load {
-            Load::Repeat(_) => CellLoad::Repeat {
-                first: 0,
-                count: total,
-            },
-            // Paced loads carry their own timing (`paced.rs`); this is their planned length.
-            other => CellLoad::Duration {
-                micros: other
-                    .planned_time()
-                    .map_or(u64::MAX, crate::units::micros_of),
-            },
+        // The one place that matches on a model: which host runs the cell.
+        let mut measured = match cell.model {
+            Model::Sequential => host::sequential::run(&work, progress)?,
+            Model::Threads => host::threads::run(&work, progress)?,
+            Model::Async => host::asynchronous::run(&work, cell.workers.get(), progress)?,
+            Model::Processes => host::processes::run(&work, cell.workers.get(), progress)?,
         };
-        // A shard runs its share of the users and of the work; results name the whole cell.
-        let (shard_cell, shard_scenario);
-        let (cell_run, scenario_run) = match shard {
-            None => (cell, scenario),
-            Some(sh) => {
-                let c = cell.concurrency.get();
-                let (users, work) = sh.share(c, total);
-                let Some(users) = std::num::NonZeroUsize::new(users) else {
-                    observer.note(&format!(
-                        "{label}: no users in shard {}/{}",
-                        sh.index + 1,
-                        sh.count
-                    ));
-                    continue;
-                };
-                if let CellLoad::Repeat { .. } = load {
-                    load = CellLoad::Repeat {
-                        first: sh.first_op(c, total),
-                        count: work,
-                    };
-                }
-                shard_cell = Cell {
-                    concurrency: users,
-                    workers: match cell.model {
-                        Model::Threads => users,
-                        Model::Processes => cell.workers.min(users),
-                        Model::Sequential | Model::Async => cell.workers,
-                    },
-                    ..cell.clone()
-                };
-                shard_scenario = Scenario {
-                    warmup: sh.share(c, scenario.warmup).1,
-                    ..scenario.clone()
-                };
-                (&shard_cell, &shard_scenario)
-            }
-        };
-        let input = CellInput {
-            scenario: scenario_run,
-            cell: cell_run,
-            base: base.as_ref(),
-            load,
-            progress,
-            stride: shard.map_or(paced::Stride::WHOLE, |s| paced::Stride {
-                index: s.index as u64,
-                of: s.count as u64,
-            }),
-        };
-        let paced = paced::PacedLoad::from_load(&scenario_run.load, shard.map_or(1, |s| s.count));
-        let out = match (cell.model, &paced) {
-            (Model::Processes, _) => processes::run(&input)?,
-            (_, Some(p)) => paced::run(&input, p)?,
-            (Model::Sequential, None) => sequential::run(&input)?,
-            (Model::Threads, None) => threads::run(&input)?,
-            (Model::Async, None) => asynchronous::run(&input)?,
-        };
-        let mut notes = out.notes;
-        let interrupted = stopping();
-        if interrupted {
-            notes.push("interrupted: the cell was stopped before its end".into());
+        if stopping() {
+            measured
+                .notes
+                .push("interrupted: the cell was stopped before its end".into());
+            measured.complete = false;
         }
         let result = CellResult {
             cell: cell.clone(),
-            recorder: out.recorder,
-            wall: out.wall,
-            cpu: out.cpu,
-            peak_rss_bytes: out.peak_rss_bytes,
-            complete: out.complete && !interrupted,
-            notes,
+            measured,
             offset,
         };
         observer.cell_finished(i, cells.len(), &label, &result);
@@ -286,7 +219,7 @@ pub fn scheduled_arrivals(load: &Load) -> Option<u64> {
     }
 }
 
-/// A tokio runtime for one model: a single-threaded event loop, or `workers` threads.
+/// A tokio runtime for one host: a single-threaded event loop, or `workers` threads.
 fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, RunError> {
     let mut b = if workers <= 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -296,17 +229,6 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, RunError> {
         b
     };
     b.enable_all().build().map_err(RunError::Runtime)
-}
-
-/// Wall and CPU time of the measured phase, from its start to now.
-fn measured_since(start: Option<&user::Start>) -> (Duration, Duration) {
-    match start {
-        Some(s) => (
-            s.at.elapsed(),
-            crate::stats::rusage::cpu_time().saturating_sub(s.cpu),
-        ),
-        None => (Duration::ZERO, Duration::ZERO),
-    }
 }
 
 /// Run in a child between fork and exec: the child gets SIGKILL when the thread that spawned it

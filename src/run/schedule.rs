@@ -139,11 +139,6 @@ impl UserStages {
                 x.round().max(0.0) as usize
             })
     }
-
-    /// The most users any stage has.
-    pub fn max_users(&self) -> usize {
-        self.stages.iter().map(|s| s.2.max(s.3)).max().unwrap_or(0)
-    }
 }
 
 #[cfg(test)]
@@ -195,7 +190,6 @@ mod tests {
         assert_eq!(u.users_at(secs(2.5)), 10);
         assert_eq!(u.users_at(secs(3.5)), 5);
         assert_eq!(u.users_at(secs(4.5)), 0);
-        assert_eq!(u.max_users(), 10);
         assert_eq!(u.end(), secs(4.0));
     }
 }

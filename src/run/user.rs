@@ -1,223 +1,130 @@
-//! The loop of one user, the same in every model: warm up, wait for the start, then claim and
-//! execute operations until the count or the time is used up, recording each into its own sink.
+//! The loop of one user, the same under every host and every load shape: warm up, pass the start
+//! gate, then ask the shape for operations until it has none, executing each on the user's own
+//! unit (its connection) and recording it into this thread's recorder.
 //!
-//! Models differ only in what runs these loops (the main thread, OS threads, tokio tasks, worker
-//! processes). Claiming an operation is one relaxed atomic add; nothing else is shared per
-//! operation.
+//! Hosts differ only in what runs these loops (the main thread, OS threads, tokio tasks, worker
+//! processes); shapes differ only in what they answer. Nothing is shared per operation but the
+//! shape's counters.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{Barrier, watch};
 
-use crate::stats::{Recorder, rusage};
+use super::shape::{Op, Shape};
+use super::sink;
 use crate::workload::{Outcome, Unit};
 
-/// How much work a cell (or one worker process's share of it) has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum CellLoad {
-    /// Operation numbers `first .. first + count`, claimed by whichever user is free.
-    Repeat { first: u64, count: u64 },
-    /// Every user loops until this long after the start.
-    Duration { micros: u64 },
-}
-
-/// When the measured phase started, in wall time and in this process's CPU time.
-#[derive(Debug, Clone, Copy)]
-pub struct Start {
-    pub at: Instant,
-    pub cpu: Duration,
-}
-
-impl Start {
-    pub fn now() -> Start {
-        Start {
-            cpu: rusage::cpu_time(),
-            at: Instant::now(),
-        }
-    }
-}
-
-/// What the users of one cell (in one process) share.
+/// What the users of one cell share in one process.
 pub struct Shared {
-    load: CellLoad,
-    next: AtomicU64,
-    warmup: u64,
-    warm_next: AtomicU64,
-    ops_per_pass: u64,
-    /// All users (plus the coordinator, in a worker process) meet here after warming up.
-    barrier: Barrier,
-    /// Flipped to true to start the measured phase.
-    go: watch::Receiver<bool>,
-    pub start: OnceLock<Start>,
+    pub shape: Shape,
+    pub gate: Gate,
     /// Measured operations finished so far, for the progress display.
     pub progress: Arc<AtomicU64>,
-    yield_between_ops: bool,
-    /// Warm-up by time (`warmup: 5s`), beside or instead of the count.
-    warm_time: Duration,
-    warm_until: OnceLock<Instant>,
+    /// A kernel never awaits: yielding after each operation lets the other tasks of a
+    /// single-threaded runtime take turns, as asyncio's would between awaits.
+    pub yield_between_ops: bool,
 }
 
-impl Shared {
-    /// `parties` is the number of users, plus one when a coordinator also waits on the barrier.
-    pub fn new(
-        load: CellLoad,
-        warmup: u64,
-        ops_per_pass: u64,
-        parties: usize,
-        go: watch::Receiver<bool>,
-        progress: Arc<AtomicU64>,
-        cpu_bound: bool,
-    ) -> Shared {
-        let first = match load {
-            CellLoad::Repeat { first, .. } => first,
-            CellLoad::Duration { .. } => 0,
-        };
-        Shared {
-            load,
-            next: AtomicU64::new(first),
-            warmup,
-            warm_next: AtomicU64::new(0),
-            ops_per_pass: ops_per_pass.max(1),
-            barrier: Barrier::new(parties),
+/// Where users meet before the measured phase: all of them (and a coordinator, in a worker
+/// process) once warm, then a `go` signal.
+pub struct Gate {
+    barrier: Barrier,
+    go: watch::Receiver<bool>,
+}
+
+impl Gate {
+    /// `parties` users (plus one when a coordinator waits too); `go` flips to true to start.
+    pub fn new(parties: usize, go: watch::Receiver<bool>) -> Gate {
+        Gate {
+            barrier: Barrier::new(parties.max(1)),
             go,
-            start: OnceLock::new(),
-            progress,
-            // A kernel never awaits: yielding after each operation lets the other tasks of a
-            // single-threaded runtime take turns, as asyncio would between awaits.
-            yield_between_ops: cpu_bound,
-            warm_time: Duration::ZERO,
-            warm_until: OnceLock::new(),
         }
     }
 
-    /// The shared state of an in-process cell of `parties` users, started at once.
-    pub fn for_cell(
-        input: &super::CellInput,
-        prepared: &crate::workload::Prepared,
-        parties: usize,
-    ) -> Shared {
-        Shared::new(
-            input.load,
-            input.scenario.warmup,
-            input.scenario.workload.ops_per_pass(),
-            parties,
-            go_now(),
-            Arc::clone(&input.progress),
-            prepared.is_cpu(),
-        )
-        .with_warm_time(input.scenario.warmup_time)
+    /// A gate for `parties` users that opens as soon as they are all there.
+    pub fn open(parties: usize) -> Gate {
+        let (tx, rx) = watch::channel(true);
+        drop(tx);
+        Gate::new(parties, rx)
     }
 
-    /// `warmup: 5s`: users also warm up until this long after the first of them starts.
-    pub fn with_warm_time(mut self, warm_time: Duration) -> Shared {
-        self.warm_time = warm_time;
-        self
+    /// Waits for every party, then for `go`; a stop request lets everyone through.
+    pub async fn pass(&self) {
+        self.arrive().await;
+        self.go_signal().await;
     }
 
-    /// Whether warm-up operation `i` (claimed now) is still part of the warm-up.
-    fn warming(&self, i: u64) -> bool {
-        i < self.warmup
-            || (!self.warm_time.is_zero()
-                && Instant::now()
-                    < *self
-                        .warm_until
-                        .get_or_init(|| Instant::now() + self.warm_time))
+    /// Waits for every party only (for a coordinator, before it reports ready).
+    pub async fn arrive(&self) {
+        tokio::select! {
+            _ = self.barrier.wait() => {}
+            () = super::stop_requested() => {}
+        }
     }
 
-    /// The coordinator's side of the barrier (worker processes only).
-    pub async fn wait_warm(&self) {
-        self.barrier.wait().await;
+    /// Waits for `go` only (for a driver that is not a party).
+    pub async fn go_signal(&self) {
+        let mut go = self.go.clone();
+        tokio::select! {
+            // A closed channel after `true` was sent still reads `true`.
+            _ = go.wait_for(|g| *g) => {}
+            () = super::stop_requested() => {}
+        }
     }
 }
 
-/// A started-now `go` signal, for models without a coordinator.
-pub fn go_now() -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(true);
-    drop(tx);
-    rx
-}
-
-/// Where a user records. A plain recorder in-process; a shared cell in a worker process, so that
-/// the snapshot task can read it between operations.
-pub trait Sink {
-    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome);
-}
-
-impl Sink for Recorder {
-    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
-        Recorder::record(self, at, latency, outcome);
-    }
-}
-
-impl Sink for Rc<RefCell<Recorder>> {
-    fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
-        self.borrow_mut().record(at, latency, outcome);
-    }
-}
-
-/// Runs one user to the end of the cell.
-pub async fn user<S: Sink>(shared: &Shared, mut unit: Unit, sink: &mut S) {
-    // Warm-up: the same operations, on the same connection, not recorded.
+/// Runs user `user` (one of the share's) to the end of the cell.
+pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     let mut stop = StopWatch::new();
-    loop {
-        if super::stopping() {
-            break;
-        }
-        let i = shared.warm_next.fetch_add(1, Ordering::Relaxed);
-        if !shared.warming(i) {
-            break;
-        }
-        if stop
-            .execute(&mut unit, i % shared.ops_per_pass)
-            .await
-            .is_none()
-        {
+    // Warm-up: the same operations, on the same connection, not recorded.
+    while let Some(n) = shared.shape.warm_next() {
+        if super::stopping() || stop.execute(&mut unit, n).await.is_none() {
             break;
         }
         if shared.yield_between_ops {
             tokio::task::yield_now().await;
         }
     }
-    shared.barrier.wait().await;
-    let mut go = shared.go.clone();
-    // A closed channel after `true` was sent still reads `true`.
-    let _ = go.wait_for(|g| *g).await;
-    let start = *shared.start.get_or_init(Start::now);
-    let deadline = match shared.load {
-        CellLoad::Duration { micros } => Some(start.at + Duration::from_micros(micros)),
-        CellLoad::Repeat { .. } => None,
+    shared.gate.pass().await;
+    shared.shape.begin();
+    let Some(measured_start) = shared.shape.measured_start() else {
+        return;
     };
-    loop {
-        if super::stopping() {
-            break;
-        }
-        let op = shared.next.fetch_add(1, Ordering::Relaxed);
-        match shared.load {
-            CellLoad::Repeat { first, count } if op >= first + count => break,
-            _ => {}
-        }
-        // One clock read serves both the deadline check and the operation's start.
-        let began = Instant::now();
-        if deadline.is_some_and(|d| began >= d) {
-            break;
-        }
-        let Some(outcome) = stop.execute(&mut unit, op).await else {
-            break;
-        };
+    while let Some(op) = shared.shape.next(user).await {
+        let sent = Instant::now();
+        let outcome = stop.execute(&mut unit, op.n).await;
         let ended = Instant::now();
-        sink.record(ended - start.at, ended - began, &outcome);
-        shared.progress.fetch_add(1, Ordering::Relaxed);
+        shared.shape.done(&op);
+        let Some(outcome) = outcome else { break };
+        if op.measured {
+            record(&op, measured_start, sent, ended, &outcome);
+            shared.progress.fetch_add(1, Ordering::Relaxed);
+        }
         if shared.yield_between_ops {
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// Records one finished operation: at its end since the measured start, with its latency from
+/// the send, or for an open-model arrival from its intended start, the send's lateness beside.
+fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outcome: &Outcome) {
+    let at = ended.saturating_duration_since(measured_start);
+    sink::with(|r| match op.due {
+        Some(due) => r.record_open(
+            at,
+            ended.saturating_duration_since(due),
+            ended - sent,
+            sent.saturating_duration_since(due),
+            outcome,
+        ),
+        None => r.record(at, ended - sent, outcome),
+    });
 }
 
 /// Lets a user abandon an operation when the run is being stopped.
@@ -269,5 +176,124 @@ impl StopWatch {
             work.as_mut().poll(cx).map(Some)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::{Kernel, Load};
+    use crate::run::share::{CellWork, Share};
+    use crate::workload::{Prepared, Resolved};
+
+    fn shared(load: Load, share: Share, warmup_time: Duration) -> (Shared, Prepared) {
+        let work = CellWork {
+            workload: Resolved::Cpu(Kernel::SumSquares { n: 10 }),
+            load,
+            share: share.clone(),
+            warmup_time,
+            timeout: Duration::from_secs(1),
+        };
+        let prepared = Prepared::new(&work.workload, work.timeout).expect("prepared");
+        (
+            Shared {
+                shape: Shape::new(&work),
+                gate: Gate::open(share.user_count()),
+                progress: Arc::new(AtomicU64::new(0)),
+                yield_between_ops: true,
+            },
+            prepared,
+        )
+    }
+
+    fn run_users(shared: &Shared, prepared: &Prepared, users: &[usize]) -> crate::stats::Recorder {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _ = sink::take();
+        rt.block_on(async {
+            let tasks = users
+                .iter()
+                .map(|u| user(shared, *u, prepared.unit()))
+                .collect::<Vec<_>>();
+            let driver = async {
+                if shared.shape.has_driver() {
+                    shared.gate.go_signal().await;
+                    shared.shape.begin();
+                    shared.shape.drive().await;
+                    shared.shape.close();
+                }
+            };
+            futures_join(tasks, driver).await;
+        });
+        sink::take()
+    }
+
+    /// Polls every user future and the driver together on this thread.
+    async fn futures_join(users: Vec<impl Future<Output = ()>>, driver: impl Future<Output = ()>) {
+        let mut all: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> =
+            users.into_iter().map(|f| Box::pin(f) as _).collect();
+        all.push(Box::pin(driver));
+        let mut done = vec![false; all.len()];
+        std::future::poll_fn(|cx| {
+            for (f, d) in all.iter_mut().zip(done.iter_mut()) {
+                if !*d && f.as_mut().poll(cx).is_ready() {
+                    *d = true;
+                }
+            }
+            if done.iter().all(|d| *d) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    #[test]
+    fn counted_users_record_every_operation_once() {
+        let (s, p) = shared(
+            Load::Repeat(NonZeroU64::MIN),
+            Share::whole(3, 25, 4, 1),
+            Duration::ZERO,
+        );
+        let rec = run_users(&s, &p, &[0, 1, 2]);
+        assert_eq!(rec.operations, 25);
+        assert_eq!(rec.latency.len(), 25);
+        assert_eq!(s.progress.load(Ordering::Relaxed), 25);
+    }
+
+    #[test]
+    fn open_users_record_corrected_and_uncorrected_latency() {
+        let load = Load::Open {
+            start_rate: 200.0,
+            stages: vec![(Duration::from_millis(100), 200.0)],
+            max_in_flight: std::num::NonZeroUsize::MIN.saturating_add(9),
+        };
+        let (s, p) = shared(load, Share::whole(2, 0, 0, 10), Duration::from_millis(20));
+        let rec = run_users(&s, &p, &[0, 1]);
+        let open = rec.open.as_ref().expect("open stats");
+        assert_eq!(open.scheduled, 20, "200/s for 100 ms");
+        assert_eq!(rec.operations + open.dropped, open.scheduled);
+        assert_eq!(open.uncorrected.len(), rec.operations);
+        assert_eq!(open.lag.len(), rec.operations);
+    }
+
+    #[test]
+    fn staged_users_take_turns_by_the_stages() {
+        let load = Load::Users(vec![
+            (Duration::from_millis(40), 1),
+            (Duration::ZERO, 2),
+            (Duration::from_millis(40), 2),
+        ]);
+        let (s, p) = shared(load, Share::whole(2, 0, 0, 1), Duration::ZERO);
+        let rec = run_users(&s, &p, &[0, 1]);
+        assert!(rec.operations > 0);
+        let start = s.shape.started().expect("started").at;
+        assert!(start.elapsed() >= Duration::from_millis(80));
     }
 }

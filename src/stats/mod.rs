@@ -17,27 +17,51 @@ pub use recorder::{
     MAX_LATENCY_US, Recorder, RecorderWire, TimelinePoint, histogram_from_base64,
     histogram_to_base64, new_histogram,
 };
-pub use results::{
-    CellPartWire, Part, RESULTS_FORMAT, Results, Shard, merge_parts, merge_results, split,
-    to_results,
-};
+pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, to_results};
 pub use summary::*;
 
-use crate::plan::{Cell, Model, Plan, Workload};
+use crate::plan::{Cell, Plan, Workload};
 use crate::workload::ErrorKind;
 
-/// One cell's measurements, merged from all its workers.
-#[derive(Debug, Clone)]
-pub struct CellResult {
-    pub cell: Cell,
+/// What a cell, or one share of it (a worker process, a shard), measured.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
     pub recorder: Recorder,
     /// Measured phase: from the start signal to the last operation's end.
     pub wall: Duration,
     /// The runner's CPU over the measured phase, workers included.
     pub cpu: Duration,
     pub peak_rss_bytes: u64,
+    /// False when a part of the cell is missing (a lost worker, a missing shard, an interrupt).
     pub complete: bool,
     pub notes: Vec<String>,
+}
+
+impl Measured {
+    /// Adds shares that ran side by side: counts and histograms add, the wall clock is the
+    /// longest share's, CPU adds up, peak memory is the largest process's.
+    pub fn merge(parts: impl IntoIterator<Item = Measured>) -> Measured {
+        let mut all = Measured {
+            complete: true,
+            ..Measured::default()
+        };
+        for p in parts {
+            all.recorder.merge(&p.recorder);
+            all.wall = all.wall.max(p.wall);
+            all.cpu += p.cpu;
+            all.peak_rss_bytes = all.peak_rss_bytes.max(p.peak_rss_bytes);
+            all.complete &= p.complete;
+            all.notes.extend(p.notes);
+        }
+        all
+    }
+}
+
+/// One cell's measurements, merged from all its workers.
+#[derive(Debug, Clone)]
+pub struct CellResult {
+    pub cell: Cell,
+    pub measured: Measured,
     /// When the cell began, since the run started (its warm-up included).
     pub offset: Duration,
 }
@@ -69,7 +93,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             }
             let seq_throughput = results
                 .iter()
-                .find(|c| c.cell.model == Model::Sequential)
+                .find(|c| c.cell.model.is_baseline())
                 .map(|c| throughput(c));
             let planned = s.load.planned_time();
             let cells: Vec<CellSummary> = results
@@ -143,9 +167,9 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
 }
 
 fn throughput(c: &CellResult) -> f64 {
-    let secs = c.wall.as_secs_f64();
+    let secs = c.measured.wall.as_secs_f64();
     if secs > 0.0 {
-        c.recorder.operations as f64 / secs
+        c.measured.recorder.operations as f64 / secs
     } else {
         0.0
     }
@@ -153,20 +177,17 @@ fn throughput(c: &CellResult) -> f64 {
 
 /// Cores the cell could have kept busy at most: its parallel units, capped by the machine.
 fn usable_cores(cell: &Cell, cores: usize) -> usize {
-    let slots = match cell.model {
-        Model::Sequential => 1,
-        Model::Threads => cell.concurrency.get(),
-        Model::Async | Model::Processes => cell.workers.get(),
-    };
-    slots.min(cores.max(1))
+    cell.model
+        .parallel_slots(cell.concurrency.get(), cell.workers.get())
+        .min(cores.max(1))
 }
 
 fn busy_fraction(c: &CellResult, cores: usize) -> f64 {
-    let wall = c.wall.as_secs_f64();
+    let wall = c.measured.wall.as_secs_f64();
     if wall <= 0.0 {
         return 0.0;
     }
-    c.cpu.as_secs_f64() / wall / usable_cores(&c.cell, cores) as f64
+    c.measured.cpu.as_secs_f64() / wall / usable_cores(&c.cell, cores) as f64
 }
 
 /// The sequential cell is the cleanest evidence (one unit at a time: the share of its time spent
@@ -174,7 +195,7 @@ fn busy_fraction(c: &CellResult, cores: usize) -> f64 {
 fn bound_evidence(results: &[&CellResult], cores: usize) -> (f64, String) {
     let pick = results
         .iter()
-        .find(|c| c.cell.model == Model::Sequential)
+        .find(|c| c.cell.model.is_baseline())
         .or_else(|| {
             results
                 .iter()
@@ -183,7 +204,9 @@ fn bound_evidence(results: &[&CellResult], cores: usize) -> (f64, String) {
     match pick {
         Some(c) => (
             busy_fraction(c, cores),
-            crate::plan::cell_label(c.cell.model, c.cell.concurrency.get(), c.cell.workers.get()),
+            c.cell
+                .model
+                .label(c.cell.concurrency.get(), c.cell.workers.get()),
         ),
         None => (0.0, String::new()),
     }
@@ -194,10 +217,11 @@ fn cell_summary(
     seq_throughput: Option<f64>,
     planned: Option<Duration>,
 ) -> CellSummary {
-    let r = &c.recorder;
-    let wall = c.wall.as_secs_f64();
+    let m = &c.measured;
+    let r = &m.recorder;
+    let wall = m.wall.as_secs_f64();
     let tput = throughput(c);
-    let cpu = c.cpu.as_secs_f64();
+    let cpu = m.cpu.as_secs_f64();
     CellSummary {
         model: c.cell.model,
         concurrency: c.cell.concurrency.get(),
@@ -225,10 +249,10 @@ fn cell_summary(
         latency_out_of_range: r.out_of_range,
         cpu_seconds: cpu,
         cores_busy: if wall > 0.0 { cpu / wall } else { 0.0 },
-        peak_rss_bytes: c.peak_rss_bytes,
+        peak_rss_bytes: m.peak_rss_bytes,
         speedup: seq_throughput.filter(|s| *s > 0.0).map(|s| tput / s),
-        complete: c.complete,
-        notes: c.notes.clone(),
+        complete: m.complete,
+        notes: m.notes.clone(),
         start_offset_seconds: c.offset.as_secs_f64(),
         thresholds: Vec::new(),
         timeline: r.timeline.points(),

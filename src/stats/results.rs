@@ -1,8 +1,8 @@
 //! Raw, mergeable results: what a shard (`loadplan run --shard I/N --results FILE`) writes and what
 //! `loadplan report` merges, and the one merge that the `processes` model uses for its workers too.
 //!
-//! A [`Part`] is one worker's or one shard's share of a cell; [`merge_parts`] adds shares exactly
-//! (HdrHistograms and counters add bucket by bucket). [`merge_results`] checks that shard files
+//! A shard's share of a cell is a [`Measured`], and shares add exactly with [`Measured::merge`]
+//! (HdrHistograms and counters add bucket by bucket), as worker processes' shares do. [`merge_results`] checks that shard files
 //! belong together (same resolved plan, same shard count) and says which shards are missing.
 //! No I/O here; the CLI reads and writes the files.
 
@@ -12,59 +12,11 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::recorder::{Recorder, RecorderWire};
-use super::{CellResult, PlanInfo, RunResults};
+use super::{CellResult, Measured, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
 pub const RESULTS_FORMAT: &str = "loadplan-results";
 pub const RESULTS_VERSION: u32 = 1;
-
-/// One share of a cell.
-#[derive(Debug, Clone, Default)]
-pub struct Part {
-    pub recorder: Recorder,
-    pub wall: Duration,
-    pub cpu: Duration,
-    pub peak_rss_bytes: u64,
-    pub complete: bool,
-    pub notes: Vec<String>,
-}
-
-/// Adds shares that ran side by side: counts and histograms add, the wall clock is the longest
-/// share's, CPU adds up, peak memory is the largest process's.
-pub fn merge_parts(parts: impl IntoIterator<Item = Part>) -> Part {
-    let mut all = Part {
-        complete: true,
-        ..Part::default()
-    };
-    for p in parts {
-        all.recorder.merge(&p.recorder);
-        all.wall = all.wall.max(p.wall);
-        all.cpu += p.cpu;
-        all.peak_rss_bytes = all.peak_rss_bytes.max(p.peak_rss_bytes);
-        all.complete &= p.complete;
-        all.notes.extend(p.notes);
-    }
-    all
-}
-
-/// Splits `total` into shares proportional to `weights`; the remainder goes one by one to the
-/// first shares with a weight, so the shares always add up to `total` exactly.
-pub fn split(total: u64, weights: &[usize]) -> Vec<u64> {
-    let sum: u64 = weights.iter().map(|w| *w as u64).sum::<u64>().max(1);
-    let mut shares: Vec<u64> = weights
-        .iter()
-        .map(|w| (u128::from(total) * *w as u128 / u128::from(sum)) as u64)
-        .collect();
-    let mut left = total - shares.iter().sum::<u64>();
-    for (s, _) in shares.iter_mut().zip(weights).filter(|(_, w)| **w > 0) {
-        if left == 0 {
-            break;
-        }
-        *s += 1;
-        left -= 1;
-    }
-    shares
-}
 
 /// Which part of every cell a shard ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,24 +47,6 @@ impl Shard {
             index: i - 1,
             count: n,
         })
-    }
-
-    /// This shard's share of `total` split over the whole cell's `concurrency` users: users go to
-    /// shards round-robin, the work follows the users. Shares of all shards add up to `total`.
-    pub fn share(&self, concurrency: usize, total: u64) -> (usize, u64) {
-        let users: Vec<usize> = (0..self.count)
-            .map(|k| concurrency / self.count + usize::from(k < concurrency % self.count))
-            .collect();
-        let work = split(total, &users);
-        (users[self.index], work[self.index])
-    }
-
-    /// The first operation number of this shard's share (so target lists keep rotating).
-    pub fn first_op(&self, concurrency: usize, total: u64) -> u64 {
-        let users: Vec<usize> = (0..self.count)
-            .map(|k| concurrency / self.count + usize::from(k < concurrency % self.count))
-            .collect();
-        split(total, &users)[..self.index].iter().sum()
     }
 }
 
@@ -178,12 +112,12 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 model: c.cell.model,
                 concurrency: c.cell.concurrency.get(),
                 workers: c.cell.workers.get(),
-                recorder: RecorderWire::from(&c.recorder),
-                wall_us: crate::units::micros_of(c.wall),
-                cpu_us: crate::units::micros_of(c.cpu),
-                peak_rss_bytes: c.peak_rss_bytes,
-                complete: c.complete,
-                notes: c.notes.clone(),
+                recorder: RecorderWire::from(&c.measured.recorder),
+                wall_us: crate::units::micros_of(c.measured.wall),
+                cpu_us: crate::units::micros_of(c.measured.cpu),
+                peak_rss_bytes: c.measured.peak_rss_bytes,
+                complete: c.measured.complete,
+                notes: c.measured.notes.clone(),
                 offset_us: crate::units::micros_of(c.offset),
             })
             .collect(),
@@ -233,7 +167,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         .map(|(i, _)| format!("{}", i + 1))
         .collect();
     // (scenario, model, concurrency) → the shares, the cell's workers, its earliest start.
-    type Shares = (Vec<Part>, usize, Duration);
+    type Shares = (Vec<Measured>, usize, Duration);
     let mut groups: BTreeMap<(usize, Model, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
         for c in &r.cells {
@@ -243,7 +177,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                 .entry((c.scenario, c.model, c.concurrency))
                 .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX));
             entry.2 = entry.2.min(Duration::from_micros(c.offset_us));
-            entry.0.push(Part {
+            entry.0.push(Measured {
                 recorder,
                 wall: Duration::from_micros(c.wall_us),
                 cpu: Duration::from_micros(c.cpu_us),
@@ -262,7 +196,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         else {
             continue;
         };
-        let mut merged = merge_parts(parts);
+        let mut merged = Measured::merge(parts);
         if !missing.is_empty() {
             merged.complete = false;
             merged.notes.push(format!(
@@ -276,12 +210,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                 workers: std::num::NonZeroUsize::new(workers).unwrap_or(cell.workers),
                 ..cell
             },
-            recorder: merged.recorder,
-            wall: merged.wall,
-            cpu: merged.cpu,
-            peak_rss_bytes: merged.peak_rss_bytes,
-            complete: merged.complete,
-            notes: merged.notes,
+            measured: merged,
             offset,
         });
     }
@@ -313,21 +242,6 @@ mod tests {
         assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 1, count: 4 }));
         for bad in ["0/4", "5/4", "1/0", "x/2", "3"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
-        }
-        for (c, total, n) in [(16usize, 160u64, 4usize), (3, 10, 4), (1, 7, 3), (5, 0, 2)] {
-            let shards: Vec<Shard> = (0..n).map(|index| Shard { index, count: n }).collect();
-            let shares: Vec<(usize, u64)> = shards.iter().map(|s| s.share(c, total)).collect();
-            assert_eq!(shares.iter().map(|s| s.0).sum::<usize>(), c, "users add up");
-            assert_eq!(
-                shares.iter().map(|s| s.1).sum::<u64>(),
-                total,
-                "work adds up"
-            );
-            for (s, (users, work)) in shards.iter().zip(&shares) {
-                assert!(*users > 0 || *work == 0, "no work without users");
-                let before: u64 = shares[..s.index].iter().map(|x| x.1).sum();
-                assert_eq!(s.first_op(c, total), before);
-            }
         }
     }
 }

@@ -20,8 +20,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::Request as Planned;
 use super::{ErrorKind, Outcome};
-use crate::plan::{RequestTemplate, TargetUrl};
 
 /// A target URL that could not be turned into a request. Shows the URL as written only.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +53,7 @@ struct PreparedRequest {
 
 impl HttpTarget {
     pub fn new(
-        templates: &[RequestTemplate],
-        base: Option<&url::Url>,
+        templates: &[Planned],
         expect: Vec<u16>,
         timeout: Duration,
     ) -> Result<HttpTarget, ResolveError> {
@@ -65,13 +64,7 @@ impl HttpTarget {
                 display: t.display.clone(),
                 reason,
             };
-            let url = match &t.url {
-                TargetUrl::Absolute(u) => u.clone(),
-                TargetUrl::Relative(path) => base
-                    .ok_or_else(|| err("a relative URL needs `base`".into()))?
-                    .join(path)
-                    .map_err(|e| err(e.to_string()))?,
-            };
+            let url = &t.url;
             let host = url
                 .host_str()
                 .ok_or_else(|| err("the URL has no host".into()))?;
@@ -118,7 +111,7 @@ impl HttpTarget {
                 method: Method::from_bytes(t.method.as_bytes()).map_err(|e| err(e.to_string()))?,
                 uri,
                 headers,
-                body: t.body.clone().unwrap_or_default(),
+                body: t.body.clone().map(Bytes::from).unwrap_or_default(),
                 endpoint,
             });
         }
@@ -285,15 +278,14 @@ mod tests {
     use super::*;
 
     fn target(expect: Vec<u16>) -> HttpTarget {
-        let t = RequestTemplate {
+        let t = Planned {
             display: "/x?a=1".into(),
-            url: TargetUrl::Relative("/x?a=1".into()),
+            url: url::Url::parse("http://127.0.0.1:8080/x?a=1").expect("url"),
             method: "POST".into(),
             headers: vec![("authorization".into(), "Bearer s".into())],
-            body: Some(Bytes::from_static(b"{}")),
+            body: Some("{}".into()),
         };
-        let base = url::Url::parse("http://127.0.0.1:8080/").expect("url");
-        HttpTarget::new(&[t], Some(&base), expect, Duration::from_secs(1)).expect("target")
+        HttpTarget::new(&[t], expect, Duration::from_secs(1)).expect("target")
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Kernel, Workload};
+use crate::plan::{Kernel, TargetUrl, Workload};
 
 pub use http::{HttpTarget, ResolveError};
 
@@ -67,7 +67,86 @@ pub struct Outcome {
     pub error: Option<ErrorKind>,
 }
 
-/// A workload ready to run: what every user of a cell shares.
+/// A scenario's workload with every URL absolute: resolved once per cell by the run stage (the
+/// built-in server's address is known only then), used as-is by in-process users and sent as-is
+/// to worker processes. Holds substituted values: never shown, only sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Resolved {
+    Http {
+        requests: Vec<Request>,
+        /// Accepted status codes; empty means "any status below 400".
+        expect_status: Vec<u16>,
+    },
+    Cpu(Kernel),
+}
+
+/// One request with its absolute URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The URL as written in the plan, variables not substituted: the only form shown.
+    pub display: String,
+    pub url: url::Url,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl Resolved {
+    /// Joins relative URLs onto `base` (the built-in server's, or the plan's).
+    pub fn new(workload: &Workload, base: Option<&url::Url>) -> Result<Resolved, ResolveError> {
+        match workload {
+            Workload::Http {
+                requests,
+                expect_status,
+            } => Ok(Resolved::Http {
+                requests: requests
+                    .iter()
+                    .map(|t| {
+                        let url = match &t.url {
+                            TargetUrl::Absolute(u) => u.clone(),
+                            TargetUrl::Relative(path) => base
+                                .ok_or_else(|| ResolveError {
+                                    display: t.display.clone(),
+                                    reason: "a relative URL needs `base`".into(),
+                                })?
+                                .join(path)
+                                .map_err(|e| ResolveError {
+                                    display: t.display.clone(),
+                                    reason: e.to_string(),
+                                })?,
+                        };
+                        Ok(Request {
+                            display: t.display.clone(),
+                            url,
+                            method: t.method.clone(),
+                            headers: t.headers.clone(),
+                            body: t
+                                .body
+                                .as_ref()
+                                .map(|b| String::from_utf8_lossy(b).into_owned()),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                expect_status: expect_status.clone(),
+            }),
+            Workload::Cpu(k) => Ok(Resolved::Cpu(*k)),
+        }
+    }
+
+    /// Operations in one pass over the workload (the number of targets, or 1 for a kernel).
+    pub fn ops_per_pass(&self) -> u64 {
+        match self {
+            Resolved::Http { requests, .. } => requests.len() as u64,
+            Resolved::Cpu(_) => 1,
+        }
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        matches!(self, Resolved::Cpu(_))
+    }
+}
+
+/// A workload ready to run in this process: what every user of a cell shares.
 #[derive(Debug, Clone)]
 pub enum Prepared {
     Http(std::sync::Arc<HttpTarget>),
@@ -75,23 +154,18 @@ pub enum Prepared {
 }
 
 impl Prepared {
-    /// Resolves relative URLs against `base` (the built-in server's or the plan's).
-    pub fn new(
-        workload: &Workload,
-        base: Option<&url::Url>,
-        timeout: Duration,
-    ) -> Result<Prepared, ResolveError> {
-        match workload {
-            Workload::Http {
+    /// Builds the requests once, for every user of the cell in this process.
+    pub fn new(resolved: &Resolved, timeout: Duration) -> Result<Prepared, ResolveError> {
+        match resolved {
+            Resolved::Http {
                 requests,
                 expect_status,
             } => Ok(Prepared::Http(std::sync::Arc::new(HttpTarget::new(
                 requests,
-                base,
                 expect_status.clone(),
                 timeout,
             )?))),
-            Workload::Cpu(k) => Ok(Prepared::Cpu(*k)),
+            Resolved::Cpu(k) => Ok(Prepared::Cpu(*k)),
         }
     }
 
@@ -101,10 +175,6 @@ impl Prepared {
             Prepared::Http(t) => Unit::Http(http::Session::new(t.clone())),
             Prepared::Cpu(k) => Unit::Cpu(*k),
         }
-    }
-
-    pub fn is_cpu(&self) -> bool {
-        matches!(self, Prepared::Cpu(_))
     }
 }
 

@@ -1,0 +1,64 @@
+//! `threads`: one OS thread per user, each with its own connection and its own single-threaded
+//! runtime (a thread-local session), each running one operation at a time. The OS switches between
+//! them anywhere, and in Rust they compute on several cores at once. The shape's driver (the open
+//! model's dispatcher) runs on the calling thread.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::{drive, measured, prepared, shared};
+use crate::run::share::CellWork;
+use crate::run::user::{self, Gate};
+use crate::run::{RunError, sink};
+use crate::stats::{Measured, Recorder};
+
+/// Small stacks: a user needs little, and a sweep may ask for thousands of threads.
+const STACK_BYTES: usize = 256 * 1024;
+
+pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunError> {
+    let prepared = prepared(work)?;
+    let users: Vec<usize> = work.share.users().collect();
+    let shared = shared(work, Gate::open(users.len()), progress);
+    let rt = crate::run::runtime(1)?;
+    let _ = sink::take();
+    let mut notes = Vec::new();
+    let mut recorder = Recorder::default();
+    std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(users.len());
+        for &u in &users {
+            let (shared, unit) = (&shared, prepared.unit());
+            let spawned = std::thread::Builder::new()
+                .name(format!("loadplan-user-{u}"))
+                .stack_size(STACK_BYTES)
+                .spawn_scoped(scope, move || -> Result<Recorder, RunError> {
+                    let rt = crate::run::runtime(1)?;
+                    rt.block_on(user::user(shared, u, unit));
+                    Ok(sink::take())
+                });
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    // The users already started wait for all at the gate: stop them.
+                    notes.push(format!(
+                        "could not start thread {} of {}: {e}",
+                        u + 1,
+                        users.len()
+                    ));
+                    crate::run::request_stop();
+                    break;
+                }
+            }
+        }
+        rt.block_on(drive(&shared));
+        for h in handles {
+            match h.join() {
+                Ok(Ok(rec)) => recorder.merge(&rec),
+                Ok(Err(e)) => notes.push(format!("a user thread failed: {e}")),
+                Err(_) => notes.push("a user thread panicked (a loadplan bug)".into()),
+            }
+        }
+    });
+    // The driver counted its arrivals on this thread.
+    recorder.merge(&sink::take());
+    Ok(measured(&shared, recorder, notes))
+}
