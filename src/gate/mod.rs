@@ -111,6 +111,16 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
     }
 }
 
+/// The verdict of several runs together: interrupted beats failed beats passed.
+pub fn worst(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Passed => 0,
+        Verdict::Failed => 1,
+        Verdict::Interrupted => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 pub fn exit_code(v: Verdict) -> u8 {
     match v {
         Verdict::Passed => exit::PASSED,

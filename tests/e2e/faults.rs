@@ -1223,7 +1223,11 @@ scenarios:
         let cells = plan.cells(2);
         alloc::reset_peak();
         let results = loadplan::run::execute(&plan, &cells, "m", &observer, None).expect("run");
-        let ops: u64 = results.cells.iter().map(|c| c.measured.recorder.operations).sum();
+        let ops: u64 = results
+            .cells
+            .iter()
+            .map(|c| c.measured.recorder.operations)
+            .sum();
         assert_eq!(ops, 3 * repeat);
         drop(results);
         peaks.push(alloc::peak());

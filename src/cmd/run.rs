@@ -1,0 +1,233 @@
+//! `loadplan run`: every plan through the pipeline (`crate::pipeline`), or with `--shard`, this
+//! shard's part of one plan saved as mergeable results.
+//!
+//! Everything that can be checked is checked before any load is sent: the plans, `--only`, the
+//! templates, the baselines, and that the output folder (or results file) is writable.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::{cores, load_plans, say};
+use crate::cli::RunArgs;
+use crate::plan::{BaselineSettings, Cell, Plan};
+use crate::report::{self as reports, OutputDir};
+use crate::stats::{self, Shard, Summary, Verdict};
+use crate::{Error, gate, run};
+
+pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
+    let plans = load_plans(&args.plans)?;
+    let selected = plans
+        .iter()
+        .map(|p| select_cells(p, &args.only))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let (Some(shard), Some(file)) = (args.shard, &args.results) {
+        let ([plan], [cells]) = (plans.as_slice(), selected.as_slice()) else {
+            return Err(Error::Usage("--shard runs one plan at a time".into()));
+        };
+        return run_shard(plan, cells, shard, file, args.start_at);
+    }
+    let reporters = reports::reporters(args.templates.as_deref())?;
+    let baselines = load_baselines(args, &plans)?;
+    let dirs = plans
+        .iter()
+        .map(|p| OutputDir::prepare(&args.out, &p.slug))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::Failed(anyhow::anyhow!("the output folder is not writable: {e}")))?;
+    install_interrupt_handler();
+    wait_until(args.start_at);
+    let observer = reports::console::Progress::new();
+    let mut worst = Verdict::Passed;
+    for ((plan, cells), dir) in plans.iter().zip(&selected).zip(&dirs) {
+        if run::stopping() {
+            break;
+        }
+        let run_id = dir.unique_run_id(&stamp(SystemTime::now()));
+        eprintln!("running plan `{}` ({} cells)", plan.name, cells.len());
+        let baseline = baselines
+            .iter()
+            .find(|(name, _, _)| *name == plan.name)
+            .map(|(_, file, s)| gate::Baseline {
+                summary: s,
+                file,
+                settings: BaselineSettings {
+                    tolerance: args.tolerance.unwrap_or(plan.baseline.tolerance),
+                    ..plan.baseline
+                },
+            });
+        let stages = crate::Stages {
+            run_id: &run_id,
+            observer: &observer,
+            baseline,
+            dir,
+            reporters: &reporters,
+        };
+        let (summary, verdict) = crate::pipeline(plan, cells, stages)?;
+        append_step_summary(&summary);
+        worst = gate::worst(worst, verdict);
+    }
+    Ok(worst)
+}
+
+/// The cells to run: all of them, or those of the scenarios `only` names.
+fn select_cells(plan: &Plan, only: &[String]) -> Result<Vec<Cell>, Error> {
+    if let Some(name) = only
+        .iter()
+        .find(|name| !plan.scenarios.iter().any(|s| s.name == **name))
+    {
+        return Err(Error::Usage(format!(
+            "{}: --only {name}: the plan has no scenario of that name",
+            plan.file.display()
+        )));
+    }
+    Ok(plan
+        .cells(cores())
+        .into_iter()
+        .filter(|c| only.is_empty() || only.contains(&plan.scenarios[c.scenario].name))
+        .collect())
+}
+
+/// Every `--baseline` paired with the plan it is a run of.
+fn load_baselines(
+    args: &RunArgs,
+    plans: &[Plan],
+) -> Result<Vec<(String, std::path::PathBuf, Summary)>, Error> {
+    let mut out = Vec::new();
+    for path in &args.baseline {
+        let Some(p) = plans
+            .iter()
+            .find(|p| baseline_plan_name(path).as_deref() == Some(&*p.name))
+        else {
+            return Err(Error::Usage(format!(
+                "the baseline {} is not a summary.json of any plan being run",
+                path.display()
+            )));
+        };
+        let s = gate::baseline::load(path, &p.name).map_err(Error::Input)?;
+        out.push((p.name.clone(), path.clone(), s));
+    }
+    Ok(out)
+}
+
+/// The plan name inside a baseline file, to pair it with the plan being run.
+fn baseline_plan_name(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["plan"]["name"].as_str().map(str::to_string)
+}
+
+/// A run id from a time: RFC 3339 to the second, safe in a folder name.
+fn stamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .replace(':', "-")
+}
+
+/// Sleeps until `at` (for shards that start together); Ctrl-C cuts the wait short.
+fn wait_until(at: Option<SystemTime>) {
+    let Some(at) = at else { return };
+    if let Ok(wait) = at.duration_since(SystemTime::now()) {
+        let whole = Duration::from_secs(wait.as_secs());
+        eprintln!(
+            "waiting {} for --start-at",
+            humantime::format_duration(whole)
+        );
+    }
+    while SystemTime::now() < at && !run::stopping() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `loadplan run --shard I/N --results FILE`: this shard's part of every cell, saved raw.
+fn run_shard(
+    plan: &Plan,
+    cells: &[Cell],
+    shard: Shard,
+    file: &Path,
+    start_at: Option<SystemTime>,
+) -> Result<Verdict, Error> {
+    // The results file is checked writable before any load is sent.
+    reports::write_atomic(file, b"")
+        .map_err(|e| Error::Failed(anyhow::anyhow!("the results file is not writable: {e}")))?;
+    install_interrupt_handler();
+    wait_until(start_at);
+    let run_id = stamp(start_at.unwrap_or_else(SystemTime::now));
+    eprintln!(
+        "running shard {}/{} of plan `{}` ({} cells)",
+        shard.index + 1,
+        shard.count,
+        plan.name,
+        cells.len()
+    );
+    let observer = reports::console::Progress::new();
+    let results = run::execute(plan, cells, &run_id, &observer, Some(shard))?;
+    super::print(&reports::console::table(&stats::summarize(plan, &results)));
+    let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
+        .map_err(|e| Error::Failed(e.into()))?;
+    reports::write_atomic(file, &bytes)?;
+    say!(
+        "\nshard {}/{}: results in {} (merge them with `loadplan report`)",
+        shard.index + 1,
+        shard.count,
+        file.display()
+    );
+    Ok(if results.interrupted {
+        Verdict::Interrupted
+    } else {
+        Verdict::Passed
+    })
+}
+
+/// GitHub Actions shows `$GITHUB_STEP_SUMMARY` on the job page: add this run's Markdown to it.
+fn append_step_summary(summary: &Summary) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let md = reports::markdown::render(summary);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{md}\n").as_bytes()));
+    if let Err(e) = written {
+        eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+    }
+}
+
+/// First Ctrl-C or SIGTERM: stop the load, keep what was measured. Second: leave at once
+/// (worker processes and the built-in server die with us through PDEATHSIG).
+fn install_interrupt_handler() {
+    let result = ctrlc::set_handler(|| {
+        if run::stopping() {
+            // The user insists: no more waiting for workers or reports.
+            std::process::exit(i32::from(gate::exit::INTERRUPTED));
+        }
+        eprintln!(
+            "\ninterrupted: stopping the load and writing what was measured (Ctrl-C again to quit at once)"
+        );
+        run::request_stop();
+    });
+    if let Err(e) = result {
+        eprintln!("warning: Ctrl-C will not keep partial results: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_folder_names() {
+        let t = humantime::parse_rfc3339("2026-11-28T16:00:26Z").expect("time");
+        assert_eq!(stamp(t), "2026-11-28T16-00-26Z");
+    }
+
+    #[test]
+    fn only_names_scenarios_of_the_plan() {
+        let text = "version: 1\nname: t\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n    models: [sequential, async]\n  - name: b\n    cpu: { kernel: spin, duration: 1ms }\n    repeat: 1\n";
+        let p = crate::plan::parse(Path::new("t.yaml"), text).expect("plan");
+        assert_eq!(select_cells(&p, &[]).expect("all").len(), 3);
+        assert_eq!(select_cells(&p, &["b".into()]).expect("b").len(), 1);
+        let e = select_cells(&p, &["c".into()]).expect_err("no c");
+        assert!(e.to_string().contains("--only c"), "{e}");
+    }
+}

@@ -1,0 +1,10 @@
+//! `loadplan __worker`: one worker process of the `processes` host (hidden; see
+//! `run/host/worker.rs` for its protocol).
+
+use crate::Error;
+use crate::stats::Verdict;
+
+pub fn run() -> Result<Verdict, Error> {
+    crate::run::host::worker::main().map_err(|e| Error::Failed(e.context("loadplan worker")))?;
+    Ok(Verdict::Passed)
+}
