@@ -51,7 +51,19 @@ pub fn main(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(&args),
         Command::Validate { plans } => validate(&plans),
-        Command::Serve { addr } => match server::run_standalone(addr) {
+        Command::Serve {
+            addr,
+            tls,
+            tls_cert,
+            tls_key,
+            client_ca,
+        } => match server::run_standalone(server::ServeOptions {
+            addr,
+            tls,
+            tls_cert,
+            tls_key,
+            client_ca,
+        }) {
             Ok(()) => exit::PASSED,
             Err(e) => {
                 eprintln!("error: {e:#}");
