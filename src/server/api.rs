@@ -380,17 +380,20 @@ mod tests {
     use super::*;
     use http_body_util::Full;
 
+    /// Request headers: name, value.
+    type Headers = [(&'static str, String)];
+
     /// One request to `api`: status, headers and body as text.
     async fn call(
         api: &Api,
         method: &str,
         uri: &str,
-        headers: &[(&str, &str)],
+        headers: &Headers,
         body: &str,
     ) -> (u16, HeaderMap, String) {
         let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
-            req = req.header(*k, *v);
+            req = req.header(*k, v.as_str());
         }
         let req = req
             .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
@@ -526,57 +529,42 @@ mod tests {
         let api = Api::new();
         let t1 = token(&api, "user1", "pass-1").await;
         let t2 = token(&api, "user2", "pass-2").await;
-        let bearer = format!("Bearer {t1}");
-        let lower = format!("bearer {t2}");
-        let cookie = format!("theme=dark; session={t2}");
-        let unknown = format!("Bearer {}", "0".repeat(32));
+        let header = |name, value: String| [(name, value)];
+        let bearer = header("authorization", format!("Bearer {t1}"));
+        let lower = header("authorization", format!("bearer {t2}"));
+        let cookie = header("cookie", format!("theme=dark; session={t2}"));
+        let unknown = header("authorization", format!("Bearer {}", "0".repeat(32)));
+        let both = [unknown[0].clone(), cookie[0].clone()];
+        let none = header("cookie", "session=nope".into());
+        let scheme_only = header("authorization", "Bearer".into());
         // method, uri, request headers, status, a part of the body
-        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16, &'a str);
-        let table: &[Case] = &[
+        let table: &[(&str, &str, &Headers, u16, &str)] = &[
             ("GET", "/items", &[], 401, "log in first"),
             ("GET", "/items/7", &[], 401, "log in first"),
             ("GET", "/items/99", &[], 401, "log in first"),
-            ("GET", "/items", &[("authorization", &unknown)], 401, ""),
-            ("GET", "/items", &[("authorization", "Bearer")], 401, ""),
-            ("GET", "/items", &[("cookie", "session=nope")], 401, ""),
+            ("GET", "/items", &unknown, 401, ""),
+            ("GET", "/items", &scheme_only, 401, ""),
+            ("GET", "/items", &none, 401, ""),
             (
                 "GET",
                 "/items",
-                &[("authorization", &bearer)],
+                &bearer,
                 200,
                 r#"{"id":20,"name":"trowel"}]"#,
             ),
             (
                 "GET",
                 "/items/7",
-                &[("authorization", &bearer)],
+                &bearer,
                 200,
                 r#"{"id":7,"name":"globe"}"#,
             ),
-            (
-                "GET",
-                "/items/7",
-                &[("authorization", &lower)],
-                200,
-                "globe",
-            ),
-            ("GET", "/items/7", &[("cookie", &cookie)], 200, "globe"),
-            (
-                "GET",
-                "/items/1",
-                &[("authorization", &unknown), ("cookie", &cookie)],
-                200,
-                "anvil",
-            ),
-            ("HEAD", "/items/1", &[("cookie", &cookie)], 200, ""),
-            (
-                "GET",
-                "/items/21",
-                &[("cookie", &cookie)],
-                404,
-                "no such item",
-            ),
-            ("POST", "/items", &[("cookie", &cookie)], 405, ""),
+            ("GET", "/items/7", &lower, 200, "globe"),
+            ("GET", "/items/7", &cookie, 200, "globe"),
+            ("GET", "/items/1", &both, 200, "anvil"),
+            ("HEAD", "/items/1", &cookie, 200, ""),
+            ("GET", "/items/21", &cookie, 404, "no such item"),
+            ("POST", "/items", &cookie, 405, ""),
         ];
         for &(method, uri, headers, want, contains) in table {
             let (status, resp_headers, body) = call(&api, method, uri, headers, "").await;
@@ -586,12 +574,8 @@ mod tests {
                 assert_eq!(resp_headers[WWW_AUTHENTICATE], "Bearer");
             }
         }
-        let list: serde_json::Value = serde_json::from_str(
-            &call(&api, "GET", "/items", &[("authorization", &bearer)], "")
-                .await
-                .2,
-        )
-        .expect("json");
+        let list: serde_json::Value =
+            serde_json::from_str(&call(&api, "GET", "/items", &bearer, "").await.2).expect("json");
         assert_eq!(list.as_array().map(Vec::len), Some(ITEM_NAMES.len()));
         let s = stats(&api).await;
         assert_eq!(s["logins"], serde_json::json!({ "user1": 1, "user2": 1 }));
@@ -607,8 +591,8 @@ mod tests {
         let second = token(&api, "user1", "pass-1").await;
         let third = token(&api, "user3", "pass-3").await;
         for (token, want) in [(first, 401), (second, 200), (third, 200)] {
-            let auth = format!("Bearer {token}");
-            let got = call(&api, "GET", "/items/1", &[("authorization", &auth)], "").await;
+            let auth = [("authorization", format!("Bearer {token}"))];
+            let got = call(&api, "GET", "/items/1", &auth, "").await;
             assert_eq!(got.0, want);
         }
         assert_eq!(stats(&api).await["sessions"], 2);
@@ -625,13 +609,8 @@ mod tests {
         .join();
         assert!(api.sessions.is_poisoned());
         let t = token(&api, "user5", "pass-5").await;
-        let auth = format!("Bearer {t}");
-        assert_eq!(
-            call(&api, "GET", "/items", &[("authorization", &auth)], "")
-                .await
-                .0,
-            200
-        );
+        let auth = [("authorization", format!("Bearer {t}"))];
+        assert_eq!(call(&api, "GET", "/items", &auth, "").await.0, 200);
         assert_eq!(stats(&api).await["sessions"], 1);
     }
 }

@@ -489,6 +489,12 @@ fn mutual_tls_needs_a_client_certificate_from_the_given_ca() {
     assert_clean_stop(server);
 }
 
+async fn login(conn: &mut Conn, base: &str, user: &str, password: &str) -> Reply {
+    let body = serde_json::json!({ "user": user, "password": password }).to_string();
+    let url = format!("{base}/login");
+    conn.send("POST", &url, &[], &body).await.expect("login")
+}
+
 #[test]
 fn the_api_keeps_sessions_and_counts_across_connections() {
     let server = Serve::start(&[]);
@@ -496,32 +502,13 @@ fn the_api_keeps_sessions_and_counts_across_connections() {
     block_on(async {
         let mut h2 = tcp_conn(server.port(), true).await;
         let mut h1 = tcp_conn(server.port(), false).await;
-        let login = |user: &str, password: &str| {
-            serde_json::json!({ "user": user, "password": password }).to_string()
-        };
-        let r = h2
-            .send(
-                "POST",
-                &format!("{base}/login"),
-                &[],
-                &login("user7", "pass-7"),
-            )
-            .await
-            .expect("login");
+        let r = login(&mut h2, &base, "user7", "pass-7").await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers["content-type"], "application/json");
         let token = r.json()["token"].as_str().expect("a token").to_string();
         let cookie = r.headers["set-cookie"].to_str().expect("ascii");
         let cookie = cookie.split(';').next().expect("name=value").to_string();
-        let r = h1
-            .send(
-                "POST",
-                &format!("{base}/login"),
-                &[],
-                &login("user7", "pass-8"),
-            )
-            .await
-            .expect("login");
+        let r = login(&mut h1, &base, "user7", "pass-8").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
         let bearer = format!("Bearer {token}");
