@@ -24,12 +24,9 @@ pub enum Command {
         #[arg(required = true)]
         plans: Vec<PathBuf>,
     },
-    /// Run the built-in target server in the foreground until Ctrl-C.
-    Serve {
-        /// Address to listen on; port 0 picks a free port (printed on the first line).
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
-    },
+    /// Run the built-in target server in the foreground until Ctrl-C: HTTP/1.1 and HTTP/2 (h2c
+    /// with prior knowledge), or HTTPS with ALPN h2 and http/1.1.
+    Serve(ServeArgs),
     /// Rebuild every output of saved runs from their summary.json files, or merge the results
     /// files of a sharded run into one report (exact: histograms add bucket by bucket).
     Report {
@@ -60,6 +57,29 @@ pub enum Command {
     /// A worker process of the `processes` model (internal).
     #[command(name = "__worker", hide = true)]
     Worker,
+}
+
+/// `loadplan serve`: the built-in target server.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Serve HTTPS. Without --tls-cert, a CA and a certificate for 127.0.0.1, ::1 and
+    /// localhost are generated at start, and the second line says where the CA certificate
+    /// is (`ca-certificate PATH`, removed at shutdown).
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: serve this certificate chain (PEM, leaf first) instead of a generated one.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// With --tls-cert: its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    pub tls_key: Option<PathBuf>,
+    /// With --tls: require client certificates signed by the CA in this PEM file (mutual
+    /// TLS); a handshake without one fails.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

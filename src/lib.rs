@@ -43,7 +43,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => cmd::run::run(&args),
         Command::Validate { plans } => cmd::validate::run(&plans),
-        Command::Serve { addr } => cmd::serve::run(addr),
+        Command::Serve(args) => cmd::serve::run(&args),
         Command::Report { results, out } => cmd::report::run(&results, &out),
         Command::Schema { summary } => cmd::schema::run(summary),
         Command::Trend { paths, out } => cmd::trend::run(&paths, &out),

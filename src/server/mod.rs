@@ -1,9 +1,11 @@
-//! The built-in target server: a small HTTP/1.1 service with I/O-bound, CPU-bound and failing
-//! endpoints, for demos, tests and benchmarks.
+//! The built-in target server: I/O-bound, CPU-bound and failing endpoints and a small stateful
+//! JSON API, over HTTP/1.1 and HTTP/2, in clear or over TLS, for demos, tests and benchmarks.
 //!
-//! Input: a bound listener and a shutdown signal. Output: responses until shutdown, then a graceful
-//! drain. It must survive being load-tested: accept errors are retried, never unwrapped, and a bad
-//! query string is a 400, not a panic.
+//! Input: [`ServeOptions`] (or, for [`serve`], a bound listener and a shutdown signal). Output:
+//! responses until SIGTERM or SIGINT, then a graceful drain. It must survive being load-tested:
+//! accept errors are retried, never unwrapped; a failed or slow TLS handshake ends that connection
+//! only; a bad query string is a 400, not a panic. It must stay cheap per request (no logging, no
+//! allocation beyond hyper's for the synthetic endpoints): it is the thing being measured.
 //!
 //! | endpoint | answers |
 //! |---|---|
@@ -13,32 +15,153 @@
 //! | `/bytes?size=N` | N bytes |
 //! | `/status?code=503` | that status |
 //! | `/flaky?fail=0.1` | 503 with that probability, else 200 |
+//! | `/login`, `/items`, `/items/{id}`, `/stats` | the JSON API: see [`api`] |
+//!
+//! **Protocols.** In clear, each connection speaks HTTP/1.1 or, when it opens with the HTTP/2
+//! preface, HTTP/2 (h2c with prior knowledge). With `--tls`, the protocol is the one ALPN chose
+//! (`h2` or `http/1.1`; without ALPN, either, by the same preface detection).
+//!
+//! **What the server prints on stdout** (nothing else ever goes there; errors go to stderr):
+//!
+//! 1. `listening on http://ADDR` or, with TLS, `listening on https://ADDR`, where ADDR is the
+//!    bound address (`127.0.0.1:PORT`, `[::1]:PORT`). The port is bound when this is printed.
+//! 2. Only with `--tls` and no `--tls-cert`: `ca-certificate PATH`, PATH being everything after
+//!    the first space up to the end of the line (UTF-8, no newline in it): a PEM file holding
+//!    the generated CA's certificate, the one certificate a client needs to trust to verify the
+//!    server as `127.0.0.1`, `::1` or `localhost`. The file is 0600 in a fresh 0700 folder
+//!    `$TMPDIR/loadplan-serve-PID-RANDOM/`; it exists before line 1 is printed and is removed,
+//!    with its folder, as soon as SIGTERM or SIGINT arrives. A server killed with SIGKILL cannot
+//!    remove it: whoever killed it may remove that folder. The CA's private key is never
+//!    written anywhere (see [`tls`]).
+//!
+//! Both lines are written and flushed together.
+
+mod api;
+mod routes;
+mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
-/// Upper bounds on what one request may ask for, so the server cannot be told to exhaust itself.
-const MAX_DELAY: Duration = Duration::from_secs(60);
-const MAX_BYTES: usize = 64 << 20;
-const MAX_WORK: u64 = 10_000_000_000;
+pub use tls::{Identity, TlsError};
 
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long a client may take to send its request headers, or to finish a TLS handshake.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves on `listener` until `shutdown` completes, then drains open connections.
-pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
+/// What `loadplan serve` was asked for, mirroring its flags.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    /// Serve HTTPS; with neither `tls_cert` nor `tls_key`, from a generated identity.
+    pub tls: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by the CA in this PEM file (needs `tls`).
+    pub client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("--tls-cert and --tls-key go together, and with --client-ca need --tls")]
+    Flags,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write the address to stdout: {0}")]
+    Stdout(std::io::Error),
+}
+
+impl ServeOptions {
+    /// The TLS identity to serve, if TLS is on.
+    fn identity(&self) -> Result<Option<Identity>, ServeError> {
+        match (self.tls, &self.tls_cert, &self.tls_key) {
+            (true, None, None) => Ok(Some(Identity::Generated)),
+            (true, Some(cert), Some(key)) => Ok(Some(Identity::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (false, None, None) if self.client_ca.is_none() => Ok(None),
+            _ => Err(ServeError::Flags),
+        }
+    }
+}
+
+/// Binds, prints the stdout lines described in the module docs, and serves until SIGINT or
+/// SIGTERM. Every certificate problem is reported before anything is printed.
+pub fn run_standalone(options: ServeOptions) -> Result<(), ServeError> {
+    let tls = match options.identity()? {
+        Some(identity) => Some(tls::setup(&identity, options.client_ca.as_deref())?),
+        None => None,
+    };
+    let ca_file = match tls.as_ref().and_then(|t| t.ca_pem.as_deref()) {
+        Some(pem) => Some(tls::CaFile::write(pem)?),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    rt.block_on(async {
+        let listener =
+            TcpListener::bind(options.addr)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: options.addr,
+                    source,
+                })?;
+        let local = listener.local_addr().map_err(ServeError::Stdout)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut lines = format!("listening on {scheme}://{local}\n");
+        if let Some(path) = ca_file.as_ref().and_then(|f| f.path().to_str()) {
+            lines.push_str(&format!("ca-certificate {path}\n"));
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            out.write_all(lines.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(ServeError::Stdout)?;
+        }
+        let acceptor = tls.map(|t| TlsAcceptor::from(t.config));
+        let shutdown = async move {
+            stop_signal().await;
+            // New connections are over: nobody needs the CA any more.
+            drop(ca_file);
+        };
+        serve(listener, acceptor, shutdown).await;
+        Ok(())
+    })
+}
+
+/// Serves on `listener`, over TLS when `tls` is given, until `shutdown` completes, then drains
+/// open connections.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let server = Arc::new(Server::new(tls));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -55,38 +178,64 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .serve_connection(TokioIo::new(stream), service_fn(handle));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            // A client that disappears mid-request is the client's problem, not the server's.
-            let _ = conn.await;
-        });
+        tokio::spawn(Arc::clone(&server).connection(stream, graceful.watcher()));
     }
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
 }
 
-/// Binds `addr`, prints `listening on http://ADDR` as the first line on stdout (the runner reads it
-/// to learn the ephemeral port), and serves until SIGINT or SIGTERM.
-pub fn run_standalone(addr: SocketAddr) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let listener = TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "listening on http://{local}")?;
-            out.flush()?;
+/// What every connection shares: the protocol builders, the TLS acceptor and the API's state.
+struct Server {
+    /// HTTP/1.1, or HTTP/2 when the connection opens with its preface.
+    either: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+    tls: Option<TlsAcceptor>,
+    api: Arc<api::Api>,
+}
+
+impl Server {
+    fn new(tls: Option<TlsAcceptor>) -> Server {
+        let mut either = auto::Builder::new(TokioExecutor::new());
+        either
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        either.http2().timer(TokioTimer::new());
+        Server {
+            http1: either.clone().http1_only(),
+            http2: either.clone().http2_only(),
+            either,
+            tls,
+            api: Arc::new(api::Api::new()),
         }
-        serve(listener, stop_signal()).await;
-        Ok(())
-    })
+    }
+
+    /// Serves one accepted connection to its end. A client that disappears mid-request, or
+    /// fails its handshake, is the client's problem, not the server's.
+    async fn connection(self: Arc<Server>, stream: TcpStream, watcher: Watcher) {
+        let api = Arc::clone(&self.api);
+        let service = service_fn(move |req| {
+            let api = Arc::clone(&api);
+            async move { Ok::<_, Infallible>(routes::handle(req, &api).await) }
+        });
+        let Some(acceptor) = &self.tls else {
+            let conn = self.either.serve_connection(TokioIo::new(stream), service);
+            let _ = watcher.watch(conn).await;
+            return;
+        };
+        let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+        else {
+            return;
+        };
+        let builder = match stream.get_ref().1.alpn_protocol() {
+            Some(b"h2") => &self.http2,
+            Some(b"http/1.1") => &self.http1,
+            _ => &self.either,
+        };
+        let _ = watcher
+            .watch(builder.serve_connection(TokioIo::new(stream), service))
+            .await;
+    }
 }
 
 async fn stop_signal() {
@@ -107,83 +256,37 @@ async fn stop_signal() {
     }
 }
 
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let query = req.uri().query().unwrap_or("");
-    let response = match req.uri().path() {
-        "/hello" => text(StatusCode::OK, "hello\n"),
-        "/io" => match param(query, "delay").map(humantime::parse_duration) {
-            None => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                text(StatusCode::OK, "ok\n")
-            }
-            Some(Ok(d)) if d <= MAX_DELAY => {
-                tokio::time::sleep(d).await;
-                text(StatusCode::OK, "ok\n")
-            }
-            Some(_) => bad_request("delay must be a duration up to 60s, like 50ms"),
-        },
-        "/cpu" => match param(query, "work").map(str::parse::<u64>) {
-            Some(Ok(n)) if n <= MAX_WORK => {
-                match tokio::task::spawn_blocking(move || crate::workload::sum_squares(n)).await {
-                    Ok(sum) => text(StatusCode::OK, &format!("{sum}\n")),
-                    Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "computation failed\n"),
-                }
-            }
-            _ => bad_request("work must be a whole number up to 10000000000"),
-        },
-        "/bytes" => match param(query, "size").map(str::parse::<usize>) {
-            Some(Ok(n)) if n <= MAX_BYTES => Response::new(Full::new(Bytes::from(vec![b'x'; n]))),
-            _ => bad_request("size must be a whole number of bytes up to 67108864"),
-        },
-        "/status" => match param(query, "code").map(str::parse::<u16>) {
-            Some(Ok(code)) => match StatusCode::from_u16(code) {
-                Ok(s) => text(s, &format!("{code}\n")),
-                Err(_) => bad_request("code must be an HTTP status code"),
-            },
-            _ => bad_request("code must be an HTTP status code"),
-        },
-        "/flaky" => match param(query, "fail").map(str::parse::<f64>) {
-            Some(Ok(p)) if (0.0..=1.0).contains(&p) => {
-                if fastrand::f64() < p {
-                    text(StatusCode::SERVICE_UNAVAILABLE, "unlucky\n")
-                } else {
-                    text(StatusCode::OK, "ok\n")
-                }
-            }
-            _ => bad_request("fail must be a probability between 0 and 1"),
-        },
-        _ => text(StatusCode::NOT_FOUND, "not found\n"),
-    };
-    Ok(response)
-}
-
-fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
-    *r.status_mut() = status;
-    r
-}
-
-fn bad_request(why: &str) -> Response<Full<Bytes>> {
-    text(StatusCode::BAD_REQUEST, &format!("{why}\n"))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::param;
+    use super::*;
 
     #[test]
-    fn query_parameters() {
-        assert_eq!(param("delay=50ms", "delay"), Some("50ms"));
-        assert_eq!(param("a=1&delay=5s", "delay"), Some("5s"));
-        assert_eq!(param("delay", "delay"), None);
-        assert_eq!(param("", "delay"), None);
+    fn flags_resolve_to_one_identity() {
+        let cert = || Some(PathBuf::from("c.pem"));
+        let key = || Some(PathBuf::from("k.pem"));
+        let files = Identity::Files {
+            cert: PathBuf::from("c.pem"),
+            key: PathBuf::from("k.pem"),
+        };
+        let table = [
+            (false, None, None, None, Some(None)),
+            (true, None, None, None, Some(Some(Identity::Generated))),
+            (true, None, None, cert(), Some(Some(Identity::Generated))),
+            (true, cert(), key(), None, Some(Some(files))),
+            (true, cert(), None, None, None),
+            (true, None, key(), None, None),
+            (false, cert(), key(), None, None),
+            (false, None, None, cert(), None),
+        ];
+        for (tls, tls_cert, tls_key, client_ca, want) in table {
+            let options = ServeOptions {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                tls,
+                tls_cert,
+                tls_key,
+                client_ca,
+            };
+            assert_eq!(options.identity().ok(), want, "{options:?}");
+        }
     }
 }
