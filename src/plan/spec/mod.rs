@@ -1,0 +1,379 @@
+//! The plan file as written: a serde mirror of the YAML, version 1.
+//!
+//! Input: YAML text. Output: [`PlanSpec`], still shaped like the file. Every struct denies unknown
+//! keys, and every value that can be checked on its own (durations, `${NAME}` references, kernel
+//! names, counts) is checked while it is read, so that serde reports the error at that value's line
+//! and column. Checks that need several keys at once live in `try_from` conversions, which serde
+//! reports at the start of the enclosing mapping. Nothing here sends load or touches files.
+//!
+//! This file holds the plan and its scenarios; the values they are made of are beside it:
+//! `values.rs` (durations, rates, counts, names), `template.rs` (`${NAME}` strings and headers),
+//! `target.rs` (URLs, requests, `expect`) and `cpu.rs` (kernels).
+
+mod cpu;
+mod target;
+mod template;
+mod values;
+
+use std::fmt;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+pub use super::model::Model;
+pub use super::threshold::Threshold;
+pub use cpu::*;
+pub use target::*;
+pub use template::*;
+pub use values::*;
+
+/// A whole plan file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSpec {
+    pub version: Version,
+    pub name: PlanName,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub base: Option<BaseSpec>,
+    #[serde(default)]
+    pub defaults: DefaultsSpec,
+    /// How a run compares with a baseline given by `--baseline`.
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
+    pub scenarios: Scenarios,
+}
+
+/// `baseline: { tolerance: 10%, latency_floor: 1ms }`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    #[serde(default)]
+    pub tolerance: Option<Percent>,
+    #[serde(default)]
+    pub latency_floor: Option<Dur>,
+}
+
+/// Values every scenario inherits unless it sets its own.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub concurrency: Option<ConcurrencySpec>,
+    #[serde(default)]
+    pub workers: Option<NonZeroUsize>,
+    #[serde(default)]
+    pub warmup: Option<WarmupSpec>,
+    #[serde(default)]
+    pub models: Option<Vec<Model>>,
+    #[serde(default)]
+    pub expect: Option<ExpectSpec>,
+    #[serde(default)]
+    pub headers: Option<Headers>,
+    #[serde(default)]
+    pub thresholds: Option<Vec<Threshold>>,
+}
+
+/// The scenario list: at least one, names unique.
+#[derive(Debug)]
+pub struct Scenarios(pub Vec<ScenarioSpec>);
+
+impl<'de> Deserialize<'de> for Scenarios {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scenarios;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of scenarios")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scenarios, A::Error> {
+                let mut out: Vec<ScenarioSpec> = Vec::new();
+                while let Some(s) = seq.next_element::<ScenarioSpec>()? {
+                    if let Some(i) = out.iter().position(|o| o.name == s.name) {
+                        return Err(de::Error::custom(format!(
+                            "scenario {} repeats the name `{}` of scenario {}: names must be unique",
+                            out.len() + 1,
+                            s.name,
+                            i + 1
+                        )));
+                    }
+                    out.push(s);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("a plan needs at least one scenario"));
+                }
+                Ok(Scenarios(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// One scenario as written. `try_from` enforces the either/or rules between keys.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "RawScenario")]
+pub struct ScenarioSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub workload: WorkloadSpec,
+    pub load: LoadSpec,
+    /// `warmup: 5s`: time run before measuring, left out of the statistics.
+    pub warmup_time: Duration,
+    pub models: Option<Vec<Model>>,
+    pub concurrency: Option<ConcurrencySpec>,
+    pub workers: Option<NonZeroUsize>,
+    pub timeout: Option<Dur>,
+    pub warmup: Option<u64>,
+    pub expect: Option<ExpectSpec>,
+    pub headers: Option<Headers>,
+    pub thresholds: Option<Vec<Threshold>>,
+}
+
+/// One scenario: a workload (`targets` or `cpu`) and a load (`repeat` or `duration`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    targets: Option<Vec<TargetSpec>>,
+    #[serde(default)]
+    cpu: Option<CpuSpec>,
+    #[serde(default)]
+    repeat: Option<NonZeroU64>,
+    #[serde(default)]
+    duration: Option<Dur>,
+    /// Open model: arrivals per second (`500/s`, `30/m`), with `duration`; or the start rate of
+    /// `stages`.
+    #[serde(default)]
+    rate: Option<Rate>,
+    /// Steps of an open model's rate (`{duration, rate}`) or of a closed model's users
+    /// (`{duration, concurrency}`), each ramping linearly from the previous value.
+    #[serde(default)]
+    stages: Option<Vec<StageSpec>>,
+    /// Open model: operations outstanding at most; arrivals beyond it are dropped and counted.
+    #[serde(default)]
+    max_in_flight: Option<NonZeroUsize>,
+    #[serde(default)]
+    models: Option<Vec<Model>>,
+    #[serde(default)]
+    concurrency: Option<ConcurrencySpec>,
+    #[serde(default)]
+    workers: Option<NonZeroUsize>,
+    #[serde(default)]
+    timeout: Option<Dur>,
+    #[serde(default)]
+    warmup: Option<WarmupSpec>,
+    #[serde(default)]
+    expect: Option<ExpectSpec>,
+    #[serde(default)]
+    headers: Option<Headers>,
+    #[serde(default)]
+    thresholds: Option<Vec<Threshold>>,
+}
+
+/// One stage: a duration and the rate or the users reached at its end.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub duration: Dur,
+    #[serde(default)]
+    pub rate: Option<Rate>,
+    #[serde(default)]
+    pub concurrency: Option<u64>,
+}
+
+/// What one unit of work is.
+#[derive(Debug)]
+pub enum WorkloadSpec {
+    Targets(Vec<TargetSpec>),
+    Cpu(CpuSpec),
+}
+
+/// How much work: a fixed count, a fixed time, users in stages, or arrivals on a schedule.
+#[derive(Debug, Clone)]
+pub enum LoadSpec {
+    Repeat(NonZeroU64),
+    Duration(Duration),
+    /// Closed model whose users follow stages: (stage length, users at its end).
+    UserStages(Vec<(Duration, usize)>),
+    /// Open model: the rate at the start and stages of (length, rate at its end), per second.
+    Open {
+        start: f64,
+        stages: Vec<(Duration, f64)>,
+        max_in_flight: Option<NonZeroUsize>,
+    },
+}
+
+/// Arrivals a single open scenario may schedule in all; more is a typo in a rate or a duration.
+pub const MAX_ARRIVALS: f64 = 1e9;
+
+impl TryFrom<RawScenario> for ScenarioSpec {
+    type Error = String;
+
+    fn try_from(r: RawScenario) -> Result<Self, String> {
+        check_name(&r.name, "scenario name")?;
+        let load = load_spec(&r)?;
+        let workload = match (r.targets, r.cpu) {
+            (Some(t), None) if t.is_empty() => {
+                return Err(format!("scenario `{}`: `targets` is empty", r.name));
+            }
+            (Some(t), None) => WorkloadSpec::Targets(t),
+            (None, Some(c)) => WorkloadSpec::Cpu(c),
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "scenario `{}`: set either `targets` or `cpu`, not both",
+                    r.name
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "scenario `{}`: a workload is missing: add `targets` (HTTP) or `cpu` (a kernel)",
+                    r.name
+                ));
+            }
+        };
+        if matches!(workload, WorkloadSpec::Cpu(_)) && (r.expect.is_some() || r.headers.is_some()) {
+            return Err(format!(
+                "scenario `{}`: `expect` and `headers` apply to HTTP targets, not to `cpu`",
+                r.name
+            ));
+        }
+        Ok(ScenarioSpec {
+            name: r.name,
+            description: r.description,
+            workload,
+            load,
+            warmup_time: match r.warmup {
+                Some(WarmupSpec::Time(d)) => d,
+                _ => Duration::ZERO,
+            },
+            models: r.models,
+            concurrency: r.concurrency,
+            workers: r.workers,
+            timeout: r.timeout,
+            warmup: match r.warmup {
+                Some(WarmupSpec::Count(n)) => Some(n),
+                Some(WarmupSpec::Time(_)) => Some(0),
+                None => None,
+            },
+            expect: r.expect,
+            headers: r.headers,
+            thresholds: r.thresholds,
+        })
+    }
+}
+
+/// Reads the load keys of a scenario: `repeat`, `duration`, `rate`, `stages`, `max_in_flight`.
+fn load_spec(r: &RawScenario) -> Result<LoadSpec, String> {
+    let name = &r.name;
+    let err = |msg: &str| Err(format!("scenario `{name}`: {msg}"));
+    if r.max_in_flight.is_some()
+        && r.rate.is_none()
+        && !r
+            .stages
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|x| x.rate.is_some()))
+    {
+        return err("`max_in_flight` applies to an open model (`rate` or rate `stages`)");
+    }
+    if r.duration.is_some_and(|d| d.0.is_zero()) {
+        return err("`duration` must be above zero");
+    }
+    match (r.repeat, r.duration, r.rate, &r.stages) {
+        (Some(n), None, None, None) => Ok(LoadSpec::Repeat(n)),
+        (None, Some(d), None, None) => Ok(LoadSpec::Duration(d.0)),
+        (None, Some(d), Some(rate), None) => {
+            if rate.0 <= 0.0 {
+                return err("`rate` must be above zero");
+            }
+            if rate.0 * d.0.as_secs_f64() > MAX_ARRIVALS {
+                return err("`rate` × `duration` schedules more than 10^9 arrivals");
+            }
+            Ok(LoadSpec::Open {
+                start: rate.0,
+                stages: vec![(d.0, rate.0)],
+                max_in_flight: r.max_in_flight,
+            })
+        }
+        (None, None, start, Some(stages)) => {
+            if stages.is_empty() {
+                return err("`stages` is empty");
+            }
+            let rates = stages.iter().filter(|s| s.rate.is_some()).count();
+            let users = stages.iter().filter(|s| s.concurrency.is_some()).count();
+            if stages
+                .iter()
+                .any(|s| s.rate.is_some() == s.concurrency.is_some())
+                || (rates > 0 && users > 0)
+            {
+                return err(
+                    "every stage sets either `rate` (an open model) or `concurrency` (a closed one), all stages the same",
+                );
+            }
+            let total: Duration = stages.iter().map(|s| s.duration.0).sum();
+            if total.is_zero() {
+                return err("the stages last no time at all");
+            }
+            if rates > 0 {
+                let start = start.map_or(0.0, |r| r.0);
+                let mut arrivals = 0.0;
+                let mut from = start;
+                for s in stages {
+                    let to = s.rate.map_or(0.0, |r| r.0);
+                    arrivals += (from + to) / 2.0 * s.duration.0.as_secs_f64();
+                    from = to;
+                }
+                if arrivals > MAX_ARRIVALS {
+                    return err("the stages schedule more than 10^9 arrivals");
+                }
+                if arrivals < 1.0 {
+                    return err("the stages schedule no arrival at all");
+                }
+                Ok(LoadSpec::Open {
+                    start,
+                    stages: stages
+                        .iter()
+                        .map(|s| (s.duration.0, s.rate.map_or(0.0, |r| r.0)))
+                        .collect(),
+                    max_in_flight: r.max_in_flight,
+                })
+            } else {
+                if start.is_some() {
+                    return err("`rate` does not combine with `concurrency` stages");
+                }
+                if r.concurrency.is_some() {
+                    return err(
+                        "with `concurrency` stages the users come from the stages: remove `concurrency`",
+                    );
+                }
+                let mut out = Vec::new();
+                for s in stages {
+                    let c = s.concurrency.unwrap_or(0);
+                    if c as usize > MAX_CONCURRENCY {
+                        return err(&format!("stage concurrency {c} is above {MAX_CONCURRENCY}"));
+                    }
+                    out.push((s.duration.0, c as usize));
+                }
+                if out.iter().all(|(_, c)| *c == 0) {
+                    return err("the stages never have a user");
+                }
+                Ok(LoadSpec::UserStages(out))
+            }
+        }
+        (None, None, Some(_), None) => err("`rate` needs `duration` (or rate `stages`)"),
+        (None, None, None, None) => err(
+            "how much load is missing: add `repeat: N`, `duration: 30s`, `rate: 100/s` with `duration`, or `stages`",
+        ),
+        _ => err(
+            "choose one load: `repeat`, `duration`, `rate` with `duration`, or `stages` (with an optional start `rate`)",
+        ),
+    }
+}

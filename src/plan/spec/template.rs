@@ -1,0 +1,219 @@
+//! `${NAME}` strings and header maps: read as written, syntax checked; values are substituted
+//! in `resolve.rs`, from the environment it is given.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::checked_str;
+
+/// A string that may reference environment variables as `${NAME}` (`$${` writes a literal `${`).
+///
+/// The plan stage reads it as written (`raw`, the only form ever shown) and checks its syntax;
+/// the values are substituted once, in `resolve.rs`, from the environment it is given.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub raw: String,
+    /// Whether it references at least one variable.
+    pub has_vars: bool,
+}
+
+/// One piece of a template: text as written, or a variable's name.
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
+impl Template {
+    /// Checks the `${NAME}` syntax of `raw`.
+    pub fn parse(raw: &str) -> Result<Template, String> {
+        let mut has_vars = false;
+        for piece in pieces(raw) {
+            if let Piece::Var(_) = piece? {
+                has_vars = true;
+            }
+        }
+        Ok(Template {
+            raw: raw.to_string(),
+            has_vars,
+        })
+    }
+
+    /// The text with every variable substituted by `lookup`; the names `lookup` lacks otherwise.
+    pub fn expand(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<String>> {
+        let mut value = String::with_capacity(self.raw.len());
+        let mut missing = Vec::new();
+        for piece in pieces(&self.raw) {
+            match piece {
+                Ok(Piece::Text(t)) => value.push_str(t),
+                Ok(Piece::Var(name)) => match lookup(name) {
+                    Some(v) => value.push_str(&v),
+                    None if missing.iter().any(|m| m == name) => {}
+                    None => missing.push(name.to_string()),
+                },
+                // `parse` accepted the text, so this cannot happen; keep the text as written.
+                Err(_) => value.push_str(&self.raw),
+            }
+        }
+        if missing.is_empty() {
+            Ok(value)
+        } else {
+            Err(missing)
+        }
+    }
+}
+
+/// The message for variables the environment lacks.
+pub fn missing_message(names: &[String]) -> String {
+    match names {
+        [one] => {
+            format!("environment variable `{one}` is not set (the plan references `${{{one}}}`)")
+        }
+        many => format!(
+            "environment variables {} are not set (the plan references them)",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Splits a template into text and variable names; `$${` is a literal `${`.
+fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
+    let mut rest = raw;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if rest.is_empty() || failed {
+            return None;
+        }
+        let Some(i) = rest.find('$') else {
+            let t = rest;
+            rest = "";
+            return Some(Ok(Piece::Text(t)));
+        };
+        if i > 0 {
+            let t = &rest[..i];
+            rest = &rest[i..];
+            return Some(Ok(Piece::Text(t)));
+        }
+        let after = &rest[1..];
+        if let Some(tail) = after.strip_prefix("${") {
+            rest = tail;
+            return Some(Ok(Piece::Text("${")));
+        }
+        let Some(tail) = after.strip_prefix('{') else {
+            rest = after;
+            return Some(Ok(Piece::Text("$")));
+        };
+        let Some(end) = tail.find('}') else {
+            failed = true;
+            return Some(Err(format!("unclosed `${{` in `{raw}`")));
+        };
+        let name = &tail[..end];
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            failed = true;
+            return Some(Err(format!(
+                "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
+            )));
+        }
+        rest = &tail[end + 1..];
+        Some(Ok(Piece::Var(name)))
+    })
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_str(d, "a string", Template::parse)
+    }
+}
+
+/// Header name → value, in the order written.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(pub Vec<(String, Template)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of header names to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Template>()? {
+                    if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                        return Err(de::Error::custom(format!(
+                            "`{k}` is not a valid HTTP header name"
+                        )));
+                    }
+                    // A value with variables is checked once they are substituted.
+                    if !v.has_vars && hyper::header::HeaderValue::from_str(&v.raw).is_err() {
+                        return Err(de::Error::custom(format!(
+                            "the value of header `{k}` is not a valid HTTP header value"
+                        )));
+                    }
+                    out.push((k, v));
+                }
+                Ok(Headers(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_string())
+    }
+
+    #[test]
+    fn templates_expand_and_escape() {
+        let cases = [
+            ("plain", "plain", false),
+            ("Bearer ${TOKEN}", "Bearer s3cret", true),
+            ("$${TOKEN}", "${TOKEN}", false),
+            ("cost $5", "cost $5", false),
+        ];
+        for (raw, value, vars) in cases {
+            let t = Template::parse(raw).expect(raw);
+            assert_eq!(t.expand(&env).as_deref(), Ok(value), "{raw}");
+            assert_eq!(t.has_vars, vars, "{raw}");
+            assert_eq!(t.raw, raw);
+            assert!(!format!("{t:?}").contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn template_errors_name_the_variable() {
+        let cases = [
+            ("${MISSING}", "`MISSING` is not set"),
+            ("${bad-name}", "not a valid variable reference"),
+            ("${TOKEN", "unclosed"),
+        ];
+        for (raw, msg) in cases {
+            let e = Template::parse(raw)
+                .map_err(|e| vec![e])
+                .and_then(|t| t.expand(&env))
+                .map_err(|e| {
+                    if e.len() == 1 && e[0].contains(' ') {
+                        e[0].clone()
+                    } else {
+                        missing_message(&e)
+                    }
+                })
+                .expect_err(raw);
+            assert!(e.contains(msg), "{raw}: {e}");
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Values a plan is made of, each checked as it is read: percentages, the format version, names,
+//! rates, warm-ups, concurrency, durations and status codes.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+/// `10%` or a fraction such as `0.1`.
+#[derive(Debug, Clone, Copy)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    pub fn parse(s: &str) -> Result<Percent, String> {
+        let t = s.trim();
+        let (num, scale) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), 0.01),
+            None => (t, 1.0),
+        };
+        match num.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 && v * scale <= 10.0 => Ok(Percent(v * scale)),
+            _ => Err(format!(
+                "`{s}` is not a tolerance: write a percentage such as 10%"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a percentage such as 10%")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
+                Percent::parse(s).map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+                Percent::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+                Percent::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The format version; only `1` exists.
+#[derive(Debug, Clone, Copy)]
+pub struct Version;
+
+/// Reads a string and checks it with `check` *inside* the visitor: the YAML library gives an error
+/// raised there the string's own line and column (one raised after `deserialize` returns gets the
+/// enclosing mapping's).
+pub(crate) fn checked_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct V<F>(&'static str, F);
+    impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+            (self.1)(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(expecting, check))
+}
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Version;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the plan format version, 1")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version, E> {
+                if v == 1 {
+                    Ok(Version)
+                } else {
+                    Err(E::custom(format!(
+                        "unsupported plan version {v}: this loadplan reads version 1"
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Version, E> {
+                Err(E::custom(format!(
+                    "unsupported plan version {v}: this loadplan reads version 1"
+                )))
+            }
+        }
+        d.deserialize_u64(V)
+    }
+}
+
+/// A plan name: it becomes a folder name under `--out`, so it may not contain path separators or
+/// be `.`/`..`.
+#[derive(Debug, Clone)]
+pub struct PlanName(pub String);
+
+impl<'de> Deserialize<'de> for PlanName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_str(d, "a string", |s| {
+            check_name(s, "plan name").map(|()| PlanName(s.to_string()))
+        })
+    }
+}
+
+/// Names end up in folder names, table headers and JUnit test names: keep them printable and short.
+pub(crate) fn check_name(s: &str, what: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    if s.chars().count() > 100 {
+        return Err(format!("{what} is longer than 100 characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Arrivals per second: `500/s`, `30/m`, `2/ms`, or a plain number (per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+/// No plan needs more arrivals per second than this from one runner; more is a typo.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+impl Rate {
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let t = s.trim();
+        let (num, per) = match t.split_once('/') {
+            Some((n, unit)) => (
+                n.trim(),
+                match unit.trim() {
+                    "s" | "sec" | "second" => 1.0,
+                    "m" | "min" | "minute" => 60.0,
+                    "h" | "hour" => 3600.0,
+                    "ms" => 0.001,
+                    other => {
+                        return Err(format!(
+                            "unknown rate unit `{other}` in `{s}`: write e.g. 500/s or 30/m"
+                        ));
+                    }
+                },
+            ),
+            None => (t, 1.0),
+        };
+        match num.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 && v / per <= MAX_RATE => Ok(Rate(v / per)),
+            Ok(v) if v.is_finite() && v >= 0.0 => Err(format!(
+                "rate `{s}` is above {MAX_RATE}/s, more than one runner can send"
+            )),
+            _ => Err(format!("`{s}` is not a rate: write e.g. 500/s or 30/m")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate such as 500/s")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Rate, E> {
+                Rate::parse(s).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                Rate::parse(&v.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                Err(E::custom(format!("rate {v} is negative")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                Rate::parse(&v.to_string()).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `warmup: 20` (operations) or `warmup: 5s` (time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WarmupSpec {
+    Count(u64),
+    Time(Duration),
+}
+
+impl<'de> Deserialize<'de> for WarmupSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = WarmupSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number of operations or a duration such as 5s")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WarmupSpec, E> {
+                Ok(WarmupSpec::Count(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WarmupSpec, E> {
+                Err(E::custom(format!("warmup {v} is negative")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<WarmupSpec, E> {
+                Dur::deserialize(de::value::StrDeserializer::<E>::new(s))
+                    .map(|d| WarmupSpec::Time(d.0))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `concurrency: 16` or a sweep `concurrency: [1, 4, 16]`.
+#[derive(Debug, Clone)]
+pub struct ConcurrencySpec(pub Vec<NonZeroUsize>);
+
+/// Concurrency above this is a typo rather than a plan: each unit owns a connection or a thread.
+pub const MAX_CONCURRENCY: usize = 10_000;
+
+impl<'de> Deserialize<'de> for ConcurrencySpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn one<E: de::Error>(v: u64) -> Result<NonZeroUsize, E> {
+            match usize::try_from(v).ok().and_then(NonZeroUsize::new) {
+                Some(n) if n.get() <= MAX_CONCURRENCY => Ok(n),
+                _ => Err(E::custom(format!(
+                    "concurrency must be between 1 and {MAX_CONCURRENCY}, got {v}"
+                ))),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = ConcurrencySpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a positive number or a list of positive numbers")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(ConcurrencySpec(vec![one(v)?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "concurrency must be between 1 and {MAX_CONCURRENCY}, got {v}"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<u64>()? {
+                    let n = one(v)?;
+                    if out.contains(&n) {
+                        return Err(de::Error::custom(format!(
+                            "concurrency {n} is listed twice"
+                        )));
+                    }
+                    out.push(n);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the concurrency list is empty"));
+                }
+                Ok(ConcurrencySpec(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A duration written with its unit: `250ms`, `5s`, `2m`.
+#[derive(Debug, Clone, Copy)]
+pub struct Dur(pub Duration);
+
+/// No single duration in a plan may exceed a day: a longer one is a typo.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration with a unit, like 250ms, 5s or 2m")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                let d = humantime::parse_duration(s.trim()).map_err(|e| {
+                    E::custom(format!(
+                        "invalid duration `{s}` ({e}): write a number with a unit, like 250ms, 5s or 2m"
+                    ))
+                })?;
+                if d > MAX_DURATION {
+                    return Err(E::custom(format!("duration `{s}` is longer than a day")));
+                }
+                Ok(Dur(d))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` is not a positive duration"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Dur, E> {
+                Err(E::custom(format!(
+                    "duration `{v}` has no unit: write e.g. {v}s or {v}ms"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusList(pub Vec<u16>);
+
+impl<'de> Deserialize<'de> for StatusList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        fn code<E: de::Error>(v: u64) -> Result<u16, E> {
+            match u16::try_from(v) {
+                Ok(c) if (100..=599).contains(&c) => Ok(c),
+                _ => Err(E::custom(format!(
+                    "{v} is not an HTTP status code (100 to 599)"
+                ))),
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = StatusList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a status code or a list of status codes")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusList, E> {
+                Ok(StatusList(vec![code(v)?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusList, E> {
+                Err(E::custom(format!(
+                    "{v} is not an HTTP status code (100 to 599)"
+                )))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<u64>()? {
+                    out.push(code(v)?);
+                }
+                if out.is_empty() {
+                    return Err(de::Error::custom("the status list is empty"));
+                }
+                Ok(StatusList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_units() {
+        let ok: Dur = serde_yaml::from_str("250ms").expect("250ms");
+        assert_eq!(ok.0, Duration::from_millis(250));
+        for bad in ["5", "5x", "-1s", "2 days 1 year"] {
+            assert!(serde_yaml::from_str::<Dur>(bad).is_err(), "{bad}");
+        }
+    }
+}
