@@ -21,6 +21,7 @@ pub mod cli;
 pub mod cmd;
 mod error;
 pub mod gate;
+pub mod pem;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -22,7 +22,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::{self, PemObject};
+use crate::pem::PemError;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -128,43 +128,41 @@ fn generate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, S
 
 /// Every certificate in a PEM file; at least one.
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read_error = |e: pem::Error| TlsError::Read {
+    let bytes = read(path, what)?;
+    crate::pem::certificates(&bytes).map_err(|e| pem_error(e, path, what, what))
+}
+
+/// The first private key in a PEM file. Errors tell only the kind of problem: a key file's
+/// content is a secret.
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let bytes = read(path, "the private key")?;
+    crate::pem::private_key(&bytes).map_err(|e| {
+        let none = "private key (PKCS#8, PKCS#1 or SEC1 PEM)";
+        pem_error(e, path, "the private key", none)
+    })
+}
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::Read {
         what,
         path: path.to_path_buf(),
         problem: e.to_string(),
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(read_error)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_error)?;
-    if certs.is_empty() {
-        return Err(TlsError::Empty {
-            what,
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(certs)
+    })
 }
 
-/// The first private key in a PEM file. A PEM error may quote the file's content, so only its
-/// kind is told.
-fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
-        pem::Error::NoItemsFound => TlsError::Empty {
-            what: "private key (PKCS#8, PKCS#1 or SEC1 PEM)",
+/// `what` names the file's content in read errors, `none` what an empty file lacks.
+fn pem_error(e: PemError, path: &Path, what: &'static str, none: &'static str) -> TlsError {
+    match e {
+        PemError::Empty(_) => TlsError::Empty {
+            what: none,
             path: path.to_path_buf(),
         },
-        pem::Error::Io(io) => TlsError::Read {
-            what: "the private key",
+        other => TlsError::Read {
+            what,
             path: path.to_path_buf(),
-            problem: io.to_string(),
+            problem: other.to_string(),
         },
-        _ => TlsError::Read {
-            what: "the private key",
-            path: path.to_path_buf(),
-            problem: "not valid PEM".into(),
-        },
-    })
+    }
 }
 
 fn client_verifier(
@@ -240,6 +238,7 @@ impl Drop for CaFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::pem::PemObject;
     use rustls::client::danger::ServerCertVerifier;
     use std::os::unix::fs::PermissionsExt;
 
