@@ -62,6 +62,11 @@ pub fn identity(
     Ok((certs, key))
 }
 
+/// Whether `name` can be sent as SNI and verified: a DNS name or an IP address.
+pub fn is_server_name(name: &str) -> bool {
+    rustls::pki_types::ServerName::try_from(name).is_ok()
+}
+
 /// The kind of a PEM error, in words that never quote the input.
 fn kind(e: &pem::Error) -> &'static str {
     match e {

@@ -12,9 +12,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::plan::Threshold;
 use crate::plan::spec::{
-    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, Method, Percent, PlanName, PlanSpec, Rate,
-    RawCpu, RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList, TargetSpec, Template,
-    Version, WarmupSpec,
+    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec, Method, Percent, PlanName,
+    PlanSpec, Rate, RawCpu, RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList,
+    TargetSpec, Template, Version, WarmupSpec,
 };
 use crate::stats::Summary;
 
@@ -58,9 +58,9 @@ schema!(PlanName, "PlanName", _g => json_schema!({
     "type": "string", "minLength": 1, "maxLength": 100
 }));
 schema!(BaseSpec, "Base", _g => json_schema!({
-    "description": "`builtin` starts the built-in target server; otherwise an http:// origin that relative target URLs resolve against.",
+    "description": "`builtin` starts the built-in target server (`builtin+https`: over TLS, with a certificate only this run trusts); otherwise an http:// or https:// origin that relative target URLs resolve against.",
     "type": "string",
-    "examples": ["builtin", "http://127.0.0.1:8080"]
+    "examples": ["builtin", "builtin+https", "http://127.0.0.1:8080", "https://api.example.com"]
 }));
 schema!(Scenarios, "Scenarios", g => json_schema!({
     "type": "array", "minItems": 1,
@@ -119,6 +119,10 @@ schema!(StatusList, "StatusList", _g => json_schema!({
         {"type": "integer", "minimum": 100, "maximum": 599},
         {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 100, "maximum": 599}}
     ]
+}));
+schema!(HttpVersionSpec, "HttpVersion", _g => json_schema!({
+    "description": "The HTTP protocol: auto (ALPN picks h2 when offered, else HTTP/1.1), \"1.1\", or \"2\" (h2 through ALPN over TLS, h2c with prior knowledge over http://).",
+    "enum": ["auto", "1.1", "2", 2, 1.1]
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({

@@ -165,6 +165,8 @@ mod tests {
             timeline: vec![],
             histogram: String::new(),
             open: None,
+            connections: None,
+            error_messages: Default::default(),
         }
     }
 

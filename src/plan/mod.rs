@@ -5,6 +5,7 @@
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
 mod guard;
+pub mod http;
 mod locate;
 pub mod model;
 mod resolve;
@@ -82,9 +83,8 @@ impl PlanError {
 /// Parses the plan text saved in results, for re-rendering and merging: variables the current
 /// environment lacks read as `placeholder` (no request is ever built from this plan).
 pub fn parse_saved(path: &Path, text: &str) -> Result<Plan, PlanError> {
-    parse_with(path, text, &|name| {
-        Some(std::env::var(name).unwrap_or_else(|_| "placeholder".to_string()))
-    })
+    let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| "placeholder".to_string()));
+    parse_text(path, text, &env, false)
 }
 
 /// Reads, parses and validates one plan file.
@@ -143,10 +143,20 @@ pub fn parse_with(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, PlanError> {
+    parse_text(path, text, env, true)
+}
+
+/// Parses plan text; `read_files`: whether files the plan names (TLS) are read and checked.
+fn parse_text(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    read_files: bool,
+) -> Result<Plan, PlanError> {
     // The YAML library has `panic!`s on paths thought unreachable; a plan must never reach one,
     // but if one does, it is an invalid plan, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        parse_guarded(path, text, env)
+        parse_guarded(path, text, env, read_files)
     }))
     .unwrap_or_else(|_| {
         Err(PlanError::whole_file(
@@ -160,6 +170,7 @@ fn parse_guarded(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    read_files: bool,
 ) -> Result<Plan, PlanError> {
     // Hostile YAML first: costs the library does not bound are refused before the real passes.
     guard::flow_depth(text).map_err(|(at, message)| PlanError {
@@ -177,6 +188,7 @@ fn parse_guarded(
         file: path,
         source: text,
         env,
+        read_files,
     };
     resolve::resolve(spec, &ctx).map_err(|e| {
         // Checks across keys name the value they concern by its path; find it in the text.

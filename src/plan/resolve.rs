@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::http::HttpSettings;
 use super::locate::Path;
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
 use super::threshold::{self, Threshold};
@@ -51,8 +52,9 @@ const DEFAULT_LATENCY_FLOOR: Duration = Duration::from_millis(1);
 pub enum Base {
     /// No base: every target is an absolute URL.
     None,
-    /// Start the built-in target server as a child process.
-    Builtin,
+    /// Start the built-in target server as a child process (over TLS with a certificate made at
+    /// start and trusted by this run only, for `builtin+https`).
+    Builtin { tls: bool },
     /// An origin given in the plan; `display` is the raw text with `${VAR}` kept.
     Url { url: url::Url, display: String },
 }
@@ -83,6 +85,7 @@ pub enum Workload {
         requests: Vec<RequestTemplate>,
         /// Accepted status codes; empty means "any status below 400".
         expect_status: Vec<u16>,
+        settings: HttpSettings,
     },
     Cpu(Kernel),
 }
@@ -310,7 +313,7 @@ pub(super) struct ResolveError {
 }
 
 impl ResolveError {
-    fn at(at: Path, message: impl Into<String>) -> ResolveError {
+    pub(super) fn at(at: Path, message: impl Into<String>) -> ResolveError {
         ResolveError {
             message: message.into(),
             at,
@@ -323,6 +326,8 @@ pub(super) struct Context<'a> {
     pub file: &'a std::path::Path,
     pub source: &'a str,
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// False for a plan re-read from saved results: files it names (TLS) are not read.
+    pub read_files: bool,
 }
 
 impl Context<'_> {
@@ -441,7 +446,8 @@ fn inherited(at: &Path, own: bool, key: &str) -> Path {
 pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveError> {
     let base = match spec.base {
         None => Base::None,
-        Some(BaseSpec::Builtin) => Base::Builtin,
+        Some(BaseSpec::Builtin) => Base::Builtin { tls: false },
+        Some(BaseSpec::BuiltinTls) => Base::Builtin { tls: true },
         Some(BaseSpec::Url(t)) => {
             let at = Path::root().key("base");
             let value = ctx.expand(&t, &at)?;
@@ -455,6 +461,12 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
     };
     let has_base = !matches!(base, Base::None);
     let d = &spec.defaults;
+    let defaults_http = spec::HttpKeys {
+        tls: d.tls.clone(),
+        http: d.http,
+        connections: d.connections,
+        connection: d.connection,
+    };
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
     for (si, s) in spec.scenarios.0.into_iter().enumerate() {
         let at = Path::root().key("scenarios").index(si);
@@ -470,6 +482,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                     &at,
                 )?,
                 expect_status: expect.map(|e| e.status.0.clone()).unwrap_or_default(),
+                settings: super::http::resolve(ctx, &s.http, &defaults_http, &at)?,
             },
             WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
                 CpuSpec::SumSquares { n } => Kernel::SumSquares { n },

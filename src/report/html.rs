@@ -819,6 +819,8 @@ fn sample() -> Summary {
         }],
         histogram: histogram_to_base64(&h),
         open: None,
+        connections: None,
+        error_messages: Default::default(),
     };
     let scenario = |kind: Bound| ScenarioSummary {
         name: "sample".into(),

@@ -1463,6 +1463,8 @@ mod tests {
             timeline: Vec::new(),
             histogram: histogram_to_base64(&h),
             open: None,
+            connections: None,
+            error_messages: Default::default(),
         }
     }
 

@@ -1,6 +1,8 @@
-//! The built-in target server as a separate child process (`loadplan serve --addr 127.0.0.1:0`),
-//! so that its CPU is never counted as the runner's. It picks an ephemeral port and says which on
-//! its first stdout line; we wait until it answers, and stop it (SIGTERM, then SIGKILL) at the end.
+//! The built-in target server as a separate child process (`loadplan serve --addr 127.0.0.1:0`,
+//! with `--tls` for `base: builtin+https`), so that its CPU is never counted as the runner's. It
+//! picks an ephemeral port and says which on its first stdout line; over TLS its second line
+//! names a file holding the certificate authority it made at start, which this run (and only this
+//! run) then trusts. We wait until it answers, and stop it (SIGTERM, then SIGKILL) at the end.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,12 +16,15 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct BuiltinServer {
     child: Option<Child>,
     pub url: url::Url,
+    /// Over TLS: the certificate authority (PEM) of the server's certificate.
+    pub ca_pem: Option<String>,
 }
 
 impl BuiltinServer {
-    pub fn start() -> Result<BuiltinServer, String> {
+    pub fn start(tls: bool) -> Result<BuiltinServer, String> {
         let mut cmd = Command::new(super::self_exe());
         cmd.args(["serve", "--addr", "127.0.0.1:0"])
+            .args(tls.then_some("--tls"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -34,35 +39,61 @@ impl BuiltinServer {
         let mut server = BuiltinServer {
             url: url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?,
             child: None,
+            ca_pem: None,
         };
         let stdout = child.stdout.take();
         server.child = Some(child);
         let stdout = stdout.ok_or("the server has no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
+        let lines = if tls { 2 } else { 1 };
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut reader = BufReader::new(stdout);
+            let mut text = String::new();
+            for _ in 0..lines {
+                if reader.read_line(&mut text).unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+            let _ = tx.send(text);
         });
-        let line = rx
+        let text = rx
             .recv_timeout(START_TIMEOUT)
             .map_err(|_| "the server did not report its address within 10 s".to_string())?;
+        let mut text = text.lines();
+        let line = text.next().unwrap_or_default();
         let addr = line
             .trim()
             .strip_prefix("listening on ")
             .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
         server.url =
             url::Url::parse(addr).map_err(|e| format!("bad server address {addr}: {e}"))?;
-        server.wait_until_answering()?;
+        if tls {
+            let path = text
+                .next()
+                .and_then(|l| l.strip_prefix("ca-certificate "))
+                .ok_or("the server did not say where its certificate authority is")?;
+            server.ca_pem = Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read the server's certificate authority: {e}"))?,
+            );
+        }
+        server.wait_until_answering(tls)?;
         Ok(server)
     }
 
-    fn wait_until_answering(&self) -> Result<(), String> {
+    /// Waits for `/hello` to answer; over TLS, for the port to accept (it is bound before the
+    /// server says where it is, so this is quick).
+    fn wait_until_answering(&self, tls: bool) -> Result<(), String> {
         let host = self.url.host_str().unwrap_or("127.0.0.1");
         let port = self.url.port().unwrap_or(80);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if hello(host, port).is_ok() {
+            let up = if tls {
+                TcpStream::connect((host, port)).map(drop)
+            } else {
+                hello(host, port)
+            };
+            if up.is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {

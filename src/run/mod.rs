@@ -108,8 +108,8 @@ pub fn execute(
         )
     });
     let server = match (&plan.base, needs_server) {
-        (Base::Builtin, true) => {
-            let s = BuiltinServer::start().map_err(RunError::Builtin)?;
+        (Base::Builtin { tls }, true) => {
+            let s = BuiltinServer::start(*tls).map_err(RunError::Builtin)?;
             observer.note(&format!("built-in target server on {}", s.url));
             Some(s)
         }
@@ -123,8 +123,12 @@ pub fn execute(
     // Fail before any load: every target must resolve against the base, and build.
     let mut workloads = Vec::with_capacity(plan.scenarios.len());
     for s in &plan.scenarios {
-        let resolved = Resolved::new(&s.workload, base.as_ref())?;
+        let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
+        let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
         Prepared::new(&resolved, s.timeout)?;
+        if let Some(w) = resolved.tls_warning() {
+            observer.note(&format!("warning: scenario `{}`: {w}", s.name));
+        }
         workloads.push(resolved);
     }
     let mut results = Vec::with_capacity(cells.len());

@@ -112,18 +112,20 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
 }
 
 /// Records one finished operation: at its end since the measured start, with its latency from
-/// the send, or for an open-model arrival from its intended start, the send's lateness beside.
+/// when the request was written (a kept connection's setup is not the request's), or for an
+/// open-model arrival from its intended start, everything included, the send's lateness beside.
 fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outcome: &Outcome) {
     let at = ended.saturating_duration_since(measured_start);
+    let request = ended.saturating_duration_since(outcome.request_start.unwrap_or(sent));
     sink::with(|r| match op.due {
         Some(due) => r.record_open(
             at,
             ended.saturating_duration_since(due),
-            ended - sent,
+            request,
             sent.saturating_duration_since(due),
             outcome,
         ),
-        None => r.record(at, ended - sent, outcome),
+        None => r.record(at, request, outcome),
     });
 }
 

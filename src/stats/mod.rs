@@ -4,6 +4,7 @@
 //! summary with latency percentiles, throughput, cores busy, speedups and each scenario's measured
 //! bound. Must not do I/O or decide the verdict (the gate does).
 
+mod connections;
 mod recorder;
 mod results;
 pub mod rusage;
@@ -13,9 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
+pub use connections::ConnectionsSummary;
 pub use recorder::{
-    MAX_LATENCY_US, Recorder, RecorderWire, TimelinePoint, histogram_from_base64,
-    histogram_to_base64, new_histogram,
+    MAX_LATENCY_US, MESSAGES_PER_KIND, Recorder, RecorderWire, TimelinePoint,
+    histogram_from_base64, histogram_to_base64, new_histogram,
 };
 pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, to_results};
 pub use summary::*;
@@ -257,6 +259,12 @@ fn cell_summary(
         thresholds: Vec::new(),
         timeline: r.timeline.points(),
         histogram: histogram_to_base64(&r.latency),
+        connections: r.connections.as_ref().map(|c| c.summary()),
+        error_messages: r
+            .messages
+            .iter()
+            .map(|(k, m)| (k.as_str().to_string(), m.clone()))
+            .collect(),
         open: r.open.as_ref().map(|o| {
             let secs = planned.map_or(0.0, |p| p.as_secs_f64());
             let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };

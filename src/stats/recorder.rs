@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::connections::{ConnStats, ConnWire};
 use crate::workload::{ErrorKind, Outcome};
 
 /// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
@@ -22,14 +23,27 @@ const SIGFIG: u8 = 3;
 /// up to exactly the cell's histogram (they are stored compressed once their second is over).
 const TIMELINE_SIGFIG: u8 = SIGFIG;
 
+/// A histogram of microseconds from 1 µs, 3 significant digits, that grows with the values it
+/// is given (never past [`MAX_LATENCY_US`]: see [`record_us`]). Its buckets are those of a
+/// histogram made for 1 µs to 1 h, so every figure is the same; only its memory differs: one
+/// nobody records into costs a few hundred bytes rather than 184 KiB.
 pub fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGFIG).expect("constant bounds are valid")
+    Histogram::new(SIGFIG).expect("constant significant digits are valid")
 }
 
 fn new_timeline_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, TIMELINE_SIGFIG)
-        .expect("constant bounds are valid")
+    Histogram::new(TIMELINE_SIGFIG).expect("constant significant digits are valid")
 }
+
+/// Records `d` in microseconds; false (nothing recorded) above [`MAX_LATENCY_US`], so that an
+/// outlier is counted by the caller instead of growing a histogram without end.
+pub fn record_us(h: &mut Histogram<u64>, d: Duration) -> bool {
+    let us = crate::units::micros_of(d);
+    us <= MAX_LATENCY_US && h.record(us).is_ok()
+}
+
+/// How many distinct messages each error category keeps: enough to tell a reviewer why.
+pub const MESSAGES_PER_KIND: usize = 5;
 
 /// One worker's (or, after merging, one cell's) measurements.
 #[derive(Debug, Clone)]
@@ -38,7 +52,9 @@ pub struct Recorder {
     pub operations: u64,
     pub successes: u64,
     /// Indexed by [`ErrorKind::index`].
-    pub errors: [u64; 5],
+    pub errors: [u64; ErrorKind::ALL.len()],
+    /// The first distinct messages of each error category, at most [`MESSAGES_PER_KIND`].
+    pub messages: BTreeMap<ErrorKind, Vec<String>>,
     pub statuses: BTreeMap<u16, u64>,
     pub bytes: u64,
     /// Latencies above [`MAX_LATENCY_US`]: counted, never clamped into the histogram.
@@ -46,6 +62,8 @@ pub struct Recorder {
     pub timeline: Timeline,
     /// Open model only (`latency` then holds latencies from each arrival's intended start).
     pub open: Option<Box<OpenStats>>,
+    /// HTTP only: what connections cost, apart from the requests.
+    pub connections: Option<Box<ConnStats>>,
 }
 
 /// What an open model measures beside the corrected latency.
@@ -87,12 +105,14 @@ impl Default for Recorder {
             latency: new_histogram(),
             operations: 0,
             successes: 0,
-            errors: [0; 5],
+            errors: [0; ErrorKind::ALL.len()],
+            messages: BTreeMap::new(),
             statuses: BTreeMap::new(),
             bytes: 0,
             out_of_range: 0,
             timeline: Timeline::default(),
             open: None,
+            connections: None,
         }
     }
 }
@@ -116,10 +136,8 @@ impl Recorder {
         self.record(at, corrected, outcome);
         let open = self.open_stats();
         // Out-of-range values are already counted by the corrected histogram's recorder.
-        let _ = open
-            .uncorrected
-            .record(crate::units::micros_of(uncorrected));
-        let _ = open.lag.record(crate::units::micros_of(lag));
+        record_us(&mut open.uncorrected, uncorrected);
+        record_us(&mut open.lag, lag);
     }
 
     /// Records one finished operation: `at` is its end since the cell started.
@@ -128,14 +146,24 @@ impl Recorder {
         self.operations += 1;
         match outcome.error {
             None => self.successes += 1,
-            Some(kind) => self.errors[kind.index()] += 1,
+            Some(kind) => {
+                self.errors[kind.index()] += 1;
+                if let Some(m) = &outcome.message {
+                    keep_message(self.messages.entry(kind).or_default(), m);
+                }
+            }
         }
         if let Some(s) = outcome.status {
             *self.statuses.entry(s).or_insert(0) += 1;
         }
         self.bytes += outcome.bytes;
-        if self.latency.record(us).is_err() {
+        if !record_us(&mut self.latency, latency) {
             self.out_of_range += 1;
+        }
+        if outcome.ttfb.is_some() || outcome.setup.is_some() {
+            self.connections
+                .get_or_insert_with(Box::default)
+                .record(outcome);
         }
         let second = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
         self.timeline.record(second, us, outcome);
@@ -151,7 +179,7 @@ impl Recorder {
 
     /// Adds another recorder's measurements to this one; exact for counts and histograms.
     pub fn merge(&mut self, other: &Recorder) {
-        // Same bounds on both sides, so `add` cannot fail; count rather than hide if it ever does.
+        // Both grow as needed, so `add` cannot fail; count rather than hide if it ever does.
         if self.latency.add(&other.latency).is_err() {
             self.out_of_range += other.latency.len();
         }
@@ -169,6 +197,22 @@ impl Recorder {
         if let Some(o) = &other.open {
             self.open_stats().merge(o);
         }
+        if let Some(c) = &other.connections {
+            self.connections.get_or_insert_with(Box::default).merge(c);
+        }
+        for (kind, msgs) in &other.messages {
+            let mine = self.messages.entry(*kind).or_default();
+            for m in msgs {
+                keep_message(mine, m);
+            }
+        }
+    }
+}
+
+/// Adds `m` to `kept` unless it is there already or `kept` is full.
+fn keep_message(kept: &mut Vec<String>, m: &str) {
+    if kept.len() < MESSAGES_PER_KIND && !kept.iter().any(|k| k == m) {
+        kept.push(m.to_string());
     }
 }
 
@@ -236,7 +280,9 @@ impl Timeline {
         live.errors += u64::from(outcome.error.is_some());
         live.bytes += outcome.bytes;
         // Out-of-range values are already counted by the cell histogram's recorder.
-        let _ = live.latency.record(us);
+        if us <= MAX_LATENCY_US {
+            let _ = live.latency.record(us);
+        }
     }
 
     fn close_current(&mut self) {
@@ -310,7 +356,15 @@ fn encode_v2(h: &Histogram<u64>) -> Vec<u8> {
 fn decode_v2(bytes: &[u8]) -> Histogram<u64> {
     Deserializer::new()
         .deserialize(&mut &bytes[..])
+        .map(growing)
         .unwrap_or_else(|_| new_timeline_histogram())
+}
+
+/// A decoded histogram is sized to its content; let it grow like ours, so that adding a wider
+/// one into it never fails.
+fn growing(mut h: Histogram<u64>) -> Histogram<u64> {
+    h.auto(true);
+    h
 }
 
 /// A histogram as text: compressed V2 (the HdrHistogram interchange format), base64.
@@ -326,6 +380,7 @@ pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("histogram is not base64: {e}"))?;
     Deserializer::new()
         .deserialize(&mut &bytes[..])
+        .map(growing)
         .map_err(|e| format!("histogram does not decode: {e:?}"))
 }
 
@@ -335,13 +390,18 @@ pub struct RecorderWire {
     pub latency: String,
     pub operations: u64,
     pub successes: u64,
-    pub errors: [u64; 5],
+    /// Counts by [`ErrorKind::index`]; files from before the `tls` category have five.
+    pub errors: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<(ErrorKind, Vec<String>)>,
     pub statuses: Vec<(u16, u64)>,
     pub bytes: u64,
     pub out_of_range: u64,
     pub timeline: Vec<SecondWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenWire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnWire>,
 }
 
 /// [`OpenStats`] on the wire.
@@ -370,7 +430,8 @@ impl From<&Recorder> for RecorderWire {
             latency: histogram_to_base64(&r.latency),
             operations: r.operations,
             successes: r.successes,
-            errors: r.errors,
+            errors: r.errors.to_vec(),
+            messages: r.messages.iter().map(|(k, m)| (*k, m.clone())).collect(),
             statuses: r.statuses.iter().map(|(k, v)| (*k, *v)).collect(),
             bytes: r.bytes,
             out_of_range: r.out_of_range,
@@ -391,6 +452,7 @@ impl From<&Recorder> for RecorderWire {
                 scheduled: o.scheduled,
                 dropped: o.dropped,
             }),
+            connections: r.connections.as_deref().map(ConnWire::from),
         }
     }
 }
@@ -413,11 +475,22 @@ impl TryFrom<RecorderWire> for Recorder {
                 },
             );
         }
+        let mut errors = [0; ErrorKind::ALL.len()];
+        // Five categories before `tls` came second: an old file's counts shift past it.
+        let old_order = w.errors.len() == 5;
+        for (i, n) in w.errors.iter().enumerate() {
+            let at = if old_order && i > 0 { i + 1 } else { i };
+            match errors.get_mut(at) {
+                Some(slot) => *slot = *n,
+                None => return Err(format!("{} error categories, expected 6", w.errors.len())),
+            }
+        }
         Ok(Recorder {
             latency: histogram_from_base64(&w.latency)?,
             operations: w.operations,
             successes: w.successes,
-            errors: w.errors,
+            errors,
+            messages: w.messages.into_iter().collect(),
             statuses: w.statuses.into_iter().collect(),
             bytes: w.bytes,
             out_of_range: w.out_of_range,
@@ -434,6 +507,10 @@ impl TryFrom<RecorderWire> for Recorder {
                     dropped: o.dropped,
                 })),
             },
+            connections: match w.connections {
+                None => None,
+                Some(c) => Some(Box::new(ConnStats::try_from(c)?)),
+            },
         })
     }
 }
@@ -446,7 +523,7 @@ mod tests {
         Outcome {
             status: Some(200),
             bytes,
-            error: None,
+            ..Outcome::default()
         }
     }
 
@@ -466,8 +543,9 @@ mod tests {
             Duration::from_millis(5),
             &Outcome {
                 status: Some(503),
-                bytes: 0,
                 error: Some(ErrorKind::Status),
+                message: Some("status 503".into()),
+                ..Outcome::default()
             },
         );
         b.record(Duration::from_secs(7200), Duration::from_secs(7200), &ok(0));

@@ -178,6 +178,13 @@ pub struct CellSummary {
     /// each arrival's intended start (corrected for coordinated omission).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open: Option<OpenSummary>,
+    /// HTTP cells: connections opened and what each phase cost, apart from the requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<super::ConnectionsSummary>,
+    /// The first distinct messages of each error category (at most five each), so that a
+    /// reviewer sees why: `{"tls": ["tls: invalid peer certificate: UnknownIssuer"]}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_messages: BTreeMap<String, Vec<String>>,
 }
 
 /// An open-model cell's schedule health and its uncorrected latency.

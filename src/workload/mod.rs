@@ -9,10 +9,11 @@
 mod cpu;
 mod http;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::http::HttpSettings;
 use crate::plan::{Kernel, TargetUrl, Workload};
 
 pub use http::{HttpTarget, ResolveError};
@@ -23,6 +24,8 @@ pub use http::{HttpTarget, ResolveError};
 pub enum ErrorKind {
     /// No connection: refused, unresolvable host, or the connection broke before a response.
     Connect,
+    /// The TLS handshake failed: unknown issuer, expired, name mismatch, no common protocol.
+    Tls,
     /// No complete response within the scenario's `timeout`.
     Timeout,
     /// The response had an error status (4xx/5xx) that `expect` does not list.
@@ -34,8 +37,9 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 5] = [
+    pub const ALL: [ErrorKind; 6] = [
         ErrorKind::Connect,
+        ErrorKind::Tls,
         ErrorKind::Timeout,
         ErrorKind::Status,
         ErrorKind::Body,
@@ -45,6 +49,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
@@ -58,13 +63,49 @@ impl ErrorKind {
 }
 
 /// How one operation went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     /// The HTTP status, when a response arrived.
     pub status: Option<u16>,
     /// Response body bytes read.
     pub bytes: u64,
     pub error: Option<ErrorKind>,
+    /// Why it failed, in words that hold no secret (no header, URL or body of the plan's).
+    pub message: Option<String>,
+    /// When the request itself was written on an open connection: a connection's setup before
+    /// it is never part of a request's latency. `None`: the operation as a whole is timed (a
+    /// new connection per request, a kernel).
+    pub request_start: Option<Instant>,
+    /// Time to the response's first byte (its head), from the request's start.
+    pub ttfb: Option<Duration>,
+    /// The connection this operation opened, and what each phase of opening it took.
+    pub setup: Option<Box<Setup>>,
+}
+
+impl Outcome {
+    /// A failed operation.
+    pub fn failed(error: ErrorKind, message: impl Into<String>) -> Outcome {
+        Outcome {
+            error: Some(error),
+            message: Some(message.into()),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// What opening one connection took, phase by phase.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Setup {
+    /// Name resolution; `None` when the host is an address (or a name resolved without asking).
+    pub dns: Option<Duration>,
+    /// The TCP handshake.
+    pub connect: Duration,
+    /// The TLS handshake, for `https://`.
+    pub tls: Option<Duration>,
+    /// The TLS session was resumed rather than negotiated in full.
+    pub resumed: bool,
+    /// The protocol the connection speaks: `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
 }
 
 /// A scenario's workload with every URL absolute: resolved once per cell by the run stage (the
@@ -76,6 +117,7 @@ pub enum Resolved {
         requests: Vec<Request>,
         /// Accepted status codes; empty means "any status below 400".
         expect_status: Vec<u16>,
+        settings: HttpSettings,
     },
     Cpu(Kernel),
 }
@@ -92,12 +134,18 @@ pub struct Request {
 }
 
 impl Resolved {
-    /// Joins relative URLs onto `base` (the built-in server's, or the plan's).
-    pub fn new(workload: &Workload, base: Option<&url::Url>) -> Result<Resolved, ResolveError> {
+    /// Joins relative URLs onto `base` (the built-in server's, or the plan's); `extra_ca` (PEM)
+    /// is trusted beside the plan's roots: the built-in server's authority for `builtin+https`.
+    pub fn new(
+        workload: &Workload,
+        base: Option<&url::Url>,
+        extra_ca: Option<&str>,
+    ) -> Result<Resolved, ResolveError> {
         match workload {
             Workload::Http {
                 requests,
                 expect_status,
+                settings,
             } => Ok(Resolved::Http {
                 requests: requests
                     .iter()
@@ -128,6 +176,11 @@ impl Resolved {
                     })
                     .collect::<Result<_, _>>()?,
                 expect_status: expect_status.clone(),
+                settings: {
+                    let mut s = settings.clone();
+                    s.tls.ca_pem.extend(extra_ca.map(str::to_string));
+                    s
+                },
             }),
             Workload::Cpu(k) => Ok(Resolved::Cpu(*k)),
         }
@@ -143,6 +196,30 @@ impl Resolved {
 
     pub fn is_cpu(&self) -> bool {
         matches!(self, Resolved::Cpu(_))
+    }
+
+    /// What a reviewer must know about how this workload's TLS is trusted, if anything: that
+    /// nothing is verified (`tls.insecure`), or that this machine has no trust store.
+    pub fn tls_warning(&self) -> Option<String> {
+        let Resolved::Http {
+            requests, settings, ..
+        } = self
+        else {
+            return None;
+        };
+        if !requests.iter().any(|r| r.url.scheme() == "https") {
+            return None;
+        }
+        if settings.tls.insecure {
+            return Some(
+                "tls.insecure: certificates are NOT verified; anything can answer as the server"
+                    .into(),
+            );
+        }
+        (settings.tls.ca_pem.is_empty() && http::system_root_count() == 0).then(|| {
+            "this machine has no system trust store: only roots given in `tls.ca` are trusted"
+                .into()
+        })
     }
 }
 
@@ -160,9 +237,11 @@ impl Prepared {
             Resolved::Http {
                 requests,
                 expect_status,
+                settings,
             } => Ok(Prepared::Http(std::sync::Arc::new(HttpTarget::new(
                 requests,
                 expect_status.clone(),
+                settings,
                 timeout,
             )?))),
             Resolved::Cpu(k) => Ok(Prepared::Cpu(*k)),

@@ -11,6 +11,7 @@
 //! `target.rs` (URLs, requests, `expect`) and `cpu.rs` (kernels).
 
 mod cpu;
+mod http;
 mod target;
 mod template;
 mod values;
@@ -26,6 +27,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 pub use super::model::Model;
 pub use super::threshold::Threshold;
 pub use cpu::*;
+pub use http::*;
 pub use target::*;
 pub use template::*;
 pub use values::*;
@@ -76,6 +78,18 @@ pub struct DefaultsSpec {
     pub expect: Option<ExpectSpec>,
     #[serde(default)]
     pub headers: Option<Headers>,
+    /// TLS settings for `https://` targets.
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+    /// The HTTP protocol: `auto`, "1.1" or "2".
+    #[serde(default)]
+    pub http: Option<HttpVersionSpec>,
+    /// The users of a cell share this many connections (default: one per user).
+    #[serde(default)]
+    pub connections: Option<NonZeroUsize>,
+    /// `keep-alive` (default) or `per-request`.
+    #[serde(default)]
+    pub connection: Option<ConnectionSpec>,
     #[serde(default)]
     pub thresholds: Option<Vec<Threshold>>,
 }
@@ -132,6 +146,8 @@ pub struct ScenarioSpec {
     pub warmup: Option<u64>,
     pub expect: Option<ExpectSpec>,
     pub headers: Option<Headers>,
+    /// `tls`, `http`, `connections`, `connection`.
+    pub http: HttpKeys,
     pub thresholds: Option<Vec<Threshold>>,
 }
 
@@ -175,6 +191,18 @@ pub struct RawScenario {
     expect: Option<ExpectSpec>,
     #[serde(default)]
     headers: Option<Headers>,
+    /// TLS settings for `https://` targets.
+    #[serde(default)]
+    tls: Option<TlsSpec>,
+    /// The HTTP protocol: `auto`, "1.1" or "2".
+    #[serde(default)]
+    http: Option<HttpVersionSpec>,
+    /// The users of a cell share this many connections (default: one per user).
+    #[serde(default)]
+    connections: Option<NonZeroUsize>,
+    /// `keep-alive` (default) or `per-request`.
+    #[serde(default)]
+    connection: Option<ConnectionSpec>,
     #[serde(default)]
     thresholds: Option<Vec<Threshold>>,
 }
@@ -240,9 +268,17 @@ impl TryFrom<RawScenario> for ScenarioSpec {
                 ));
             }
         };
-        if matches!(workload, WorkloadSpec::Cpu(_)) && (r.expect.is_some() || r.headers.is_some()) {
+        let http = HttpKeys {
+            tls: r.tls,
+            http: r.http,
+            connections: r.connections,
+            connection: r.connection,
+        };
+        if matches!(workload, WorkloadSpec::Cpu(_))
+            && (r.expect.is_some() || r.headers.is_some() || !http.is_empty())
+        {
             return Err(format!(
-                "scenario `{}`: `expect` and `headers` apply to HTTP targets, not to `cpu`",
+                "scenario `{}`: `expect`, `headers`, `tls`, `http`, `connections` and `connection` apply to HTTP targets, not to `cpu`",
                 r.name
             ));
         }
@@ -266,6 +302,7 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             },
             expect: r.expect,
             headers: r.headers,
+            http,
             thresholds: r.thresholds,
         })
     }

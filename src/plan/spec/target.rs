@@ -13,15 +13,21 @@ use super::{Headers, StatusList, Template, checked_str};
 /// `${NAME}` references is checked once they are substituted, in `resolve.rs`.
 #[derive(Debug, Clone)]
 pub enum BaseSpec {
+    /// `builtin`: the built-in server over plain HTTP (HTTP/1.1, and h2c).
     Builtin,
+    /// `builtin+https`: the built-in server over TLS, with a certificate made at start that the
+    /// run, and only the run, trusts.
+    BuiltinTls,
     Url(Template),
 }
 
 impl<'de> Deserialize<'de> for BaseSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked_str(d, "`builtin` or an http:// URL", |s| {
-            if s == "builtin" {
-                return Ok(BaseSpec::Builtin);
+        checked_str(d, "`builtin`, `builtin+https` or an http(s):// URL", |s| {
+            match s {
+                "builtin" => return Ok(BaseSpec::Builtin),
+                "builtin+https" => return Ok(BaseSpec::BuiltinTls),
+                _ => {}
             }
             let t = Template::parse(s)?;
             if !t.has_vars {
@@ -32,22 +38,15 @@ impl<'de> Deserialize<'de> for BaseSpec {
     }
 }
 
-/// Parses an absolute URL and accepts only plain `http`. Messages show the raw template only
+/// Parses an absolute URL and accepts `http` and `https`. Messages show the raw template only
 /// (`value` may hold a substituted secret).
 pub fn absolute_http_url(value: &str, raw: &str) -> Result<url::Url, String> {
     let u = url::Url::parse(value).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
-    match u.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "`{raw}`: https is not supported yet; loadplan speaks plain HTTP/1.1 (scheme `http`)"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "`{raw}`: unsupported scheme `{other}`, expected `http`"
-            ));
-        }
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{raw}`: unsupported scheme `{}`, expected `http` or `https`",
+            u.scheme()
+        ));
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err(format!("`{raw}` has no host"));

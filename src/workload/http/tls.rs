@@ -1,0 +1,131 @@
+//! The client's TLS configuration, built once per process from a scenario's [`TlsSettings`]:
+//! the system's trusted roots plus the plan's `tls.ca` (and the built-in server's authority), or
+//! no verification at all with `insecure`; a client certificate for mutual TLS; ALPN offering
+//! what `http` asks for. Sessions are resumed from rustls' in-memory cache.
+//!
+//! Input: settings (PEM text). Output: a rustls [`ClientConfig`]. Must not log or show any key.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::plan::http::{HttpVersion, TlsSettings};
+
+/// The crypto provider every TLS configuration of loadplan uses: aws-lc-rs, the one compiled in.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The system's trusted roots, read once per process. Where the system has none (a minimal
+/// container), the list is empty and only the plan's `tls.ca` is trusted: certificates of public
+/// services then fail as `UnknownIssuer`, counted as `tls` errors, and the run says why.
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// How many roots the system trust store holds (0 where there is none), for the run's notes.
+pub fn system_root_count() -> usize {
+    system_roots().len()
+}
+
+/// The ALPN protocols to offer for `version`.
+fn alpn(version: HttpVersion) -> Vec<Vec<u8>> {
+    match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    }
+}
+
+/// The client configuration for `settings`; errors are about the settings, never quote a key.
+pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if settings.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+    } else {
+        let mut roots = RootCertStore::empty();
+        // A system root that rustls cannot use is skipped, as every TLS client does.
+        let _ = roots.add_parsable_certificates(system_roots().iter().cloned());
+        for pem in &settings.ca_pem {
+            let certs =
+                crate::pem::certificates(pem.as_bytes()).map_err(|e| format!("the CA {e}"))?;
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("a CA certificate is not usable: {e}"))?;
+            }
+        }
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match &settings.client {
+        None => builder.with_no_client_auth(),
+        Some(id) => {
+            let (certs, key) = crate::pem::identity(id.cert_pem.as_bytes(), id.key_pem.as_bytes())
+                .map_err(|e| format!("the client certificate: {e}"))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("the client certificate: {e}"))?
+        }
+    };
+    config.alpn_protocols = alpn(version);
+    Ok(config)
+}
+
+/// `tls.insecure: true`: any certificate is accepted (signatures are still checked, so the
+/// handshake is real; only who signed the certificate is not).
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
