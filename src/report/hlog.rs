@@ -32,6 +32,15 @@ pub fn tag(scenario: &str, model: &str, concurrency: usize, workers: usize) -> S
     format!("{}.{model}.c{concurrency}.w{workers}", safe(scenario))
 }
 
+/// A cell's start in seconds since the run's start as a `Duration`: 0 for a negative or NaN
+/// value, `Duration::MAX` beyond what it holds (an edited summary.json may say anything).
+fn offset(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+}
+
 impl Reporter for Hlog {
     fn file_name(&self) -> &'static str {
         "histograms.hlog"
@@ -42,7 +51,8 @@ impl Reporter for Hlog {
             file: "histograms.hlog",
             reason,
         };
-        let start = humantime::parse_rfc3339(&summary.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
+        let start =
+            SystemTime::try_from(summary.started_at.get()).unwrap_or(SystemTime::UNIX_EPOCH);
         let mut out = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         let mut builder = IntervalLogWriterBuilder::new();
@@ -72,8 +82,9 @@ impl Reporter for Hlog {
                         continue;
                     }
                     let h = histogram_from_base64(&p.histogram).map_err(err)?;
-                    let at = Duration::from_secs_f64(c.start_offset_seconds.max(0.0))
-                        + Duration::from_secs(u64::from(p.second));
+                    let at = offset(c.start_offset_seconds)
+                        .checked_add(Duration::from_secs(u64::from(p.second)))
+                        .unwrap_or(Duration::MAX);
                     writer
                         .write_histogram(&h, at, Duration::from_secs(1), Some(tag))
                         .map_err(|e| err(format!("{e:?}")))?;

@@ -32,9 +32,12 @@ impl Reporter for Junit {
                         format!("the cell did not complete: {}", c.notes.join("; "))
                     }),
                 );
-                completed
-                    .set_classname(class.clone())
-                    .set_time(std::time::Duration::from_secs_f64(c.wall_seconds.max(0.0)));
+                completed.set_classname(class.clone());
+                // A wall time no `Duration` holds (1e308 or ∞ in an edited file) is left out
+                // rather than made up; NaN and negatives count as 0, as they always have.
+                if let Ok(wall) = std::time::Duration::try_from_secs_f64(c.wall_seconds.max(0.0)) {
+                    completed.set_time(wall);
+                }
                 suite.add_test_case(completed);
                 for t in &c.thresholds {
                     let mut case = TestCase::new(

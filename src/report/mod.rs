@@ -1,17 +1,24 @@
 //! The report stage: a summary in, files out.
 //!
 //! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
-//! place that writes files. Every file is written under a temporary name and renamed, so a crash
+//! place that writes files. What the numbers mean in words (health warnings, findings) is
+//! worked out once in [`insight`] and shown by every format that has room for it; every chart,
+//! of the run report (`figures.rs`) and of the trend page, is drawn with one kit ([`chart`]);
+//! both HTML pages start from one handlebars setup (`page.rs`). Every file is written under a temporary name and renamed, so a crash
 //! never leaves half a report. The output folder is checked before any load is sent
 //! ([`OutputDir::prepare`]).
 
+pub mod chart;
 pub mod console;
+mod figures;
 mod hlog;
 mod html;
+pub mod insight;
 mod json;
 pub mod junit;
 pub mod markdown;
-mod svg;
+mod page;
+mod sample;
 pub mod trend;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,150 @@
+//! A small but complete summary, built by hand: the trial render of a template folder uses it
+//! (every list a template loops over is non-empty), and the renderers' tests start from it.
+//!
+//! Input: nothing. Output: a [`Summary`] of two scenarios (I/O and CPU) of three cells each,
+//! with errors, thresholds, a baseline and CI metadata. Must not depend on the clock or the
+//! machine: the same summary every time, so renders of it can be compared byte for byte.
+
+use crate::plan::Model;
+use crate::stats::{
+    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, Host, LatencySummary, PlanInfo,
+    ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp, Verdict,
+    histogram_to_base64, new_histogram,
+};
+
+/// A small but complete summary: every list the template loops over is non-empty, so a trial
+/// render reaches every field a template folder may use.
+pub fn sample() -> Summary {
+    let mut h = new_histogram();
+    for v in [900u64, 1_200, 1_500, 52_000] {
+        // In range by construction; a failure would only leave the sample histogram smaller.
+        let _ = h.record(v);
+    }
+    let cell = |model: Model, concurrency: usize, speedup: f64, errors: u64| CellSummary {
+        model,
+        concurrency,
+        workers: 1,
+        operations: 4,
+        successes: 4 - errors,
+        errors: [("status".to_string(), errors)].into_iter().collect(),
+        status_codes: [("200".to_string(), 4 - errors), ("503".to_string(), errors)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        error_rate: errors as f64 / 4.0,
+        bytes: 64,
+        wall_seconds: 0.5 / speedup,
+        throughput_per_s: 8.0 * speedup,
+        latency_us: LatencySummary {
+            count: 4,
+            min: 900,
+            mean: 13_900.0,
+            p50: 1_200,
+            p90: 52_000,
+            p99: 52_000,
+            p999: 52_000,
+            max: 52_000,
+            stdev: 22_000.0,
+        },
+        latency_out_of_range: 0,
+        cpu_seconds: 0.01,
+        cores_busy: 0.02,
+        peak_rss_bytes: 1 << 20,
+        speedup: Some(speedup),
+        complete: errors == 0,
+        start_offset_seconds: 0.0,
+        notes: if errors == 0 {
+            Vec::new()
+        } else {
+            vec!["a worker exited".into()]
+        },
+        thresholds: vec![ThresholdResult {
+            expression: "p99 < 100ms".into(),
+            observed: Some(52_000.0),
+            passed: true,
+            limit: 100_000.0,
+            unit: "us".into(),
+            observed_text: "52.0ms".into(),
+        }],
+        timeline: vec![TimelinePoint {
+            second: 0,
+            operations: 4,
+            errors,
+            bytes: 64,
+            p50_us: 1_200,
+            p99_us: 52_000,
+            max_us: 52_000,
+            in_flight: 0.0,
+            histogram: histogram_to_base64(&h),
+        }],
+        histogram: histogram_to_base64(&h),
+        open: None,
+    };
+    let scenario = |kind: Bound| ScenarioSummary {
+        name: "sample".into(),
+        description: Some("a sample scenario".into()),
+        kind,
+        bound: kind,
+        busy_fraction: if kind == Bound::Io { 0.02 } else { 0.95 },
+        bound_cell: "sequential".into(),
+        workload: vec!["/hello".into()],
+        load: "repeat: 4".into(),
+        cells: vec![
+            cell(Model::Sequential, 1, 1.0, 0),
+            cell(Model::Async, 2, 1.8, 1),
+            cell(Model::Async, 4, 3.0, 0),
+        ],
+    };
+    Summary {
+        schema_version: crate::stats::SCHEMA_VERSION,
+        plan: PlanInfo {
+            name: "sample".into(),
+            file: "sample.yaml".into(),
+            description: Some("a sample plan".into()),
+            source: "version: 1\n".into(),
+        },
+        run_id: "sample".into(),
+        started_at: at(1_767_225_600),
+        finished_at: at(1_767_225_601),
+        duration_seconds: 1.0,
+        loadplan_version: env!("CARGO_PKG_VERSION").into(),
+        host: Host {
+            cores: 1,
+            os: "linux".into(),
+            arch: "x86_64".into(),
+        },
+        ci: Some(CiInfo {
+            system: "github-actions".into(),
+            commit: Some("0123abc".into()),
+            branch: Some("main".into()),
+            job_url: Some("https://ci.example/job/1".into()),
+        }),
+        verdict: Verdict::Interrupted,
+        scenarios: vec![scenario(Bound::Io), scenario(Bound::Cpu)],
+        baseline: Some(BaselineReport {
+            file: "baseline/summary.json".into(),
+            run_id: "earlier".into(),
+            started_at: at(1_767_139_200),
+            tolerance: 0.1,
+            latency_floor_us: 1_000,
+            passed: false,
+            checks: vec![BaselineCheck {
+                scenario: "sample".into(),
+                model: Model::Async,
+                concurrency: 2,
+                metric: "p99".into(),
+                baseline: 40_000.0,
+                current: 52_000.0,
+                change: Some(0.3),
+                passed: false,
+            }],
+            missing_in_baseline: vec!["sample · async c=4 w=1".into()],
+            missing_in_run: vec!["sample · threads c=2".into()],
+        }),
+    }
+}
+
+/// A constant instant, in seconds since the Unix epoch.
+fn at(second: i64) -> Timestamp {
+    jiff::Timestamp::constant(second, 0).into()
+}
