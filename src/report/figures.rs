@@ -680,3 +680,206 @@ pub fn breakdown_chart(id: &str, s: &ScenarioSummary, what: Breakdown) -> Option
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{LatencySummary, TimelinePoint, histogram_to_base64, new_histogram};
+
+    fn cell(model: Model, concurrency: usize, values: &[u64]) -> CellSummary {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(*v).expect("in range");
+        }
+        CellSummary {
+            model,
+            concurrency,
+            workers: 1,
+            operations: values.len() as u64,
+            successes: values.len() as u64,
+            errors: [("timeout".to_string(), 0)].into_iter().collect(),
+            status_codes: Default::default(),
+            error_rate: 0.0,
+            bytes: 0,
+            wall_seconds: 2.5,
+            throughput_per_s: values.len() as f64 / 2.5,
+            latency_us: LatencySummary::default(),
+            latency_out_of_range: 0,
+            cpu_seconds: 0.1,
+            cores_busy: 0.04,
+            peak_rss_bytes: 0,
+            speedup: None,
+            complete: true,
+            notes: Vec::new(),
+            start_offset_seconds: 0.0,
+            thresholds: Vec::new(),
+            timeline: Vec::new(),
+            histogram: histogram_to_base64(&h),
+            open: None,
+        }
+    }
+
+    fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
+        ScenarioSummary {
+            name: "s".into(),
+            description: None,
+            kind: Bound::Io,
+            bound: Bound::Io,
+            busy_fraction: 0.01,
+            bound_cell: "sequential".into(),
+            workload: Vec::new(),
+            load: "repeat: 1".into(),
+            cells,
+        }
+    }
+
+    #[test]
+    fn values_at_matches_value_at_quantile() {
+        let mut h = new_histogram();
+        for k in 1..=5_000u64 {
+            h.record(k * k % 77_777 + 10).expect("in range");
+        }
+        let qs: Vec<f64> = (0..=200)
+            .map(|k| 1.0 - 10f64.powf(-(k as f64) / 50.0))
+            .collect();
+        let want: Vec<u64> = qs.iter().map(|q| h.value_at_quantile(*q)).collect();
+        assert_eq!(values_at(&h, &qs)[1..], want[1..]);
+        assert_eq!(values_at(&h, &[1.0]), [h.max()]);
+    }
+
+    #[test]
+    fn simplify_keeps_the_ends_of_flat_runs() {
+        let line = vec![(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)];
+        assert_eq!(
+            simplify(line),
+            [(0.0, 1.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)]
+        );
+    }
+
+    #[test]
+    fn spectrum_has_one_line_per_cell_and_an_axis_as_long_as_the_data() {
+        let values: Vec<u64> = (1..=1_000).map(|v| v * 100).collect();
+        let s = scenario(vec![
+            cell(Model::Sequential, 1, &values),
+            cell(Model::Async, 8, &values[..50]),
+        ]);
+        let (svg, problems) = spectrum_chart("t", &s);
+        assert!(problems.is_empty());
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        // 1000 values: the axis ends at 99.9%, not beyond.
+        assert!(
+            svg.contains(">99.9%</text>") && !svg.contains(">99.99%"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("sequential · p99: 99.0ms (1000 values)"),
+            "{svg}"
+        );
+        assert!(svg.contains("latency (ms)"));
+    }
+
+    #[test]
+    fn an_unreadable_histogram_is_reported_not_drawn() {
+        let mut bad = cell(Model::Sequential, 1, &[5]);
+        bad.histogram = "not base64!".into();
+        let (svg, problems) = spectrum_chart("t", &scenario(vec![bad]));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(svg.contains("no data"));
+    }
+
+    #[test]
+    fn a_partial_last_second_is_scaled_by_its_length() {
+        let mut c = cell(Model::Threads, 4, &[1_000]);
+        c.wall_seconds = 2.5;
+        c.timeline = (0..3)
+            .map(|second| TimelinePoint {
+                second,
+                operations: if second == 2 { 50 } else { 100 },
+                errors: 0,
+                bytes: 0,
+                p50_us: 1_000,
+                p99_us: 2_000,
+                max_us: 3_000,
+                in_flight: 0.0,
+                histogram: String::new(),
+            })
+            .collect();
+        let [tput, p99] = timeline_charts("t", &scenario(vec![c]));
+        assert_eq!(tput.matches("(100/s)").count(), 3, "{tput}");
+        assert!(p99.contains("second 3: p50 1.00ms, p99 2.00ms, max 3.00ms"));
+    }
+
+    #[test]
+    fn sweeps_are_detected_and_drawn_per_model() {
+        let values = [1_000, 2_000];
+        let mut cells = vec![cell(Model::Sequential, 1, &values)];
+        assert!(!is_sweep(&scenario(cells.clone())));
+        for c in [1, 4, 16, 64] {
+            cells.push(cell(Model::Async, c, &values));
+            cells.push(cell(Model::Threads, c, &values));
+        }
+        let s = scenario(cells);
+        assert!(is_sweep(&s));
+        let [tput, p99] = sweep_charts("t", &s);
+        for svg in [&tput, &p99] {
+            assert_eq!(svg.matches("<polyline").count(), 2, "threads and async");
+            assert!(svg.contains("sequential: "), "reference line");
+            for c in ["1", "4", "16", "64"] {
+                assert!(svg.contains(&format!(">{c}</text>")), "tick {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_and_status_codes_stack_per_cell() {
+        let mut a = cell(Model::Sequential, 1, &[1]);
+        a.errors.insert("status".into(), 3);
+        a.errors.insert("timeout".into(), 1);
+        a.status_codes = [("200".to_string(), 6), ("503".to_string(), 3)]
+            .into_iter()
+            .collect();
+        let b = cell(Model::Async, 2, &[1]);
+        let s = scenario(vec![a, b]);
+        let errors = breakdown_chart("e", &s, Breakdown::Errors).expect("errors chart");
+        assert!(errors.contains("sequential · status: 3 errors"));
+        assert!(errors.contains("sequential · timeout: 1 errors"));
+        assert!(
+            errors.contains(r#"<pattern id="e-k1""#),
+            "greyscale pattern for the 2nd key"
+        );
+        let status = breakdown_chart("st", &s, Breakdown::StatusCodes).expect("status chart");
+        assert!(status.contains("sequential · status 503: 3"));
+        assert!(breakdown_chart("e", &scenario(vec![cell(Model::Sequential, 1, &[1])]), Breakdown::Errors).is_none());
+        assert!(breakdown_chart("st", &scenario(vec![cell(Model::Sequential, 1, &[1])]), Breakdown::StatusCodes).is_none());
+    }
+
+    #[test]
+    fn odd_numbers_do_not_break_charts() {
+        let mut c = cell(Model::Sequential, 1, &[]);
+        c.throughput_per_s = f64::NAN;
+        c.speedup = Some(f64::INFINITY);
+        c.wall_seconds = 0.0;
+        let s = scenario(vec![c]);
+        let speed = speedup_chart("x", &s, 2);
+        assert!(!speed.contains("NaN") && !speed.contains("inf"), "{speed}");
+        let [tput, p99] = timeline_charts("x", &s);
+        assert!(tput.contains("no data") && p99.contains("no data"));
+        assert!(crate::report::insight::fastest_index(&s).is_none());
+    }
+
+    #[test]
+    fn speedup_bars_show_the_limits_of_computation() {
+        let mut seq = cell(Model::Sequential, 1, &[1]);
+        seq.speedup = Some(1.0);
+        let mut par = cell(Model::Processes, 2, &[1]);
+        par.speedup = Some(1.9);
+        par.throughput_per_s = 100.0;
+        let mut s = scenario(vec![seq, par]);
+        s.kind = Bound::Cpu;
+        s.bound = Bound::Cpu;
+        let svg = speedup_chart("x", &s, 2);
+        assert!(svg.contains("sequential = 1×"));
+        assert!(svg.contains("2 cores: the most computation can gain"));
+        assert!(svg.contains("1.90× · 0.04 cores · fastest"));
+    }
+}
