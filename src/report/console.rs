@@ -1,5 +1,9 @@
 //! The console: progress on stderr while the run goes on (a bar per cell on a terminal, one quiet
 //! line per cell otherwise, so CI logs stay readable) and the summary table on stdout at the end.
+//!
+//! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
+//! the caller prints it. The table ends with the health warnings of `insight.rs`, one line each.
+//! Must not decide anything (the gate does) nor word a warning differently from the reports.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::insight::{self, Severity};
 use crate::plan::cell_label;
 use crate::run::Observer;
 use crate::stats::{CellResult, Summary};
@@ -145,7 +150,10 @@ pub fn table(summary: &Summary) -> String {
                     cell_label(c.model, c.concurrency, c.workers)
                         + if c.complete { "" } else { " (incomplete)" },
                     c.operations.to_string(),
-                    c.errors.values().sum::<u64>().to_string(),
+                    c.errors
+                        .values()
+                        .fold(0u64, |a, n| a.saturating_add(*n))
+                        .to_string(),
                     units::number(c.throughput_per_s),
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
@@ -155,19 +163,16 @@ pub fn table(summary: &Summary) -> String {
                 ]
             })
             .collect();
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| {
-                rows.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([header[i].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
         let line = |cells: Vec<&str>| {
             let mut l = String::from("  ");
-            for (i, c) in cells.iter().enumerate() {
-                let pad = widths[i].saturating_sub(c.chars().count());
+            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                let pad = w.saturating_sub(c.chars().count());
                 if i == 0 {
                     l.push_str(c);
                     l.push_str(&" ".repeat(pad));
@@ -210,6 +215,38 @@ pub fn table(summary: &Summary) -> String {
                 c.notes.join("; ")
             ));
         }
+    }
+    out.push_str(&health(summary));
+    out
+}
+
+/// One line per health warning or note, with the first cell it concerns; nothing for a run
+/// without any.
+fn health(summary: &Summary) -> String {
+    let items = insight::health(summary);
+    if items.is_empty() {
+        return String::new();
+    }
+    let count = |sev| items.iter().filter(|h| h.severity == sev).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut out = format!(
+        "\nhealth: {}, {}\n",
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note")
+    );
+    for h in &items {
+        let word = match h.severity {
+            Severity::Warning => "WARNING",
+            Severity::Note => "note",
+        };
+        out.push_str(&format!("  {word}: {}", h.title));
+        if let Some(first) = h.cells.first() {
+            out.push_str(&format!(" {}", first.text));
+        }
+        if h.cells.len() > 1 {
+            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
+        }
+        out.push('\n');
     }
     out
 }

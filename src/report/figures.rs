@@ -849,8 +849,22 @@ mod tests {
         );
         let status = breakdown_chart("st", &s, Breakdown::StatusCodes).expect("status chart");
         assert!(status.contains("sequential · status 503: 3"));
-        assert!(breakdown_chart("e", &scenario(vec![cell(Model::Sequential, 1, &[1])]), Breakdown::Errors).is_none());
-        assert!(breakdown_chart("st", &scenario(vec![cell(Model::Sequential, 1, &[1])]), Breakdown::StatusCodes).is_none());
+        assert!(
+            breakdown_chart(
+                "e",
+                &scenario(vec![cell(Model::Sequential, 1, &[1])]),
+                Breakdown::Errors
+            )
+            .is_none()
+        );
+        assert!(
+            breakdown_chart(
+                "st",
+                &scenario(vec![cell(Model::Sequential, 1, &[1])]),
+                Breakdown::StatusCodes
+            )
+            .is_none()
+        );
     }
 
     #[test]
