@@ -299,3 +299,84 @@ pub fn gate(summary: &Summary) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::{sample, snapshot};
+    use crate::stats::Verdict;
+
+    #[test]
+    fn the_table_lines_up_and_ends_with_the_health_warnings() {
+        let table = table(&sample());
+        snapshot("console-table.txt", &table);
+        let lines: Vec<&str> = table.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("cell "))
+            .expect("a header");
+        // Right-aligned columns: every row of the block is as wide as its header.
+        let width = lines[header].chars().count();
+        for row in &lines[header + 1..header + 4] {
+            assert_eq!(row.chars().count(), width, "{row:?}");
+        }
+        assert!(table.contains("async c=2 w=1 (incomplete)"));
+        assert!(table.contains("  note, async c=2 w=1: a worker exited\n"));
+        assert!(table.contains("\nhealth: 4 warnings, 0 notes\n"), "{table}");
+        assert!(table.contains(
+            "  WARNING: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
+        ));
+    }
+
+    #[test]
+    fn a_healthy_run_has_no_health_lines() {
+        let mut s = sample();
+        s.verdict = Verdict::Passed;
+        for c in s.scenarios.iter_mut().flat_map(|sc| &mut sc.cells) {
+            c.operations = 10_000;
+            c.wall_seconds = 5.0;
+            c.complete = true;
+            c.error_rate = 0.0;
+        }
+        assert!(!table(&s).contains("health"));
+    }
+
+    #[test]
+    fn an_open_model_behind_its_schedule_is_flagged() {
+        let mut s = sample();
+        s.scenarios[0].cells[2].open = Some(crate::stats::OpenSummary {
+            scheduled: 1_000,
+            dropped: 120,
+            target_rate_per_s: 100.0,
+            achieved_rate_per_s: 88.0,
+            latency_uncorrected_us: Default::default(),
+            send_lag_us: Default::default(),
+            rate_not_reached: true,
+        });
+        let t = table(&s);
+        assert!(t.contains(
+            "  open, async c=4 w=1: target 100/s, achieved 88.0/s, 120 of 1000 arrivals dropped, send lag p99 0µs, uncorrected p50 0µs p99 0µs — WARNING: the generator could not keep the rate\n"
+        ), "{t}");
+        assert!(t.contains("WARNING: The arrival rate was not kept."), "{t}");
+    }
+
+    #[test]
+    fn gate_lists_thresholds_then_the_baseline() {
+        let g = gate(&sample());
+        snapshot("console-gate.txt", &g);
+        assert!(g.starts_with("\n  pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
+        assert!(g.contains(
+            "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
+        ));
+        assert!(g.contains("  FAIL sample · async c=2: p99 regressed: 52.0ms against 40.0ms"));
+        assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));
+        let mut quiet = sample();
+        quiet.baseline = None;
+        quiet
+            .scenarios
+            .iter_mut()
+            .flat_map(|s| &mut s.cells)
+            .for_each(|c| c.thresholds.clear());
+        assert_eq!(gate(&quiet), "");
+    }
+}

@@ -896,4 +896,91 @@ mod tests {
         assert!(svg.contains("2 cores: the most computation can gain"));
         assert!(svg.contains("1.90× · 0.04 cores · fastest"));
     }
+
+    /// Every chart of a scenario, all in one list.
+    fn all_charts(s: &ScenarioSummary, cores: usize) -> Vec<String> {
+        let mut out = vec![speedup_chart("a", s, cores), spectrum_chart("b", s).0];
+        out.extend(sweep_charts("c", s));
+        out.extend(timeline_charts("d", s));
+        out.extend(breakdown_chart("e", s, Breakdown::Errors));
+        out.extend(breakdown_chart("f", s, Breakdown::StatusCodes));
+        out
+    }
+
+    /// Issue 18: one odd number at a time in an otherwise ordinary cell, then all at once, must
+    /// give every chart, drawn without a NaN or an infinity in its coordinates.
+    #[test]
+    fn every_chart_survives_odd_cells() {
+        type Odd = (&'static str, fn(&mut CellSummary));
+        let odd: [Odd; 16] = [
+            ("speedup 1e308", |c| c.speedup = Some(1e308)),
+            ("speedup NaN", |c| c.speedup = Some(f64::NAN)),
+            ("speedup -inf", |c| c.speedup = Some(f64::NEG_INFINITY)),
+            ("wall 1e308", |c| c.wall_seconds = 1e308),
+            ("wall NaN", |c| c.wall_seconds = f64::NAN),
+            ("wall negative", |c| c.wall_seconds = -3.0),
+            ("throughput inf", |c| c.throughput_per_s = f64::INFINITY),
+            ("cores busy NaN", |c| c.cores_busy = f64::NAN),
+            ("start offset 2^64", |c| {
+                c.start_offset_seconds = 1.8446744073709552e19
+            }),
+            ("no timeline", |c| c.timeline.clear()),
+            ("empty histogram", |c| c.histogram = String::new()),
+            ("histogram not base64", |c| c.histogram = "%%%".into()),
+            ("p99 u64::MAX", |c| c.latency_us.p99 = u64::MAX),
+            ("errors overflow a sum", |c| {
+                c.errors = [("x".to_string(), u64::MAX), ("y".to_string(), u64::MAX)]
+                    .into_iter()
+                    .collect();
+            }),
+            ("status codes odd", |c| {
+                c.status_codes = [("".to_string(), u64::MAX), ("9xx".to_string(), 3)]
+                    .into_iter()
+                    .collect();
+            }),
+            ("timeline at the end of time", |c| {
+                c.timeline = vec![TimelinePoint {
+                    second: u32::MAX,
+                    operations: u64::MAX,
+                    errors: u64::MAX,
+                    bytes: 0,
+                    p50_us: u64::MAX,
+                    p99_us: u64::MAX,
+                    max_us: 0,
+                    in_flight: f64::NAN,
+                    histogram: "?".into(),
+                }];
+            }),
+        ];
+        let base = || {
+            let mut c = cell(Model::Async, 4, &[1_000, 2_000, 3_000]);
+            c.speedup = Some(2.0);
+            c
+        };
+        let mut all = base();
+        for (what, spoil) in odd {
+            let mut c = base();
+            spoil(&mut c);
+            spoil(&mut all);
+            for cells in [vec![c], vec![cell(Model::Sequential, 1, &[5]), all.clone()]] {
+                let s = scenario(cells);
+                for cores in [0, 1, usize::MAX] {
+                    for svg in all_charts(&s, cores) {
+                        assert!(
+                            svg.starts_with("<svg ") && svg.ends_with("</svg>"),
+                            "{what}"
+                        );
+                        assert!(
+                            !svg.contains("NaN") && !svg.contains("inf"),
+                            "{what}: {svg}"
+                        );
+                    }
+                }
+            }
+        }
+        // No cells at all.
+        for svg in all_charts(&scenario(Vec::new()), 2) {
+            assert!(!svg.contains("NaN"), "{svg}");
+        }
+    }
 }

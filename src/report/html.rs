@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::figures::{self, Breakdown};
 use super::insight::{self, Flag};
+use super::junit::baseline_value;
 use super::sample::sample;
 use super::{ReportError, Reporter, page};
 use crate::plan::cell_label;
@@ -338,13 +339,6 @@ impl<'a> View<'a> {
 }
 
 fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
-    let show = |metric: &str, v: f64| match metric {
-        "throughput_per_s" => format!("{}/s", units::number(v)),
-        "error_rate" => units::percent(v),
-        // Latency metrics are whole microseconds.
-        _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),
-        _ => units::number(v),
-    };
     BaselineView {
         file: &b.file,
         run_id: &b.run_id,
@@ -359,8 +353,8 @@ fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
             .map(|c: &BaselineCheck| BaselineRow {
                 cell: format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency),
                 metric: c.metric.clone(),
-                baseline: show(&c.metric, c.baseline),
-                current: show(&c.metric, c.current),
+                baseline: baseline_value(&c.metric, c.baseline),
+                current: baseline_value(&c.metric, c.current),
                 change: c
                     .change
                     .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
@@ -515,6 +509,7 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
 mod tests {
     use super::*;
     use crate::plan::Model;
+    use crate::report::sample::snapshot;
     use crate::stats::{LatencySummary, TimelinePoint, histogram_to_base64, new_histogram};
 
     const HOSTILE: &str = r#"<script>alert("x")</script> & co"#;
@@ -688,27 +683,7 @@ mod tests {
         assert!(page.contains("short, errors, runner saturated"));
     }
 
-    /// Snapshot tests of the parts whose markup is stable: compared with files in
-    /// `src/report/snapshots/`; `UPDATE_SNAPSHOTS=1 cargo test` rewrites them after a deliberate
-    /// change (review the diff).
-    fn snapshot(name: &str, actual: &str) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/report/snapshots")
-            .join(name);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&path, actual).expect("write snapshot");
-            return;
-        }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 creates it)", path.display()));
-        assert!(
-            expected == actual,
-            "{} differs; actual:\n{actual}\n(UPDATE_SNAPSHOTS=1 rewrites it)",
-            path.display()
-        );
-    }
-
+    /// Snapshot tests of the parts whose markup is stable (see [`snapshot`]).
     #[test]
     fn snapshots_of_stable_parts() {
         let page = render(&sample());

@@ -127,3 +127,59 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sample::{hostile, sample};
+    use super::*;
+
+    /// Issue 18: no summary makes a renderer panic. Markup may not print a number it could not
+    /// place; what cannot be written faithfully (an unreadable histogram in the .hlog) is an
+    /// error naming the file.
+    #[test]
+    fn every_renderer_survives_a_hostile_summary() {
+        let s = hostile();
+        for r in reporters(None).expect("embedded templates") {
+            let name = r.file_name();
+            match (name, r.render(&s)) {
+                ("histograms.hlog", Err(e)) => {
+                    assert!(e.to_string().contains("histograms.hlog"), "{e}");
+                }
+                (_, Err(e)) => panic!("{name}: {e}"),
+                (_, Ok(bytes)) => {
+                    let text = String::from_utf8(bytes).expect("utf-8");
+                    assert!(!text.is_empty(), "{name}");
+                    if name == "index.html" {
+                        for svg in text.split("<svg").skip(1) {
+                            let svg = svg.split("</svg>").next().unwrap_or_default();
+                            assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+                        }
+                    }
+                }
+            }
+        }
+        let table = console::table(&s);
+        assert!(table.contains("health: "), "{table}");
+        let _ = console::gate(&s);
+        let page = trend::render(&[
+            trend::SavedRun::new("a/summary.json".into(), sample()).expect("run"),
+            trend::SavedRun::new("b/summary.json".into(), s).expect("run"),
+        ])
+        .expect("trend page");
+        assert!(!page.contains("NaN"));
+    }
+
+    /// `loadplan report` must re-render a saved run byte for byte: the same summary, read back
+    /// from its own JSON, renders the same files.
+    #[test]
+    fn a_saved_summary_renders_the_same_bytes() {
+        let s = sample();
+        let json = Json.render(&s).expect("json");
+        let back: Summary = serde_json::from_slice(&json).expect("reads back");
+        for r in reporters(None).expect("embedded templates") {
+            let a = r.render(&s).expect("renders");
+            let b = r.render(&back).expect("renders");
+            assert!(a == b, "{} differs after a round trip", r.file_name());
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! Input: nothing. Output: a [`Summary`] of two scenarios (I/O and CPU) of three cells each,
 //! with errors, thresholds, a baseline and CI metadata. Must not depend on the clock or the
 //! machine: the same summary every time, so renders of it can be compared byte for byte.
+//! For tests also: [`hostile`], a summary of every number a renderer must survive, and
+//! [`snapshot`], which compares a render with a file in `src/report/snapshots/`.
 
 use crate::plan::Model;
 use crate::stats::{
@@ -147,4 +149,87 @@ pub fn sample() -> Summary {
 /// A constant instant, in seconds since the Unix epoch.
 fn at(second: i64) -> Timestamp {
     jiff::Timestamp::constant(second, 0).into()
+}
+
+/// The sample with numbers no run produces but an edited or corrupted summary.json may hold:
+/// 1e308, NaN, ±∞, negatives, `u64::MAX` counts that overflow a sum, a cell start beyond what
+/// a `Duration` holds, empty and unreadable histograms, empty timelines, a scenario without
+/// cells, a host without cores. Every renderer must turn it into something without panicking.
+#[cfg(test)]
+pub fn hostile() -> Summary {
+    let mut s = sample();
+    s.host.cores = 0;
+    s.duration_seconds = f64::NAN;
+    let cells = &mut s.scenarios[0].cells;
+    if let [a, b, c] = cells.as_mut_slice() {
+        a.speedup = Some(1e308);
+        a.wall_seconds = 1e308;
+        a.throughput_per_s = 1e308;
+        a.start_offset_seconds = 1.8446744073709552e19;
+        a.cores_busy = f64::MAX;
+        a.error_rate = f64::NAN;
+        b.timeline.clear();
+        b.histogram = String::new();
+        b.speedup = Some(f64::NAN);
+        b.throughput_per_s = f64::NAN;
+        b.wall_seconds = f64::NAN;
+        b.start_offset_seconds = f64::NEG_INFINITY;
+        b.cores_busy = f64::INFINITY;
+        c.histogram = "not base64!".into();
+        c.speedup = Some(-1.0);
+        c.wall_seconds = -5.0;
+        c.throughput_per_s = f64::NEG_INFINITY;
+        c.operations = u64::MAX;
+        c.latency_us.p99 = u64::MAX;
+        c.latency_us.max = u64::MAX;
+        c.errors = [("a".to_string(), u64::MAX), ("b".to_string(), u64::MAX)]
+            .into_iter()
+            .collect();
+        c.status_codes = [("999".to_string(), u64::MAX), (String::new(), 1)]
+            .into_iter()
+            .collect();
+        for p in &mut c.timeline {
+            p.second = u32::MAX;
+            p.operations = u64::MAX;
+            p.p99_us = u64::MAX;
+        }
+    }
+    s.scenarios[1].busy_fraction = f64::NAN;
+    for c in &mut s.scenarios[1].cells {
+        c.speedup = Some(f64::INFINITY);
+        c.operations = 0;
+        c.timeline.clear();
+    }
+    let mut empty = s.scenarios[1].clone();
+    empty.cells.clear();
+    s.scenarios.push(empty);
+    if let Some(b) = &mut s.baseline {
+        for c in &mut b.checks {
+            c.baseline = f64::NAN;
+            c.current = f64::INFINITY;
+            c.change = Some(f64::NEG_INFINITY);
+        }
+    }
+    s
+}
+
+/// Compares `actual` with `src/report/snapshots/NAME`; `UPDATE_SNAPSHOTS=1 cargo test` rewrites
+/// the file after a deliberate change (review the diff).
+#[cfg(test)]
+pub fn snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/report/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 creates it)", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs; actual:\n{actual}\n(UPDATE_SNAPSHOTS=1 rewrites it)",
+        path.display()
+    );
 }

@@ -339,3 +339,42 @@ impl JsonSchema for Timestamp {
         schemars::json_schema!({ "type": "string", "format": "date-time" })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::Timestamp;
+
+    #[test]
+    fn timestamps_are_written_as_they_always_were() {
+        // 2026-11-28T16:00:26.75Z: the fraction is cut, as humantime's `_seconds` format did.
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_881_626_750);
+        let ts = Timestamp::from_system(t);
+        assert_eq!(ts.to_string(), "2026-11-28T16:00:26Z");
+        assert_eq!(
+            serde_json::to_string(&ts).expect("json"),
+            "\"2026-11-28T16:00:26Z\""
+        );
+        // Read: any RFC 3339 time with an offset; written back in UTC, whole seconds.
+        for (text, want) in [
+            ("\"2026-11-28T16:00:26Z\"", "2026-11-28T16:00:26Z"),
+            ("\"2026-11-28T18:00:26.9+02:00\"", "2026-11-28T16:00:26Z"),
+        ] {
+            let back: Timestamp = serde_json::from_str(text).expect(text);
+            assert_eq!(back.to_string(), want);
+        }
+        let e = serde_json::from_str::<Timestamp>("\"2026-11-28 16:00\"").expect_err("no offset");
+        assert!(
+            e.to_string()
+                .contains("`2026-11-28 16:00` is not an RFC 3339 time"),
+            "{e}"
+        );
+        // A system time jiff cannot hold falls back to the epoch instead of failing.
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(
+            Timestamp::from_system(far).to_string(),
+            "1970-01-01T00:00:00Z"
+        );
+    }
+}
