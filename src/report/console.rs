@@ -303,8 +303,7 @@ pub fn gate(summary: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::sample::{sample, snapshot};
-    use crate::stats::Verdict;
+    use crate::report::sample::{behind_schedule, healthy, sample, snapshot};
 
     #[test]
     fn the_table_lines_up_and_ends_with_the_health_warnings() {
@@ -330,29 +329,13 @@ mod tests {
 
     #[test]
     fn a_healthy_run_has_no_health_lines() {
-        let mut s = sample();
-        s.verdict = Verdict::Passed;
-        for c in s.scenarios.iter_mut().flat_map(|sc| &mut sc.cells) {
-            c.operations = 10_000;
-            c.wall_seconds = 5.0;
-            c.complete = true;
-            c.error_rate = 0.0;
-        }
-        assert!(!table(&s).contains("health"));
+        assert!(!table(&healthy()).contains("health"));
     }
 
     #[test]
     fn an_open_model_behind_its_schedule_is_flagged() {
         let mut s = sample();
-        s.scenarios[0].cells[2].open = Some(crate::stats::OpenSummary {
-            scheduled: 1_000,
-            dropped: 120,
-            target_rate_per_s: 100.0,
-            achieved_rate_per_s: 88.0,
-            latency_uncorrected_us: Default::default(),
-            send_lag_us: Default::default(),
-            rate_not_reached: true,
-        });
+        s.scenarios[0].cells[2].open = Some(behind_schedule());
         let t = table(&s);
         assert!(t.contains(
             "  open, async c=4 w=1: target 100/s, achieved 88.0/s, 120 of 1000 arrivals dropped, send lag p99 0µs, uncorrected p50 0µs p99 0µs — WARNING: the generator could not keep the rate\n"

@@ -849,22 +849,10 @@ mod tests {
         );
         let status = breakdown_chart("st", &s, Breakdown::StatusCodes).expect("status chart");
         assert!(status.contains("sequential · status 503: 3"));
-        assert!(
-            breakdown_chart(
-                "e",
-                &scenario(vec![cell(Model::Sequential, 1, &[1])]),
-                Breakdown::Errors
-            )
-            .is_none()
-        );
-        assert!(
-            breakdown_chart(
-                "st",
-                &scenario(vec![cell(Model::Sequential, 1, &[1])]),
-                Breakdown::StatusCodes
-            )
-            .is_none()
-        );
+        let clean = scenario(vec![cell(Model::Sequential, 1, &[1])]);
+        for what in [Breakdown::Errors, Breakdown::StatusCodes] {
+            assert!(breakdown_chart("e", &clean, what).is_none(), "{what:?}");
+        }
     }
 
     #[test]

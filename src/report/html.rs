@@ -509,8 +509,8 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
 mod tests {
     use super::*;
     use crate::plan::Model;
-    use crate::report::sample::snapshot;
-    use crate::stats::{LatencySummary, TimelinePoint, histogram_to_base64, new_histogram};
+    use crate::report::sample::{behind_schedule, healthy, snapshot};
+    use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
     const HOSTILE: &str = r#"<script>alert("x")</script> & co"#;
     const HOSTILE_ESCAPED: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co";
@@ -638,17 +638,7 @@ mod tests {
 
     #[test]
     fn a_healthy_run_says_what_was_checked() {
-        let mut s = sample();
-        s.verdict = Verdict::Passed;
-        for sc in &mut s.scenarios {
-            for c in &mut sc.cells {
-                c.operations = 10_000;
-                c.wall_seconds = 5.0;
-                c.complete = true;
-                c.error_rate = 0.0;
-                c.errors.values_mut().for_each(|n| *n = 0);
-            }
-        }
+        let s = healthy();
         let page = render(&s);
         assert!(
             page.contains(r#"<p class="health-ok">No warnings."#),
@@ -713,15 +703,7 @@ mod tests {
     #[test]
     fn an_open_model_that_missed_its_rate_is_flagged() {
         let mut s = sample();
-        s.scenarios[0].cells[2].open = Some(crate::stats::OpenSummary {
-            scheduled: 1_000,
-            dropped: 120,
-            target_rate_per_s: 100.0,
-            achieved_rate_per_s: 88.0,
-            latency_uncorrected_us: LatencySummary::default(),
-            send_lag_us: LatencySummary::default(),
-            rate_not_reached: true,
-        });
+        s.scenarios[0].cells[2].open = Some(behind_schedule());
         let page = render(&s);
         let health = between(
             &page,

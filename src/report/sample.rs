@@ -151,6 +151,35 @@ fn at(second: i64) -> Timestamp {
     jiff::Timestamp::constant(second, 0).into()
 }
 
+/// The sample made healthy: passed, every cell complete, long enough and without errors.
+#[cfg(test)]
+pub fn healthy() -> Summary {
+    let mut s = sample();
+    s.verdict = Verdict::Passed;
+    for c in s.scenarios.iter_mut().flat_map(|sc| &mut sc.cells) {
+        c.operations = 10_000;
+        c.wall_seconds = 5.0;
+        c.complete = true;
+        c.error_rate = 0.0;
+        c.errors.values_mut().for_each(|n| *n = 0);
+    }
+    s
+}
+
+/// An open-model schedule the generator could not keep: 88/s of 100/s, 120 arrivals dropped.
+#[cfg(test)]
+pub fn behind_schedule() -> crate::stats::OpenSummary {
+    crate::stats::OpenSummary {
+        scheduled: 1_000,
+        dropped: 120,
+        target_rate_per_s: 100.0,
+        achieved_rate_per_s: 88.0,
+        latency_uncorrected_us: LatencySummary::default(),
+        send_lag_us: LatencySummary::default(),
+        rate_not_reached: true,
+    }
+}
+
 /// The sample with numbers no run produces but an edited or corrupted summary.json may hold:
 /// 1e308, NaN, ±∞, negatives, `u64::MAX` counts that overflow a sum, a cell start beyond what
 /// a `Duration` holds, empty and unreadable histograms, empty timelines, a scenario without

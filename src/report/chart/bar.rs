@@ -236,18 +236,7 @@ mod tests {
     use super::*;
     use crate::report::chart::style::Pattern;
 
-    const ODD: [f64; 10] = [
-        0.0,
-        -1.0,
-        1.0,
-        3.5,
-        1e308,
-        f64::MAX,
-        f64::MIN,
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    use crate::report::chart::ODD;
 
     fn frame() -> Frame<'static> {
         Frame {

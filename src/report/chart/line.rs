@@ -262,17 +262,7 @@ mod tests {
     use super::*;
     use crate::report::chart::scale::tick_text;
 
-    const ODD: [f64; 9] = [
-        0.0,
-        -1.0,
-        1.0,
-        1e308,
-        f64::MAX,
-        f64::MIN,
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    use crate::report::chart::ODD;
 
     fn frame() -> Frame<'static> {
         Frame {

@@ -153,6 +153,23 @@ fn bar_x_axis(
     );
 }
 
+/// Numbers no chart may stumble on, for the kit's tests.
+#[cfg(test)]
+pub(crate) const ODD: [f64; 12] = [
+    0.0,
+    -0.0,
+    -5.0,
+    1.0,
+    1e-300,
+    5e-324,
+    1e308,
+    f64::MAX,
+    f64::MIN,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -318,21 +318,7 @@ pub fn percentile_label(d: u32) -> String {
 mod tests {
     use super::*;
 
-    /// Values no axis may stumble on.
-    const ODD: [f64; 12] = [
-        0.0,
-        -0.0,
-        -5.0,
-        1.0,
-        1e-300,
-        5e-324,
-        1e308,
-        f64::MAX,
-        f64::MIN,
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    use crate::report::chart::ODD;
 
     /// What every axis must satisfy: a forward domain, ticks inside it, few of them, labels
     /// that are short and say no NaN.
