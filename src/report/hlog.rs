@@ -4,7 +4,8 @@
 //! One interval per second of each cell, tagged with the cell (`scenario.model.cN.wM`), compressed
 //! V2 histograms in microseconds. The per-second histograms have the cell histogram's precision,
 //! so the intervals of a tag add up to exactly the cell's histogram in summary.json.
-//! Input: a summary. Output: the log's bytes. No I/O.
+//! Input: a summary. Output: the log's bytes. Must not do I/O, nor write a histogram it could not
+//! read back exactly: an unreadable one is an error naming the file, never skipped silently.
 
 use std::time::{Duration, SystemTime};
 
@@ -97,7 +98,36 @@ impl Reporter for Hlog {
 
 #[cfg(test)]
 mod tests {
-    use super::tag;
+    use super::*;
+    use crate::report::sample::{hostile, sample};
+
+    #[test]
+    fn odd_start_offsets_are_placed_not_panicked_on() {
+        for (seconds, want) in [
+            (1.5, Duration::from_millis(1_500)),
+            (-3.0, Duration::ZERO),
+            (f64::NAN, Duration::ZERO),
+            (f64::NEG_INFINITY, Duration::ZERO),
+            (1.8446744073709552e19, Duration::MAX),
+            (f64::INFINITY, Duration::MAX),
+        ] {
+            assert_eq!(offset(seconds), want, "{seconds}");
+        }
+        // A cell starting at 2^64 seconds still gets its intervals.
+        let log = Hlog.render(&hostile()).expect("renders");
+        assert!(String::from_utf8_lossy(&log).contains("Tag=sample.sequential.c1.w1,"));
+    }
+
+    #[test]
+    fn an_unreadable_interval_is_an_error_naming_the_file() {
+        let mut s = sample();
+        s.scenarios[0].cells[0].timeline[0].histogram = "not base64!".into();
+        let e = Hlog.render(&s).expect_err("unreadable");
+        assert!(
+            e.to_string().starts_with("cannot render histograms.hlog: "),
+            "{e}"
+        );
+    }
 
     #[test]
     fn tags_are_safe_for_the_log_format() {

@@ -1,4 +1,8 @@
 //! `summary.json`: the summary as pretty-printed JSON (the contract lives in `stats/summary.rs`).
+//!
+//! Input: a summary. Output: its JSON, ending in a newline. Must not add, rename or reorder
+//! anything: the fields are the contract, and `loadplan report` reads this file back and must
+//! render it to the same bytes.
 
 use super::{ReportError, Reporter};
 use crate::stats::Summary;

@@ -4,6 +4,9 @@
 //! One test suite per scenario; in it one test case per cell ("completed": did the cell run to its
 //! end), one per threshold per cell, and one per baseline check. A failure carries the observed
 //! value next to the limit or the baseline value.
+//!
+//! Input: a summary. Output: the XML's bytes. Must not decide a verdict (the gate did), nor make
+//! up a number it was not given (a wall time no `Duration` holds is left out).
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 

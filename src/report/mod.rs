@@ -4,7 +4,11 @@
 //! place that writes files. What the numbers mean in words (health warnings, findings) is
 //! worked out once in [`insight`] and shown by every format that has room for it; every chart,
 //! of the run report (`figures.rs`) and of the trend page, is drawn with one kit ([`chart`]);
-//! both HTML pages start from one handlebars setup (`page.rs`). Every file is written under a temporary name and renamed, so a crash
+//! both HTML pages start from one handlebars setup (`page.rs`).
+//!
+//! Must not reach back into `run/` or `plan/` beyond the types a summary already uses, and must
+//! not panic on any summary, however odd its numbers: an edited or corrupted summary.json is
+//! input too (see the `hostile` sample). Every file is written under a temporary name and renamed, so a crash
 //! never leaves half a report. The output folder is checked before any load is sent
 //! ([`OutputDir::prepare`]).
 
@@ -133,29 +137,22 @@ mod tests {
     use super::sample::{hostile, sample};
     use super::*;
 
-    /// Issue 18: no summary makes a renderer panic. Markup may not print a number it could not
-    /// place; what cannot be written faithfully (an unreadable histogram in the .hlog) is an
-    /// error naming the file.
+    /// Issue 18: no summary makes a renderer panic, and none prints a number in a chart that
+    /// it could not place.
     #[test]
     fn every_renderer_survives_a_hostile_summary() {
         let s = hostile();
         for r in reporters(None).expect("embedded templates") {
             let name = r.file_name();
-            match (name, r.render(&s)) {
-                ("histograms.hlog", Err(e)) => {
-                    assert!(e.to_string().contains("histograms.hlog"), "{e}");
-                }
-                (_, Err(e)) => panic!("{name}: {e}"),
-                (_, Ok(bytes)) => {
-                    let text = String::from_utf8(bytes).expect("utf-8");
-                    assert!(!text.is_empty(), "{name}");
-                    if name == "index.html" {
-                        for svg in text.split("<svg").skip(1) {
-                            let svg = svg.split("</svg>").next().unwrap_or_default();
-                            assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
-                        }
-                    }
-                }
+            let bytes = r.render(&s).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.is_empty(), "{name}");
+            for svg in text.split("<svg").skip(1) {
+                let svg = svg.split("</svg>").next().unwrap_or_default();
+                assert!(
+                    !svg.contains("NaN") && !svg.contains("inf"),
+                    "{name}: {svg}"
+                );
             }
         }
         let table = console::table(&s);

@@ -260,8 +260,8 @@ fn relative_link(from: &Path, to: &Path) -> Option<String> {
     if common == 0 {
         return None;
     }
-    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
-    for c in &b[common..] {
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len().saturating_sub(common)];
+    for c in b.iter().skip(common) {
         match c {
             Component::Normal(s) => parts.push(encode(&s.to_string_lossy())),
             _ => return None,
