@@ -388,3 +388,111 @@ fn headline(s: &ScenarioSummary) -> String {
     }
     sentence
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::{behind_schedule, healthy, hostile, sample};
+
+    #[test]
+    fn each_doubt_flags_its_cell() {
+        type Spoil = fn(&mut CellSummary);
+        let table: [(Spoil, Bound, &[Flag]); 8] = [
+            (|_| {}, Bound::Io, &[]),
+            (|c| c.complete = false, Bound::Io, &[Flag::Incomplete]),
+            (|c| c.operations = 0, Bound::Io, &[Flag::NoOperations]),
+            (|c| c.wall_seconds = 0.2, Bound::Io, &[Flag::Short]),
+            (|c| c.error_rate = 0.5, Bound::Io, &[Flag::Errors]),
+            (|c| c.cores_busy = 0.9, Bound::Io, &[Flag::RunnerSaturated]),
+            // Computation may use every core: that is a note in the health list, not a flag.
+            (|c| c.cores_busy = 0.9, Bound::Cpu, &[]),
+            (
+                |c| {
+                    c.latency_out_of_range = 3;
+                    c.open = Some(behind_schedule());
+                },
+                Bound::Io,
+                &[Flag::OffTheScale, Flag::RateNotReached],
+            ),
+        ];
+        let base = healthy().scenarios[0].cells[0].clone();
+        for (spoil, kind, want) in table {
+            let mut c = base.clone();
+            spoil(&mut c);
+            assert_eq!(cell_flags(&c, kind, 1), want);
+        }
+        let words: Vec<&str> = [Flag::Short, Flag::Errors, Flag::RunnerSaturated]
+            .into_iter()
+            .map(Flag::as_str)
+            .collect();
+        assert_eq!(words, ["short", "errors", "runner saturated"]);
+    }
+
+    #[test]
+    fn health_lists_the_worst_doubts_first_with_their_cells() {
+        let items = health(&sample());
+        let titles: Vec<&str> = items.iter().map(|h| h.title).collect();
+        assert_eq!(
+            titles,
+            [
+                "The run was interrupted.",
+                "Incomplete cells.",
+                "Error rate above a few percent.",
+                "Cells too short to be meaningful.",
+            ]
+        );
+        assert!(items.iter().all(|h| h.severity == Severity::Warning));
+        let incomplete = &items[1].cells;
+        assert_eq!(incomplete.len(), 2);
+        assert_eq!(incomplete[0].scenario, 0);
+        assert_eq!(incomplete[1].scenario, 1);
+        assert_eq!(
+            incomplete[0].text,
+            "sample · async c=2 w=1: a worker exited"
+        );
+        assert!(health(&healthy()).is_empty());
+        assert!(health_criteria(&healthy()).contains("fewer than 80% of the 1 cores busy"));
+        // Odd numbers still give words, never a panic.
+        assert!(!health(&hostile()).is_empty());
+    }
+
+    #[test]
+    fn findings_name_the_fastest_cell_and_the_evidence() {
+        let s = sample();
+        let f = findings(&s.scenarios[0]);
+        assert_eq!(f.fastest, Some(2));
+        assert_eq!(f.fastest_label, "async c=4 w=1");
+        assert_eq!(
+            f.fastest_detail,
+            "24.0/s, 3.00× sequential, 0.02 cores busy"
+        );
+        assert!(
+            f.evidence
+                .starts_with("In sequential, the runner's CPU time was 2.00%")
+        );
+        assert_eq!(f.surprise, None);
+        let mut odd = s.scenarios[0].clone();
+        odd.bound = Bound::Cpu;
+        assert!(
+            findings(&odd)
+                .surprise
+                .is_some_and(|w| w.contains("workload is HTTP"))
+        );
+        // No cell with operations: no fastest, and the words say why.
+        for c in &mut odd.cells {
+            c.operations = 0;
+            c.speedup = None;
+        }
+        let f = findings(&odd);
+        assert_eq!((f.fastest, f.fastest_label.as_str()), (None, "none"));
+        assert_eq!(f.fastest_detail, "no cell completed an operation");
+        assert!(
+            f.headline.contains("this scenario is CPU-bound"),
+            "{}",
+            f.headline
+        );
+        for sc in &hostile().scenarios {
+            let _ = findings(sc);
+        }
+    }
+}

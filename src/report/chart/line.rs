@@ -111,8 +111,8 @@ pub fn line_chart(f: &Frame, p: &Plot) -> String {
 }
 
 impl Plot<'_> {
-    /// Height of a chart `width` wide whose plot starts at `top` and is `plot_height` high,
-    /// with room for the x axis' ticks and label and no legend.
+    /// Height of a chart whose plot starts at `top` and is `plot_height` high, with room below
+    /// for the x axis' ticks and label (and no legend): for a page that draws its own `<svg>`.
     pub fn height(top: f64, plot_height: f64) -> f64 {
         top + plot_height + 52.0
     }
