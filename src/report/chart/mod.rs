@@ -11,7 +11,7 @@
 //! something sensible (points that cannot be placed are skipped, an empty chart says so in
 //! words). Hence no `f64::clamp` on a range computed from data here: [`within`] instead.
 //!
-//! [`scale`] holds the axes (linear, log, the percentile axis, time), [`line`] line charts,
+//! [`scale`] holds the axes (linear, log, the percentile axis, time), [`line`](mod@line) line charts,
 //! [`bar`] horizontal and stacked bars, [`style`] colours, dashes, markers and fills, [`legend`]
 //! the legend rows.
 
