@@ -1,5 +1,9 @@
 //! The console: progress on stderr while the run goes on (a bar per cell on a terminal, one quiet
 //! line per cell otherwise, so CI logs stay readable) and the summary table on stdout at the end.
+//!
+//! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
+//! the caller prints it. The table ends with the health warnings of `insight.rs`, one line each.
+//! Must not decide anything (the gate does) nor word a warning differently from the reports.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -9,6 +13,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::insight::{self, Severity};
 use crate::plan::cell_label;
 use crate::run::Observer;
 use crate::stats::{CellResult, Summary};
@@ -145,7 +150,10 @@ pub fn table(summary: &Summary) -> String {
                     cell_label(c.model, c.concurrency, c.workers)
                         + if c.complete { "" } else { " (incomplete)" },
                     c.operations.to_string(),
-                    c.errors.values().sum::<u64>().to_string(),
+                    c.errors
+                        .values()
+                        .fold(0u64, |a, n| a.saturating_add(*n))
+                        .to_string(),
                     units::number(c.throughput_per_s),
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
@@ -155,19 +163,16 @@ pub fn table(summary: &Summary) -> String {
                 ]
             })
             .collect();
-        let widths: Vec<usize> = (0..header.len())
-            .map(|i| {
-                rows.iter()
-                    .map(|r| r[i].chars().count())
-                    .chain([header[i].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for r in &rows {
+            for (w, cell) in widths.iter_mut().zip(r) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
         let line = |cells: Vec<&str>| {
             let mut l = String::from("  ");
-            for (i, c) in cells.iter().enumerate() {
-                let pad = widths[i].saturating_sub(c.chars().count());
+            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+                let pad = w.saturating_sub(c.chars().count());
                 if i == 0 {
                     l.push_str(c);
                     l.push_str(&" ".repeat(pad));
@@ -210,6 +215,38 @@ pub fn table(summary: &Summary) -> String {
                 c.notes.join("; ")
             ));
         }
+    }
+    out.push_str(&health(summary));
+    out
+}
+
+/// One line per health warning or note, with the first cell it concerns; nothing for a run
+/// without any.
+fn health(summary: &Summary) -> String {
+    let items = insight::health(summary);
+    if items.is_empty() {
+        return String::new();
+    }
+    let count = |sev| items.iter().filter(|h| h.severity == sev).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut out = format!(
+        "\nhealth: {}, {}\n",
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note")
+    );
+    for h in &items {
+        let word = match h.severity {
+            Severity::Warning => "WARNING",
+            Severity::Note => "note",
+        };
+        out.push_str(&format!("  {word}: {}", h.title));
+        if let Some(first) = h.cells.first() {
+            out.push_str(&format!(" {}", first.text));
+        }
+        if h.cells.len() > 1 {
+            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
+        }
+        out.push('\n');
     }
     out
 }
@@ -261,4 +298,68 @@ pub fn gate(summary: &Summary) -> String {
         out.insert(0, '\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sample::{behind_schedule, healthy, sample, snapshot};
+
+    #[test]
+    fn the_table_lines_up_and_ends_with_the_health_warnings() {
+        let table = table(&sample());
+        snapshot("console-table.txt", &table);
+        let lines: Vec<&str> = table.lines().collect();
+        let header = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("cell "))
+            .expect("a header");
+        // Right-aligned columns: every row of the block is as wide as its header.
+        let width = lines[header].chars().count();
+        for row in &lines[header + 1..header + 4] {
+            assert_eq!(row.chars().count(), width, "{row:?}");
+        }
+        assert!(table.contains("async c=2 w=1 (incomplete)"));
+        assert!(table.contains("  note, async c=2 w=1: a worker exited\n"));
+        assert!(table.contains("\nhealth: 4 warnings, 0 notes\n"), "{table}");
+        assert!(table.contains(
+            "  WARNING: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
+        ));
+    }
+
+    #[test]
+    fn a_healthy_run_has_no_health_lines() {
+        assert!(!table(&healthy()).contains("health"));
+    }
+
+    #[test]
+    fn an_open_model_behind_its_schedule_is_flagged() {
+        let mut s = sample();
+        s.scenarios[0].cells[2].open = Some(behind_schedule());
+        let t = table(&s);
+        assert!(t.contains(
+            "  open, async c=4 w=1: target 100/s, achieved 88.0/s, 120 of 1000 arrivals dropped, send lag p99 0µs, uncorrected p50 0µs p99 0µs — WARNING: the generator could not keep the rate\n"
+        ), "{t}");
+        assert!(t.contains("WARNING: The arrival rate was not kept."), "{t}");
+    }
+
+    #[test]
+    fn gate_lists_thresholds_then_the_baseline() {
+        let g = gate(&sample());
+        snapshot("console-gate.txt", &g);
+        assert!(g.starts_with("\n  pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
+        assert!(g.contains(
+            "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
+        ));
+        assert!(g.contains("  FAIL sample · async c=2: p99 regressed: 52.0ms against 40.0ms"));
+        assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));
+        let mut quiet = sample();
+        quiet.baseline = None;
+        quiet
+            .scenarios
+            .iter_mut()
+            .flat_map(|s| &mut s.cells)
+            .for_each(|c| c.thresholds.clear());
+        assert_eq!(gate(&quiet), "");
+    }
 }

@@ -4,7 +4,8 @@
 //! One interval per second of each cell, tagged with the cell (`scenario.model.cN.wM`), compressed
 //! V2 histograms in microseconds. The per-second histograms have the cell histogram's precision,
 //! so the intervals of a tag add up to exactly the cell's histogram in summary.json.
-//! Input: a summary. Output: the log's bytes. No I/O.
+//! Input: a summary. Output: the log's bytes. Must not do I/O, nor write a histogram it could not
+//! read back exactly: an unreadable one is an error naming the file, never skipped silently.
 
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +33,15 @@ pub fn tag(scenario: &str, model: &str, concurrency: usize, workers: usize) -> S
     format!("{}.{model}.c{concurrency}.w{workers}", safe(scenario))
 }
 
+/// A cell's start in seconds since the run's start as a `Duration`: 0 for a negative or NaN
+/// value, `Duration::MAX` beyond what it holds (an edited summary.json may say anything).
+fn offset(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+}
+
 impl Reporter for Hlog {
     fn file_name(&self) -> &'static str {
         "histograms.hlog"
@@ -42,7 +52,8 @@ impl Reporter for Hlog {
             file: "histograms.hlog",
             reason,
         };
-        let start = humantime::parse_rfc3339(&summary.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
+        let start =
+            SystemTime::try_from(summary.started_at.get()).unwrap_or(SystemTime::UNIX_EPOCH);
         let mut out = Vec::new();
         let mut serializer = V2DeflateSerializer::new();
         let mut builder = IntervalLogWriterBuilder::new();
@@ -72,8 +83,9 @@ impl Reporter for Hlog {
                         continue;
                     }
                     let h = histogram_from_base64(&p.histogram).map_err(err)?;
-                    let at = Duration::from_secs_f64(c.start_offset_seconds.max(0.0))
-                        + Duration::from_secs(u64::from(p.second));
+                    let at = offset(c.start_offset_seconds)
+                        .checked_add(Duration::from_secs(u64::from(p.second)))
+                        .unwrap_or(Duration::MAX);
                     writer
                         .write_histogram(&h, at, Duration::from_secs(1), Some(tag))
                         .map_err(|e| err(format!("{e:?}")))?;
@@ -86,7 +98,36 @@ impl Reporter for Hlog {
 
 #[cfg(test)]
 mod tests {
-    use super::tag;
+    use super::*;
+    use crate::report::sample::{hostile, sample};
+
+    #[test]
+    fn odd_start_offsets_are_placed_not_panicked_on() {
+        for (seconds, want) in [
+            (1.5, Duration::from_millis(1_500)),
+            (-3.0, Duration::ZERO),
+            (f64::NAN, Duration::ZERO),
+            (f64::NEG_INFINITY, Duration::ZERO),
+            (1.8446744073709552e19, Duration::MAX),
+            (f64::INFINITY, Duration::MAX),
+        ] {
+            assert_eq!(offset(seconds), want, "{seconds}");
+        }
+        // A cell starting at 2^64 seconds still gets its intervals.
+        let log = Hlog.render(&hostile()).expect("renders");
+        assert!(String::from_utf8_lossy(&log).contains("Tag=sample.sequential.c1.w1,"));
+    }
+
+    #[test]
+    fn an_unreadable_interval_is_an_error_naming_the_file() {
+        let mut s = sample();
+        s.scenarios[0].cells[0].timeline[0].histogram = "not base64!".into();
+        let e = Hlog.render(&s).expect_err("unreadable");
+        assert!(
+            e.to_string().starts_with("cannot render histograms.hlog: "),
+            "{e}"
+        );
+    }
 
     #[test]
     fn tags_are_safe_for_the_log_format() {

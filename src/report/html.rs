@@ -1,26 +1,26 @@
 //! `index.html`: one self-contained page rendered by handlebars from `templates/` (embedded in the
 //! binary, or read from a folder given with `--templates`). Every plan-provided string goes
-//! through `{{…}}`, which escapes HTML; only our own generated SVG (`svg.rs`, which escapes its
-//! own text) goes through `{{{…}}}`.
+//! through `{{…}}`, which escapes HTML; only our own generated SVG (`figures.rs` on the chart
+//! kit, which escapes its own text) goes through `{{{…}}}`.
 //!
-//! Input: a [`Summary`]. Output: HTML bytes. The view model below turns numbers into the words,
-//! charts and warnings the template shows, so the template holds no logic beyond loops and
-//! conditions. Must not write files or reach the network; a template folder is read once, when
+//! Input: a [`Summary`]. Output: HTML bytes. The view model below lays out the words of
+//! `insight.rs` (health, findings) and the charts of `figures.rs` for the template, so the
+//! template holds no logic beyond loops and conditions. Must not write files or reach the network; a template folder is read once, when
 //! the reporter is built (before any load is sent), and is checked then by a trial render.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use super::svg;
-use super::{ReportError, Reporter};
-use crate::plan::{Model, cell_label};
+use super::figures::{self, Breakdown};
+use super::insight::{self, Flag};
+use super::junit::baseline_value;
+use super::sample::sample;
+use super::{ReportError, Reporter, page};
+use crate::plan::cell_label;
 use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, Host, LatencySummary, PlanInfo,
-    ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Verdict, histogram_to_base64,
-    new_histogram,
+    BaselineCheck, BaselineReport, Bound, CellSummary, ScenarioSummary, Summary, Verdict,
 };
 use crate::units;
 
@@ -33,15 +33,6 @@ const PARTIALS: [(&str, &str); 2] = [
     ("scenario", include_str!("../../templates/scenario.hbs")),
 ];
 
-/// A cell keeping this share of the host's cores busy was limited by the machine it ran on.
-const SATURATED_SHARE: f64 = 0.8;
-/// Above this error rate the latencies describe failures as much as the service.
-const ERROR_RATE_WARNING: f64 = 0.02;
-/// Shorter cells measure start-up and scheduling noise more than steady behaviour.
-const SHORT_SECONDS: f64 = 1.0;
-/// With fewer operations, p99 is simply the maximum.
-const FEW_OPERATIONS: u64 = 100;
-
 pub struct Html {
     registry: Handlebars<'static>,
 }
@@ -50,8 +41,7 @@ impl Html {
     /// The embedded templates, or those of `dir`: its `report.html.hbs`, and every other `*.hbs`
     /// file as a partial named after it (`style.hbs` → `{{> style}}`), replacing the embedded one.
     pub fn new(dir: Option<&Path>) -> Result<Html, ReportError> {
-        let mut registry = Handlebars::new();
-        registry.set_strict_mode(true);
+        let mut registry = page::registry();
         for (name, text) in PARTIALS {
             registry
                 .register_partial(name, text)
@@ -140,8 +130,8 @@ struct View<'a> {
     description: &'a str,
     file: &'a str,
     verdict: &'static str,
-    started_at: &'a str,
-    finished_at: &'a str,
+    started_at: String,
+    finished_at: String,
     duration: String,
     cores: usize,
     os: String,
@@ -161,7 +151,7 @@ struct View<'a> {
 struct BaselineView<'a> {
     file: &'a str,
     run_id: &'a str,
-    started_at: &'a str,
+    started_at: String,
     tolerance: String,
     result: &'static str,
     checked: usize,
@@ -326,8 +316,8 @@ impl<'a> View<'a> {
                 Verdict::Failed => "failed",
                 Verdict::Interrupted => "interrupted",
             },
-            started_at: &s.started_at,
-            finished_at: &s.finished_at,
+            started_at: s.started_at.to_string(),
+            finished_at: s.finished_at.to_string(),
             duration: format!("{:.1} s", s.duration_seconds),
             cores: s.host.cores,
             os: format!("{} {}", s.host.os, s.host.arch),
@@ -335,12 +325,7 @@ impl<'a> View<'a> {
             ci,
             cell_count: s.scenarios.iter().map(|sc| sc.cells.len()).sum(),
             health: health(s),
-            health_criteria: format!(
-                "No warnings. Checked: the runner kept fewer than {}% of the {} cores busy in HTTP scenarios, every error rate stayed at or under {}, and every cell ran for at least {SHORT_SECONDS:.0} s and {FEW_OPERATIONS} operations, completely.",
-                (SATURATED_SHARE * 100.0).round(),
-                s.host.cores,
-                units::percent(ERROR_RATE_WARNING),
-            ),
+            health_criteria: insight::health_criteria(s),
             scenarios: s
                 .scenarios
                 .iter()
@@ -354,17 +339,10 @@ impl<'a> View<'a> {
 }
 
 fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
-    let show = |metric: &str, v: f64| match metric {
-        "throughput_per_s" => format!("{}/s", units::number(v)),
-        "error_rate" => units::percent(v),
-        // Latency metrics are whole microseconds.
-        _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),
-        _ => units::number(v),
-    };
     BaselineView {
         file: &b.file,
         run_id: &b.run_id,
-        started_at: &b.started_at,
+        started_at: b.started_at.to_string(),
         tolerance: units::percent(b.tolerance),
         result: if b.passed { "passed" } else { "failed" },
         checked: b.checks.len(),
@@ -375,8 +353,8 @@ fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
             .map(|c: &BaselineCheck| BaselineRow {
                 cell: format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency),
                 metric: c.metric.clone(),
-                baseline: show(&c.metric, c.baseline),
-                current: show(&c.metric, c.current),
+                baseline: baseline_value(&c.metric, c.baseline),
+                current: baseline_value(&c.metric, c.current),
                 change: c
                     .change
                     .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
@@ -395,205 +373,44 @@ fn anchor(i: usize) -> String {
     format!("scenario-{}", i + 1)
 }
 
-/// The health words of one cell, shared by the table and the health section.
-fn cell_flags(c: &CellSummary, kind: Bound, host_cores: usize) -> Vec<&'static str> {
-    let mut flags = Vec::new();
-    if !c.complete {
-        flags.push("incomplete");
-    }
-    if c.operations == 0 {
-        flags.push("no operations");
-    } else if c.wall_seconds < SHORT_SECONDS || c.operations < FEW_OPERATIONS {
-        flags.push("short");
-    }
-    if c.error_rate > ERROR_RATE_WARNING {
-        flags.push("errors");
-    }
-    if kind == Bound::Io && saturated(c, host_cores) {
-        flags.push("runner saturated");
-    }
-    if c.latency_out_of_range > 0 {
-        flags.push("off the scale");
-    }
-    if c.open.as_ref().is_some_and(|o| o.rate_not_reached) {
-        flags.push("rate not reached");
-    }
-    flags
-}
-
-fn saturated(c: &CellSummary, host_cores: usize) -> bool {
-    c.cores_busy >= SATURATED_SHARE * host_cores.max(1) as f64
-}
-
-/// Can these numbers be trusted? One item per kind of doubt, listing the cells it concerns.
+/// The health items of `insight`, each cell linked to its scenario's section.
 fn health(s: &Summary) -> Vec<HealthItem> {
-    let cores = s.host.cores;
-    let mut groups: BTreeMap<&'static str, Vec<HealthCell>> = BTreeMap::new();
-    for (i, sc) in s.scenarios.iter().enumerate() {
-        for c in &sc.cells {
-            let who = format!("{} · {}", sc.name, label(c));
-            let mut add = |key: &'static str, text: String| {
-                groups.entry(key).or_default().push(HealthCell {
-                    anchor: anchor(i),
-                    text,
-                });
-            };
-            for flag in cell_flags(c, sc.kind, cores) {
-                let text = match flag {
-                    "incomplete" => format!("{who}: {}", c.notes.join("; ")),
-                    "no operations" => format!("{who}: no operation completed"),
-                    "short" => format!(
-                        "{who}: {:.2} s, {} operations",
-                        c.wall_seconds, c.operations
-                    ),
-                    "errors" => format!(
-                        "{who}: {} of {} operations failed ({})",
-                        c.errors.values().sum::<u64>(),
-                        c.operations,
-                        units::percent(c.error_rate)
-                    ),
-                    "runner saturated" => format!(
-                        "{who}: {} of {cores} cores busy",
-                        units::number(c.cores_busy)
-                    ),
-                    "rate not reached" => match &c.open {
-                        Some(o) => format!(
-                            "{who}: {}/s achieved of {}/s planned, {} of {} arrivals dropped",
-                            units::number(o.achieved_rate_per_s),
-                            units::number(o.target_rate_per_s),
-                            o.dropped,
-                            o.scheduled
-                        ),
-                        None => who.clone(),
-                    },
-                    _ => format!("{who}: {} latencies above one hour", c.latency_out_of_range),
-                };
-                add(flag, text);
-            }
-            if sc.kind == Bound::Cpu && saturated(c, cores) {
-                add(
-                    "machine busy",
-                    format!(
-                        "{who}: {} of {cores} cores busy",
-                        units::number(c.cores_busy)
-                    ),
-                );
-            }
-        }
-    }
-    let mut items = Vec::new();
-    if s.verdict == Verdict::Interrupted {
-        items.push(HealthItem {
-            level: "warning",
-            word: "Warning",
-            title: "The run was interrupted.",
-            detail: "Cells that did not finish are marked incomplete; scenarios not reached are missing.".into(),
-            cells: Vec::new(),
-        });
-    }
-    // Fixed order: the worst doubts first.
-    let explain: [(&str, &str, &str, String); 8] = [
-        (
-            "incomplete",
-            "warning",
-            "Incomplete cells.",
-            "They lost a worker or were interrupted: their numbers cover only part of the load.".into(),
-        ),
-        (
-            "runner saturated",
-            "warning",
-            "The load generator was the bottleneck.",
-            format!(
-                "In these HTTP cells the runner kept at least {}% of the machine's cores busy: throughput was limited and latency inflated by the runner itself, not the service. Use fewer users, the async model, or a bigger machine.",
-                (SATURATED_SHARE * 100.0).round()
-            ),
-        ),
-        (
-            "rate not reached",
-            "warning",
-            "The arrival rate was not kept.",
-            "These open-model cells dropped arrivals or carried out fewer than 95% of those scheduled: the service saw less load than planned.".into(),
-        ),
-        (
-            "errors",
-            "warning",
-            "Error rate above a few percent.",
-            format!(
-                "More than {} of the operations failed: latencies describe failures as much as successes (see each scenario's error charts).",
-                units::percent(ERROR_RATE_WARNING)
-            ),
-        ),
-        (
-            "no operations",
-            "warning",
-            "Cells without a completed operation.",
-            "There is nothing to measure in them.".into(),
-        ),
-        (
-            "short",
-            "warning",
-            "Cells too short to be meaningful.",
-            format!(
-                "They ran under {SHORT_SECONDS:.0} s or fewer than {FEW_OPERATIONS} operations: start-up and scheduling noise weigh heavily, and with fewer than {FEW_OPERATIONS} operations p99 is simply the maximum. Raise repeat or duration before trusting small differences."
-            ),
-        ),
-        (
-            "off the scale",
-            "warning",
-            "Latencies beyond the histogram.",
-            "Some operations took over an hour; they are counted but not in the percentiles.".into(),
-        ),
-        (
-            "machine busy",
-            "note",
-            "The cores of the machine were saturated by computation.",
-            "Expected for CPU-bound work at full parallelism: more concurrency cannot make these cells faster.".into(),
-        ),
-    ];
-    for (key, level, title, detail) in explain {
-        if let Some(cells) = groups.remove(key) {
-            items.push(HealthItem {
-                level,
-                word: if level == "note" { "Note" } else { "Warning" },
-                title,
-                detail,
-                cells,
-            });
-        }
-    }
-    items
+    insight::health(s)
+        .into_iter()
+        .map(|h| HealthItem {
+            level: h.severity.as_str(),
+            word: h.severity.word(),
+            title: h.title,
+            detail: h.detail,
+            cells: h
+                .cells
+                .into_iter()
+                .map(|c| HealthCell {
+                    anchor: anchor(c.scenario),
+                    text: c.text,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioView<'_> {
     let id = anchor(i);
-    let fastest = svg::fastest_index(s);
-    let fastest_cell = fastest.and_then(|f| s.cells.get(f));
-    let busy = units::percent(s.busy_fraction);
-    let waiting = units::percent((1.0 - s.busy_fraction).clamp(0.0, 1.0));
-    let evidence = format!(
-        "In {}, the runner's CPU time was {busy} of the wall time on the cores it could use: it spent the other {waiting} waiting. Half or more counts as CPU-bound.",
-        s.bound_cell
-    );
-    let surprise = match (s.kind, s.bound) {
-        (Bound::Io, Bound::Cpu) => Some(
-            "The workload is HTTP, yet the runner was busy computing: the load generator itself may be the bottleneck (see Generator health).".to_string(),
-        ),
-        (Bound::Cpu, Bound::Io) => Some(
-            "The workload is a CPU kernel, yet the runner mostly idled: the kernel may be too small for the timer, or the cell too short.".to_string(),
-        ),
-        _ => None,
-    };
-    let (spectrum_svg, problems) = svg::spectrum_chart(&format!("{id}-spectrum"), s);
+    let found = insight::findings(s);
+    let (spectrum_svg, problems) = figures::spectrum_chart(&format!("{id}-spectrum"), s);
     let [timeline_throughput_svg, timeline_p99_svg] =
-        svg::timeline_charts(&format!("{id}-timeline"), s);
-    let sweep = svg::is_sweep(s).then(|| {
-        let [throughput_svg, p99_svg] = svg::sweep_charts(&format!("{id}-sweep"), s);
+        figures::timeline_charts(&format!("{id}-timeline"), s);
+    let sweep = figures::is_sweep(s).then(|| {
+        let [throughput_svg, p99_svg] = figures::sweep_charts(&format!("{id}-sweep"), s);
         SweepView {
             throughput_svg,
             p99_svg,
         }
     });
-    let total_ops: u64 = s.cells.iter().map(|c| c.operations).sum();
+    let total_ops = s
+        .cells
+        .iter()
+        .fold(0u64, |a, c| a.saturating_add(c.operations));
     let open = s
         .cells
         .iter()
@@ -625,32 +442,22 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
             Bound::Cpu => "a CPU kernel",
         },
         bound: s.bound.as_str(),
-        evidence,
-        surprise,
+        evidence: found.evidence,
+        surprise: found.surprise,
         bound_cell: &s.bound_cell,
         workload: &s.workload,
         load: &s.load,
-        fastest: fastest_cell.map_or_else(|| "none".into(), label),
-        fastest_detail: fastest_cell.map_or_else(
-            || "no cell completed an operation".into(),
-            |c| {
-                format!(
-                    "{}/s, {} sequential, {} cores busy",
-                    units::number(c.throughput_per_s),
-                    units::speedup(c.speedup),
-                    units::number(c.cores_busy)
-                )
-            },
-        ),
-        finding: finding(s),
-        speedup_svg: svg::speedup_chart(&format!("{id}-speedup"), s, host_cores),
+        fastest: found.fastest_label,
+        fastest_detail: found.fastest_detail,
+        finding: found.headline,
+        speedup_svg: figures::speedup_chart(&format!("{id}-speedup"), s, host_cores),
         spectrum_svg,
         sweep,
         timeline_throughput_svg,
         timeline_p99_svg,
-        errors_svg: svg::errors_chart(&format!("{id}-errors"), s),
+        errors_svg: figures::breakdown_chart(&format!("{id}-errors"), s, Breakdown::Errors),
         no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
-        status_svg: svg::status_chart(&format!("{id}-status"), s),
+        status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
         problems,
         thresholds: s
             .cells
@@ -674,7 +481,7 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
                 concurrency: c.concurrency,
                 workers: c.workers,
                 operations: c.operations,
-                errors: c.errors.values().sum(),
+                errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
                 error_rate: units::percent(c.error_rate),
                 wall: format!("{:.2} s", c.wall_seconds),
                 throughput: units::number(c.throughput_per_s),
@@ -685,8 +492,12 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
                 max: units::micros(c.latency_us.max),
                 cores_busy: units::number(c.cores_busy),
                 speedup: units::speedup(c.speedup),
-                fastest: Some(ci) == fastest,
-                flags: cell_flags(c, s.kind, host_cores).join(", "),
+                fastest: Some(ci) == found.fastest,
+                flags: insight::cell_flags(c, s.kind, host_cores)
+                    .into_iter()
+                    .map(Flag::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 incomplete: !c.complete,
                 notes: c.notes.join("; "),
             })
@@ -694,201 +505,12 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
     }
 }
 
-/// One plain sentence stating what the numbers show.
-pub(crate) fn finding(s: &ScenarioSummary) -> String {
-    let best = s
-        .cells
-        .iter()
-        .filter(|c| c.model != Model::Sequential && c.speedup.is_some())
-        .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
-    let Some(best) = best else {
-        return match s.bound {
-            Bound::Io => format!(
-                "The runner was busy {} of the time: this scenario is I/O-bound (it mostly waited).",
-                units::percent(s.busy_fraction)
-            ),
-            Bound::Cpu => format!(
-                "The runner was busy {} of the time: this scenario is CPU-bound (it mostly computed).",
-                units::percent(s.busy_fraction)
-            ),
-        };
-    };
-    let speed = units::speedup(best.speedup);
-    let cores = units::number(best.cores_busy);
-    let mut sentence = match s.bound {
-        Bound::Io => format!(
-            "{} was {speed} faster than sequential while keeping {cores} cores busy: the time was spent waiting, and concurrency overlaps waiting.",
-            label(best)
-        ),
-        Bound::Cpu => format!(
-            "{} was {speed} faster than sequential using {cores} cores: the work was computation, which only runs faster on more cores at once.",
-            label(best)
-        ),
-    };
-    if s.bound == Bound::Cpu {
-        if let Some(a) = s
-            .cells
-            .iter()
-            .find(|c| c.model == Model::Async && c.workers == 1)
-        {
-            sentence.push_str(&format!(
-                " A single-threaded async event loop ran it at {} of sequential speed: a task computing never yields to the others.",
-                units::speedup(a.speedup)
-            ));
-        }
-        if let Some(t) = s
-            .cells
-            .iter()
-            .filter(|c| c.model == Model::Threads)
-            .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
-            .filter(|t| t.speedup.is_some_and(|x| x > 1.2))
-        {
-            sentence.push_str(&format!(
-                " Threads sped it up {} because Rust threads compute on several cores at once (CPython's interpreter lock would not allow that).",
-                units::speedup(t.speedup)
-            ));
-        }
-    }
-    sentence
-}
-
-/// A small but complete summary: every list the template loops over is non-empty, so a trial
-/// render reaches every field a template folder may use.
-fn sample() -> Summary {
-    let mut h = new_histogram();
-    for v in [900u64, 1_200, 1_500, 52_000] {
-        // In range by construction; a failure would only leave the sample histogram smaller.
-        let _ = h.record(v);
-    }
-    let cell = |model: Model, concurrency: usize, speedup: f64, errors: u64| CellSummary {
-        model,
-        concurrency,
-        workers: 1,
-        operations: 4,
-        successes: 4 - errors,
-        errors: [("status".to_string(), errors)].into_iter().collect(),
-        status_codes: [("200".to_string(), 4 - errors), ("503".to_string(), errors)]
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .collect(),
-        error_rate: errors as f64 / 4.0,
-        bytes: 64,
-        wall_seconds: 0.5 / speedup,
-        throughput_per_s: 8.0 * speedup,
-        latency_us: LatencySummary {
-            count: 4,
-            min: 900,
-            mean: 13_900.0,
-            p50: 1_200,
-            p90: 52_000,
-            p99: 52_000,
-            p999: 52_000,
-            max: 52_000,
-            stdev: 22_000.0,
-        },
-        latency_out_of_range: 0,
-        cpu_seconds: 0.01,
-        cores_busy: 0.02,
-        peak_rss_bytes: 1 << 20,
-        speedup: Some(speedup),
-        complete: errors == 0,
-        start_offset_seconds: 0.0,
-        notes: if errors == 0 {
-            Vec::new()
-        } else {
-            vec!["a worker exited".into()]
-        },
-        thresholds: vec![ThresholdResult {
-            expression: "p99 < 100ms".into(),
-            observed: Some(52_000.0),
-            passed: true,
-            limit: 100_000.0,
-            unit: "us".into(),
-            observed_text: "52.0ms".into(),
-        }],
-        timeline: vec![TimelinePoint {
-            second: 0,
-            operations: 4,
-            errors,
-            bytes: 64,
-            p50_us: 1_200,
-            p99_us: 52_000,
-            max_us: 52_000,
-            in_flight: 0.0,
-            histogram: histogram_to_base64(&h),
-        }],
-        histogram: histogram_to_base64(&h),
-        open: None,
-        connections: None,
-        error_messages: Default::default(),
-    };
-    let scenario = |kind: Bound| ScenarioSummary {
-        name: "sample".into(),
-        description: Some("a sample scenario".into()),
-        kind,
-        bound: kind,
-        busy_fraction: if kind == Bound::Io { 0.02 } else { 0.95 },
-        bound_cell: "sequential".into(),
-        workload: vec!["/hello".into()],
-        load: "repeat: 4".into(),
-        cells: vec![
-            cell(Model::Sequential, 1, 1.0, 0),
-            cell(Model::Async, 2, 1.8, 1),
-            cell(Model::Async, 4, 3.0, 0),
-        ],
-    };
-    Summary {
-        schema_version: crate::stats::SCHEMA_VERSION,
-        plan: PlanInfo {
-            name: "sample".into(),
-            file: "sample.yaml".into(),
-            description: Some("a sample plan".into()),
-            source: "version: 1\n".into(),
-        },
-        run_id: "sample".into(),
-        started_at: "2026-01-01T00:00:00Z".into(),
-        finished_at: "2026-01-01T00:00:01Z".into(),
-        duration_seconds: 1.0,
-        loadplan_version: env!("CARGO_PKG_VERSION").into(),
-        host: Host {
-            cores: 1,
-            os: "linux".into(),
-            arch: "x86_64".into(),
-        },
-        ci: Some(CiInfo {
-            system: "github-actions".into(),
-            commit: Some("0123abc".into()),
-            branch: Some("main".into()),
-            job_url: Some("https://ci.example/job/1".into()),
-        }),
-        verdict: Verdict::Interrupted,
-        scenarios: vec![scenario(Bound::Io), scenario(Bound::Cpu)],
-        baseline: Some(BaselineReport {
-            file: "baseline/summary.json".into(),
-            run_id: "earlier".into(),
-            started_at: "2025-12-31T00:00:00Z".into(),
-            tolerance: 0.1,
-            latency_floor_us: 1_000,
-            passed: false,
-            checks: vec![BaselineCheck {
-                scenario: "sample".into(),
-                model: Model::Async,
-                concurrency: 2,
-                metric: "p99".into(),
-                baseline: 40_000.0,
-                current: 52_000.0,
-                change: Some(0.3),
-                passed: false,
-            }],
-            missing_in_baseline: vec!["sample · async c=4 w=1".into()],
-            missing_in_run: vec!["sample · threads c=2".into()],
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Model;
+    use crate::report::sample::{behind_schedule, healthy, snapshot};
+    use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
     const HOSTILE: &str = r#"<script>alert("x")</script> & co"#;
     const HOSTILE_ESCAPED: &str = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co";
@@ -1016,17 +638,7 @@ mod tests {
 
     #[test]
     fn a_healthy_run_says_what_was_checked() {
-        let mut s = sample();
-        s.verdict = Verdict::Passed;
-        for sc in &mut s.scenarios {
-            for c in &mut sc.cells {
-                c.operations = 10_000;
-                c.wall_seconds = 5.0;
-                c.complete = true;
-                c.error_rate = 0.0;
-                c.errors.values_mut().for_each(|n| *n = 0);
-            }
-        }
+        let s = healthy();
         let page = render(&s);
         assert!(
             page.contains(r#"<p class="health-ok">No warnings."#),
@@ -1061,27 +673,7 @@ mod tests {
         assert!(page.contains("short, errors, runner saturated"));
     }
 
-    /// Snapshot tests of the parts whose markup is stable: compared with files in
-    /// `src/report/snapshots/`; `UPDATE_SNAPSHOTS=1 cargo test` rewrites them after a deliberate
-    /// change (review the diff).
-    fn snapshot(name: &str, actual: &str) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/report/snapshots")
-            .join(name);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(&path, actual).expect("write snapshot");
-            return;
-        }
-        let expected = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 creates it)", path.display()));
-        assert!(
-            expected == actual,
-            "{} differs; actual:\n{actual}\n(UPDATE_SNAPSHOTS=1 rewrites it)",
-            path.display()
-        );
-    }
-
+    /// Snapshot tests of the parts whose markup is stable (see [`snapshot`]).
     #[test]
     fn snapshots_of_stable_parts() {
         let page = render(&sample());
@@ -1111,15 +703,7 @@ mod tests {
     #[test]
     fn an_open_model_that_missed_its_rate_is_flagged() {
         let mut s = sample();
-        s.scenarios[0].cells[2].open = Some(crate::stats::OpenSummary {
-            scheduled: 1_000,
-            dropped: 120,
-            target_rate_per_s: 100.0,
-            achieved_rate_per_s: 88.0,
-            latency_uncorrected_us: LatencySummary::default(),
-            send_lag_us: LatencySummary::default(),
-            rate_not_reached: true,
-        });
+        s.scenarios[0].cells[2].open = Some(behind_schedule());
         let page = render(&s);
         let health = between(
             &page,
@@ -1136,7 +720,7 @@ mod tests {
     #[test]
     fn findings_state_the_numbers() {
         let s = sample();
-        let io = finding(&s.scenarios[0]);
+        let io = insight::findings(&s.scenarios[0]).headline;
         assert!(io.starts_with("async c=4 w=1 was 3.00× faster"), "{io}");
     }
 

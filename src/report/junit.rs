@@ -4,6 +4,9 @@
 //! One test suite per scenario; in it one test case per cell ("completed": did the cell run to its
 //! end), one per threshold per cell, and one per baseline check. A failure carries the observed
 //! value next to the limit or the baseline value.
+//!
+//! Input: a summary. Output: the XML's bytes. Must not decide a verdict (the gate did), nor make
+//! up a number it was not given (a wall time no `Duration` holds is left out).
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -32,9 +35,12 @@ impl Reporter for Junit {
                         format!("the cell did not complete: {}", c.notes.join("; "))
                     }),
                 );
-                completed
-                    .set_classname(class.clone())
-                    .set_time(std::time::Duration::from_secs_f64(c.wall_seconds.max(0.0)));
+                completed.set_classname(class.clone());
+                // A wall time no `Duration` holds (1e308 or ∞ in an edited file) is left out
+                // rather than made up; NaN and negatives count as 0, as they always have.
+                if let Ok(wall) = std::time::Duration::try_from_secs_f64(c.wall_seconds.max(0.0)) {
+                    completed.set_time(wall);
+                }
                 suite.add_test_case(completed);
                 for t in &c.thresholds {
                     let mut case = TestCase::new(
@@ -82,21 +88,122 @@ fn status(passed: bool, message: impl FnOnce() -> String) -> TestCaseStatus {
     }
 }
 
-/// `p99 regressed: 61.2ms against 51.0ms in the baseline (+20.0%, tolerance 10.0%)`.
+/// `p99 regressed: 61.2ms against 51.0ms in the baseline (+20.0%), tolerance 10.0%`.
 pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
-    let value = |v: f64| match c.metric.as_str() {
-        "throughput_per_s" => format!("{}/s", units::number(v)),
-        "error_rate" => units::percent(v),
-        _ => units::micros(v.round() as u64),
-    };
     let change = c
         .change
+        .filter(|x| x.is_finite())
         .map_or_else(String::new, |x| format!(" ({:+.1}%", x * 100.0) + ")");
     format!(
         "{} regressed: {} against {} in the baseline{change}, tolerance {}",
         c.metric,
-        value(c.current),
-        value(c.baseline),
+        baseline_value(&c.metric, c.current),
+        baseline_value(&c.metric, c.baseline),
         units::percent(tolerance)
     )
+}
+
+/// A baseline check's value in its metric's unit: `80.0/s`, `5.00%`, `1.50ms`; `-` for a
+/// latency that is not a number of microseconds.
+pub(super) fn baseline_value(metric: &str, v: f64) -> String {
+    match metric {
+        "throughput_per_s" => format!("{}/s", units::number(v)),
+        "error_rate" => units::percent(v),
+        // Latency metrics are whole microseconds.
+        _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),
+        _ => units::number(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Model;
+    use crate::report::sample::{sample, snapshot};
+
+    fn render(s: &Summary) -> String {
+        String::from_utf8(Junit.render(s).expect("renders")).expect("utf-8")
+    }
+
+    #[test]
+    fn a_suite_per_scenario_a_case_per_cell_threshold_and_baseline_check() {
+        let xml = render(&sample());
+        snapshot("junit.xml", &xml);
+        assert_eq!(xml.matches("<testsuite ").count(), 2);
+        // 2 scenarios × 3 cells × (completed + 1 threshold), + the baseline check in each
+        // scenario named `sample` that has async c=2.
+        assert_eq!(xml.matches("<testcase ").count(), 2 * 3 * 2 + 2);
+        assert!(xml.contains(r#"classname="sample.sample""#), "{xml}");
+        assert!(
+            xml.contains(r#"<failure message="the cell did not complete: a worker exited""#),
+            "{xml}"
+        );
+        assert!(xml.contains(
+            "p99 regressed: 52.0ms against 40.0ms in the baseline (+30.0%), tolerance 10.0%"
+        ));
+        assert!(
+            xml.contains("<system-out>observed 52.0ms</system-out>"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("disabled="),
+            "junit-10.xsd refuses it on <testsuite>"
+        );
+    }
+
+    #[test]
+    fn plan_text_is_escaped_and_odd_wall_times_are_not_made_up() {
+        let mut s = sample();
+        s.scenarios[0].name = r#"<a b="c">&"#.into();
+        s.scenarios[0].cells[0].wall_seconds = 1e308;
+        s.scenarios[0].cells[1].wall_seconds = f64::NAN;
+        let xml = render(&s);
+        assert!(xml.contains("&lt;a b=&quot;c&quot;&gt;&amp;"), "{xml}");
+        assert!(!xml.contains(r#"<a b="c">"#));
+        let case = |name: &str| {
+            let at = xml.find(name).unwrap_or_else(|| panic!("no {name}"));
+            let end = xml[at..].find('>').map_or(xml.len(), |e| at + e);
+            xml[at..end].to_string()
+        };
+        assert!(!case("sequential: completed").contains("time="), "{xml}");
+        assert!(
+            case("async c=2 w=1: completed").contains(r#"time="0"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn baseline_failures_say_the_metric_in_its_unit() {
+        let check =
+            |metric: &str, baseline: f64, current: f64, change: Option<f64>| BaselineCheck {
+                scenario: "s".into(),
+                model: Model::Async,
+                concurrency: 4,
+                metric: metric.into(),
+                baseline,
+                current,
+                change,
+                passed: false,
+            };
+        for (c, want) in [
+            (
+                check("throughput_per_s", 100.0, 80.0, Some(-0.2)),
+                "throughput_per_s regressed: 80.0/s against 100/s in the baseline (-20.0%), tolerance 10.0%",
+            ),
+            (
+                check("error_rate", 0.0, 0.05, None),
+                "error_rate regressed: 5.00% against 0% in the baseline, tolerance 10.0%",
+            ),
+            (
+                check("p50", 1_000.0, 1_500.4, Some(0.5)),
+                "p50 regressed: 1.50ms against 1.00ms in the baseline (+50.0%), tolerance 10.0%",
+            ),
+            (
+                check("p99", f64::NAN, f64::INFINITY, Some(f64::INFINITY)),
+                "p99 regressed: - against - in the baseline, tolerance 10.0%",
+            ),
+        ] {
+            assert_eq!(baseline_failure(&c, 0.1), want);
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! `summary.md`: compact tables fit for `$GITHUB_STEP_SUMMARY` or a merge-request comment.
 //!
-//! Input: a summary. Output: GitHub-flavoured Markdown. Plan-provided text is escaped so that a
-//! scenario name cannot break a table or inject markup.
+//! Input: a summary. Output: GitHub-flavoured Markdown: a health section (the warnings of
+//! `insight.rs`), then per scenario its finding and its cells. Plan-provided text is escaped so
+//! that a scenario name cannot break a table or inject markup.
 
+use super::insight::{self, Severity};
 use super::junit::baseline_failure;
 use super::{ReportError, Reporter};
 use crate::plan::cell_label;
@@ -54,11 +56,13 @@ pub fn render(s: &Summary) -> String {
         s.host.cores,
         s.loadplan_version
     );
+    md.push_str(&health(s));
     for sc in &s.scenarios {
         md.push_str(&format!(
-            "\n### {} ({}-bound)\n\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\n### {} ({}-bound)\n\n{}\n\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             esc(&sc.name),
-            sc.bound.as_str()
+            sc.bound.as_str(),
+            esc(&insight::findings(sc).headline)
         ));
         for c in &sc.cells {
             md.push_str(&format!(
@@ -66,7 +70,7 @@ pub fn render(s: &Summary) -> String {
                 cell_label(c.model, c.concurrency, c.workers),
                 if c.complete { "" } else { " (incomplete)" },
                 c.operations,
-                c.errors.values().sum::<u64>(),
+                c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
                 units::percent(c.error_rate),
                 units::number(c.throughput_per_s),
                 units::micros(c.latency_us.p50),
@@ -134,6 +138,37 @@ pub fn render(s: &Summary) -> String {
                 let list: Vec<String> = cells.iter().map(|c| esc(c)).collect();
                 md.push_str(&format!("\n{what}: {}.\n", list.join(", ")));
             }
+        }
+    }
+    md
+}
+
+/// Cells listed under one health item; the HTML report lists them all.
+const CELLS_SHOWN: usize = 5;
+
+/// `### Health`: each warning and note with the cells it concerns, or what was checked.
+fn health(s: &Summary) -> String {
+    let items = insight::health(s);
+    let mut md = String::from("\n### Health\n\n");
+    if items.is_empty() {
+        md.push_str(&format!("✅ {}\n", insight::health_criteria(s)));
+        return md;
+    }
+    for h in &items {
+        let mark = match h.severity {
+            Severity::Warning => "⚠️",
+            Severity::Note => "ℹ️",
+        };
+        md.push_str(&format!(
+            "- {mark} **{}** {}\n",
+            esc(h.title),
+            esc(&h.detail)
+        ));
+        for c in h.cells.iter().take(CELLS_SHOWN) {
+            md.push_str(&format!("  - {}\n", esc(&c.text)));
+        }
+        if h.cells.len() > CELLS_SHOWN {
+            md.push_str(&format!("  - and {} more\n", h.cells.len() - CELLS_SHOWN));
         }
     }
     md

@@ -1,17 +1,28 @@
 //! The report stage: a summary in, files out.
 //!
 //! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
-//! place that writes files. Every file is written under a temporary name and renamed, so a crash
+//! place that writes files. What the numbers mean in words (health warnings, findings) is
+//! worked out once in [`insight`] and shown by every format that has room for it; every chart,
+//! of the run report (`figures.rs`) and of the trend page, is drawn with one kit ([`chart`]);
+//! both HTML pages start from one handlebars setup (`page.rs`).
+//!
+//! Must not reach back into `run/` or `plan/` beyond the types a summary already uses, and must
+//! not panic on any summary, however odd its numbers: an edited or corrupted summary.json is
+//! input too (see the `hostile` sample). Every file is written under a temporary name and renamed, so a crash
 //! never leaves half a report. The output folder is checked before any load is sent
 //! ([`OutputDir::prepare`]).
 
+pub mod chart;
 pub mod console;
+mod figures;
 mod hlog;
 mod html;
+pub mod insight;
 mod json;
 pub mod junit;
 pub mod markdown;
-mod svg;
+mod page;
+mod sample;
 pub mod trend;
 
 use std::path::{Path, PathBuf};
@@ -119,4 +130,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample::{hostile, sample};
+    use super::*;
+
+    /// Issue 18: no summary makes a renderer panic, and none prints a number in a chart that
+    /// it could not place.
+    #[test]
+    fn every_renderer_survives_a_hostile_summary() {
+        let s = hostile();
+        for r in reporters(None).expect("embedded templates") {
+            let name = r.file_name();
+            let bytes = r.render(&s).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.is_empty(), "{name}");
+            for svg in text.split("<svg").skip(1) {
+                let svg = svg.split("</svg>").next().unwrap_or_default();
+                assert!(
+                    !svg.contains("NaN") && !svg.contains("inf"),
+                    "{name}: {svg}"
+                );
+            }
+        }
+        let table = console::table(&s);
+        assert!(table.contains("health: "), "{table}");
+        let _ = console::gate(&s);
+        let page = trend::render(&[
+            trend::SavedRun::new("a/summary.json".into(), sample()).expect("run"),
+            trend::SavedRun::new("b/summary.json".into(), s).expect("run"),
+        ])
+        .expect("trend page");
+        assert!(!page.contains("NaN"));
+    }
+
+    /// `loadplan report` must re-render a saved run byte for byte: the same summary, read back
+    /// from its own JSON, renders the same files.
+    #[test]
+    fn a_saved_summary_renders_the_same_bytes() {
+        let s = sample();
+        let json = Json.render(&s).expect("json");
+        let back: Summary = serde_json::from_slice(&json).expect("reads back");
+        for r in reporters(None).expect("embedded templates") {
+            let a = r.render(&s).expect("renders");
+            let b = r.render(&back).expect("renders");
+            assert!(a == b, "{} differs after a round trip", r.file_name());
+        }
+    }
 }

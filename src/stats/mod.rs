@@ -148,8 +148,8 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             source: plan.source.clone(),
         },
         run_id: run.run_id.clone(),
-        started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
-        finished_at: humantime::format_rfc3339_seconds(run.finished_at).to_string(),
+        started_at: Timestamp::from_system(run.started_at),
+        finished_at: Timestamp::from_system(run.finished_at),
         duration_seconds: elapsed.as_secs_f64(),
         loadplan_version: env!("CARGO_PKG_VERSION").to_string(),
         host: Host {

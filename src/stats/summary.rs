@@ -5,9 +5,10 @@
 //! added freely. This file only declares types; `stats/mod.rs` fills them in.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::recorder::TimelinePoint;
 use crate::plan::Model;
@@ -21,9 +22,9 @@ pub struct Summary {
     /// The run folder's name under `<out>/<plan>/`.
     pub run_id: String,
     /// RFC 3339, UTC, when the first cell started.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// RFC 3339, UTC, when the last cell ended.
-    pub finished_at: String,
+    pub finished_at: Timestamp,
     /// Wall time of the whole run, built-in server start-up included.
     pub duration_seconds: f64,
     pub loadplan_version: String,
@@ -251,7 +252,7 @@ pub struct BaselineReport {
     /// The baseline summary.json as given on the command line.
     pub file: String,
     pub run_id: String,
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// Relative change allowed (0.1 = 10%).
     pub tolerance: f64,
     /// Latency changes below this many microseconds never count.
@@ -277,4 +278,110 @@ pub struct BaselineCheck {
     /// (current − baseline) ÷ baseline; null when the baseline is 0.
     pub change: Option<f64>,
     pub passed: bool,
+}
+
+/// An instant of the run, written as RFC 3339 in UTC with whole seconds
+/// (`2026-11-28T16:00:26Z`), as summary.json has always had it; reading accepts any RFC 3339
+/// time with an offset. A type of its own so that every time in the contract has one wire format
+/// and one schema (string, date-time).
+//
+// Not `Copy`: `gate/baseline.rs` clones the baseline's start, which clippy would call needless
+// on a `Copy` type. Derive it once that clone is gone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(jiff::Timestamp);
+
+impl Timestamp {
+    /// `t` cut to whole seconds; the Unix epoch for a time jiff cannot hold (beyond the year
+    /// 9999), which no system clock reaches.
+    pub fn from_system(t: SystemTime) -> Timestamp {
+        let whole = jiff::Timestamp::try_from(t)
+            .and_then(|ts| jiff::Timestamp::from_second(ts.as_second()))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Timestamp(whole)
+    }
+
+    pub fn get(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+impl From<jiff::Timestamp> for Timestamp {
+    fn from(t: jiff::Timestamp) -> Timestamp {
+        Timestamp(t)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Precision 0: whole seconds, whatever fraction a time read from a file carried.
+        write!(f, "{:.0}", self.0)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        text.parse::<jiff::Timestamp>()
+            .map(Timestamp)
+            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}")))
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "date-time" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::Timestamp;
+
+    #[test]
+    fn timestamps_are_written_as_they_always_were() {
+        // 2026-11-28T16:00:26.75Z: the fraction is cut, as humantime's `_seconds` format did.
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_881_626_750);
+        let ts = Timestamp::from_system(t);
+        assert_eq!(ts.to_string(), "2026-11-28T16:00:26Z");
+        assert_eq!(
+            serde_json::to_string(&ts).expect("json"),
+            "\"2026-11-28T16:00:26Z\""
+        );
+        // Read: any RFC 3339 time with an offset; written back in UTC, whole seconds.
+        for (text, want) in [
+            ("\"2026-11-28T16:00:26Z\"", "2026-11-28T16:00:26Z"),
+            ("\"2026-11-28T18:00:26.9+02:00\"", "2026-11-28T16:00:26Z"),
+        ] {
+            let back: Timestamp = serde_json::from_str(text).expect(text);
+            assert_eq!(back.to_string(), want);
+        }
+        let e = serde_json::from_str::<Timestamp>("\"2026-11-28 16:00\"").expect_err("no offset");
+        assert!(
+            e.to_string()
+                .contains("`2026-11-28 16:00` is not an RFC 3339 time"),
+            "{e}"
+        );
+        // A system time jiff cannot hold falls back to the epoch instead of failing.
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(
+            Timestamp::from_system(far).to_string(),
+            "1970-01-01T00:00:00Z"
+        );
+    }
 }

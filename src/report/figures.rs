@@ -1,0 +1,976 @@
+//! The run report's charts, one scenario at a time: speedup, percentile spectrum, concurrency
+//! sweep, timelines, and the errors and status-code breakdowns.
+//!
+//! Input: a scenario's summary (cells, timelines, histograms). Output: SVG markup drawn with the
+//! chart kit (`chart/`), which escapes every piece of text. This file decides what to draw (which
+//! cells, which numbers, which words); the kit decides how. Must not panic on odd numbers (NaN,
+//! ±∞, 1e308, empty timelines, unreadable histograms): such points are skipped and an empty chart
+//! says so in words.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+
+use super::chart::scale::decade_of;
+use super::chart::{
+    Axis, Bar, Fill, Frame, HBarChart, Pattern, Plot, Point, RefMark, Series, StackChart, StackRow,
+    Style, hbar_chart, line_chart, stacked_hbar_chart,
+};
+use super::insight::fastest_index;
+use crate::plan::{Model, cell_label};
+use crate::stats::{Bound, CellSummary, ScenarioSummary, histogram_from_base64};
+use crate::units;
+
+/// The speedup chart sits in a half-width card: a narrower coordinate system keeps its text large.
+const SPEEDUP_WIDTH: f64 = 520.0;
+/// Points sampled along the percentile axis of a spectrum line.
+const SPECTRUM_SAMPLES: usize = 150;
+/// Said by a chart none of whose cells has a point to draw.
+const NO_DATA: &str = "no data: no cell recorded an operation";
+
+/// The style of a cell: colour and dash by model, marker by its rank among the model's cells.
+fn cell_style(c: &CellSummary, cells: &[CellSummary]) -> Style {
+    let rank = cells
+        .iter()
+        .filter(|o| o.model == c.model)
+        .position(|o| std::ptr::eq(o, c))
+        .unwrap_or(0);
+    model_style(c.model, rank)
+}
+
+fn model_style(model: Model, rank: usize) -> Style {
+    let family = match model {
+        Model::Sequential => 0,
+        Model::Threads => 1,
+        Model::Async => 2,
+        Model::Processes => 3,
+    };
+    Style::series(family, rank)
+}
+
+fn label(c: &CellSummary) -> String {
+    cell_label(c.model, c.concurrency, c.workers)
+}
+
+/// Speedup of every cell against `sequential`, with the limits that explain it: 1× and, for
+/// computation, the number of cores. Without a sequential cell: throughput instead.
+pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String {
+    let fastest = fastest_index(s);
+    let with_speedup = s.cells.iter().any(|c| c.speedup.is_some());
+    let bars: Vec<Bar> = s
+        .cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let strong = Some(i) == fastest;
+            let tail = if strong { " · fastest" } else { "" };
+            let cores = units::number(c.cores_busy);
+            let (value, text) = if with_speedup {
+                let v = c.speedup?;
+                (
+                    v,
+                    format!("{} · {cores} cores{tail}", units::speedup(Some(v))),
+                )
+            } else {
+                let v = c.throughput_per_s;
+                (v, format!("{}/s · {cores} cores{tail}", units::number(v)))
+            };
+            Some(Bar {
+                label: label(c),
+                value,
+                text,
+                tip: format!(
+                    "{}: {} sequential, {} operations/s, {cores} cores busy",
+                    label(c),
+                    units::speedup(c.speedup),
+                    units::number(c.throughput_per_s)
+                ),
+                style: cell_style(c, &s.cells),
+                strong,
+            })
+        })
+        .collect();
+    let mut refs = Vec::new();
+    if with_speedup {
+        refs.push(RefMark {
+            value: 1.0,
+            label: "sequential = 1×".into(),
+        });
+        if s.kind == Bound::Cpu || s.bound == Bound::Cpu {
+            refs.push(RefMark {
+                value: host_cores as f64,
+                label: format!("{host_cores} cores: the most computation can gain"),
+            });
+        }
+    }
+    let (title, x_label, unit): (&str, &str, &str) = if with_speedup {
+        (
+            "Speedup against sequential (throughput ratio)",
+            "speedup (×, higher is faster)",
+            "×",
+        )
+    } else {
+        (
+            "Throughput (no sequential cell to compare against)",
+            "operations per second",
+            "",
+        )
+    };
+    let frame = Frame {
+        id,
+        class: "chart-speedup",
+        title,
+        about: &format!("{title} for scenario {}", s.name),
+    };
+    hbar_chart(
+        &frame,
+        &HBarChart {
+            width: SPEEDUP_WIDTH,
+            x_label,
+            unit,
+            bars,
+            refs,
+            empty: NO_DATA,
+        },
+    )
+}
+
+/// The HdrHistogram percentile spectrum: x = percentile on a log scale of 1/(1−p), y = latency,
+/// one line per cell. Returns the chart and the cells whose histogram could not be read.
+pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
+    let mut problems = Vec::new();
+    let decoded: Vec<(&CellSummary, Histogram<u64>)> = s
+        .cells
+        .iter()
+        .filter_map(|c| match histogram_from_base64(&c.histogram) {
+            Ok(h) if !h.is_empty() => Some((c, h)),
+            Ok(_) => None, // no operations: nothing to draw, the table says 0
+            Err(e) => {
+                problems.push(format!("{}: {e}", label(c)));
+                None
+            }
+        })
+        .collect();
+    let most = decoded.iter().map(|(_, h)| h.len()).max().unwrap_or(1);
+    // The axis ends at the decade the data can support: 160 values say little beyond p99.9.
+    let decades = ((most as f64).log10().ceil() as u32).clamp(1, 6);
+    let top = decoded.iter().map(|(_, h)| h.max()).max().unwrap_or(0);
+    let marks: [(f64, &str); 6] = [
+        (0.5, "p50"),
+        (0.9, "p90"),
+        (0.99, "p99"),
+        (0.999, "p99.9"),
+        (0.9999, "p99.99"),
+        (0.99999, "p99.999"),
+    ];
+    let end = f64::from(decades);
+    let series = decoded
+        .iter()
+        .map(|(c, h)| {
+            let name = label(c);
+            let xs: Vec<f64> = (0..=SPECTRUM_SAMPLES)
+                .map(|k| end * k as f64 / SPECTRUM_SAMPLES as f64)
+                .collect();
+            let qs: Vec<f64> = xs.iter().map(|x| 1.0 - 10f64.powf(-x)).collect();
+            let mut line: Vec<(f64, f64)> = xs
+                .iter()
+                .zip(values_at(h, &qs))
+                .map(|(x, v)| (*x, v as f64))
+                .collect();
+            line.push((end, h.max() as f64));
+            let shown: Vec<&(f64, &str)> = marks
+                .iter()
+                .filter(|(q, _)| decade_of(*q) <= end + 1e-9)
+                .collect();
+            let qs: Vec<f64> = shown.iter().map(|(q, _)| *q).collect();
+            let mut points: Vec<Point> = shown
+                .iter()
+                .zip(values_at(h, &qs))
+                .map(|((q, tag), v)| {
+                    let tip = format!("{name} · {tag}: {} ({} values)", units::micros(v), h.len());
+                    Point::new(decade_of(*q), v as f64, tip)
+                })
+                .collect();
+            points.push(Point::new(
+                end,
+                h.max() as f64,
+                format!("{name} · max: {}", units::micros(h.max())),
+            ));
+            Series {
+                label: name,
+                style: cell_style(c, &s.cells),
+                line: simplify(line),
+                points,
+            }
+        })
+        .collect();
+    let frame = Frame {
+        id,
+        class: "chart-spectrum",
+        title: "Latency by percentile (HdrHistogram spectrum)",
+        about: &format!(
+            "Latency percentile spectrum of scenario {}: one line per cell",
+            s.name
+        ),
+    };
+    let plot = Plot {
+        x: Axis::percentile("percentile (log scale of 1/(1−p))", decades),
+        y: Axis::latency("latency", top as f64, 5),
+        series,
+        hlines: Vec::new(),
+        rules: Vec::new(),
+        empty: NO_DATA,
+    };
+    (line_chart(&frame, &plot), problems)
+}
+
+/// The values at non-decreasing quantiles `qs`, with `value_at_quantile`'s rounding, in one pass
+/// over the recorded buckets: `value_at_quantile` scans the whole counts array (tens of thousands
+/// of counters at 3 significant digits up to one hour) on every call.
+fn values_at(h: &Histogram<u64>, qs: &[f64]) -> Vec<u64> {
+    let total = h.len();
+    let mut buckets = h
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .peekable();
+    let mut out = Vec::with_capacity(qs.len());
+    // `seen` counts the values in the buckets before `current`.
+    let mut seen = 0u64;
+    let mut current = buckets.next();
+    for q in qs {
+        let target = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        while let Some((_, count)) = current {
+            if seen.saturating_add(count) >= target || buckets.peek().is_none() {
+                break;
+            }
+            seen = seen.saturating_add(count);
+            current = buckets.next();
+        }
+        out.push(current.map_or(0, |b| b.0));
+    }
+    out
+}
+
+/// Drops the inner points of flat runs: a spectrum is mostly steps, and 100 cells × 150 points
+/// would otherwise bloat the page.
+fn simplify(line: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(line.len());
+    for p in line {
+        match out.as_mut_slice() {
+            [.., (_, y0), last] if *y0 == p.1 && last.1 == p.1 => *last = p,
+            _ => out.push(p),
+        }
+    }
+    out
+}
+
+/// True when some model runs at several concurrencies: the scenario is a sweep.
+pub fn is_sweep(s: &ScenarioSummary) -> bool {
+    [Model::Threads, Model::Async, Model::Processes]
+        .iter()
+        .any(|m| s.cells.iter().filter(|c| c.model == *m).count() > 1)
+}
+
+/// The line of each model but `sequential` through its cells, by concurrency: (x, y) of every
+/// cell with operations, and the tooltip `show` writes for y.
+fn per_model(
+    s: &ScenarioSummary,
+    value: &dyn Fn(&CellSummary) -> f64,
+    show: &dyn Fn(f64) -> String,
+) -> Vec<Series> {
+    [Model::Threads, Model::Async, Model::Processes]
+        .iter()
+        .filter_map(|m| {
+            let mut cells: Vec<&CellSummary> = s
+                .cells
+                .iter()
+                .filter(|c| c.model == *m && c.operations > 0)
+                .collect();
+            if cells.is_empty() {
+                return None;
+            }
+            cells.sort_by_key(|c| c.concurrency);
+            let points: Vec<Point> = cells
+                .iter()
+                .map(|c| {
+                    let tip = format!("{}: {}", label(c), show(value(c)));
+                    Point::new(c.concurrency as f64, value(c), tip)
+                })
+                .collect();
+            Some(Series {
+                label: m.as_str().into(),
+                style: model_style(*m, 0),
+                line: points.iter().map(|p| (p.x, p.y)).collect(),
+                points,
+            })
+        })
+        .collect()
+}
+
+/// The largest finite y of `series` and of `extra`, at least 0.
+fn top_of<'a>(series: &[Series], extra: impl Iterator<Item = f64> + 'a) -> f64 {
+    series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.y))
+        .chain(extra)
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+}
+
+/// Throughput and p99 against concurrency, one line per model; `sequential` as a reference line.
+pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
+    let concurrencies: Vec<usize> = {
+        let mut v: Vec<usize> = s
+            .cells
+            .iter()
+            .filter(|c| c.model != Model::Sequential)
+            .map(|c| c.concurrency)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let lo = concurrencies.first().copied().unwrap_or(1).max(1) as f64;
+    let hi = concurrencies.last().copied().unwrap_or(1).max(1) as f64;
+    // A doubling sweep (1, 4, 16, 64) reads best on a log axis; a short linear one on a linear axis.
+    let log = hi / lo >= 8.0;
+    let x = Axis {
+        label: "concurrency (users at once)".into(),
+        min: if log { lo } else { 0.0 },
+        max: if hi > lo || !log { hi } else { hi * 2.0 },
+        log,
+        ticks: concurrencies
+            .iter()
+            .map(|c| (*c as f64, c.to_string()))
+            .collect(),
+    };
+    let seq = s.cells.iter().find(|c| c.model == Model::Sequential);
+    let tput_series = per_model(s, &|c| c.throughput_per_s, &|v| {
+        format!("{} operations/s", units::number(v))
+    });
+    let p99_series = per_model(s, &|c| c.latency_us.p99 as f64, &|v| {
+        units::micros(v as u64)
+    });
+    let tput_max = top_of(&tput_series, seq.map(|c| c.throughput_per_s).into_iter());
+    let p99_max = top_of(
+        &p99_series,
+        seq.map(|c| c.latency_us.p99 as f64).into_iter(),
+    );
+    let sweep = |suffix: &str,
+                 class: &str,
+                 title: &str,
+                 what: &str,
+                 y: Axis,
+                 series: Vec<Series>,
+                 hline: &dyn Fn(&CellSummary) -> (f64, String)| {
+        let frame = Frame {
+            id: &format!("{id}-{suffix}"),
+            class,
+            title,
+            about: &format!("{what} against concurrency per model, scenario {}", s.name),
+        };
+        let plot = Plot {
+            x: x.clone(),
+            y,
+            series,
+            hlines: seq.map(hline).into_iter().collect(),
+            rules: Vec::new(),
+            empty: NO_DATA,
+        };
+        line_chart(&frame, &plot)
+    };
+    [
+        sweep(
+            "throughput",
+            "chart-sweep-throughput",
+            "Throughput against concurrency",
+            "Throughput",
+            Axis::number("operations per second", tput_max),
+            tput_series,
+            &|c: &CellSummary| {
+                let v = c.throughput_per_s;
+                (v, format!("sequential: {}/s", units::number(v)))
+            },
+        ),
+        sweep(
+            "p99",
+            "chart-sweep-p99",
+            "p99 latency against concurrency",
+            "p99 latency",
+            Axis::latency("p99 latency", p99_max, 5),
+            p99_series,
+            &|c: &CellSummary| {
+                let v = c.latency_us.p99;
+                (v as f64, format!("sequential: {}", units::micros(v)))
+            },
+        ),
+    ]
+}
+
+/// Throughput and p99 per second of every cell, from the timeline collected during the run.
+pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
+    // The last second of a cell is usually partial: divide by the time it covered, so a cell
+    // that ran 2.2 s does not show a collapse at the end.
+    let covered = |c: &CellSummary, second: u32| {
+        let left = c.wall_seconds - f64::from(second);
+        if left.is_nan() {
+            1.0
+        } else {
+            left.clamp(1e-3, 1.0)
+        }
+    };
+    let longest = s
+        .cells
+        .iter()
+        .map(|c| c.wall_seconds)
+        .filter(|w| w.is_finite())
+        .fold(0.0, f64::max);
+    let mut tput = Vec::new();
+    let mut p99 = Vec::new();
+    for c in &s.cells {
+        let name = label(c);
+        let style = cell_style(c, &s.cells);
+        let mut tp = Vec::new();
+        let mut lp = Vec::new();
+        for t in &c.timeline {
+            let span = covered(c, t.second);
+            let x = f64::from(t.second) + span / 2.0;
+            let rate = t.operations as f64 / span;
+            let errors = if t.errors > 0 {
+                format!(", {} errors", t.errors)
+            } else {
+                String::new()
+            };
+            let second = u64::from(t.second) + 1;
+            let tip = format!(
+                "{name} · second {second}: {} operations ({}/s){errors}",
+                t.operations,
+                units::number(rate)
+            );
+            tp.push(Point::new(x, rate, tip));
+            let tip = format!(
+                "{name} · second {second}: p50 {}, p99 {}, max {}",
+                units::micros(t.p50_us),
+                units::micros(t.p99_us),
+                units::micros(t.max_us)
+            );
+            lp.push(Point::new(x, t.p99_us as f64, tip));
+        }
+        for (points, out) in [(tp, &mut tput), (lp, &mut p99)] {
+            out.push(Series {
+                label: name.clone(),
+                style,
+                line: points.iter().map(|p| (p.x, p.y)).collect(),
+                points,
+            });
+        }
+    }
+    let x = Axis::number("seconds since the cell's measured start", longest.max(1.0));
+    let tmax = top_of(&tput, std::iter::empty());
+    let lmax = top_of(&p99, std::iter::empty());
+    let timeline =
+        |suffix: &str, class: &str, title: &str, about: String, y: Axis, series: Vec<Series>| {
+            let frame = Frame {
+                id: &format!("{id}-{suffix}"),
+                class,
+                title,
+                about: &about,
+            };
+            let plot = Plot {
+                x: x.clone(),
+                y,
+                series,
+                hlines: Vec::new(),
+                rules: Vec::new(),
+                empty: NO_DATA,
+            };
+            line_chart(&frame, &plot)
+        };
+    [
+        timeline(
+            "throughput",
+            "chart-timeline-throughput",
+            "Throughput over time, per cell",
+            format!(
+                "Operations per second over time for each cell of scenario {}",
+                s.name
+            ),
+            Axis::number("operations per second", tmax),
+            tput,
+        ),
+        timeline(
+            "p99",
+            "chart-timeline-p99",
+            "p99 latency over time, per cell",
+            format!(
+                "p99 latency per second for each cell of scenario {}",
+                s.name
+            ),
+            Axis::latency("p99 latency", lmax, 5),
+            p99,
+        ),
+    ]
+}
+
+/// What a breakdown chart splits each cell's bar by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// Failed operations by error category.
+    Errors,
+    /// Responses by HTTP status code.
+    StatusCodes,
+}
+
+impl Breakdown {
+    fn counts(self, c: &CellSummary) -> &BTreeMap<String, u64> {
+        match self {
+            Breakdown::Errors => &c.errors,
+            Breakdown::StatusCodes => &c.status_codes,
+        }
+    }
+
+    /// The legend's categories, sorted: every error category that occurred; every status code
+    /// that was seen.
+    fn keys(self, s: &ScenarioSummary) -> Vec<&str> {
+        let mut keys: Vec<&str> = s
+            .cells
+            .iter()
+            .flat_map(|c| self.counts(c).iter())
+            .filter(|(_, n)| self == Breakdown::StatusCodes || **n > 0)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    fn fills(self, keys: &[&str]) -> Vec<Fill> {
+        match self {
+            Breakdown::Errors => (0..keys.len()).map(Fill::nth).collect(),
+            Breakdown::StatusCodes => {
+                let mut per_class = [0usize; 6];
+                keys.iter()
+                    .map(|code| {
+                        let class = code
+                            .chars()
+                            .next()
+                            .and_then(|d| d.to_digit(10))
+                            .map_or(0, |d| d as usize)
+                            .min(5);
+                        let nth = per_class.get(class).copied().unwrap_or(0);
+                        if let Some(n) = per_class.get_mut(class) {
+                            *n += 1;
+                        }
+                        status_fill(class, nth)
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn tip(self, cell: &str, key: &str, n: u64) -> String {
+        match self {
+            Breakdown::Errors => format!("{cell} · {key}: {n} errors"),
+            Breakdown::StatusCodes => format!("{cell} · status {key}: {n}"),
+        }
+    }
+
+    /// Printed after a cell's bar.
+    fn total(self, c: &CellSummary) -> String {
+        let total = self
+            .counts(c)
+            .values()
+            .fold(0u64, |a, n| a.saturating_add(*n));
+        match self {
+            Breakdown::Errors => format!("{total} ({})", units::percent(c.error_rate)),
+            Breakdown::StatusCodes => format!("{total} responses"),
+        }
+    }
+
+    /// Class, title, accessible name's start, x axis label.
+    fn words(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Breakdown::Errors => (
+                "chart-errors",
+                "Errors by category",
+                "Errors by category",
+                "operations that failed",
+            ),
+            Breakdown::StatusCodes => (
+                "chart-status",
+                "Responses by HTTP status code",
+                "Responses by status code",
+                "responses",
+            ),
+        }
+    }
+}
+
+/// 2xx solid green; 3xx blue; 4xx orange; 5xx red; each further code of a class a new pattern.
+fn status_fill(class: usize, nth: usize) -> Fill {
+    let colour = match class {
+        2 => "#009e73",
+        3 => "#56b4e9",
+        4 => "#e69f00",
+        5 => "#d55e00",
+        _ => "#777777",
+    };
+    let patterns = match class {
+        2 => [
+            Pattern::Solid,
+            Pattern::Dots,
+            Pattern::Stripes,
+            Pattern::Hatch,
+        ],
+        _ => [
+            Pattern::Hatch,
+            Pattern::Cross,
+            Pattern::Dots,
+            Pattern::Stripes,
+        ],
+    };
+    Fill {
+        colour,
+        pattern: patterns[nth % patterns.len()],
+    }
+}
+
+/// One stacked bar per cell, split by `what`; `None` when there is nothing to split (no errors;
+/// no response at all, as in a CPU scenario).
+pub fn breakdown_chart(id: &str, s: &ScenarioSummary, what: Breakdown) -> Option<String> {
+    let keys = what.keys(s);
+    if keys.is_empty() {
+        return None;
+    }
+    let rows = s
+        .cells
+        .iter()
+        .map(|c| {
+            let counts = what.counts(c);
+            let segments = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| {
+                    let n = *counts.get(*k)?;
+                    (n > 0).then(|| (i, n as f64, what.tip(&label(c), k, n)))
+                })
+                .collect();
+            StackRow {
+                label: label(c),
+                segments,
+                text: what.total(c),
+            }
+        })
+        .collect();
+    let (class, title, about, x_label) = what.words();
+    let frame = Frame {
+        id,
+        class,
+        title,
+        about: &format!("{about} for each cell of scenario {}", s.name),
+    };
+    let fills = what.fills(&keys);
+    let keys = keys.iter().map(|k| (*k).to_string()).zip(fills).collect();
+    Some(stacked_hbar_chart(
+        &frame,
+        &StackChart {
+            x_label,
+            rows,
+            keys,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{LatencySummary, TimelinePoint, histogram_to_base64, new_histogram};
+
+    fn cell(model: Model, concurrency: usize, values: &[u64]) -> CellSummary {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(*v).expect("in range");
+        }
+        CellSummary {
+            model,
+            concurrency,
+            workers: 1,
+            operations: values.len() as u64,
+            successes: values.len() as u64,
+            errors: [("timeout".to_string(), 0)].into_iter().collect(),
+            status_codes: Default::default(),
+            error_rate: 0.0,
+            bytes: 0,
+            wall_seconds: 2.5,
+            throughput_per_s: values.len() as f64 / 2.5,
+            latency_us: LatencySummary::default(),
+            latency_out_of_range: 0,
+            cpu_seconds: 0.1,
+            cores_busy: 0.04,
+            peak_rss_bytes: 0,
+            speedup: None,
+            complete: true,
+            notes: Vec::new(),
+            start_offset_seconds: 0.0,
+            thresholds: Vec::new(),
+            timeline: Vec::new(),
+            histogram: histogram_to_base64(&h),
+            open: None,
+            connections: None,
+            error_messages: Default::default(),
+        }
+    }
+
+    fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
+        ScenarioSummary {
+            name: "s".into(),
+            description: None,
+            kind: Bound::Io,
+            bound: Bound::Io,
+            busy_fraction: 0.01,
+            bound_cell: "sequential".into(),
+            workload: Vec::new(),
+            load: "repeat: 1".into(),
+            cells,
+        }
+    }
+
+    #[test]
+    fn values_at_matches_value_at_quantile() {
+        let mut h = new_histogram();
+        for k in 1..=5_000u64 {
+            h.record(k * k % 77_777 + 10).expect("in range");
+        }
+        let qs: Vec<f64> = (0..=200)
+            .map(|k| 1.0 - 10f64.powf(-(k as f64) / 50.0))
+            .collect();
+        let want: Vec<u64> = qs.iter().map(|q| h.value_at_quantile(*q)).collect();
+        assert_eq!(values_at(&h, &qs)[1..], want[1..]);
+        assert_eq!(values_at(&h, &[1.0]), [h.max()]);
+    }
+
+    #[test]
+    fn simplify_keeps_the_ends_of_flat_runs() {
+        let line = vec![(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)];
+        assert_eq!(
+            simplify(line),
+            [(0.0, 1.0), (2.0, 1.0), (3.0, 2.0), (4.0, 2.0)]
+        );
+    }
+
+    #[test]
+    fn spectrum_has_one_line_per_cell_and_an_axis_as_long_as_the_data() {
+        let values: Vec<u64> = (1..=1_000).map(|v| v * 100).collect();
+        let s = scenario(vec![
+            cell(Model::Sequential, 1, &values),
+            cell(Model::Async, 8, &values[..50]),
+        ]);
+        let (svg, problems) = spectrum_chart("t", &s);
+        assert!(problems.is_empty());
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        // 1000 values: the axis ends at 99.9%, not beyond.
+        assert!(
+            svg.contains(">99.9%</text>") && !svg.contains(">99.99%"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("sequential · p99: 99.0ms (1000 values)"),
+            "{svg}"
+        );
+        assert!(svg.contains("latency (ms)"));
+    }
+
+    #[test]
+    fn an_unreadable_histogram_is_reported_not_drawn() {
+        let mut bad = cell(Model::Sequential, 1, &[5]);
+        bad.histogram = "not base64!".into();
+        let (svg, problems) = spectrum_chart("t", &scenario(vec![bad]));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(svg.contains("no data"));
+    }
+
+    #[test]
+    fn a_partial_last_second_is_scaled_by_its_length() {
+        let mut c = cell(Model::Threads, 4, &[1_000]);
+        c.wall_seconds = 2.5;
+        c.timeline = (0..3)
+            .map(|second| TimelinePoint {
+                second,
+                operations: if second == 2 { 50 } else { 100 },
+                errors: 0,
+                bytes: 0,
+                p50_us: 1_000,
+                p99_us: 2_000,
+                max_us: 3_000,
+                in_flight: 0.0,
+                histogram: String::new(),
+            })
+            .collect();
+        let [tput, p99] = timeline_charts("t", &scenario(vec![c]));
+        assert_eq!(tput.matches("(100/s)").count(), 3, "{tput}");
+        assert!(p99.contains("second 3: p50 1.00ms, p99 2.00ms, max 3.00ms"));
+    }
+
+    #[test]
+    fn sweeps_are_detected_and_drawn_per_model() {
+        let values = [1_000, 2_000];
+        let mut cells = vec![cell(Model::Sequential, 1, &values)];
+        assert!(!is_sweep(&scenario(cells.clone())));
+        for c in [1, 4, 16, 64] {
+            cells.push(cell(Model::Async, c, &values));
+            cells.push(cell(Model::Threads, c, &values));
+        }
+        let s = scenario(cells);
+        assert!(is_sweep(&s));
+        let [tput, p99] = sweep_charts("t", &s);
+        for svg in [&tput, &p99] {
+            assert_eq!(svg.matches("<polyline").count(), 2, "threads and async");
+            assert!(svg.contains("sequential: "), "reference line");
+            for c in ["1", "4", "16", "64"] {
+                assert!(svg.contains(&format!(">{c}</text>")), "tick {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_and_status_codes_stack_per_cell() {
+        let mut a = cell(Model::Sequential, 1, &[1]);
+        a.errors.insert("status".into(), 3);
+        a.errors.insert("timeout".into(), 1);
+        a.status_codes = [("200".to_string(), 6), ("503".to_string(), 3)]
+            .into_iter()
+            .collect();
+        let b = cell(Model::Async, 2, &[1]);
+        let s = scenario(vec![a, b]);
+        let errors = breakdown_chart("e", &s, Breakdown::Errors).expect("errors chart");
+        assert!(errors.contains("sequential · status: 3 errors"));
+        assert!(errors.contains("sequential · timeout: 1 errors"));
+        assert!(
+            errors.contains(r#"<pattern id="e-k1""#),
+            "greyscale pattern for the 2nd key"
+        );
+        let status = breakdown_chart("st", &s, Breakdown::StatusCodes).expect("status chart");
+        assert!(status.contains("sequential · status 503: 3"));
+        let clean = scenario(vec![cell(Model::Sequential, 1, &[1])]);
+        for what in [Breakdown::Errors, Breakdown::StatusCodes] {
+            assert!(breakdown_chart("e", &clean, what).is_none(), "{what:?}");
+        }
+    }
+
+    #[test]
+    fn odd_numbers_do_not_break_charts() {
+        let mut c = cell(Model::Sequential, 1, &[]);
+        c.throughput_per_s = f64::NAN;
+        c.speedup = Some(f64::INFINITY);
+        c.wall_seconds = 0.0;
+        let s = scenario(vec![c]);
+        let speed = speedup_chart("x", &s, 2);
+        assert!(!speed.contains("NaN") && !speed.contains("inf"), "{speed}");
+        let [tput, p99] = timeline_charts("x", &s);
+        assert!(tput.contains("no data") && p99.contains("no data"));
+        assert!(crate::report::insight::fastest_index(&s).is_none());
+    }
+
+    #[test]
+    fn speedup_bars_show_the_limits_of_computation() {
+        let mut seq = cell(Model::Sequential, 1, &[1]);
+        seq.speedup = Some(1.0);
+        let mut par = cell(Model::Processes, 2, &[1]);
+        par.speedup = Some(1.9);
+        par.throughput_per_s = 100.0;
+        let mut s = scenario(vec![seq, par]);
+        s.kind = Bound::Cpu;
+        s.bound = Bound::Cpu;
+        let svg = speedup_chart("x", &s, 2);
+        assert!(svg.contains("sequential = 1×"));
+        assert!(svg.contains("2 cores: the most computation can gain"));
+        assert!(svg.contains("1.90× · 0.04 cores · fastest"));
+    }
+
+    /// Every chart of a scenario, all in one list.
+    fn all_charts(s: &ScenarioSummary, cores: usize) -> Vec<String> {
+        let mut out = vec![speedup_chart("a", s, cores), spectrum_chart("b", s).0];
+        out.extend(sweep_charts("c", s));
+        out.extend(timeline_charts("d", s));
+        out.extend(breakdown_chart("e", s, Breakdown::Errors));
+        out.extend(breakdown_chart("f", s, Breakdown::StatusCodes));
+        out
+    }
+
+    /// Issue 18: one odd number at a time in an otherwise ordinary cell, then all at once, must
+    /// give every chart, drawn without a NaN or an infinity in its coordinates.
+    #[test]
+    fn every_chart_survives_odd_cells() {
+        type Odd = (&'static str, fn(&mut CellSummary));
+        let odd: [Odd; 16] = [
+            ("speedup 1e308", |c| c.speedup = Some(1e308)),
+            ("speedup NaN", |c| c.speedup = Some(f64::NAN)),
+            ("speedup -inf", |c| c.speedup = Some(f64::NEG_INFINITY)),
+            ("wall 1e308", |c| c.wall_seconds = 1e308),
+            ("wall NaN", |c| c.wall_seconds = f64::NAN),
+            ("wall negative", |c| c.wall_seconds = -3.0),
+            ("throughput inf", |c| c.throughput_per_s = f64::INFINITY),
+            ("cores busy NaN", |c| c.cores_busy = f64::NAN),
+            ("start offset 2^64", |c| {
+                c.start_offset_seconds = 1.8446744073709552e19
+            }),
+            ("no timeline", |c| c.timeline.clear()),
+            ("empty histogram", |c| c.histogram = String::new()),
+            ("histogram not base64", |c| c.histogram = "%%%".into()),
+            ("p99 u64::MAX", |c| c.latency_us.p99 = u64::MAX),
+            ("errors overflow a sum", |c| {
+                c.errors = [("x".to_string(), u64::MAX), ("y".to_string(), u64::MAX)]
+                    .into_iter()
+                    .collect();
+            }),
+            ("status codes odd", |c| {
+                c.status_codes = [("".to_string(), u64::MAX), ("9xx".to_string(), 3)]
+                    .into_iter()
+                    .collect();
+            }),
+            ("timeline at the end of time", |c| {
+                c.timeline = vec![TimelinePoint {
+                    second: u32::MAX,
+                    operations: u64::MAX,
+                    errors: u64::MAX,
+                    bytes: 0,
+                    p50_us: u64::MAX,
+                    p99_us: u64::MAX,
+                    max_us: 0,
+                    in_flight: f64::NAN,
+                    histogram: "?".into(),
+                }];
+            }),
+        ];
+        let base = || {
+            let mut c = cell(Model::Async, 4, &[1_000, 2_000, 3_000]);
+            c.speedup = Some(2.0);
+            c
+        };
+        let mut all = base();
+        for (what, spoil) in odd {
+            let mut c = base();
+            spoil(&mut c);
+            spoil(&mut all);
+            for cells in [vec![c], vec![cell(Model::Sequential, 1, &[5]), all.clone()]] {
+                let s = scenario(cells);
+                for cores in [0, 1, usize::MAX] {
+                    for svg in all_charts(&s, cores) {
+                        assert!(
+                            svg.starts_with("<svg ") && svg.ends_with("</svg>"),
+                            "{what}"
+                        );
+                        assert!(
+                            !svg.contains("NaN") && !svg.contains("inf"),
+                            "{what}: {svg}"
+                        );
+                    }
+                }
+            }
+        }
+        // No cells at all.
+        for svg in all_charts(&scenario(Vec::new()), 2) {
+            assert!(!svg.contains("NaN"), "{svg}");
+        }
+    }
+}
