@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use crate::plan::{BaselineSettings, cell_label};
+use crate::plan::BaselineSettings;
 use crate::stats::{BaselineCheck, BaselineReport, CellSummary, Summary};
 
 /// Reads a baseline summary.json; refuses one of another plan.
@@ -35,10 +35,7 @@ pub fn load(path: &Path, plan_name: &str) -> Result<Summary, String> {
 }
 
 fn key(scenario: &str, c: &CellSummary) -> String {
-    format!(
-        "{scenario} · {}",
-        cell_label(c.model, c.concurrency, c.workers)
-    )
+    format!("{scenario} · {}", c.label())
 }
 
 fn find<'a>(s: &'a Summary, scenario: &str, c: &CellSummary) -> Option<&'a CellSummary> {

@@ -21,11 +21,6 @@ pub use resolve::{
 };
 pub use threshold::Threshold;
 
-/// A cell's one label (see [`Model::label`]).
-pub fn cell_label(model: Model, concurrency: usize, workers: usize) -> String {
-    model.label(concurrency, workers)
-}
-
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.
 const MAX_PLAN_BYTES: u64 = 1 << 20;
 /// Error messages longer than this are cut: they quote values, and a value can be huge.

@@ -14,7 +14,6 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::insight::{self, Severity};
-use crate::plan::cell_label;
 use crate::run::Observer;
 use crate::stats::{CellResult, Summary};
 use crate::units;
@@ -147,8 +146,7 @@ pub fn table(summary: &Summary) -> String {
             .iter()
             .map(|c| {
                 [
-                    cell_label(c.model, c.concurrency, c.workers)
-                        + if c.complete { "" } else { " (incomplete)" },
+                    c.label() + if c.complete { "" } else { " (incomplete)" },
                     c.operations.to_string(),
                     c.errors
                         .values()
@@ -193,7 +191,7 @@ pub fn table(summary: &Summary) -> String {
             let Some(o) = &c.open else { continue };
             out.push_str(&format!(
                 "  open, {}: target {}/s, achieved {}/s, {} of {} arrivals dropped, send lag p99 {}, uncorrected p50 {} p99 {}{}\n",
-                cell_label(c.model, c.concurrency, c.workers),
+                c.label(),
                 units::number(o.target_rate_per_s),
                 units::number(o.achieved_rate_per_s),
                 o.dropped,
@@ -209,11 +207,7 @@ pub fn table(summary: &Summary) -> String {
             ));
         }
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
-            out.push_str(&format!(
-                "  note, {}: {}\n",
-                cell_label(c.model, c.concurrency, c.workers),
-                c.notes.join("; ")
-            ));
+            out.push_str(&format!("  note, {}: {}\n", c.label(), c.notes.join("; ")));
         }
     }
     out.push_str(&health(summary));
@@ -261,7 +255,7 @@ pub fn gate(summary: &Summary) -> String {
                     "  {} {} · {}: {} (observed {})\n",
                     if t.passed { "pass" } else { "FAIL" },
                     s.name,
-                    cell_label(c.model, c.concurrency, c.workers),
+                    c.label(),
                     t.expression,
                     t.observed_text
                 ));

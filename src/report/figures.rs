@@ -17,7 +17,7 @@ use super::chart::{
     Style, hbar_chart, line_chart, stacked_hbar_chart,
 };
 use super::insight::fastest_index;
-use crate::plan::{Model, cell_label};
+use crate::plan::Model;
 use crate::stats::{Bound, CellSummary, ScenarioSummary, histogram_from_base64};
 use crate::units;
 
@@ -49,7 +49,7 @@ fn model_style(model: Model, rank: usize) -> Style {
 }
 
 fn label(c: &CellSummary) -> String {
-    cell_label(c.model, c.concurrency, c.workers)
+    c.label()
 }
 
 /// Speedup of every cell against `sequential`, with the limits that explain it: 1× and, for

@@ -18,7 +18,6 @@ use super::insight::{self, Flag};
 use super::junit::baseline_value;
 use super::sample::sample;
 use super::{ReportError, Reporter, page};
-use crate::plan::cell_label;
 use crate::stats::{
     BaselineCheck, BaselineReport, Bound, CellSummary, ScenarioSummary, Summary, Verdict,
 };
@@ -366,7 +365,7 @@ fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
 }
 
 fn label(c: &CellSummary) -> String {
-    cell_label(c.model, c.concurrency, c.workers)
+    c.label()
 }
 
 fn anchor(i: usize) -> String {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Model, cell_label};
+use crate::plan::Model;
 use crate::stats::{Bound, CellSummary, ScenarioSummary, Summary, Verdict};
 use crate::units;
 
@@ -94,7 +94,7 @@ pub struct HealthItem {
 }
 
 fn label(c: &CellSummary) -> String {
-    cell_label(c.model, c.concurrency, c.workers)
+    c.label()
 }
 
 fn saturated(c: &CellSummary, host_cores: usize) -> bool {

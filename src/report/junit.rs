@@ -11,7 +11,6 @@
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{ReportError, Reporter};
-use crate::plan::cell_label;
 use crate::stats::{BaselineCheck, Summary};
 use crate::units;
 
@@ -28,7 +27,7 @@ impl Reporter for Junit {
             let mut suite = TestSuite::new(s.name.clone());
             let class = format!("{}.{}", summary.plan.name, s.name);
             for c in &s.cells {
-                let label = cell_label(c.model, c.concurrency, c.workers);
+                let label = c.label();
                 let mut completed = TestCase::new(
                     format!("{label}: completed"),
                     status(c.complete, || {

@@ -7,7 +7,6 @@
 use super::insight::{self, Severity};
 use super::junit::baseline_failure;
 use super::{ReportError, Reporter};
-use crate::plan::cell_label;
 use crate::stats::{Summary, Verdict};
 use crate::units;
 
@@ -67,7 +66,7 @@ pub fn render(s: &Summary) -> String {
         for c in &sc.cells {
             md.push_str(&format!(
                 "| {}{} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
-                cell_label(c.model, c.concurrency, c.workers),
+                c.label(),
                 if c.complete { "" } else { " (incomplete)" },
                 c.operations,
                 c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
@@ -88,7 +87,7 @@ pub fn render(s: &Summary) -> String {
                     format!(
                         "- {} {}: `{}`, observed {}\n",
                         if t.passed { "✅" } else { "❌" },
-                        cell_label(c.model, c.concurrency, c.workers),
+                        c.label(),
                         t.expression.replace('`', "'"),
                         t.observed_text
                     )

@@ -188,6 +188,13 @@ pub struct CellSummary {
     pub error_messages: BTreeMap<String, Vec<String>>,
 }
 
+impl CellSummary {
+    /// The cell's one label, everywhere: `sequential`, `threads c=16`, `async c=16 w=1`.
+    pub fn label(&self) -> String {
+        self.model.label(self.concurrency, self.workers)
+    }
+}
+
 /// An open-model cell's schedule health and its uncorrected latency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OpenSummary {

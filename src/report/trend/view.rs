@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::SavedRun;
-use crate::plan::{Model, cell_label};
+use crate::plan::Model;
 use crate::report::chart::scale::tick_text;
 use crate::report::chart::{Axis, Marker, Plot, Point, Rule, Series, Style, Tag};
 use crate::stats::{CellSummary, Verdict};
@@ -282,7 +282,7 @@ fn cell_view(i: usize, k: &CellKey, runs: &[SavedRun]) -> CellView {
             Some((r, cell))
         })
         .collect();
-    let label = cell_label(k.model, k.concurrency, k.workers);
+    let label = k.model.label(k.concurrency, k.workers);
     let name = format!("{} · {label}", k.scenario);
     // The time axis is shared by all of a cell's charts (all runs' times), so a point sits at
     // the same x in each of them.
