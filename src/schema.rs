@@ -126,9 +126,9 @@ schema!(HttpVersionSpec, "HttpVersion", _g => json_schema!({
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{model}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential).",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase).",
     "type": "string",
-    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms"]
+    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms"]
 }));
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ mod tests {
             warmup_time,
             timeout: Duration::from_secs(1),
         };
-        let prepared = Prepared::new(&work.workload, work.timeout).expect("prepared");
+        let prepared = Prepared::new(&work.workload, work.timeout, None).expect("prepared");
         (
             Shared {
                 shape: Shape::new(&work),

@@ -198,6 +198,11 @@ impl Resolved {
         matches!(self, Resolved::Cpu(_))
     }
 
+    /// Whether the users of a cell share connections (`connections: N`).
+    pub fn shares_connections(&self) -> bool {
+        matches!(self, Resolved::Http { settings, .. } if settings.connections.is_some())
+    }
+
     /// What a reviewer must know about how this workload's TLS is trusted, if anything: that
     /// nothing is verified (`tls.insecure`), or that this machine has no trust store.
     pub fn tls_warning(&self) -> Option<String> {
@@ -231,19 +236,26 @@ pub enum Prepared {
 }
 
 impl Prepared {
-    /// Builds the requests once, for every user of the cell in this process.
-    pub fn new(resolved: &Resolved, timeout: Duration) -> Result<Prepared, ResolveError> {
+    /// Builds the requests once, for every user of the cell in this process. `connections_on`:
+    /// where shared connections' tasks run when the users are on runtimes of their own.
+    pub fn new(
+        resolved: &Resolved,
+        timeout: Duration,
+        connections_on: Option<tokio::runtime::Handle>,
+    ) -> Result<Prepared, ResolveError> {
         match resolved {
             Resolved::Http {
                 requests,
                 expect_status,
                 settings,
-            } => Ok(Prepared::Http(std::sync::Arc::new(HttpTarget::new(
-                requests,
-                expect_status.clone(),
-                settings,
-                timeout,
-            )?))),
+            } => {
+                let mut target =
+                    HttpTarget::new(requests, expect_status.clone(), settings, timeout)?;
+                if let Some(h) = connections_on {
+                    target.drive_connections_on(h);
+                }
+                Ok(Prepared::Http(std::sync::Arc::new(target)))
+            }
             Resolved::Cpu(k) => Ok(Prepared::Cpu(*k)),
         }
     }

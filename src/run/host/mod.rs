@@ -35,9 +35,13 @@ fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
     }
 }
 
-/// The workload built for this process.
-fn prepared(work: &CellWork) -> Result<Prepared, RunError> {
-    Ok(Prepared::new(&work.workload, work.timeout)?)
+/// The workload built for this process; shared connections' tasks run on `connections_on` when
+/// given (users on runtimes of their own), else on the runtime that opens them.
+fn prepared(
+    work: &CellWork,
+    connections_on: Option<tokio::runtime::Handle>,
+) -> Result<Prepared, RunError> {
+    Ok(Prepared::new(&work.workload, work.timeout, connections_on)?)
 }
 
 /// Runs `users` and the shape's driver as tasks of the current runtime, until all are done.

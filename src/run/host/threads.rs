@@ -1,7 +1,9 @@
 //! `threads`: one OS thread per user, each with its own connection and its own single-threaded
 //! runtime (a thread-local session), each running one operation at a time. The OS switches between
 //! them anywhere, and in Rust they compute on several cores at once. The shape's driver (the open
-//! model's dispatcher) runs on the calling thread.
+//! model's dispatcher) runs on the calling thread. With `connections: N` the users share
+//! connections that outlive any one of them, so those connections' tasks run on a small runtime
+//! of the cell's own rather than on whichever user's opened them.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -16,7 +18,19 @@ use crate::stats::{Measured, Recorder};
 const STACK_BYTES: usize = 256 * 1024;
 
 pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunError> {
-    let prepared = prepared(work)?;
+    let connections = if work.workload.shares_connections() {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("loadplan-connections")
+                .enable_all()
+                .build()
+                .map_err(RunError::Runtime)?,
+        )
+    } else {
+        None
+    };
+    let prepared = prepared(work, connections.as_ref().map(|r| r.handle().clone()))?;
     let users: Vec<usize> = work.share.users().collect();
     let shared = shared(work, Gate::open(users.len()), progress);
     let rt = crate::run::runtime(1)?;

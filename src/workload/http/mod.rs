@@ -191,11 +191,6 @@ impl HttpTarget {
         })
     }
 
-    /// Whether users share connections (`connections: N`), which then outlive any one user.
-    pub fn shares_connections(&self) -> bool {
-        self.pools.is_some()
-    }
-
     /// Runs connection tasks on `handle`: for users on several runtimes sharing connections.
     pub fn drive_connections_on(&mut self, handle: tokio::runtime::Handle) {
         self.connector.spawn_on(handle);
