@@ -267,7 +267,8 @@ mod tests {
 
     #[test]
     fn phases_qualify_latencies_only() {
-        let cases: [(&str, Result<(Option<Phase>, Option<Model>), &str>); 6] = [
+        type Want = Result<(Option<Phase>, Option<Model>), &'static str>;
+        let cases: [(&str, Want); 6] = [
             ("p99{phase=tls} < 20ms", Ok((Some(Phase::Tls), None))),
             (
                 "p50{threads, phase=connect} < 1ms",
