@@ -13,4 +13,5 @@ mod report;
 mod run;
 mod server;
 mod shards;
+mod tls;
 mod trend;

@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn bin() -> PathBuf {
@@ -130,4 +130,108 @@ pub fn path_str(p: &Path) -> &str {
 /// `loadplan run PLAN --out OUT` in `dir`, with the one-minute limit.
 pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
     loadplan(dir, &["run", path_str(plan), "--out", path_str(out)])
+}
+
+/// `loadplan serve --addr 127.0.0.1:0 ARGS`, running.
+pub struct Serve {
+    pub child: Child,
+    pub stdout: BufReader<ChildStdout>,
+    /// host:port
+    pub addr: String,
+    /// The `ca-certificate` line's path, when the server printed one.
+    pub ca: Option<PathBuf>,
+}
+
+impl Serve {
+    /// Starts the server and reads its address line and, with `--tls` alone, its CA line.
+    pub fn start(args: &[&str]) -> Serve {
+        let generated = args.contains(&"--tls") && !args.contains(&"--tls-cert");
+        let mut child = Command::new(bin())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the address line");
+        let scheme = if args.contains(&"--tls") {
+            "https"
+        } else {
+            "http"
+        };
+        let addr = line
+            .trim_end()
+            .strip_prefix(&format!("listening on {scheme}://"))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let ca = generated.then(|| {
+            line.clear();
+            stdout.read_line(&mut line).expect("the CA line");
+            let path = line
+                .trim_end_matches('\n')
+                .strip_prefix("ca-certificate ")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"));
+            PathBuf::from(path)
+        });
+        Serve {
+            child,
+            stdout,
+            addr,
+            ca,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        let port = self.addr.rsplit(':').next().expect("a port");
+        port.parse().expect("a port number")
+    }
+
+    /// SIGTERM, then the exit code and whatever else it printed on stdout and stderr.
+    pub fn stop(mut self) -> (Option<i32>, String, String) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: a signal to our own child, not reaped before this returns.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        let _ = self.stdout.read_to_string(&mut out);
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        (status.code(), out, err)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        // Only when a test failed before `stop`: the child is still ours to kill and reap.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `openssl ARGS` in `dir`; the test needs it to succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -279,7 +279,7 @@ impl Session {
         match (&target.pools, target.policy) {
             (_, ConnectionPolicy::PerRequest) => {
                 // The whole exchange is the operation, setup included; its phases beside it.
-                let mut outcome = match open(target, endpoint).await {
+                let mut outcome = match target.connector.open(endpoint).await {
                     Ok((mut sender, setup)) => {
                         let mut o = send(target, req, &mut sender).await;
                         o.setup = Some(Box::new(setup));
@@ -295,7 +295,7 @@ impl Session {
                 let mut lease = pool.take().await;
                 let (mut sender, setup) = match lease.sender.take() {
                     Some(s) => (s, None),
-                    None => match open(target, endpoint).await {
+                    None => match target.connector.open(endpoint).await {
                         Ok((s, setup)) => (s, Some(setup)),
                         Err(f) => {
                             pool.give_back(lease, None);
@@ -319,7 +319,7 @@ impl Session {
         let mut setup = None;
         let mut sender = match self.own[req.endpoint].take().filter(|s| !s.is_closed()) {
             Some(s) => s,
-            None => match open(target, &target.endpoints[req.endpoint]).await {
+            None => match target.connector.open(&target.endpoints[req.endpoint]).await {
                 Ok((s, done)) => {
                     setup = Some(done);
                     s
@@ -329,7 +329,7 @@ impl Session {
         };
         if setup.is_none() && sender.ready().await.is_err() {
             // A kept connection the server closed meanwhile: open a fresh one.
-            match open(target, &target.endpoints[req.endpoint]).await {
+            match target.connector.open(&target.endpoints[req.endpoint]).await {
                 Ok((s, done)) => {
                     setup = Some(done);
                     sender = s;
@@ -344,15 +344,6 @@ impl Session {
         }
         outcome
     }
-}
-
-/// Opens a connection. Boxed: a TLS handshake's state is large, and a user's whole loop lives
-/// on the small stack of a `threads` user; it happens once per connection, not per request.
-async fn open(
-    target: &HttpTarget,
-    endpoint: &Endpoint,
-) -> Result<(Sender, crate::workload::Setup), connect::Failure> {
-    Box::pin(target.connector.open(endpoint)).await
 }
 
 /// Sends one request on an open connection and reads the response to its last byte.
