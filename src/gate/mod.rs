@@ -182,6 +182,8 @@ mod tests {
             open: None,
             connections: None,
             error_messages: Default::default(),
+            requests: Vec::new(),
+            think_us: None,
         }
     }
 

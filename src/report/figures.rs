@@ -718,11 +718,14 @@ mod tests {
             open: None,
             connections: None,
             error_messages: Default::default(),
+            requests: Vec::new(),
+            think_us: None,
         }
     }
 
     fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
         ScenarioSummary {
+            seed: None,
             name: "s".into(),
             description: None,
             kind: Bound::Io,

@@ -83,8 +83,11 @@ pub fn sample() -> Summary {
         open: None,
         connections: None,
         error_messages: Default::default(),
+        requests: Vec::new(),
+        think_us: None,
     };
     let scenario = |kind: Bound| ScenarioSummary {
+        seed: None,
         name: "sample".into(),
         description: Some("a sample scenario".into()),
         kind,

@@ -32,6 +32,8 @@ fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
         gate,
         progress,
         yield_between_ops: work.workload.is_cpu(),
+        seed: work.seed,
+        per_request: work.workload.per_request_stats(),
     }
 }
 
@@ -53,7 +55,7 @@ async fn run_as_tasks(
 ) -> Vec<String> {
     let mut tasks = tokio::task::JoinSet::new();
     for u in users {
-        let (shared, unit) = (Arc::clone(shared), prepared.unit());
+        let (shared, unit) = (Arc::clone(shared), prepared.unit(u, shared.seed));
         tasks.spawn(async move { user::user(&shared, u, unit).await });
     }
     drive(shared).await;

@@ -46,7 +46,7 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(users.len());
         for &u in &users {
-            let (shared, unit) = (&shared, prepared.unit());
+            let (shared, unit) = (&shared, prepared.unit(u, work.seed));
             let spawned = std::thread::Builder::new()
                 .name(format!("loadplan-user-{u}"))
                 .stack_size(STACK_BYTES)
