@@ -8,6 +8,7 @@ mod util;
 mod faults;
 
 mod gate;
+mod netns;
 mod open;
 mod report;
 mod run;

@@ -22,15 +22,28 @@ pub struct Output {
 
 /// Runs `loadplan ARGS` in `dir`, killing it (and failing the test) after `limit`.
 pub fn loadplan_in(dir: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Output {
+    loadplan_with(dir, args, limit, |cmd| {
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+    })
+}
+
+/// [`loadplan_in`], with `prepare` given the command before it starts (an environment, or a
+/// `pre_exec` that enters a network namespace).
+pub fn loadplan_with(
+    dir: &Path,
+    args: &[&str],
+    limit: Duration,
+    prepare: impl FnOnce(&mut Command),
+) -> Output {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
+    prepare(&mut cmd);
     let mut child = cmd.spawn().expect("start loadplan");
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
@@ -234,4 +247,115 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The nginx binary, wherever Debian or a local build put it.
+pub fn nginx_binary() -> &'static str {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is not installed: .ci/run installs it (apt-get install nginx)")
+}
+
+/// An nginx of a test's own, everything it writes under `dir` (config, pid, logs, temporary
+/// folders), one worker, connections kept alive for as long as a test runs, `200 ok` on every
+/// path. The access log says each request's protocol and status. Stopped (SIGQUIT, then SIGKILL,
+/// by pid) when dropped.
+pub struct NginxServer {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl NginxServer {
+    /// Writes `dir/nginx.conf` with `server` inside its server block (`listen` lines and
+    /// whatever else the server needs), starts nginx with `prepare` given the command first,
+    /// and returns once `ready` says it answers (failing the test after 10 s or if nginx exits).
+    pub fn start(
+        dir: &Path,
+        server: &str,
+        prepare: impl FnOnce(&mut Command),
+        ready: impl Fn() -> bool,
+    ) -> NginxServer {
+        let d = dir.display();
+        let conf = format!(
+            r#"worker_processes 1;
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  log_format proto '$server_protocol $status';
+  access_log {d}/access.log proto;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {{
+{server}
+    location / {{ return 200 "ok\n"; }}
+  }}
+}}
+"#
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+        let mut cmd = Command::new(nginx_binary());
+        cmd.args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        prepare(&mut cmd);
+        let mut nginx = NginxServer {
+            child: cmd.spawn().expect("start nginx"),
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready() {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+                panic!("nginx exited at start ({status}): {log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    /// The access log's protocol column, one entry per request so far.
+    pub fn protocols(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for NginxServer {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, libc::SIGQUIT, Duration::from_secs(5));
+    }
+}
+
+/// Sends `signal` to our own `child` by its pid, waits up to `grace` for it to exit, then kills
+/// and reaps it.
+pub fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration) {
+    if let (Ok(None), Ok(pid)) = (child.try_wait(), i32::try_from(child.id())) {
+        // SAFETY: a signal to our own child, not reaped yet (try_wait just said so).
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
