@@ -5,11 +5,10 @@
 //! is on by default and fails as counted `tls` errors with their message, and that a scheme
 //! pointed at the wrong kind of port is a counted error, never a hang.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::util::{self, Serve, openssl, u};
+use super::util::{self, NginxServer, Serve, openssl, u};
 
 /// A certificate authority and a server certificate for 127.0.0.1 and localhost, made with
 /// the `openssl` command in `dir`: `ca.pem`, `server.pem`, `server.key`.
@@ -73,20 +72,11 @@ pub fn certificates(dir: &Path, key: &str) {
 }
 
 /// An nginx of its own on 127.0.0.1: HTTPS with HTTP/2 on `tls_port`, plain HTTP on `port`, one
-/// line per request in `access.log` saying which protocol it came by. Stopped (SIGQUIT, then
-/// SIGKILL, by pid) when dropped.
+/// line per request in `access.log` saying which protocol it came by (`util::NginxServer`).
 pub struct Nginx {
-    child: Child,
-    pub dir: PathBuf,
+    server: NginxServer,
     pub port: u16,
     pub tls_port: u16,
-}
-
-fn nginx_binary() -> &'static str {
-    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("nginx is not installed: the README's test command installs it (scripts/test.sh)")
 }
 
 /// A free port on 127.0.0.1 (bound and released: nginx binds it right after).
@@ -102,73 +92,22 @@ impl Nginx {
     pub fn start(dir: &Path) -> Nginx {
         let (port, tls_port) = (free_port(), free_port());
         let d = dir.display();
-        let conf = format!(
-            "worker_processes 1;\ndaemon off;\nmaster_process on;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log warn;\nevents {{ worker_connections 1024; }}\n\
-             http {{\n  log_format proto '$server_protocol $status';\n  access_log {d}/access.log proto;\n\
-             client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n\
-             uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-             keepalive_requests 100000000; keepalive_timeout 300s;\n\
-             server {{\n    listen 127.0.0.1:{port};\n    listen 127.0.0.1:{tls_port} ssl http2;\n\
-             ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key;\n\
-             location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n"
+        let server = format!(
+            "    listen 127.0.0.1:{port};\n    listen 127.0.0.1:{tls_port} ssl http2;\n\
+             \x20   ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key;"
         );
-        std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
-        let child = Command::new(nginx_binary())
-            .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nginx");
-        let mut nginx = Nginx {
-            child,
-            dir: dir.to_path_buf(),
+        let ready = || std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok();
+        let server = NginxServer::start(dir, &server, |_| {}, ready);
+        Nginx {
+            server,
             port,
             tls_port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
-            if let Ok(Some(status)) = nginx.child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                panic!("nginx exited at start ({status}): {log}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        nginx
     }
 
     /// The access log's protocol column, one entry per request so far.
     pub fn protocols(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("access.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-            .collect()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: a signal to our own child (the nginx master), not yet reaped.
-            unsafe {
-                libc::kill(pid, libc::SIGQUIT);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.protocols()
     }
 }
 
