@@ -70,8 +70,24 @@ pub fn decide(summary: &mut Summary) -> Verdict {
 }
 
 fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
+    // A request's own figures, when the threshold names one.
+    let request = t
+        .request
+        .as_ref()
+        .map(|name| c.requests.iter().find(|r| r.name == *name));
+    if let Some(None) = request {
+        return ThresholdResult {
+            expression: t.text.clone(),
+            passed: false,
+            observed: None,
+            limit: t.limit,
+            unit: "us".into(),
+            observed_text: "the cell has no request of that name".into(),
+        };
+    }
+    let request = request.flatten();
     let l = match t.phase {
-        None => Some(&c.latency_us),
+        None => Some(request.map_or(&c.latency_us, |r| &r.latency_us)),
         Some(p) => c.connections.as_ref().map(|cs| match p {
             Phase::Dns => &cs.dns_us,
             Phase::Connect => &cs.connect_us,
@@ -95,8 +111,15 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             }),
             "us",
         ),
-        (Metric::ErrorRate, _) => (Some(c.error_rate), "fraction"),
-        (Metric::Throughput, _) => (Some(c.throughput_per_s), "per_s"),
+        (Metric::ErrorRate, _) => (Some(request.map_or(c.error_rate, |r| r.error_rate)), "fraction"),
+        (Metric::Throughput, _) => (
+            Some(match request {
+                Some(r) if c.wall_seconds > 0.0 => r.successes as f64 / c.wall_seconds,
+                Some(_) => 0.0,
+                None => c.throughput_per_s,
+            }),
+            "per_s",
+        ),
         (Metric::Speedup(_), _) => (c.speedup, "ratio"),
     };
     // A cell that measured nothing cannot pass a threshold.

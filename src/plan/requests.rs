@@ -548,3 +548,116 @@ fn csv_message(e: &csv::Error) -> String {
     };
     format!("{}{what}", line.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path as FsPath;
+
+    use super::*;
+    use crate::plan::{Workload, parse_with};
+
+    fn plan_in(dir: &FsPath, scenario: &str) -> Result<HttpWorkload, crate::plan::PlanError> {
+        let text = format!("version: 1\nname: t\nbase: builtin\nscenarios:\n{scenario}");
+        let file = dir.join("plan.yaml");
+        std::fs::write(&file, &text).expect("write");
+        let env = |n: &str| (n == "SECRET").then(|| "s3cret".to_string());
+        let plan = parse_with(&file, &text, &env)?;
+        match &plan.scenarios[0].workload {
+            Workload::Http(h) => Ok(HttpWorkload::clone(h)),
+            Workload::Cpu(_) => panic!("an HTTP scenario"),
+        }
+    }
+
+    const FLOW: &str = r#"  - name: f
+    data: { file: users.csv }
+    flow:
+      - name: login
+        request: { url: /login, method: POST, json: { user: "${user}", password: "${password}" } }
+        expect: { status: 200, json: { "$.token": exists } }
+        capture: { token: { json: "$.token" } }
+        think: { min: 10ms, max: 20ms }
+      - name: items
+        request: { url: "/items/${id}", headers: { authorization: "Bearer ${token}", x-key: "${SECRET}" } }
+    repeat: 1
+"#;
+
+    #[test]
+    fn variables_bind_to_slots_in_flow_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("users.csv"), "user,password,id\nann,pw1,1\nbob,pw2,2\n")
+            .expect("csv");
+        let w = plan_in(dir.path(), FLOW).expect("valid");
+        assert_eq!(w.names, ["login", "items"]);
+        assert_eq!(w.slots, 4, "three columns and one capture");
+        let Mix::Flow(steps) = &w.mix else { panic!("a flow") };
+        assert_eq!(steps[0].captures[0].slot, 3);
+        assert_eq!(
+            steps[0].think,
+            Some((Duration::from_millis(10), Duration::from_millis(20)))
+        );
+        let values = ["ann", "pw1", "7", "tok"].map(String::from);
+        let get = |n: usize| values.get(n).map(String::as_str);
+        let login = &w.requests[0];
+        assert_eq!(
+            login.body.as_ref().map(|b| b.render(get)).as_deref(),
+            Some(r#"{"password":"pw1","user":"ann"}"#)
+        );
+        assert!(login.headers.iter().any(|(k, _)| k == "content-type"));
+        let items = &w.requests[1];
+        assert_eq!(items.url.render(get), "/items/7");
+        let auth = items.headers.iter().find(|(k, _)| k == "authorization").expect("auth");
+        assert_eq!(auth.1.render(get), "Bearer tok");
+        let key = items.headers.iter().find(|(k, _)| k == "x-key").expect("key");
+        assert_eq!(key.1.as_static().as_deref(), Some("s3cret"), "environment substituted at load");
+        assert!(!format!("{w:?}").contains("s3cret"));
+        assert!(!format!("{w:?}").contains("pw1"));
+    }
+
+    #[test]
+    fn bad_flows_are_refused_where_they_are_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("users.csv"), "user,password,id\nann,pw1,1\n").expect("csv");
+        std::fs::write(dir.path().join("empty.csv"), "user\n").expect("csv");
+        let cases: [(String, usize, usize, &str); 6] = [
+            // `id` is in no column, no capture and no environment variable.
+            (FLOW.to_string(), 14, 25, "`UNDEFINED`"),
+            (FLOW.replace("users.csv", "missing.csv"), 6, 19, "data file missing.csv"),
+            (FLOW.replace("users.csv", "empty.csv"), 6, 19, "no data row"),
+            (
+                FLOW.replace("$.token\": exists", "$..[?bad\": exists"),
+                10,
+                38,
+                "is not a JSON path",
+            ),
+            (
+                FLOW.replace("Bearer ${token}", "Bearer ${later}")
+                    .replace("think: { min: 10ms, max: 20ms }", "think: 5ms"),
+                14,
+                67,
+                "`${later}`",
+            ),
+            (
+                FLOW.replace("capture: { token: { json: \"$.token\" } }", "capture: { token: { regex: \"(\" } }"),
+                11,
+                18,
+                "not a regular expression: unclosed group",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
+            let scenario = if i == 0 {
+                scenario.replace("/items/${id}", "/items/${UNDEFINED}")
+            } else {
+                scenario
+            };
+            match plan_in(dir.path(), &scenario) {
+                Ok(_) => wrong.push(format!("case {i}: accepted")),
+                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
+                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
+                }
+                Err(e) => assert!(!e.to_string().contains("pw1"), "{e}"),
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+}

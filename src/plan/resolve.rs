@@ -430,6 +430,22 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 threshold::Metric::Speedup(m) => vec![m, Model::BASELINE],
                 _ => t.model.into_iter().collect(),
             };
+            if let Some(name) = &t.request {
+                let names = match &workload {
+                    Workload::Http(h) => h.names.as_slice(),
+                    Workload::Cpu(_) => &[],
+                };
+                if !names.contains(name) {
+                    return Err(ResolveError::at(
+                        t_at,
+                        format!(
+                            "threshold `{t}`: scenario `{}` has no request named `{name}` (its requests: {})",
+                            s.name,
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
             if let Some(missing) = needs.iter().find(|m| !models.contains(m)) {
                 return Err(ResolveError::at(
                     t_at,

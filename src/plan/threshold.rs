@@ -20,6 +20,8 @@ pub struct Threshold {
     pub model: Option<Model>,
     /// A latency of one connection phase (`p99{phase=tls}`) rather than of the operations.
     pub phase: Option<Phase>,
+    /// One request's figures (`p99{request=login}`): a target's or a flow step's name.
+    pub request: Option<String>,
     pub op: Op,
     /// In the metric's base unit: µs, fraction, per second, or ratio.
     pub limit: f64,
@@ -150,10 +152,10 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
     let lhs = lhs.trim();
     let rhs = rhs.trim();
     // `name{model}`, `name{model=…}`, `name{phase=…}`, or several, comma-separated.
-    let (name, qualifier, phase) = match lhs.split_once('{') {
+    let (name, qualifier, phase, request) = match lhs.split_once('{') {
         Some((n, q)) => {
             let q = q.strip_suffix('}').ok_or_else(|| bad("unclosed `{`"))?;
-            let (mut model_q, mut phase_q) = (None, None);
+            let (mut model_q, mut phase_q, mut request_q) = (None, None, None);
             for part in q.split(',').map(str::trim) {
                 match part.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
                     Some(("phase", v)) => {
@@ -168,13 +170,14 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
                         phase_q = Some(p);
                     }
                     Some(("model", v)) => model_q = Some(model(v).map_err(|e| bad(&e))?),
+                    Some(("request", v)) if !v.is_empty() => request_q = Some(v.to_string()),
                     Some((k, _)) => return Err(bad(&format!("unknown qualifier `{k}`"))),
                     None => model_q = Some(model(part).map_err(|e| bad(&e))?),
                 }
             }
-            (n.trim(), model_q, phase_q)
+            (n.trim(), model_q, phase_q, request_q)
         }
-        None => (lhs, None, None),
+        None => (lhs, None, None, None),
     };
     let metric = match name {
         "min" => Metric::Latency(Stat::Min),
@@ -208,6 +211,9 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
     if phase.is_some() && !matches!(metric, Metric::Latency(_)) {
         return Err(bad("a phase has latencies only: p50, p99, max…"));
     }
+    if request.is_some() && (phase.is_some() || matches!(metric, Metric::Speedup(_))) {
+        return Err(bad("a request has latencies, error_rate and throughput, not phases or speedups"));
+    }
     let limit = match metric {
         Metric::Latency(_) => latency_us(rhs).map_err(|e| bad(&e))?,
         Metric::ErrorRate => {
@@ -231,6 +237,7 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         metric,
         model: qualifier,
         phase,
+        request,
         op,
         limit,
     })
@@ -282,6 +289,9 @@ mod tests {
             ("error_rate{phase=dns} < 1%", Err("latencies only")),
             ("p99{colour=red} < 1ms", Err("unknown qualifier `colour`")),
         ];
+        let t = parse("error_rate{request=login, async} < 1%").expect("parses");
+        assert_eq!((t.request.as_deref(), t.model), (Some("login"), Some(Model::Async)));
+        assert!(parse("speedup(async){request=login} > 2").is_err());
         for (text, want) in cases {
             match (parse(text), want) {
                 (Ok(t), Ok((phase, model))) => assert_eq!((t.phase, t.model), (phase, model)),

@@ -6,6 +6,7 @@
 mod util;
 
 mod faults;
+mod flows;
 
 mod gate;
 mod netns;

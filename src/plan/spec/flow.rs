@@ -60,9 +60,9 @@ impl JsonSchema for StepRequest {
 #[derive(Debug, Default)]
 pub struct Captures(pub Vec<(String, CaptureSpec)>);
 
-/// Where a captured value comes from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+/// Where a captured value comes from: `{json: PATH}`, `{header: NAME}` or `{regex: PATTERN}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(try_from = "RawCapture", into = "RawCapture")]
 pub enum CaptureSpec {
     /// The first node a JSON path (RFC 9535) finds in the body (a string as is, else its JSON).
     Json(String),
@@ -70,6 +70,58 @@ pub enum CaptureSpec {
     Header(String),
     /// A regular expression's first group (or whole match) in the body.
     Regex(String),
+}
+
+/// A capture as written: exactly one of its keys.
+#[derive(Debug, serde::Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    /// The first node a JSON path (RFC 9535) finds in the body.
+    #[serde(default)]
+    json: Option<String>,
+    /// A response header's value.
+    #[serde(default)]
+    header: Option<String>,
+    /// A regular expression's first group (or whole match) in the body.
+    #[serde(default)]
+    regex: Option<String>,
+}
+
+impl TryFrom<RawCapture> for CaptureSpec {
+    type Error = String;
+
+    fn try_from(r: RawCapture) -> Result<Self, String> {
+        match (r.json, r.header, r.regex) {
+            (Some(p), None, None) => Ok(CaptureSpec::Json(p)),
+            (None, Some(h), None) => Ok(CaptureSpec::Header(h)),
+            (None, None, Some(r)) => Ok(CaptureSpec::Regex(r)),
+            _ => Err("a capture takes one of `json`, `header` or `regex`".into()),
+        }
+    }
+}
+
+impl From<CaptureSpec> for RawCapture {
+    fn from(c: CaptureSpec) -> RawCapture {
+        let (json, header, regex) = match c {
+            CaptureSpec::Json(p) => (Some(p), None, None),
+            CaptureSpec::Header(h) => (None, Some(h), None),
+            CaptureSpec::Regex(r) => (None, None, Some(r)),
+        };
+        RawCapture {
+            json,
+            header,
+            regex,
+        }
+    }
+}
+
+impl JsonSchema for CaptureSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capture".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        g.subschema_for::<RawCapture>()
+    }
 }
 
 impl<'de> Deserialize<'de> for Captures {
@@ -101,9 +153,12 @@ impl<'de> Deserialize<'de> for Captures {
                         CaptureSpec::Json(p) => serde_json_path::JsonPath::parse(p)
                             .map(|_| ())
                             .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}")),
-                        CaptureSpec::Regex(r) => regex::Regex::new(r)
-                            .map(|_| ())
-                            .map_err(|e| format!("`{r}` is not a regular expression: {e}")),
+                        CaptureSpec::Regex(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| {
+                            // The library draws a caret over the pattern; its last line says why.
+                            let why = e.to_string();
+                            let why = why.lines().last().unwrap_or_default().trim_start_matches("error: ");
+                            format!("`{r}` is not a regular expression: {why}")
+                        }),
                         CaptureSpec::Header(h) => {
                             hyper::header::HeaderName::from_bytes(h.as_bytes())
                                 .map(|_| ())

@@ -17,6 +17,9 @@ pub struct Staged {
     stages: UserStages,
     warmup: Duration,
     next: AtomicU64,
+    /// Operation numbers are this share's residue class, as in `timed.rs`.
+    index: u64,
+    of: u64,
 }
 
 impl Staged {
@@ -24,7 +27,9 @@ impl Staged {
         Staged {
             stages: UserStages::new(stages),
             warmup,
-            next: AtomicU64::new(share.index),
+            next: AtomicU64::new(0),
+            index: share.index,
+            of: share.of.max(1),
         }
     }
 
@@ -48,7 +53,7 @@ impl Staged {
             };
             if user < active {
                 return Some(Op {
-                    n: self.next.fetch_add(1, Ordering::Relaxed),
+                    n: self.index + self.of * self.next.fetch_add(1, Ordering::Relaxed),
                     due: None,
                     measured: now >= measured,
                 });

@@ -308,9 +308,11 @@ impl Session {
             }
             if let Some((min, max)) = step.think {
                 let pause = min + (max.saturating_sub(min)).mul_f64(self.rng.f64());
+                // What was paused, not what was asked: a timer wakes late, never early.
+                let paused = Instant::now();
                 tokio::time::sleep(pause).await;
-                out.think += pause;
-                out.excluded += pause;
+                out.think += paused.elapsed();
+                out.excluded += paused.elapsed();
             }
         }
         out
