@@ -111,7 +111,10 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             }),
             "us",
         ),
-        (Metric::ErrorRate, _) => (Some(request.map_or(c.error_rate, |r| r.error_rate)), "fraction"),
+        (Metric::ErrorRate, _) => (
+            Some(request.map_or(c.error_rate, |r| r.error_rate)),
+            "fraction",
+        ),
         (Metric::Throughput, _) => (
             Some(match request {
                 Some(r) if c.wall_seconds > 0.0 => r.successes as f64 / c.wall_seconds,

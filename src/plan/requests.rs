@@ -584,12 +584,17 @@ mod tests {
     #[test]
     fn variables_bind_to_slots_in_flow_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("users.csv"), "user,password,id\nann,pw1,1\nbob,pw2,2\n")
-            .expect("csv");
+        std::fs::write(
+            dir.path().join("users.csv"),
+            "user,password,id\nann,pw1,1\nbob,pw2,2\n",
+        )
+        .expect("csv");
         let w = plan_in(dir.path(), FLOW).expect("valid");
         assert_eq!(w.names, ["login", "items"]);
         assert_eq!(w.slots, 4, "three columns and one capture");
-        let Mix::Flow(steps) = &w.mix else { panic!("a flow") };
+        let Mix::Flow(steps) = &w.mix else {
+            panic!("a flow")
+        };
         assert_eq!(steps[0].captures[0].slot, 3);
         assert_eq!(
             steps[0].think,
@@ -605,10 +610,22 @@ mod tests {
         assert!(login.headers.iter().any(|(k, _)| k == "content-type"));
         let items = &w.requests[1];
         assert_eq!(items.url.render(get), "/items/7");
-        let auth = items.headers.iter().find(|(k, _)| k == "authorization").expect("auth");
+        let auth = items
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .expect("auth");
         assert_eq!(auth.1.render(get), "Bearer tok");
-        let key = items.headers.iter().find(|(k, _)| k == "x-key").expect("key");
-        assert_eq!(key.1.as_static().as_deref(), Some("s3cret"), "environment substituted at load");
+        let key = items
+            .headers
+            .iter()
+            .find(|(k, _)| k == "x-key")
+            .expect("key");
+        assert_eq!(
+            key.1.as_static().as_deref(),
+            Some("s3cret"),
+            "environment substituted at load"
+        );
         assert!(!format!("{w:?}").contains("s3cret"));
         assert!(!format!("{w:?}").contains("pw1"));
     }
@@ -616,12 +633,21 @@ mod tests {
     #[test]
     fn bad_flows_are_refused_where_they_are_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("users.csv"), "user,password,id\nann,pw1,1\n").expect("csv");
+        std::fs::write(
+            dir.path().join("users.csv"),
+            "user,password,id\nann,pw1,1\n",
+        )
+        .expect("csv");
         std::fs::write(dir.path().join("empty.csv"), "user\n").expect("csv");
         let cases: [(String, usize, usize, &str); 6] = [
             // `id` is in no column, no capture and no environment variable.
             (FLOW.to_string(), 14, 25, "`UNDEFINED`"),
-            (FLOW.replace("users.csv", "missing.csv"), 6, 19, "data file missing.csv"),
+            (
+                FLOW.replace("users.csv", "missing.csv"),
+                6,
+                19,
+                "data file missing.csv",
+            ),
             (FLOW.replace("users.csv", "empty.csv"), 6, 19, "no data row"),
             (
                 FLOW.replace("$.token\": exists", "$..[?bad\": exists"),
@@ -637,7 +663,10 @@ mod tests {
                 "`${later}`",
             ),
             (
-                FLOW.replace("capture: { token: { json: \"$.token\" } }", "capture: { token: { regex: \"(\" } }"),
+                FLOW.replace(
+                    "capture: { token: { json: \"$.token\" } }",
+                    "capture: { token: { regex: \"(\" } }",
+                ),
                 11,
                 18,
                 "not a regular expression: unclosed group",

@@ -212,7 +212,9 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         return Err(bad("a phase has latencies only: p50, p99, max…"));
     }
     if request.is_some() && (phase.is_some() || matches!(metric, Metric::Speedup(_))) {
-        return Err(bad("a request has latencies, error_rate and throughput, not phases or speedups"));
+        return Err(bad(
+            "a request has latencies, error_rate and throughput, not phases or speedups",
+        ));
     }
     let limit = match metric {
         Metric::Latency(_) => latency_us(rhs).map_err(|e| bad(&e))?,
@@ -290,7 +292,10 @@ mod tests {
             ("p99{colour=red} < 1ms", Err("unknown qualifier `colour`")),
         ];
         let t = parse("error_rate{request=login, async} < 1%").expect("parses");
-        assert_eq!((t.request.as_deref(), t.model), (Some("login"), Some(Model::Async)));
+        assert_eq!(
+            (t.request.as_deref(), t.model),
+            (Some("login"), Some(Model::Async))
+        );
         assert!(parse("speedup(async){request=login} > 2").is_err());
         for (text, want) in cases {
             match (parse(text), want) {

@@ -217,16 +217,28 @@ scenarios:
     // The server's view: every login with a CSV user and its own password, every item fetched
     // with the token that user got, for the id on the user's row.
     let log = api.lines();
-    assert!(log.iter().all(|l| l[0] == "login" || l[0] == "item"), "{log:?}");
+    assert!(
+        log.iter().all(|l| l[0] == "login" || l[0] == "item"),
+        "{log:?}"
+    );
     let logins: Vec<&Vec<String>> = log.iter().filter(|l| l[0] == "login").collect();
     let items: Vec<&Vec<String>> = log.iter().filter(|l| l[0] == "item").collect();
     let cells = cells(&s);
-    let counted = |name: &str| -> u64 { cells.iter().map(|c| u(&request(c, name)["operations"])).sum() };
+    let counted = |name: &str| -> u64 {
+        cells
+            .iter()
+            .map(|c| u(&request(c, name)["operations"]))
+            .sum()
+    };
     assert_eq!(logins.len() as u64, counted("login"));
     assert_eq!(items.len() as u64, counted("item"));
     for item in &items {
         let n: usize = item[1].trim_start_matches("user").parse().expect("a user");
-        assert_eq!(item[2], (100 + n).to_string(), "user{n} fetched its own row's id");
+        assert_eq!(
+            item[2],
+            (100 + n).to_string(),
+            "user{n} fetched its own row's id"
+        );
     }
     // Unique rows: four counted cells, each hands every row out exactly once.
     for i in 0..ROWS {
@@ -244,10 +256,17 @@ scenarios:
         assert!(u(&c["latency_us"]["p50"]) < 100_000, "{}", c["latency_us"]);
     }
     // Sequential: twelve iterations of at least 100 ms each, one after the other.
-    assert!(cells[0]["wall_seconds"].as_f64().unwrap_or(0.0) >= 1.2, "{}", cells[0]);
+    assert!(
+        cells[0]["wall_seconds"].as_f64().unwrap_or(0.0) >= 1.2,
+        "{}",
+        cells[0]
+    );
     let open = cells[4];
     assert_eq!(u(&open["operations"]), u(&open["open"]["scheduled"]));
-    assert_eq!(u(&request(open, "item")["successes"]), u(&open["operations"]));
+    assert_eq!(
+        u(&request(open, "item")["successes"]),
+        u(&open["operations"])
+    );
 
     // No secret anywhere: not the environment's, the data file's, nor a captured token.
     let mut everything = all_text(&out);
@@ -277,10 +296,16 @@ fn a_capture_that_finds_nothing_ends_the_iteration_before_the_next_step() {
         assert_eq!(u(&c["errors"]["expectation"]), 6, "{c}");
         assert_eq!(u(&request(c, "item")["operations"]), 0, "{c}");
         let m = c["error_messages"]["expectation"].to_string();
-        assert!(m.contains("capture `token`: json `$.missing` finds nothing"), "{m}");
+        assert!(
+            m.contains("capture `token`: json `$.missing` finds nothing"),
+            "{m}"
+        );
     }
     let log = api.lines();
-    assert!(log.iter().all(|l| l[0] == "login"), "the item step was sent: {log:?}");
+    assert!(
+        log.iter().all(|l| l[0] == "login"),
+        "the item step was sent: {log:?}"
+    );
     assert_eq!(log.len(), 12);
 }
 
@@ -309,15 +334,31 @@ fn plan_errors_in_flows_stop_before_anything_is_sent() {
     let load = "    repeat: 1\n";
     let good_capture = "        capture: { token: { json: \"$.token\" } }\n";
     let cases: [(&str, String, &str); 4] = [
-        ("undefined", good_capture.replace("token:", "tokn:"), "`${token}`"),
-        ("bad-path", good_capture.replace("$.token", "$$.token"), "is not a JSON path"),
-        ("missing-csv", good_capture.to_string(), "data file nothing.csv"),
+        (
+            "undefined",
+            good_capture.replace("token:", "tokn:"),
+            "`${token}`",
+        ),
+        (
+            "bad-path",
+            good_capture.replace("$.token", "$$.token"),
+            "is not a JSON path",
+        ),
+        (
+            "missing-csv",
+            good_capture.to_string(),
+            "data file nothing.csv",
+        ),
         ("no-column", good_capture.to_string(), "`${id}`"),
     ];
     for (what, capture, message) in cases {
         let (_, o) = match what {
             "missing-csv" | "no-column" => {
-                let file = if what == "missing-csv" { "nothing.csv" } else { "no-id.csv" };
+                let file = if what == "missing-csv" {
+                    "nothing.csv"
+                } else {
+                    "no-id.csv"
+                };
                 let plan = util::write_plan(
                     d,
                     "capture.yaml",
@@ -341,7 +382,11 @@ fn plan_errors_in_flows_stop_before_anything_is_sent() {
         assert!(located, "{what}: no file:line:col in {}", o.stderr);
         assert!(!o.stderr.contains("CSVSECRET"), "{}", o.stderr);
     }
-    assert!(api.lines().is_empty(), "something was sent: {:?}", api.lines());
+    assert!(
+        api.lines().is_empty(),
+        "something was sent: {:?}",
+        api.lines()
+    );
 }
 
 #[test]

@@ -156,7 +156,11 @@ impl<'de> Deserialize<'de> for Captures {
                         CaptureSpec::Regex(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| {
                             // The library draws a caret over the pattern; its last line says why.
                             let why = e.to_string();
-                            let why = why.lines().last().unwrap_or_default().trim_start_matches("error: ");
+                            let why = why
+                                .lines()
+                                .last()
+                                .unwrap_or_default()
+                                .trim_start_matches("error: ");
                             format!("`{r}` is not a regular expression: {why}")
                         }),
                         CaptureSpec::Header(h) => {
