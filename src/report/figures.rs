@@ -731,6 +731,7 @@ mod tests {
             bound_cell: "sequential".into(),
             workload: Vec::new(),
             load: "repeat: 1".into(),
+            tls_insecure: false,
             cells,
         }
     }

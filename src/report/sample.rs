@@ -93,6 +93,7 @@ pub fn sample() -> Summary {
         bound_cell: "sequential".into(),
         workload: vec!["/hello".into()],
         load: "repeat: 4".into(),
+        tls_insecure: false,
         cells: vec![
             cell(Model::Sequential, 1, 1.0, 0),
             cell(Model::Async, 2, 1.8, 1),

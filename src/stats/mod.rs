@@ -131,6 +131,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                     Workload::Cpu(k) => vec![k.to_string()],
                 },
                 load: s.load.describe(),
+                tls_insecure: matches!(&s.workload, Workload::Http { settings, .. } if settings.tls.insecure),
                 cells,
             })
         })
