@@ -13,6 +13,7 @@
 //! ([`OutputDir::prepare`]).
 
 pub mod chart;
+mod connections;
 pub mod console;
 mod figures;
 mod hlog;

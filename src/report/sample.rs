@@ -2,14 +2,16 @@
 //! (every list a template loops over is non-empty), and the renderers' tests start from it.
 //!
 //! Input: nothing. Output: a [`Summary`] of two scenarios (I/O and CPU) of three cells each,
-//! with errors, thresholds, a baseline and CI metadata. Must not depend on the clock or the
+//! with errors and their messages, connections (HTTP cells), thresholds, a baseline and CI
+//! metadata. Must not depend on the clock or the
 //! machine: the same summary every time, so renders of it can be compared byte for byte.
 //! For tests also: [`hostile`], a summary of every number a renderer must survive, and
 //! [`snapshot`], which compares a render with a file in `src/report/snapshots/`.
 
 use crate::plan::Model;
 use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, Host, LatencySummary, PlanInfo,
+    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, Host,
+    LatencySummary, PlanInfo,
     ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp, Verdict,
     histogram_to_base64, new_histogram,
 };
@@ -81,8 +83,14 @@ pub fn sample() -> Summary {
         }],
         histogram: histogram_to_base64(&h),
         open: None,
-        connections: None,
-        error_messages: Default::default(),
+        connections: Some(connections(4, 1)),
+        error_messages: if errors == 0 {
+            Default::default()
+        } else {
+            [("status".to_string(), vec!["status 503".to_string()])]
+                .into_iter()
+                .collect()
+        },
     };
     let scenario = |kind: Bound| ScenarioSummary {
         name: "sample".into(),
@@ -98,7 +106,16 @@ pub fn sample() -> Summary {
             cell(Model::Sequential, 1, 1.0, 0),
             cell(Model::Async, 2, 1.8, 1),
             cell(Model::Async, 4, 3.0, 0),
-        ],
+        ]
+        .into_iter()
+        .map(|mut c| {
+            // A CPU kernel opens no connection.
+            if kind == Bound::Cpu {
+                c.connections = None;
+            }
+            c
+        })
+        .collect(),
     };
     Summary {
         schema_version: crate::stats::SCHEMA_VERSION,
@@ -146,6 +163,33 @@ pub fn sample() -> Summary {
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],
         }),
+    }
+}
+
+/// HTTP/1.1 connections over TLS: `opened` of them for `operations` requests, 150 µs to
+/// connect and 2 ms to handshake each, 1 ms to the first byte of each request; no DNS (an
+/// address).
+pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
+    let phase = |count: u64, p50: u64, p99: u64, mean: f64| LatencySummary {
+        count,
+        min: p50,
+        mean,
+        p50,
+        p90: p99,
+        p99,
+        p999: p99,
+        max: p99,
+        stdev: 0.0,
+    };
+    ConnectionsSummary {
+        opened,
+        tls_handshakes: opened,
+        tls_resumed: 0,
+        protocols: [("HTTP/1.1".to_string(), opened)].into_iter().collect(),
+        dns_us: LatencySummary::default(),
+        connect_us: phase(opened, 150, 300, 150.0),
+        tls_us: phase(opened, 2_000, 3_000, 2_000.0),
+        ttfb_us: phase(operations, 1_000, 40_000, 1_000.0),
     }
 }
 
