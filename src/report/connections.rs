@@ -217,7 +217,13 @@ pub fn split(index: usize, c: &CellSummary) -> Option<Split> {
     Some(Split {
         cell: index,
         label: c.label(),
-        per_operation: [dns / ops, connect / ops, tls / ops, waiting / ops, body / ops],
+        per_operation: [
+            dns / ops,
+            connect / ops,
+            tls / ops,
+            waiting / ops,
+            body / ops,
+        ],
         per_connection: [
             mean_us(&k.dns_us),
             mean_us(&k.connect_us),
@@ -370,7 +376,10 @@ mod tests {
         k.ttfb_us.mean = 1e308;
         c.connections = Some(k);
         let x = split(0, &c).expect("a split");
-        assert!(x.per_operation.iter().all(|v| v.is_finite() && *v >= 0.0), "{x:?}");
+        assert!(
+            x.per_operation.iter().all(|v| v.is_finite() && *v >= 0.0),
+            "{x:?}"
+        );
         c.operations = 0;
         assert!(split(0, &c).is_none());
     }

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use serde::Serialize;
 
+use super::connections::{self, Row};
 use super::figures::{self, Breakdown};
-use super::insight::{self, Flag};
+use super::insight::{self, ErrorGroup, Failure, Flag, Reason};
 use super::junit::baseline_value;
 use super::sample::sample;
 use super::{ReportError, Reporter, page};
@@ -129,6 +130,10 @@ struct View<'a> {
     description: &'a str,
     file: &'a str,
     verdict: &'static str,
+    /// The verdict with its icon: `✘ failed`.
+    verdict_mark: &'static str,
+    /// When the verdict is `failed`: why, first on the page.
+    why_failed: Option<WhyFailed>,
     started_at: String,
     finished_at: String,
     duration: String,
@@ -145,6 +150,45 @@ struct View<'a> {
     source: &'a str,
 }
 
+/// Every reason the run failed, each linked to its cell (see [`insight::failures`]).
+#[derive(Serialize)]
+struct WhyFailed {
+    /// `2 thresholds and 1 cell`.
+    count: String,
+    fail_mark: &'static str,
+    thresholds: Vec<FailedThreshold>,
+    baseline: Vec<FailedCheck>,
+    cells: Vec<FailedCell>,
+    /// Said when the verdict is failed and the summary names no reason.
+    unexplained: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct FailedThreshold {
+    anchor: String,
+    who: String,
+    expression: String,
+    observed: String,
+    limit: String,
+}
+
+#[derive(Serialize)]
+struct FailedCheck {
+    anchor: String,
+    who: String,
+    metric: String,
+    baseline: String,
+    current: String,
+    change: String,
+}
+
+#[derive(Serialize)]
+struct FailedCell {
+    anchor: String,
+    who: String,
+    why: String,
+}
+
 /// The comparison with an earlier run: only the checks that failed are listed one by one.
 #[derive(Serialize)]
 struct BaselineView<'a> {
@@ -153,6 +197,8 @@ struct BaselineView<'a> {
     started_at: String,
     tolerance: String,
     result: &'static str,
+    /// `✔ passed` or `✘ failed`.
+    mark: &'static str,
     checked: usize,
     failed: Vec<BaselineRow>,
     missing_in_baseline: &'a [String],
@@ -161,6 +207,9 @@ struct BaselineView<'a> {
 
 #[derive(Serialize)]
 struct BaselineRow {
+    /// The cell's row in its scenario's table, or the scenario when this run lacks the cell.
+    anchor: String,
+    mark: &'static str,
     cell: String,
     metric: String,
     baseline: String,
@@ -207,6 +256,8 @@ struct ScenarioView<'a> {
     bound_cell: &'a str,
     workload: &'a [String],
     load: &'a str,
+    /// Certificates were not verified: said loudly beside the scenario's title.
+    tls_insecure: bool,
     fastest: String,
     fastest_detail: String,
     finding: String,
@@ -219,11 +270,39 @@ struct ScenarioView<'a> {
     /// Said instead of the errors chart when there were none.
     no_errors: String,
     status_svg: Option<String>,
+    /// Each cell's errors by category with their first messages, one row per category.
+    error_rows: Vec<ErrorRow>,
+    /// HTTP scenarios: connections per cell and where an operation's time goes.
+    connections: Option<ConnectionsView>,
     problems: Vec<String>,
     thresholds: Vec<ThresholdView>,
     /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
     open: Vec<OpenView>,
     rows: Vec<RowView>,
+}
+
+#[derive(Serialize)]
+struct ErrorRow {
+    anchor: String,
+    label: String,
+    #[serde(flatten)]
+    group: ErrorGroup,
+}
+
+#[derive(Serialize)]
+struct ConnectionsView {
+    rows: Vec<ConnectionRow>,
+    /// Where an operation's time goes; `None` when no cell completed an operation.
+    phases_svg: Option<String>,
+    /// How the cells used their connections: what the chart's setup segments mean here.
+    reuse: String,
+}
+
+#[derive(Serialize)]
+struct ConnectionRow {
+    anchor: String,
+    #[serde(flatten)]
+    row: Row,
 }
 
 #[derive(Serialize)]
@@ -249,14 +328,19 @@ struct SweepView {
 
 #[derive(Serialize)]
 struct ThresholdView {
+    anchor: String,
     cell: String,
     expression: String,
     observed: String,
+    passed: bool,
+    /// `✔ passed` or `✘ failed`.
     result: &'static str,
 }
 
 #[derive(Serialize)]
 struct RowView {
+    /// `scenario-1-cell-2`: where the "Why it failed" panel and the baseline table link to.
+    anchor: String,
     label: String,
     model: &'static str,
     concurrency: usize,
@@ -276,6 +360,11 @@ struct RowView {
     fastest: bool,
     /// Short health words for this row (`short`, `errors`…), empty when none.
     flags: String,
+    /// `fail` (the cell fails the run, or a threshold or baseline check of it failed), `warn`
+    /// (flags) or `ok`.
+    status: &'static str,
+    /// The status as icon and words: `✘ failed`, `⚠ short, errors`, `✔ ok`.
+    status_mark: String,
     incomplete: bool,
     notes: String,
 }
@@ -306,6 +395,7 @@ impl<'a> View<'a> {
                 }
             }
         }
+        let failures = insight::failures(s);
         View {
             plan: &s.plan.name,
             description: s.plan.description.as_deref().unwrap_or(""),
@@ -315,6 +405,12 @@ impl<'a> View<'a> {
                 Verdict::Failed => "failed",
                 Verdict::Interrupted => "interrupted",
             },
+            verdict_mark: match s.verdict {
+                Verdict::Passed => insight::mark(true),
+                Verdict::Failed => insight::mark(false),
+                Verdict::Interrupted => "⚠ interrupted",
+            },
+            why_failed: (s.verdict == Verdict::Failed).then(|| why_failed(&failures)),
             started_at: s.started_at.to_string(),
             finished_at: s.finished_at.to_string(),
             duration: format!("{:.1} s", s.duration_seconds),
@@ -329,34 +425,103 @@ impl<'a> View<'a> {
                 .scenarios
                 .iter()
                 .enumerate()
-                .map(|(i, sc)| scenario_view(i, sc, s.host.cores))
+                .map(|(i, sc)| scenario_view(i, sc, s.host.cores, &failures))
                 .collect(),
-            baseline: s.baseline.as_ref().map(baseline_view),
+            baseline: s.baseline.as_ref().map(|b| baseline_view(b, &failures)),
             source: &s.plan.source,
         }
     }
 }
 
-fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
+/// The failures of `insight`, grouped by kind, each linked to its cell.
+fn why_failed(failures: &[Failure]) -> WhyFailed {
+    let mut why = WhyFailed {
+        count: insight::failure_count(failures),
+        fail_mark: insight::mark(false),
+        thresholds: Vec::new(),
+        baseline: Vec::new(),
+        cells: Vec::new(),
+        unexplained: failures.is_empty().then_some(insight::UNEXPLAINED),
+    };
+    for f in failures {
+        let anchor = failure_anchor(f);
+        let who = f.who.clone();
+        match &f.reason {
+            Reason::Threshold {
+                expression,
+                observed,
+                limit,
+            } => why.thresholds.push(FailedThreshold {
+                anchor,
+                who,
+                expression: expression.clone(),
+                observed: observed.clone(),
+                limit: limit.clone(),
+            }),
+            Reason::Baseline {
+                metric,
+                baseline,
+                current,
+                change,
+                ..
+            } => why.baseline.push(FailedCheck {
+                anchor,
+                who,
+                metric: metric.clone(),
+                baseline: baseline.clone(),
+                current: current.clone(),
+                change: change.clone(),
+            }),
+            Reason::Cell { why: text } => why.cells.push(FailedCell {
+                anchor,
+                who,
+                why: text.clone(),
+            }),
+        }
+    }
+    why
+}
+
+/// The row of a failure's cell, or its scenario's section when this run lacks the cell.
+fn failure_anchor(f: &Failure) -> String {
+    f.cell
+        .map_or_else(|| anchor(f.scenario), |c| cell_anchor(f.scenario, c))
+}
+
+fn baseline_view<'a>(b: &'a BaselineReport, failures: &[Failure]) -> BaselineView<'a> {
+    // The failed checks in `failures` come in the order of `b.checks`, filtered alike.
+    let mut cells = failures
+        .iter()
+        .filter(|f| matches!(f.reason, Reason::Baseline { .. }))
+        .map(|f| (failure_anchor(f), f.who.clone()));
     BaselineView {
         file: &b.file,
         run_id: &b.run_id,
         started_at: b.started_at.to_string(),
         tolerance: units::percent(b.tolerance),
         result: if b.passed { "passed" } else { "failed" },
+        mark: insight::mark(b.passed),
         checked: b.checks.len(),
         failed: b
             .checks
             .iter()
             .filter(|c| !c.passed)
-            .map(|c: &BaselineCheck| BaselineRow {
-                cell: format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency),
-                metric: c.metric.clone(),
-                baseline: baseline_value(&c.metric, c.baseline),
-                current: baseline_value(&c.metric, c.current),
-                change: c
-                    .change
-                    .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
+            .map(|c: &BaselineCheck| {
+                let (anchor, cell) = cells.next().unwrap_or_else(|| {
+                    let who = format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency);
+                    (String::new(), who)
+                });
+                BaselineRow {
+                    anchor,
+                    mark: insight::mark(false),
+                    cell,
+                    metric: c.metric.clone(),
+                    baseline: baseline_value(&c.metric, c.baseline),
+                    current: baseline_value(&c.metric, c.current),
+                    change: c
+                        .change
+                        .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
+                }
             })
             .collect(),
         missing_in_baseline: &b.missing_in_baseline,
@@ -370,6 +535,11 @@ fn label(c: &CellSummary) -> String {
 
 fn anchor(i: usize) -> String {
     format!("scenario-{}", i + 1)
+}
+
+/// The row of cell `cell` of scenario `scenario` in its table.
+fn cell_anchor(scenario: usize, cell: usize) -> String {
+    format!("scenario-{}-cell-{}", scenario + 1, cell + 1)
 }
 
 /// The health items of `insight`, each cell linked to its scenario's section.
@@ -393,9 +563,53 @@ fn health(s: &Summary) -> Vec<HealthItem> {
         .collect()
 }
 
-fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioView<'_> {
+/// The scenario's connections panel; `None` for a scenario without connections (a CPU kernel).
+fn connections_view(i: usize, s: &ScenarioSummary) -> Option<ConnectionsView> {
+    if !connections::any(s) {
+        return None;
+    }
+    Some(ConnectionsView {
+        rows: connections::rows(s)
+            .into_iter()
+            .map(|row| ConnectionRow {
+                anchor: cell_anchor(i, row.cell),
+                row,
+            })
+            .collect(),
+        phases_svg: figures::phases_chart(&format!("{}-phases", anchor(i)), s),
+        reuse: connections::reuse(s),
+    })
+}
+
+/// A cell's status in its table: whether it failed (`fail`), has doubts (`warn`) or neither,
+/// in words with an icon.
+fn cell_status(failed: bool, flags: &[Flag]) -> (&'static str, String) {
+    let words = flags
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (failed, words.is_empty()) {
+        (true, true) => ("fail", insight::mark(false).to_string()),
+        (true, false) => ("fail", format!("{} · {words}", insight::mark(false))),
+        (false, false) => ("warn", format!("⚠ {words}")),
+        (false, true) => ("ok", "✔ ok".to_string()),
+    }
+}
+
+fn scenario_view<'a>(
+    i: usize,
+    s: &'a ScenarioSummary,
+    host_cores: usize,
+    failures: &[Failure],
+) -> ScenarioView<'a> {
     let id = anchor(i);
     let found = insight::findings(s);
+    let failed = |ci: usize| {
+        failures
+            .iter()
+            .any(|f| f.scenario == i && f.cell == Some(ci))
+    };
     let (spectrum_svg, problems) = figures::spectrum_chart(&format!("{id}-spectrum"), s);
     let [timeline_throughput_svg, timeline_p99_svg] =
         figures::timeline_charts(&format!("{id}-timeline"), s);
@@ -446,6 +660,7 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
         bound_cell: &s.bound_cell,
         workload: &s.workload,
         load: &s.load,
+        tls_insecure: s.tls_insecure,
         fastest: found.fastest_label,
         fastest_detail: found.fastest_detail,
         finding: found.headline,
@@ -457,16 +672,34 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
         errors_svg: figures::breakdown_chart(&format!("{id}-errors"), s, Breakdown::Errors),
         no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
         status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
+        error_rows: s
+            .cells
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| {
+                insight::error_groups(c)
+                    .into_iter()
+                    .map(move |group| ErrorRow {
+                        anchor: cell_anchor(i, ci),
+                        label: label(c),
+                        group,
+                    })
+            })
+            .collect(),
+        connections: connections_view(i, s),
         problems,
         thresholds: s
             .cells
             .iter()
-            .flat_map(|c| {
-                c.thresholds.iter().map(|t| ThresholdView {
+            .enumerate()
+            .flat_map(|(ci, c)| {
+                c.thresholds.iter().map(move |t| ThresholdView {
+                    anchor: cell_anchor(i, ci),
                     cell: label(c),
                     expression: t.expression.clone(),
                     observed: t.observed_text.clone(),
-                    result: if t.passed { "passed" } else { "failed" },
+                    passed: t.passed,
+                    result: insight::mark(t.passed),
                 })
             })
             .collect(),
@@ -474,31 +707,38 @@ fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioVi
             .cells
             .iter()
             .enumerate()
-            .map(|(ci, c)| RowView {
-                label: label(c),
-                model: c.model.as_str(),
-                concurrency: c.concurrency,
-                workers: c.workers,
-                operations: c.operations,
-                errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
-                error_rate: units::percent(c.error_rate),
-                wall: format!("{:.2} s", c.wall_seconds),
-                throughput: units::number(c.throughput_per_s),
-                p50: units::micros(c.latency_us.p50),
-                p90: units::micros(c.latency_us.p90),
-                p99: units::micros(c.latency_us.p99),
-                p999: units::micros(c.latency_us.p999),
-                max: units::micros(c.latency_us.max),
-                cores_busy: units::number(c.cores_busy),
-                speedup: units::speedup(c.speedup),
-                fastest: Some(ci) == found.fastest,
-                flags: insight::cell_flags(c, s.kind, host_cores)
-                    .into_iter()
-                    .map(Flag::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                incomplete: !c.complete,
-                notes: c.notes.join("; "),
+            .map(|(ci, c)| {
+                let flags = insight::cell_flags(c, s.kind, host_cores);
+                let (status, status_mark) = cell_status(failed(ci), &flags);
+                RowView {
+                    anchor: cell_anchor(i, ci),
+                    label: label(c),
+                    model: c.model.as_str(),
+                    concurrency: c.concurrency,
+                    workers: c.workers,
+                    operations: c.operations,
+                    errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
+                    error_rate: units::percent(c.error_rate),
+                    wall: format!("{:.2} s", c.wall_seconds),
+                    throughput: units::number(c.throughput_per_s),
+                    p50: units::micros(c.latency_us.p50),
+                    p90: units::micros(c.latency_us.p90),
+                    p99: units::micros(c.latency_us.p99),
+                    p999: units::micros(c.latency_us.p999),
+                    max: units::micros(c.latency_us.max),
+                    cores_busy: units::number(c.cores_busy),
+                    speedup: units::speedup(c.speedup),
+                    fastest: Some(ci) == found.fastest,
+                    flags: flags
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    status,
+                    status_mark,
+                    incomplete: !c.complete,
+                    notes: c.notes.join("; "),
+                }
             })
             .collect(),
     }
@@ -631,8 +871,15 @@ mod tests {
         assert!(page.contains(r#"<a href="https://ci.example/job/1">"#));
         assert!(page.contains("<dd>0123abc</dd>"));
         // Baseline: the failed check is listed.
-        assert!(page.contains("Baseline comparison: failed"));
+        assert!(
+            page.contains(r#"Baseline comparison: <span class="mark mark-failed">✘ failed</span>"#)
+        );
         assert!(page.contains("<td>+30.0%</td>"));
+        // …linked to the row of its cell, which says it failed.
+        assert!(
+            page.contains(r##"<a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a>"##)
+        );
+        assert!(page.contains(r#"id="scenario-1-cell-2"><th scope="row">async"#));
     }
 
     #[test]
@@ -697,6 +944,175 @@ mod tests {
                 "</svg>",
             ),
         );
+    }
+
+    /// The sample, failed: a threshold of `async c=2 w=1` broken, its baseline check failed,
+    /// and it lost a worker.
+    fn failed() -> Summary {
+        let mut s = sample();
+        s.verdict = Verdict::Failed;
+        let t = &mut s.scenarios[0].cells[1].thresholds[0];
+        t.passed = false;
+        t.expression = "p99 < 10ms".into();
+        t.limit = 10_000.0;
+        s
+    }
+
+    #[test]
+    fn a_failed_run_says_why_before_anything_else() {
+        let page = render(&failed());
+        let why = between(&page, r#"<section class="why-failed""#, "</section>");
+        // First in <main>, before the models are compared.
+        let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        let panel = at(r#"<section class="why-failed""#);
+        assert!(at("<main>") < panel && panel < at(r#"id="bound-title""#));
+        assert!(why.contains("✘ Why it failed: 1 threshold, 1 baseline check and 2 cells"));
+        snapshot("why-failed.html", why);
+        // The threshold: expression, observed value and limit, linked to its cell's row.
+        assert!(why.contains(
+            r##"<th scope="row"><a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a></th><td class="text"><code class="expression">p99 &lt; 10ms</code></td><td class="observed"><strong>52.0ms</strong></td><td>10.0ms</td>"##
+        ), "{why}");
+        assert!(why.contains("did not complete: a worker exited"));
+        assert_eq!(
+            count(why, r#"<span class="mark mark-failed">✘ failed</span>"#),
+            4
+        );
+        // The cells the panel links to exist.
+        for anchor in why.split(r##"href="#"##).skip(1) {
+            let id = anchor.split('"').next().unwrap_or_default();
+            assert!(page.contains(&format!(r#"id="{id}""#)), "no {id}");
+        }
+        // The row says it failed too, with an icon and a word.
+        assert!(
+            page.contains(
+                r#"<td class="flags flags-fail">✘ failed · incomplete, short, errors</td>"#
+            )
+        );
+        assert!(page.contains(r#"<span class="verdict verdict-failed">✘ failed</span>"#));
+        // A run that passed, or was interrupted, has no such panel.
+        for verdict in [Verdict::Passed, Verdict::Interrupted] {
+            let mut s = failed();
+            s.verdict = verdict;
+            let page = render(&s);
+            assert_eq!(
+                count(&page, r#"<section class="why-failed""#),
+                0,
+                "{verdict:?}"
+            );
+        }
+        // Failed with no reason the summary names: it says so rather than show nothing.
+        let mut s = healthy();
+        s.baseline = None;
+        s.verdict = Verdict::Failed;
+        let page = render(&s);
+        assert!(page.contains("names no failed threshold, baseline check or failing cell"));
+    }
+
+    #[test]
+    fn pass_and_fail_read_as_icon_word_and_colour() {
+        let page = render(&failed());
+        let thresholds = between(&page, r#"<table class="thresholds">"#, "</table>");
+        assert!(
+            thresholds
+                .contains(r##"<tr class="failed"><th scope="row"><a href="#scenario-1-cell-2">"##)
+        );
+        assert!(thresholds.contains(r#"<span class="mark mark-failed">✘ failed</span>"#));
+        assert!(thresholds.contains(r#"<span class="mark mark-passed">✔ passed</span>"#));
+        let page = render(&healthy());
+        assert!(page.contains(r#"<span class="verdict verdict-passed">✔ passed</span>"#));
+        assert!(page.contains(r#"<td class="flags flags-ok">✔ ok</td>"#));
+    }
+
+    #[test]
+    fn http_scenarios_show_their_connections() {
+        let page = render(&sample());
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        let table = between(io, r#"<table class="connections">"#, "</table>");
+        assert_eq!(count(table, "<tr><th scope=\"row\">"), 3, "{table}");
+        assert!(table.contains("<td>2.00ms / 3.00ms</td>"), "{table}");
+        assert_eq!(count(io, "chart chart-phases"), 1);
+        assert!(io.contains("Setup happens once per connection, not per request"));
+        assert!(io.contains("carried 4.00 operations each"));
+        // A CPU kernel opens no connection: no panel at all.
+        let cpu = between(
+            &page,
+            r#"<section class="scenario" id="scenario-2""#,
+            "</section>",
+        );
+        assert!(!cpu.contains("connections") && !cpu.contains("chart-phases"));
+    }
+
+    #[test]
+    fn error_messages_are_listed_and_escaped() {
+        let mut s = sample();
+        s.scenarios[0].cells[1]
+            .error_messages
+            .insert("status".into(), vec![HOSTILE.into(), "status 503".into()]);
+        let page = render(&s);
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        let errors = between(io, r#"<table class="errors">"#, "</table>");
+        assert!(errors.contains(&format!("<li><code>{HOSTILE_ESCAPED}</code></li>")));
+        assert!(errors.contains("<li><code>status 503</code></li>"));
+        assert_eq!(count(&page, "<script"), 0);
+    }
+
+    #[test]
+    fn unverified_certificates_are_said_loudly() {
+        let mut s = healthy();
+        s.scenarios[0].tls_insecure = true;
+        let page = render(&s);
+        let health = between(
+            &page,
+            r#"<section aria-labelledby="health-title">"#,
+            "</section>",
+        );
+        assert!(health.contains("<strong>Warning: TLS certificates were NOT verified.</strong>"));
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        assert!(
+            io.contains(r#"<p class="warning loud">⚠ Warning: TLS certificates were NOT verified"#)
+        );
+        let cpu = between(
+            &page,
+            r#"<section class="scenario" id="scenario-2""#,
+            "</section>",
+        );
+        assert!(!cpu.contains("loud"));
+    }
+
+    /// Charts say their size in pixels, which the page only ever shrinks: text stays at 12 px
+    /// whatever the number of scenarios, and no chart is wider than half the page.
+    #[test]
+    fn every_chart_has_a_pixel_size_that_fits_half_the_page() {
+        for s in [sample(), big_summary(1, 1)] {
+            let page = render(&s);
+            let svgs: Vec<&str> = page.split("<svg ").skip(1).collect();
+            assert!(!svgs.is_empty());
+            for svg in svgs {
+                let width = svg
+                    .split(" width=\"")
+                    .nth(1)
+                    .and_then(|w| w.split('"').next())
+                    .and_then(|w| w.parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("no width: {}", &svg[..200]));
+                assert!(width <= 560.0, "{width}");
+                assert!(svg.contains(r#"font-size="12""#));
+            }
+        }
+        let style = include_str!("../../templates/style.hbs");
+        assert!(style.contains("svg.chart { display: block; max-width: 100%; height: auto;"));
+        assert!(!style.contains("svg.chart { display: block; width: 100%"));
     }
 
     #[test]

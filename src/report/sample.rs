@@ -11,9 +11,8 @@
 use crate::plan::Model;
 use crate::stats::{
     BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, Host,
-    LatencySummary, PlanInfo,
-    ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp, Verdict,
-    histogram_to_base64, new_histogram,
+    LatencySummary, PlanInfo, ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp,
+    Verdict, histogram_to_base64, new_histogram,
 };
 
 /// A small but complete summary: every list the template loops over is non-empty, so a trial

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::label;
-use crate::report::chart::{Fill, Frame, Pattern, StackChart, StackRow, StackUnit, stacked_hbar_chart};
+use crate::report::chart::{
+    Fill, Frame, Pattern, StackChart, StackRow, StackUnit, stacked_hbar_chart,
+};
 use crate::stats::{CellSummary, ScenarioSummary};
 use crate::units;
 

@@ -7,7 +7,9 @@
 //! connections (a CPU kernel). Must not panic: the numbers it is given are finite and
 //! non-negative.
 
-use crate::report::chart::{Fill, Frame, Pattern, StackChart, StackRow, StackUnit, stacked_hbar_chart};
+use crate::report::chart::{
+    Fill, Frame, Pattern, StackChart, StackRow, StackUnit, stacked_hbar_chart,
+};
 use crate::report::connections::{self, Phase, Split, micros as us};
 use crate::stats::ScenarioSummary;
 
@@ -109,10 +111,15 @@ mod tests {
         let svg = phases_chart("p", &s.scenarios[0]).expect("an HTTP scenario has a chart");
         assert_eq!(svg.matches(r#"<g class="bar">"#).count(), 3);
         // No DNS (an address): four keys, in the order of an operation.
-        let legend: Vec<&str> = ["connect", "TLS handshake", "waiting (to first byte)", "body"]
-            .into_iter()
-            .filter(|k| svg.contains(&format!(">{k}</text>")))
-            .collect();
+        let legend: Vec<&str> = [
+            "connect",
+            "TLS handshake",
+            "waiting (to first byte)",
+            "body",
+        ]
+        .into_iter()
+        .filter(|k| svg.contains(&format!(">{k}</text>")))
+        .collect();
         assert_eq!(legend.len(), 4, "{svg}");
         assert!(!svg.contains(">DNS</text>"));
         assert!(svg.contains(
