@@ -1,10 +1,11 @@
 //! The report stage: a summary in, files out.
 //!
 //! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
-//! place that writes files. What the numbers mean in words (health warnings, findings) is
-//! worked out once in [`insight`] and shown by every format that has room for it; every chart,
-//! of the run report (`figures.rs`) and of the trend page, is drawn with one kit ([`chart`]);
-//! both HTML pages start from one handlebars setup (`page.rs`).
+//! place that writes files. What the numbers mean in words (health warnings, findings, why a
+//! run failed, errors with their messages) is worked out once in [`insight`], and what
+//! connections cost in `connections.rs`, and shown by every format that has room for it; every
+//! chart, of the run report (`figures/`) and of the trend page, is drawn with one kit
+//! ([`chart`]); both HTML pages start from one handlebars setup (`page.rs`).
 //!
 //! Must not reach back into `run/` or `plan/` beyond the types a summary already uses, and must
 //! not panic on any summary, however odd its numbers: an edited or corrupted summary.json is
