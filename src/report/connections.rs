@@ -9,7 +9,8 @@
 //! non-negative number counts as 0.
 //!
 //! Setup (DNS, connect, TLS) is measured once per *connection*, time to first byte once per
-//! *request*. A cell in which every operation opened its own connection (`connection:
+//! *request*, both from when the request was sent (never from an open-model arrival's intended
+//! start). A cell in which every operation opened its own connection (`connection:
 //! per-request`) has setup inside every operation's latency; a cell that kept its connections
 //! (`keep-alive`) paid setup once per connection, outside any request's latency. [`Split`]
 //! therefore spreads each connection's setup over the operations the cell ran: the share of
@@ -212,7 +213,13 @@ pub fn split(index: usize, c: &CellSummary) -> Option<Split> {
     // An operation's latency holds its body after the first byte, and its setup too when it
     // opened its own connection.
     let inside = if own_connection { setup_total } else { 0.0 };
-    let body = (total_us(&c.latency_us) - waiting - inside).max(0.0);
+    // In the open model `latency_us` runs from each arrival's intended start, so it holds the
+    // wait for the schedule too: the operation itself is the uncorrected latency.
+    let latency = c
+        .open
+        .as_ref()
+        .map_or(&c.latency_us, |o| &o.latency_uncorrected_us);
+    let body = (total_us(latency) - waiting - inside).max(0.0);
     let [dns, connect, tls] = setup;
     Some(Split {
         cell: index,
@@ -364,6 +371,21 @@ mod tests {
                 .describe()
                 .starts_with("13.9ms per operation (a new connection each): connect 150µs")
         );
+    }
+
+    #[test]
+    fn an_open_model_cell_splits_its_uncorrected_latency() {
+        let mut c = sample().scenarios[0].cells[0].clone();
+        let mut open = crate::report::sample::behind_schedule();
+        // Sent on time, the operations took 3 ms; counted from their intended start, 13.9 ms.
+        open.latency_uncorrected_us = LatencySummary {
+            count: 4,
+            mean: 3_000.0,
+            ..LatencySummary::default()
+        };
+        c.open = Some(open);
+        let x = split(0, &c).expect("split");
+        assert_eq!(x.per_operation[4], 2_000.0, "{x:?}");
     }
 
     #[test]
