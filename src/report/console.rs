@@ -291,12 +291,7 @@ fn errors(s: &ScenarioSummary) -> String {
     let mut out = String::new();
     for c in &s.cells {
         for g in insight::error_groups(c) {
-            let messages: Vec<String> = g.messages.iter().map(|m| printable(m)).collect();
-            let first = if messages.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", messages.join(" | "))
-            };
+            let first = g.messages_after(printable, " | ");
             out.push_str(&format!(
                 "  errors, {} · {} ({}){first}\n",
                 c.label(),

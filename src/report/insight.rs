@@ -502,6 +502,18 @@ pub struct ErrorGroup {
     pub messages: Vec<String>,
 }
 
+impl ErrorGroup {
+    /// `: first<separator>second`, each message as `show` writes it (escaped for its page);
+    /// nothing when the run kept no message.
+    pub fn messages_after(&self, show: impl Fn(&str) -> String, separator: &str) -> String {
+        if self.messages.is_empty() {
+            return String::new();
+        }
+        let shown: Vec<String> = self.messages.iter().map(|m| show(m)).collect();
+        format!(": {}", shown.join(separator))
+    }
+}
+
 /// The cell's errors by category, with their messages; categories without errors are left out.
 pub fn error_groups(c: &CellSummary) -> Vec<ErrorGroup> {
     let mut groups: Vec<ErrorGroup> = c

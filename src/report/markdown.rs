@@ -237,13 +237,7 @@ fn errors(sc: &crate::stats::ScenarioSummary) -> String {
     let mut md = String::new();
     for c in &sc.cells {
         for g in insight::error_groups(c) {
-            let messages: Vec<String> =
-                g.messages.iter().map(|m| format!("“{}”", esc(m))).collect();
-            let first = if messages.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", messages.join("; "))
-            };
+            let first = g.messages_after(|m| format!("“{}”", esc(m)), "; ");
             md.push_str(&format!(
                 "- {} · {}: {} error{}{first}\n",
                 c.label(),

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::util::{loadplan_in, run_dir, summary, write_plan};
+use super::util::{loadplan_in, run_dir, run_plan, summary, write_plan};
 
 const PLAN: &str = r#"version: 1
 name: report-e2e
@@ -524,17 +524,7 @@ fn a_failed_runs_report_says_why_in_its_first_screenful() {
     let plan =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/valid/gate-fail.yaml");
     let out = dir.path().join("out");
-    let run = loadplan_in(
-        dir.path(),
-        &[
-            "run",
-            plan.to_str().expect("utf-8 path"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        &[],
-        Duration::from_secs(60),
-    );
+    let run = run_plan(dir.path(), &plan, &out);
     assert_eq!(run.code, 1, "a threshold fails: {run:?}");
     let s = summary(&out, "gate-fail");
     assert_eq!(s["verdict"], "failed");

@@ -150,6 +150,15 @@ mod tests {
         &page[a..a + b + end.len()]
     }
 
+    /// The health section of a page.
+    fn health_of(page: &str) -> &str {
+        between(
+            page,
+            r#"<section aria-labelledby="health-title">"#,
+            "</section>",
+        )
+    }
+
     fn count(page: &str, needle: &str) -> usize {
         page.matches(needle).count()
     }
@@ -233,11 +242,7 @@ mod tests {
         );
         assert!(count(&page, "<circle") + count(&page, "<rect x=") > 20);
         // Health: the sample's cells are short, one has errors and is incomplete.
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         for words in [
             "The run was interrupted.",
             "Incomplete cells.",
@@ -283,11 +288,7 @@ mod tests {
         s.scenarios[0].cells[1].cores_busy = 0.9; // host has 1 core
         s.scenarios[1].cells[1].cores_busy = 0.9; // a CPU kernel: expected, only a note
         let page = render(&s);
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         assert!(health.contains("The load generator was the bottleneck."));
         assert_eq!(count(health, "0.90 of 1 cores busy"), 2);
         assert!(
@@ -303,14 +304,7 @@ mod tests {
     fn snapshots_of_stable_parts() {
         let page = render(&sample());
         snapshot("header.html", between(&page, "<header>", "</header>"));
-        snapshot(
-            "health.html",
-            between(
-                &page,
-                r#"<section aria-labelledby="health-title">"#,
-                "</section>",
-            ),
-        );
+        snapshot("health.html", health_of(&page));
         snapshot(
             "cells-table.html",
             between(&page, r#"<table class="cells">"#, "</table>"),
@@ -448,11 +442,7 @@ mod tests {
         let mut s = healthy();
         s.scenarios[0].tls_insecure = true;
         let page = render(&s);
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         assert!(health.contains("<strong>Warning: TLS certificates were NOT verified.</strong>"));
         let io = between(
             &page,
@@ -499,11 +489,7 @@ mod tests {
         let mut s = sample();
         s.scenarios[0].cells[2].open = Some(behind_schedule());
         let page = render(&s);
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         assert!(
             health.contains("The arrival rate was not kept."),
             "{health}"
