@@ -143,6 +143,14 @@ mod tests {
     /// it could not place.
     #[test]
     fn every_renderer_survives_a_hostile_summary() {
+        let mut failed = hostile();
+        failed.verdict = crate::stats::Verdict::Failed;
+        // Failed, the reports also say why, from the same odd numbers.
+        for r in reporters(None).expect("embedded templates") {
+            let text = r.render(&failed).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!text.is_empty(), "{}", r.file_name());
+        }
+        assert!(console::gate(&failed).contains("why it failed"));
         let s = hostile();
         for r in reporters(None).expect("embedded templates") {
             let name = r.file_name();

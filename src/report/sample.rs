@@ -269,6 +269,26 @@ pub fn hostile() -> Summary {
             p.p99_us = u64::MAX;
         }
     }
+    s.scenarios[0].tls_insecure = true;
+    if let [a, b, ..] = s.scenarios[0].cells.as_mut_slice() {
+        // Connections no run records: more than there were operations, means that are not
+        // numbers, counts that overflow a product.
+        let mut k = connections(u64::MAX, u64::MAX);
+        k.tls_resumed = u64::MAX;
+        k.dns_us.mean = f64::NAN;
+        k.dns_us.count = 3;
+        k.connect_us.mean = f64::INFINITY;
+        k.tls_us.mean = -1.0;
+        k.ttfb_us.mean = 1e308;
+        k.protocols.insert(String::new(), u64::MAX);
+        a.connections = Some(k);
+        b.connections = Some(connections(0, 0));
+        // What a server may say: markup, a terminal escape, a line break.
+        b.error_messages.insert(
+            "status".into(),
+            vec!["<script>x</script>\u{1b}[2J\n| `x`".into(), String::new()],
+        );
+    }
     s.scenarios[1].busy_fraction = f64::NAN;
     for c in &mut s.scenarios[1].cells {
         c.speedup = Some(f64::INFINITY);

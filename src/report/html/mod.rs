@@ -52,13 +52,18 @@ impl Html {
         };
         load_folder(&mut registry, dir)?;
         let html = Html { registry };
-        // Strict mode finds a misspelt field only when rendering: find it now, before the load.
-        html.registry
-            .render("report", &View::new(&sample()))
-            .map_err(|e| ReportError::Template {
-                path: dir.join(MAIN_TEMPLATE),
-                reason: e.to_string(),
-            })?;
+        // Strict mode finds a misspelt field only when rendering: find it now, before the load,
+        // in the sample as it is and failed (which adds the "why it failed" panel).
+        let mut failed = sample();
+        failed.verdict = crate::stats::Verdict::Failed;
+        for s in [sample(), failed] {
+            html.registry
+                .render("report", &View::new(&s))
+                .map_err(|e| ReportError::Template {
+                    path: dir.join(MAIN_TEMPLATE),
+                    reason: e.to_string(),
+                })?;
+        }
         Ok(html)
     }
 }
@@ -570,6 +575,14 @@ mod tests {
         .expect("write");
         let e = err(dir.path());
         assert!(e.contains("nmae"), "{e}");
+        // Also inside the panel only a failed run shows.
+        std::fs::write(
+            dir.path().join(MAIN_TEMPLATE),
+            "{{#if why_failed}}{{why_failed.cuont}}{{/if}}",
+        )
+        .expect("write");
+        let e = err(dir.path());
+        assert!(e.contains("cuont"), "{e}");
     }
 
     /// A summary of `scenarios` × `cells` cells with realistic histograms and minute-long
