@@ -12,9 +12,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use crate::plan::Threshold;
 use crate::plan::spec::{
-    BaseSpec, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec, Method, Percent, PlanName,
-    PlanSpec, Rate, RawCpu, RawScenario, RequestSpec, ScenarioSpec, Scenarios, StatusList,
-    TargetSpec, Template, Version, WarmupSpec,
+    BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec,
+    JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu, RawScenario,
+    RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template, ThinkSpec,
+    Version, WarmupSpec, Weight,
 };
 use crate::stats::Summary;
 
@@ -124,11 +125,38 @@ schema!(HttpVersionSpec, "HttpVersion", _g => json_schema!({
     "description": "The HTTP protocol: auto (ALPN picks h2 when offered, else HTTP/1.1), \"1.1\", or \"2\" (h2 through ALPN over TLS, h2c with prior knowledge over http://).",
     "enum": ["auto", "1.1", "2", 2, 1.1]
 }));
+schema!(Weight, "Weight", _g => json_schema!({
+    "description": "A target's relative weight in a mix: each operation picks a target at random in these proportions.",
+    "type": "number", "exclusiveMinimum": 0
+}));
+schema!(JsonBody, "JsonBody", _g => json_schema!({
+    "description": "The request body as JSON, written as YAML (sent with content-type application/json); strings may hold ${NAME}."
+}));
+schema!(JsonChecks, "JsonChecks", _g => json_schema!({
+    "description": "JSON paths (RFC 9535) into the response body, each `exists` or the value its first node must equal.",
+    "type": "object",
+    "additionalProperties": {"anyOf": [{"const": "exists"}, {"type": ["string", "number", "boolean", "null"]}]},
+    "examples": [{"$.token": "exists", "$.items[0].id": 1}]
+}));
+schema!(Captures, "Captures", g => json_schema!({
+    "description": "Variables taken from the response, for the later steps of the same iteration: a JSON path, a header, or a regular expression (its first group).",
+    "type": "object",
+    "additionalProperties": g.subschema_for::<CaptureSpec>(),
+    "examples": [{"token": {"json": "$.token"}}, {"next": {"header": "location"}}, {"id": {"regex": "id=(\\d+)"}}]
+}));
+schema!(ThinkSpec, "Think", g => json_schema!({
+    "description": "A pause after the step: a duration, or a uniform range {min, max}.",
+    "anyOf": [g.subschema_for::<Dur>(), {"type": "object", "properties": {"min": g.subschema_for::<Dur>(), "max": g.subschema_for::<Dur>()}, "required": ["min", "max"], "additionalProperties": false}]
+}));
+schema!(Seed, "Seed", _g => json_schema!({
+    "description": "The seed of random choices (weighted targets, random rows, think ranges).",
+    "type": "integer", "minimum": 0
+}));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{model}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential).",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase).",
     "type": "string",
-    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms"]
+    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms"]
 }));
 
 #[cfg(test)]

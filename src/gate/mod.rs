@@ -8,7 +8,7 @@
 
 pub mod baseline;
 
-use crate::plan::threshold::{Metric, Stat};
+use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
 use crate::stats::{CellSummary, Summary, ThresholdResult, Verdict};
 use crate::units;
@@ -70,9 +70,20 @@ pub fn decide(summary: &mut Summary) -> Verdict {
 }
 
 fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
-    let l = &c.latency_us;
-    let (observed, unit) = match t.metric {
-        Metric::Latency(stat) => (
+    let l = match t.phase {
+        None => Some(&c.latency_us),
+        Some(p) => c.connections.as_ref().map(|cs| match p {
+            Phase::Dns => &cs.dns_us,
+            Phase::Connect => &cs.connect_us,
+            Phase::Tls => &cs.tls_us,
+            Phase::Ttfb => &cs.ttfb_us,
+        }),
+    };
+    // A phase that never happened (no TLS on http://, no DNS for an address) has no figure.
+    let l = l.filter(|l| l.count > 0 || t.phase.is_none());
+    let (observed, unit) = match (t.metric, l) {
+        (Metric::Latency(_), None) => (None, "us"),
+        (Metric::Latency(stat), Some(l)) => (
             Some(match stat {
                 Stat::Min => l.min as f64,
                 Stat::Mean => l.mean,
@@ -84,9 +95,9 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             }),
             "us",
         ),
-        Metric::ErrorRate => (Some(c.error_rate), "fraction"),
-        Metric::Throughput => (Some(c.throughput_per_s), "per_s"),
-        Metric::Speedup(_) => (c.speedup, "ratio"),
+        (Metric::ErrorRate, _) => (Some(c.error_rate), "fraction"),
+        (Metric::Throughput, _) => (Some(c.throughput_per_s), "per_s"),
+        (Metric::Speedup(_), _) => (c.speedup, "ratio"),
     };
     // A cell that measured nothing cannot pass a threshold.
     let observed = observed.filter(|_| c.operations > 0);
@@ -99,6 +110,10 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
     let observed_text = match (observed, t.metric) {
         (Some(v), _) => text(v),
         (None, _) if c.operations == 0 => "no operations were measured".into(),
+        (None, Metric::Latency(_)) => match t.phase {
+            Some(p) => format!("no {} phase was measured", p.as_str()),
+            None => "no latency was measured".into(),
+        },
         (None, _) => "no sequential cell to compare with".into(),
     };
     ThresholdResult {
@@ -167,6 +182,8 @@ mod tests {
             open: None,
             connections: None,
             error_messages: Default::default(),
+            requests: Vec::new(),
+            think_us: None,
         }
     }
 

@@ -8,17 +8,16 @@ mod guard;
 pub mod http;
 mod locate;
 pub mod model;
+pub mod requests;
 mod resolve;
 pub mod spec;
+pub mod text;
 pub mod threshold;
 
 use std::path::{Path, PathBuf};
 
 pub use model::Model;
-pub use resolve::{
-    Base, BaselineSettings, Cell, Kernel, Load, Plan, RequestTemplate, Scenario, TargetUrl,
-    Workload, slug,
-};
+pub use resolve::{Base, BaselineSettings, Cell, Kernel, Load, Plan, Scenario, Workload, slug};
 pub use threshold::Threshold;
 
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.

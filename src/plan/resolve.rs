@@ -7,11 +7,10 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::http::HttpSettings;
 use super::locate::Path;
+use super::requests::{self, HttpWorkload, Mix};
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
 use super::threshold::{self, Threshold};
 
@@ -81,12 +80,7 @@ pub struct Scenario {
 
 #[derive(Debug, Clone)]
 pub enum Workload {
-    Http {
-        requests: Vec<RequestTemplate>,
-        /// Accepted status codes; empty means "any status below 400".
-        expect_status: Vec<u16>,
-        settings: HttpSettings,
-    },
+    Http(Box<HttpWorkload>),
     Cpu(Kernel),
 }
 
@@ -94,7 +88,7 @@ impl Workload {
     /// `io` for HTTP, `cpu` for kernels: what the workload is, before anything is measured.
     pub fn kind(&self) -> &'static str {
         match self {
-            Workload::Http { .. } => "io",
+            Workload::Http(_) => "io",
             Workload::Cpu(_) => "cpu",
         }
     }
@@ -102,7 +96,11 @@ impl Workload {
     /// Operations in one pass over the workload (the number of targets, or 1 for a kernel).
     pub fn ops_per_pass(&self) -> u64 {
         match self {
-            Workload::Http { requests, .. } => requests.len() as u64,
+            // A flow's iteration is one operation; a pass over targets is one per target.
+            Workload::Http(h) => match h.mix {
+                Mix::Flow(_) => 1,
+                Mix::InOrder | Mix::Weighted(_) => h.requests.len() as u64,
+            },
             Workload::Cpu(_) => 1,
         }
     }
@@ -129,25 +127,6 @@ impl std::fmt::Display for Kernel {
             ),
         }
     }
-}
-
-/// One request as planned; the URL may still need the base.
-#[derive(Debug, Clone)]
-pub struct RequestTemplate {
-    /// The URL as written, variables not substituted: the only form shown in outputs.
-    pub display: String,
-    pub url: TargetUrl,
-    pub method: String,
-    /// Name and substituted value.
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Bytes>,
-}
-
-#[derive(Debug, Clone)]
-pub enum TargetUrl {
-    Absolute(url::Url),
-    /// A path (with query) to join onto the base.
-    Relative(String),
 }
 
 /// How much load a cell generates.
@@ -338,102 +317,6 @@ impl Context<'_> {
     }
 }
 
-/// The headers a target sends, with where each value was written: defaults, then the
-/// scenario's, then the target's own, a later layer replacing an earlier header of the same name.
-fn layered_headers(
-    ctx: &Context,
-    layers: [(&spec::Headers, Path); 3],
-) -> Result<Vec<(String, String)>, ResolveError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for (layer, at) in layers {
-        for (k, v) in &layer.0 {
-            let at = at.key(k);
-            let value = ctx.expand(v, &at)?;
-            if hyper::header::HeaderValue::from_str(&value).is_err() {
-                return Err(ResolveError::at(
-                    at,
-                    format!("the value of header `{k}` is not a valid HTTP header value"),
-                ));
-            }
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
-            headers.push((k.clone(), value));
-        }
-    }
-    Ok(headers)
-}
-
-fn http_workload(
-    ctx: &Context,
-    targets: Vec<spec::TargetSpec>,
-    has_base: bool,
-    scenario_headers: Option<&spec::Headers>,
-    defaults_headers: Option<&spec::Headers>,
-    at: &Path,
-) -> Result<Vec<RequestTemplate>, ResolveError> {
-    let none = spec::Headers::default();
-    let mut requests = Vec::with_capacity(targets.len());
-    for (i, t) in targets.into_iter().enumerate() {
-        let target_at = at.key("targets").index(i);
-        // A string target is its URL; a request object has `url`, `headers` and `body` keys.
-        let (url_at, headers_at, body_at) = if t.object {
-            (
-                target_at.key("url"),
-                target_at.key("headers"),
-                target_at.key("body"),
-            )
-        } else {
-            (
-                target_at.clone(),
-                target_at.key("headers"),
-                target_at.clone(),
-            )
-        };
-        let value = ctx.expand(&t.url, &url_at)?;
-        let url = if value.starts_with('/') {
-            if !has_base {
-                return Err(ResolveError::at(
-                    url_at,
-                    format!(
-                        "relative URL `{}` needs `base` (builtin or http://host:port) at the top of the plan",
-                        t.url.raw
-                    ),
-                ));
-            }
-            spec::check_target_url(&value, &t.url.raw)
-                .map_err(|e| ResolveError::at(url_at.clone(), e))?;
-            TargetUrl::Relative(value)
-        } else {
-            TargetUrl::Absolute(
-                spec::absolute_http_url(&value, &t.url.raw)
-                    .map_err(|e| ResolveError::at(url_at.clone(), e))?,
-            )
-        };
-        let headers = layered_headers(
-            ctx,
-            [
-                (
-                    defaults_headers.unwrap_or(&none),
-                    Path::root().key("defaults").key("headers"),
-                ),
-                (scenario_headers.unwrap_or(&none), at.key("headers")),
-                (&t.headers, headers_at),
-            ],
-        )?;
-        let body = match &t.body {
-            Some(b) => Some(Bytes::from(ctx.expand(b, &body_at)?)),
-            None => None,
-        };
-        requests.push(RequestTemplate {
-            display: t.url.raw,
-            url,
-            method: t.method,
-            headers,
-            body,
-        });
-    }
-    Ok(requests)
-}
-
 /// The path of a key that a scenario may set itself or inherit from `defaults`.
 fn inherited(at: &Path, own: bool, key: &str) -> Path {
     if own {
@@ -470,20 +353,27 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
     for (si, s) in spec.scenarios.0.into_iter().enumerate() {
         let at = Path::root().key("scenarios").index(si);
-        let expect = s.expect.as_ref().or(d.expect.as_ref());
-        let workload = match s.workload {
-            WorkloadSpec::Targets(targets) => Workload::Http {
-                requests: http_workload(
-                    ctx,
-                    targets,
-                    has_base,
-                    s.headers.as_ref(),
-                    d.headers.as_ref(),
-                    &at,
-                )?,
-                expect_status: expect.map(|e| e.status.0.clone()).unwrap_or_default(),
+        let parts = || -> Result<requests::Parts, ResolveError> {
+            Ok(requests::Parts {
+                at: &at,
+                expect: s.expect.as_ref().or(d.expect.as_ref()),
+                expect_at: inherited(&at, s.expect.is_some(), "expect"),
+                scenario_headers: s.headers.as_ref(),
+                defaults_headers: d.headers.as_ref(),
+                data: s.data.as_ref(),
+                has_base,
                 settings: super::http::resolve(ctx, &s.http, &defaults_http, &at)?,
-            },
+                cookies: s.cookies,
+                seed: s.seed,
+            })
+        };
+        let workload = match s.workload {
+            WorkloadSpec::Targets(targets) => {
+                Workload::Http(Box::new(requests::targets(ctx, targets, parts()?)?))
+            }
+            WorkloadSpec::Flow(steps) => {
+                Workload::Http(Box::new(requests::flow(ctx, steps, parts()?)?))
+            }
             WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
                 CpuSpec::SumSquares { n } => Kernel::SumSquares { n },
                 CpuSpec::Sha256 { bytes } => Kernel::Sha256 { bytes },

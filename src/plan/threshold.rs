@@ -18,6 +18,8 @@ pub struct Threshold {
     pub metric: Metric,
     /// Only cells of this model are checked; `None` checks every cell (`speedup(m)` implies `m`).
     pub model: Option<Model>,
+    /// A latency of one connection phase (`p99{phase=tls}`) rather than of the operations.
+    pub phase: Option<Phase>,
     pub op: Op,
     /// In the metric's base unit: µs, fraction, per second, or ratio.
     pub limit: f64,
@@ -29,6 +31,29 @@ pub enum Metric {
     ErrorRate,
     Throughput,
     Speedup(Model),
+}
+
+/// A phase of HTTP connections and requests, timed apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Dns,
+    Connect,
+    Tls,
+    /// Time to first byte.
+    Ttfb,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [Phase::Dns, Phase::Connect, Phase::Tls, Phase::Ttfb];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Ttfb => "ttfb",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +117,7 @@ impl<'de> Deserialize<'de> for Threshold {
     }
 }
 
-const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5` or `p99{threads} < 80ms`";
+const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms` or `p99{phase=tls} < 20ms`";
 
 fn model(name: &str) -> Result<Model, String> {
     let name = name.trim();
@@ -124,17 +149,32 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
     };
     let lhs = lhs.trim();
     let rhs = rhs.trim();
-    // `name{model}` or `name{model=…}`
-    let (name, qualifier) = match lhs.split_once('{') {
+    // `name{model}`, `name{model=…}`, `name{phase=…}`, or several, comma-separated.
+    let (name, qualifier, phase) = match lhs.split_once('{') {
         Some((n, q)) => {
-            let q = q
-                .strip_suffix('}')
-                .ok_or_else(|| bad("unclosed `{`"))?
-                .trim();
-            let q = q.strip_prefix("model=").unwrap_or(q);
-            (n.trim(), Some(model(q).map_err(|e| bad(&e))?))
+            let q = q.strip_suffix('}').ok_or_else(|| bad("unclosed `{`"))?;
+            let (mut model_q, mut phase_q) = (None, None);
+            for part in q.split(',').map(str::trim) {
+                match part.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                    Some(("phase", v)) => {
+                        let p = Phase::ALL
+                            .into_iter()
+                            .find(|p| p.as_str() == v)
+                            .ok_or_else(|| {
+                                bad(&format!(
+                                    "unknown phase `{v}`, expected dns, connect, tls or ttfb"
+                                ))
+                            })?;
+                        phase_q = Some(p);
+                    }
+                    Some(("model", v)) => model_q = Some(model(v).map_err(|e| bad(&e))?),
+                    Some((k, _)) => return Err(bad(&format!("unknown qualifier `{k}`"))),
+                    None => model_q = Some(model(part).map_err(|e| bad(&e))?),
+                }
+            }
+            (n.trim(), model_q, phase_q)
         }
-        None => (lhs, None),
+        None => (lhs, None, None),
     };
     let metric = match name {
         "min" => Metric::Latency(Stat::Min),
@@ -165,6 +205,9 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
             None => return Err(bad(&format!("unknown metric `{other}`"))),
         },
     };
+    if phase.is_some() && !matches!(metric, Metric::Latency(_)) {
+        return Err(bad("a phase has latencies only: p50, p99, max…"));
+    }
     let limit = match metric {
         Metric::Latency(_) => latency_us(rhs).map_err(|e| bad(&e))?,
         Metric::ErrorRate => {
@@ -187,6 +230,7 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         text: s.to_string(),
         metric,
         model: qualifier,
+        phase,
         op,
         limit,
     })
@@ -220,6 +264,32 @@ fn latency_us(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phases_qualify_latencies_only() {
+        type Want = Result<(Option<Phase>, Option<Model>), &'static str>;
+        let cases: [(&str, Want); 6] = [
+            ("p99{phase=tls} < 20ms", Ok((Some(Phase::Tls), None))),
+            (
+                "p50{threads, phase=connect} < 1ms",
+                Ok((Some(Phase::Connect), Some(Model::Threads))),
+            ),
+            ("max{phase = ttfb} < 1s", Ok((Some(Phase::Ttfb), None))),
+            (
+                "p99{phase=handshake} < 1ms",
+                Err("unknown phase `handshake`"),
+            ),
+            ("error_rate{phase=dns} < 1%", Err("latencies only")),
+            ("p99{colour=red} < 1ms", Err("unknown qualifier `colour`")),
+        ];
+        for (text, want) in cases {
+            match (parse(text), want) {
+                (Ok(t), Ok((phase, model))) => assert_eq!((t.phase, t.model), (phase, model)),
+                (Err(e), Err(msg)) => assert!(e.contains(msg), "{text}: {e}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+    }
 
     #[test]
     fn parses_every_form() {

@@ -90,8 +90,11 @@ pub fn sample() -> Summary {
                 .into_iter()
                 .collect()
         },
+        requests: Vec::new(),
+        think_us: None,
     };
     let scenario = |kind: Bound| ScenarioSummary {
+        seed: None,
         name: "sample".into(),
         description: Some("a sample scenario".into()),
         kind,

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 
 use tokio::sync::Notify;
 
-use crate::plan::{Base, Cell, Load, Model, Plan};
+use crate::plan::{Base, Cell, Load, Model, Plan, Workload};
 use crate::stats::{CellResult, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError, Resolved};
 
@@ -101,12 +101,9 @@ pub fn execute(
 ) -> Result<RunResults, RunError> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let started_at = SystemTime::now();
-    let needs_server = cells.iter().any(|c| {
-        matches!(
-            plan.scenarios[c.scenario].workload,
-            crate::plan::Workload::Http { .. }
-        )
-    });
+    let needs_server = cells
+        .iter()
+        .any(|c| matches!(plan.scenarios[c.scenario].workload, Workload::Http(_)));
     let server = match (&plan.base, needs_server) {
         (Base::Builtin { tls }, true) => {
             let s = BuiltinServer::start(*tls).map_err(RunError::Builtin)?;
@@ -125,12 +122,21 @@ pub fn execute(
     for s in &plan.scenarios {
         let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
         let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
-        Prepared::new(&resolved, s.timeout)?;
+        Prepared::new(&resolved, s.timeout, None)?;
         if let Some(w) = resolved.tls_warning() {
             observer.note(&format!("warning: scenario `{}`: {w}", s.name));
         }
         workloads.push(resolved);
     }
+    // Each scenario's seed: the plan's, or a new one this run (reported in the summary).
+    let seeds: Vec<u64> = plan
+        .scenarios
+        .iter()
+        .map(|s| match &s.workload {
+            Workload::Http(h) => h.seed.unwrap_or_else(|| fastrand::u64(..)),
+            Workload::Cpu(_) => 0,
+        })
+        .collect();
     let mut results = Vec::with_capacity(cells.len());
     for (i, cell) in cells.iter().enumerate() {
         if stopping() {
@@ -169,6 +175,7 @@ pub fn execute(
             share,
             warmup_time: scenario.warmup_time,
             timeout: scenario.timeout,
+            seed: seeds[cell.scenario],
         };
         let progress = Arc::new(AtomicU64::new(0));
         let offset = started_at.elapsed().unwrap_or_default();
@@ -210,6 +217,7 @@ pub fn execute(
         cells: results,
         interrupted: stopping(),
         cores,
+        seeds,
     })
 }
 

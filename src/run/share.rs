@@ -116,6 +116,9 @@ pub struct CellWork {
     pub warmup_time: Duration,
     /// How long one operation may take.
     pub timeout: Duration,
+    /// The seed of the scenario's random choices (each user draws its own stream from it).
+    #[serde(default)]
+    pub seed: u64,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use tokio::sync::{Barrier, watch};
 
 use super::shape::{Op, Shape};
 use super::sink;
-use crate::workload::{Outcome, Unit};
+use crate::workload::{Exchange, Outcome, Unit};
 
 /// What the users of one cell share in one process.
 pub struct Shared {
@@ -28,6 +28,11 @@ pub struct Shared {
     /// A kernel never awaits: yielding after each operation lets the other tasks of a
     /// single-threaded runtime take turns, as asyncio's would between awaits.
     pub yield_between_ops: bool,
+    /// The seed of the users' random choices.
+    pub seed: u64,
+    /// Whether requests keep statistics of their own (several names, or a flow); with one
+    /// request, the cell's statistics are its.
+    pub per_request: bool,
 }
 
 /// Where users meet before the measured phase: all of them (and a coordinator, in a worker
@@ -83,7 +88,12 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     let mut stop = StopWatch::new();
     // Warm-up: the same operations, on the same connection, not recorded.
     while let Some(n) = shared.shape.warm_next() {
-        if super::stopping() || stop.execute(&mut unit, n).await.is_none() {
+        let done = if super::stopping() {
+            None
+        } else {
+            stop.execute(&mut unit, n, &mut |_| {}).await
+        };
+        if done.is_none_or(|o| o.exhausted) {
             break;
         }
         if shared.yield_between_ops {
@@ -97,10 +107,18 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     };
     while let Some(op) = shared.shape.next(user).await {
         let sent = Instant::now();
-        let outcome = stop.execute(&mut unit, op.n).await;
+        let mut exchanges = |e: Exchange| {
+            if op.measured {
+                let at = Instant::now().saturating_duration_since(measured_start);
+                sink::with(|r| r.record_exchange(at, &e, shared.per_request));
+            }
+        };
+        let outcome = stop.execute(&mut unit, op.n, &mut exchanges).await;
         let ended = Instant::now();
         shared.shape.done(&op);
-        let Some(outcome) = outcome else { break };
+        let Some(outcome) = outcome.filter(|o| !o.exhausted) else {
+            break;
+        };
         if op.measured {
             record(&op, measured_start, sent, ended, &outcome);
             shared.progress.fetch_add(1, Ordering::Relaxed);
@@ -112,20 +130,25 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
 }
 
 /// Records one finished operation: at its end since the measured start, with its latency from
-/// when the request was written (a kept connection's setup is not the request's), or for an
-/// open-model arrival from its intended start, everything included, the send's lateness beside.
+/// its start less what is not its own (a kept connection's setup, a flow's think time); for an
+/// open-model arrival, from its intended start with everything but think time, the send's
+/// lateness beside.
 fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outcome: &Outcome) {
     let at = ended.saturating_duration_since(measured_start);
-    let request = ended.saturating_duration_since(outcome.request_start.unwrap_or(sent));
+    let own = ended
+        .saturating_duration_since(sent)
+        .saturating_sub(outcome.excluded);
     sink::with(|r| match op.due {
         Some(due) => r.record_open(
             at,
-            ended.saturating_duration_since(due),
-            request,
+            ended
+                .saturating_duration_since(due)
+                .saturating_sub(outcome.think),
+            own,
             sent.saturating_duration_since(due),
             outcome,
         ),
-        None => r.record(at, request, outcome),
+        None => r.record(at, own, outcome),
     });
 }
 
@@ -165,12 +188,17 @@ impl StopWatch {
     }
 
     /// One operation, abandoned (`None`) if the run is being stopped meanwhile.
-    async fn execute(&mut self, unit: &mut Unit, op: u64) -> Option<Outcome> {
+    async fn execute(
+        &mut self,
+        unit: &mut Unit,
+        op: u64,
+        exchanges: &mut (dyn FnMut(Exchange) + Send),
+    ) -> Option<Outcome> {
         if let Unit::Cpu(k) = unit {
             // A kernel never awaits; it looks at the stop flag itself while it computes.
             return crate::workload::kernel_until(k, &super::stopping);
         }
-        let mut work = std::pin::pin!(unit.execute(op));
+        let mut work = std::pin::pin!(unit.execute(op, exchanges));
         std::future::poll_fn(|cx| {
             if self.poll_stop(cx).is_ready() {
                 return Poll::Ready(None);
@@ -198,14 +226,17 @@ mod tests {
             share: share.clone(),
             warmup_time,
             timeout: Duration::from_secs(1),
+            seed: 0,
         };
-        let prepared = Prepared::new(&work.workload, work.timeout).expect("prepared");
+        let prepared = Prepared::new(&work.workload, work.timeout, None).expect("prepared");
         (
             Shared {
                 shape: Shape::new(&work),
                 gate: Gate::open(share.user_count()),
                 progress: Arc::new(AtomicU64::new(0)),
                 yield_between_ops: true,
+                seed: 0,
+                per_request: false,
             },
             prepared,
         )
@@ -220,7 +251,7 @@ mod tests {
         rt.block_on(async {
             let tasks = users
                 .iter()
-                .map(|u| user(shared, *u, prepared.unit()))
+                .map(|u| user(shared, *u, prepared.unit(*u, 0)))
                 .collect::<Vec<_>>();
             let driver = async {
                 if shared.shape.has_driver() {

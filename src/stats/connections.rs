@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recorder::{histogram_from_base64, histogram_to_base64, new_histogram, record_us};
 use super::summary::LatencySummary;
-use crate::workload::Outcome;
+use crate::workload::Exchange;
 
 #[derive(Debug, Clone)]
 pub struct ConnStats {
@@ -42,12 +42,12 @@ impl Default for ConnStats {
 }
 
 impl ConnStats {
-    /// Records what an operation tells of connections: a new one's phases, its first byte.
-    pub fn record(&mut self, outcome: &Outcome) {
-        if let Some(t) = outcome.ttfb {
+    /// Records what a request tells of connections: a new one's phases, its first byte.
+    pub fn record(&mut self, e: &Exchange) {
+        if let Some(t) = e.ttfb {
             record_us(&mut self.ttfb, t);
         }
-        let Some(setup) = &outcome.setup else { return };
+        let Some(setup) = &e.setup else { return };
         self.opened += 1;
         if let Some(d) = setup.dns {
             record_us(&mut self.dns, d);

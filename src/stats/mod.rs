@@ -23,7 +23,6 @@ pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, t
 pub use summary::*;
 
 use crate::plan::{Cell, Plan, Workload};
-use crate::workload::ErrorKind;
 
 /// What a cell, or one share of it (a worker process, a shard), measured.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +76,8 @@ pub struct RunResults {
     pub cells: Vec<CellResult>,
     pub interrupted: bool,
     pub cores: usize,
+    /// The seed of each scenario's random choices, in plan order.
+    pub seeds: Vec<u64>,
 }
 
 /// A scenario is CPU-bound when the runner kept at least this share of its usable cores busy.
@@ -100,15 +101,19 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             let planned = s.load.planned_time();
             let cells: Vec<CellSummary> = results
                 .iter()
-                .map(|c| cell_summary(c, seq_throughput, planned))
+                .map(|c| cell_summary(c, seq_throughput, planned, request_names(&s.workload)))
                 .collect();
             let (busy_fraction, bound_cell) = bound_evidence(&results, run.cores);
             Some(ScenarioSummary {
                 name: s.name.clone(),
                 description: s.description.clone(),
                 kind: match s.workload {
-                    Workload::Http { .. } => Bound::Io,
+                    Workload::Http(_) => Bound::Io,
                     Workload::Cpu(_) => Bound::Cpu,
+                },
+                seed: match &s.workload {
+                    Workload::Http(h) if h.random_choices() => run.seeds.get(si).copied(),
+                    _ => None,
                 },
                 bound: if busy_fraction >= CPU_BOUND_FRACTION {
                     Bound::Cpu
@@ -118,7 +123,8 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                 busy_fraction,
                 bound_cell,
                 workload: match &s.workload {
-                    Workload::Http { requests, .. } => requests
+                    Workload::Http(h) => h
+                        .requests
                         .iter()
                         .map(|r| {
                             if r.method == "GET" {
@@ -131,7 +137,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                     Workload::Cpu(k) => vec![k.to_string()],
                 },
                 load: s.load.describe(),
-                tls_insecure: matches!(&s.workload, Workload::Http { settings, .. } if settings.tls.insecure),
+                tls_insecure: matches!(&s.workload, Workload::Http(h) if h.settings.tls.insecure),
                 cells,
             })
         })
@@ -215,10 +221,44 @@ fn bound_evidence(results: &[&CellResult], cores: usize) -> (f64, String) {
     }
 }
 
+/// The names requests keep statistics under, for an HTTP scenario.
+fn request_names(w: &Workload) -> &[String] {
+    match w {
+        Workload::Http(h) => &h.names,
+        Workload::Cpu(_) => &[],
+    }
+}
+
+/// Statistics per request name. With one name and no flow, the cell's statistics are the
+/// request's (recorded once, not twice).
+fn requests_summary(r: &Recorder, names: &[String]) -> Vec<RequestSummary> {
+    let one = |name: &String, r: &Recorder| RequestSummary {
+        name: name.clone(),
+        operations: r.operations,
+        successes: r.successes,
+        errors: r.errors_by_name(),
+        error_rate: r.error_rate(),
+        status_codes: r.statuses_by_code(),
+        error_messages: r.messages_by_name(),
+        bytes: r.bytes,
+        latency_us: latency_summary(&r.latency),
+        histogram: histogram_to_base64(&r.latency),
+    };
+    match (names, r.requests.is_empty()) {
+        ([name], true) => vec![one(name, r)],
+        _ => names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| one(n, r.requests.get(i).unwrap_or(&Recorder::default())))
+            .collect(),
+    }
+}
+
 fn cell_summary(
     c: &CellResult,
     seq_throughput: Option<f64>,
     planned: Option<Duration>,
+    names: &[String],
 ) -> CellSummary {
     let m = &c.measured;
     let r = &m.recorder;
@@ -231,20 +271,9 @@ fn cell_summary(
         workers: c.cell.workers.get(),
         operations: r.operations,
         successes: r.successes,
-        errors: ErrorKind::ALL
-            .iter()
-            .map(|k| (k.as_str().to_string(), r.error(*k)))
-            .collect(),
-        status_codes: r
-            .statuses
-            .iter()
-            .map(|(s, n)| (s.to_string(), *n))
-            .collect(),
-        error_rate: if r.operations > 0 {
-            r.error_count() as f64 / r.operations as f64
-        } else {
-            0.0
-        },
+        errors: r.errors_by_name(),
+        status_codes: r.statuses_by_code(),
+        error_rate: r.error_rate(),
         bytes: r.bytes,
         wall_seconds: wall,
         throughput_per_s: tput,
@@ -261,11 +290,9 @@ fn cell_summary(
         timeline: r.timeline.points(),
         histogram: histogram_to_base64(&r.latency),
         connections: r.connections.as_ref().map(|c| c.summary()),
-        error_messages: r
-            .messages
-            .iter()
-            .map(|(k, m)| (k.as_str().to_string(), m.clone()))
-            .collect(),
+        error_messages: r.messages_by_name(),
+        requests: requests_summary(r, names),
+        think_us: r.think.as_deref().map(latency_summary),
         open: r.open.as_ref().map(|o| {
             let secs = planned.map_or(0.0, |p| p.as_secs_f64());
             let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };

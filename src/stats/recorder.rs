@@ -14,7 +14,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer,
 use serde::{Deserialize, Serialize};
 
 use super::connections::{ConnStats, ConnWire};
-use crate::workload::{ErrorKind, Outcome};
+use crate::workload::{ErrorKind, Exchange, Outcome};
 
 /// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
 pub const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -64,6 +64,10 @@ pub struct Recorder {
     pub open: Option<Box<OpenStats>>,
     /// HTTP only: what connections cost, apart from the requests.
     pub connections: Option<Box<ConnStats>>,
+    /// Per request name (targets of a mix, steps of a flow), by statistics index.
+    pub requests: Vec<Recorder>,
+    /// Flows: each iteration's think time.
+    pub think: Option<Box<Histogram<u64>>>,
 }
 
 /// What an open model measures beside the corrected latency.
@@ -113,6 +117,8 @@ impl Default for Recorder {
             timeline: Timeline::default(),
             open: None,
             connections: None,
+            requests: Vec::new(),
+            think: None,
         }
     }
 }
@@ -160,13 +166,65 @@ impl Recorder {
         if !record_us(&mut self.latency, latency) {
             self.out_of_range += 1;
         }
-        if outcome.ttfb.is_some() || outcome.setup.is_some() {
-            self.connections
-                .get_or_insert_with(Box::default)
-                .record(outcome);
+        if !outcome.think.is_zero() {
+            let think = self.think.get_or_insert_with(|| Box::new(new_histogram()));
+            record_us(think, outcome.think);
         }
         let second = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
         self.timeline.record(second, us, outcome);
+    }
+
+    /// Records one HTTP request of an operation: what its connection cost and, with
+    /// `per_request`, its own statistics under its name. `at`: its end since the cell started.
+    pub fn record_exchange(&mut self, at: Duration, e: &Exchange, per_request: bool) {
+        self.connections.get_or_insert_with(Box::default).record(e);
+        if !per_request {
+            return;
+        }
+        if self.requests.len() <= e.stats {
+            self.requests.resize_with(e.stats + 1, Recorder::default);
+        }
+        let outcome = Outcome {
+            status: e.status,
+            bytes: e.bytes,
+            error: e.error,
+            message: e.message.clone(),
+            ..Outcome::default()
+        };
+        self.requests[e.stats].record(at, e.latency, &outcome);
+    }
+
+    /// Errors by category name, every category present (summary.json's `errors`).
+    pub fn errors_by_name(&self) -> BTreeMap<String, u64> {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), self.error(*k)))
+            .collect()
+    }
+
+    /// Responses by status code (summary.json's `status_codes`).
+    pub fn statuses_by_code(&self) -> BTreeMap<String, u64> {
+        self.statuses
+            .iter()
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect()
+    }
+
+    /// The first distinct messages of each error category (summary.json's `error_messages`).
+    pub fn messages_by_name(&self) -> BTreeMap<String, Vec<String>> {
+        self.messages
+            .iter()
+            .map(|(k, m)| (k.as_str().to_string(), m.clone()))
+            .collect()
+    }
+
+    /// Errors over operations; 0 without operations.
+    pub fn error_rate(&self) -> f64 {
+        if self.operations > 0 {
+            self.error_count() as f64 / self.operations as f64
+        } else {
+            0.0
+        }
     }
 
     pub fn error_count(&self) -> u64 {
@@ -199,6 +257,19 @@ impl Recorder {
         }
         if let Some(c) = &other.connections {
             self.connections.get_or_insert_with(Box::default).merge(c);
+        }
+        if self.requests.len() < other.requests.len() {
+            self.requests
+                .resize_with(other.requests.len(), Recorder::default);
+        }
+        for (mine, theirs) in self.requests.iter_mut().zip(&other.requests) {
+            mine.merge(theirs);
+        }
+        if let Some(t) = &other.think {
+            let _ = self
+                .think
+                .get_or_insert_with(|| Box::new(new_histogram()))
+                .add(t.as_ref());
         }
         for (kind, msgs) in &other.messages {
             let mine = self.messages.entry(*kind).or_default();
@@ -402,6 +473,10 @@ pub struct RecorderWire {
     pub open: Option<OpenWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<ConnWire>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RecorderWire>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<String>,
 }
 
 /// [`OpenStats`] on the wire.
@@ -453,6 +528,8 @@ impl From<&Recorder> for RecorderWire {
                 dropped: o.dropped,
             }),
             connections: r.connections.as_deref().map(ConnWire::from),
+            requests: r.requests.iter().map(RecorderWire::from).collect(),
+            think: r.think.as_deref().map(histogram_to_base64),
         }
     }
 }
@@ -510,6 +587,15 @@ impl TryFrom<RecorderWire> for Recorder {
             connections: match w.connections {
                 None => None,
                 Some(c) => Some(Box::new(ConnStats::try_from(c)?)),
+            },
+            requests: w
+                .requests
+                .into_iter()
+                .map(Recorder::try_from)
+                .collect::<Result<_, _>>()?,
+            think: match w.think {
+                None => None,
+                Some(t) => Some(Box::new(histogram_from_base64(&t)?)),
             },
         })
     }

@@ -65,6 +65,9 @@ pub struct Results {
     pub finished_at: String,
     pub interrupted: bool,
     pub cores: usize,
+    /// The seed of each scenario's random choices, in plan order.
+    #[serde(default)]
+    pub seeds: Vec<u64>,
     pub cells: Vec<CellPartWire>,
 }
 
@@ -103,6 +106,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
         finished_at: humantime::format_rfc3339_seconds(run.finished_at).to_string(),
         interrupted: run.interrupted,
         cores: run.cores,
+        seeds: run.seeds.clone(),
         cells: run
             .cells
             .iter()
@@ -230,6 +234,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         cells,
         interrupted: files.iter().any(|(_, r)| r.interrupted),
         cores,
+        seeds: first.seeds.clone(),
     })
 }
 

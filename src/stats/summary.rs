@@ -116,6 +116,10 @@ pub struct ScenarioSummary {
     pub bound_cell: String,
     /// The workload as written: target URLs (variables not substituted) or the kernel.
     pub workload: Vec<String>,
+    /// The seed of the scenario's random choices (weighted targets, random data rows, think
+    /// ranges), when it makes any: `seed:` in the plan repeats them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     /// `repeat: N` or `duration: 30s`, as planned.
     pub load: String,
     /// True when the scenario set `tls.insecure`: the certificates of its HTTPS targets were
@@ -190,6 +194,36 @@ pub struct CellSummary {
     /// reviewer sees why: `{"tls": ["tls: invalid peer certificate: UnknownIssuer"]}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub error_messages: BTreeMap<String, Vec<String>>,
+    /// HTTP cells: statistics per request name (a target, or a flow's step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestSummary>,
+    /// Flows: think time per iteration, microseconds (left out of the operation's latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_us: Option<LatencySummary>,
+}
+
+/// One request name's statistics within a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestSummary {
+    /// The request's name: the plan's `name`, or its method and URL as written.
+    pub name: String,
+    pub operations: u64,
+    pub successes: u64,
+    /// Errors by category (connect, tls, timeout, status, body, expectation).
+    pub errors: BTreeMap<String, u64>,
+    /// Errors over operations, a fraction.
+    pub error_rate: f64,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<String, u64>,
+    /// The first distinct messages of each error category.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_messages: BTreeMap<String, Vec<String>>,
+    /// Response body bytes.
+    pub bytes: u64,
+    /// From the request's start to its response's last byte, microseconds.
+    pub latency_us: LatencySummary,
+    /// The request's latencies: compressed V2 HdrHistogram, base64, microseconds.
+    pub histogram: String,
 }
 
 impl CellSummary {

@@ -9,12 +9,13 @@
 mod cpu;
 mod http;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::http::HttpSettings;
-use crate::plan::{Kernel, TargetUrl, Workload};
+use crate::plan::requests::{HttpWorkload, Mix};
+use crate::plan::text::Text;
+use crate::plan::{Kernel, Workload};
 
 pub use http::{HttpTarget, ResolveError};
 
@@ -62,24 +63,23 @@ impl ErrorKind {
     }
 }
 
-/// How one operation went.
+/// How one operation went (a request, or a flow's iteration).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
-    /// The HTTP status, when a response arrived.
+    /// The HTTP status of its (last) response.
     pub status: Option<u16>,
     /// Response body bytes read.
     pub bytes: u64,
     pub error: Option<ErrorKind>,
-    /// Why it failed, in words that hold no secret (no header, URL or body of the plan's).
+    /// Why it failed, in words that hold no secret (no header, URL, body or variable value).
     pub message: Option<String>,
-    /// When the request itself was written on an open connection: a connection's setup before
-    /// it is never part of a request's latency. `None`: the operation as a whole is timed (a
-    /// new connection per request, a kernel).
-    pub request_start: Option<Instant>,
-    /// Time to the response's first byte (its head), from the request's start.
-    pub ttfb: Option<Duration>,
-    /// The connection this operation opened, and what each phase of opening it took.
-    pub setup: Option<Box<Setup>>,
+    /// Time inside the operation that is not its latency: a kept connection's setup (never
+    /// part of a request's latency) and think time between a flow's steps.
+    pub excluded: Duration,
+    /// Think time, part of `excluded`, reported apart.
+    pub think: Duration,
+    /// The user can do no more (the data file's unique rows are used up): nothing was sent.
+    pub exhausted: bool,
 }
 
 impl Outcome {
@@ -91,6 +91,24 @@ impl Outcome {
             ..Outcome::default()
         }
     }
+}
+
+/// One HTTP request and its response, as its own statistics see it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exchange {
+    /// The request's statistics index (its name's).
+    pub stats: usize,
+    /// From when it was written on an open connection (or, with a connection per request, from
+    /// the start of connecting) to the last byte of the response.
+    pub latency: Duration,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub error: Option<ErrorKind>,
+    pub message: Option<String>,
+    /// Time to the response's first byte (its head), from the request's start.
+    pub ttfb: Option<Duration>,
+    /// The connection this request opened, and what each phase of opening it took.
+    pub setup: Option<Box<Setup>>,
 }
 
 /// What opening one connection took, phase by phase.
@@ -113,24 +131,8 @@ pub struct Setup {
 /// to worker processes. Holds substituted values: never shown, only sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Resolved {
-    Http {
-        requests: Vec<Request>,
-        /// Accepted status codes; empty means "any status below 400".
-        expect_status: Vec<u16>,
-        settings: HttpSettings,
-    },
+    Http(Box<HttpWorkload>),
     Cpu(Kernel),
-}
-
-/// One request with its absolute URL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    /// The URL as written in the plan, variables not substituted: the only form shown.
-    pub display: String,
-    pub url: url::Url,
-    pub method: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
 }
 
 impl Resolved {
@@ -141,55 +143,37 @@ impl Resolved {
         base: Option<&url::Url>,
         extra_ca: Option<&str>,
     ) -> Result<Resolved, ResolveError> {
-        match workload {
-            Workload::Http {
-                requests,
-                expect_status,
-                settings,
-            } => Ok(Resolved::Http {
-                requests: requests
-                    .iter()
-                    .map(|t| {
-                        let url = match &t.url {
-                            TargetUrl::Absolute(u) => u.clone(),
-                            TargetUrl::Relative(path) => base
-                                .ok_or_else(|| ResolveError {
-                                    display: t.display.clone(),
-                                    reason: "a relative URL needs `base`".into(),
-                                })?
-                                .join(path)
-                                .map_err(|e| ResolveError {
-                                    display: t.display.clone(),
-                                    reason: e.to_string(),
-                                })?,
-                        };
-                        Ok(Request {
-                            display: t.display.clone(),
-                            url,
-                            method: t.method.clone(),
-                            headers: t.headers.clone(),
-                            body: t
-                                .body
-                                .as_ref()
-                                .map(|b| String::from_utf8_lossy(b).into_owned()),
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-                expect_status: expect_status.clone(),
-                settings: {
-                    let mut s = settings.clone();
-                    s.tls.ca_pem.extend(extra_ca.map(str::to_string));
-                    s
-                },
-            }),
-            Workload::Cpu(k) => Ok(Resolved::Cpu(*k)),
+        let h = match workload {
+            Workload::Cpu(k) => return Ok(Resolved::Cpu(*k)),
+            Workload::Http(h) => h,
+        };
+        let mut h = HttpWorkload::clone(h);
+        for r in &mut h.requests {
+            if r.relative {
+                let base = base.ok_or_else(|| ResolveError {
+                    display: r.display.clone(),
+                    reason: "a relative URL needs `base`".into(),
+                })?;
+                // A path starting with `/` replaces the base's path: what joining would do, and
+                // the only way to keep variables (which joining would percent-encode) as slots.
+                let mut url = Text::literal(base.origin().ascii_serialization());
+                url.append(&r.url);
+                r.url = url;
+                r.relative = false;
+            }
         }
+        h.settings.tls.ca_pem.extend(extra_ca.map(str::to_string));
+        Ok(Resolved::Http(Box::new(h)))
     }
 
-    /// Operations in one pass over the workload (the number of targets, or 1 for a kernel).
+    /// Operations in one pass over the workload (the number of targets, or 1 for a kernel or
+    /// a flow's iteration).
     pub fn ops_per_pass(&self) -> u64 {
         match self {
-            Resolved::Http { requests, .. } => requests.len() as u64,
+            Resolved::Http(h) => match h.mix {
+                Mix::Flow(_) => 1,
+                Mix::InOrder | Mix::Weighted(_) => h.requests.len() as u64,
+            },
             Resolved::Cpu(_) => 1,
         }
     }
@@ -198,25 +182,39 @@ impl Resolved {
         matches!(self, Resolved::Cpu(_))
     }
 
+    /// Whether requests keep statistics of their own: a flow's steps, or several request names.
+    pub fn per_request_stats(&self) -> bool {
+        match self {
+            Resolved::Http(h) => matches!(h.mix, Mix::Flow(_)) || h.names.len() > 1,
+            Resolved::Cpu(_) => false,
+        }
+    }
+
+    /// Whether the users of a cell share connections (`connections: N`).
+    pub fn shares_connections(&self) -> bool {
+        matches!(self, Resolved::Http(h) if h.settings.connections.is_some())
+    }
+
     /// What a reviewer must know about how this workload's TLS is trusted, if anything: that
     /// nothing is verified (`tls.insecure`), or that this machine has no trust store.
     pub fn tls_warning(&self) -> Option<String> {
-        let Resolved::Http {
-            requests, settings, ..
-        } = self
-        else {
+        let Resolved::Http(h) = self else {
             return None;
         };
-        if !requests.iter().any(|r| r.url.scheme() == "https") {
+        let https = h
+            .requests
+            .iter()
+            .any(|r| r.url.render(|_| Some("")).starts_with("https:"));
+        if !https {
             return None;
         }
-        if settings.tls.insecure {
+        if h.settings.tls.insecure {
             return Some(
                 "tls.insecure: certificates are NOT verified; anything can answer as the server"
                     .into(),
             );
         }
-        (settings.tls.ca_pem.is_empty() && http::system_root_count() == 0).then(|| {
+        (h.settings.tls.ca_pem.is_empty() && http::system_root_count() == 0).then(|| {
             "this machine has no system trust store: only roots given in `tls.ca` are trusted"
                 .into()
         })
@@ -231,27 +229,30 @@ pub enum Prepared {
 }
 
 impl Prepared {
-    /// Builds the requests once, for every user of the cell in this process.
-    pub fn new(resolved: &Resolved, timeout: Duration) -> Result<Prepared, ResolveError> {
+    /// Builds the requests once, for every user of the cell in this process. `connections_on`:
+    /// where shared connections' tasks run when the users are on runtimes of their own.
+    pub fn new(
+        resolved: &Resolved,
+        timeout: Duration,
+        connections_on: Option<tokio::runtime::Handle>,
+    ) -> Result<Prepared, ResolveError> {
         match resolved {
-            Resolved::Http {
-                requests,
-                expect_status,
-                settings,
-            } => Ok(Prepared::Http(std::sync::Arc::new(HttpTarget::new(
-                requests,
-                expect_status.clone(),
-                settings,
-                timeout,
-            )?))),
+            Resolved::Http(h) => {
+                let mut target = HttpTarget::new(h, timeout)?;
+                if let Some(h) = connections_on {
+                    target.drive_connections_on(h);
+                }
+                Ok(Prepared::Http(std::sync::Arc::new(target)))
+            }
             Resolved::Cpu(k) => Ok(Prepared::Cpu(*k)),
         }
     }
 
-    /// A fresh unit for one user: it owns its connection for the whole cell.
-    pub fn unit(&self) -> Unit {
+    /// A fresh unit for user `user`: it owns its connection, cookie jar and random choices for
+    /// the whole cell. `seed` seeds those choices (the same seed, the same choices).
+    pub fn unit(&self, user: usize, seed: u64) -> Unit {
         match self {
-            Prepared::Http(t) => Unit::Http(http::Session::new(t.clone())),
+            Prepared::Http(t) => Unit::Http(Box::new(http::Session::new(t.clone(), user, seed))),
             Prepared::Cpu(k) => Unit::Cpu(*k),
         }
     }
@@ -259,15 +260,20 @@ impl Prepared {
 
 /// One user's state.
 pub enum Unit {
-    Http(http::Session),
+    Http(Box<http::Session>),
     Cpu(Kernel),
 }
 
 impl Unit {
-    /// Executes operation number `op` (which picks the target in a target list).
-    pub async fn execute(&mut self, op: u64) -> Outcome {
+    /// Executes operation number `op` (which picks the target of a list, and the data row);
+    /// every HTTP request it sends is handed to `exchange` for its own statistics.
+    pub async fn execute(
+        &mut self,
+        op: u64,
+        exchange: &mut (dyn FnMut(Exchange) + Send),
+    ) -> Outcome {
         match self {
-            Unit::Http(s) => s.execute(op).await,
+            Unit::Http(s) => s.execute(op, exchange).await,
             Unit::Cpu(k) => {
                 std::hint::black_box(cpu::run(k));
                 Outcome::default()

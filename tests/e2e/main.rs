@@ -8,9 +8,11 @@ mod util;
 mod faults;
 
 mod gate;
+mod netns;
 mod open;
 mod report;
 mod run;
 mod server;
 mod shards;
+mod tls;
 mod trend;

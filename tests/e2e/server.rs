@@ -2,11 +2,9 @@
 //! HTTP/1.1, h2c with prior knowledge, HTTPS with ALPN `h2` and `http/1.1` trusting the CA it
 //! prints, and mutual TLS; then stopped with SIGTERM, leaving nothing behind.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -18,97 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::util;
-
-/// `loadplan serve --addr 127.0.0.1:0 ARGS`, running.
-struct Serve {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    /// host:port
-    addr: String,
-    /// The `ca-certificate` line's path, when the server printed one.
-    ca: Option<PathBuf>,
-}
-
-impl Serve {
-    /// Starts the server and reads its address line and, with `--tls` alone, its CA line.
-    fn start(args: &[&str]) -> Serve {
-        let generated = args.contains(&"--tls") && !args.contains(&"--tls-cert");
-        let mut child = Command::new(util::bin())
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the address line");
-        let scheme = if args.contains(&"--tls") {
-            "https"
-        } else {
-            "http"
-        };
-        let addr = line
-            .trim_end()
-            .strip_prefix(&format!("listening on {scheme}://"))
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        let ca = generated.then(|| {
-            line.clear();
-            stdout.read_line(&mut line).expect("the CA line");
-            let path = line
-                .trim_end_matches('\n')
-                .strip_prefix("ca-certificate ")
-                .unwrap_or_else(|| panic!("unexpected second line {line:?}"));
-            PathBuf::from(path)
-        });
-        Serve {
-            child,
-            stdout,
-            addr,
-            ca,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        let port = self.addr.rsplit(':').next().expect("a port");
-        port.parse().expect("a port number")
-    }
-
-    /// SIGTERM, then the exit code and whatever else it printed on stdout and stderr.
-    fn stop(mut self) -> (Option<i32>, String, String) {
-        let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: a signal to our own child, not reaped before this returns.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = String::new();
-        let _ = self.stdout.read_to_string(&mut out);
-        let mut err = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut err);
-        }
-        (status.code(), out, err)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        // Only when a test failed before `stop`: the child is still ours to kill and reap.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use super::util::{self, Serve, openssl};
 
 /// One client connection, HTTP/1.1 or HTTP/2, over TCP or TLS.
 enum Conn {
@@ -339,20 +247,6 @@ fn https_speaks_h2_and_http1_by_alpn_trusting_the_printed_ca() {
     });
     assert_clean_stop(server);
     assert!(!ca_dir.exists(), "{} outlived the server", ca_dir.display());
-}
-
-/// Runs `openssl ARGS` in `dir`; the test needs it to succeed.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A CA (rcgen) and a client certificate it signed.

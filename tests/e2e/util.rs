@@ -3,9 +3,9 @@
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn bin() -> PathBuf {
@@ -22,15 +22,28 @@ pub struct Output {
 
 /// Runs `loadplan ARGS` in `dir`, killing it (and failing the test) after `limit`.
 pub fn loadplan_in(dir: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Output {
+    loadplan_with(dir, args, limit, |cmd| {
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+    })
+}
+
+/// [`loadplan_in`], with `prepare` given the command before it starts (an environment, or a
+/// `pre_exec` that enters a network namespace).
+pub fn loadplan_with(
+    dir: &Path,
+    args: &[&str],
+    limit: Duration,
+    prepare: impl FnOnce(&mut Command),
+) -> Output {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
+    prepare(&mut cmd);
     let mut child = cmd.spawn().expect("start loadplan");
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
@@ -130,4 +143,219 @@ pub fn path_str(p: &Path) -> &str {
 /// `loadplan run PLAN --out OUT` in `dir`, with the one-minute limit.
 pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
     loadplan(dir, &["run", path_str(plan), "--out", path_str(out)])
+}
+
+/// `loadplan serve --addr 127.0.0.1:0 ARGS`, running.
+pub struct Serve {
+    pub child: Child,
+    pub stdout: BufReader<ChildStdout>,
+    /// host:port
+    pub addr: String,
+    /// The `ca-certificate` line's path, when the server printed one.
+    pub ca: Option<PathBuf>,
+}
+
+impl Serve {
+    /// Starts the server and reads its address line and, with `--tls` alone, its CA line.
+    pub fn start(args: &[&str]) -> Serve {
+        let generated = args.contains(&"--tls") && !args.contains(&"--tls-cert");
+        let mut child = Command::new(bin())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the address line");
+        let scheme = if args.contains(&"--tls") {
+            "https"
+        } else {
+            "http"
+        };
+        let addr = line
+            .trim_end()
+            .strip_prefix(&format!("listening on {scheme}://"))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let ca = generated.then(|| {
+            line.clear();
+            stdout.read_line(&mut line).expect("the CA line");
+            let path = line
+                .trim_end_matches('\n')
+                .strip_prefix("ca-certificate ")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"));
+            PathBuf::from(path)
+        });
+        Serve {
+            child,
+            stdout,
+            addr,
+            ca,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        let port = self.addr.rsplit(':').next().expect("a port");
+        port.parse().expect("a port number")
+    }
+
+    /// SIGTERM, then the exit code and whatever else it printed on stdout and stderr.
+    pub fn stop(mut self) -> (Option<i32>, String, String) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: a signal to our own child, not reaped before this returns.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        let _ = self.stdout.read_to_string(&mut out);
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut err);
+        }
+        (status.code(), out, err)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        // Only when a test failed before `stop`: the child is still ours to kill and reap.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `openssl ARGS` in `dir`; the test needs it to succeed.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The nginx binary, wherever Debian or a local build put it.
+pub fn nginx_binary() -> &'static str {
+    ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx is not installed: .ci/run installs it (apt-get install nginx)")
+}
+
+/// An nginx of a test's own, everything it writes under `dir` (config, pid, logs, temporary
+/// folders), one worker, connections kept alive for as long as a test runs, `200 ok` on every
+/// path. The access log says each request's protocol and status. Stopped (SIGQUIT, then SIGKILL,
+/// by pid) when dropped.
+pub struct NginxServer {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl NginxServer {
+    /// Writes `dir/nginx.conf` with `server` inside its server block (`listen` lines and
+    /// whatever else the server needs), starts nginx with `prepare` given the command first,
+    /// and returns once `ready` says it answers (failing the test after 10 s or if nginx exits).
+    pub fn start(
+        dir: &Path,
+        server: &str,
+        prepare: impl FnOnce(&mut Command),
+        ready: impl Fn() -> bool,
+    ) -> NginxServer {
+        let d = dir.display();
+        let conf = format!(
+            r#"worker_processes 1;
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  log_format proto '$server_protocol $status';
+  access_log {d}/access.log proto;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {{
+{server}
+    location / {{ return 200 "ok\n"; }}
+  }}
+}}
+"#
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+        let mut cmd = Command::new(nginx_binary());
+        cmd.args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        prepare(&mut cmd);
+        let mut nginx = NginxServer {
+            child: cmd.spawn().expect("start nginx"),
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ready() {
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+                panic!("nginx exited at start ({status}): {log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    /// The access log's protocol column, one entry per request so far.
+    pub fn protocols(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for NginxServer {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, libc::SIGQUIT, Duration::from_secs(5));
+    }
+}
+
+/// Sends `signal` to our own `child` by its pid, waits up to `grace` for it to exit, then kills
+/// and reaps it.
+pub fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration) {
+    if let (Ok(None), Ok(pid)) = (child.try_wait(), i32::try_from(child.id())) {
+        // SAFETY: a signal to our own child, not reaped yet (try_wait just said so).
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -11,6 +11,7 @@
 //! `target.rs` (URLs, requests, `expect`) and `cpu.rs` (kernels).
 
 mod cpu;
+mod flow;
 mod http;
 mod target;
 mod template;
@@ -27,6 +28,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 pub use super::model::Model;
 pub use super::threshold::Threshold;
 pub use cpu::*;
+pub use flow::*;
 pub use http::*;
 pub use target::*;
 pub use template::*;
@@ -148,6 +150,9 @@ pub struct ScenarioSpec {
     pub headers: Option<Headers>,
     /// `tls`, `http`, `connections`, `connection`.
     pub http: HttpKeys,
+    pub data: Option<DataSpec>,
+    pub cookies: bool,
+    pub seed: Option<u64>,
     pub thresholds: Option<Vec<Threshold>>,
 }
 
@@ -160,8 +165,21 @@ pub struct RawScenario {
     description: Option<String>,
     #[serde(default)]
     targets: Option<Vec<TargetSpec>>,
+    /// Steps run in order, once per iteration, instead of `targets`.
+    #[serde(default)]
+    flow: Option<Vec<StepSpec>>,
     #[serde(default)]
     cpu: Option<CpuSpec>,
+    /// A CSV file whose columns become variables, a row per iteration.
+    #[serde(default)]
+    data: Option<DataSpec>,
+    /// Each user keeps a cookie jar across its iterations (default true).
+    #[serde(default)]
+    cookies: Option<bool>,
+    /// The seed of random choices (weighted targets, random rows, think ranges); default: a new
+    /// one each run, reported.
+    #[serde(default)]
+    seed: Option<Seed>,
     #[serde(default)]
     repeat: Option<NonZeroU64>,
     #[serde(default)]
@@ -222,6 +240,7 @@ pub struct StageSpec {
 #[derive(Debug)]
 pub enum WorkloadSpec {
     Targets(Vec<TargetSpec>),
+    Flow(Vec<StepSpec>),
     Cpu(CpuSpec),
 }
 
@@ -249,25 +268,44 @@ impl TryFrom<RawScenario> for ScenarioSpec {
     fn try_from(r: RawScenario) -> Result<Self, String> {
         check_name(&r.name, "scenario name")?;
         let load = load_spec(&r)?;
-        let workload = match (r.targets, r.cpu) {
-            (Some(t), None) if t.is_empty() => {
+        let workload = match (r.targets, r.flow, r.cpu) {
+            (Some(t), None, None) if t.is_empty() => {
                 return Err(format!("scenario `{}`: `targets` is empty", r.name));
             }
-            (Some(t), None) => WorkloadSpec::Targets(t),
-            (None, Some(c)) => WorkloadSpec::Cpu(c),
-            (Some(_), Some(_)) => {
+            (None, Some(f), None) if f.is_empty() => {
+                return Err(format!("scenario `{}`: `flow` has no step", r.name));
+            }
+            (Some(t), None, None) => WorkloadSpec::Targets(t),
+            (None, Some(f), None) => WorkloadSpec::Flow(f),
+            (None, None, Some(c)) => WorkloadSpec::Cpu(c),
+            (None, None, None) => {
+                return Err(format!(
+                    "scenario `{}`: a workload is missing: add `targets` or `flow` (HTTP) or `cpu` (a kernel)",
+                    r.name
+                ));
+            }
+            (Some(_), None, Some(_)) => {
                 return Err(format!(
                     "scenario `{}`: set either `targets` or `cpu`, not both",
                     r.name
                 ));
             }
-            (None, None) => {
+            _ => {
                 return Err(format!(
-                    "scenario `{}`: a workload is missing: add `targets` (HTTP) or `cpu` (a kernel)",
+                    "scenario `{}`: set only one of `targets`, `flow` and `cpu`",
                     r.name
                 ));
             }
         };
+        if let WorkloadSpec::Targets(t) = &workload {
+            let weighted = t.iter().filter(|t| t.weight.is_some()).count();
+            if weighted > 0 && weighted < t.len() {
+                return Err(format!(
+                    "scenario `{}`: give every target a `weight`, or none",
+                    r.name
+                ));
+            }
+        }
         let http = HttpKeys {
             tls: r.tls,
             http: r.http,
@@ -275,10 +313,14 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             connection: r.connection,
         };
         if matches!(workload, WorkloadSpec::Cpu(_))
-            && (r.expect.is_some() || r.headers.is_some() || !http.is_empty())
+            && (r.expect.is_some()
+                || r.headers.is_some()
+                || !http.is_empty()
+                || r.data.is_some()
+                || r.cookies.is_some())
         {
             return Err(format!(
-                "scenario `{}`: `expect`, `headers`, `tls`, `http`, `connections` and `connection` apply to HTTP targets, not to `cpu`",
+                "scenario `{}`: `expect`, `headers`, `tls`, `http`, `connections`, `connection`, `data` and `cookies` apply to HTTP, not to `cpu`",
                 r.name
             ));
         }
@@ -303,6 +345,9 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             expect: r.expect,
             headers: r.headers,
             http,
+            data: r.data,
+            cookies: r.cookies.unwrap_or(true),
+            seed: r.seed.map(|s| s.0),
             thresholds: r.thresholds,
         })
     }

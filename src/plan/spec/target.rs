@@ -74,10 +74,16 @@ pub fn check_target_url(value: &str, raw: &str) -> Result<(), String> {
 pub struct TargetSpec {
     /// Written as a request object (`{url, …}`) rather than a URL string.
     pub object: bool,
+    /// The name its statistics go by; default: method and URL as written.
+    pub name: Option<String>,
+    /// With weights, each operation picks a target at random in these proportions.
+    pub weight: Option<f64>,
     pub url: Template,
     pub method: String,
     pub headers: Headers,
     pub body: Option<Template>,
+    /// `json:` was used for the body: sent with `content-type: application/json`.
+    pub json: bool,
 }
 
 /// A request object.
@@ -85,12 +91,75 @@ pub struct TargetSpec {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestSpec {
     url: Template,
+    /// The name its statistics go by (targets); default: method and URL as written.
+    #[serde(default)]
+    name: Option<String>,
+    /// Relative weight in a mix of targets: each operation picks one at random.
+    #[serde(default)]
+    weight: Option<Weight>,
     #[serde(default)]
     method: Option<Method>,
     #[serde(default)]
     headers: Option<Headers>,
+    /// The body as text.
     #[serde(default)]
     body: Option<Template>,
+    /// The body as JSON, written as YAML; strings may hold `${NAME}`.
+    #[serde(default)]
+    json: Option<JsonBody>,
+}
+
+/// A target's weight: a positive number.
+#[derive(Debug, Clone, Copy)]
+pub struct Weight(f64);
+
+impl<'de> Deserialize<'de> for Weight {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v > 0.0 && v <= 1e9 {
+            Ok(Weight(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "weight {v} must be a positive number"
+            )))
+        }
+    }
+}
+
+/// A JSON body written as YAML, kept as JSON text with its `${NAME}` references.
+#[derive(Debug, Clone)]
+pub struct JsonBody(Template);
+
+impl<'de> Deserialize<'de> for JsonBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let text = serde_json::to_string(&value).map_err(de::Error::custom)?;
+        Template::parse(&text)
+            .map(JsonBody)
+            .map_err(de::Error::custom)
+    }
+}
+
+impl RequestSpec {
+    fn into_target(self) -> Result<TargetSpec, String> {
+        if self.body.is_some() && self.json.is_some() {
+            return Err("set either `body` or `json`, not both".into());
+        }
+        if let Some(n) = &self.name {
+            super::check_name(n, "request name")?;
+        }
+        let json = self.json.is_some();
+        Ok(TargetSpec {
+            object: true,
+            name: self.name,
+            weight: self.weight.map(|w| w.0),
+            url: self.url,
+            method: self.method.map_or_else(|| "GET".into(), |m| m.0),
+            headers: self.headers.unwrap_or_default(),
+            body: self.body.or(self.json.map(|j| j.0)),
+            json,
+        })
+    }
 }
 
 /// An HTTP method; only the usual ones, upper case.
@@ -128,10 +197,13 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 }
                 Ok(TargetSpec {
                     object: false,
+                    name: None,
+                    weight: None,
                     url,
                     method: "GET".into(),
                     headers: Headers::default(),
                     body: None,
+                    json: false,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {
@@ -139,22 +211,74 @@ impl<'de> Deserialize<'de> for TargetSpec {
                 if !r.url.has_vars {
                     check_target_url(&r.url.raw, &r.url.raw).map_err(de::Error::custom)?;
                 }
-                Ok(TargetSpec {
-                    object: true,
-                    url: r.url,
-                    method: r.method.map_or_else(|| "GET".into(), |m| m.0),
-                    headers: r.headers.unwrap_or_default(),
-                    body: r.body,
-                })
+                r.into_target().map_err(de::Error::custom)
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// `expect: { status: 200 }` or `expect: { status: [200, 204] }`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+/// What a response must be: `expect: { status: [200, 204], json: { "$.token": exists },
+/// body_contains: "ok", headers: { content-type: application/json } }`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
-    pub status: StatusList,
+    /// The accepted status code(s); default: any status below 400.
+    #[serde(default)]
+    pub status: Option<StatusList>,
+    /// JSON paths (RFC 9535) into the body, each `exists` or the value it must equal.
+    #[serde(default)]
+    pub json: Option<JsonChecks>,
+    /// Text the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<Template>,
+    /// Headers the response must have, with the value each must start with.
+    #[serde(default)]
+    pub headers: Option<Headers>,
+}
+
+/// `json: { "$.token": exists, "$.items[0].id": 1 }`, in the order written.
+#[derive(Debug, Clone, Default)]
+pub struct JsonChecks(pub Vec<(String, JsonExpect)>);
+
+/// What a JSON path must find.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub enum JsonExpect {
+    /// `exists`: at least one node.
+    Exists,
+    /// A value the first node must equal (a number, a string, a boolean or null).
+    Equals(serde_json::Value),
+}
+
+impl<'de> Deserialize<'de> for JsonChecks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonChecks;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of JSON paths to `exists` or a value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonChecks, A::Error> {
+                let mut out = Vec::new();
+                while let Some(path) = map.next_key::<String>()? {
+                    serde_json_path::JsonPath::parse(&path).map_err(|e| {
+                        de::Error::custom(format!("`{path}` is not a JSON path (RFC 9535): {e}"))
+                    })?;
+                    let v = map.next_value::<serde_json::Value>()?;
+                    let expect = match v {
+                        serde_json::Value::String(s) if s == "exists" => JsonExpect::Exists,
+                        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                            return Err(de::Error::custom(format!(
+                                "`{path}`: expect `exists` or a single value, not a list or a map"
+                            )));
+                        }
+                        other => JsonExpect::Equals(other),
+                    };
+                    out.push((path, expect));
+                }
+                Ok(JsonChecks(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }

@@ -62,6 +62,49 @@ impl Template {
             Err(missing)
         }
     }
+
+    /// The names of the variables it references, in order, each once.
+    pub fn names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for p in pieces(&self.raw).flatten() {
+            if let Piece::Var(name) = p {
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
+    /// The text with run-time variables left as slots: `slot` says which names are filled at run
+    /// time (and by which slot); the others are substituted now by `env`. The names neither
+    /// knows come back as the error.
+    pub fn to_text(
+        &self,
+        slot: &dyn Fn(&str) -> Option<usize>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<crate::plan::text::Text, Vec<String>> {
+        let mut text = crate::plan::text::Text::default();
+        let mut missing = Vec::new();
+        for piece in pieces(&self.raw) {
+            match piece {
+                Ok(Piece::Text(t)) => text.push_str(t),
+                Ok(Piece::Var(name)) => match (slot(name), env(name)) {
+                    (Some(n), _) => text.push_slot(n),
+                    (None, Some(v)) => text.push_str(&v),
+                    (None, None) if missing.iter().any(|m| m == name) => {}
+                    (None, None) => missing.push(name.to_string()),
+                },
+                // `parse` accepted the text, so this cannot happen; keep the text as written.
+                Err(_) => text.push_str(&self.raw),
+            }
+        }
+        if missing.is_empty() {
+            Ok(text)
+        } else {
+            Err(missing)
+        }
+    }
 }
 
 /// The message for variables the environment lacks.

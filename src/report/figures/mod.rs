@@ -557,11 +557,14 @@ pub(super) mod tests {
             open: None,
             connections: None,
             error_messages: Default::default(),
+            requests: Vec::new(),
+            think_us: None,
         }
     }
 
     pub(in crate::report::figures) fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
         ScenarioSummary {
+            seed: None,
             name: "s".into(),
             description: None,
             kind: Bound::Io,

@@ -19,7 +19,7 @@ pub fn run(
     workers: usize,
     progress: Arc<AtomicU64>,
 ) -> Result<Measured, RunError> {
-    let prepared = prepared(work)?;
+    let prepared = prepared(work, None)?;
     let handed_over = Arc::new(Mutex::new(Vec::new()));
     let rt = runtime(workers, &handed_over)?;
     // A recorder left behind by an earlier cell on this thread must not leak into this one.

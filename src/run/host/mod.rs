@@ -32,12 +32,18 @@ fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
         gate,
         progress,
         yield_between_ops: work.workload.is_cpu(),
+        seed: work.seed,
+        per_request: work.workload.per_request_stats(),
     }
 }
 
-/// The workload built for this process.
-fn prepared(work: &CellWork) -> Result<Prepared, RunError> {
-    Ok(Prepared::new(&work.workload, work.timeout)?)
+/// The workload built for this process; shared connections' tasks run on `connections_on` when
+/// given (users on runtimes of their own), else on the runtime that opens them.
+fn prepared(
+    work: &CellWork,
+    connections_on: Option<tokio::runtime::Handle>,
+) -> Result<Prepared, RunError> {
+    Ok(Prepared::new(&work.workload, work.timeout, connections_on)?)
 }
 
 /// Runs `users` and the shape's driver as tasks of the current runtime, until all are done.
@@ -49,7 +55,7 @@ async fn run_as_tasks(
 ) -> Vec<String> {
     let mut tasks = tokio::task::JoinSet::new();
     for u in users {
-        let (shared, unit) = (Arc::clone(shared), prepared.unit());
+        let (shared, unit) = (Arc::clone(shared), prepared.unit(u, shared.seed));
         tasks.spawn(async move { user::user(&shared, u, unit).await });
     }
     drive(shared).await;

@@ -1,7 +1,9 @@
 //! `threads`: one OS thread per user, each with its own connection and its own single-threaded
 //! runtime (a thread-local session), each running one operation at a time. The OS switches between
 //! them anywhere, and in Rust they compute on several cores at once. The shape's driver (the open
-//! model's dispatcher) runs on the calling thread.
+//! model's dispatcher) runs on the calling thread. With `connections: N` the users share
+//! connections that outlive any one of them, so those connections' tasks run on a small runtime
+//! of the cell's own rather than on whichever user's opened them.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -12,11 +14,29 @@ use crate::run::user::{self, Gate};
 use crate::run::{RunError, sink};
 use crate::stats::{Measured, Recorder};
 
-/// Small stacks: a user needs little, and a sweep may ask for thousands of threads.
-const STACK_BYTES: usize = 256 * 1024;
+/// Small stacks: a user needs little, and a sweep may ask for thousands of threads. Only the
+/// pages a thread touches count against memory. Unoptimised builds (the tests') nest far
+/// deeper frames through hyper and rustls, and get more.
+const STACK_BYTES: usize = if cfg!(debug_assertions) {
+    1024 * 1024
+} else {
+    256 * 1024
+};
 
 pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunError> {
-    let prepared = prepared(work)?;
+    let connections = if work.workload.shares_connections() {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("loadplan-connections")
+                .enable_all()
+                .build()
+                .map_err(RunError::Runtime)?,
+        )
+    } else {
+        None
+    };
+    let prepared = prepared(work, connections.as_ref().map(|r| r.handle().clone()))?;
     let users: Vec<usize> = work.share.users().collect();
     let shared = shared(work, Gate::open(users.len()), progress);
     let rt = crate::run::runtime(1)?;
@@ -26,7 +46,7 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(users.len());
         for &u in &users {
-            let (shared, unit) = (&shared, prepared.unit());
+            let (shared, unit) = (&shared, prepared.unit(u, work.seed));
             let spawned = std::thread::Builder::new()
                 .name(format!("loadplan-user-{u}"))
                 .stack_size(STACK_BYTES)

@@ -116,7 +116,7 @@ fn watch_stdin() -> oneshot::Receiver<bool> {
 /// Runs this worker's share: the users as tasks of this one thread (so one recorder serves them
 /// all, as DESIGN.md has it), this function as the coordinator that reports to the parent.
 async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> anyhow::Result<()> {
-    let prepared = prepared(work)?;
+    let prepared = prepared(work, None)?;
     let (go_tx, go_rx) = watch::channel(false);
     let users = work.share.user_count();
     let shared = Arc::new(shared(

@@ -224,6 +224,7 @@ mod tests {
             share,
             warmup_time: Duration::ZERO,
             timeout: Duration::from_secs(1),
+            seed: 0,
         }
     }
 

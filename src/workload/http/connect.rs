@@ -105,6 +105,7 @@ impl Sender {
 }
 
 /// Opens connections for one scenario.
+#[derive(Clone)]
 pub struct Connector {
     tls: Option<TlsConnector>,
     version: HttpVersion,
@@ -134,8 +135,26 @@ impl Connector {
         }
     }
 
-    /// Opens a connection to `ep`, timing each phase.
+    /// Opens a connection to `ep`, timing each phase. With a connection runtime, the socket is
+    /// opened there too: a socket belongs to the runtime that opened it, and a connection shared
+    /// by users on runtimes of their own must not die with the first of them to finish.
     pub async fn open(&self, ep: &Endpoint) -> Result<(Sender, Setup), Failure> {
+        match &self.spawner {
+            // Boxed: a TLS handshake's state is large, and it would otherwise sit in every
+            // user's future (and on a `threads` user's small stack) for a once-per-connection step.
+            None => Box::pin(self.open_here(ep)).await,
+            Some(h) => {
+                let (this, ep) = (self.clone(), ep.clone());
+                h.spawn(async move { this.open_here(&ep).await })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(Failure::new(ErrorKind::Connect, format!("connect: {e}")))
+                    })
+            }
+        }
+    }
+
+    async fn open_here(&self, ep: &Endpoint) -> Result<(Sender, Setup), Failure> {
         let mut setup = Setup::default();
         let began = Instant::now();
         let (addrs, asked) = resolve(&ep.host, ep.port).await?;

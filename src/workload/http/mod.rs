@@ -9,13 +9,17 @@
 //! - `connections: N`: the users of a cell share N connections per endpoint (`pool.rs`);
 //! - `per-request`: every request opens, uses and closes its own connection.
 //!
-//! A new connection's phases (DNS, connect, TLS) are timed apart (`connect.rs`) and reported in
-//! the [`Outcome`]; with a kept connection a request's latency starts when it is written, so setup
-//! is never folded into a request. The timeout covers the whole exchange: connecting, sending,
-//! and reading the body to its last byte.
+//! A new connection's phases (DNS, connect, TLS) are timed apart (`connect.rs`); with a kept
+//! connection a request's latency starts when it is written, so setup is never folded into a
+//! request. One operation is a request (a target, in order or by weight) or a flow's iteration:
+//! its steps in order, each request built from the iteration's variables (`request.rs`), checked
+//! and captured from (`check.rs`), a pause after it. Each user keeps its own cookie jar. The
+//! timeout covers each request's whole exchange: connecting, sending, reading the body.
 
+mod check;
 mod connect;
 mod pool;
+mod request;
 mod tls;
 
 use std::future::Future;
@@ -24,19 +28,24 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Uri};
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::header::HeaderValue;
 use rustls::pki_types::ServerName;
 use tokio::time::{Instant, Sleep};
 
-use super::Request as Planned;
-use super::{ErrorKind, Outcome};
-use crate::plan::http::{ConnectionPolicy, HttpSettings};
+use super::{ErrorKind, Exchange, Outcome};
+use crate::plan::http::ConnectionPolicy;
+use crate::plan::requests::{DataTable, HttpWorkload, Mix};
+use crate::plan::spec::DataOrder;
+use check::{Captures, Seen};
 use connect::{Connector, Endpoint, Sender};
+use request::PreparedRequest;
 
 pub(super) use tls::system_root_count;
+
+/// Bodies kept for checks and captures are cut here (the rest is still read and counted).
+const MAX_KEPT_BODY: usize = 4 << 20;
 
 /// A target URL that could not be turned into a request. Shows the URL as written only.
 #[derive(Debug, thiserror::Error)]
@@ -46,17 +55,35 @@ pub struct ResolveError {
     pub reason: String,
 }
 
-/// The requests of one scenario, built once and shared by every user of a cell.
+/// A scenario's requests, built once per process and shared by every user of a cell.
 pub struct HttpTarget {
     requests: Vec<PreparedRequest>,
     /// Distinct endpoints; a session holds one connection for each.
     endpoints: Vec<Endpoint>,
-    expect: Vec<u16>,
     timeout: Duration,
     policy: ConnectionPolicy,
     connector: Connector,
     /// `connections: N`: one pool per endpoint.
     pools: Option<Vec<pool::Pool>>,
+    pick: Pick,
+    data: Option<DataTable>,
+    /// Run-time variables per iteration: data columns, then captures.
+    slots: usize,
+    cookies: bool,
+}
+
+/// What an operation sends.
+enum Pick {
+    InOrder,
+    /// Cumulative weights: the first above a uniform draw is the target.
+    Weighted(Vec<f64>),
+    Flow(Vec<Step>),
+}
+
+struct Step {
+    request: usize,
+    captures: Captures,
+    think: Option<(Duration, Duration)>,
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -68,154 +95,122 @@ impl std::fmt::Debug for HttpTarget {
     }
 }
 
-struct PreparedRequest {
-    method: Method,
-    /// Origin form (path and query), for HTTP/1.1: the Host header carries the authority.
-    path: Uri,
-    /// Absolute form, for HTTP/2: `:scheme` and `:authority` come from it.
-    absolute: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-    endpoint: usize,
-}
-
 impl HttpTarget {
-    pub fn new(
-        templates: &[Planned],
-        expect: Vec<u16>,
-        settings: &HttpSettings,
-        timeout: Duration,
-    ) -> Result<HttpTarget, ResolveError> {
+    pub fn new(w: &HttpWorkload, timeout: Duration) -> Result<HttpTarget, ResolveError> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
-        let mut requests = Vec::with_capacity(templates.len());
-        for t in templates {
-            let err = |reason: String| ResolveError {
-                display: t.display.clone(),
-                reason,
-            };
-            let url = &t.url;
-            let host = url
-                .host()
-                .ok_or_else(|| err("the URL has no host".into()))?
-                .to_owned();
-            let port = url
-                .port_or_known_default()
-                .ok_or_else(|| err("the URL has no port".into()))?;
-            let tls = match url.scheme() {
-                "https" => {
-                    let name = match &settings.tls.server_name {
-                        Some(n) => n.clone(),
-                        None => match &host {
-                            url::Host::Domain(d) => d.clone(),
-                            url::Host::Ipv4(ip) => ip.to_string(),
-                            url::Host::Ipv6(ip) => ip.to_string(),
-                        },
-                    };
-                    Some(
-                        ServerName::try_from(name)
-                            .map_err(|_| err("the host is not a valid TLS server name".into()))?,
-                    )
-                }
-                _ => None,
-            };
-            let ep = Endpoint { host, port, tls };
-            let endpoint = match endpoints.iter().position(|e| e.same(&ep)) {
+        let mut requests = Vec::with_capacity(w.requests.len());
+        for t in &w.requests {
+            let ep = endpoint(t, w)?;
+            let index = match endpoints.iter().position(|e| e.same(&ep)) {
                 Some(i) => i,
                 None => {
                     endpoints.push(ep);
                     endpoints.len() - 1
                 }
             };
-            let path_query = match url.query() {
-                Some(q) => format!("{}?{q}", url.path()),
-                None => url.path().to_string(),
-            };
-            let path: Uri = path_query
-                .parse()
-                .map_err(|e: hyper::http::uri::InvalidUri| err(e.to_string()))?;
-            let absolute: Uri = url
-                .as_str()
-                .parse()
-                .map_err(|e: hyper::http::uri::InvalidUri| err(e.to_string()))?;
-            let host_header = match (url.host_str(), url.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_string(),
-                (None, _) => return Err(err("the URL has no host".into())),
-            };
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                hyper::header::HOST,
-                HeaderValue::from_str(&host_header).map_err(|e| err(e.to_string()))?,
-            );
-            headers.insert(
-                hyper::header::USER_AGENT,
-                HeaderValue::from_static(concat!("loadplan/", env!("CARGO_PKG_VERSION"))),
-            );
-            for (k, v) in &t.headers {
-                // Header values may hold secrets: errors name the header, never the value.
-                let name = HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|_| err(format!("invalid header name `{k}`")))?;
-                let value = HeaderValue::from_str(v)
-                    .map_err(|_| err(format!("invalid value for header `{k}`")))?;
-                headers.insert(name, value);
-            }
-            requests.push(PreparedRequest {
-                method: Method::from_bytes(t.method.as_bytes()).map_err(|e| err(e.to_string()))?,
-                path,
-                absolute,
-                headers,
-                body: t.body.clone().map(Bytes::from).unwrap_or_default(),
-                endpoint,
-            });
+            requests.push(PreparedRequest::new(t, index)?);
         }
         let tls = if endpoints.iter().any(|e| e.tls.is_some()) {
-            let config =
-                tls::config(&settings.tls, settings.version).map_err(|reason| ResolveError {
+            let config = tls::config(&w.settings.tls, w.settings.version).map_err(|reason| {
+                ResolveError {
                     display: "tls".into(),
                     reason,
-                })?;
+                }
+            })?;
             Some(Arc::new(config))
         } else {
             None
         };
+        let pick = match &w.mix {
+            Mix::InOrder => Pick::InOrder,
+            Mix::Weighted(weights) => Pick::Weighted(
+                weights
+                    .iter()
+                    .scan(0.0, |sum, w| {
+                        *sum += w;
+                        Some(*sum)
+                    })
+                    .collect(),
+            ),
+            Mix::Flow(steps) => Pick::Flow(
+                steps
+                    .iter()
+                    .map(|s| {
+                        Ok(Step {
+                            request: s.request,
+                            captures: Captures::new(&s.captures).map_err(|reason| {
+                                ResolveError {
+                                    display: "capture".into(),
+                                    reason,
+                                }
+                            })?,
+                            think: s.think,
+                        })
+                    })
+                    .collect::<Result<_, ResolveError>>()?,
+            ),
+        };
         Ok(HttpTarget {
-            pools: settings
+            pools: w
+                .settings
                 .connections
                 .map(|n| endpoints.iter().map(|_| pool::Pool::new(n.get())).collect()),
             requests,
             endpoints,
-            expect,
             timeout,
-            policy: settings.policy,
-            connector: Connector::new(tls, settings.version),
+            policy: w.settings.policy,
+            connector: Connector::new(tls, w.settings.version),
+            pick,
+            data: w.data.clone(),
+            slots: w.slots,
+            cookies: w.cookies,
         })
-    }
-
-    /// Whether users share connections (`connections: N`), which then outlive any one user.
-    pub fn shares_connections(&self) -> bool {
-        self.pools.is_some()
     }
 
     /// Runs connection tasks on `handle`: for users on several runtimes sharing connections.
     pub fn drive_connections_on(&mut self, handle: tokio::runtime::Handle) {
         self.connector.spawn_on(handle);
     }
-
-    fn classify(&self, status: u16) -> Option<ErrorKind> {
-        if self.expect.is_empty() {
-            return (status >= 400).then_some(ErrorKind::Status);
-        }
-        if self.expect.contains(&status) {
-            None
-        } else if status >= 400 {
-            Some(ErrorKind::Status)
-        } else {
-            Some(ErrorKind::Expectation)
-        }
-    }
 }
 
-/// One user's connections.
+/// Where a request's connection goes, from its URL (variables only ever stand in its path).
+fn endpoint(
+    t: &crate::plan::requests::RequestTemplate,
+    w: &HttpWorkload,
+) -> Result<Endpoint, ResolveError> {
+    let err = |reason: String| ResolveError {
+        display: t.display.clone(),
+        reason,
+    };
+    let url = url::Url::parse(&t.url.render(|_| Some("1"))).map_err(|e| err(e.to_string()))?;
+    let host = url
+        .host()
+        .ok_or_else(|| err("the URL has no host".into()))?
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| err("the URL has no port".into()))?;
+    let tls = match url.scheme() {
+        "https" => {
+            let name = match &w.settings.tls.server_name {
+                Some(n) => n.clone(),
+                None => match &host {
+                    url::Host::Domain(d) => d.clone(),
+                    url::Host::Ipv4(ip) => ip.to_string(),
+                    url::Host::Ipv6(ip) => ip.to_string(),
+                },
+            };
+            Some(
+                ServerName::try_from(name)
+                    .map_err(|_| err("the host is not a valid TLS server name".into()))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(Endpoint { host, port, tls })
+}
+
+/// One user's connections, variables, cookies and random choices.
 pub struct Session {
     target: Arc<HttpTarget>,
     /// Keep-alive: this user's own connection to each endpoint.
@@ -223,35 +218,143 @@ pub struct Session {
     /// One timer for the whole session, re-armed only when it fires: arming a fresh timer per
     /// request costs a lock on the runtime's timer wheel twice per request.
     timer: Option<Pin<Box<Sleep>>>,
+    /// This iteration's variables: data columns, then captures.
+    vars: Vec<Option<String>>,
+    rng: fastrand::Rng,
+    jar: Option<cookie_store::CookieStore>,
+}
+
+/// How one request went, beside what its own statistics keep.
+struct Done {
+    exchange: Exchange,
+    /// Time before the request was written (a kept connection's setup): not its latency.
+    setup: Duration,
 }
 
 impl Session {
-    pub fn new(target: Arc<HttpTarget>) -> Session {
+    pub fn new(target: Arc<HttpTarget>, user: usize, seed: u64) -> Session {
         let own = target.endpoints.iter().map(|_| None).collect();
         Session {
-            target,
             own,
             timer: None,
+            vars: vec![None; target.slots],
+            // Each user its own stream of choices, the same for the same seed.
+            rng: fastrand::Rng::with_seed(seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            jar: target.cookies.then(cookie_store::CookieStore::default),
+            target,
         }
     }
 
-    pub async fn execute(&mut self, op: u64) -> Outcome {
+    /// Operation `op`: a target, or an iteration of the flow.
+    pub async fn execute(&mut self, op: u64, report: &mut (dyn FnMut(Exchange) + Send)) -> Outcome {
         let target = Arc::clone(&self.target);
-        let index = (op % target.requests.len().max(1) as u64) as usize;
-        let Some(req) = target.requests.get(index) else {
-            return Outcome::failed(ErrorKind::Connect, "no request to send");
+        if let Some(data) = &target.data {
+            if !self.take_row(data, op) {
+                return Outcome {
+                    exhausted: true,
+                    ..Outcome::default()
+                };
+            }
+        }
+        let n = target.requests.len().max(1);
+        let index = match &target.pick {
+            Pick::InOrder => (op % n as u64) as usize,
+            Pick::Weighted(cumulative) => {
+                let x = self.rng.f64() * cumulative.last().copied().unwrap_or(1.0);
+                cumulative.partition_point(|c| *c <= x).min(n - 1)
+            }
+            Pick::Flow(steps) => return self.iteration(&target, steps, report).await,
         };
-        let deadline = Instant::now() + target.timeout;
+        let done = self.request(&target, index, None).await;
+        let e = &done.exchange;
+        let outcome = Outcome {
+            status: e.status,
+            bytes: e.bytes,
+            error: e.error,
+            message: e.message.clone(),
+            excluded: done.setup,
+            ..Outcome::default()
+        };
+        report(done.exchange);
+        outcome
+    }
+
+    /// One iteration of a flow: its steps in order until one fails.
+    async fn iteration(
+        &mut self,
+        target: &HttpTarget,
+        steps: &[Step],
+        report: &mut (dyn FnMut(Exchange) + Send),
+    ) -> Outcome {
+        let columns = target.data.as_ref().map_or(0, |d| d.columns.len());
+        for v in self.vars.iter_mut().skip(columns) {
+            *v = None;
+        }
+        let mut out = Outcome::default();
+        for step in steps {
+            let done = self
+                .request(target, step.request, Some(&step.captures))
+                .await;
+            let e = &done.exchange;
+            out.status = e.status;
+            out.bytes += e.bytes;
+            out.excluded += done.setup;
+            let failed = e.error.map(|k| (k, e.message.clone()));
+            report(done.exchange);
+            if let Some((kind, message)) = failed {
+                out.error = Some(kind);
+                out.message = message;
+                return out;
+            }
+            if let Some((min, max)) = step.think {
+                let pause = min + (max.saturating_sub(min)).mul_f64(self.rng.f64());
+                tokio::time::sleep(pause).await;
+                out.think += pause;
+                out.excluded += pause;
+            }
+        }
+        out
+    }
+
+    /// Fills the data columns for operation `op`; false when its rows are used up (`unique`).
+    fn take_row(&mut self, data: &DataTable, op: u64) -> bool {
+        let rows = data.rows.len().max(1) as u64;
+        let row = match data.order {
+            DataOrder::Sequential => op % rows,
+            DataOrder::Random => self.rng.u64(..rows),
+            DataOrder::Unique if op < rows => op,
+            DataOrder::Unique => return false,
+        };
+        if let Some(r) = usize::try_from(row).ok().and_then(|i| data.rows.get(i)) {
+            for (slot, value) in self.vars.iter_mut().zip(r) {
+                *slot = Some(value.clone());
+            }
+        }
+        true
+    }
+
+    /// Request `index`, within the timeout; its captures fill the iteration's variables.
+    async fn request(
+        &mut self,
+        target: &HttpTarget,
+        index: usize,
+        captures: Option<&Captures>,
+    ) -> Done {
+        let Some(req) = target.requests.get(index) else {
+            return failed_done(0, ErrorKind::Connect, "no request to send", Duration::ZERO);
+        };
+        let began = Instant::now();
+        let deadline = began + target.timeout;
         // Created here, not in `new`: a timer needs the runtime, which a session may outlive.
         let mut timer = self
             .timer
             .take()
             .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
         let done = {
-            let mut work = std::pin::pin!(self.exchange(&target, req));
+            let mut work = std::pin::pin!(self.exchange(target, req, captures));
             std::future::poll_fn(|cx| {
-                if let Poll::Ready(outcome) = work.as_mut().poll(cx) {
-                    return Poll::Ready(Some(outcome));
+                if let Poll::Ready(done) = work.as_mut().poll(cx) {
+                    return Poll::Ready(Some(done));
                 }
                 // The timer is armed for this request or an earlier one, never a later one: when
                 // it fires early, re-arm it for this request's own deadline.
@@ -269,207 +372,267 @@ impl Session {
         done.unwrap_or_else(|| {
             // The connection may still carry a late response: never reuse it.
             self.own[req.endpoint] = None;
-            Outcome::failed(
+            failed_done(
+                req.stats,
                 ErrorKind::Timeout,
-                format!(
+                &format!(
                     "no complete response within the timeout of {}",
                     humantime::format_duration(target.timeout)
                 ),
+                began.elapsed(),
             )
         })
     }
 
-    async fn exchange(&mut self, target: &HttpTarget, req: &PreparedRequest) -> Outcome {
+    /// One request on the connection its policy gives, checked, its captures taken.
+    async fn exchange(
+        &mut self,
+        target: &HttpTarget,
+        req: &PreparedRequest,
+        captures: Option<&Captures>,
+    ) -> Done {
+        let began = std::time::Instant::now();
         let endpoint = &target.endpoints[req.endpoint];
-        match (&target.pools, target.policy) {
-            (_, ConnectionPolicy::PerRequest) => {
-                // The whole exchange is the operation, setup included; its phases beside it.
-                let mut outcome = match open(target, endpoint).await {
-                    Ok((mut sender, setup)) => {
-                        let mut o = send(target, req, &mut sender).await;
-                        o.setup = Some(Box::new(setup));
-                        o
+        let (mut sender, setup, lease) = match (&target.pools, target.policy) {
+            (_, ConnectionPolicy::PerRequest) | (None, ConnectionPolicy::KeepAlive) => {
+                let kept = match target.policy {
+                    ConnectionPolicy::KeepAlive => {
+                        self.own[req.endpoint].take().filter(|s| !s.is_closed())
                     }
-                    Err(f) => Outcome::failed(f.kind, f.message),
+                    ConnectionPolicy::PerRequest => None,
                 };
-                outcome.request_start = None;
-                outcome
+                match kept {
+                    Some(s) => (s, None, None),
+                    None => match target.connector.open(endpoint).await {
+                        Ok((s, setup)) => (s, Some(setup), None),
+                        Err(f) => {
+                            return failed_done(req.stats, f.kind, &f.message, began.elapsed());
+                        }
+                    },
+                }
             }
             (Some(pools), ConnectionPolicy::KeepAlive) => {
                 let pool = &pools[req.endpoint];
                 let mut lease = pool.take().await;
-                let (mut sender, setup) = match lease.sender.take() {
-                    Some(s) => (s, None),
-                    None => match open(target, endpoint).await {
-                        Ok((s, setup)) => (s, Some(setup)),
+                match lease.sender.take() {
+                    Some(s) => (s, None, Some(lease)),
+                    None => match target.connector.open(endpoint).await {
+                        Ok((s, setup)) => (s, Some(setup), Some(lease)),
                         Err(f) => {
                             pool.give_back(lease, None);
-                            return Outcome::failed(f.kind, f.message);
+                            return failed_done(req.stats, f.kind, &f.message, began.elapsed());
                         }
                     },
-                };
-                let mut outcome = send(target, req, &mut sender).await;
-                outcome.setup = setup.map(Box::new);
-                let keep = outcome.error != Some(ErrorKind::Connect);
-                pool.give_back(lease, keep.then_some(sender));
-                outcome
-            }
-            (None, ConnectionPolicy::KeepAlive) => self.own_connection(target, req).await,
-        }
-    }
-
-    /// Keep-alive on this user's own connection: a connection the server closed meanwhile is
-    /// replaced once, for a request that was not sent on it.
-    async fn own_connection(&mut self, target: &HttpTarget, req: &PreparedRequest) -> Outcome {
-        let mut setup = None;
-        let mut sender = match self.own[req.endpoint].take().filter(|s| !s.is_closed()) {
-            Some(s) => s,
-            None => match open(target, &target.endpoints[req.endpoint]).await {
-                Ok((s, done)) => {
-                    setup = Some(done);
-                    s
                 }
-                Err(f) => return Outcome::failed(f.kind, f.message),
-            },
+            }
         };
+        let mut setup = setup;
         if setup.is_none() && sender.ready().await.is_err() {
             // A kept connection the server closed meanwhile: open a fresh one.
-            match open(target, &target.endpoints[req.endpoint]).await {
+            match target.connector.open(endpoint).await {
                 Ok((s, done)) => {
                     setup = Some(done);
                     sender = s;
                 }
-                Err(f) => return Outcome::failed(f.kind, f.message),
+                Err(f) => {
+                    if let (Some(pools), Some(lease)) = (&target.pools, lease) {
+                        pools[req.endpoint].give_back(lease, None);
+                    }
+                    return failed_done(req.stats, f.kind, &f.message, began.elapsed());
+                }
             }
         }
-        let mut outcome = send(target, req, &mut sender).await;
-        outcome.setup = setup.map(Box::new);
-        if !sender.is_closed() && outcome.error != Some(ErrorKind::Connect) {
-            self.own[req.endpoint] = Some(sender);
+        let per_request = target.policy == ConnectionPolicy::PerRequest;
+        let start = std::time::Instant::now();
+        let mut exchange = self.send(req, &mut sender, captures).await;
+        let end = std::time::Instant::now();
+        // Per request, the whole exchange is the operation; kept, the setup is not the request's.
+        let (from, excluded) = if per_request {
+            (began, Duration::ZERO)
+        } else {
+            (start, start - began)
+        };
+        exchange.latency = end - from;
+        exchange.setup = setup.map(Box::new);
+        let keep =
+            !sender.is_closed() && exchange.error != Some(ErrorKind::Connect) && !per_request;
+        match (&target.pools, lease) {
+            (Some(pools), Some(lease)) => {
+                pools[req.endpoint].give_back(lease, keep.then_some(sender))
+            }
+            _ if keep => self.own[req.endpoint] = Some(sender),
+            _ => {}
         }
-        outcome
+        Done {
+            exchange,
+            setup: excluded,
+        }
+    }
+
+    /// Sends one request on an open connection and reads the response to its last byte.
+    async fn send(
+        &mut self,
+        req: &PreparedRequest,
+        sender: &mut Sender,
+        captures: Option<&Captures>,
+    ) -> Exchange {
+        let failed = |kind, message: String| Exchange {
+            stats: req.stats,
+            error: Some(kind),
+            message: Some(message),
+            ..Exchange::default()
+        };
+        if let Err(e) = sender.ready().await {
+            return failed(ErrorKind::Connect, format!("connection: {e}"));
+        }
+        let cookie = self.jar.as_ref().and_then(|jar| {
+            let pairs: Vec<String> = jar
+                .get_request_values(&req.cookie_url)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            (!pairs.is_empty())
+                .then(|| HeaderValue::from_str(&pairs.join("; ")).ok())
+                .flatten()
+        });
+        let h2 = matches!(sender, Sender::H2(_));
+        let request = match req.build(h2, &self.vars, cookie) {
+            Ok(r) => r,
+            Err(e) => return failed(ErrorKind::Expectation, e.0),
+        };
+        let start = std::time::Instant::now();
+        let response = match sender.send(request).await {
+            Ok(r) => r,
+            Err(e) => return failed(ErrorKind::Connect, format!("request: {}", e.error())),
+        };
+        let ttfb = start.elapsed();
+        let status = response.status().as_u16();
+        let (parts, mut body) = response.into_parts();
+        if let Some(jar) = self.jar.as_mut() {
+            for v in parts.headers.get_all(hyper::header::SET_COOKIE) {
+                if let Ok(text) = v.to_str() {
+                    // A cookie the jar refuses (wrong domain, malformed) is simply not kept.
+                    let _ = jar.parse(text, &req.cookie_url);
+                }
+            }
+        }
+        let keep_body = req.checks.reads_body() || captures.is_some_and(Captures::reads_body);
+        let mut kept = BytesMut::new();
+        let mut bytes = 0u64;
+        let mut broken = None;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Some(d) = f.data_ref() {
+                        bytes += d.len() as u64;
+                        if keep_body && kept.len() < MAX_KEPT_BODY {
+                            let room = MAX_KEPT_BODY - kept.len();
+                            kept.extend_from_slice(&d[..d.len().min(room)]);
+                        }
+                    }
+                }
+                Err(e) => {
+                    broken = Some(format!("body: {e}"));
+                    break;
+                }
+            }
+        }
+        let body: Bytes = kept.freeze();
+        let seen = Seen::new(status, &parts.headers, &body);
+        let (error, message) = match broken {
+            Some(m) => (Some(ErrorKind::Body), Some(m)),
+            None => match req.checks.verify(&seen, &self.vars) {
+                Some((kind, m)) => (Some(kind), Some(m)),
+                None => match captures.map(|c| c.apply(&seen, &mut self.vars)) {
+                    Some(Err(m)) => (Some(ErrorKind::Expectation), Some(m)),
+                    _ => (None, None),
+                },
+            },
+        };
+        Exchange {
+            stats: req.stats,
+            latency: Duration::ZERO,
+            status: Some(status),
+            bytes,
+            error,
+            message,
+            ttfb: Some(ttfb),
+            setup: None,
+        }
     }
 }
 
-/// Opens a connection. Boxed: a TLS handshake's state is large, and a user's whole loop lives
-/// on the small stack of a `threads` user; it happens once per connection, not per request.
-async fn open(
-    target: &HttpTarget,
-    endpoint: &Endpoint,
-) -> Result<(Sender, crate::workload::Setup), connect::Failure> {
-    Box::pin(target.connector.open(endpoint)).await
-}
-
-/// Sends one request on an open connection and reads the response to its last byte.
-async fn send(target: &HttpTarget, req: &PreparedRequest, sender: &mut Sender) -> Outcome {
-    if let Err(e) = sender.ready().await {
-        return Outcome::failed(ErrorKind::Connect, format!("connection: {e}"));
-    }
-    let start = std::time::Instant::now();
-    let response = match sender.send(build(req, sender)).await {
-        Ok(r) => r,
-        Err(e) => {
-            let mut o = Outcome::failed(ErrorKind::Connect, format!("request: {}", e.error()));
-            o.request_start = Some(start);
-            return o;
-        }
-    };
-    let ttfb = start.elapsed();
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut bytes = 0u64;
-    let mut broken = None;
-    while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(f) => bytes += f.data_ref().map_or(0, |d| d.len() as u64),
-            Err(e) => {
-                broken = Some(format!("body: {e}"));
-                break;
-            }
-        }
-    }
-    let (error, message) = match broken {
-        Some(m) => (Some(ErrorKind::Body), Some(m)),
-        None => match target.classify(status) {
-            Some(kind) => (Some(kind), Some(format!("status {status}"))),
-            None => (None, None),
+fn failed_done(stats: usize, kind: ErrorKind, message: &str, latency: Duration) -> Done {
+    Done {
+        exchange: Exchange {
+            stats,
+            latency,
+            error: Some(kind),
+            message: Some(message.to_string()),
+            ..Exchange::default()
         },
-    };
-    Outcome {
-        status: Some(status),
-        bytes,
-        error,
-        message,
-        request_start: Some(start),
-        ttfb: Some(ttfb),
-        setup: None,
+        setup: Duration::ZERO,
     }
-}
-
-/// The request for the connection's protocol: origin form and Host on HTTP/1.1, absolute form
-/// (which hyper turns into `:scheme` and `:authority`) on HTTP/2.
-fn build(req: &PreparedRequest, sender: &Sender) -> Request<Full<Bytes>> {
-    let mut r = Request::new(Full::new(req.body.clone()));
-    *r.method_mut() = req.method.clone();
-    *r.headers_mut() = req.headers.clone();
-    match sender {
-        Sender::H1(_) => *r.uri_mut() = req.path.clone(),
-        Sender::H2(_) => {
-            *r.uri_mut() = req.absolute.clone();
-            *r.version_mut() = hyper::Version::HTTP_2;
-            r.headers_mut().remove(hyper::header::HOST);
-        }
-    }
-    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::http::HttpSettings;
+    use crate::plan::requests::{Check, RequestTemplate};
+    use crate::plan::text::Text;
 
-    fn target(expect: Vec<u16>) -> HttpTarget {
-        let t = Planned {
-            display: "/x?a=1".into(),
-            url: url::Url::parse("http://127.0.0.1:8080/x?a=1").expect("url"),
-            method: "POST".into(),
-            headers: vec![("authorization".into(), "Bearer s".into())],
-            body: Some("{}".into()),
+    fn workload(mix: Mix, n: usize) -> HttpWorkload {
+        let request = |i: usize| RequestTemplate {
+            stats: i,
+            display: format!("/x{i}"),
+            url: Text::literal(format!("http://127.0.0.1:8080/x{i}?a=1")),
+            relative: false,
+            method: "GET".into(),
+            headers: vec![("authorization".into(), Text::literal("Bearer s"))],
+            body: None,
+            check: Check::default(),
         };
-        HttpTarget::new(
-            &[t],
-            expect,
-            &HttpSettings::default(),
-            Duration::from_secs(1),
-        )
-        .expect("target")
+        HttpWorkload {
+            requests: (0..n).map(request).collect(),
+            names: (0..n).map(|i| format!("GET /x{i}")).collect(),
+            mix,
+            settings: HttpSettings::default(),
+            data: None,
+            slots: 0,
+            cookies: true,
+            seed: None,
+        }
     }
 
     #[test]
-    fn requests_carry_both_forms_and_the_host() {
-        let t = target(vec![]);
-        let r = &t.requests[0];
-        assert_eq!(r.path.to_string(), "/x?a=1");
-        assert_eq!(r.absolute.to_string(), "http://127.0.0.1:8080/x?a=1");
-        assert_eq!(r.headers["host"], "127.0.0.1:8080");
-        assert_eq!(r.headers["authorization"], "Bearer s");
+    fn one_endpoint_for_one_origin() {
+        let t =
+            HttpTarget::new(&workload(Mix::InOrder, 3), Duration::from_secs(1)).expect("target");
         assert_eq!(t.endpoints.len(), 1);
         assert!(t.endpoints[0].tls.is_none());
+        assert_eq!(t.requests.len(), 3);
     }
 
     #[test]
-    fn statuses_are_classified() {
-        let any = target(vec![]);
-        let exact = target(vec![200, 204]);
-        let cases = [
-            (&any, 200, None),
-            (&any, 302, None),
-            (&any, 404, Some(ErrorKind::Status)),
-            (&exact, 204, None),
-            (&exact, 302, Some(ErrorKind::Expectation)),
-            (&exact, 503, Some(ErrorKind::Status)),
-        ];
-        for (t, status, want) in cases {
-            assert_eq!(t.classify(status), want, "{status}");
+    fn a_weighted_mix_lands_in_its_proportions() {
+        let t = Arc::new(
+            HttpTarget::new(
+                &workload(Mix::Weighted(vec![9.0, 1.0]), 2),
+                Duration::from_secs(1),
+            )
+            .expect("target"),
+        );
+        let Pick::Weighted(cumulative) = &t.pick else {
+            panic!("weighted")
+        };
+        let mut s = Session::new(Arc::clone(&t), 0, 42);
+        let mut first = 0;
+        for _ in 0..10_000 {
+            let x = s.rng.f64() * cumulative[1];
+            if cumulative.partition_point(|c| *c <= x) == 0 {
+                first += 1;
+            }
         }
+        assert!((8_900..=9_100).contains(&first), "{first}");
     }
 }

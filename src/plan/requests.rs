@@ -1,0 +1,550 @@
+//! A scenario's HTTP workload, resolved: its requests (the targets, or a flow's steps) with what
+//! each response must be, the mix (in order, weighted, or a flow), captures and think times, and
+//! the run-time variables bound to slots: the data file's columns first, then the flow's
+//! captures in order. A `${name}` is a capture of an earlier step, else a data column, else an
+//! environment variable (substituted now); anything else is an error at its line and column.
+//!
+//! Input: the scenario's mirror and the plan's context. Output: [`HttpWorkload`], plain data that
+//! travels as-is (once its URLs are absolute) to worker processes. Never shows a value: data rows,
+//! substituted variables and captures are secrets as far as any output is concerned.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::http::HttpSettings;
+use super::locate::Path;
+use super::resolve::{Context, ResolveError};
+use super::spec::{
+    self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, Headers, JsonExpect, StepSpec, TargetSpec,
+    Template, ThinkSpec,
+};
+use super::text::Text;
+
+/// Data files larger than this are refused: every worker process gets a copy.
+const MAX_DATA_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpWorkload {
+    /// The targets, or the flow's steps' requests in order.
+    pub requests: Vec<RequestTemplate>,
+    /// Distinct request names: statistics are kept per name.
+    pub names: Vec<String>,
+    pub mix: Mix,
+    pub settings: HttpSettings,
+    pub data: Option<DataTable>,
+    /// How many run-time variables an iteration has (data columns, then captures).
+    pub slots: usize,
+    pub cookies: bool,
+    /// The seed of random choices; `None`: a new one each run.
+    pub seed: Option<u64>,
+}
+
+impl HttpWorkload {
+    /// Whether operations make random choices: a weighted mix, random data rows, think ranges.
+    pub fn random_choices(&self) -> bool {
+        let think_range = match &self.mix {
+            Mix::Flow(steps) => steps.iter().any(|s| s.think.is_some_and(|(a, b)| a != b)),
+            _ => false,
+        };
+        matches!(self.mix, Mix::Weighted(_))
+            || think_range
+            || self
+                .data
+                .as_ref()
+                .is_some_and(|d| d.order == DataOrder::Random)
+    }
+}
+
+/// What one operation sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Mix {
+    /// One target per operation, in the order listed.
+    InOrder,
+    /// One target per operation, picked at random in these proportions.
+    Weighted(Vec<f64>),
+    /// Every step, in order, per operation (an iteration).
+    Flow(Vec<Step>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Its request, in [`HttpWorkload::requests`].
+    pub request: usize,
+    pub captures: Vec<Capture>,
+    /// A pause after the step: uniform between the two (equal for a fixed pause).
+    pub think: Option<(Duration, Duration)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    pub slot: usize,
+    /// The variable's name, for messages.
+    pub name: String,
+    pub from: CaptureSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestTemplate {
+    /// Its statistics' name, an index into [`HttpWorkload::names`].
+    pub stats: usize,
+    /// The URL as written, variables not substituted: the only form shown in outputs.
+    pub display: String,
+    /// The URL: a path to join onto the base (`relative`), or absolute.
+    pub url: Text,
+    pub relative: bool,
+    pub method: String,
+    /// Name and value, a later one replacing an earlier header of the same name.
+    pub headers: Vec<(String, Text)>,
+    pub body: Option<Text>,
+    pub check: Check,
+}
+
+/// What a response must be.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Accepted status codes; empty: any status below 400.
+    pub status: Vec<u16>,
+    /// JSON paths into the body and what each must find.
+    pub json: Vec<(String, JsonExpect)>,
+    pub body_contains: Option<Text>,
+    /// Headers the response must have, each value starting with the given text.
+    pub headers: Vec<(String, Text)>,
+}
+
+impl Check {
+    /// Whether checking needs the response body kept.
+    pub fn reads_body(&self) -> bool {
+        !self.json.is_empty() || self.body_contains.is_some()
+    }
+}
+
+/// A CSV data file: its columns are the first slots.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataTable {
+    /// The file as the plan names it.
+    pub file: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub order: DataOrder,
+}
+
+impl fmt::Debug for DataTable {
+    // Rows are secrets as far as any output is concerned: only their shape is shown.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("DataTable")
+            .field("file", &self.file)
+            .field("columns", &self.columns)
+            .field("rows", &self.rows.len())
+            .field("order", &self.order)
+            .finish()
+    }
+}
+
+/// Where a `${name}` can come from at a point of the flow.
+struct Scope<'a> {
+    data: Option<&'a DataTable>,
+    /// Captures of the steps before this one: (name, slot).
+    captured: &'a [(String, usize)],
+    /// Captures of this step and later ones, for a precise message.
+    later: &'a [(String, String)],
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Scope<'_> {
+    fn slot(&self, name: &str) -> Option<usize> {
+        self.captured
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+            .or_else(|| {
+                self.data
+                    .and_then(|d| d.columns.iter().position(|c| c == name))
+            })
+    }
+
+    /// `t` with its run-time variables as slots and the environment's substituted.
+    fn text(&self, t: &Template, at: &Path) -> Result<Text, ResolveError> {
+        t.to_text(&|n| self.slot(n), self.env)
+            .map_err(|missing| ResolveError::at(at.clone(), self.unknown(&missing)))
+    }
+
+    fn unknown(&self, names: &[String]) -> String {
+        if let Some((n, step)) = names
+            .iter()
+            .find_map(|n| self.later.iter().find(|(c, _)| c == n))
+        {
+            return format!(
+                "`${{{n}}}` is captured by step `{step}`, which runs later: a step can use captures of the steps before it"
+            );
+        }
+        let mut message = spec::missing_message(names);
+        let flow = !self.captured.is_empty() || !self.later.is_empty();
+        match (self.data, flow) {
+            (Some(d), _) => message.push_str(&format!(
+                ", nor a column of {} ({}){}",
+                d.file,
+                d.columns.join(", "),
+                if flow {
+                    " or a capture of an earlier step"
+                } else {
+                    ""
+                }
+            )),
+            (None, true) => message.push_str(", nor a capture of an earlier step"),
+            (None, false) => {}
+        }
+        message
+    }
+}
+
+/// Everything of a scenario the HTTP workload is made of.
+pub(super) struct Parts<'a> {
+    pub at: &'a Path,
+    pub expect: Option<&'a ExpectSpec>,
+    pub expect_at: Path,
+    pub scenario_headers: Option<&'a Headers>,
+    pub defaults_headers: Option<&'a Headers>,
+    pub data: Option<&'a DataSpec>,
+    pub has_base: bool,
+    pub settings: HttpSettings,
+    pub cookies: bool,
+    pub seed: Option<u64>,
+}
+
+/// A scenario of `targets`.
+pub(super) fn targets(
+    ctx: &Context,
+    targets: Vec<TargetSpec>,
+    parts: Parts,
+) -> Result<HttpWorkload, ResolveError> {
+    let data = read_data(ctx, parts.data, parts.at)?;
+    let scope = Scope {
+        data: data.as_ref(),
+        captured: &[],
+        later: &[],
+        env: ctx.env,
+    };
+    let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
+    let mut names = Vec::new();
+    let mut requests = Vec::with_capacity(targets.len());
+    for (i, t) in targets.into_iter().enumerate() {
+        let at = parts.at.key("targets").index(i);
+        let check = check(&scope, parts.expect, &parts.expect_at)?;
+        requests.push(request(&scope, &parts, t, &at, check, &mut names)?);
+    }
+    Ok(HttpWorkload {
+        requests,
+        names,
+        mix: if weights.is_empty() {
+            Mix::InOrder
+        } else {
+            Mix::Weighted(weights)
+        },
+        slots: data.as_ref().map_or(0, |d| d.columns.len()),
+        data,
+        settings: parts.settings,
+        cookies: parts.cookies,
+        seed: parts.seed,
+    })
+}
+
+/// A scenario of `flow` steps.
+pub(super) fn flow(
+    ctx: &Context,
+    steps: Vec<StepSpec>,
+    parts: Parts,
+) -> Result<HttpWorkload, ResolveError> {
+    let data = read_data(ctx, parts.data, parts.at)?;
+    let columns = data.as_ref().map_or(0, |d| d.columns.len());
+    // Every capture, in flow order, with the step that makes it.
+    let all: Vec<(String, String)> = steps
+        .iter()
+        .flat_map(|s| {
+            let step = step_name(s);
+            s.capture
+                .iter()
+                .flat_map(|c| c.0.iter())
+                .map(move |(n, _)| (n.clone(), step.clone()))
+        })
+        .collect();
+    let mut captured: Vec<(String, usize)> = Vec::new();
+    let mut names = Vec::new();
+    let mut requests = Vec::with_capacity(steps.len());
+    let mut out = Vec::with_capacity(steps.len());
+    for (k, s) in steps.into_iter().enumerate() {
+        let at = parts.at.key("flow").index(k);
+        let later = &all[captured.len()..];
+        let scope = Scope {
+            data: data.as_ref(),
+            captured: &captured,
+            later,
+            env: ctx.env,
+        };
+        let (expect, expect_at) = match &s.expect {
+            Some(e) => (Some(e), at.key("expect")),
+            None => (parts.expect, parts.expect_at.clone()),
+        };
+        let check = check(&scope, expect, &expect_at)?;
+        let mut target = s.request.0;
+        target.name = Some(s.name.clone().unwrap_or_else(|| default_name(&target)));
+        let request_at = at.key("request");
+        requests.push(request(
+            &scope,
+            &parts,
+            target,
+            &request_at,
+            check,
+            &mut names,
+        )?);
+        let mut captures = Vec::new();
+        for (name, from) in s.capture.map(|c| c.0).unwrap_or_default() {
+            let slot = columns + captured.len();
+            captured.push((name.clone(), slot));
+            captures.push(Capture { slot, name, from });
+        }
+        out.push(Step {
+            request: k,
+            captures,
+            think: s.think.map(|t| match t {
+                ThinkSpec::Fixed(d) => (d.0, d.0),
+                ThinkSpec::Between(a, b) => (a.0, b.0),
+            }),
+        });
+    }
+    Ok(HttpWorkload {
+        requests,
+        names,
+        mix: Mix::Flow(out),
+        slots: columns + captured.len(),
+        data,
+        settings: parts.settings,
+        cookies: parts.cookies,
+        seed: parts.seed,
+    })
+}
+
+fn step_name(s: &StepSpec) -> String {
+    s.name.clone().unwrap_or_else(|| default_name(&s.request.0))
+}
+
+/// A request's default name: its method and URL as written (`GET /items`).
+fn default_name(t: &TargetSpec) -> String {
+    format!("{} {}", t.method, t.url.raw)
+}
+
+/// One request, its URL checked against the base, its headers layered (defaults, scenario,
+/// its own), its name registered.
+fn request(
+    scope: &Scope,
+    parts: &Parts,
+    t: TargetSpec,
+    at: &Path,
+    check: Check,
+    names: &mut Vec<String>,
+) -> Result<RequestTemplate, ResolveError> {
+    let (url_at, body_at) = if t.object {
+        (at.key("url"), at.key(if t.json { "json" } else { "body" }))
+    } else {
+        (at.clone(), at.clone())
+    };
+    let url = scope.text(&t.url, &url_at)?;
+    // With slots, check the URL with a placeholder in each: its shape must hold whatever the
+    // values are, and only the path and query may vary (the connection is chosen at load).
+    let sample = url.render(|_| Some("1"));
+    let relative = sample.starts_with('/');
+    if relative && !parts.has_base {
+        return Err(ResolveError::at(
+            url_at,
+            format!(
+                "relative URL `{}` needs `base` (builtin, builtin+https or http(s)://host:port) at the top of the plan",
+                t.url.raw
+            ),
+        ));
+    }
+    spec::check_target_url(&sample, &t.url.raw).map_err(|e| ResolveError::at(url_at.clone(), e))?;
+    if !relative {
+        if let (Some(first), Ok(u)) = (url.first_slot_at(), url::Url::parse(&sample)) {
+            let origin_len = u.origin().ascii_serialization().len();
+            if first < origin_len {
+                return Err(ResolveError::at(
+                    url_at,
+                    format!(
+                        "`{}`: variables may stand in the path and query, not in the scheme, host or port",
+                        t.url.raw
+                    ),
+                ));
+            }
+        }
+    }
+    let none = Headers::default();
+    let mut headers: Vec<(String, Text)> = Vec::new();
+    let layers = [
+        (
+            parts.defaults_headers.unwrap_or(&none),
+            Path::root().key("defaults").key("headers"),
+        ),
+        (
+            parts.scenario_headers.unwrap_or(&none),
+            parts.at.key("headers"),
+        ),
+        (&t.headers, at.key("headers")),
+    ];
+    for (layer, layer_at) in layers {
+        for (k, v) in &layer.0 {
+            let h_at = layer_at.key(k);
+            let value = scope.text(v, &h_at)?;
+            if let Some(s) = value.as_static() {
+                if hyper::header::HeaderValue::from_str(&s).is_err() {
+                    return Err(ResolveError::at(
+                        h_at,
+                        format!("the value of header `{k}` is not a valid HTTP header value"),
+                    ));
+                }
+            }
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
+            headers.push((k.clone(), value));
+        }
+    }
+    if t.json
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), Text::literal("application/json")));
+    }
+    let body = match &t.body {
+        Some(b) => {
+            let text = scope.text(b, &body_at)?;
+            Some(if t.json { text.into_json() } else { text })
+        }
+        None => None,
+    };
+    let name = t.name.clone().unwrap_or_else(|| default_name(&t));
+    let stats = match names.iter().position(|n| *n == name) {
+        Some(i) => i,
+        None => {
+            names.push(name);
+            names.len() - 1
+        }
+    };
+    Ok(RequestTemplate {
+        stats,
+        display: t.url.raw,
+        url,
+        relative,
+        method: t.method,
+        headers,
+        body,
+        check,
+    })
+}
+
+/// What a response must be, its texts bound to the scope.
+fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check, ResolveError> {
+    let Some(e) = expect else {
+        return Ok(Check::default());
+    };
+    let mut headers = Vec::new();
+    for (k, v) in e.headers.iter().flat_map(|h| h.0.iter()) {
+        headers.push((k.clone(), scope.text(v, &at.key("headers").key(k))?));
+    }
+    Ok(Check {
+        status: e.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        json: e.json.as_ref().map(|j| j.0.clone()).unwrap_or_default(),
+        body_contains: match &e.body_contains {
+            Some(t) => Some(scope.text(t, &at.key("body_contains"))?),
+            None => None,
+        },
+        headers,
+    })
+}
+
+/// The data file, read and checked: a header row of unique names, at least one row, every row
+/// as wide as the header. `None` for a plan re-read from saved results, which reads no files.
+fn read_data(
+    ctx: &Context,
+    spec: Option<&DataSpec>,
+    at: &Path,
+) -> Result<Option<DataTable>, ResolveError> {
+    let Some(spec) = spec else { return Ok(None) };
+    let file_at = at.key("data").key("file");
+    let err =
+        |why: String| ResolveError::at(file_at.clone(), format!("data file {}: {why}", spec.file));
+    let order = spec.order.unwrap_or(DataOrder::Sequential);
+    if !ctx.read_files {
+        return Ok(Some(DataTable {
+            file: spec.file.clone(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+            order,
+        }));
+    }
+    let path = ctx
+        .file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""))
+        .join(&spec.file);
+    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
+    if meta.len() > MAX_DATA_BYTES {
+        return Err(err(format!("larger than {MAX_DATA_BYTES} bytes")));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(&path)
+        .map_err(|e| err(e.to_string()))?;
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| err(csv_message(&e)))?
+        .iter()
+        .map(|c| c.trim().to_string())
+        .collect();
+    for (i, c) in columns.iter().enumerate() {
+        let valid = c
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+            && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !valid {
+            return Err(err(format!(
+                "line 1: column {} `{c}` is not a variable name (letters, digits and _)",
+                i + 1
+            )));
+        }
+        if columns[..i].contains(c) {
+            return Err(err(format!("line 1: column `{c}` is named twice")));
+        }
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        // A record's error names its line, never its content.
+        let record = record.map_err(|e| err(csv_message(&e)))?;
+        rows.push(record.iter().map(str::to_string).collect());
+    }
+    if rows.is_empty() {
+        return Err(err("has a header row but no data row".into()));
+    }
+    Ok(Some(DataTable {
+        file: spec.file.clone(),
+        columns,
+        rows,
+        order,
+    }))
+}
+
+/// A CSV error with its line, in words that quote nothing of the file.
+fn csv_message(e: &csv::Error) -> String {
+    let line = e.position().map(|p| format!("line {}: ", p.line()));
+    let what = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => "not valid CSV".into(),
+    };
+    format!("{}{what}", line.unwrap_or_default())
+}
