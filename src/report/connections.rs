@@ -178,8 +178,12 @@ impl Split {
     }
 }
 
-/// A finite, non-negative number of microseconds as people read it.
+/// A finite, non-negative number of microseconds as people read it; `<1µs` for a share of
+/// setup too small to round to a microsecond (one handshake spread over thousands of requests).
 pub fn micros(v: f64) -> String {
+    if v > 0.0 && v < 0.5 {
+        return "<1µs".into();
+    }
     // `as` saturates, and maps NaN to 0.
     units::micros(v.round() as u64)
 }
@@ -363,6 +367,8 @@ mod tests {
             split(0, c).expect("split").describe(),
             "14.4ms per operation: connect 38µs, TLS handshake 500µs, waiting (to first byte) 1.00ms, body 12.9ms"
         );
+        assert_eq!(micros(0.3), "<1µs");
+        assert_eq!(micros(0.0), "0µs");
         let mut own = c.clone();
         own.connections = Some(connections(4, 4));
         assert!(
