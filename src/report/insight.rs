@@ -362,11 +362,14 @@ fn limit_text(t: &ThresholdResult) -> String {
 }
 
 /// True when one of the cell's thresholds speaks for its errors: `error_rate < 5%` is how a
-/// plan accepts them.
+/// plan accepts them (`error_rate{request=login}` speaks for one request's only).
 fn errors_accepted(c: &CellSummary) -> bool {
-    c.thresholds
-        .iter()
-        .any(|t| t.expression.trim_start().starts_with("error_rate"))
+    c.thresholds.iter().any(|t| {
+        t.expression
+            .trim_start()
+            .strip_prefix("error_rate")
+            .is_some_and(|rest| !rest.trim_start().starts_with('{'))
+    })
 }
 
 /// Why a cell fails the run by itself, if it does. Errors no `error_rate` threshold accepts fail
@@ -852,6 +855,13 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{case}");
         }
+        // A threshold on one request's errors does not accept the whole cell's.
+        let mut s = clean();
+        uncovered(&mut s);
+        s.scenarios[1].cells[2].thresholds[0].expression = "error_rate{request=login} < 50%".into();
+        assert_eq!(failures(&s).len(), 1);
+        s.scenarios[1].cells[2].thresholds[0].expression = "error_rate < 50%".into();
+        assert_eq!(failures(&s).len(), 0);
         // A baseline check of a cell this run lacks points at its scenario, by its old name.
         let mut s = clean();
         s.baseline = sample().baseline;
