@@ -567,22 +567,16 @@ mod tests {
         std::fs::write(dir.path().join(MAIN_TEMPLATE), "{{#each scenarios}}").expect("write");
         let e = err(dir.path());
         assert!(e.contains(MAIN_TEMPLATE), "{e}");
-        // A misspelt field is found by the trial render, not after the run.
-        std::fs::write(
-            dir.path().join(MAIN_TEMPLATE),
-            "{{#each scenarios}}{{nmae}}{{/each}}",
-        )
-        .expect("write");
-        let e = err(dir.path());
-        assert!(e.contains("nmae"), "{e}");
-        // Also inside the panel only a failed run shows.
-        std::fs::write(
-            dir.path().join(MAIN_TEMPLATE),
-            "{{#if why_failed}}{{why_failed.cuont}}{{/if}}",
-        )
-        .expect("write");
-        let e = err(dir.path());
-        assert!(e.contains("cuont"), "{e}");
+        // A misspelt field is found by the trial render, not after the run, also inside the
+        // panel only a failed run shows.
+        for (template, misspelt) in [
+            ("{{#each scenarios}}{{nmae}}{{/each}}", "nmae"),
+            ("{{#if why_failed}}{{why_failed.cuont}}{{/if}}", "cuont"),
+        ] {
+            std::fs::write(dir.path().join(MAIN_TEMPLATE), template).expect("write");
+            let e = err(dir.path());
+            assert!(e.contains(misspelt), "{e}");
+        }
     }
 
     /// A summary of `scenarios` × `cells` cells with realistic histograms and minute-long
