@@ -11,6 +11,7 @@
 
 mod builtin;
 pub mod host;
+mod pace;
 mod schedule;
 mod shape;
 pub mod share;
