@@ -816,6 +816,7 @@ fn sample() -> Summary {
             max_us: 52_000,
             in_flight: 0.0,
             histogram: histogram_to_base64(&h),
+            seconds: 1.0,
         }],
         histogram: histogram_to_base64(&h),
         open: None,
@@ -1237,6 +1238,7 @@ mod tests {
                                 max_us: 90_000,
                                 in_flight: 0.0,
                                 histogram: String::new(),
+                                seconds: 1.0,
                             })
                             .collect();
                         c.wall_seconds = 60.0;

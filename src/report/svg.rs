@@ -1592,6 +1592,7 @@ mod tests {
                 max_us: 3_000,
                 in_flight: 0.0,
                 histogram: String::new(),
+                seconds: 1.0,
             })
             .collect();
         let [tput, p99] = timeline_charts("t", &scenario(vec![c]));

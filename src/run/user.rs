@@ -95,6 +95,10 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     let Some(measured_start) = shared.shape.measured_start() else {
         return;
     };
+    let window = Window {
+        start: measured_start,
+        end: shared.shape.measured_end(),
+    };
     while let Some(op) = shared.shape.next(user).await {
         let sent = Instant::now();
         let outcome = stop.execute(&mut unit, op.n).await;
@@ -102,7 +106,7 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
         shared.shape.done(&op);
         let Some(outcome) = outcome else { break };
         if op.measured {
-            record(&op, measured_start, sent, ended, &outcome);
+            record(&op, &window, sent, ended, &outcome);
             shared.progress.fetch_add(1, Ordering::Relaxed);
         }
         if shared.yield_between_ops {
@@ -111,19 +115,44 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     }
 }
 
-/// Records one finished operation: at its end since the measured start, with its latency from
-/// the send, or for an open-model arrival from its intended start, the send's lateness beside.
-fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outcome: &Outcome) {
-    let at = ended.saturating_duration_since(measured_start);
+/// The measured phase: its start, and for shapes that set it by time, its end.
+struct Window {
+    start: Instant,
+    end: Option<Instant>,
+}
+
+impl Window {
+    /// Where an operation that started at `began` goes in the per-second timeline: its start
+    /// since the measured start. An operation the shape let start just inside the phase but sent
+    /// a hair after its end stays in the last second: seconds past the end would be slivers
+    /// whose rate means nothing.
+    fn at(&self, began: Instant) -> std::time::Duration {
+        let began = match self.end {
+            Some(end) => began.min(end.checked_sub(NUDGE).unwrap_or(end)),
+            None => began,
+        };
+        began.saturating_duration_since(self.start)
+    }
+}
+
+/// How far before the phase's end an operation sent after it is placed.
+const NUDGE: std::time::Duration = std::time::Duration::from_micros(1);
+
+/// Records one finished operation: in the timeline at its start (for an open-model arrival, its
+/// intended start), with its latency from the send, or for an open-model arrival from its
+/// intended start, the send's lateness beside. Binning by start keeps a timeline's seconds to
+/// the arrivals or starts the shape made in them: by end, the last second of a steady open run
+/// held one more operation than its length gave room for, and read as a spike.
+fn record(op: &Op, window: &Window, sent: Instant, ended: Instant, outcome: &Outcome) {
     sink::with(|r| match op.due {
         Some(due) => r.record_open(
-            at,
+            window.at(due),
             ended.saturating_duration_since(due),
             ended - sent,
             sent.saturating_duration_since(due),
             outcome,
         ),
-        None => r.record(at, ended - sent, outcome),
+        None => r.record(window.at(sent), ended - sent, outcome),
     });
 }
 

@@ -255,7 +255,11 @@ fn cell_summary(
         notes: m.notes.clone(),
         start_offset_seconds: c.offset.as_secs_f64(),
         thresholds: Vec::new(),
-        timeline: r.timeline.points(),
+        // The measured phase ends at its planned time (operations started after it are none), or
+        // for a counted load when its last operation ends.
+        timeline: r
+            .timeline
+            .points(&[planned.map_or(m.wall, |p| p.min(m.wall))]),
         histogram: histogram_to_base64(&r.latency),
         open: r.open.as_ref().map(|o| {
             let secs = planned.map_or(0.0, |p| p.as_secs_f64());

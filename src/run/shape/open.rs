@@ -96,6 +96,11 @@ impl Open {
         self.warmup
     }
 
+    /// The measured phase's length: the schedule.
+    pub fn length(&self) -> Duration {
+        self.schedule.end()
+    }
+
     /// Queues every arrival of this share at its time, from a pacer thread; counts scheduled and
     /// dropped arrivals. Returns when the schedule is over (or the run is being stopped), the
     /// queue then closed.
