@@ -32,6 +32,9 @@ pub struct Plan {
     pub base: Base,
     pub scenarios: Vec<Scenario>,
     pub baseline: BaselineSettings,
+    /// How many times every cell runs, interleaved: the rounds of a cell give its figures as a
+    /// median with a spread.
+    pub rounds: NonZeroUsize,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -276,11 +279,12 @@ impl Plan {
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
         let canonical = format!(
-            "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+            "{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}\n{}",
             self.name,
             self.base,
             self.scenarios,
             self.baseline,
+            self.rounds,
             self.scenarios
                 .iter()
                 .map(|s| &s.workload)
@@ -455,6 +459,16 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
     };
     let has_base = !matches!(base, Base::None);
     let d = &spec.defaults;
+    let rounds = match (spec.rounds, d.rounds) {
+        (Some(_), Some(_)) => {
+            return Err(ResolveError::at(
+                Path::root().key("defaults").key("rounds"),
+                "`rounds` is set both at the top level and in `defaults`: set it once",
+            ));
+        }
+        (Some(n), None) | (None, Some(n)) => n,
+        (None, None) => NonZeroUsize::MIN,
+    };
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
     for (si, s) in spec.scenarios.0.into_iter().enumerate() {
         let at = Path::root().key("scenarios").index(si);
@@ -596,6 +610,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 .and_then(|b| b.latency_floor)
                 .map_or(DEFAULT_LATENCY_FLOOR, |d| d.0),
         },
+        rounds,
     })
 }
 

@@ -96,8 +96,9 @@ impl Observer for Progress {
         }
         let rec = &r.measured.recorder;
         let wall = r.measured.wall.as_secs_f64();
+        // Throughput counts successes only: errors are no work done.
         let tput = if wall > 0.0 {
-            rec.operations as f64 / wall
+            rec.successes as f64 / wall
         } else {
             0.0
         };

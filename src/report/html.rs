@@ -775,6 +775,7 @@ fn sample() -> Summary {
         bytes: 64,
         wall_seconds: 0.5 / speedup,
         throughput_per_s: 8.0 * speedup,
+        attempts_per_s: 0.0,
         latency_us: LatencySummary {
             count: 4,
             min: 900,
@@ -820,6 +821,8 @@ fn sample() -> Summary {
         }],
         histogram: histogram_to_base64(&h),
         open: None,
+        rounds: None,
+        machine: Default::default(),
     };
     let scenario = |kind: Bound| ScenarioSummary {
         name: "sample".into(),
@@ -828,6 +831,7 @@ fn sample() -> Summary {
         bound: kind,
         busy_fraction: if kind == Bound::Io { 0.02 } else { 0.95 },
         bound_cell: "sequential".into(),
+        classified: true,
         workload: vec!["/hello".into()],
         load: "repeat: 4".into(),
         cells: vec![

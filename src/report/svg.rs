@@ -1450,6 +1450,7 @@ mod tests {
             bytes: 0,
             wall_seconds: 2.5,
             throughput_per_s: values.len() as f64 / 2.5,
+            attempts_per_s: 0.0,
             latency_us: LatencySummary::default(),
             latency_out_of_range: 0,
             cpu_seconds: 0.1,
@@ -1463,6 +1464,8 @@ mod tests {
             timeline: Vec::new(),
             histogram: histogram_to_base64(&h),
             open: None,
+            rounds: None,
+            machine: Default::default(),
         }
     }
 
@@ -1474,6 +1477,7 @@ mod tests {
             bound: Bound::Io,
             busy_fraction: 0.01,
             bound_cell: "sequential".into(),
+            classified: true,
             workload: Vec::new(),
             load: "repeat: 1".into(),
             cells,

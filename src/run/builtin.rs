@@ -57,6 +57,11 @@ impl BuiltinServer {
         Ok(server)
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn wait_until_answering(&self) -> Result<(), String> {
         let host = self.url.host_str().unwrap_or("127.0.0.1");
         let port = self.url.port().unwrap_or(80);

@@ -39,17 +39,20 @@ scenarios:
     repeat: 12
     models: [sequential, threads, async, processes]
     concurrency: 3
+    thresholds: ["error_rate <= 100%"]
   - name: flaky
     targets: ["/flaky?fail=0.5"]
     repeat: 200
     models: [async]
     concurrency: 8
+    thresholds: ["error_rate <= 100%"]
   - name: wrong-status
     targets: ["/status?code=204"]
     repeat: 5
     models: [threads]
     concurrency: 2
     expect: { status: 200 }
+    thresholds: ["error_rate <= 100%"]
   - name: squares
     cpu: { kernel: sum_squares, n: 1000 }
     repeat: 10
@@ -205,11 +208,11 @@ fn connection_refused_is_counted_as_connect_errors() {
     );
     let out = dir.path().join("out");
     let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(
-        r.code, 0,
-        "a failing target is data, not a failed run: {r:?}"
-    );
+    // A failing target is data: the run is carried out and reported (not exit 3), and its
+    // errors, which no `error_rate` threshold accepts, fail the gate.
+    assert_eq!(r.code, 1, "{r:?}");
     let s = summary(&out, "refused");
+    assert_eq!(s["verdict"], "failed");
     for model in MODELS {
         let c = cell(&s, "nobody-home", model);
         assert_eq!(u(&c["operations"]), 6, "{model}");
@@ -233,6 +236,7 @@ scenarios:
     timeout: 150ms
     models: [async, threads]
     concurrency: 4
+    thresholds: ["error_rate <= 100%"]
 "#,
     );
     let out = dir.path().join("out");
