@@ -10,6 +10,7 @@
 //! (a dead worker) make it `failed`. Must not do I/O.
 
 pub mod baseline;
+mod noise;
 
 use crate::plan::threshold::{Metric, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};

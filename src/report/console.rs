@@ -234,12 +234,17 @@ pub fn gate(summary: &Summary) -> String {
     }
     if let Some(b) = &summary.baseline {
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let noise = b
+            .checks
+            .iter()
+            .filter(|c| c.noise.as_ref().is_some_and(|n| n.within_noise));
         out.push_str(&format!(
-            "\nbaseline {} ({}): {} checks, {} regressions (tolerance {})\n",
+            "\nbaseline {} ({}): {} checks, {} regressions, {} within noise (tolerance {})\n",
             b.run_id,
             b.file,
             b.checks.len(),
             failed.len(),
+            noise.count(),
             units::percent(b.tolerance)
         ));
         for c in failed {

@@ -882,6 +882,7 @@ fn sample() -> Summary {
                 current: 52_000.0,
                 change: Some(0.3),
                 passed: false,
+                noise: None,
             }],
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],

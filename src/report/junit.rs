@@ -56,6 +56,9 @@ impl Reporter for Junit {
                             status(check.passed, || baseline_failure(check, b.tolerance)),
                         );
                         case.set_classname(class.clone());
+                        if let Some(n) = check.noise.as_ref().filter(|n| n.within_noise) {
+                            case.set_system_out(format!("within noise (p = {:.3})", n.p_value));
+                        }
                         suite.add_test_case(case);
                     }
                 }

@@ -109,10 +109,15 @@ pub fn render(s: &Summary) -> String {
             units::micros(b.latency_floor_us)
         ));
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let noise = b
+            .checks
+            .iter()
+            .filter(|c| c.noise.as_ref().is_some_and(|n| n.within_noise));
         md.push_str(&format!(
-            "{} checks, {} failed.\n",
+            "{} checks, {} failed, {} within noise.\n",
             b.checks.len(),
-            failed.len()
+            failed.len(),
+            noise.count()
         ));
         if !failed.is_empty() {
             md.push_str("\n| scenario | cell | regression |\n|---|---|---|\n");

@@ -22,6 +22,7 @@ pub use recorder::{
     histogram_to_base64, new_histogram,
 };
 pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, to_results};
+pub use rounds::median as rounds_median;
 pub use summary::*;
 
 use crate::plan::{Cell, Plan, Workload};

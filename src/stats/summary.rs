@@ -388,4 +388,24 @@ pub struct BaselineCheck {
     /// (current − baseline) ÷ baseline; null when the baseline is 0.
     pub change: Option<f64>,
     pub passed: bool,
+    /// With at least 3 rounds in both runs: whether the rounds tell the change from noise. A
+    /// change beyond the tolerance that is within the noise passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseCheck>,
+}
+
+/// The noise test of one baseline check: the rounds' values of both runs compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NoiseCheck {
+    /// `mann_whitney_u`: an exact one-sided Mann–Whitney U test on the per-round values.
+    pub method: String,
+    /// The probability that rounds of the same code on the same machine would rank the current
+    /// run at least this much worse than the baseline.
+    pub p_value: f64,
+    /// The p-value at or below which a change is beyond the noise (0.05).
+    pub alpha: f64,
+    pub baseline_rounds: usize,
+    pub current_rounds: usize,
+    /// The change exceeded the tolerance, but not the noise: not a regression.
+    pub within_noise: bool,
 }
