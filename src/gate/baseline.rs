@@ -6,9 +6,10 @@
 //! A latency percentile fails when it grew by more than the tolerance *and* by more than the
 //! latency floor; throughput fails when it fell by more than the tolerance; errors fail when they
 //! appeared (the baseline had none) or their rate grew by more than the tolerance. When both runs
-//! have at least 3 rounds, a change beyond those limits must also be beyond the noise the rounds
-//! show (`noise.rs`: an exact Mann–Whitney U test of the rounds' values); otherwise the check
-//! passes and says "within noise". No I/O here.
+//! have at least 3 rounds, latency percentiles are compared as the medians of the rounds' own,
+//! and a change beyond those limits must also be beyond the noise the rounds show (`noise.rs`:
+//! an exact Mann–Whitney U test of the rounds' values); otherwise the check passes and says
+//! "within noise". No I/O here.
 
 use std::path::Path;
 
@@ -132,9 +133,18 @@ pub fn compare(
                 ("p90", b.latency_us.p90, c.latency_us.p90),
                 ("p99", b.latency_us.p99, c.latency_us.p99),
             ] {
-                let worse =
-                    cur as f64 > base as f64 * (1.0 + tol) && cur.saturating_sub(base) > floor_us;
-                check(metric, base as f64, cur as f64, worse);
+                // With rounds on both sides the medians of the rounds' percentiles are compared:
+                // the merged histogram's tail is the worst round's, and one noisy round must not
+                // read as a regression.
+                let (base, cur) = match (per_round(b, metric), per_round(c, metric)) {
+                    (Some(bs), Some(cs)) => (
+                        crate::stats::rounds_median(bs).unwrap_or(base as f64),
+                        crate::stats::rounds_median(cs).unwrap_or(cur as f64),
+                    ),
+                    _ => (base as f64, cur as f64),
+                };
+                let worse = cur > base * (1.0 + tol) && cur - base > floor_us as f64;
+                check(metric, base, cur, worse);
             }
             let worse_throughput = c.throughput_per_s < b.throughput_per_s * (1.0 - tol);
             check(

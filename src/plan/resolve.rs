@@ -681,4 +681,26 @@ mod tests {
         );
         assert_eq!(plan.cell_operations(&cells[0]), Some(10));
     }
+
+    #[test]
+    fn rounds_are_set_once_at_the_top_or_in_defaults() {
+        let body = "scenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n";
+        // (extra keys, rounds or the error's words)
+        let cases = [
+            ("", Ok(1)),
+            ("rounds: 3\n", Ok(3)),
+            ("defaults: { rounds: 5 }\n", Ok(5)),
+            ("rounds: 3\ndefaults: { rounds: 5 }\n", Err("set it once")),
+            ("rounds: 0\n", Err("nonzero")),
+        ];
+        for (extra, want) in cases {
+            let text = format!("version: 1\nname: t\nbase: builtin\n{extra}{body}");
+            let got = super::super::parse(std::path::Path::new("t.yaml"), &text);
+            match (got, want) {
+                (Ok(p), Ok(n)) => assert_eq!(p.rounds.get(), n, "{extra}"),
+                (Err(e), Err(words)) => assert!(e.message.contains(words), "{extra}: {e}"),
+                (got, want) => panic!("{extra}: got {:?}, want {want:?}", got.map(|p| p.rounds)),
+            }
+        }
+    }
 }

@@ -180,7 +180,7 @@ fn a_slower_target_fails_the_baseline_and_an_identical_rerun_passes() {
     assert!(!out4.exists());
 }
 
-fn validator(schema_file: &str) -> jsonschema::Validator {
+pub fn validator(schema_file: &str) -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("schemas")
         .join(schema_file);

@@ -14,3 +14,4 @@ mod run;
 mod server;
 mod shards;
 mod trend;
+mod truth;
