@@ -192,12 +192,7 @@ scenarios:
 
 #[test]
 fn connection_refused_is_counted_as_connect_errors() {
-    // A port that was just free: nothing listens there any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = util::closed_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = write_plan(
         dir.path(),

@@ -9,27 +9,10 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use super::util::{self, cell, loadplan, loadplan_in, summary, u, write_plan};
+use super::util::{self, cell, cells, f, loadplan, summary, u, write_plan};
 
 use super::util::path_str as s;
-
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-fn cells(sum: &serde_json::Value, scenario: &str) -> Vec<serde_json::Value> {
-    sum["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .find(|x| x["name"] == scenario)
-        .unwrap_or_else(|| panic!("no scenario {scenario}"))["cells"]
-        .as_array()
-        .expect("cells")
-        .clone()
-}
 
 /// What it must show, 1, as far as a shared machine allows: every host paces the open model,
 /// every arrival is accounted for and its send lag kept, and the runner does not burn a core.
@@ -87,11 +70,7 @@ scenarios:
 /// its reason in every output; an `error_rate` threshold that accepts it passes.
 #[test]
 fn a_closed_port_fails_the_run_and_says_why() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = util::closed_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(
         "version: 1\nname: closed\nbase: http://127.0.0.1:{port}\nscenarios:\n  - name: nobody\n    targets: [/x]\n    repeat: 10\n    models: [sequential, async]\n    concurrency: 2\n    timeout: 1s\nTHRESHOLDS"
@@ -317,47 +296,24 @@ scenarios:
     }
 }
 
-const BASELINED: &str = r#"version: 1
-name: noisy
-base: builtin
-rounds: 5
-baseline: { tolerance: 50% }
-scenarios:
-  - name: api
-    targets: ["/io?delay=${LOADPLAN_E2E_DELAY}"]
-    repeat: 20
-    models: [async]
-    concurrency: 4
-"#;
-
 /// What it must show, 5: identical runs of 5 rounds pass against each other five times out of
-/// five, with the noise test recorded; a target twice as slow fails. (The tolerance is 50%, as
-/// a shared machine running other tests needs; the noise rule itself is tested beside the code.)
+/// five, with the noise test recorded; a target twice as slow fails. (The plan's tolerance is
+/// 50%, as a shared machine running other tests needs; the noise rule itself is tested beside
+/// the code.)
 #[test]
 fn identical_runs_with_rounds_pass_and_a_slower_target_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = write_plan(dir.path(), "noisy.yaml", BASELINED);
+    // The gate tests' baselined plan, with 5 rounds.
+    let text = super::gate::BASELINED.replace("base: builtin\n", "base: builtin\nrounds: 5\n");
+    let (plan, base) = util::baseline_run(dir.path(), &text, "baselined");
     let run = |delay: &str, out: &str, baseline: Option<&Path>| {
-        let out = dir.path().join(out);
-        let mut args = vec!["run", s(&plan), "--out", s(&out)];
-        if let Some(b) = baseline {
-            args.extend(["--baseline", s(b)]);
-        }
-        let r = loadplan_in(
-            dir.path(),
-            &args,
-            &[("LOADPLAN_E2E_DELAY", delay)],
-            Duration::from_secs(60),
-        );
-        (r, out)
+        let envs = [("LOADPLAN_E2E_DELAY", delay)];
+        util::run_against(dir.path(), &plan, out, &envs, baseline)
     };
-    let (first, out) = run("20ms", "first", None);
-    assert_eq!(first.code, 0, "{first:?}");
-    let base = util::run_dir(&out, "noisy").join("summary.json");
     for i in 0..5 {
         let (again, out) = run("20ms", &format!("again-{i}"), Some(&base));
         assert_eq!(again.code, 0, "identical run {i}: {again:?}");
-        let b = &summary(&out, "noisy")["baseline"];
+        let b = &summary(&out, "baselined")["baseline"];
         let p50 = b["checks"]
             .as_array()
             .expect("checks")
