@@ -6,8 +6,8 @@
 //! arrival is dropped and counted. (A runtime timer would send about a millisecond late, and that
 //! lateness would be charged to the target as latency.) The thread runs whatever the host, so
 //! every host paces alike; it only queues, and never touches a recorder: its counts are recorded
-//! by the driver task that waits for it. Users take arrivals from the queue in order; a user that takes
-//! one late sends it late, and its latency is measured from the *intended* start (corrected) as
+//! by the driver task that waits for it. Users take arrivals from the queue in order; a user that
+//! takes one late sends it late, and its latency is measured from the *intended* start (corrected) as
 //! well as from the actual send (uncorrected), so a stall of the target shows in the corrected
 //! histogram even though the generator itself was waiting. Arrivals still queued when the
 //! schedule and one timeout are over are dropped, so an unreachable rate ends on time. This share
