@@ -21,14 +21,14 @@ const FIRST_MARGIN: Duration = Duration::from_micros(200);
 /// Bounds of the margin: spinning less than this gains nothing; more than this only chases
 /// pre-emption by other processes, which no margin can cover.
 const MIN_MARGIN: Duration = Duration::from_micros(40);
-const MAX_MARGIN: Duration = Duration::from_micros(250);
+const MAX_MARGIN: Duration = Duration::from_micros(200);
 /// Added to the measured lateness of wake-ups.
 const CUSHION: Duration = Duration::from_micros(25);
 /// Wake-ups remembered to estimate their lateness.
 const RECENT: usize = 32;
 /// Spinning may take at most this share of the wall time (and start with this much credit).
-const SPIN_SHARE: f64 = 0.02;
-const SPIN_CREDIT_CAP: Duration = Duration::from_millis(20);
+const SPIN_SHARE: f64 = 0.015;
+const SPIN_CREDIT_CAP: Duration = Duration::from_millis(15);
 /// The longest single sleep: a stop request is noticed within this.
 const SLEEP_SLICE: Duration = Duration::from_millis(20);
 
@@ -132,7 +132,7 @@ mod tests {
             (&[100; 10], 125),
             // One pre-empted wake-up in thirty-two does not move the 90th percentile.
             (&[[90; 31].as_slice(), &[20_000]].concat(), 115),
-            (&[5_000; 10], 250),
+            (&[5_000; 10], 200),
         ];
         for (recent, want) in cases {
             assert_eq!(
