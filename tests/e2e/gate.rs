@@ -97,7 +97,7 @@ fn thresholds_set_the_exit_code_and_are_reported_everywhere() {
     }
 }
 
-pub const BASELINED: &str = r#"version: 1
+const BASELINED: &str = r#"version: 1
 name: baselined
 base: builtin
 baseline: { tolerance: 50% }
@@ -112,7 +112,7 @@ scenarios:
 #[test]
 fn a_slower_target_fails_the_baseline_and_an_identical_rerun_passes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (plan, base) = util::baseline_run(dir.path(), BASELINED, "baselined");
+    let (plan, base) = util::baseline_run(dir.path(), BASELINED, "baselined", "20ms");
     let run = |delay: &str, out: &str, baseline: Option<&Path>| {
         let envs = [("LOADPLAN_E2E_DELAY", delay)];
         util::run_against(dir.path(), &plan, out, &envs, baseline)

@@ -168,11 +168,11 @@ pub fn closed_port() -> u16 {
         .port()
 }
 
-/// Writes `text` (a plan whose targets read `${LOADPLAN_E2E_DELAY}`) to `dir`, runs it once at
-/// 20 ms, and returns the plan and that run's summary.json, to serve as a baseline.
-pub fn baseline_run(dir: &Path, text: &str, slug: &str) -> (PathBuf, PathBuf) {
+/// Writes `text` (a plan whose targets read `${LOADPLAN_E2E_DELAY}`) to `dir`, runs it once with
+/// that `delay`, and returns the plan and that run's summary.json, to serve as a baseline.
+pub fn baseline_run(dir: &Path, text: &str, slug: &str, delay: &str) -> (PathBuf, PathBuf) {
     let plan = write_plan(dir, &format!("{slug}.yaml"), text);
-    let (first, out) = run_against(dir, &plan, "first", &[("LOADPLAN_E2E_DELAY", "20ms")], None);
+    let (first, out) = run_against(dir, &plan, "first", &[("LOADPLAN_E2E_DELAY", delay)], None);
     assert_eq!(first.code, 0, "{first:?}");
     let base = run_dir(&out, slug).join("summary.json");
     (plan, base)
