@@ -244,11 +244,15 @@ fn cell_summary(
     let median = |f: fn(&Figures) -> f64| {
         rounds::median(&figures.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
     };
-    // Each round's measured phase ends at its planned time, or for a counted load when its last
-    // operation ends: the timeline's seconds are as long as the rounds made them.
+    // Each round's measured phase ends at its planned time (an open run's last arrival may be
+    // done before it), or when it was cut short, or for a counted load when its last operation
+    // ends: the timeline's seconds are as long as the rounds made them.
     let ends: Vec<Duration> = rounds
         .iter()
-        .map(|c| planned.map_or(c.measured.wall, |p| p.min(c.measured.wall)))
+        .map(|c| {
+            let m = &c.measured;
+            planned.map_or(m.wall, |p| if m.complete { p } else { p.min(m.wall) })
+        })
         .collect();
     CellSummary {
         model: first.cell.model,

@@ -144,10 +144,11 @@ fn rounds_give_medians_with_their_spread() {
         "rounds.yaml",
         r#"version: 1
 name: rounds
+base: builtin
 rounds: 3
 scenarios:
-  - name: spin
-    cpu: { kernel: spin, duration: 3ms }
+  - name: pages
+    targets: ["/io?delay=5ms"]
     repeat: 30
     models: [sequential, threads, async]
     concurrency: 2
@@ -171,7 +172,7 @@ scenarios:
         .map(|e| format!("{e} at {}", e.instance_path))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    for c in cells(&sum, "spin") {
+    for c in cells(&sum, "pages") {
         let name = c["model"].to_string();
         let rounds = &c["rounds"];
         assert_eq!(u(&rounds["count"]), 3, "{name}");
@@ -212,7 +213,7 @@ scenarios:
         assert_eq!(f(&c["speedup"]), f(&rounds["speedup"]["median"]));
     }
     // Pair by pair: each round's sequential speedup is exactly 1.
-    let seq = cell(&sum, "spin", "sequential");
+    let seq = cell(&sum, "pages", "sequential");
     assert_eq!(
         seq["rounds"]["speedup"]["values"],
         serde_json::json!([1.0, 1.0, 1.0])
@@ -226,7 +227,7 @@ scenarios:
     );
     assert_eq!(r.code, 0, "{r:?}");
     let sum = summary(&once, "rounds");
-    for c in cells(&sum, "spin") {
+    for c in cells(&sum, "pages") {
         assert!(c.get("rounds").is_none(), "{c}");
         assert_eq!(u(&c["operations"]), 30);
     }
@@ -244,8 +245,8 @@ fn a_busy_loop_beside_the_run_is_named_as_other_load() {
 name: busy
 scenarios:
   - name: spin
-    cpu: { kernel: spin, duration: 5ms }
-    repeat: 80
+    cpu: { kernel: spin, duration: 3ms }
+    repeat: 40
     models: [sequential, threads]
     concurrency: 2
 "#,
