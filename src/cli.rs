@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// `baseline.tolerance`).
     #[arg(long, env = "LOADPLAN_TOLERANCE", value_parser = parse_tolerance)]
     pub tolerance: Option<f64>,
+    /// Run every cell N times, interleaved (A B C … A B C …), and report each figure as the
+    /// median of its rounds with the spread beside it (overrides the plan's `rounds`).
+    #[arg(long, env = "LOADPLAN_ROUNDS", value_name = "N")]
+    pub rounds: Option<std::num::NonZeroUsize>,
     /// Folder of handlebars templates replacing the embedded ones: report.html.hbs, and any
     /// other *.hbs file as a partial of that name (style.hbs, scenario.hbs).
     #[arg(long, env = "LOADPLAN_TEMPLATES", value_name = "DIR")]

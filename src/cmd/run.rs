@@ -15,7 +15,12 @@ use crate::stats::{self, Shard, Summary, Verdict};
 use crate::{Error, gate, run};
 
 pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
-    let plans = load_plans(&args.plans)?;
+    let mut plans = load_plans(&args.plans)?;
+    if let Some(n) = args.rounds {
+        for p in &mut plans {
+            p.rounds = n;
+        }
+    }
     let selected = plans
         .iter()
         .map(|p| select_cells(p, &args.only))

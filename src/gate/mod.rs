@@ -2,11 +2,15 @@
 //! out.
 //!
 //! Thresholds are checked on every cell they apply to and their results stored in the summary; a
-//! baseline comparison is stored beside them. The verdict alone decides the exit code: a run
-//! stopped by a signal is `interrupted`; a failed threshold, a regression against the baseline, or
-//! a cell that lost part of its work (a dead worker) make it `failed`. Must not do I/O.
+//! baseline comparison is stored beside them. Errors fail by default: a cell with any error that
+//! no `error_rate` threshold covers gets a failed entry of its own among its threshold results
+//! (unit `errors`), so that every output names the cell and says why. The verdict alone decides
+//! the exit code: a run stopped by a signal is `interrupted`; a failed threshold (the default
+//! error rule included), a regression against the baseline, or a cell that lost part of its work
+//! (a dead worker) make it `failed`. Must not do I/O.
 
 pub mod baseline;
+mod noise;
 
 use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
@@ -17,7 +21,8 @@ use crate::units;
 pub mod exit {
     /// The run passed every gate.
     pub const PASSED: u8 = 0;
-    /// A gate failed: a threshold, a baseline comparison, or an incomplete cell.
+    /// A gate failed: a threshold, a baseline comparison, an incomplete cell, or errors in a cell
+    /// that no `error_rate` threshold covers.
     pub const GATE_FAILED: u8 = 1;
     /// The plan or the command line is invalid; nothing was sent.
     pub const INVALID: u8 = 2;
@@ -41,12 +46,16 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             continue;
         };
         for c in &mut s.cells {
-            c.thresholds = planned
+            let applying: Vec<&Threshold> = planned
                 .thresholds
                 .iter()
                 .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
-                .map(|t| check(t, c))
                 .collect();
+            c.thresholds = applying.iter().map(|t| check(t, c)).collect();
+            let covered = applying.iter().any(|t| t.metric == Metric::ErrorRate);
+            if !covered {
+                c.thresholds.extend(errors_by_default(c));
+            }
         }
     }
     summary.baseline = baseline.map(|b| baseline::compare(summary, b.summary, b.file, b.settings));
@@ -140,7 +149,8 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             Some(p) => format!("no {} phase was measured", p.as_str()),
             None => "no latency was measured".into(),
         },
-        (None, _) => "no sequential cell to compare with".into(),
+        (None, _) if c.successes == 0 => "no operation succeeded: no speedup".into(),
+        (None, _) => "no sequential cell with successes to compare with".into(),
     };
     ThresholdResult {
         expression: t.text.clone(),
@@ -150,6 +160,38 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         unit: unit.into(),
         observed_text,
     }
+}
+
+/// What a failed default error rule says it checked.
+pub const DEFAULT_ERROR_RULE: &str =
+    "no errors (the rule when no `error_rate` threshold covers the cell)";
+
+/// The default rule for a cell no `error_rate` threshold covers: any error fails it. Recorded only
+/// when it fails, as a threshold result whose unit is `errors` (observed: the count, limit 0).
+fn errors_by_default(c: &CellSummary) -> Option<ThresholdResult> {
+    let errors: u64 = c.errors.values().sum();
+    if errors == 0 {
+        return None;
+    }
+    let kinds: Vec<String> = c
+        .errors
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    Some(ThresholdResult {
+        expression: DEFAULT_ERROR_RULE.into(),
+        observed: Some(errors as f64),
+        passed: false,
+        limit: 0.0,
+        unit: "errors".into(),
+        observed_text: format!(
+            "{errors} of {} operations failed ({}): {}; add e.g. `error_rate < 5%` to accept some",
+            c.operations,
+            units::percent(c.error_rate),
+            kinds.join(", ")
+        ),
+    })
 }
 
 /// The verdict of several runs together: interrupted beats failed beats passed.
@@ -189,6 +231,7 @@ mod tests {
             bytes: 0,
             wall_seconds: 1.0,
             throughput_per_s: 100.0,
+            attempts_per_s: 0.0,
             latency_us: LatencySummary {
                 count: 100,
                 p99,
@@ -210,6 +253,8 @@ mod tests {
             error_messages: Default::default(),
             requests: Vec::new(),
             think_us: None,
+            rounds: None,
+            machine: Default::default(),
         }
     }
 
@@ -269,5 +314,55 @@ mod tests {
         let r = check(&t("p99 < 1s"), &empty);
         assert!(!r.passed, "nothing measured is not a pass");
         assert_eq!(r.observed, None);
+    }
+
+    /// Errors fail a cell unless an `error_rate` threshold applying to it decides instead.
+    #[test]
+    fn errors_fail_by_default_unless_an_error_rate_threshold_covers_the_cell() {
+        let plan = |thresholds: &str| {
+            let text = format!(
+                "version: 1\nname: t\nbase: builtin\nscenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n    models: [sequential, async]\n    thresholds: [{thresholds}]\n"
+            );
+            crate::plan::parse(std::path::Path::new("t.yaml"), &text).expect("plan")
+        };
+        // (thresholds, errors in the async cell, default entry added, verdict)
+        let cases = [
+            ("", 0, false, Verdict::Passed),
+            ("", 3, true, Verdict::Failed),
+            ("\"p99 < 1s\"", 3, true, Verdict::Failed),
+            ("\"error_rate < 50%\"", 3, false, Verdict::Passed),
+            ("\"error_rate < 1%\"", 3, false, Verdict::Failed),
+            // A threshold for another model does not cover this cell.
+            ("\"error_rate{sequential} < 50%\"", 3, true, Verdict::Failed),
+        ];
+        for (thresholds, errors, default, verdict) in cases {
+            let mut c = cell(Model::Async, 1, errors as f64 / 100.0, None);
+            c.errors.insert("connect".into(), errors);
+            c.successes = 100 - errors;
+            let mut summary: Summary = serde_json::from_value(serde_json::json!({
+                "schema_version": 1, "plan": {"name": "t", "file": "t.yaml"}, "run_id": "r",
+                "started_at": "2026-11-28T16:00:00Z", "finished_at": "2026-11-28T16:00:01Z", "duration_seconds": 1.0,
+                "loadplan_version": "0", "host": {"cores": 2, "os": "linux", "arch": "x"},
+                "verdict": "passed", "scenarios": [{"name": "a", "kind": "io", "bound": "io",
+                "busy_fraction": 0.0, "bound_cell": "", "workload": [], "load": "", "cells": []}]
+            }))
+            .expect("summary");
+            summary.scenarios[0].cells.push(c);
+            let got = evaluate(&plan(thresholds), &mut summary, None);
+            let entries = &summary.scenarios[0].cells[0].thresholds;
+            let rule = entries.iter().find(|t| t.unit == "errors");
+            assert_eq!(rule.is_some(), default, "{thresholds}: {entries:?}");
+            assert_eq!(got, verdict, "{thresholds} with {errors} errors");
+            if let Some(r) = rule {
+                assert!(!r.passed);
+                assert_eq!(r.expression, DEFAULT_ERROR_RULE);
+                assert!(
+                    r.observed_text.starts_with("3 of 100 operations failed"),
+                    "{}",
+                    r.observed_text
+                );
+                assert!(r.observed_text.contains("3 connect"), "{}", r.observed_text);
+            }
+        }
     }
 }

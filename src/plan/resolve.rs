@@ -32,6 +32,9 @@ pub struct Plan {
     pub base: Base,
     pub scenarios: Vec<Scenario>,
     pub baseline: BaselineSettings,
+    /// How many times every cell runs, interleaved: the rounds of a cell give its figures as a
+    /// median with a spread.
+    pub rounds: NonZeroUsize,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -258,11 +261,12 @@ impl Plan {
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
         let canonical = format!(
-            "{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+            "{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}\n{}",
             self.name,
             self.base,
             self.scenarios,
             self.baseline,
+            self.rounds,
             self.scenarios
                 .iter()
                 .map(|s| &s.workload)
@@ -349,6 +353,16 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         http: d.http,
         connections: d.connections,
         connection: d.connection,
+    };
+    let rounds = match (spec.rounds, d.rounds) {
+        (Some(_), Some(_)) => {
+            return Err(ResolveError::at(
+                Path::root().key("defaults").key("rounds"),
+                "`rounds` is set both at the top level and in `defaults`: set it once",
+            ));
+        }
+        (Some(n), None) | (None, Some(n)) => n,
+        (None, None) => NonZeroUsize::MIN,
     };
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
     for (si, s) in spec.scenarios.0.into_iter().enumerate() {
@@ -515,6 +529,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 .and_then(|b| b.latency_floor)
                 .map_or(DEFAULT_LATENCY_FLOOR, |d| d.0),
         },
+        rounds,
     })
 }
 
@@ -584,5 +599,27 @@ mod tests {
             ]
         );
         assert_eq!(plan.cell_operations(&cells[0]), Some(10));
+    }
+
+    #[test]
+    fn rounds_are_set_once_at_the_top_or_in_defaults() {
+        let body = "scenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n";
+        // (extra keys, rounds or the error's words)
+        let cases = [
+            ("", Ok(1)),
+            ("rounds: 3\n", Ok(3)),
+            ("defaults: { rounds: 5 }\n", Ok(5)),
+            ("rounds: 3\ndefaults: { rounds: 5 }\n", Err("set it once")),
+            ("rounds: 0\n", Err("nonzero")),
+        ];
+        for (extra, want) in cases {
+            let text = format!("version: 1\nname: t\nbase: builtin\n{extra}{body}");
+            let got = super::super::parse(std::path::Path::new("t.yaml"), &text);
+            match (got, want) {
+                (Ok(p), Ok(n)) => assert_eq!(p.rounds.get(), n, "{extra}"),
+                (Err(e), Err(words)) => assert!(e.message.contains(words), "{extra}: {e}"),
+                (got, want) => panic!("{extra}: got {:?}, want {want:?}", got.map(|p| p.rounds)),
+            }
+        }
     }
 }

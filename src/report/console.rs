@@ -105,8 +105,9 @@ impl Observer for Progress {
         }
         let rec = &r.measured.recorder;
         let wall = r.measured.wall.as_secs_f64();
+        // Throughput counts successes only: errors are no work done.
         let tput = if wall > 0.0 {
-            rec.operations as f64 / wall
+            rec.successes as f64 / wall
         } else {
             0.0
         };
@@ -354,19 +355,19 @@ pub fn gate(summary: &Summary) -> String {
     if let Some(b) = &summary.baseline {
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
         out.push_str(&format!(
-            "\nbaseline {} ({}): {} checks, {} regressions (tolerance {})\n",
+            "\nbaseline {} ({}): {} checks, {} regressions{} (tolerance {})\n",
             b.run_id,
             b.file,
             b.checks.len(),
             failed.len(),
+            super::insight::within_noise(&b.checks),
             units::percent(b.tolerance)
         ));
         for c in failed {
             out.push_str(&format!(
-                "  ✘ FAIL {} · {} c={}: {}\n",
+                "  ✘ FAIL {} · {}: {}\n",
                 c.scenario,
-                c.model.as_str(),
-                c.concurrency,
+                c.label(),
                 super::junit::baseline_failure(c, b.tolerance)
             ));
         }
@@ -495,7 +496,9 @@ mod tests {
         assert!(g.contains(
             "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
         ));
-        assert!(g.contains("  ✘ FAIL sample · async c=2: p99 regressed: 52.0ms against 40.0ms"));
+        assert!(
+            g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")
+        );
         // An interrupted run: no "why it failed" (the health section says it was interrupted).
         assert!(!g.contains("why it failed"));
         assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));

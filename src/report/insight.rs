@@ -448,7 +448,7 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
                 (Some(si), Some(ci)) => {
                     format!("{} · {}", k.scenario, label(&s.scenarios[si].cells[ci]))
                 }
-                _ => format!("{} · {} c={}", k.scenario, k.model.as_str(), k.concurrency),
+                _ => format!("{} · {}", k.scenario, k.label()),
             };
             out.push(Failure {
                 scenario: scenario.unwrap_or(0),
@@ -661,6 +661,18 @@ fn headline(s: &ScenarioSummary) -> String {
         }
     }
     sentence
+}
+
+/// `, N within noise` when the baseline had rounds to tell noise by; empty otherwise.
+pub fn within_noise(checks: &[crate::stats::BaselineCheck]) -> String {
+    if checks.iter().all(|c| c.noise.is_none()) {
+        return String::new();
+    }
+    let n = checks
+        .iter()
+        .filter(|c| c.noise.as_ref().is_some_and(|n| n.within_noise))
+        .count();
+    format!(", {n} within noise")
 }
 
 #[cfg(test)]

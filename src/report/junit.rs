@@ -61,6 +61,9 @@ impl Reporter for Junit {
                             status(check.passed, || baseline_failure(check, b.tolerance)),
                         );
                         case.set_classname(class.clone());
+                        if let Some(n) = check.noise.as_ref().filter(|n| n.within_noise) {
+                            case.set_system_out(format!("within noise (p = {:.3})", n.p_value));
+                        }
                         suite.add_test_case(case);
                     }
                 }
@@ -178,11 +181,13 @@ mod tests {
                 scenario: "s".into(),
                 model: Model::Async,
                 concurrency: 4,
+                workers: 1,
                 metric: metric.into(),
                 baseline,
                 current,
                 change,
                 passed: false,
+                noise: None,
             };
         for (c, want) in [
             (

@@ -123,18 +123,18 @@ pub fn render(s: &Summary) -> String {
         ));
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
         md.push_str(&format!(
-            "{} checks, {} failed.\n",
+            "{} checks, {} failed{}.\n",
             b.checks.len(),
-            failed.len()
+            failed.len(),
+            super::insight::within_noise(&b.checks)
         ));
         if !failed.is_empty() {
             md.push_str("\n| scenario | cell | regression |\n|---|---|---|\n");
             for c in failed {
                 md.push_str(&format!(
-                    "| {} | {} c={} | {} |\n",
+                    "| {} | {} | {} |\n",
                     esc(&c.scenario),
-                    c.model.as_str(),
-                    c.concurrency,
+                    c.label(),
                     esc(&baseline_failure(c, b.tolerance))
                 ));
             }

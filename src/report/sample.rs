@@ -38,6 +38,7 @@ pub fn sample() -> Summary {
         bytes: 64,
         wall_seconds: 0.5 / speedup,
         throughput_per_s: 8.0 * speedup,
+        attempts_per_s: 8.0 * speedup,
         latency_us: LatencySummary {
             count: 4,
             min: 900,
@@ -70,6 +71,7 @@ pub fn sample() -> Summary {
             observed_text: "52.0ms".into(),
         }],
         timeline: vec![TimelinePoint {
+            seconds: 1.0,
             second: 0,
             operations: 4,
             errors,
@@ -92,9 +94,12 @@ pub fn sample() -> Summary {
         },
         requests: Vec::new(),
         think_us: None,
+        rounds: None,
+        machine: Default::default(),
     };
     let scenario = |kind: Bound| ScenarioSummary {
         seed: None,
+        classified: true,
         name: "sample".into(),
         description: Some("a sample scenario".into()),
         kind,
@@ -156,11 +161,13 @@ pub fn sample() -> Summary {
                 scenario: "sample".into(),
                 model: Model::Async,
                 concurrency: 2,
+                workers: 1,
                 metric: "p99".into(),
                 baseline: 40_000.0,
                 current: 52_000.0,
                 change: Some(0.3),
                 passed: false,
+                noise: None,
             }],
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],

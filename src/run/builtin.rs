@@ -81,6 +81,11 @@ impl BuiltinServer {
         Ok(server)
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Waits for `/hello` to answer; over TLS, for the port to accept (it is bound before the
     /// server says where it is, so this is quick).
     fn wait_until_answering(&self, tls: bool) -> Result<(), String> {

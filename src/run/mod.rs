@@ -5,12 +5,16 @@
 //! meet in one user loop (`user.rs`): a *load shape* (`shape/`: counted, timed, staged, open)
 //! decides what each user does next, and a *host* (`host/`: sequential, threads, async,
 //! processes) decides where the users run. What one process runs of a cell is a [`Share`]
-//! (`share.rs`), split the same way for shards and for worker processes. This stage never decides
-//! whether a run passed and never writes report files. An interrupt stops the load and returns
-//! what was measured, marked incomplete.
+//! (`share.rs`), split the same way for shards and for worker processes. With `rounds: N` the
+//! whole list of cells runs N times over, interleaved (A B C … A B C …), so that a machine whose
+//! speed drifts slows every model alike; around each cell the machine is sampled (`machine.rs`).
+//! This stage never decides whether a run passed and never writes report files. An interrupt
+//! stops the load and returns what was measured, marked incomplete.
 
 mod builtin;
 pub mod host;
+mod machine;
+mod pace;
 mod schedule;
 mod shape;
 pub mod share;
@@ -137,17 +141,27 @@ pub fn execute(
             Workload::Cpu(_) => 0,
         })
         .collect();
-    let mut results = Vec::with_capacity(cells.len());
-    for (i, cell) in cells.iter().enumerate() {
+    let rounds = plan.rounds.get();
+    let total = cells.len() * rounds;
+    let target_pid = server.as_ref().and_then(BuiltinServer::pid);
+    let mut results = Vec::with_capacity(total);
+    // Rounds outside, cells inside: A B C … A B C …
+    for (index, (round, cell)) in (0..rounds)
+        .flat_map(|r| cells.iter().map(move |c| (r, c)))
+        .enumerate()
+    {
         if stopping() {
             break;
         }
         let scenario = &plan.scenarios[cell.scenario];
-        let label = format!(
+        let mut label = format!(
             "{} · {}",
             scenario.name,
             cell.model.label(cell.concurrency.get(), cell.workers.get())
         );
+        if rounds > 1 {
+            label.push_str(&format!(" · round {}/{rounds}", round + 1));
+        }
         let whole = Share::whole(
             cell.concurrency.get(),
             plan.cell_operations(cell).unwrap_or(0),
@@ -160,7 +174,7 @@ pub fn execute(
         // A shard runs its share of the users and of the work; results name the whole cell.
         let share = shard.map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
         if share.user_count() == 0 {
-            if let Some(sh) = shard {
+            if let (Some(sh), 0) = (shard, round) {
                 observer.note(&format!(
                     "{label}: no users in shard {}/{}",
                     sh.index + 1,
@@ -180,12 +194,13 @@ pub fn execute(
         let progress = Arc::new(AtomicU64::new(0));
         let offset = started_at.elapsed().unwrap_or_default();
         observer.cell_started(
-            i,
-            cells.len(),
+            index,
+            total,
             &label,
             plan.cell_operations(cell),
             progress.clone(),
         );
+        let before = machine::sample(target_pid);
         // The one place that matches on a model: which host runs the cell.
         let mut measured = match cell.model {
             Model::Sequential => host::sequential::run(&work, progress)?,
@@ -193,6 +208,7 @@ pub fn execute(
             Model::Async => host::asynchronous::run(&work, cell.workers.get(), progress)?,
             Model::Processes => host::processes::run(&work, cell.workers.get(), progress)?,
         };
+        let machine = before.until(&machine::sample(target_pid));
         if stopping() {
             measured
                 .notes
@@ -203,8 +219,10 @@ pub fn execute(
             cell: cell.clone(),
             measured,
             offset,
+            round,
+            machine,
         };
-        observer.cell_finished(i, cells.len(), &label, &result);
+        observer.cell_finished(index, total, &label, &result);
         results.push(result);
     }
     if let Some(s) = server {

@@ -105,11 +105,15 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     let Some(measured_start) = shared.shape.measured_start() else {
         return;
     };
+    let window = Window {
+        start: measured_start,
+        end: shared.shape.measured_end(),
+    };
     while let Some(op) = shared.shape.next(user).await {
         let sent = Instant::now();
         let mut exchanges = |e: Exchange| {
             if op.measured {
-                let at = Instant::now().saturating_duration_since(measured_start);
+                let at = window.at(sent);
                 sink::with(|r| r.record_exchange(at, &e, shared.per_request));
             }
         };
@@ -120,7 +124,7 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
             break;
         };
         if op.measured {
-            record(&op, measured_start, sent, ended, &outcome);
+            record(&op, &window, sent, ended, &outcome);
             shared.progress.fetch_add(1, Ordering::Relaxed);
         }
         if shared.yield_between_ops {
@@ -129,18 +133,43 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     }
 }
 
-/// Records one finished operation: at its end since the measured start, with its latency from
-/// its start less what is not its own (a kept connection's setup, a flow's think time); for an
-/// open-model arrival, from its intended start with everything but think time, the send's
-/// lateness beside.
-fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outcome: &Outcome) {
-    let at = ended.saturating_duration_since(measured_start);
+/// The measured phase: its start, and for shapes that set it by time, its end.
+struct Window {
+    start: Instant,
+    end: Option<Instant>,
+}
+
+impl Window {
+    /// Where an operation that started at `began` goes in the per-second timeline: its start
+    /// since the measured start. An operation the shape let start just inside the phase but sent
+    /// a hair after its end stays in the last second: seconds past the end would be slivers
+    /// whose rate means nothing.
+    fn at(&self, began: Instant) -> std::time::Duration {
+        let began = match self.end {
+            Some(end) => began.min(end.checked_sub(NUDGE).unwrap_or(end)),
+            None => began,
+        };
+        began.saturating_duration_since(self.start)
+    }
+}
+
+/// How far before the phase's end an operation sent after it is placed.
+const NUDGE: std::time::Duration = std::time::Duration::from_micros(1);
+
+/// Records one finished operation: in the timeline at its start (for an open-model arrival, its
+/// intended start), with its latency from its start less what is not its own (a kept
+/// connection's setup, a flow's think time); for an open-model arrival, from its intended start
+/// with everything but think time, the send's lateness beside. Binning by start keeps a
+/// timeline's seconds to the arrivals or starts the shape made in them: by end, the last second
+/// of a steady open run held one more operation than its length gave room for, and read as a
+/// spike.
+fn record(op: &Op, window: &Window, sent: Instant, ended: Instant, outcome: &Outcome) {
     let own = ended
         .saturating_duration_since(sent)
         .saturating_sub(outcome.excluded);
     sink::with(|r| match op.due {
         Some(due) => r.record_open(
-            at,
+            window.at(due),
             ended
                 .saturating_duration_since(due)
                 .saturating_sub(outcome.think),
@@ -148,7 +177,7 @@ fn record(op: &Op, measured_start: Instant, sent: Instant, ended: Instant, outco
             sent.saturating_duration_since(due),
             outcome,
         ),
-        None => r.record(at, own, outcome),
+        None => r.record(window.at(sent), own, outcome),
     });
 }
 

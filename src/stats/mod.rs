@@ -1,12 +1,16 @@
 //! The stats stage: per-worker recorders in, the [`Summary`] out.
 //!
-//! Input: the plan and the run's [`CellResult`]s (each already merged from its workers). Output: a
-//! summary with latency percentiles, throughput, cores busy, speedups and each scenario's measured
-//! bound. Must not do I/O or decide the verdict (the gate does).
+//! Input: the plan and the run's [`CellResult`]s (each already merged from its workers, one per
+//! cell per round). Output: a summary with latency percentiles, throughput (successful operations
+//! per second) beside the attempt rate, cores busy, speedups, each scenario's measured bound, the
+//! rounds' medians and spread (`rounds.rs`) and the machine checks (`machine.rs`). Must not do
+//! I/O or decide the verdict (the gate does).
 
 mod connections;
+pub mod machine;
 mod recorder;
 mod results;
+mod rounds;
 pub mod rusage;
 mod summary;
 
@@ -20,9 +24,11 @@ pub use recorder::{
     histogram_from_base64, histogram_to_base64, new_histogram,
 };
 pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, to_results};
+pub use rounds::median as rounds_median;
 pub use summary::*;
 
 use crate::plan::{Cell, Plan, Workload};
+use rounds::Figures;
 
 /// What a cell, or one share of it (a worker process, a shard), measured.
 #[derive(Debug, Clone, Default)]
@@ -58,13 +64,31 @@ impl Measured {
     }
 }
 
-/// One cell's measurements, merged from all its workers.
+/// One cell's measurements in one round, merged from all its workers.
 #[derive(Debug, Clone)]
 pub struct CellResult {
     pub cell: Cell,
     pub measured: Measured,
     /// When the cell began, since the run started (its warm-up included).
     pub offset: Duration,
+    /// Which round of the cell this is, from 0.
+    pub round: usize,
+    /// The machine around the whole cell (warm-up included); `None` where it cannot be read.
+    pub machine: Option<MachineUse>,
+}
+
+/// The whole machine over one cell, from the first sample to the second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MachineUse {
+    pub wall: Duration,
+    /// All cores' busy time (user, nice, system, irq, softirq), from `/proc/stat`.
+    pub busy: Duration,
+    /// Time the hypervisor ran something else while a core of ours wanted to run.
+    pub steal: Duration,
+    /// The runner's CPU, its worker processes included.
+    pub runner_cpu: Duration,
+    /// The built-in target server's CPU, when it runs.
+    pub target_cpu: Option<Duration>,
 }
 
 /// Everything the run stage hands over.
@@ -89,39 +113,50 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         .iter()
         .enumerate()
         .filter_map(|(si, s)| {
-            let results: Vec<&CellResult> =
-                run.cells.iter().filter(|c| c.cell.scenario == si).collect();
-            if results.is_empty() {
+            let cells = rounds::group(run.cells.iter().filter(|c| c.cell.scenario == si));
+            if cells.is_empty() {
                 return None; // not reached before an interrupt, or filtered out by --only
             }
-            let seq_throughput = results
+            let figures: Vec<Vec<Figures>> = cells
                 .iter()
-                .find(|c| c.cell.model.is_baseline())
-                .map(|c| throughput(c));
-            let planned = s.load.planned_time();
-            let cells: Vec<CellSummary> = results
-                .iter()
-                .map(|c| cell_summary(c, seq_throughput, planned, request_names(&s.workload)))
+                .map(|c| c.iter().map(|r| Figures::of(r)).collect())
                 .collect();
-            let (busy_fraction, bound_cell) = bound_evidence(&results, run.cores);
+            let sequential = cells
+                .iter()
+                .position(|c| c[0].cell.model.is_baseline())
+                .map(|i| figures[i].as_slice());
+            let planned = s.load.planned_time();
+            let mut summaries: Vec<CellSummary> = cells
+                .iter()
+                .zip(&figures)
+                .map(|(c, f)| cell_summary(c, f, sequential, planned, request_names(&s.workload)))
+                .collect();
+            let kind = match s.workload {
+                Workload::Http(_) => Bound::Io,
+                Workload::Cpu(_) => Bound::Cpu,
+            };
+            let seq_summary = summaries.iter().find(|c| c.model.is_baseline()).cloned();
+            for c in &mut summaries {
+                c.machine = machine::check(c, seq_summary.as_ref(), kind == Bound::Cpu, run.cores);
+            }
+            let evidence = bound_evidence(&summaries, run.cores);
             Some(ScenarioSummary {
                 name: s.name.clone(),
                 description: s.description.clone(),
-                kind: match s.workload {
-                    Workload::Http(_) => Bound::Io,
-                    Workload::Cpu(_) => Bound::Cpu,
+                kind,
+                bound: match evidence {
+                    Some((busy, _)) if busy >= CPU_BOUND_FRACTION => Bound::Cpu,
+                    Some(_) => Bound::Io,
+                    None => kind,
                 },
+                busy_fraction: evidence.as_ref().map_or(0.0, |e| e.0),
+                bound_cell: evidence.map(|e| e.1).unwrap_or_default(),
+                classified: summaries.iter().any(|c| !c.machine.too_short),
                 seed: match &s.workload {
                     Workload::Http(h) if h.random_choices() => run.seeds.get(si).copied(),
                     _ => None,
                 },
-                bound: if busy_fraction >= CPU_BOUND_FRACTION {
-                    Bound::Cpu
-                } else {
-                    Bound::Io
-                },
-                busy_fraction,
-                bound_cell,
+                tls_insecure: matches!(&s.workload, Workload::Http(h) if h.settings.tls.insecure),
                 workload: match &s.workload {
                     Workload::Http(h) => h
                         .requests
@@ -137,8 +172,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                     Workload::Cpu(k) => vec![k.to_string()],
                 },
                 load: s.load.describe(),
-                tls_insecure: matches!(&s.workload, Workload::Http(h) if h.settings.tls.insecure),
-                cells,
+                cells: summaries,
             })
         })
         .collect();
@@ -175,50 +209,31 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
     }
 }
 
-fn throughput(c: &CellResult) -> f64 {
-    let secs = c.measured.wall.as_secs_f64();
-    if secs > 0.0 {
-        c.measured.recorder.operations as f64 / secs
-    } else {
-        0.0
-    }
-}
-
-/// Cores the cell could have kept busy at most: its parallel units, capped by the machine.
-fn usable_cores(cell: &Cell, cores: usize) -> usize {
-    cell.model
-        .parallel_slots(cell.concurrency.get(), cell.workers.get())
-        .min(cores.max(1))
-}
-
-fn busy_fraction(c: &CellResult, cores: usize) -> f64 {
-    let wall = c.measured.wall.as_secs_f64();
-    if wall <= 0.0 {
+/// The share of the cores it could use that a cell kept busy.
+fn busy_fraction(c: &CellSummary, cores: usize) -> f64 {
+    // Cores the cell could have kept busy at most: its parallel units, capped by the machine.
+    let usable = c
+        .model
+        .parallel_slots(c.concurrency, c.workers)
+        .min(cores.max(1));
+    if c.wall_seconds <= 0.0 {
         return 0.0;
     }
-    c.measured.cpu.as_secs_f64() / wall / usable_cores(&c.cell, cores) as f64
+    c.cpu_seconds / c.wall_seconds / usable as f64
 }
 
 /// The sequential cell is the cleanest evidence (one unit at a time: the share of its time spent
-/// computing); without one, the busiest cell.
-fn bound_evidence(results: &[&CellResult], cores: usize) -> (f64, String) {
-    let pick = results
-        .iter()
-        .find(|c| c.cell.model.is_baseline())
-        .or_else(|| {
-            results
-                .iter()
-                .max_by(|a, b| busy_fraction(a, cores).total_cmp(&busy_fraction(b, cores)))
-        });
-    match pick {
-        Some(c) => (
-            busy_fraction(c, cores),
-            c.cell
-                .model
-                .label(c.cell.concurrency.get(), c.cell.workers.get()),
-        ),
-        None => (0.0, String::new()),
-    }
+/// computing); without one, the busiest cell. A cell too short to classify is never evidence;
+/// `None` when every cell is.
+fn bound_evidence(cells: &[CellSummary], cores: usize) -> Option<(f64, String)> {
+    let long = || cells.iter().filter(|c| !c.machine.too_short);
+    let pick = long().find(|c| c.model.is_baseline()).or_else(|| {
+        long().max_by(|a, b| busy_fraction(a, cores).total_cmp(&busy_fraction(b, cores)))
+    })?;
+    Some((
+        busy_fraction(pick, cores),
+        pick.model.label(pick.concurrency, pick.workers),
+    ))
 }
 
 /// The names requests keep statistics under, for an HTTP scenario.
@@ -254,21 +269,38 @@ fn requests_summary(r: &Recorder, names: &[String]) -> Vec<RequestSummary> {
     }
 }
 
+/// One cell from all its rounds: pooled counts, merged histograms, and the medians of the rounds'
+/// own throughput, attempt rate and speedup (with one round, simply its figures).
 fn cell_summary(
-    c: &CellResult,
-    seq_throughput: Option<f64>,
+    rounds: &[&CellResult],
+    figures: &[Figures],
+    sequential: Option<&[Figures]>,
     planned: Option<Duration>,
     names: &[String],
 ) -> CellSummary {
-    let m = &c.measured;
+    let first = rounds[0];
+    let m = rounds::pool(rounds);
     let r = &m.recorder;
     let wall = m.wall.as_secs_f64();
-    let tput = throughput(c);
     let cpu = m.cpu.as_secs_f64();
+    let speedups = sequential.map_or_else(Vec::new, |seq| rounds::speedups(figures, seq));
+    let median = |f: fn(&Figures) -> f64| {
+        rounds::median(&figures.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
+    };
+    // Each round's measured phase ends at its planned time (an open run's last arrival may be
+    // done before it), or when it was cut short, or for a counted load when its last operation
+    // ends: the timeline's seconds are as long as the rounds made them.
+    let ends: Vec<Duration> = rounds
+        .iter()
+        .map(|c| {
+            let m = &c.measured;
+            planned.map_or(m.wall, |p| if m.complete { p } else { p.min(m.wall) })
+        })
+        .collect();
     CellSummary {
-        model: c.cell.model,
-        concurrency: c.cell.concurrency.get(),
-        workers: c.cell.workers.get(),
+        model: first.cell.model,
+        concurrency: first.cell.concurrency.get(),
+        workers: first.cell.workers.get(),
         operations: r.operations,
         successes: r.successes,
         errors: r.errors_by_name(),
@@ -276,25 +308,26 @@ fn cell_summary(
         error_rate: r.error_rate(),
         bytes: r.bytes,
         wall_seconds: wall,
-        throughput_per_s: tput,
+        throughput_per_s: median(|f| f.throughput),
+        attempts_per_s: median(|f| f.attempts),
         latency_us: latency_summary(&r.latency),
         latency_out_of_range: r.out_of_range,
         cpu_seconds: cpu,
         cores_busy: if wall > 0.0 { cpu / wall } else { 0.0 },
         peak_rss_bytes: m.peak_rss_bytes,
-        speedup: seq_throughput.filter(|s| *s > 0.0).map(|s| tput / s),
+        speedup: rounds::median(&speedups),
         complete: m.complete,
         notes: m.notes.clone(),
-        start_offset_seconds: c.offset.as_secs_f64(),
+        start_offset_seconds: first.offset.as_secs_f64(),
         thresholds: Vec::new(),
-        timeline: r.timeline.points(),
+        timeline: r.timeline.points(&ends),
         histogram: histogram_to_base64(&r.latency),
         connections: r.connections.as_ref().map(|c| c.summary()),
         error_messages: r.messages_by_name(),
         requests: requests_summary(r, names),
         think_us: r.think.as_deref().map(latency_summary),
         open: r.open.as_ref().map(|o| {
-            let secs = planned.map_or(0.0, |p| p.as_secs_f64());
+            let secs = planned.map_or(0.0, |p| p.as_secs_f64()) * rounds.len() as f64;
             let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
             OpenSummary {
                 scheduled: o.scheduled,
@@ -307,6 +340,11 @@ fn cell_summary(
                     || (r.operations as f64) < 0.95 * o.scheduled as f64,
             }
         }),
+        rounds: (rounds.len() > 1).then(|| rounds::summary(figures, &speedups)),
+        machine: MachineCheck {
+            sample: rounds::machine(rounds),
+            ..MachineCheck::default()
+        },
     }
 }
 

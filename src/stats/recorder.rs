@@ -3,6 +3,11 @@
 //!
 //! Memory is bounded by the cell's length in seconds, never by its number of operations: each
 //! second keeps a small histogram, compressed once the second is over.
+//!
+//! A timeline files each operation under the second it *started* in (an open-model arrival:
+//! its intended start), so that a second holds the work the load shape began in it; each point
+//! says how long the second it stands for really was (the last one is usually partial), so a
+//! rate is never read off a sliver.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -146,7 +151,7 @@ impl Recorder {
         record_us(&mut open.lag, lag);
     }
 
-    /// Records one finished operation: `at` is its end since the cell started.
+    /// Records one finished operation: `at` is its start since the measured start.
     pub fn record(&mut self, at: Duration, latency: Duration, outcome: &Outcome) {
         let us = crate::units::micros_of(latency);
         self.operations += 1;
@@ -292,7 +297,22 @@ fn keep_message(kept: &mut Vec<String>, m: &str) {
 pub struct Timeline {
     closed: BTreeMap<u32, Second>,
     current: Option<(u32, LiveSecond)>,
+    /// Operations of seconds already closed (they started before one recorded earlier, and
+    /// ended after it): kept raw and folded in when the timeline is read, since reopening a
+    /// compressed second per operation would cost a full histogram each time.
+    late: BTreeMap<u32, Late>,
 }
+
+#[derive(Debug, Clone, Default)]
+struct Late {
+    operations: u64,
+    errors: u64,
+    bytes: u64,
+    latencies_us: Vec<u64>,
+}
+
+/// Late operations kept raw before they are folded into their seconds.
+const MAX_LATE: usize = 4096;
 
 #[derive(Debug, Clone)]
 struct LiveSecond {
@@ -323,16 +343,47 @@ pub struct TimelinePoint {
     pub p99_us: u64,
     pub max_us: u64,
     /// Operations in flight on average during the second, by Little's law: the operations that
-    /// ended in it × their mean latency ÷ 1 s (for an open model, queued time included).
+    /// started in it × their mean latency ÷ its length (for an open model, queued time
+    /// included).
     #[serde(default)]
     pub in_flight: f64,
     /// This second's latencies: compressed V2 HdrHistogram, base64, microseconds.
     #[serde(default)]
     pub histogram: String,
+    /// How long this point really covers, in seconds: 1 but for the measured phase's last,
+    /// partial second (and, with rounds, the sum over the rounds that reached this second).
+    /// The rate of the point is operations ÷ seconds: over the time it covers, never a partial
+    /// second scaled up to a whole one.
+    #[serde(default = "one_second")]
+    pub seconds: f64,
+}
+
+fn one_second() -> f64 {
+    1.0
 }
 
 impl Timeline {
     fn record(&mut self, second: u32, us: u64, outcome: &Outcome) {
+        let error = u64::from(outcome.error.is_some());
+        if self.current.as_ref().is_some_and(|(s, _)| second < *s)
+            || self.closed.contains_key(&second)
+        {
+            let late = self.late.entry(second).or_default();
+            late.operations += 1;
+            late.errors += error;
+            late.bytes += outcome.bytes;
+            late.latencies_us.push(us);
+            if self
+                .late
+                .values()
+                .map(|l| l.latencies_us.len())
+                .sum::<usize>()
+                >= MAX_LATE
+            {
+                self.fold_late();
+            }
+            return;
+        }
         if self.current.as_ref().is_some_and(|(s, _)| *s != second) {
             self.close_current();
         }
@@ -348,7 +399,7 @@ impl Timeline {
             )
         });
         live.operations += 1;
-        live.errors += u64::from(outcome.error.is_some());
+        live.errors += error;
         live.bytes += outcome.bytes;
         // Out-of-range values are already counted by the cell histogram's recorder.
         if us <= MAX_LATENCY_US {
@@ -365,6 +416,28 @@ impl Timeline {
                 latency_v2: encode_v2(&live.latency),
             };
             self.add_second(s, &closed);
+        }
+    }
+
+    /// Everything closed: the live second and the late operations folded into their seconds.
+    fn close_all(&mut self) {
+        self.close_current();
+        self.fold_late();
+    }
+
+    fn fold_late(&mut self) {
+        for (s, late) in std::mem::take(&mut self.late) {
+            let mut h = new_timeline_histogram();
+            for us in late.latencies_us {
+                let _ = h.record(us);
+            }
+            let second = Second {
+                operations: late.operations,
+                errors: late.errors,
+                bytes: late.bytes,
+                latency_v2: encode_v2(&h),
+            };
+            self.add_second(s, &second);
         }
     }
 
@@ -385,22 +458,24 @@ impl Timeline {
     }
 
     fn merge(&mut self, other: &Timeline) {
-        self.close_current();
+        self.close_all();
         let mut other = other.clone();
-        other.close_current();
+        other.close_all();
         for (s, sec) in &other.closed {
             self.add_second(*s, sec);
         }
     }
 
-    /// The per-second points, oldest first.
-    pub fn points(&self) -> Vec<TimelinePoint> {
+    /// The per-second points, oldest first. `ends` are the lengths of the measured phases these
+    /// seconds come from (one per round merged in): second `k` covers `min(1, end − k)` of each.
+    pub fn points(&self, ends: &[Duration]) -> Vec<TimelinePoint> {
         let mut me = self.clone();
-        me.close_current();
+        me.close_all();
         me.closed
             .iter()
             .map(|(s, sec)| {
                 let h = decode_v2(&sec.latency_v2);
+                let seconds = covered(*s, ends);
                 TimelinePoint {
                     second: *s,
                     operations: sec.operations,
@@ -409,12 +484,25 @@ impl Timeline {
                     p50_us: h.value_at_quantile(0.5),
                     p99_us: h.value_at_quantile(0.99),
                     max_us: h.max(),
-                    in_flight: sec.operations as f64 * h.mean() / 1e6,
+                    in_flight: sec.operations as f64 * h.mean() / 1e6 / seconds,
                     histogram: histogram_to_base64(&h),
+                    seconds,
                 }
             })
             .collect()
     }
+}
+
+/// The time second `s` covers over phases of lengths `ends`. A second that holds operations is
+/// never counted shorter than a millisecond (it cannot be empty time), nor, when no phase
+/// reaches it (an operation filed past the end), as nothing.
+fn covered(s: u32, ends: &[Duration]) -> f64 {
+    let from = f64::from(s);
+    let total: f64 = ends
+        .iter()
+        .map(|e| (e.as_secs_f64() - from).clamp(0.0, 1.0))
+        .sum();
+    if total > 0.0 { total.max(1e-3) } else { 1.0 }
 }
 
 fn encode_v2(h: &Histogram<u64>) -> Vec<u8> {
@@ -500,7 +588,7 @@ pub struct SecondWire {
 impl From<&Recorder> for RecorderWire {
     fn from(r: &Recorder) -> Self {
         let mut t = r.timeline.clone();
-        t.close_current();
+        t.close_all();
         RecorderWire {
             latency: histogram_to_base64(&r.latency),
             operations: r.operations,
@@ -574,6 +662,7 @@ impl TryFrom<RecorderWire> for Recorder {
             timeline: Timeline {
                 closed,
                 current: None,
+                late: BTreeMap::new(),
             },
             open: match w.open {
                 None => None,
@@ -645,10 +734,76 @@ mod tests {
         assert_eq!(m.out_of_range, 1, "a 2 h latency is counted, not clamped");
         assert_eq!(m.latency.len(), 1001);
         assert_eq!(m.bytes, 10_000);
-        let points = m.timeline.points();
+        let points = m.timeline.points(&[Duration::from_secs(7201)]);
         assert_eq!(points.iter().map(|p| p.operations).sum::<u64>(), 1002);
         assert_eq!(points[0].second, 0);
         assert_eq!(points[0].operations, 334 + 1);
         assert_eq!(points[0].errors, 1);
+    }
+
+    /// A steady open run, arrivals every 10 ms for 2.5 s: filed by their start, each second holds
+    /// what its length gives room for, and the last, partial one says it is half a second long.
+    /// (Filed by their end 30 ms later, the last sliver held 3 operations in 20 ms: 150/s.)
+    #[test]
+    fn a_partial_last_second_is_as_long_as_it_was() {
+        let mut r = Recorder::default();
+        for n in 0..250u64 {
+            r.record(
+                Duration::from_millis(n * 10),
+                Duration::from_millis(30),
+                &ok(0),
+            );
+        }
+        let points = r.timeline.points(&[Duration::from_millis(2500)]);
+        let got: Vec<(u32, u64, f64)> = points
+            .iter()
+            .map(|p| (p.second, p.operations, p.seconds))
+            .collect();
+        assert_eq!(got, vec![(0, 100, 1.0), (1, 100, 1.0), (2, 50, 0.5)]);
+        assert!(
+            points
+                .iter()
+                .all(|p| p.operations as f64 / p.seconds <= 100.0)
+        );
+        // Rounds merged into one timeline: each point covers its second once per round.
+        let two = r
+            .timeline
+            .points(&[Duration::from_millis(2500), Duration::from_millis(2200)]);
+        let seconds: Vec<f64> = two
+            .iter()
+            .map(|p| (p.seconds * 1e6).round() / 1e6)
+            .collect();
+        assert_eq!(seconds, vec![2.0, 2.0, 0.7]);
+    }
+
+    /// Operations end out of their start order (a slow one started in second 0 ends after a
+    /// quick one of second 1): each lands in its own second, and nothing is lost.
+    #[test]
+    fn late_operations_land_in_their_own_second() {
+        let mut r = Recorder::default();
+        let starts_ms = [100u64, 1_100, 900, 2_000, 50, 1_500];
+        for (i, s) in starts_ms.iter().enumerate() {
+            r.record(
+                Duration::from_millis(*s),
+                Duration::from_micros(100 * (i as u64 + 1)),
+                &ok(1),
+            );
+        }
+        let wire = Recorder::try_from(RecorderWire::from(&r)).expect("round trip");
+        for rec in [&r, &wire] {
+            let points = rec.timeline.points(&[Duration::from_secs(3)]);
+            let per_second: Vec<(u32, u64)> =
+                points.iter().map(|p| (p.second, p.operations)).collect();
+            assert_eq!(per_second, vec![(0, 3), (1, 2), (2, 1)]);
+            let total: u64 = points
+                .iter()
+                .map(|p| {
+                    histogram_from_base64(&p.histogram)
+                        .expect("histogram")
+                        .len()
+                })
+                .sum();
+            assert_eq!(total, 6, "every latency is in some second's histogram");
+        }
     }
 }

@@ -86,6 +86,9 @@ pub struct CellPartWire {
     pub complete: bool,
     pub notes: Vec<String>,
     pub offset_us: u64,
+    /// Which round of the cell (`rounds: N`), from 0.
+    #[serde(default)]
+    pub round: usize,
 }
 
 /// A shard's run as a results file.
@@ -123,6 +126,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 complete: c.measured.complete,
                 notes: c.measured.notes.clone(),
                 offset_us: crate::units::micros_of(c.offset),
+                round: c.round,
             })
             .collect(),
     }
@@ -170,15 +174,15 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         .filter(|(_, s)| !**s)
         .map(|(i, _)| format!("{}", i + 1))
         .collect();
-    // (scenario, model, concurrency) → the shares, the cell's workers, its earliest start.
+    // (scenario, model, concurrency, round) → the shares, the cell's workers, its earliest start.
     type Shares = (Vec<Measured>, usize, Duration);
-    let mut groups: BTreeMap<(usize, Model, usize), Shares> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, Model, usize, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
         for c in &r.cells {
             let recorder =
                 Recorder::try_from(c.recorder.clone()).map_err(|e| format!("{name}: {e}"))?;
             let entry = groups
-                .entry((c.scenario, c.model, c.concurrency))
+                .entry((c.scenario, c.model, c.concurrency, c.round))
                 .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX));
             entry.2 = entry.2.min(Duration::from_micros(c.offset_us));
             entry.0.push(Measured {
@@ -191,32 +195,37 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
             });
         }
     }
-    // Cells in plan order, as a single run would list them.
+    // Cells in plan order, round by round, as a single run would list them.
     let cores = files.iter().map(|(_, r)| r.cores).max().unwrap_or(1);
+    let rounds = groups.keys().map(|k| k.3 + 1).max().unwrap_or(1);
     let mut cells = Vec::new();
-    for cell in plan.cells(cores) {
-        let Some((parts, workers, offset)) =
-            groups.remove(&(cell.scenario, cell.model, cell.concurrency.get()))
-        else {
-            continue;
-        };
-        let mut merged = Measured::merge(parts);
-        if !missing.is_empty() {
-            merged.complete = false;
-            merged.notes.push(format!(
-                "shard {} of {} missing: its share of the load is not in these numbers",
-                missing.join(", "),
-                first.shard.count
-            ));
+    for round in 0..rounds {
+        for cell in plan.cells(cores) {
+            let key = (cell.scenario, cell.model, cell.concurrency.get(), round);
+            let Some((parts, workers, offset)) = groups.remove(&key) else {
+                continue;
+            };
+            let mut merged = Measured::merge(parts);
+            if !missing.is_empty() {
+                merged.complete = false;
+                merged.notes.push(format!(
+                    "shard {} of {} missing: its share of the load is not in these numbers",
+                    missing.join(", "),
+                    first.shard.count
+                ));
+            }
+            cells.push(CellResult {
+                cell: Cell {
+                    workers: std::num::NonZeroUsize::new(workers).unwrap_or(cell.workers),
+                    ..cell
+                },
+                measured: merged,
+                offset,
+                round,
+                // Shards may run on different machines: no one machine to check.
+                machine: None,
+            });
         }
-        cells.push(CellResult {
-            cell: Cell {
-                workers: std::num::NonZeroUsize::new(workers).unwrap_or(cell.workers),
-                ..cell
-            },
-            measured: merged,
-            offset,
-        });
     }
     let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(RunResults {

@@ -6,9 +6,13 @@
 use std::time::Duration;
 
 fn usage() -> Option<libc::rusage> {
+    usage_of(libc::RUSAGE_SELF)
+}
+
+fn usage_of(who: libc::c_int) -> Option<libc::rusage> {
     let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `getrusage` only writes into the struct we pass, which is large enough.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    let rc = unsafe { libc::getrusage(who, u.as_mut_ptr()) };
     // SAFETY: zero-initialised and, on success, filled in by the kernel.
     (rc == 0).then(|| unsafe { u.assume_init() })
 }
@@ -21,6 +25,14 @@ fn timeval(t: libc::timeval) -> Duration {
 /// User + system CPU time of this process so far, all threads included.
 pub fn cpu_time() -> Duration {
     usage().map_or(Duration::ZERO, |u| {
+        timeval(u.ru_utime) + timeval(u.ru_stime)
+    })
+}
+
+/// User + system CPU time of this process's children that have ended and been waited for
+/// (worker processes, once their cell has reaped them).
+pub fn children_cpu_time() -> Duration {
+    usage_of(libc::RUSAGE_CHILDREN).map_or(Duration::ZERO, |u| {
         timeval(u.ru_utime) + timeval(u.ru_stime)
     })
 }

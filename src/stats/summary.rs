@@ -114,6 +114,11 @@ pub struct ScenarioSummary {
     pub busy_fraction: f64,
     /// The model of the cell `busy_fraction` was read from.
     pub bound_cell: String,
+    /// False when every cell was too short to classify (under 100 ms or 20 operations: see
+    /// `machine.too_short`): `bound` then only repeats `kind`, `busy_fraction` is 0 and
+    /// `bound_cell` empty. Too-short cells are never the evidence for `bound`.
+    #[serde(default = "yes")]
+    pub classified: bool,
     /// The workload as written: target URLs (variables not substituted) or the kernel.
     pub workload: Vec<String>,
     /// The seed of the scenario's random choices (weighted targets, random data rows, think
@@ -150,9 +155,16 @@ pub struct CellSummary {
     /// Response body bytes received.
     #[serde(default)]
     pub bytes: u64,
-    /// From the measured start (after warm-up) to the last operation's end.
+    /// From the measured start (after warm-up) to the last operation's end; with rounds, the
+    /// sum over the rounds.
     pub wall_seconds: f64,
+    /// Successful operations per second (successes ÷ wall seconds); with rounds, the median of
+    /// the rounds'. Errors never count as throughput.
     pub throughput_per_s: f64,
+    /// Operations attempted per second, successes and errors alike (operations ÷ wall seconds);
+    /// with rounds, the median of the rounds'.
+    #[serde(default)]
+    pub attempts_per_s: f64,
     pub latency_us: LatencySummary,
     /// Latencies above one hour: counted here, not in the histogram.
     #[serde(default)]
@@ -164,7 +176,10 @@ pub struct CellSummary {
     /// The highest resident set size of a runner process up to the end of this cell.
     #[serde(default)]
     pub peak_rss_bytes: u64,
-    /// throughput ÷ the scenario's `sequential` throughput; null where there is no such cell.
+    /// throughput ÷ the scenario's `sequential` throughput (successful operations on both
+    /// sides); with rounds, computed round by round against the same round's sequential cell,
+    /// then the median taken. Null where there is no such cell, or where either side had no
+    /// success.
     pub speedup: Option<f64>,
     /// False when the cell was interrupted or lost a worker: its numbers cover only part of it.
     #[serde(default = "yes")]
@@ -200,6 +215,16 @@ pub struct CellSummary {
     /// Flows: think time per iteration, microseconds (left out of the operation's latency).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_us: Option<LatencySummary>,
+    /// With `rounds: N` above 1: each figure round by round, with its median and spread. With
+    /// rounds, counts (operations, successes, errors, bytes), `error_rate`, `wall_seconds`,
+    /// `cpu_seconds` and `cores_busy` pool all rounds, `latency_us` and `histogram` merge their
+    /// histograms, and `throughput_per_s`, `attempts_per_s` and `speedup` are the medians below.
+    /// Absent with one round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<RoundsSummary>,
+    /// What the machine did around the cell, and what that says about its figures.
+    #[serde(default)]
+    pub machine: MachineCheck,
 }
 
 /// One request name's statistics within a cell.
@@ -231,6 +256,97 @@ impl CellSummary {
     pub fn label(&self) -> String {
         self.model.label(self.concurrency, self.workers)
     }
+}
+
+/// A cell's figures over its rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoundsSummary {
+    /// Rounds run.
+    pub count: usize,
+    pub throughput_per_s: Spread,
+    pub attempts_per_s: Spread,
+    pub error_rate: Spread,
+    /// Each round's speedup against the same round's sequential cell; null when no round had
+    /// a pair with successes on both sides.
+    pub speedup: Option<Spread>,
+    pub p50_us: Spread,
+    pub p90_us: Spread,
+    pub p99_us: Spread,
+    pub cores_busy: Spread,
+    pub wall_seconds: Spread,
+}
+
+/// One figure over rounds: the median (of two middle values, their mean), the range, and the
+/// values round by round (rounds without a value, such as a speedup with no pair, left out).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub values: Vec<f64>,
+}
+
+/// Checks on the machine a cell ran on, pure functions of the summary (`stats/machine.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MachineCheck {
+    /// The runner's CPU time per operation, in microseconds (cpu_seconds ÷ operations); null
+    /// without operations.
+    pub cpu_us_per_op: Option<f64>,
+    /// cpu_us_per_op ÷ the sequential cell's: above 1.25 in a CPU-bound scenario, the CPU itself
+    /// was slower during this cell. Null without a sequential cell to compare with.
+    pub cpu_per_op_vs_sequential: Option<f64>,
+    /// The whole machine around the cell, read from `/proc/stat` before and after it (warm-up
+    /// included); null where it could not be read, and for merged shards.
+    #[serde(default)]
+    pub sample: Option<MachineSample>,
+    /// CPU seconds of the machine's busy time that were not loadplan's (neither the runner, its
+    /// workers nor the built-in server): other processes, or a target running on this machine.
+    pub other_seconds: Option<f64>,
+    /// other_seconds ÷ the machine's busy seconds.
+    pub other_share: Option<f64>,
+    /// other_seconds ÷ the sample's wall seconds: cores kept busy by other load on average.
+    pub other_cores: Option<f64>,
+    /// steal ÷ (wall × cores): the share of the machine the hypervisor gave to other guests.
+    pub steal_share: Option<f64>,
+    /// Under 100 ms or under 20 operations: too short to classify as io or cpu, and too short
+    /// for its figures to mean much.
+    pub too_short: bool,
+    /// What the checks found, each with a sentence for people.
+    pub flags: Vec<MachineFlag>,
+}
+
+/// The machine around a cell, as read in the run stage (summed over rounds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MachineSample {
+    pub wall_seconds: f64,
+    /// All cores' busy time (user, nice, system, irq, softirq).
+    pub busy_seconds: f64,
+    /// Time stolen by the hypervisor.
+    pub steal_seconds: f64,
+    /// The runner's CPU over the same time, worker processes included.
+    pub runner_cpu_seconds: f64,
+    /// The built-in target server's CPU over the same time; null when it did not run.
+    pub target_cpu_seconds: Option<f64>,
+}
+
+/// One finding of the machine checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MachineFlag {
+    pub kind: FlagKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// The CPU per operation exceeded the sequential cell's by more than a quarter.
+    SlowerCpu,
+    /// Other processes kept the machine busy during the cell.
+    OtherLoad,
+    /// The hypervisor stole a noticeable share of the CPU.
+    Steal,
+    /// Under 100 ms or 20 operations.
+    TooShort,
 }
 
 /// An open-model cell's schedule health and its uncorrected latency.
@@ -272,7 +388,7 @@ pub struct LatencySummary {
     pub stdev: f64,
 }
 
-/// One threshold checked on one cell.
+/// One threshold checked on one cell (or the default error rule, see `unit`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ThresholdResult {
     /// As written in the plan, e.g. `p99 < 250ms`.
@@ -283,7 +399,9 @@ pub struct ThresholdResult {
     /// The limit, in `unit`.
     #[serde(default)]
     pub limit: f64,
-    /// `us` (microseconds), `fraction` (0 to 1), `per_s` or `ratio`.
+    /// `us` (microseconds), `fraction` (0 to 1), `per_s`, `ratio`, or `errors` for the default
+    /// rule that fails a cell with errors when no `error_rate` threshold covers it (observed: the
+    /// count of errors, limit 0; expression: `gate::DEFAULT_ERROR_RULE`).
     #[serde(default)]
     pub unit: String,
     /// `observed` as people read it, e.g. `312ms`, or why there is no value.
@@ -316,6 +434,9 @@ pub struct BaselineCheck {
     pub scenario: String,
     pub model: Model,
     pub concurrency: usize,
+    /// The cell's workers (runtime threads or processes), for its label.
+    #[serde(default = "one")]
+    pub workers: usize,
     /// `p50`, `p90`, `p99` (microseconds), `throughput_per_s` or `error_rate` (fraction).
     pub metric: String,
     pub baseline: f64,
@@ -323,6 +444,37 @@ pub struct BaselineCheck {
     /// (current − baseline) ÷ baseline; null when the baseline is 0.
     pub change: Option<f64>,
     pub passed: bool,
+    /// With at least 3 rounds in both runs: whether the rounds tell the change from noise. A
+    /// change beyond the tolerance that is within the noise passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseCheck>,
+}
+
+impl BaselineCheck {
+    /// The cell's one label, as everywhere else.
+    pub fn label(&self) -> String {
+        self.model.label(self.concurrency, self.workers)
+    }
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The noise test of one baseline check: the rounds' values of both runs compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NoiseCheck {
+    /// `mann_whitney_u`: an exact one-sided Mann–Whitney U test on the per-round values.
+    pub method: String,
+    /// The probability that rounds of the same code on the same machine would rank the current
+    /// run at least this much worse than the baseline.
+    pub p_value: f64,
+    /// The p-value at or below which a change is beyond the noise (0.05).
+    pub alpha: f64,
+    pub baseline_rounds: usize,
+    pub current_rounds: usize,
+    /// The change exceeded the tolerance, but not the noise: not a regression.
+    pub within_noise: bool,
 }
 
 /// An instant of the run, written as RFC 3339 in UTC with whole seconds

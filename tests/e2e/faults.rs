@@ -609,7 +609,7 @@ fn failing_targets_become_counted_errors_in_every_model() {
         ),
     ];
     let mut plan = String::from(
-        "version: 1\nname: failing\nbase: builtin\ndefaults: { timeout: 300ms }\nscenarios:\n",
+        "version: 1\nname: failing\nbase: builtin\ndefaults: { timeout: 300ms, thresholds: [\"error_rate <= 100%\"] }\nscenarios:\n",
     );
     for (name, url, _) in &cases {
         plan.push_str(&format!(
@@ -633,7 +633,8 @@ fn failing_targets_become_counted_errors_in_every_model() {
     );
     let took = started.elapsed();
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
-    // Errors are data, not a failed run: no threshold is set, so the run passes.
+    // Errors are data, not a run that could not be carried out: the plan accepts them with an
+    // `error_rate` threshold, so the run passes (without one it fails: see truth.rs).
     assert_eq!(o.code, 0, "{o:?}");
     let s = util::summary(&out, "failing");
     let mut wrong = Vec::new();
@@ -967,6 +968,7 @@ scenarios:
     repeat: 3
     models: [sequential, processes]
     concurrency: 2
+    thresholds: [\"error_rate <= 100%\"]
   - name: in-headers-and-body
     targets:
       - url: /io?delay=1ms

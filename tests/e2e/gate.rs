@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::util::{self, loadplan, loadplan_in, summary, write_plan};
+use super::util::{self, loadplan, summary, write_plan};
 
 use super::util::path_str as s;
 
@@ -112,24 +112,11 @@ scenarios:
 #[test]
 fn a_slower_target_fails_the_baseline_and_an_identical_rerun_passes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = write_plan(dir.path(), "baselined.yaml", BASELINED);
+    let (plan, base) = util::baseline_run(dir.path(), BASELINED, "baselined", "20ms");
     let run = |delay: &str, out: &str, baseline: Option<&Path>| {
-        let out = dir.path().join(out);
-        let mut args = vec!["run", s(&plan), "--out", s(&out)];
-        if let Some(b) = baseline {
-            args.extend(["--baseline", s(b)]);
-        }
-        let r = loadplan_in(
-            dir.path(),
-            &args,
-            &[("LOADPLAN_E2E_DELAY", delay)],
-            Duration::from_secs(60),
-        );
-        (r, out)
+        let envs = [("LOADPLAN_E2E_DELAY", delay)];
+        util::run_against(dir.path(), &plan, out, &envs, baseline)
     };
-    let (first, out1) = run("20ms", "first", None);
-    assert_eq!(first.code, 0, "{first:?}");
-    let base = util::run_dir(&out1, "baselined").join("summary.json");
 
     let (same, out2) = run("20ms", "same", Some(&base));
     assert_eq!(
@@ -158,7 +145,8 @@ fn a_slower_target_fails_the_baseline_and_an_identical_rerun_passes() {
         "both values are reported: {was} → {now}"
     );
     assert!(
-        slow.stdout.contains("FAIL api · async c=4: p50 regressed"),
+        slow.stdout
+            .contains("FAIL api · async c=4 w=1: p50 regressed"),
         "{}",
         slow.stdout
     );
@@ -180,7 +168,7 @@ fn a_slower_target_fails_the_baseline_and_an_identical_rerun_passes() {
     assert!(!out4.exists());
 }
 
-fn validator(schema_file: &str) -> jsonschema::Validator {
+pub fn validator(schema_file: &str) -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("schemas")
         .join(schema_file);

@@ -17,3 +17,4 @@ mod server;
 mod shards;
 mod tls;
 mod trend;
+mod truth;

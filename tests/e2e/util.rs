@@ -112,12 +112,8 @@ pub fn summary(out: &Path, plan_slug: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
-/// The cell of `scenario` run under `model` (the first one, for sweeps).
-pub fn cell<'a>(
-    summary: &'a serde_json::Value,
-    scenario: &str,
-    model: &str,
-) -> &'a serde_json::Value {
+/// The cells of `scenario`, in order.
+pub fn cells<'a>(summary: &'a serde_json::Value, scenario: &str) -> &'a [serde_json::Value] {
     summary["scenarios"]
         .as_array()
         .expect("scenarios")
@@ -126,6 +122,15 @@ pub fn cell<'a>(
         .unwrap_or_else(|| panic!("no scenario {scenario}"))["cells"]
         .as_array()
         .expect("cells")
+}
+
+/// The cell of `scenario` run under `model` (the first one, for sweeps).
+pub fn cell<'a>(
+    summary: &'a serde_json::Value,
+    scenario: &str,
+    model: &str,
+) -> &'a serde_json::Value {
+    cells(summary, scenario)
         .iter()
         .find(|c| c["model"] == model)
         .unwrap_or_else(|| panic!("no {model} cell in {scenario}"))
@@ -133,6 +138,28 @@ pub fn cell<'a>(
 
 pub fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+pub fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// `loadplan run PLAN --out DIR/OUT [--baseline SUMMARY]` with `envs`, in `dir`, one minute at
+/// most; returns what it left and the output folder.
+pub fn run_against(
+    dir: &Path,
+    plan: &Path,
+    out: &str,
+    envs: &[(&str, &str)],
+    baseline: Option<&Path>,
+) -> (Output, PathBuf) {
+    let out = dir.join(out);
+    let mut args = vec!["run", path_str(plan), "--out", path_str(&out)];
+    if let Some(b) = baseline {
+        args.extend(["--baseline", path_str(b)]);
+    }
+    let r = loadplan_in(dir, &args, envs, Duration::from_secs(60));
+    (r, out)
 }
 
 /// A path as the `&str` an argument list wants (test paths are UTF-8).
@@ -358,4 +385,23 @@ pub fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A loopback port that was just free: nothing listens there any more.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Writes `text` (a plan whose targets read `${LOADPLAN_E2E_DELAY}`) to `dir`, runs it once with
+/// that `delay`, and returns the plan and that run's summary.json, to serve as a baseline.
+pub fn baseline_run(dir: &Path, text: &str, slug: &str, delay: &str) -> (PathBuf, PathBuf) {
+    let plan = write_plan(dir, &format!("{slug}.yaml"), text);
+    let (first, out) = run_against(dir, &plan, "first", &[("LOADPLAN_E2E_DELAY", delay)], None);
+    assert_eq!(first.code, 0, "{first:?}");
+    let base = run_dir(&out, slug).join("summary.json");
+    (plan, base)
 }

@@ -49,6 +49,10 @@ pub struct PlanSpec {
     /// How a run compares with a baseline given by `--baseline`.
     #[serde(default)]
     pub baseline: Option<BaselineSpec>,
+    /// Run every cell this many times, interleaved (A B C … A B C …); figures are the medians of
+    /// the rounds with their spread. `--rounds N` overrides it.
+    #[serde(default)]
+    pub rounds: Option<NonZeroUsize>,
     pub scenarios: Scenarios,
 }
 
@@ -94,6 +98,9 @@ pub struct DefaultsSpec {
     pub connection: Option<ConnectionSpec>,
     #[serde(default)]
     pub thresholds: Option<Vec<Threshold>>,
+    /// The same as `rounds` at the top level (a plan sets it in one place only).
+    #[serde(default)]
+    pub rounds: Option<NonZeroUsize>,
 }
 
 /// The scenario list: at least one, names unique.

@@ -542,6 +542,7 @@ pub(super) mod tests {
             bytes: 0,
             wall_seconds: 2.5,
             throughput_per_s: values.len() as f64 / 2.5,
+            attempts_per_s: values.len() as f64 / 2.5,
             latency_us: LatencySummary::default(),
             latency_out_of_range: 0,
             cpu_seconds: 0.1,
@@ -559,12 +560,15 @@ pub(super) mod tests {
             error_messages: Default::default(),
             requests: Vec::new(),
             think_us: None,
+            rounds: None,
+            machine: Default::default(),
         }
     }
 
     pub(in crate::report::figures) fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
         ScenarioSummary {
             seed: None,
+            classified: true,
             name: "s".into(),
             description: None,
             kind: Bound::Io,
@@ -638,6 +642,7 @@ pub(super) mod tests {
         c.wall_seconds = 2.5;
         c.timeline = (0..3)
             .map(|second| TimelinePoint {
+                seconds: 1.0,
                 second,
                 operations: if second == 2 { 50 } else { 100 },
                 errors: 0,
@@ -748,6 +753,7 @@ pub(super) mod tests {
             }),
             ("timeline at the end of time", |c| {
                 c.timeline = vec![TimelinePoint {
+                    seconds: 1.0,
                     second: u32::MAX,
                     operations: u64::MAX,
                     errors: u64::MAX,

@@ -601,6 +601,7 @@ mod tests {
                         c.histogram = histogram_to_base64(&h);
                         c.timeline = (0..60)
                             .map(|second| TimelinePoint {
+                                seconds: 1.0,
                                 second,
                                 operations: 300 + u64::from(second % 7),
                                 errors: u64::from(second % 5),

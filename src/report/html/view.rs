@@ -400,7 +400,7 @@ fn baseline_view<'a>(b: &'a BaselineReport, failures: &[Failure]) -> BaselineVie
             .filter(|c| !c.passed)
             .map(|c: &BaselineCheck| {
                 let (anchor, cell) = cells.next().unwrap_or_else(|| {
-                    let who = format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency);
+                    let who = format!("{} · {}", c.scenario, c.label());
                     (String::new(), who)
                 });
                 BaselineRow {

@@ -1,9 +1,10 @@
 //! `threads`: one OS thread per user, each with its own connection and its own single-threaded
 //! runtime (a thread-local session), each running one operation at a time. The OS switches between
-//! them anywhere, and in Rust they compute on several cores at once. The shape's driver (the open
-//! model's dispatcher) runs on the calling thread. With `connections: N` the users share
-//! connections that outlive any one of them, so those connections' tasks run on a small runtime
-//! of the cell's own rather than on whichever user's opened them.
+//! them anywhere, and in Rust they compute on several cores at once. The shape's driver (for the
+//! open model: start the pacer thread, wait for it, count what it did) runs on the calling
+//! thread. With `connections: N` the users share connections that outlive any one of them, so
+//! those connections' tasks run on a small runtime of the cell's own rather than on whichever
+//! user's opened them.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

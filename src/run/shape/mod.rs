@@ -135,6 +135,18 @@ impl Shape {
         })
     }
 
+    /// When the measured phase ends, for shapes whose phase is set by time (`None` for counted
+    /// loads, which end when their work is done).
+    pub fn measured_end(&self) -> Option<Instant> {
+        let from = self.measured_start()?;
+        match &self.kind {
+            Kind::Timed(t) => Some(from + t.length()),
+            Kind::Staged(s) => Some(from + s.length()),
+            Kind::Open(o) => Some(from + o.length()),
+            Kind::Counted(_) => None,
+        }
+    }
+
     /// The next operation of user `user` (one of this share's), or `None` when it is done.
     /// Call after [`Shape::begin`]. Ends early once a stop is requested.
     pub async fn next(&self, user: usize) -> Option<Op> {

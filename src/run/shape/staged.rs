@@ -37,6 +37,11 @@ impl Staged {
         self.warmup
     }
 
+    /// The measured phase's length: the stages.
+    pub fn length(&self) -> Duration {
+        self.stages.end()
+    }
+
     pub async fn next(&self, user: usize, start: Instant) -> Option<Op> {
         let measured = start + self.warmup;
         let end = measured + self.stages.end();

@@ -26,6 +26,10 @@ impl Timed {
         }
     }
 
+    pub fn length(&self) -> Duration {
+        self.length
+    }
+
     pub fn next(&self, start: Instant) -> Option<Op> {
         let k = self.next.fetch_add(1, Ordering::Relaxed);
         (start.elapsed() < self.length).then_some(Op {
