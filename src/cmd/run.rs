@@ -93,8 +93,12 @@ fn select_cells(plan: &Plan, only: &[String]) -> Result<Vec<Cell>, Error> {
         .iter()
         .find(|name| !plan.scenarios.iter().any(|s| s.name == **name))
     {
+        let names = plan.scenarios.iter().map(|s| s.name.as_str());
+        let hint = crate::plan::suggest(name, names)
+            .map(|near| format!(": did you mean `{near}`?"))
+            .unwrap_or_default();
         return Err(Error::Usage(format!(
-            "{}: --only {name}: the plan has no scenario of that name",
+            "{}: --only {name}: the plan has no scenario of that name{hint}",
             plan.file.display()
         )));
     }
@@ -304,5 +308,6 @@ mod tests {
         assert_eq!(select_cells(&p, &["b".into()]).expect("b").len(), 1);
         let e = select_cells(&p, &["c".into()]).expect_err("no c");
         assert!(e.to_string().contains("--only c"), "{e}");
+        assert!(!e.to_string().contains("did you mean"), "{e}");
     }
 }
