@@ -2,7 +2,11 @@
 //! line per cell otherwise, so CI logs stay readable) and the summary table on stdout at the end.
 //!
 //! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
-//! the caller prints it. The table ends with the health warnings of `insight.rs`, one line each.
+//! the caller prints it. The table gives per scenario its cells, connections and errors with
+//! their first messages, and ends with the health warnings of `insight.rs`, one line each; the
+//! gate ends with why the run failed. Pass and fail read as an icon and a word (`✔ pass`,
+//! `✘ FAIL`), without colour: the text goes to CI logs as often as to a terminal. Text that
+//! came from a server is printed with its control characters escaped.
 //! Must not decide anything (the gate does) nor word a warning differently from the reports.
 
 use std::io::{IsTerminal, Write};
@@ -13,9 +17,10 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::connections;
 use super::insight::{self, Severity};
 use crate::run::Observer;
-use crate::stats::{CellResult, Summary};
+use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
 use crate::units;
 
 /// Progress on stderr.
@@ -131,12 +136,17 @@ pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
     for s in &summary.scenarios {
         out.push_str(&format!(
-            "\n{} — workload {}, measured {}-bound (runner busy {} in {})\n",
+            "\n{} — workload {}, measured {}-bound (runner busy {} in {}){}\n",
             s.name,
             s.kind.as_str(),
             s.bound.as_str(),
             units::percent(s.busy_fraction),
-            s.bound_cell
+            s.bound_cell,
+            if s.tls_insecure {
+                " — WARNING: TLS certificates NOT verified (tls.insecure)"
+            } else {
+                ""
+            }
         ));
         let header = [
             "cell", "ops", "errors", "tput/s", "p50", "p99", "max", "cores", "speedup",
@@ -161,32 +171,7 @@ pub fn table(summary: &Summary) -> String {
                 ]
             })
             .collect();
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for r in &rows {
-            for (w, cell) in widths.iter_mut().zip(r) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let mut l = String::from("  ");
-            for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-                let pad = w.saturating_sub(c.chars().count());
-                if i == 0 {
-                    l.push_str(c);
-                    l.push_str(&" ".repeat(pad));
-                } else {
-                    l.push_str("  ");
-                    l.push_str(&" ".repeat(pad));
-                    l.push_str(c);
-                }
-            }
-            l.push('\n');
-            l
-        };
-        out.push_str(&line(header.to_vec()));
-        for r in &rows {
-            out.push_str(&line(r.iter().map(String::as_str).collect()));
-        }
+        out.push_str(&aligned(&header, &rows));
         for c in &s.cells {
             let Some(o) = &c.open else { continue };
             out.push_str(&format!(
@@ -209,8 +194,112 @@ pub fn table(summary: &Summary) -> String {
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
             out.push_str(&format!("  note, {}: {}\n", c.label(), c.notes.join("; ")));
         }
+        out.push_str(&connections(s));
+        out.push_str(&errors(s));
     }
     out.push_str(&health(summary));
+    out
+}
+
+/// Rows under a header, the first column left-aligned, the others right-aligned, indented.
+fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut l = String::from("  ");
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str("  ");
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        l.push('\n');
+        l
+    };
+    let mut out = line(header.to_vec());
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// The scenario's connections under its cells: one row per cell, then where an operation's
+/// time went; nothing for a scenario without connections.
+fn connections(s: &ScenarioSummary) -> String {
+    let rows: Vec<[String; 9]> = connections::rows(s)
+        .into_iter()
+        .map(|r| {
+            [
+                r.label,
+                r.opened.to_string(),
+                r.per_connection,
+                r.handshakes,
+                r.protocols,
+                r.dns,
+                r.connect,
+                r.tls,
+                r.ttfb,
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "connections",
+        "opened",
+        "ops/conn",
+        "handshakes",
+        "protocol",
+        "dns p50/p99",
+        "connect p50/p99",
+        "tls p50/p99",
+        "first byte p50/p99",
+    ];
+    let mut out = aligned(&header, &rows);
+    for x in connections::splits(s) {
+        out.push_str(&format!("  time, {}: {}\n", x.label, x.describe()));
+    }
+    out
+}
+
+/// `text` with control characters escaped: messages come from servers, and a terminal would
+/// obey an escape sequence among them.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Each cell's errors by category, with their first messages.
+fn errors(s: &ScenarioSummary) -> String {
+    let mut out = String::new();
+    for c in &s.cells {
+        for g in insight::error_groups(c) {
+            let first = g.messages_after(printable, " | ");
+            out.push_str(&format!(
+                "  errors, {} · {} ({}){first}\n",
+                c.label(),
+                printable(&g.category),
+                g.count
+            ));
+        }
+    }
     out
 }
 
@@ -253,7 +342,7 @@ pub fn gate(summary: &Summary) -> String {
             for t in &c.thresholds {
                 out.push_str(&format!(
                     "  {} {} · {}: {} (observed {})\n",
-                    if t.passed { "pass" } else { "FAIL" },
+                    if t.passed { "✔ pass" } else { "✘ FAIL" },
                     s.name,
                     c.label(),
                     t.expression,
@@ -274,7 +363,7 @@ pub fn gate(summary: &Summary) -> String {
         ));
         for c in failed {
             out.push_str(&format!(
-                "  FAIL {} · {} c={}: {}\n",
+                "  ✘ FAIL {} · {} c={}: {}\n",
                 c.scenario,
                 c.model.as_str(),
                 c.concurrency,
@@ -288,8 +377,26 @@ pub fn gate(summary: &Summary) -> String {
             out.push_str(&format!("  note: {m} is in the baseline but was not run\n"));
         }
     }
+    out.push_str(&why_failed(summary));
     if !out.is_empty() {
         out.insert(0, '\n');
+    }
+    out
+}
+
+/// Every reason the run failed, one line each, just above the verdict line; nothing unless the
+/// verdict is `failed`.
+fn why_failed(summary: &Summary) -> String {
+    if summary.verdict != Verdict::Failed {
+        return String::new();
+    }
+    let failures = insight::failures(summary);
+    let mut out = format!("\n✘ why it failed: {}\n", insight::failure_count(&failures));
+    if failures.is_empty() {
+        out.push_str(&format!("  {}\n", insight::UNEXPLAINED));
+    }
+    for f in &failures {
+        out.push_str(&format!("  ✘ {}\n", printable(&f.sentence())));
     }
     out
 }
@@ -322,6 +429,49 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_run_ends_with_why_it_failed() {
+        let mut s = sample();
+        s.verdict = Verdict::Failed;
+        s.scenarios[0].cells[1].thresholds[0].passed = false;
+        let g = gate(&s);
+        assert!(g.contains("  ✘ FAIL sample · async c=2 w=1: p99 < 100ms (observed 52.0ms)\n"));
+        assert!(
+            g.ends_with(
+                "\n✘ why it failed: 1 threshold, 1 baseline check and 2 cells\n  ✘ sample · async c=2 w=1: threshold p99 < 100ms: observed 52.0ms, limit 100.0ms\n  ✘ sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms in the baseline (+30.0%), tolerance 10.0%\n  ✘ sample · async c=2 w=1: did not complete: a worker exited\n  ✘ sample · async c=2 w=1: did not complete: a worker exited\n"
+            ),
+            "{g}"
+        );
+    }
+
+    #[test]
+    fn connections_and_error_messages_come_under_their_scenario() {
+        let mut s = sample();
+        s.scenarios[0].tls_insecure = true;
+        s.scenarios[0].cells[1]
+            .error_messages
+            .insert("status".into(), vec!["\u{1b}[2Jgone".into()]);
+        let t = table(&s);
+        assert!(t.contains("(runner busy 2.00% in sequential) — WARNING: TLS certificates NOT verified (tls.insecure)\n"));
+        assert!(
+            t.contains("  sequential          1      4.00           1  HTTP/1.1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("  time, async c=4 w=1: 14.4ms per operation: "),
+            "{t}"
+        );
+        // A server's escape sequence is shown, never obeyed.
+        assert!(
+            t.contains("  errors, async c=2 w=1 · status (1): \\u{1b}[2Jgone\n"),
+            "{t}"
+        );
+        assert!(!t.contains('\u{1b}'));
+        assert!(
+            t.contains("WARNING: TLS certificates were NOT verified. sample: tls.insecure is set")
+        );
+    }
+
+    #[test]
     fn a_healthy_run_has_no_health_lines() {
         assert!(!table(&healthy()).contains("health"));
     }
@@ -341,11 +491,13 @@ mod tests {
     fn gate_lists_thresholds_then_the_baseline() {
         let g = gate(&sample());
         snapshot("console-gate.txt", &g);
-        assert!(g.starts_with("\n  pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
+        assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
             "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
         ));
-        assert!(g.contains("  FAIL sample · async c=2: p99 regressed: 52.0ms against 40.0ms"));
+        assert!(g.contains("  ✘ FAIL sample · async c=2: p99 regressed: 52.0ms against 40.0ms"));
+        // An interrupted run: no "why it failed" (the health section says it was interrupted).
+        assert!(!g.contains("why it failed"));
         assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));
         let mut quiet = sample();
         quiet.baseline = None;

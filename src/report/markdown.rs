@@ -1,10 +1,13 @@
 //! `summary.md`: compact tables fit for `$GITHUB_STEP_SUMMARY` or a merge-request comment.
 //!
-//! Input: a summary. Output: GitHub-flavoured Markdown: a health section (the warnings of
-//! `insight.rs`), then per scenario its finding and its cells. Plan-provided text is escaped so
-//! that a scenario name cannot break a table or inject markup.
+//! Input: a summary. Output: GitHub-flavoured Markdown: why the run failed (when it did), a
+//! health section (the warnings of `insight.rs`), then per scenario its finding, its cells, its
+//! thresholds, its connections and its errors with their messages. Plan-provided text and error
+//! messages (which come from servers) are escaped so that they cannot break a table or inject
+//! markup. Pass and fail read as an icon and a word: `✅ passed`, `❌ failed`.
 
-use super::insight::{self, Severity};
+use super::connections;
+use super::insight::{self, Reason, Severity};
 use super::junit::baseline_failure;
 use super::{ReportError, Reporter};
 use crate::stats::{Summary, Verdict};
@@ -55,14 +58,19 @@ pub fn render(s: &Summary) -> String {
         s.host.cores,
         s.loadplan_version
     );
+    md.push_str(&why_failed(s));
     md.push_str(&health(s));
     for sc in &s.scenarios {
         md.push_str(&format!(
-            "\n### {} ({}-bound)\n\n{}\n\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "\n### {} ({}-bound)\n\n{}\n",
             esc(&sc.name),
             sc.bound.as_str(),
             esc(&insight::findings(sc).headline)
         ));
+        if sc.tls_insecure {
+            md.push_str(INSECURE);
+        }
+        md.push_str("\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for c in &sc.cells {
             md.push_str(&format!(
                 "| {}{} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
@@ -85,8 +93,8 @@ pub fn render(s: &Summary) -> String {
             .flat_map(|c| {
                 c.thresholds.iter().map(move |t| {
                     format!(
-                        "- {} {}: `{}`, observed {}\n",
-                        if t.passed { "✅" } else { "❌" },
+                        "- {} · {}: `{}`, observed {}\n",
+                        mark(t.passed),
                         c.label(),
                         t.expression.replace('`', "'"),
                         t.observed_text
@@ -98,6 +106,8 @@ pub fn render(s: &Summary) -> String {
             md.push_str("\nThresholds:\n\n");
             md.push_str(&checks.concat());
         }
+        md.push_str(&connections(sc));
+        md.push_str(&errors(sc));
     }
     if let Some(b) = &s.baseline {
         md.push_str(&format!(
@@ -142,6 +152,107 @@ pub fn render(s: &Summary) -> String {
     md
 }
 
+/// Said under the title of a scenario that did not verify certificates.
+const INSECURE: &str = "\n> ⚠️ **Warning: TLS certificates were NOT verified** (`tls.insecure`): anything could have answered as the server.\n";
+
+/// A pass or a fail: icon and word, the failure in bold.
+fn mark(passed: bool) -> &'static str {
+    if passed {
+        "✅ passed"
+    } else {
+        "❌ **failed**"
+    }
+}
+
+/// `### ❌ Why it failed`: every failed threshold, baseline check and failing cell; nothing
+/// unless the verdict is `failed`.
+fn why_failed(s: &Summary) -> String {
+    if s.verdict != Verdict::Failed {
+        return String::new();
+    }
+    let failures = insight::failures(s);
+    let mut md = format!(
+        "\n### ❌ Why it failed: {}\n\n",
+        insight::failure_count(&failures)
+    );
+    if failures.is_empty() {
+        md.push_str(&format!("{}\n", esc(insight::UNEXPLAINED)));
+    }
+    for f in &failures {
+        let what = match &f.reason {
+            Reason::Threshold {
+                expression,
+                observed,
+                limit,
+            } => format!(
+                "threshold `{}`: observed **{}**, limit {}",
+                expression.replace('`', "'"),
+                esc(observed),
+                esc(limit)
+            ),
+            Reason::Baseline { text, .. } => esc(text),
+            Reason::Cell { why } => esc(why),
+        };
+        md.push_str(&format!("- ❌ **failed** · {}: {what}\n", esc(&f.who)));
+    }
+    md
+}
+
+/// The scenario's connections: a table of each cell's connections and phase percentiles, then
+/// where an operation's time went; nothing for a scenario without connections.
+fn connections(sc: &crate::stats::ScenarioSummary) -> String {
+    let rows = connections::rows(sc);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\nConnections (setup timed once per connection, first byte once per request; p50 / p99):\n\n| cell | connections | ops/conn. | TLS handshakes | protocol | DNS | connect | TLS | first byte |\n|---|---:|---:|---:|---|---:|---:|---:|---:|\n",
+    );
+    for r in &rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.label,
+            r.opened,
+            r.per_connection,
+            r.handshakes,
+            esc(&r.protocols),
+            r.dns,
+            r.connect,
+            r.tls,
+            r.ttfb
+        ));
+    }
+    md.push_str(&format!(
+        "\nWhere an operation's time goes (means): {}\n\n",
+        esc(&connections::reuse(sc))
+    ));
+    for x in connections::splits(sc) {
+        md.push_str(&format!("- {}: {}\n", x.label, esc(&x.describe())));
+    }
+    md
+}
+
+/// Each cell's errors by category with their first messages (escaped: they come from servers).
+fn errors(sc: &crate::stats::ScenarioSummary) -> String {
+    let mut md = String::new();
+    for c in &sc.cells {
+        for g in insight::error_groups(c) {
+            let first = g.messages_after(|m| format!("“{}”", esc(m)), "; ");
+            md.push_str(&format!(
+                "- {} · {}: {} error{}{first}\n",
+                c.label(),
+                esc(&g.category),
+                g.count,
+                if g.count == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if md.is_empty() {
+        return md;
+    }
+    format!("\nErrors, with their first messages:\n\n{md}")
+}
+
 /// Cells listed under one health item; the HTML report lists them all.
 const CELLS_SHOWN: usize = 5;
 
@@ -175,7 +286,48 @@ fn health(s: &Summary) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::*;
+    use crate::report::sample::{sample, snapshot};
+
+    #[test]
+    fn a_failed_run_says_why_first_then_each_scenario_in_full() {
+        let mut s = sample();
+        s.verdict = Verdict::Failed;
+        s.scenarios[0].cells[1].thresholds[0].passed = false;
+        s.scenarios[0].tls_insecure = true;
+        s.scenarios[0].cells[1]
+            .error_messages
+            .insert("status".into(), vec!["<b>|x".into(), "status 503".into()]);
+        let md = render(&s);
+        snapshot("summary.md", &md);
+        let at = |needle: &str| md.find(needle).unwrap_or_else(|| panic!("{needle}: {md}"));
+        assert!(
+            at("### ❌ Why it failed: 1 threshold, 1 baseline check and 2 cells")
+                < at("### Health")
+        );
+        for line in [
+            "- ❌ **failed** · sample · async c=2 w=1: threshold `p99 < 100ms`: observed **52.0ms**, limit 100.0ms\n",
+            "- ❌ **failed** · sample · async c=2 w=1: did not complete: a worker exited\n",
+            "- ✅ passed · sequential: `p99 < 100ms`, observed 52.0ms\n",
+            "- ❌ **failed** · async c=2 w=1: `p99 < 100ms`, observed 52.0ms\n",
+            "| sequential | 1 | 4.00 | 1 | HTTP/1.1 | - | 150µs / 300µs | 2.00ms / 3.00ms | 1.00ms / 40.0ms |\n",
+            "- sequential: 14.4ms per operation: connect 38µs, TLS handshake 500µs, waiting (to first byte) 1.00ms, body 12.9ms\n",
+            // Messages come from servers: escaped, so they cannot break a list or a table.
+            "- async c=2 w=1 · status: 1 error: “&lt;b&gt;\\|x”; “status 503”\n",
+            INSECURE,
+            "**TLS certificates were NOT verified.**",
+        ] {
+            assert!(md.contains(line), "{line}\n{md}");
+        }
+        // The CPU scenario has neither connections nor the TLS warning.
+        let cpu = &md[md.rfind("### sample (cpu-bound)").expect("cpu scenario")..];
+        assert!(
+            !cpu.contains("Connections") && !cpu.contains("tls.insecure"),
+            "{cpu}"
+        );
+        s.verdict = Verdict::Passed;
+        assert!(!render(&s).contains("Why it failed"));
+    }
 
     #[test]
     fn escapes_table_breakers_and_markup() {

@@ -1,10 +1,11 @@
 //! The report stage: a summary in, files out.
 //!
 //! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
-//! place that writes files. What the numbers mean in words (health warnings, findings) is
-//! worked out once in [`insight`] and shown by every format that has room for it; every chart,
-//! of the run report (`figures.rs`) and of the trend page, is drawn with one kit ([`chart`]);
-//! both HTML pages start from one handlebars setup (`page.rs`).
+//! place that writes files. What the numbers mean in words (health warnings, findings, why a
+//! run failed, errors with their messages) is worked out once in [`insight`], and what
+//! connections cost in `connections.rs`, and shown by every format that has room for it; every
+//! chart, of the run report (`figures/`) and of the trend page, is drawn with one kit
+//! ([`chart`]); both HTML pages start from one handlebars setup (`page.rs`).
 //!
 //! Must not reach back into `run/` or `plan/` beyond the types a summary already uses, and must
 //! not panic on any summary, however odd its numbers: an edited or corrupted summary.json is
@@ -13,6 +14,7 @@
 //! ([`OutputDir::prepare`]).
 
 pub mod chart;
+mod connections;
 pub mod console;
 mod figures;
 mod hlog;
@@ -141,6 +143,14 @@ mod tests {
     /// it could not place.
     #[test]
     fn every_renderer_survives_a_hostile_summary() {
+        let mut failed = hostile();
+        failed.verdict = crate::stats::Verdict::Failed;
+        // Failed, the reports also say why, from the same odd numbers.
+        for r in reporters(None).expect("embedded templates") {
+            let text = r.render(&failed).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!text.is_empty(), "{}", r.file_name());
+        }
+        assert!(console::gate(&failed).contains("why it failed"));
         let s = hostile();
         for r in reporters(None).expect("embedded templates") {
             let name = r.file_name();

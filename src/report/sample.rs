@@ -2,16 +2,17 @@
 //! (every list a template loops over is non-empty), and the renderers' tests start from it.
 //!
 //! Input: nothing. Output: a [`Summary`] of two scenarios (I/O and CPU) of three cells each,
-//! with errors, thresholds, a baseline and CI metadata. Must not depend on the clock or the
+//! with errors and their messages, connections (HTTP cells), thresholds, a baseline and CI
+//! metadata. Must not depend on the clock or the
 //! machine: the same summary every time, so renders of it can be compared byte for byte.
 //! For tests also: [`hostile`], a summary of every number a renderer must survive, and
 //! [`snapshot`], which compares a render with a file in `src/report/snapshots/`.
 
 use crate::plan::Model;
 use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, Host, LatencySummary, PlanInfo,
-    ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp, Verdict,
-    histogram_to_base64, new_histogram,
+    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, Host,
+    LatencySummary, PlanInfo, ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp,
+    Verdict, histogram_to_base64, new_histogram,
 };
 
 /// A small but complete summary: every list the template loops over is non-empty, so a trial
@@ -81,8 +82,14 @@ pub fn sample() -> Summary {
         }],
         histogram: histogram_to_base64(&h),
         open: None,
-        connections: None,
-        error_messages: Default::default(),
+        connections: Some(connections(4, 1)),
+        error_messages: if errors == 0 {
+            Default::default()
+        } else {
+            [("status".to_string(), vec!["status 503".to_string()])]
+                .into_iter()
+                .collect()
+        },
         requests: Vec::new(),
         think_us: None,
     };
@@ -96,11 +103,21 @@ pub fn sample() -> Summary {
         bound_cell: "sequential".into(),
         workload: vec!["/hello".into()],
         load: "repeat: 4".into(),
+        tls_insecure: false,
         cells: vec![
             cell(Model::Sequential, 1, 1.0, 0),
             cell(Model::Async, 2, 1.8, 1),
             cell(Model::Async, 4, 3.0, 0),
-        ],
+        ]
+        .into_iter()
+        .map(|mut c| {
+            // A CPU kernel opens no connection.
+            if kind == Bound::Cpu {
+                c.connections = None;
+            }
+            c
+        })
+        .collect(),
     };
     Summary {
         schema_version: crate::stats::SCHEMA_VERSION,
@@ -148,6 +165,33 @@ pub fn sample() -> Summary {
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],
         }),
+    }
+}
+
+/// HTTP/1.1 connections over TLS: `opened` of them for `operations` requests, 150 µs to
+/// connect and 2 ms to handshake each, 1 ms to the first byte of each request; no DNS (an
+/// address).
+pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
+    let phase = |count: u64, p50: u64, p99: u64, mean: f64| LatencySummary {
+        count,
+        min: p50,
+        mean,
+        p50,
+        p90: p99,
+        p99,
+        p999: p99,
+        max: p99,
+        stdev: 0.0,
+    };
+    ConnectionsSummary {
+        opened,
+        tls_handshakes: opened,
+        tls_resumed: 0,
+        protocols: [("HTTP/1.1".to_string(), opened)].into_iter().collect(),
+        dns_us: LatencySummary::default(),
+        connect_us: phase(opened, 150, 300, 150.0),
+        tls_us: phase(opened, 2_000, 3_000, 2_000.0),
+        ttfb_us: phase(operations, 1_000, 40_000, 1_000.0),
     }
 }
 
@@ -227,6 +271,26 @@ pub fn hostile() -> Summary {
             p.operations = u64::MAX;
             p.p99_us = u64::MAX;
         }
+    }
+    s.scenarios[0].tls_insecure = true;
+    if let [a, b, ..] = s.scenarios[0].cells.as_mut_slice() {
+        // Connections no run records: more than there were operations, means that are not
+        // numbers, counts that overflow a product.
+        let mut k = connections(u64::MAX, u64::MAX);
+        k.tls_resumed = u64::MAX;
+        k.dns_us.mean = f64::NAN;
+        k.dns_us.count = 3;
+        k.connect_us.mean = f64::INFINITY;
+        k.tls_us.mean = -1.0;
+        k.ttfb_us.mean = 1e308;
+        k.protocols.insert(String::new(), u64::MAX);
+        a.connections = Some(k);
+        b.connections = Some(connections(0, 0));
+        // What a server may say: markup, a terminal escape, a line break.
+        b.error_messages.insert(
+            "status".into(),
+            vec!["<script>x</script>\u{1b}[2J\n| `x`".into(), String::new()],
+        );
     }
     s.scenarios[1].busy_fraction = f64::NAN;
     for c in &mut s.scenarios[1].cells {

@@ -137,6 +137,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                     Workload::Cpu(k) => vec![k.to_string()],
                 },
                 load: s.load.describe(),
+                tls_insecure: matches!(&s.workload, Workload::Http(h) if h.settings.tls.insecure),
                 cells,
             })
         })

@@ -122,6 +122,10 @@ pub struct ScenarioSummary {
     pub seed: Option<u64>,
     /// `repeat: N` or `duration: 30s`, as planned.
     pub load: String,
+    /// True when the scenario set `tls.insecure`: the certificates of its HTTPS targets were
+    /// not verified, so anything could have answered as the server. Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_insecure: bool,
     pub cells: Vec<CellSummary>,
 }
 

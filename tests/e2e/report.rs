@@ -1,6 +1,7 @@
 //! The HTML report of a real run, opened in headless Chromium with JavaScript disabled: every
-//! scenario's table and charts must be in the rendered DOM. With `LOADPLAN_SCREENSHOTS=DIR`,
-//! full-page screenshots at 1280 and 800 px are written there, to look at while developing.
+//! scenario's table and charts must be in the rendered DOM. A failed run's report must say why
+//! in its first screenful, and no report may be wider than the window. With
+//! `LOADPLAN_SCREENSHOTS=DIR`, screenshots are written there, to look at while developing.
 //!
 //! Chromium's own `--dump-dom` and `--screenshot` evaluate script to do their work, so together
 //! with `--blink-settings=scriptEnabled=false` they print nothing (seen with Chromium 156). The
@@ -8,6 +9,14 @@
 //! script is disabled on the command line *and* for the page (`Emulation.setScriptExecutionDisabled`),
 //! and the DOM is read with `DOM.getOuterHTML` and pictures taken with `Page.captureScreenshot`,
 //! neither of which runs script in the page. A probe page proves script really was off.
+//!
+//! Where things are is asked of the browser's layout, again without script in the page:
+//! `DOM.getBoxModel` gives an element's border box in CSS pixels (the page is never scrolled,
+//! so these are page coordinates: y < 800 is the first screenful of a 1,280 × 800 window), and
+//! `Page.getLayoutMetrics` the width of the whole laid-out content against the window's: when
+//! a table or a chart pokes out of the page, the content is wider than the window (a table
+//! that scrolls inside its own box does not widen it). Scrollbars are hidden, so the window's
+//! width is all the page's.
 //!
 //! Chromium is `chromium` on the PATH, or `$CHROMIUM`. Every wait is bounded; Chromium is killed
 //! and reaped on every path out.
@@ -21,7 +30,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::util::{loadplan_in, run_dir, summary, write_plan};
+use super::util::{loadplan_in, run_dir, run_plan, summary, write_plan};
 
 const PLAN: &str = r#"version: 1
 name: report-e2e
@@ -167,8 +176,15 @@ impl Browser {
         }
     }
 
-    /// Opens `url` in a new page with script disabled, waits for its load event.
+    /// Opens `url` in a new page with script disabled, in a window `width` × 900, waits for its
+    /// load event.
     fn open(&mut self, url: &str, width: u32) -> String {
+        self.open_sized(url, width, 900)
+    }
+
+    /// Opens `url` in a new page with script disabled, in a window `width` × `height`, waits for
+    /// its load event.
+    fn open_sized(&mut self, url: &str, width: u32, height: u32) -> String {
         let target = self.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
         let target_id = target["targetId"].as_str().expect("targetId").to_string();
         let attached = self.call(
@@ -189,7 +205,7 @@ impl Browser {
         self.call(
             s,
             "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
         );
         self.call(s, "Page.enable", json!({}));
         self.call(s, "Page.navigate", json!({ "url": url }));
@@ -207,11 +223,81 @@ impl Browser {
         html["outerHTML"].as_str().expect("outerHTML").to_string()
     }
 
+    /// The nodes matching `selector`, in document order.
+    fn select(&mut self, session: &str, selector: &str) -> Vec<Value> {
+        let doc = self.call(Some(session), "DOM.getDocument", json!({ "depth": 0 }));
+        let root = doc["root"]["nodeId"].clone();
+        let found = self.call(
+            Some(session),
+            "DOM.querySelectorAll",
+            json!({ "nodeId": root, "selector": selector }),
+        );
+        found["nodeIds"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The first node matching `selector`: its outer HTML and its border box (left, top,
+    /// right, bottom) in CSS pixels.
+    fn find(&mut self, session: &str, selector: &str) -> (String, [f64; 4]) {
+        let node = self
+            .select(session, selector)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {selector:?} in the page"));
+        let html = self.call(
+            Some(session),
+            "DOM.getOuterHTML",
+            json!({ "nodeId": node.clone() }),
+        );
+        let html = html["outerHTML"].as_str().expect("outerHTML").to_string();
+        (html, self.border_box(session, &node))
+    }
+
+    fn border_box(&mut self, session: &str, node: &Value) -> [f64; 4] {
+        let model = self.call(
+            Some(session),
+            "DOM.getBoxModel",
+            json!({ "nodeId": node.clone() }),
+        );
+        // A quad: four (x, y) corners clockwise from the top left.
+        let q: Vec<f64> = model["model"]["border"]
+            .as_array()
+            .expect("border quad")
+            .iter()
+            .map(|v| v.as_f64().expect("coordinate"))
+            .collect();
+        let xs = [q[0], q[2], q[4], q[6]];
+        let ys = [q[1], q[3], q[5], q[7]];
+        [
+            xs.iter().copied().fold(f64::INFINITY, f64::min),
+            ys.iter().copied().fold(f64::INFINITY, f64::min),
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ]
+    }
+
+    /// The laid-out content's width and the window's, in CSS pixels.
+    fn widths(&mut self, session: &str) -> (f64, f64) {
+        let m = self.call(Some(session), "Page.getLayoutMetrics", json!({}));
+        (
+            m["cssContentSize"]["width"]
+                .as_f64()
+                .expect("content width"),
+            m["cssLayoutViewport"]["clientWidth"]
+                .as_f64()
+                .expect("viewport width"),
+        )
+    }
+
     fn screenshot(&mut self, session: &str, path: &Path) {
+        self.capture(session, path, true);
+    }
+
+    /// A picture of the page, whole or only what the window shows.
+    fn capture(&mut self, session: &str, path: &Path, whole: bool) {
         let shot = self.call(
             Some(session),
             "Page.captureScreenshot",
-            json!({ "format": "png", "captureBeyondViewport": true }),
+            json!({ "format": "png", "captureBeyondViewport": whole }),
         );
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("data"))
@@ -365,11 +451,122 @@ fn the_report_of_a_real_run_renders_without_javascript() {
         "short cells not flagged"
     );
 
+    fits(&mut browser, &session, 1280.0);
+    let narrow = browser.open(&file_url(&report), 800);
+    fits(&mut browser, &narrow, 800.0);
+
     if let Some(shots) = std::env::var_os("LOADPLAN_SCREENSHOTS").map(PathBuf::from) {
         std::fs::create_dir_all(&shots).expect("screenshot dir");
         browser.screenshot(&session, &shots.join("report-1280.png"));
-        let narrow = browser.open(&file_url(&report), 800);
         browser.screenshot(&narrow, &shots.join("report-800.png"));
+    }
+}
+
+/// Nothing on the page is wider than the window, and every chart is drawn at its own size: never
+/// stretched (its text would grow past 12 px, as a single scenario's chart once did), and at
+/// 1,280 px not shrunk either, since every column is as wide as its charts.
+fn fits(browser: &mut Browser, session: &str, window: f64) {
+    let (content, viewport) = browser.widths(session);
+    assert_eq!(viewport, window, "the window");
+    assert!(
+        content <= viewport + 0.5,
+        "the page is {content} px wide in a {viewport} px window: something pokes out"
+    );
+    let charts = browser.select(session, "svg.chart");
+    assert!(!charts.is_empty(), "no chart");
+    for node in charts {
+        let [left, _, right, _] = browser.border_box(session, &node);
+        let attributes = browser.call(
+            Some(session),
+            "DOM.getAttributes",
+            json!({ "nodeId": node.clone() }),
+        );
+        // Names and values in turn.
+        let pairs: Vec<&str> = attributes["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default())
+            .collect();
+        let attribute = |name: &str| {
+            pairs
+                .chunks(2)
+                .find(|p| p[0] == name)
+                .map(|p| p[1].to_string())
+                .unwrap_or_else(|| panic!("a chart without {name}"))
+        };
+        let (id, width): (String, f64) = (
+            attribute("id"),
+            attribute("width").parse().expect("a width in pixels"),
+        );
+        let shown = right - left;
+        assert!(
+            shown <= width + 0.5,
+            "{id}: {width} px drawn {shown} px wide"
+        );
+        assert!(right <= window + 0.5, "{id} ends at {right} px");
+        if window >= 1280.0 {
+            assert!(
+                shown >= width - 2.5,
+                "{id}: {width} px shrunk to {shown} px"
+            );
+        }
+    }
+}
+
+/// Issue 16: a failed run's report says why in its first screenful (1,280 × 800), with the
+/// failing threshold's expression and observed value, before the models are compared and
+/// before any chart; the page is no wider than the window, and with a single scenario its
+/// charts keep their 12 px text.
+#[test]
+fn a_failed_runs_report_says_why_in_its_first_screenful() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/valid/gate-fail.yaml");
+    let out = dir.path().join("out");
+    let run = run_plan(dir.path(), &plan, &out);
+    assert_eq!(run.code, 1, "a threshold fails: {run:?}");
+    let s = summary(&out, "gate-fail");
+    assert_eq!(s["verdict"], "failed");
+    // The panel lists failed thresholds first, in the summary's order.
+    let first = s["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .flat_map(|sc| sc["cells"].as_array().expect("cells"))
+        .flat_map(|c| c["thresholds"].as_array().expect("thresholds"))
+        .find(|t| t["passed"] == false)
+        .expect("a failed threshold");
+    let expression = first["expression"].as_str().expect("expression");
+    let observed = first["observed_text"].as_str().expect("observed_text");
+    let report = run_dir(&out, "gate-fail").join("index.html");
+
+    let mut browser = Browser::start();
+    let session = browser.open_sized(&file_url(&report), 1280, 800);
+    for (selector, text) in [
+        ("#why-failed code.expression", html_text(expression)),
+        ("#why-failed td.observed", html_text(observed)),
+    ] {
+        let (html, [left, top, right, bottom]) = browser.find(&session, selector);
+        assert!(html.contains(&text), "{selector}: {html} lacks {text}");
+        assert!(
+            top >= 0.0 && bottom <= 800.0 && left >= 0.0 && right <= 1280.0,
+            "{selector} at ({left}, {top})–({right}, {bottom}): not in the first screenful"
+        );
+    }
+    let dom = browser.dom(&session);
+    let at = |needle: &str| {
+        dom.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in the page"))
+    };
+    let panel = at(r#"id="why-failed""#);
+    assert!(panel < at(r#"id="bound-title""#) && panel < at("<svg"));
+    fits(&mut browser, &session, 1280.0);
+
+    if let Some(shots) = std::env::var_os("LOADPLAN_SCREENSHOTS").map(PathBuf::from) {
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        browser.capture(&session, &shots.join("failed-1280x800.png"), false);
+        browser.screenshot(&session, &shots.join("failed-1280.png"));
     }
 }
 

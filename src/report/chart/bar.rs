@@ -155,8 +155,18 @@ pub struct StackRow {
     pub text: String,
 }
 
+/// What the x axis of a stacked chart measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackUnit {
+    /// Whole counts (errors, responses): no tick reads `0.2`.
+    Count,
+    /// Microseconds, labelled in µs, ms or s, whichever reads best.
+    Micros,
+}
+
 pub struct StackChart<'a> {
     pub x_label: &'a str,
+    pub unit: StackUnit,
     pub rows: Vec<StackRow>,
     /// The categories: legend text and fill.
     pub keys: Vec<(String, Fill)>,
@@ -175,7 +185,10 @@ pub fn stacked_hbar_chart(f: &Frame, c: &StackChart) -> String {
             .sum()
     };
     let max = c.rows.iter().map(total).fold(0.0, f64::max);
-    let axis = Axis::count(c.x_label, max);
+    let axis = match c.unit {
+        StackUnit::Count => Axis::count(c.x_label, max),
+        StackUnit::Micros => Axis::latency(c.x_label, max, 5),
+    };
     let top = 34.0;
     let bottom = top + c.rows.len().max(1) as f64 * ROW;
     let id = esc(f.id);
@@ -305,6 +318,11 @@ mod tests {
         for v in ODD {
             let chart = StackChart {
                 x_label: "errors",
+                unit: if v > 0.0 {
+                    StackUnit::Micros
+                } else {
+                    StackUnit::Count
+                },
                 rows: vec![
                     StackRow {
                         label: "a".repeat(300),

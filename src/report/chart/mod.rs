@@ -23,13 +23,18 @@ pub mod line;
 pub mod scale;
 pub mod style;
 
-pub use bar::{Bar, HBarChart, RefMark, StackChart, StackRow, hbar_chart, stacked_hbar_chart};
+pub use bar::{
+    Bar, HBarChart, RefMark, StackChart, StackRow, StackUnit, hbar_chart, stacked_hbar_chart,
+};
 pub use line::{Plot, Point, Rule, Series, Tag, line_chart};
 pub use scale::Axis;
 pub use style::{Fill, Marker, Pattern, Style};
 
-/// Width of a full-width chart's coordinate system; the page scales charts to their column.
-pub const WIDTH: f64 = 640.0;
+/// Width of a chart's coordinate system, and its natural width in CSS pixels: every chart says
+/// `width` and `height` in pixels, and the page only ever shrinks it to a narrower column
+/// (`max-width: 100%`), never stretches it, so text is drawn at [`FONT`] pixels whatever the
+/// layout. Two charts side by side fit a 1,200 px page at this width.
+pub const WIDTH: f64 = 560.0;
 pub const FONT: f64 = 12.0;
 const TITLE_FONT: f64 = 14.0;
 
@@ -86,14 +91,15 @@ pub struct Frame<'a> {
     pub about: &'a str,
 }
 
-/// Opens an `<svg>` with its accessible name and visible title.
+/// Opens an `<svg>` with its accessible name and visible title, `size` CSS pixels large (see
+/// [`WIDTH`]).
 fn open(out: &mut String, f: &Frame, size: (f64, f64)) {
     let (width, height) = size;
     let id = esc(f.id);
     // Writing into a String cannot fail.
     let _ = write!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" class="chart {}" id="{id}" viewBox="0 0 {width:.0} {height:.0}" role="img" aria-labelledby="{id}-title" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="{FONT}"><title id="{id}-title">{}</title><rect width="{width:.0}" height="{height:.0}" fill="#fff"/><text class="chart-title" x="8" y="20" font-size="{TITLE_FONT}" font-weight="600" fill="#1b1f24">{}</text>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" class="chart {}" id="{id}" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img" aria-labelledby="{id}-title" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="{FONT}"><title id="{id}-title">{}</title><rect width="{width:.0}" height="{height:.0}" fill="#fff"/><text class="chart-title" x="8" y="20" font-size="{TITLE_FONT}" font-weight="600" fill="#1b1f24">{}</text>"##,
         f.class,
         esc(f.about),
         esc(f.title),

@@ -1,35 +1,33 @@
 //! `index.html`: one self-contained page rendered by handlebars from `templates/` (embedded in the
-//! binary, or read from a folder given with `--templates`). Every plan-provided string goes
-//! through `{{…}}`, which escapes HTML; only our own generated SVG (`figures.rs` on the chart
-//! kit, which escapes its own text) goes through `{{{…}}}`.
+//! binary, or read from a folder given with `--templates`). Every plan-provided string, and
+//! every error message a server sent, goes through `{{…}}`, which escapes HTML; only our own
+//! generated SVG (`figures/` on the chart kit, which escapes its own text) goes through `{{{…}}}`.
 //!
-//! Input: a [`Summary`]. Output: HTML bytes. The view model below lays out the words of
-//! `insight.rs` (health, findings) and the charts of `figures.rs` for the template, so the
-//! template holds no logic beyond loops and conditions. Must not write files or reach the network; a template folder is read once, when
-//! the reporter is built (before any load is sent), and is checked then by a trial render.
+//! Input: a [`Summary`]. Output: HTML bytes. The view model (`view.rs`) lays out the words of
+//! `insight.rs` (why the run failed, health, findings, errors) and `connections.rs`, and the
+//! charts of `figures/`, for the template, so the template holds no logic beyond loops and
+//! conditions. A failed run's page opens with why it failed. Must not write files or reach the
+//! network; a template folder is read once, when the reporter is built (before any load is
+//! sent), and is checked then by a trial render.
 
 use std::path::{Path, PathBuf};
 
 use handlebars::Handlebars;
-use serde::Serialize;
 
-use super::figures::{self, Breakdown};
-use super::insight::{self, Flag};
-use super::junit::baseline_value;
+mod view;
+
 use super::sample::sample;
 use super::{ReportError, Reporter, page};
-use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, ScenarioSummary, Summary, Verdict,
-};
-use crate::units;
+use crate::stats::Summary;
+use view::View;
 
 /// The main template's file name, embedded or in a template folder.
 pub const MAIN_TEMPLATE: &str = "report.html.hbs";
-const TEMPLATE: &str = include_str!("../../templates/report.html.hbs");
+const TEMPLATE: &str = include_str!("../../../templates/report.html.hbs");
 /// Partials embedded beside the main template; a template folder may replace any of them.
 const PARTIALS: [(&str, &str); 2] = [
-    ("style", include_str!("../../templates/style.hbs")),
-    ("scenario", include_str!("../../templates/scenario.hbs")),
+    ("style", include_str!("../../../templates/style.hbs")),
+    ("scenario", include_str!("../../../templates/scenario.hbs")),
 ];
 
 pub struct Html {
@@ -54,13 +52,18 @@ impl Html {
         };
         load_folder(&mut registry, dir)?;
         let html = Html { registry };
-        // Strict mode finds a misspelt field only when rendering: find it now, before the load.
-        html.registry
-            .render("report", &View::new(&sample()))
-            .map_err(|e| ReportError::Template {
-                path: dir.join(MAIN_TEMPLATE),
-                reason: e.to_string(),
-            })?;
+        // Strict mode finds a misspelt field only when rendering: find it now, before the load,
+        // in the sample as it is and failed (which adds the "why it failed" panel).
+        let mut failed = sample();
+        failed.verdict = crate::stats::Verdict::Failed;
+        for s in [sample(), failed] {
+            html.registry
+                .render("report", &View::new(&s))
+                .map_err(|e| ReportError::Template {
+                    path: dir.join(MAIN_TEMPLATE),
+                    reason: e.to_string(),
+                })?;
+        }
         Ok(html)
     }
 }
@@ -123,392 +126,13 @@ impl Reporter for Html {
     }
 }
 
-#[derive(Serialize)]
-struct View<'a> {
-    plan: &'a str,
-    description: &'a str,
-    file: &'a str,
-    verdict: &'static str,
-    started_at: String,
-    finished_at: String,
-    duration: String,
-    cores: usize,
-    os: String,
-    version: &'a str,
-    ci: Vec<CiRow>,
-    cell_count: usize,
-    health: Vec<HealthItem>,
-    /// What was checked, said when nothing was found.
-    health_criteria: String,
-    scenarios: Vec<ScenarioView<'a>>,
-    baseline: Option<BaselineView<'a>>,
-    source: &'a str,
-}
-
-/// The comparison with an earlier run: only the checks that failed are listed one by one.
-#[derive(Serialize)]
-struct BaselineView<'a> {
-    file: &'a str,
-    run_id: &'a str,
-    started_at: String,
-    tolerance: String,
-    result: &'static str,
-    checked: usize,
-    failed: Vec<BaselineRow>,
-    missing_in_baseline: &'a [String],
-    missing_in_run: &'a [String],
-}
-
-#[derive(Serialize)]
-struct BaselineRow {
-    cell: String,
-    metric: String,
-    baseline: String,
-    current: String,
-    change: String,
-}
-
-#[derive(Serialize)]
-struct CiRow {
-    key: &'static str,
-    value: String,
-    /// Only `http(s)` URLs become links: an environment variable could hold `javascript:`.
-    link: Option<String>,
-}
-
-#[derive(Serialize)]
-struct HealthItem {
-    /// `warning` (the numbers may not mean what they seem) or `note` (worth knowing).
-    level: &'static str,
-    /// `Warning` or `Note`, printed before the title.
-    word: &'static str,
-    title: &'static str,
-    detail: String,
-    cells: Vec<HealthCell>,
-}
-
-#[derive(Serialize)]
-struct HealthCell {
-    anchor: String,
-    text: String,
-}
-
-#[derive(Serialize)]
-struct ScenarioView<'a> {
-    name: &'a str,
-    anchor: String,
-    description: &'a str,
-    kind: &'static str,
-    kind_words: &'static str,
-    bound: &'static str,
-    evidence: String,
-    /// Said when the measurement contradicts the kind of workload.
-    surprise: Option<String>,
-    bound_cell: &'a str,
-    workload: &'a [String],
-    load: &'a str,
-    fastest: String,
-    fastest_detail: String,
-    finding: String,
-    speedup_svg: String,
-    spectrum_svg: String,
-    sweep: Option<SweepView>,
-    timeline_throughput_svg: String,
-    timeline_p99_svg: String,
-    errors_svg: Option<String>,
-    /// Said instead of the errors chart when there were none.
-    no_errors: String,
-    status_svg: Option<String>,
-    problems: Vec<String>,
-    thresholds: Vec<ThresholdView>,
-    /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
-    open: Vec<OpenView>,
-    rows: Vec<RowView>,
-}
-
-#[derive(Serialize)]
-struct OpenView {
-    label: String,
-    target: String,
-    achieved: String,
-    scheduled: u64,
-    dropped: u64,
-    corrected_p50: String,
-    corrected_p99: String,
-    uncorrected_p50: String,
-    uncorrected_p99: String,
-    lag_p99: String,
-    behind: bool,
-}
-
-#[derive(Serialize)]
-struct SweepView {
-    throughput_svg: String,
-    p99_svg: String,
-}
-
-#[derive(Serialize)]
-struct ThresholdView {
-    cell: String,
-    expression: String,
-    observed: String,
-    result: &'static str,
-}
-
-#[derive(Serialize)]
-struct RowView {
-    label: String,
-    model: &'static str,
-    concurrency: usize,
-    workers: usize,
-    operations: u64,
-    errors: u64,
-    error_rate: String,
-    wall: String,
-    throughput: String,
-    p50: String,
-    p90: String,
-    p99: String,
-    p999: String,
-    max: String,
-    cores_busy: String,
-    speedup: String,
-    fastest: bool,
-    /// Short health words for this row (`short`, `errors`…), empty when none.
-    flags: String,
-    incomplete: bool,
-    notes: String,
-}
-
-impl<'a> View<'a> {
-    fn new(s: &'a Summary) -> View<'a> {
-        let mut ci = Vec::new();
-        if let Some(c) = &s.ci {
-            ci.push(CiRow {
-                key: "CI",
-                value: c.system.clone(),
-                link: None,
-            });
-            for (key, v) in [
-                ("commit", &c.commit),
-                ("branch", &c.branch),
-                ("job", &c.job_url),
-            ] {
-                if let Some(v) = v {
-                    let link = (key == "job"
-                        && (v.starts_with("https://") || v.starts_with("http://")))
-                    .then(|| v.clone());
-                    ci.push(CiRow {
-                        key,
-                        value: v.clone(),
-                        link,
-                    });
-                }
-            }
-        }
-        View {
-            plan: &s.plan.name,
-            description: s.plan.description.as_deref().unwrap_or(""),
-            file: &s.plan.file,
-            verdict: match s.verdict {
-                Verdict::Passed => "passed",
-                Verdict::Failed => "failed",
-                Verdict::Interrupted => "interrupted",
-            },
-            started_at: s.started_at.to_string(),
-            finished_at: s.finished_at.to_string(),
-            duration: format!("{:.1} s", s.duration_seconds),
-            cores: s.host.cores,
-            os: format!("{} {}", s.host.os, s.host.arch),
-            version: &s.loadplan_version,
-            ci,
-            cell_count: s.scenarios.iter().map(|sc| sc.cells.len()).sum(),
-            health: health(s),
-            health_criteria: insight::health_criteria(s),
-            scenarios: s
-                .scenarios
-                .iter()
-                .enumerate()
-                .map(|(i, sc)| scenario_view(i, sc, s.host.cores))
-                .collect(),
-            baseline: s.baseline.as_ref().map(baseline_view),
-            source: &s.plan.source,
-        }
-    }
-}
-
-fn baseline_view(b: &BaselineReport) -> BaselineView<'_> {
-    BaselineView {
-        file: &b.file,
-        run_id: &b.run_id,
-        started_at: b.started_at.to_string(),
-        tolerance: units::percent(b.tolerance),
-        result: if b.passed { "passed" } else { "failed" },
-        checked: b.checks.len(),
-        failed: b
-            .checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c: &BaselineCheck| BaselineRow {
-                cell: format!("{} · {} c={}", c.scenario, c.model.as_str(), c.concurrency),
-                metric: c.metric.clone(),
-                baseline: baseline_value(&c.metric, c.baseline),
-                current: baseline_value(&c.metric, c.current),
-                change: c
-                    .change
-                    .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
-            })
-            .collect(),
-        missing_in_baseline: &b.missing_in_baseline,
-        missing_in_run: &b.missing_in_run,
-    }
-}
-
-fn label(c: &CellSummary) -> String {
-    c.label()
-}
-
-fn anchor(i: usize) -> String {
-    format!("scenario-{}", i + 1)
-}
-
-/// The health items of `insight`, each cell linked to its scenario's section.
-fn health(s: &Summary) -> Vec<HealthItem> {
-    insight::health(s)
-        .into_iter()
-        .map(|h| HealthItem {
-            level: h.severity.as_str(),
-            word: h.severity.word(),
-            title: h.title,
-            detail: h.detail,
-            cells: h
-                .cells
-                .into_iter()
-                .map(|c| HealthCell {
-                    anchor: anchor(c.scenario),
-                    text: c.text,
-                })
-                .collect(),
-        })
-        .collect()
-}
-
-fn scenario_view(i: usize, s: &ScenarioSummary, host_cores: usize) -> ScenarioView<'_> {
-    let id = anchor(i);
-    let found = insight::findings(s);
-    let (spectrum_svg, problems) = figures::spectrum_chart(&format!("{id}-spectrum"), s);
-    let [timeline_throughput_svg, timeline_p99_svg] =
-        figures::timeline_charts(&format!("{id}-timeline"), s);
-    let sweep = figures::is_sweep(s).then(|| {
-        let [throughput_svg, p99_svg] = figures::sweep_charts(&format!("{id}-sweep"), s);
-        SweepView {
-            throughput_svg,
-            p99_svg,
-        }
-    });
-    let total_ops = s
-        .cells
-        .iter()
-        .fold(0u64, |a, c| a.saturating_add(c.operations));
-    let open = s
-        .cells
-        .iter()
-        .filter_map(|c| {
-            let o = c.open.as_ref()?;
-            Some(OpenView {
-                label: label(c),
-                target: units::number(o.target_rate_per_s),
-                achieved: units::number(o.achieved_rate_per_s),
-                scheduled: o.scheduled,
-                dropped: o.dropped,
-                corrected_p50: units::micros(c.latency_us.p50),
-                corrected_p99: units::micros(c.latency_us.p99),
-                uncorrected_p50: units::micros(o.latency_uncorrected_us.p50),
-                uncorrected_p99: units::micros(o.latency_uncorrected_us.p99),
-                lag_p99: units::micros(o.send_lag_us.p99),
-                behind: o.rate_not_reached,
-            })
-        })
-        .collect();
-    ScenarioView {
-        open,
-        name: &s.name,
-        anchor: id.clone(),
-        description: s.description.as_deref().unwrap_or(""),
-        kind: s.kind.as_str(),
-        kind_words: match s.kind {
-            Bound::Io => "HTTP requests",
-            Bound::Cpu => "a CPU kernel",
-        },
-        bound: s.bound.as_str(),
-        evidence: found.evidence,
-        surprise: found.surprise,
-        bound_cell: &s.bound_cell,
-        workload: &s.workload,
-        load: &s.load,
-        fastest: found.fastest_label,
-        fastest_detail: found.fastest_detail,
-        finding: found.headline,
-        speedup_svg: figures::speedup_chart(&format!("{id}-speedup"), s, host_cores),
-        spectrum_svg,
-        sweep,
-        timeline_throughput_svg,
-        timeline_p99_svg,
-        errors_svg: figures::breakdown_chart(&format!("{id}-errors"), s, Breakdown::Errors),
-        no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
-        status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
-        problems,
-        thresholds: s
-            .cells
-            .iter()
-            .flat_map(|c| {
-                c.thresholds.iter().map(|t| ThresholdView {
-                    cell: label(c),
-                    expression: t.expression.clone(),
-                    observed: t.observed_text.clone(),
-                    result: if t.passed { "passed" } else { "failed" },
-                })
-            })
-            .collect(),
-        rows: s
-            .cells
-            .iter()
-            .enumerate()
-            .map(|(ci, c)| RowView {
-                label: label(c),
-                model: c.model.as_str(),
-                concurrency: c.concurrency,
-                workers: c.workers,
-                operations: c.operations,
-                errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
-                error_rate: units::percent(c.error_rate),
-                wall: format!("{:.2} s", c.wall_seconds),
-                throughput: units::number(c.throughput_per_s),
-                p50: units::micros(c.latency_us.p50),
-                p90: units::micros(c.latency_us.p90),
-                p99: units::micros(c.latency_us.p99),
-                p999: units::micros(c.latency_us.p999),
-                max: units::micros(c.latency_us.max),
-                cores_busy: units::number(c.cores_busy),
-                speedup: units::speedup(c.speedup),
-                fastest: Some(ci) == found.fastest,
-                flags: insight::cell_flags(c, s.kind, host_cores)
-                    .into_iter()
-                    .map(Flag::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                incomplete: !c.complete,
-                notes: c.notes.join("; "),
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::Model;
+    use crate::report::insight;
     use crate::report::sample::{behind_schedule, healthy, snapshot};
+    use crate::stats::Verdict;
     use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
     const HOSTILE: &str = r#"<script>alert("x")</script> & co"#;
@@ -529,6 +153,15 @@ mod tests {
             .find(end)
             .unwrap_or_else(|| panic!("no {end:?} after {start:?}"));
         &page[a..a + b + end.len()]
+    }
+
+    /// The health section of a page.
+    fn health_of(page: &str) -> &str {
+        between(
+            page,
+            r#"<section aria-labelledby="health-title">"#,
+            "</section>",
+        )
     }
 
     fn count(page: &str, needle: &str) -> usize {
@@ -614,11 +247,7 @@ mod tests {
         );
         assert!(count(&page, "<circle") + count(&page, "<rect x=") > 20);
         // Health: the sample's cells are short, one has errors and is incomplete.
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         for words in [
             "The run was interrupted.",
             "Incomplete cells.",
@@ -631,8 +260,15 @@ mod tests {
         assert!(page.contains(r#"<a href="https://ci.example/job/1">"#));
         assert!(page.contains("<dd>0123abc</dd>"));
         // Baseline: the failed check is listed.
-        assert!(page.contains("Baseline comparison: failed"));
+        assert!(
+            page.contains(r#"Baseline comparison: <span class="mark mark-failed">✘ failed</span>"#)
+        );
         assert!(page.contains("<td>+30.0%</td>"));
+        // …linked to the row of its cell, which says it failed.
+        assert!(
+            page.contains(r##"<a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a>"##)
+        );
+        assert!(page.contains(r#"id="scenario-1-cell-2"><th scope="row">async"#));
     }
 
     #[test]
@@ -657,11 +293,7 @@ mod tests {
         s.scenarios[0].cells[1].cores_busy = 0.9; // host has 1 core
         s.scenarios[1].cells[1].cores_busy = 0.9; // a CPU kernel: expected, only a note
         let page = render(&s);
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         assert!(health.contains("The load generator was the bottleneck."));
         assert_eq!(count(health, "0.90 of 1 cores busy"), 2);
         assert!(
@@ -677,14 +309,7 @@ mod tests {
     fn snapshots_of_stable_parts() {
         let page = render(&sample());
         snapshot("header.html", between(&page, "<header>", "</header>"));
-        snapshot(
-            "health.html",
-            between(
-                &page,
-                r#"<section aria-labelledby="health-title">"#,
-                "</section>",
-            ),
-        );
+        snapshot("health.html", health_of(&page));
         snapshot(
             "cells-table.html",
             between(&page, r#"<table class="cells">"#, "</table>"),
@@ -699,16 +324,177 @@ mod tests {
         );
     }
 
+    /// The sample, failed: a threshold of `async c=2 w=1` broken, its baseline check failed,
+    /// and it lost a worker.
+    fn failed() -> Summary {
+        let mut s = sample();
+        s.verdict = Verdict::Failed;
+        let t = &mut s.scenarios[0].cells[1].thresholds[0];
+        t.passed = false;
+        t.expression = "p99 < 10ms".into();
+        t.limit = 10_000.0;
+        s
+    }
+
+    #[test]
+    fn a_failed_run_says_why_before_anything_else() {
+        let page = render(&failed());
+        let why = between(&page, r#"<section class="why-failed""#, "</section>");
+        // First in <main>, before the models are compared.
+        let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        let panel = at(r#"<section class="why-failed""#);
+        assert!(at("<main>") < panel && panel < at(r#"id="bound-title""#));
+        assert!(why.contains("✘ Why it failed: 1 threshold, 1 baseline check and 2 cells"));
+        snapshot("why-failed.html", why);
+        // The threshold: expression, observed value and limit, linked to its cell's row.
+        assert!(why.contains(
+            r##"<th scope="row"><a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a></th><td class="text"><code class="expression">p99 &lt; 10ms</code></td><td class="observed"><strong>52.0ms</strong></td><td>10.0ms</td>"##
+        ), "{why}");
+        assert!(why.contains("did not complete: a worker exited"));
+        assert_eq!(
+            count(why, r#"<span class="mark mark-failed">✘ failed</span>"#),
+            4
+        );
+        // The cells the panel links to exist.
+        for anchor in why.split(r##"href="#"##).skip(1) {
+            let id = anchor.split('"').next().unwrap_or_default();
+            assert!(page.contains(&format!(r#"id="{id}""#)), "no {id}");
+        }
+        // The row says it failed too, with an icon and a word.
+        assert!(
+            page.contains(
+                r#"<td class="flags flags-fail">✘ failed · incomplete, short, errors</td>"#
+            )
+        );
+        assert!(page.contains(r#"<span class="verdict verdict-failed">✘ failed</span>"#));
+        // A run that passed, or was interrupted, has no such panel.
+        for verdict in [Verdict::Passed, Verdict::Interrupted] {
+            let mut s = failed();
+            s.verdict = verdict;
+            let page = render(&s);
+            assert_eq!(
+                count(&page, r#"<section class="why-failed""#),
+                0,
+                "{verdict:?}"
+            );
+        }
+        // Failed with no reason the summary names: it says so rather than show nothing.
+        let mut s = healthy();
+        s.baseline = None;
+        s.verdict = Verdict::Failed;
+        let page = render(&s);
+        assert!(page.contains("names no failed threshold, baseline check or failing cell"));
+    }
+
+    #[test]
+    fn pass_and_fail_read_as_icon_word_and_colour() {
+        let page = render(&failed());
+        let thresholds = between(&page, r#"<table class="thresholds">"#, "</table>");
+        assert!(
+            thresholds
+                .contains(r##"<tr class="failed"><th scope="row"><a href="#scenario-1-cell-2">"##)
+        );
+        assert!(thresholds.contains(r#"<span class="mark mark-failed">✘ failed</span>"#));
+        assert!(thresholds.contains(r#"<span class="mark mark-passed">✔ passed</span>"#));
+        let page = render(&healthy());
+        assert!(page.contains(r#"<span class="verdict verdict-passed">✔ passed</span>"#));
+        assert!(page.contains(r#"<td class="flags flags-ok">✔ ok</td>"#));
+    }
+
+    #[test]
+    fn http_scenarios_show_their_connections() {
+        let page = render(&sample());
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        let table = between(io, r#"<table class="connections">"#, "</table>");
+        assert_eq!(count(table, "<tr><th scope=\"row\">"), 3, "{table}");
+        assert!(table.contains("<td>2.00ms / 3.00ms</td>"), "{table}");
+        assert_eq!(count(io, "chart chart-phases"), 1);
+        assert!(io.contains("Setup happens once per connection, not per request"));
+        assert!(io.contains("carried 4.00 operations each"));
+        // A CPU kernel opens no connection: no panel at all.
+        let cpu = between(
+            &page,
+            r#"<section class="scenario" id="scenario-2""#,
+            "</section>",
+        );
+        assert!(!cpu.contains("connections") && !cpu.contains("chart-phases"));
+    }
+
+    #[test]
+    fn error_messages_are_listed_and_escaped() {
+        let mut s = sample();
+        s.scenarios[0].cells[1]
+            .error_messages
+            .insert("status".into(), vec![HOSTILE.into(), "status 503".into()]);
+        let page = render(&s);
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        let errors = between(io, r#"<table class="errors">"#, "</table>");
+        assert!(errors.contains(&format!("<li><code>{HOSTILE_ESCAPED}</code></li>")));
+        assert!(errors.contains("<li><code>status 503</code></li>"));
+        assert_eq!(count(&page, "<script"), 0);
+    }
+
+    #[test]
+    fn unverified_certificates_are_said_loudly() {
+        let mut s = healthy();
+        s.scenarios[0].tls_insecure = true;
+        let page = render(&s);
+        let health = health_of(&page);
+        assert!(health.contains("<strong>Warning: TLS certificates were NOT verified.</strong>"));
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        assert!(
+            io.contains(r#"<p class="warning loud">⚠ Warning: TLS certificates were NOT verified"#)
+        );
+        let cpu = between(
+            &page,
+            r#"<section class="scenario" id="scenario-2""#,
+            "</section>",
+        );
+        assert!(!cpu.contains("loud"));
+    }
+
+    /// Charts say their size in pixels, which the page only ever shrinks: text stays at 12 px
+    /// whatever the number of scenarios, and no chart is wider than half the page.
+    #[test]
+    fn every_chart_has_a_pixel_size_that_fits_half_the_page() {
+        for s in [sample(), big_summary(1, 1)] {
+            let page = render(&s);
+            let svgs: Vec<&str> = page.split("<svg ").skip(1).collect();
+            assert!(!svgs.is_empty());
+            for svg in svgs {
+                let width = svg
+                    .split(" width=\"")
+                    .nth(1)
+                    .and_then(|w| w.split('"').next())
+                    .and_then(|w| w.parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("no width: {}", &svg[..200]));
+                assert!(width <= 560.0, "{width}");
+                assert!(svg.contains(r#"font-size="12""#));
+            }
+        }
+        let style = include_str!("../../../templates/style.hbs");
+        assert!(style.contains("svg.chart { display: block; max-width: 100%; height: auto;"));
+        assert!(!style.contains("svg.chart { display: block; width: 100%"));
+    }
+
     #[test]
     fn an_open_model_that_missed_its_rate_is_flagged() {
         let mut s = sample();
         s.scenarios[0].cells[2].open = Some(behind_schedule());
         let page = render(&s);
-        let health = between(
-            &page,
-            r#"<section aria-labelledby="health-title">"#,
-            "</section>",
-        );
+        let health = health_of(&page);
         assert!(
             health.contains("The arrival rate was not kept."),
             "{health}"
@@ -781,14 +567,16 @@ mod tests {
         std::fs::write(dir.path().join(MAIN_TEMPLATE), "{{#each scenarios}}").expect("write");
         let e = err(dir.path());
         assert!(e.contains(MAIN_TEMPLATE), "{e}");
-        // A misspelt field is found by the trial render, not after the run.
-        std::fs::write(
-            dir.path().join(MAIN_TEMPLATE),
-            "{{#each scenarios}}{{nmae}}{{/each}}",
-        )
-        .expect("write");
-        let e = err(dir.path());
-        assert!(e.contains("nmae"), "{e}");
+        // A misspelt field is found by the trial render, not after the run, also inside the
+        // panel only a failed run shows.
+        for (template, misspelt) in [
+            ("{{#each scenarios}}{{nmae}}{{/each}}", "nmae"),
+            ("{{#if why_failed}}{{why_failed.cuont}}{{/if}}", "cuont"),
+        ] {
+            std::fs::write(dir.path().join(MAIN_TEMPLATE), template).expect("write");
+            let e = err(dir.path());
+            assert!(e.contains(misspelt), "{e}");
+        }
     }
 
     /// A summary of `scenarios` × `cells` cells with realistic histograms and minute-long
