@@ -3,7 +3,7 @@
 //!
 //! Every run is against the built-in server on an ephemeral port, small, and bounded in time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,16 +12,23 @@ use super::util::{self, loadplan, path_str, write_plan};
 /// A plan that passes in well under a second.
 const QUICK: &str = "version: 1\nname: quick\nbase: builtin\nscenarios:\n  - name: hello\n    targets: [/hello]\n    repeat: 20\n    models: [async]\n    concurrency: 2\n    thresholds: [\"error_rate < 1%\"]\n";
 
+/// `loadplan run quick.yaml --out out FLAG` in `dir`, passing: the output and the plan.
+fn run_quick(dir: &Path, flag: &str) -> (util::Output, PathBuf) {
+    let plan = write_plan(dir, "quick.yaml", QUICK);
+    let out = dir.join("out");
+    let o = loadplan(
+        dir,
+        &["run", path_str(&plan), "--out", path_str(&out), flag],
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    (o, plan)
+}
+
 #[test]
 fn json_stdout_is_the_summary_as_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = write_plan(dir.path(), "quick.yaml", QUICK);
+    let (o, plan) = run_quick(dir.path(), "--json");
     let out = dir.path().join("out");
-    let o = loadplan(
-        dir.path(),
-        &["run", path_str(&plan), "--out", path_str(&out), "--json"],
-    );
-    assert_eq!(o.code, 0, "{o:?}");
     // `| jq .verdict`
     let parsed: serde_json::Value = serde_json::from_str(&o.stdout).expect("stdout is JSON");
     assert_eq!(parsed["verdict"], "passed", "{}", o.stdout);
@@ -57,13 +64,8 @@ fn json_stdout_is_the_summary_as_written() {
 #[test]
 fn quiet_prints_the_verdict_line_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = write_plan(dir.path(), "quick.yaml", QUICK);
+    let (o, _) = run_quick(dir.path(), "--quiet");
     let out = dir.path().join("out");
-    let o = loadplan(
-        dir.path(),
-        &["run", path_str(&plan), "--out", path_str(&out), "--quiet"],
-    );
-    assert_eq!(o.code, 0, "{o:?}");
     let lines: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{}", o.stdout);
     assert!(
