@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+pub use clap_complete::Shell;
 
 /// A declarative load-test runner: YAML plans, four concurrency models, HdrHistograms, HTML
 /// reports and CI gates.
@@ -36,6 +38,17 @@ pub enum Command {
         /// Folder for report folders: each result is written to <out>/<plan name>/<run id>/.
         #[arg(long)]
         out: PathBuf,
+        /// Print only the verdict line (and warnings and errors): no table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Write a commented starter plan that runs on the built-in server, and the plan schema
+    /// beside it for editors. Never overwrites a file.
+    Init(InitArgs),
+    /// Print a shell completion script: `source <(loadplan completions bash)`.
+    Completions {
+        /// The shell to complete in.
+        shell: Shell,
     },
     /// Print the JSON Schema of the plan format (or, with --summary, of summary.json).
     Schema {
@@ -125,6 +138,61 @@ pub struct RunArgs {
     /// other *.hbs file as a partial of that name (style.hbs, scenario.hbs).
     #[arg(long, env = "LOADPLAN_TEMPLATES", value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Print only the verdict line (and warnings and errors): no progress, no table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print summary.json on stdout, byte for byte as written, and everything meant for people
+    /// on stderr: `loadplan run plan.yaml --json | jq .verdict`. One plan at a time.
+    #[arg(long, conflicts_with = "shard")]
+    pub json: bool,
+    /// Stop the whole run after this long (e.g. 10m, 90s): what was measured is written and
+    /// marked `interrupted`, and the exit code is 130, as for Ctrl-C.
+    #[arg(long, env = "LOADPLAN_MAX_DURATION", value_name = "DURATION", value_parser = parse_limit)]
+    pub max_duration: Option<Duration>,
+}
+
+/// `loadplan init`: a starter plan.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The plan file to write; `loadplan.schema.json` is written beside it.
+    #[arg(default_value = "loadplan.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// What the starter plan shows.
+    #[arg(long, value_enum, default_value_t = Starter::Http)]
+    pub template: Starter,
+}
+
+/// The starter plans of `loadplan init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Starter {
+    /// HTTP targets on the built-in server, sequential against async, with thresholds.
+    Http,
+    /// A flow: log in, capture the token, list the items, fetch one, with checks.
+    Flow,
+    /// I/O-bound against CPU-bound work under the four concurrency models.
+    Cpu,
+}
+
+/// The completion script of `shell` for the whole command line, hidden commands left out (the
+/// generators list them). Made in memory: the generator panics when its output fails, and a
+/// closed pipe must not crash us.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let full = Cli::command();
+    let mut visible = clap::Command::new("loadplan").version(env!("CARGO_PKG_VERSION"));
+    for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
+        visible = visible.subcommand(sub.clone());
+    }
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut visible, "loadplan", &mut out);
+    out
+}
+
+fn parse_limit(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("the limit must be above zero".into()),
+        Err(e) => Err(format!("`{s}` is not a duration such as 10m or 90s: {e}")),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<crate::stats::Shard, String> {
@@ -137,4 +205,42 @@ fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
     crate::plan::spec::Percent::parse(s).map(|p| p.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn time_limits_read_as_durations() {
+        let cases = [
+            ("10m", Ok(Duration::from_secs(600))),
+            ("90s", Ok(Duration::from_secs(90))),
+            ("1h 30m", Ok(Duration::from_secs(5400))),
+            ("0s", Err("above zero")),
+            ("ten", Err("not a duration")),
+            ("10", Err("not a duration")),
+        ];
+        for (text, want) in cases {
+            match (parse_limit(text), want) {
+                (Ok(d), Ok(w)) => assert_eq!(d, w, "{text}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{text}: {e}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn completions_leave_hidden_commands_out() {
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let script = String::from_utf8(completions(shell)).expect("utf-8");
+            assert!(script.contains("max-duration"), "{shell}");
+            assert!(!script.contains("__worker"), "{shell}");
+        }
+    }
 }

@@ -45,7 +45,13 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         Command::Validate { plans } => cmd::validate::run(&plans),
         Command::Serve(args) => cmd::serve::run(&args),
-        Command::Report { results, out } => cmd::report::run(&results, &out),
+        Command::Report {
+            results,
+            out,
+            quiet,
+        } => cmd::report::run(&results, &out, quiet),
+        Command::Init(args) => cmd::init::run(&args),
+        Command::Completions { shell } => cmd::completions::run(shell),
         Command::Schema { summary } => cmd::schema::run(summary),
         Command::Trend { paths, out } => cmd::trend::run(&paths, &out),
         Command::Worker => cmd::worker::run(),
@@ -63,6 +69,7 @@ pub fn main(cli: Cli) -> ExitCode {
 pub struct Stages<'a> {
     pub run_id: &'a str,
     pub observer: &'a dyn run::Observer,
+    pub console: cmd::Console,
     pub baseline: Option<gate::Baseline<'a>>,
     pub dir: &'a OutputDir,
     pub reporters: &'a [Box<dyn Reporter>],
@@ -73,6 +80,12 @@ pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary,
     let results = run::execute(plan, cells, stages.run_id, stages.observer, None)?;
     let mut summary = stats::summarize(plan, &results);
     let verdict = gate::evaluate(plan, &mut summary, stages.baseline);
-    cmd::publish(&summary, verdict, stages.dir, stages.reporters)?;
+    cmd::publish(
+        &summary,
+        verdict,
+        stages.dir,
+        stages.reporters,
+        stages.console,
+    )?;
     Ok((summary, verdict))
 }

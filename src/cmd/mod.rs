@@ -1,7 +1,10 @@
 //! One file per command. Each handler takes its parsed arguments and returns the verdict (or the
 //! [`Error`] that `lib.rs` prints); what a command shows on the terminal goes through the console
-//! reporter, the few lines of its own through [`say!`].
+//! reporter, the few lines of its own through [`say!`], and where it goes (`--quiet`, `--json`)
+//! through [`Console`].
 
+pub mod completions;
+pub mod init;
 pub mod report;
 pub mod run;
 pub mod schema;
@@ -55,22 +58,66 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
+/// Where the human side of `run` and `report` goes, and how much of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Console {
+    /// Only the verdict line, warnings and errors.
+    pub quiet: bool,
+    /// stdout carries summary.json alone; everything meant for people goes to stderr.
+    pub json: bool,
+}
+
+impl Console {
+    /// Text for people (the table, the gate results): left out with `--quiet`.
+    pub fn human(&self, text: &str) {
+        if !self.quiet {
+            self.line_out(text);
+        }
+    }
+
+    /// Always shown: on stdout, or on stderr when stdout is for JSON.
+    fn line_out(&self, text: &str) {
+        if self.json {
+            use std::io::Write as _;
+            let _ = write!(std::io::stderr().lock(), "{text}");
+        } else {
+            print(text);
+        }
+    }
+}
+
 /// The last stage of `run` and `report`: the summary on the console, every output file written,
-/// and the verdict line with where the report is.
+/// and the verdict line with where the report is; with `--json`, summary.json as written.
 pub fn publish(
     summary: &Summary,
     verdict: Verdict,
     dir: &OutputDir,
     reporters: &[Box<dyn Reporter>],
+    console: Console,
 ) -> Result<(), Error> {
-    print(&reports::console::table(summary));
-    print(&reports::console::gate(summary));
+    console.human(&reports::console::table(summary));
+    console.human(&reports::console::gate(summary));
     let path = reports::write_run(dir, summary, reporters)?;
-    say!(
-        "\nverdict: {} · report: {}",
+    let verdict_line = format!(
+        "verdict: {} · report: {}\n",
         verdict_word(verdict),
         path.join("index.html").display()
     );
+    // A blank line sets the verdict off from the table; alone, it is the only line.
+    console.line_out(&if console.quiet {
+        verdict_line
+    } else {
+        format!("\n{verdict_line}")
+    });
+    if console.json {
+        // The file as written, so that stdout and summary.json are the same bytes.
+        let file = path.join("summary.json");
+        let json = std::fs::read(&file).map_err(|e| {
+            Error::Failed(anyhow::anyhow!("cannot read back {}: {e}", file.display()))
+        })?;
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(&json);
+    }
     Ok(())
 }
 

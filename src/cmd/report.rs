@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::publish;
+use super::{Console, publish};
 use crate::plan;
 use crate::report::{self as reports, OutputDir};
 use crate::stats::{self, Summary, Verdict};
@@ -15,7 +15,7 @@ enum Saved {
     Shard(Box<stats::Results>),
 }
 
-pub fn run(inputs: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
+pub fn run(inputs: &[PathBuf], out: &Path, quiet: bool) -> Result<Verdict, Error> {
     let reporters = reports::reporters(None)?;
     let mut summaries = Vec::new();
     let mut shards = Vec::new();
@@ -42,7 +42,8 @@ pub fn run(inputs: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
     for mut s in summaries {
         let verdict = gate::decide(&mut s);
         let dir = OutputDir::prepare(out, &plan::slug(&s.plan.name))?;
-        publish(&s, verdict, &dir, &reporters)?;
+        let console = Console { quiet, json: false };
+        publish(&s, verdict, &dir, &reporters, console)?;
         worst = gate::worst(worst, verdict);
     }
     Ok(worst)

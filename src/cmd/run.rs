@@ -3,11 +3,14 @@
 //!
 //! Everything that can be checked is checked before any load is sent: the plans, `--only`, the
 //! templates, the baselines, and that the output folder (or results file) is writable.
+//! `--max-duration` stops the run the way Ctrl-C does, through `run::request_stop`, from a timer
+//! thread: what was measured is kept and the run is marked `interrupted`.
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use super::{cores, load_plans, say};
+use super::{Console, cores, load_plans, say};
 use crate::cli::RunArgs;
 use crate::plan::{BaselineSettings, Cell, Plan};
 use crate::report::{self as reports, OutputDir};
@@ -25,11 +28,22 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         .iter()
         .map(|p| select_cells(p, &args.only))
         .collect::<Result<Vec<_>, _>>()?;
+    let console = Console {
+        quiet: args.quiet,
+        json: args.json,
+    };
     if let (Some(shard), Some(file)) = (args.shard, &args.results) {
         let ([plan], [cells]) = (plans.as_slice(), selected.as_slice()) else {
             return Err(Error::Usage("--shard runs one plan at a time".into()));
         };
-        return run_shard(plan, cells, shard, file, args.start_at);
+        return run_shard(plan, cells, shard, file, args, console);
+    }
+    if args.json && plans.len() > 1 {
+        // stdout is one summary.json, byte for byte: several would be neither.
+        return Err(Error::Usage(format!(
+            "--json prints one summary.json: give one plan, not {} (run each plan on its own)",
+            plans.len()
+        )));
     }
     let reporters = reports::reporters(args.templates.as_deref())?;
     let baselines = load_baselines(args, &plans)?;
@@ -40,14 +54,18 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         .map_err(|e| Error::Failed(anyhow::anyhow!("the output folder is not writable: {e}")))?;
     install_interrupt_handler();
     wait_until(args.start_at);
-    let observer = reports::console::Progress::new();
+    let _deadline = args.max_duration.map(Deadline::start).transpose()?;
+    let progress = reports::console::Progress::new();
+    let observer: &dyn run::Observer = if console.quiet { &Silent } else { &progress };
     let mut worst = Verdict::Passed;
     for ((plan, cells), dir) in plans.iter().zip(&selected).zip(&dirs) {
         if run::stopping() {
             break;
         }
         let run_id = dir.unique_run_id(&stamp(SystemTime::now()));
-        eprintln!("running plan `{}` ({} cells)", plan.name, cells.len());
+        if !console.quiet {
+            eprintln!("running plan `{}` ({} cells)", plan.name, cells.len());
+        }
         let baseline = baselines
             .iter()
             .find(|(name, _, _)| *name == plan.name)
@@ -61,7 +79,8 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
             });
         let stages = crate::Stages {
             run_id: &run_id,
-            observer: &observer,
+            observer,
+            console,
             baseline,
             dir,
             reporters: &reporters,
@@ -79,8 +98,12 @@ fn select_cells(plan: &Plan, only: &[String]) -> Result<Vec<Cell>, Error> {
         .iter()
         .find(|name| !plan.scenarios.iter().any(|s| s.name == **name))
     {
+        let names = plan.scenarios.iter().map(|s| s.name.as_str());
+        let hint = crate::plan::suggest(name, names)
+            .map(|near| format!(": did you mean `{near}`?"))
+            .unwrap_or_default();
         return Err(Error::Usage(format!(
-            "{}: --only {name}: the plan has no scenario of that name",
+            "{}: --only {name}: the plan has no scenario of that name{hint}",
             plan.file.display()
         )));
     }
@@ -148,29 +171,35 @@ fn run_shard(
     cells: &[Cell],
     shard: Shard,
     file: &Path,
-    start_at: Option<SystemTime>,
+    args: &RunArgs,
+    console: Console,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
     reports::write_atomic(file, b"")
         .map_err(|e| Error::Failed(anyhow::anyhow!("the results file is not writable: {e}")))?;
     install_interrupt_handler();
-    wait_until(start_at);
-    let run_id = stamp(start_at.unwrap_or_else(SystemTime::now));
-    eprintln!(
-        "running shard {}/{} of plan `{}` ({} cells)",
-        shard.index + 1,
-        shard.count,
-        plan.name,
-        cells.len()
-    );
-    let observer = reports::console::Progress::new();
-    let results = run::execute(plan, cells, &run_id, &observer, Some(shard))?;
-    super::print(&reports::console::table(&stats::summarize(plan, &results)));
+    wait_until(args.start_at);
+    let _deadline = args.max_duration.map(Deadline::start).transpose()?;
+    let run_id = stamp(args.start_at.unwrap_or_else(SystemTime::now));
+    if !console.quiet {
+        eprintln!(
+            "running shard {}/{} of plan `{}` ({} cells)",
+            shard.index + 1,
+            shard.count,
+            plan.name,
+            cells.len()
+        );
+    }
+    let progress = reports::console::Progress::new();
+    let observer: &dyn run::Observer = if console.quiet { &Silent } else { &progress };
+    let results = run::execute(plan, cells, &run_id, observer, Some(shard))?;
+    console.human(&reports::console::table(&stats::summarize(plan, &results)));
     let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
         .map_err(|e| Error::Failed(e.into()))?;
     reports::write_atomic(file, &bytes)?;
     say!(
-        "\nshard {}/{}: results in {} (merge them with `loadplan report`)",
+        "{}shard {}/{}: results in {} (merge them with `loadplan report`)",
+        if console.quiet { "" } else { "\n" },
         shard.index + 1,
         shard.count,
         file.display()
@@ -195,6 +224,56 @@ fn append_step_summary(summary: &Summary) {
         .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{md}\n").as_bytes()));
     if let Err(e) = written {
         eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+    }
+}
+
+/// The progress of `--quiet`: nothing but warnings.
+struct Silent;
+
+impl run::Observer for Silent {
+    fn cell_started(
+        &self,
+        _: usize,
+        _: usize,
+        _: &str,
+        _: Option<u64>,
+        _: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) {
+    }
+
+    fn cell_finished(&self, _: usize, _: usize, _: &str, _: &stats::CellResult) {}
+
+    fn note(&self, message: &str) {
+        // A warning says something is off in the setup (say, TLS checks turned off): even a
+        // quiet run shows it.
+        if message.starts_with("warning") {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// `--max-duration`: a timer thread that stops the run the way Ctrl-C does. Dropping it (the run
+/// ended first) ends the thread.
+struct Deadline {
+    _cancel: mpsc::Sender<()>,
+}
+
+impl Deadline {
+    fn start(limit: Duration) -> Result<Deadline, Error> {
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("max-duration".into())
+            .spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
+                    eprintln!(
+                        "\ntime limit: --max-duration {} reached, stopping the load and writing what was measured",
+                        humantime::format_duration(limit)
+                    );
+                    run::request_stop();
+                }
+            })
+            .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the --max-duration timer: {e}")))?;
+        Ok(Deadline { _cancel: cancel })
     }
 }
 
@@ -234,5 +313,6 @@ mod tests {
         assert_eq!(select_cells(&p, &["b".into()]).expect("b").len(), 1);
         let e = select_cells(&p, &["c".into()]).expect_err("no c");
         assert!(e.to_string().contains("--only c"), "{e}");
+        assert!(!e.to_string().contains("did you mean"), "{e}");
     }
 }

@@ -13,12 +13,14 @@ mod resolve;
 pub mod spec;
 pub mod text;
 pub mod threshold;
+mod wording;
 
 use std::path::{Path, PathBuf};
 
 pub use model::Model;
 pub use resolve::{Base, BaselineSettings, Cell, Kernel, Load, Plan, Scenario, Workload, slug};
 pub use threshold::Threshold;
+pub use wording::suggest;
 
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.
 const MAX_PLAN_BYTES: u64 = 1 << 20;
@@ -184,17 +186,102 @@ fn parse_guarded(
         env,
         read_files,
     };
-    resolve::resolve(spec, &ctx).map_err(|e| {
+    let located = |e: &resolve::ResolveError| {
         // Checks across keys name the value they concern by its path; find it in the text.
-        let (line, column) = locate::locate(text, &e.at).unwrap_or((1, 1));
-        PlanError {
-            file: path.to_path_buf(),
-            line,
-            column,
-            message: e.message,
-            source_line: source_line(text, line),
-        }
+        locate::locate(text, &e.at).unwrap_or((1, 1))
+    };
+    let first = match resolve::resolve(spec, &ctx) {
+        Ok(plan) => return Ok(plan),
+        Err(e) => e,
+    };
+    let (line, column) = located(&first);
+    let message = if first.unset.is_some() {
+        every_unset_variable(&ctx, first, &located)
+    } else {
+        first.message
+    };
+    Err(PlanError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+        source_line: source_line(text, line),
     })
+}
+
+/// Resolution stops at the first value with an unset variable; the others are found by resolving
+/// again with stand-ins for the names already found, until none is left (or a stand-in itself
+/// trips a check). Returns the message naming them all, each with its line.
+fn every_unset_variable(
+    ctx: &resolve::Context,
+    first: resolve::ResolveError,
+    located: &dyn Fn(&resolve::ResolveError) -> (usize, usize),
+) -> String {
+    // A stand-in that passes as a path, a query, a header or a port; a whole URL when it stood
+    // where a URL must be.
+    const STAND_IN: &str = "1";
+    const URL_STAND_IN: &str = "http://unset.invalid";
+    let mut found = vec![(located(&first), first)];
+    let mut stand_ins: Vec<(String, &str)> = Vec::new();
+    loop {
+        for (_, e) in &found {
+            for name in e.unset.iter().flat_map(|u| &u.names) {
+                if !stand_ins.iter().any(|(n, _)| n == name) {
+                    stand_ins.push((name.clone(), STAND_IN));
+                }
+            }
+        }
+        let env = |name: &str| {
+            (ctx.env)(name).or_else(|| {
+                stand_ins
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| (*v).to_string())
+            })
+        };
+        let again = resolve::Context { env: &env, ..*ctx };
+        // The text parsed once already; the mirror is read again rather than cloned.
+        let Ok(spec) = serde_yaml::from_str::<spec::PlanSpec>(ctx.source) else {
+            break;
+        };
+        let Err(e) = resolve::resolve(spec, &again) else {
+            break;
+        };
+        let at = located(&e);
+        // Every name it reports is new (the others have stand-ins): progress until none is left.
+        if e.unset.is_some() {
+            found.push((at, e));
+            continue;
+        }
+        // Another error where a stand-in stands: try a URL there once, else stop looking.
+        let Some((_, there)) = found.iter().find(|(a, _)| *a == at) else {
+            break;
+        };
+        let names = there.unset.iter().flat_map(|u| &u.names);
+        let mut changed = false;
+        for name in names {
+            if let Some(s) = stand_ins
+                .iter_mut()
+                .find(|(n, v)| n == name && *v == STAND_IN)
+            {
+                s.1 = URL_STAND_IN;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    let places: Vec<(usize, &[String], &str)> = found
+        .iter()
+        .filter_map(|((line, _), e)| {
+            e.unset
+                .as_ref()
+                .map(|u| (*line, u.names.as_slice(), u.note.as_str()))
+        })
+        .collect();
+    spec::unset_message(&places)
 }
 
 /// Line `line` (1-based) of the text, cut to 200 characters, for the caret display.
@@ -215,6 +302,11 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
     }
     if message.is_empty() {
         message = "invalid plan".into();
+    }
+    let mut column = column;
+    match source_line(text, line).and_then(|src| wording::scanner_error(&message, &src, column)) {
+        Some((at, plain)) => (column, message) = (at, plain),
+        None => message = wording::humanize(&message),
     }
     // Messages quote the offending value, which may be a whole megabyte of text.
     if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
@@ -266,7 +358,7 @@ mod tests {
                 "  - name: a\n    targets: [/hello]\n    repeat: 0\n",
                 7,
                 13,
-                "nonzero",
+                "expected a whole number above 0",
             ),
             (
                 "  - name: a\n    targets: [/hello]\n    duration: 5\n",
@@ -284,7 +376,7 @@ mod tests {
                 "  - name: a\n    targets: [/hello]\n    repeat: 1\n    models: [fibers]\n",
                 8,
                 14,
-                "unknown variant `fibers`",
+                "unknown value `fibers`",
             ),
             (
                 "  - name: a\n    cpu: { kernel: sum_squares, bytes: 3 }\n    repeat: 1\n",
@@ -325,6 +417,94 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn errors_speak_plain_words() {
+        // (scenario body, line, column, what the message says, what it must not say)
+        let cases: &[(&str, usize, usize, &str, &str)] = &[
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    concurency: 4\n",
+                8,
+                5,
+                "unknown field `concurency`, did you mean `concurrency`?",
+                "`thresholds`",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    models: [asynch]\n",
+                8,
+                14,
+                "did you mean `async`?",
+                "variant",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: many\n",
+                7,
+                13,
+                "expected a whole number above 0",
+                "u64",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    workers: 0\n",
+                8,
+                14,
+                "expected a whole number above 0",
+                "usize",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n    cookies: maybe\n",
+                8,
+                14,
+                "expected true or false",
+                "boolean",
+            ),
+            (
+                "  - name: a\n    targets: [/hello]\n    repeat: 1\n\tconcurrency: 4\n",
+                8,
+                1,
+                "tab character in the indentation: YAML indents with spaces only",
+                "cannot start any token",
+            ),
+            (
+                "\t- name: a\n\t  targets: [/hello]\n\t  repeat: 1\n",
+                5,
+                1,
+                "replace the tab with spaces",
+                "cannot start any token",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (body, line, column, says, not) in cases {
+            let e = err(&format!("{HEAD}{body}"));
+            if !e.message.contains(says)
+                || e.message.contains(not)
+                || (e.line, e.column) != (*line, *column)
+            {
+                wrong.push(format!("want {line}:{column} {says}, got {e}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn every_unset_variable_is_named_at_once() {
+        let text = "version: 1\nname: t\nbase: ${UNSET_BASE}\nscenarios:\n  - name: a\n    targets: [\"/x?a=${UNSET_A}\", \"${UNSET_URL}/y\"]\n    headers: { h: \"${SET} ${UNSET_B} ${UNSET_A}\" }\n    repeat: 1\n";
+        let env = |name: &str| (name == "SET").then(|| "v".to_string());
+        let e = parse_with(Path::new("p.yaml"), text, &env).expect_err("unset variables");
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        let want = "4 environment variables are not set: `UNSET_BASE`, `UNSET_A`, `UNSET_URL`, `UNSET_B`\n  line 3: `${UNSET_BASE}`\n  line 6: `${UNSET_A}`\n  line 6: `${UNSET_URL}`\n  line 7: `${UNSET_B}`";
+        assert_eq!(e.message, want);
+        // One alone reads as before.
+        let one = parse_with(
+            Path::new("p.yaml"),
+            &text.replace("${UNSET_BASE}", "builtin"),
+            &|n| (n != "UNSET_A").then(|| "http://h".to_string()),
+        )
+        .expect_err("one unset variable");
+        assert_eq!(
+            one.message,
+            "environment variable `UNSET_A` is not set (the plan references `${UNSET_A}`)"
+        );
     }
 
     #[test]

@@ -167,22 +167,26 @@ impl Scope<'_> {
     /// `t` with its run-time variables as slots and the environment's substituted.
     fn text(&self, t: &Template, at: &Path) -> Result<Text, ResolveError> {
         t.to_text(&|n| self.slot(n), self.env)
-            .map_err(|missing| ResolveError::at(at.clone(), self.unknown(&missing)))
+            .map_err(|missing| self.unknown(missing, at))
     }
 
-    fn unknown(&self, names: &[String]) -> String {
+    /// The error for names no source provides: a capture of a later step is its own mistake;
+    /// anything else is an unset variable, with what else was looked at and a near name.
+    fn unknown(&self, names: Vec<String>, at: &Path) -> ResolveError {
         if let Some((n, step)) = names
             .iter()
             .find_map(|n| self.later.iter().find(|(c, _)| c == n))
         {
-            return format!(
-                "`${{{n}}}` is captured by step `{step}`, which runs later: a step can use captures of the steps before it"
+            return ResolveError::at(
+                at.clone(),
+                format!(
+                    "`${{{n}}}` is captured by step `{step}`, which runs later: a step can use captures of the steps before it"
+                ),
             );
         }
-        let mut message = spec::missing_message(names);
         let flow = !self.captured.is_empty() || !self.later.is_empty();
-        match (self.data, flow) {
-            (Some(d), _) => message.push_str(&format!(
+        let mut note = match (self.data, flow) {
+            (Some(d), _) => format!(
                 ", nor a column of {} ({}){}",
                 d.file,
                 d.columns.join(", "),
@@ -191,11 +195,22 @@ impl Scope<'_> {
                 } else {
                     ""
                 }
-            )),
-            (None, true) => message.push_str(", nor a capture of an earlier step"),
-            (None, false) => {}
+            ),
+            (None, true) => ", nor a capture of an earlier step".to_string(),
+            (None, false) => String::new(),
+        };
+        let known = self.captured.iter().map(|(c, _)| c.as_str()).chain(
+            self.data
+                .iter()
+                .flat_map(|d| d.columns.iter().map(String::as_str)),
+        );
+        if let Some((name, near)) = names
+            .iter()
+            .find_map(|n| super::wording::suggest(n, known.clone()).map(|near| (n, near)))
+        {
+            note.push_str(&format!(": did you mean `${{{near}}}` for `${{{name}}}`?"));
         }
-        message
+        ResolveError::unset(at.clone(), names, note)
     }
 }
 

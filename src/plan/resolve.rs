@@ -293,6 +293,16 @@ impl Plan {
 pub(super) struct ResolveError {
     pub message: String,
     pub at: Path,
+    /// Set when the error is variables no source provides: `plan::parse` then goes on looking
+    /// for the others, so that one error names them all.
+    pub unset: Option<Unset>,
+}
+
+/// `${NAME}` references of one value that nothing provides.
+pub(super) struct Unset {
+    pub names: Vec<String>,
+    /// What else was looked at, or a near name (for flows and data files); may be empty.
+    pub note: String,
 }
 
 impl ResolveError {
@@ -300,6 +310,16 @@ impl ResolveError {
         ResolveError {
             message: message.into(),
             at,
+            unset: None,
+        }
+    }
+
+    /// Variables of the value at `at` that the environment (and `note`'s sources) lack.
+    pub(super) fn unset(at: Path, names: Vec<String>, note: String) -> ResolveError {
+        ResolveError {
+            message: format!("{}{note}", spec::missing_message(&names)),
+            at,
+            unset: Some(Unset { names, note }),
         }
     }
 }
@@ -317,7 +337,7 @@ impl Context<'_> {
     /// The template's text with its variables substituted; a missing one is an error at `at`.
     fn expand(&self, t: &spec::Template, at: &Path) -> Result<String, ResolveError> {
         t.expand(self.env)
-            .map_err(|missing| ResolveError::at(at.clone(), spec::missing_message(&missing)))
+            .map_err(|missing| ResolveError::unset(at.clone(), missing, String::new()))
     }
 }
 
