@@ -630,7 +630,7 @@ mod tests {
             ("rounds: 3\n", Ok(3)),
             ("defaults: { rounds: 5 }\n", Ok(5)),
             ("rounds: 3\ndefaults: { rounds: 5 }\n", Err("set it once")),
-            ("rounds: 0\n", Err("nonzero")),
+            ("rounds: 0\n", Err("a whole number above 0")),
         ];
         for (extra, want) in cases {
             let text = format!("version: 1\nname: t\nbase: builtin\n{extra}{body}");
