@@ -7,6 +7,7 @@
 mod recorder;
 mod results;
 pub mod rusage;
+pub mod saved;
 mod summary;
 
 use std::time::{Duration, SystemTime};
