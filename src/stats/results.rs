@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::recorder::{Recorder, RecorderWire};
+use super::saved;
 use super::{CellResult, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
@@ -192,19 +193,24 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
 
 /// Merges shard results of one plan into one run. `plan` is the plan they ran (re-read from the
 /// source they carry). Missing shards are named in every cell's notes and make the cells
-/// incomplete; results of different plans are refused.
+/// incomplete; results of different plans are refused. Nothing in the files is taken on trust:
+/// each is checked as [`saved::check_results`] does (so counters add without overflow), shard
+/// indices and scenario indices are bounds-checked, and a cell the plan does not have is an
+/// error, never dropped.
 pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResults, String> {
     let Some((first_name, first)) = files.first() else {
         return Err("no results to merge".into());
     };
+    let hash = |h: &str| h.chars().take(12).collect::<String>();
     for (name, r) in files {
+        saved::check_results(name, r).map_err(|e| e.to_string())?;
         if r.plan_hash != first.plan_hash {
             return Err(format!(
                 "{name} is a run of plan `{}` ({}), {first_name} of plan `{}` ({}): results of different plans or plan versions cannot be merged",
                 r.plan.name,
-                &r.plan_hash[..12.min(r.plan_hash.len())],
+                hash(&r.plan_hash),
                 first.plan.name,
-                &first.plan_hash[..12.min(first.plan_hash.len())]
+                hash(&first.plan_hash)
             ));
         }
         if r.shard.count != first.shard.count {
@@ -218,7 +224,13 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     }
     let mut seen = vec![false; first.shard.count];
     for (name, r) in files {
-        if std::mem::replace(&mut seen[r.shard.index], true) {
+        let Some(slot) = seen.get_mut(r.shard.index) else {
+            return Err(format!(
+                "{name}: shard.index: {} is out of range for {} shards",
+                r.shard.index, r.shard.count
+            ));
+        };
+        if std::mem::replace(slot, true) {
             return Err(format!(
                 "{name}: shard {} of {} is given twice",
                 r.shard.index + 1,
@@ -232,15 +244,42 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         .filter(|(_, s)| !**s)
         .map(|(i, _)| format!("{}", i + 1))
         .collect();
+    // Cells in plan order, as a single run would list them.
+    let cores = files.iter().map(|(_, r)| r.cores).max().unwrap_or(1);
+    let planned = plan.cells(cores);
     // (scenario, model, concurrency) → the shares, the cell's workers, its earliest start.
     type Shares = (Vec<Part>, usize, Duration);
     let mut groups: BTreeMap<(usize, Model, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
-        for c in &r.cells {
+        for (i, c) in r.cells.iter().enumerate() {
+            let Some(scenario) = plan.scenarios.get(c.scenario) else {
+                return Err(format!(
+                    "{name}: cells[{i}].scenario: {} is out of range (the plan it carries has {} scenarios)",
+                    c.scenario,
+                    plan.scenarios.len()
+                ));
+            };
+            if scenario.name != c.scenario_name {
+                return Err(format!(
+                    "{name}: cells[{i}].scenario_name: `{}`, but scenario {} of the plan is `{}`",
+                    c.scenario_name, c.scenario, scenario.name
+                ));
+            }
+            let key = (c.scenario, c.model, c.concurrency);
+            if !planned
+                .iter()
+                .any(|p| (p.scenario, p.model, p.concurrency.get()) == key)
+            {
+                return Err(format!(
+                    "{name}: cells[{i}]: `{} · {}` is not a cell of the plan it carries",
+                    c.scenario_name,
+                    crate::plan::cell_label(c.model, c.concurrency, c.workers)
+                ));
+            }
             let recorder =
                 Recorder::try_from(c.recorder.clone()).map_err(|e| format!("{name}: {e}"))?;
             let entry = groups
-                .entry((c.scenario, c.model, c.concurrency))
+                .entry(key)
                 .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX));
             entry.2 = entry.2.min(Duration::from_micros(c.offset_us));
             entry.0.push(Part {
@@ -253,10 +292,8 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
             });
         }
     }
-    // Cells in plan order, as a single run would list them.
-    let cores = files.iter().map(|(_, r)| r.cores).max().unwrap_or(1);
     let mut cells = Vec::new();
-    for cell in plan.cells(cores) {
+    for cell in planned {
         let Some((parts, workers, offset)) =
             groups.remove(&(cell.scenario, cell.model, cell.concurrency.get()))
         else {
