@@ -5,25 +5,27 @@
 //! [`BaselineReport`] with one check per compared metric and the cells missing on either side.
 //! A latency percentile fails when it grew by more than the tolerance *and* by more than the
 //! latency floor; throughput fails when it fell by more than the tolerance; errors fail when they
-//! appeared (the baseline had none) or their rate grew by more than the tolerance. No I/O here.
+//! appeared (the baseline had none) or their rate grew by more than the tolerance. No I/O here
+//! but [`load`], which reads the baseline file and hands its bytes to the saved-results loader.
 
+use std::io::Read;
 use std::path::Path;
 
 use crate::plan::{BaselineSettings, cell_label};
-use crate::stats::{BaselineCheck, BaselineReport, CellSummary, Summary};
+use crate::stats::{BaselineCheck, BaselineReport, CellSummary, Summary, saved};
 
-/// Reads a baseline summary.json; refuses one of another plan.
+/// Reads a baseline summary.json, checked as every saved summary is
+/// ([`saved::parse_summary`]: one version rule, every field in range); refuses one of another
+/// plan. The one function here that reads a file.
 pub fn load(path: &Path, plan_name: &str) -> Result<Summary, String> {
-    let text = std::fs::read_to_string(path)
+    // One byte past the limit is enough for the loader to refuse it (a pipe or /dev/zero has
+    // no size to check first).
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(saved::MAX_SAVED_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
-    let s: Summary = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: not a loadplan summary.json: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let s = saved::parse_summary(&path.display().to_string(), &bytes)
+        .map_err(|e| format!("the baseline {e}"))?;
     if s.plan.name != plan_name {
         return Err(format!(
             "the baseline {} is a run of plan `{}`, not of `{plan_name}`",
