@@ -22,7 +22,10 @@ pub fn load(path: &Path, plan_name: &str) -> Result<Summary, String> {
     // no size to check first).
     let mut bytes = Vec::new();
     std::fs::File::open(path)
-        .and_then(|f| f.take(saved::MAX_SAVED_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .and_then(|f| {
+            f.take(saved::MAX_SAVED_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
         .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
     let s = saved::parse_summary(&path.display().to_string(), &bytes)
         .map_err(|e| format!("the baseline {e}"))?;

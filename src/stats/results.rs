@@ -322,19 +322,32 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
             offset,
         });
     }
-    let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or(SystemTime::UNIX_EPOCH);
+    // Checked above: every time parses.
+    let time = |s: &str| saved::parse_time(s).unwrap_or(SystemTime::UNIX_EPOCH);
+    let started_at = files
+        .iter()
+        .flat_map(|(_, r)| [time(&r.started_at), time(&r.finished_at)])
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let finished_at = files
+        .iter()
+        .flat_map(|(_, r)| [time(&r.started_at), time(&r.finished_at)])
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let span = finished_at
+        .duration_since(started_at)
+        .unwrap_or_default()
+        .as_secs_f64();
+    if span > saved::MAX_SECONDS {
+        return Err(format!(
+            "the shards' start and end times span {} days: they are not shards of one run",
+            (span / 86_400.0).round()
+        ));
+    }
     Ok(RunResults {
         run_id: first.run_id.clone(),
-        started_at: files
-            .iter()
-            .map(|(_, r)| time(&r.started_at))
-            .min()
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-        finished_at: files
-            .iter()
-            .map(|(_, r)| time(&r.finished_at))
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH),
+        started_at,
+        finished_at,
         cells,
         interrupted: files.iter().any(|(_, r)| r.interrupted),
         cores,

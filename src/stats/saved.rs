@@ -17,6 +17,8 @@
 //! unchecked histogram to the HdrHistogram decoder (whose buffer size and counts come from the
 //! bytes it is given: it is only ever given bytes checked here, inflated by [`inflate`]).
 
+use std::time::{Duration, SystemTime};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hdrhistogram::Histogram;
@@ -33,13 +35,18 @@ use crate::plan::spec::MAX_CONCURRENCY;
 
 /// Larger files are refused unread: a day-long run with a per-second timeline stays far below.
 pub const MAX_SAVED_BYTES: usize = 1 << 30;
-/// Wall, CPU and offset times: ten years of 365.25 days, in seconds.
+/// Wall, offset and run times: ten years of 365.25 days, in seconds.
 pub const MAX_SECONDS: f64 = 315_576_000.0;
-/// Any counter (operations, errors, bytes, arrivals): about a million a second for 35 years, and
-/// low enough that the counters of [`MAX_SHARDS`] shards add up without overflow.
+/// CPU seconds add up over processes and shards: ten years on each of [`MAX_SHARDS`] shards.
+pub const MAX_CPU_SECONDS: f64 = MAX_SECONDS * MAX_SHARDS as f64;
+/// A shard's counter (operations, errors, bytes, arrivals): about a million a second for 35
+/// years, and low enough that the counters of [`MAX_SHARDS`] shards add up without overflow.
 pub const MAX_COUNT: u64 = 1 << 50;
-/// Rates (per second) and ratios (speedups, cores busy, operations in flight).
-pub const MAX_MAGNITUDE: f64 = 1e15;
+/// A summary's counter: what [`MAX_SHARDS`] shards of [`MAX_COUNT`] add up to.
+pub const MAX_SUMMARY_COUNT: u64 = MAX_COUNT * MAX_SHARDS as u64;
+/// Rates (per second) and ratios (speedups, cores busy, operations in flight): far beyond what a
+/// merge of valid shards can produce, far below where arithmetic on them overflows (1e308).
+pub const MAX_MAGNITUDE: f64 = 1e40;
 /// `--shard I/N` allows N up to this.
 pub const MAX_SHARDS: usize = 10_000;
 /// Logical CPUs of the machine a run reports.
@@ -94,6 +101,24 @@ pub enum SavedError {
     NotSummary { name: String },
 }
 
+/// Text from the file as it may appear in a message: control characters escaped (no terminal
+/// escapes reach the screen), and cut at 200 characters.
+fn printable(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 200 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn field_prefix(path: &str) -> String {
     if path.is_empty() {
         String::new()
@@ -135,7 +160,10 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Saved, SavedError> {
         }
         (Some(format), _) => Err(SavedError::UnknownKind {
             name: name.into(),
-            reason: format!("its format is `{format}`, not `{RESULTS_FORMAT}`"),
+            reason: format!(
+                "its format is `{}`, not `{RESULTS_FORMAT}`",
+                printable(&format)
+            ),
         }),
         (None, Some(version)) => {
             check_version(name, "schema_version", version, SCHEMA_VERSION)?;
@@ -200,10 +228,10 @@ fn from_json<'a, T: Deserialize<'a>>(name: &str, bytes: &'a [u8]) -> Result<T, S
     serde_json::from_slice(bytes).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
-        let reason = full
-            .strip_suffix(&format!(" at line {line} column {column}"))
-            .unwrap_or(&full)
-            .to_string();
+        let reason = printable(
+            full.strip_suffix(&format!(" at line {line} column {column}"))
+                .unwrap_or(&full),
+        );
         match e.classify() {
             serde_json::error::Category::Data => {
                 let mut path = json_path_at(bytes, line, column);
@@ -255,7 +283,7 @@ impl JsonPath {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    out.push_str(k);
+                    out.push_str(&printable(k));
                 }
                 JsonSeg::Key(None) => {}
                 JsonSeg::Index(i) => out.push_str(&format!("[{i}]")),
@@ -386,7 +414,7 @@ impl<'a> At<'a> {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    out.push_str(f);
+                    out.push_str(&printable(f));
                 }
                 Seg::Index(i) => out.push_str(&format!("[{i}]")),
             }
@@ -418,8 +446,16 @@ impl<'a> At<'a> {
         self.float(v, MAX_SECONDS, "0 to 315576000 seconds, ten years")
     }
 
+    fn cpu_seconds(&self, v: f64) -> Check {
+        self.float(
+            v,
+            MAX_CPU_SECONDS,
+            "0 to 3.15576e12 seconds, ten years on each of 10000 shards",
+        )
+    }
+
     fn magnitude(&self, v: f64) -> Check {
-        self.float(v, MAX_MAGNITUDE, "0 to 1e15")
+        self.float(v, MAX_MAGNITUDE, "0 to 1e40")
     }
 
     fn fraction(&self, v: f64) -> Check {
@@ -438,11 +474,21 @@ impl<'a> At<'a> {
         }
     }
 
+    /// A shard's counter.
     fn count(&self, v: u64) -> Check {
         if v <= MAX_COUNT {
             Ok(())
         } else {
             Err(self.out_of_range(v, "0 to 2^50"))
+        }
+    }
+
+    /// A summary's counter (perhaps merged from shards).
+    fn total(&self, v: u64) -> Check {
+        if v <= MAX_SUMMARY_COUNT {
+            Ok(())
+        } else {
+            Err(self.out_of_range(v, "0 to 2^50 × 10000"))
         }
     }
 
@@ -477,7 +523,7 @@ impl<'a> At<'a> {
         if bad {
             Err(self.fail(format!(
                 "`{}` is not a run folder name (a plain name, no `/`, `\\`, `:` or leading `.`)",
-                s.escape_debug()
+                printable(s)
             )))
         } else {
             Ok(())
@@ -485,13 +531,10 @@ impl<'a> At<'a> {
     }
 
     fn time(&self, s: &str) -> Check {
-        if is_rfc3339(s) {
+        if parse_time(s).is_some() {
             Ok(())
         } else {
-            Err(self.fail(format!(
-                "`{}` is not an RFC 3339 time",
-                s.chars().take(60).collect::<String>().escape_debug()
-            )))
+            Err(self.fail(format!("`{}` is not an RFC 3339 time", printable(s))))
         }
     }
 
@@ -520,26 +563,25 @@ fn show(v: f64) -> String {
     }
 }
 
-/// `2026-11-28T16:10:12Z`, with optional fraction, or a numeric offset (`+02:00`).
-fn is_rfc3339(s: &str) -> bool {
+/// A saved time: RFC 3339 as loadplan writes it (`2026-11-28T16:10:12Z`), with an optional
+/// fraction, or with a numeric offset (`+02:00`) instead of `Z`.
+pub fn parse_time(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    let local = match s
-        .len()
-        .checked_sub(6)
-        .and_then(|i| s.get(i..).map(|o| (i, o)))
+    let split = s.len().checked_sub(6).filter(|i| s.is_char_boundary(*i));
+    if let Some((local, offset)) = split.map(|i| s.split_at(i))
+        && let [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] = offset.as_bytes()
+        && [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())
     {
-        Some((i, o))
-            if (o.starts_with('+') || o.starts_with('-'))
-                && o.get(3..4) == Some(":")
-                && o.bytes()
-                    .enumerate()
-                    .all(|(k, b)| k == 0 || k == 3 || b.is_ascii_digit()) =>
-        {
-            s.get(..i)
-        }
-        _ => Some(s),
-    };
-    local.is_some_and(|l| humantime::parse_rfc3339_weak(l).is_ok())
+        let digit = |d: &u8| u64::from(d - b'0');
+        let secs = (digit(h1) * 10 + digit(h2)) * 3600 + (digit(m1) * 10 + digit(m2)) * 60;
+        let t = humantime::parse_rfc3339_weak(local).ok()?;
+        // Local time = UTC + offset.
+        return match sign {
+            b'+' => t.checked_sub(Duration::from_secs(secs)),
+            _ => t.checked_add(Duration::from_secs(secs)),
+        };
+    }
+    humantime::parse_rfc3339_weak(s).ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -656,8 +698,7 @@ fn check_v2(b: &[u8], shape: &Shape) -> Result<u64, String> {
                 }
                 total = total
                     .checked_add(n as u64)
-                    .filter(|t| *t <= MAX_COUNT)
-                    .ok_or("its counts add up to more than 2^50")?;
+                    .ok_or("its counts add up past 2^64")?;
             }
             slot += 1;
         }
@@ -722,10 +763,23 @@ pub mod inflate {
         if flg & 0x20 != 0 {
             return Err("the zlib stream needs a preset dictionary".into());
         }
+        let (out, used) = raw(&data[2..], limit)?;
+        let at = 2 + used;
+        let want = data.get(at..at + 4).ok_or("the zlib checksum is missing")?;
+        let want = u32::from_be_bytes([want[0], want[1], want[2], want[3]]);
+        if adler32(&out) != want {
+            return Err("the zlib checksum does not match".into());
+        }
+        Ok(out)
+    }
+
+    /// Inflates a raw DEFLATE stream into at most `limit` bytes; returns them and how many input
+    /// bytes the stream took (up to its last whole byte).
+    pub fn raw(data: &[u8], limit: usize) -> Result<(Vec<u8>, usize), String> {
         let mut d = Inflater {
             bits: Bits {
                 data,
-                pos: 2,
+                pos: 0,
                 buf: 0,
                 count: 0,
             },
@@ -733,13 +787,7 @@ pub mod inflate {
             limit,
         };
         d.blocks()?;
-        let at = d.bits.pos;
-        let want = data.get(at..at + 4).ok_or("the zlib checksum is missing")?;
-        let want = u32::from_be_bytes([want[0], want[1], want[2], want[3]]);
-        if adler32(&d.out) != want {
-            return Err("the zlib checksum does not match".into());
-        }
-        Ok(d.out)
+        Ok((d.out, d.bits.pos))
     }
 
     fn adler32(bytes: &[u8]) -> u32 {
@@ -793,19 +841,39 @@ pub mod inflate {
         symbols: Vec<u16>,
     }
 
+    /// Whether a code must use every bit pattern of its lengths.
+    #[derive(Clone, Copy)]
+    enum Complete {
+        Always,
+        /// Or be the one 1-bit code an encoder sends for a single symbol (zlib's rule).
+        ButOneBit,
+        /// The fixed distance code: 30 of its 32 patterns are used, by definition.
+        Never,
+    }
+
     impl Huffman {
-        fn new(lengths: &[u8]) -> Result<Huffman, String> {
+        /// Builds the code from each symbol's code length (0 = unused). Over-subscribed codes are
+        /// refused; an incomplete one as `rule` says.
+        fn new(lengths: &[u8], rule: Complete) -> Result<Huffman, String> {
             let mut counts = [0u16; 16];
             for &l in lengths {
                 counts[usize::from(l)] += 1;
             }
-            // Over-subscribed codes cannot be decoded; incomplete ones fail when they are used.
             let mut left: i32 = 1;
             for &c in &counts[1..] {
                 left = left * 2 - i32::from(c);
                 if left < 0 {
                     return Err("a Huffman code is over-subscribed".into());
                 }
+            }
+            let used = lengths.len() - usize::from(counts[0]);
+            let refused = match rule {
+                Complete::Always => true,
+                Complete::ButOneBit => used != usize::from(counts[1]),
+                Complete::Never => false,
+            };
+            if left > 0 && refused {
+                return Err("a Huffman code is incomplete".into());
             }
             let mut offsets = [0usize; 16];
             for len in 1..15 {
@@ -918,7 +986,7 @@ pub mod inflate {
             for &at in &CLEN_ORDER[..ncode] {
                 clen[at] = self.bits.need(3)? as u8;
             }
-            let clen = Huffman::new(&clen)?;
+            let clen = Huffman::new(&clen, Complete::Always)?;
             let mut lengths = vec![0u8; nlen + ndist];
             let mut i = 0;
             while i < lengths.len() {
@@ -944,8 +1012,8 @@ pub mod inflate {
                 return Err("a dynamic block has no end-of-block code".into());
             }
             Ok((
-                Huffman::new(&lengths[..nlen])?,
-                Huffman::new(&lengths[nlen..])?,
+                Huffman::new(&lengths[..nlen], Complete::ButOneBit)?,
+                Huffman::new(&lengths[nlen..], Complete::ButOneBit)?,
             ))
         }
 
@@ -989,7 +1057,10 @@ pub mod inflate {
         lit[144..256].fill(9);
         lit[256..280].fill(7);
         lit[280..].fill(8);
-        Ok((Huffman::new(&lit)?, Huffman::new(&[5u8; 30])?))
+        Ok((
+            Huffman::new(&lit, Complete::Always)?,
+            Huffman::new(&[5u8; 30], Complete::Never)?,
+        ))
     }
 }
 
@@ -1049,11 +1120,11 @@ fn cell(at: &At, c: &CellSummary) -> Check {
         .within(c.concurrency, 1, MAX_CONCURRENCY)?;
     at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
     let ops = c.operations;
-    at.field("operations").count(ops)?;
-    at.field("successes").count(c.successes)?;
+    at.field("operations").total(ops)?;
+    at.field("successes").total(c.successes)?;
     let errors = at.field("errors");
     for (k, n) in &c.errors {
-        errors.field(k).count(*n)?;
+        errors.field(k).total(*n)?;
     }
     at.adds_up(
         c.errors.values().copied().chain([c.successes]),
@@ -1064,7 +1135,7 @@ fn cell(at: &At, c: &CellSummary) -> Check {
     for (code, n) in &c.status_codes {
         let at = statuses.field(code);
         match code.parse::<u16>() {
-            Ok(100..=999) => at.count(*n)?,
+            Ok(100..=999) => at.total(*n)?,
             _ => return Err(at.fail("not an HTTP status code (100 to 999)")),
         }
     }
@@ -1076,10 +1147,10 @@ fn cell(at: &At, c: &CellSummary) -> Check {
         return Err(statuses.fail(format!("count more responses than the {ops} operations")));
     }
     at.field("error_rate").fraction(c.error_rate)?;
-    at.field("bytes").count(c.bytes)?;
+    at.field("bytes").total(c.bytes)?;
     at.field("wall_seconds").seconds(c.wall_seconds)?;
     at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
-    at.field("cpu_seconds").seconds(c.cpu_seconds)?;
+    at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
     at.field("cores_busy").magnitude(c.cores_busy)?;
     at.field("start_offset_seconds")
         .seconds(c.start_offset_seconds)?;
@@ -1089,7 +1160,7 @@ fn cell(at: &At, c: &CellSummary) -> Check {
     let latency_at = at.field("latency_us");
     latency(&latency_at, &c.latency_us)?;
     at.field("latency_out_of_range")
-        .count(c.latency_out_of_range)?;
+        .total(c.latency_out_of_range)?;
     at.adds_up(
         [c.latency_us.count, c.latency_out_of_range],
         ops,
@@ -1117,7 +1188,7 @@ fn cell(at: &At, c: &CellSummary) -> Check {
 
 /// Percentiles in order and in the histogram's range; `count` within the counters' range.
 fn latency(at: &At, l: &LatencySummary) -> Check {
-    at.field("count").count(l.count)?;
+    at.field("count").total(l.count)?;
     let highest = shape().highest_us;
     let marks = [
         ("min", l.min),
@@ -1188,14 +1259,14 @@ fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
         if f64::from(p.second) > MAX_SECONDS {
             return Err(at.field("second").out_of_range(p.second, "0 to ten years"));
         }
-        at.field("operations").count(p.operations)?;
+        at.field("operations").total(p.operations)?;
         if p.errors > p.operations {
             return Err(at.field("errors").fail(format!(
                 "{} errors in a second of {} operations",
                 p.errors, p.operations
             )));
         }
-        at.field("bytes").count(p.bytes)?;
+        at.field("bytes").total(p.bytes)?;
         let highest = shape().highest_us;
         for (field, v) in [
             ("p50_us", p.p50_us),
@@ -1238,8 +1309,8 @@ fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
 }
 
 fn open(at: &At, o: &OpenSummary, ops: u64) -> Check {
-    at.field("scheduled").count(o.scheduled)?;
-    at.field("dropped").count(o.dropped)?;
+    at.field("scheduled").total(o.scheduled)?;
+    at.field("dropped").total(o.dropped)?;
     if o.dropped > o.scheduled {
         return Err(at.field("dropped").fail(format!(
             "{} dropped of {} scheduled",
@@ -1512,7 +1583,7 @@ mod tests {
         // The old reader searched the text for the results format's name.
         let mentions = edited(SUMMARY, "/plan/description = \"loadplan-results\"");
         assert!(matches!(parse("s.json", &mentions), Ok(Saved::Summary(_))));
-        let cases: [(&[u8], &str); 8] = [
+        let cases: [(&[u8], &str); 9] = [
             (
                 b"",
                 "x.json: not valid JSON: EOF while parsing a value (line 1, column 0)",
@@ -1534,6 +1605,10 @@ mod tests {
             (
                 b"{\"schema_version\": \"1\"}",
                 "x.json: schema_version: invalid type: string",
+            ),
+            (
+                b"{\"format\": \"\\u001b[2J\"}",
+                "its format is `\\u{1b}[2J`",
             ),
             (
                 b"{\"format\": \"loadplan-results\"}",
@@ -1576,8 +1651,8 @@ mod tests {
                  /scenarios/0/cells/1/speedup = 1e308 => scenarios[0].cells[1].speedup: 1e308 is out of range
                  /scenarios/0/cells/1/wall_seconds = 1e308 => scenarios[0].cells[1].wall_seconds: 1e308 is out of range
                  /scenarios/0/cells/1/wall_seconds = -1 => cells[1].wall_seconds: -1 is out of range (0 to 315576000 seconds, ten years)
-                 /scenarios/0/cells/1/cpu_seconds = 4e8 => cells[1].cpu_seconds: 400000000 is out of range
-                 /scenarios/0/cells/1/throughput_per_s = 2e15 => cells[1].throughput_per_s: 2e15 is out of range
+                 /scenarios/0/cells/1/cpu_seconds = 4e12 => cells[1].cpu_seconds: 4000000000000 is out of range
+                 /scenarios/0/cells/1/throughput_per_s = 2e41 => cells[1].throughput_per_s: 2e41 is out of range (0 to 1e40)
                  /scenarios/0/cells/1/error_rate = 1.5 => cells[1].error_rate: 1.5 is out of range (0 to 1)
                  /scenarios/0/cells/1/operations = 18446744073709551615 => cells[1].operations: 18446744073709551615 is out of range
                  /scenarios/0/cells/1/successes = 1000000 => scenarios[0].cells[1]: successes and errors add up to 100000
@@ -1603,7 +1678,7 @@ mod tests {
                  /scenarios/2/cells/0/open/send_lag_us/count = 1000 => open.send_lag_us.count: 1000 values for 150 operations
                  /scenarios/2/cells/0/timeline/1/second = 0 => scenarios[2].cells[0].timeline[1].second: 0 does not follow second 0
                  /scenarios/0/cells = [] => scenarios[0].cells: a scenario without cells is never written
-                 /scenarios/0/busy_fraction = 1e20 => scenarios[0].busy_fraction: 1e20 is out of range
+                 /scenarios/0/busy_fraction = 1e300 => scenarios[0].busy_fraction: 1e300 is out of range
                  /scenarios/0/name = \"a\\u001b[31m\" => scenarios[0].name: must not contain control characters
                  /plan/name = \" \" => summary.json: plan.name: must not be empty
                  /run_id = \"../../etc\" => summary.json: run_id: `../../etc` is not a run folder name
@@ -1647,6 +1722,71 @@ mod tests {
              /cells/6/recorder/open/dropped = 76 => cells[6].recorder.open.dropped: 76 dropped of 75 scheduled
              /shard/index = \"1\" => shard.json: shard.index: invalid type: string",
         );
+    }
+
+    fn results(bytes: &[u8]) -> Results {
+        match parse("r.json", bytes) {
+            Ok(Saved::Results(r)) => *r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn merge_takes_no_index_on_trust() {
+        let (a, b) = (results(SHARD_1), results(SHARD_2));
+        let plan = crate::plan::parse_saved(std::path::Path::new("plan.yaml"), &a.plan.source)
+            .expect("the plan the shards carry");
+        let merge = |b: Results| {
+            super::super::merge_results(&plan, &[("a".into(), a.clone()), ("b".into(), b)])
+        };
+        assert!(merge(b.clone()).is_ok());
+        // Values a caller that skipped the loader could pass.
+        type Damage = fn(&mut Results);
+        let cases: [(Damage, &str); 10] = [
+            (
+                |r| r.shard.index = usize::MAX,
+                "b: shard.index: 18446744073709551615 is out of range for 2 shards",
+            ),
+            (
+                |r| r.shard.count = usize::MAX,
+                "b: shard.count: 18446744073709551615 is out of range",
+            ),
+            (|r| r.shard.index = 0, "b: shard 1 of 2 is given twice"),
+            (
+                |r| r.plan_hash = "é".repeat(32),
+                "b: plan_hash: not a plan hash",
+            ),
+            (
+                |r| r.plan_hash = "0".repeat(64),
+                "b is a run of plan `saved-fixture` (000000000000)",
+            ),
+            (
+                |r| r.cells[0].scenario = 7,
+                "b: cells[0].scenario: 7 is out of range (the plan it carries has 3 scenarios)",
+            ),
+            (
+                |r| r.cells[0].scenario_name = "squares".into(),
+                "b: cells[0].scenario_name: `squares`, but scenario 0 of the plan is `download`",
+            ),
+            (
+                |r| r.cells[0].concurrency = 3,
+                "b: cells[0]: `download · threads c=3` is not a cell of the plan it carries",
+            ),
+            (
+                |r| r.cells[0].recorder.operations = u64::MAX,
+                "b: cells[0].recorder.operations: 18446744073709551615 is out of range",
+            ),
+            (
+                |r| r.started_at = "1980-01-01T00:00:00Z".into(),
+                "days: they are not shards of one run",
+            ),
+        ];
+        for (damage, want) in cases {
+            let mut bad = b.clone();
+            damage(&mut bad);
+            let e = merge(bad).expect_err(want);
+            assert!(e.contains(want), "{e}\nwants: {want}");
+        }
     }
 
     fn v2(values: &[u64]) -> (Histogram<u64>, Vec<u8>, Vec<u8>) {
@@ -1722,8 +1862,8 @@ mod tests {
                 "a run of empty slots is out of range",
             ),
             (
-                payload(&good, &[1 << 51]),
-                "its counts add up to more than 2^50",
+                payload(&good, &[i64::MAX; 3]),
+                "its counts add up past 2^64",
             ),
             (
                 payload(&good, &[-slots, 1]),
@@ -1799,6 +1939,12 @@ mod tests {
             let e = inflate::zlib(&bytes, limit).expect_err(want);
             assert!(e.contains(want), "got {e}, wants {want}");
         }
+        // Found by fuzz/fuzz_targets/inflate.rs: zlib refuses an incomplete literal/length code
+        // ("invalid literal/lengths set"), and so must this inflater.
+        let incomplete =
+            include_bytes!("../../tests/fixtures/saved/inflate/incomplete-literal-code.deflate");
+        let e = inflate::raw(incomplete, 100).expect_err("incomplete code");
+        assert!(e.contains("a Huffman code is incomplete"), "{e}");
     }
 
     #[test]

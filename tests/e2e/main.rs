@@ -11,5 +11,6 @@ mod gate;
 mod open;
 mod report;
 mod run;
+mod saved;
 mod shards;
 mod trend;
