@@ -16,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match threshold::parse(text) {
+        // Known, outside issue 18: a latency limit whose number times its unit overflows is
+        // accepted as infinite (tests/fixtures/saved/known/threshold-infinite-limit.yaml). Skipped
+        // so the target keeps looking for other faults; drop this arm once threshold.rs refuses it.
+        Ok(t) if t.limit == f64::INFINITY => return,
         Ok(t) => {
             assert!(
                 t.limit.is_finite() && t.limit >= 0.0,

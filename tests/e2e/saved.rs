@@ -359,3 +359,14 @@ fn mutated_saved_files_are_refused_or_rendered_never_a_panic() {
         panics.join("\n")
     );
 }
+
+#[test]
+#[ignore = "known bug outside issue 18, in src/plan/threshold.rs: an overflowing latency limit is accepted as infinite"]
+fn a_threshold_limit_that_overflows_is_refused_when_the_plan_is_read() {
+    let plan = fixtures().join("known/threshold-infinite-limit.yaml");
+    let r = loadplan(fixtures().as_path(), &["validate", s(&plan)]);
+    assert_eq!(
+        r.code, 2,
+        "the run's summary.json could not be read back: {r:?}"
+    );
+}
