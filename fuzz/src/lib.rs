@@ -282,8 +282,17 @@ pub fn render_everything(mut summary: Summary) {
     }
 }
 
+/// With `LOADPLAN_FUZZ_DUMP=DIR`, writes the file a target built from its input to `DIR/name`,
+/// to see what a crash input amounts to (`cargo fuzz run TARGET CRASH_FILE`).
+pub fn dump(name: &str, bytes: &[u8]) {
+    if let Some(dir) = std::env::var_os("LOADPLAN_FUZZ_DUMP") {
+        let _ = std::fs::write(std::path::Path::new(&dir).join(name), bytes);
+    }
+}
+
 /// Parses `bytes`; a refusal must name the file.
 pub fn parse(name: &str, bytes: &[u8]) -> Option<Saved> {
+    dump(name, bytes);
     match saved::parse(name, bytes) {
         Ok(s) => Some(s),
         Err(e) => {

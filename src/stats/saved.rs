@@ -1485,18 +1485,18 @@ fn recorder(at: &At, r: &RecorderWire) -> Check {
             )));
         }
     }
-    if !r.timeline.is_empty() {
-        timeline.adds_up(
-            r.timeline.iter().map(|s| s.operations),
-            ops,
-            "the seconds' operations",
-        )?;
-        timeline.adds_up(
-            r.timeline.iter().map(|s| s.errors),
-            r.errors.iter().sum(),
-            "the seconds' errors",
-        )?;
-    }
+    // Unlike a summary's (older summaries have none), a shard's timeline always accounts for
+    // every operation: merged with another shard's, it must still add up.
+    timeline.adds_up(
+        r.timeline.iter().map(|s| s.operations),
+        ops,
+        "the seconds' operations",
+    )?;
+    timeline.adds_up(
+        r.timeline.iter().map(|s| s.errors),
+        r.errors.iter().sum(),
+        "the seconds' errors",
+    )?;
     if let Some(o) = &r.open {
         let at = at.field("open");
         at.field("scheduled").count(o.scheduled)?;
@@ -1718,6 +1718,7 @@ mod tests {
              /cells/1/recorder/latency = \"????\" => cells[1].recorder.latency: not a valid HdrHistogram (not base64
              /cells/1/recorder/out_of_range = 1 => the latency histogram's values and out_of_range add up to 61, not 60
              /cells/1/recorder/timeline/0/operations = 100 => cells[1].recorder.timeline: the seconds' operations add up to 100, not 60
+             /cells/1/recorder/timeline = [] => cells[1].recorder.timeline: the seconds' operations add up to 0, not 60
              /cells/1/recorder/timeline/0/latency = \"HISTEwAAAA==\" => cells[1].recorder.timeline[0].latency: not a valid HdrHistogram
              /cells/6/recorder/open/dropped = 76 => cells[6].recorder.open.dropped: 76 dropped of 75 scheduled
              /shard/index = \"1\" => shard.json: shard.index: invalid type: string",

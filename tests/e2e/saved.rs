@@ -157,7 +157,8 @@ fn real_runs_shards_merges_and_baselines_pass_the_loader() {
             s(&second),
         ],
     );
-    assert_eq!(r.code, 0, "{r:?}");
+    // Passed or failed by the comparison (a busy machine), the summary is written either way.
+    assert!(r.code == 0 || r.code == 1, "{r:?}");
     match loaded(&second) {
         Saved::Summary(s) => assert!(s.baseline.is_some()),
         other => panic!("{other:?}"),
