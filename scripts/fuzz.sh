@@ -105,6 +105,7 @@ for t in "${targets[@]}"; do
     *) max_len=65536 ;;
     esac
     echo "== $t: ${seconds}s" >&2
+    started=$SECONDS
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb (and the malloc limit it implies):
     # an input that makes loadplan allocate gigabytes.
     if cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -timeout=10 \
@@ -114,8 +115,11 @@ for t in "${targets[@]}"; do
         status=CRASH
         failed+=("$t")
     fi
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' || echo '?')
-    echo "$t: $status, ${seconds}s, $runs executions (log: fuzz/logs/$t.log)"
+    runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' || echo '?')
+    # libFuzzer's own count of seconds when it finished; after a crash, the wall time (build too).
+    took=$(grep -aoE '^Done [0-9]+ runs in [0-9]+ second' "logs/$t.log" | grep -oE '[0-9]+ second' | grep -oE '[0-9]+' ||
+        echo "$((SECONDS - started))")
+    echo "$t: $status, ${took}s, $runs executions (log: fuzz/logs/$t.log)"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "crashes in: ${failed[*]} (inputs in fuzz/artifacts/)" >&2

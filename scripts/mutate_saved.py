@@ -163,19 +163,30 @@ def main() -> int:
     problems = []
     with tempfile.TemporaryDirectory(prefix="loadplan-mutate-") as tmp:
         work = Path(tmp)
+        tasks = ((kind, i) for kind in templates for i in range(args.n))
+        total, done = args.n * len(templates), 0
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            jobs = [
-                pool.submit(run_one, args, work, kind, i, mutate(doc, rng), args.sibling)
-                for kind, doc in templates.items()
-                for i in range(args.n)
-            ]
-            for done, job in enumerate(concurrent.futures.as_completed(jobs), 1):
-                kind, code, problem = job.result()
-                counts[(kind, code)] += 1
-                if problem:
-                    problems.append(problem)
-                if done % 1000 == 0:
-                    print(f"  {done}/{len(jobs)} runs", file=sys.stderr)
+            # Copies are made as runs finish, a few ahead: memory stays flat for any -n.
+            running = set()
+            while True:
+                for kind, i in tasks:
+                    text = mutate(templates[kind], rng)
+                    running.add(pool.submit(run_one, args, work, kind, i, text, args.sibling))
+                    if len(running) >= args.jobs * 4:
+                        break
+                if not running:
+                    break
+                finished, running = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for job in finished:
+                    kind, code, problem = job.result()
+                    counts[(kind, code)] += 1
+                    done += 1
+                    if problem:
+                        problems.append(problem)
+                    if done % 1000 == 0:
+                        print(f"  {done}/{total} runs", file=sys.stderr, flush=True)
     for kind in templates:
         per = {c: n for (k, c), n in sorted(counts.items(), key=str) if k == kind}
         print(f"{kind}: {args.n} mutated copies, exit codes {per}")
