@@ -379,6 +379,16 @@ struct Violation {
 
 type Check = Result<(), Violation>;
 
+impl Violation {
+    fn in_file(self, name: &str) -> SavedError {
+        SavedError::Invalid {
+            name: name.into(),
+            path: self.path,
+            reason: self.reason,
+        }
+    }
+}
+
 const ROOT: At<'static> = At {
     parent: None,
     seg: Seg::Root,
@@ -1069,19 +1079,12 @@ pub mod inflate {
 
 /// Checks a parsed summary (see the module doc); `name` is the file, for messages.
 pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
-    summary_rules(s).map_err(|v| SavedError::Invalid {
-        name: name.into(),
-        path: v.path,
-        reason: v.reason,
-    })
+    summary_rules(s).map_err(|v| v.in_file(name))
 }
 
 fn summary_rules(s: &Summary) -> Check {
     let at = ROOT;
-    plan_info(&at.field("plan"), &s.plan)?;
-    at.field("run_id").run_id(&s.run_id)?;
-    at.field("started_at").time(&s.started_at)?;
-    at.field("finished_at").time(&s.finished_at)?;
+    run(&s.plan, &s.run_id, [&s.started_at, &s.finished_at])?;
     at.field("duration_seconds").seconds(s.duration_seconds)?;
     at.field("host")
         .field("cores")
@@ -1096,8 +1099,12 @@ fn summary_rules(s: &Summary) -> Check {
     Ok(())
 }
 
-fn plan_info(at: &At, p: &PlanInfo) -> Check {
-    at.field("name").name(&p.name)
+/// What a summary and a shard file both say about their run.
+fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2]) -> Check {
+    ROOT.field("plan").field("name").name(&plan.name)?;
+    ROOT.field("run_id").run_id(run_id)?;
+    ROOT.field("started_at").time(started)?;
+    ROOT.field("finished_at").time(finished)
 }
 
 fn scenario(at: &At, s: &ScenarioSummary) -> Check {
@@ -1241,33 +1248,76 @@ fn agrees(at: &At, h: &Histogram<u64>, l: &LatencySummary) -> Check {
     Ok(())
 }
 
+/// What summary and shard timelines share: seconds in order and within ten years, each second's
+/// counters in range and its errors within its operations, and all of them adding up to the
+/// cell's. Each item: (second, operations, errors, bytes).
+fn seconds(
+    at: &At,
+    points: impl Iterator<Item = (u32, u64, u64, u64)> + Clone,
+    count: fn(&At, u64) -> Check,
+    (ops, errors): (u64, u64),
+) -> Check {
+    let mut previous: Option<u32> = None;
+    for (i, (second, operations, errs, bytes)) in points.clone().enumerate() {
+        let at = at.index(i);
+        if let Some(p) = previous.filter(|p| second <= *p) {
+            return Err(at
+                .field("second")
+                .fail(format!("{second} does not follow second {p}")));
+        }
+        previous = Some(second);
+        if f64::from(second) > MAX_SECONDS {
+            return Err(at.field("second").out_of_range(second, "0 to ten years"));
+        }
+        count(&at.field("operations"), operations)?;
+        count(&at.field("bytes"), bytes)?;
+        if errs > operations {
+            return Err(at.field("errors").fail(format!(
+                "{errs} errors in a second of {operations} operations"
+            )));
+        }
+    }
+    at.adds_up(points.clone().map(|p| p.1), ops, "the seconds' operations")?;
+    at.adds_up(points.map(|p| p.2), errors, "the seconds' errors")
+}
+
+/// A per-second histogram: valid, and holding no more values than the second's operations.
+fn second_histogram(at: &At, b64: &str, operations: u64) -> Check {
+    let h = histogram(at, b64)?;
+    if h.len() > operations {
+        return Err(at.fail(format!(
+            "holds {} values in a second of {operations} operations",
+            h.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An open model's arrivals: counters in range, no more dropped than scheduled.
+fn arrivals(at: &At, scheduled: u64, dropped: u64, count: fn(&At, u64) -> Check) -> Check {
+    count(&at.field("scheduled"), scheduled)?;
+    count(&at.field("dropped"), dropped)?;
+    if dropped > scheduled {
+        return Err(at
+            .field("dropped")
+            .fail(format!("{dropped} dropped of {scheduled} scheduled")));
+    }
+    Ok(())
+}
+
 fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
     if points.is_empty() {
         return Ok(()); // written by a loadplan that kept no timeline
     }
-    let mut previous: Option<u32> = None;
+    // The errors were checked to add up to at most the operations: no overflow.
+    let errors = c.errors.values().sum();
+    let counts = points
+        .iter()
+        .map(|p| (p.second, p.operations, p.errors, p.bytes));
+    seconds(at, counts, |a, v| a.total(v), (c.operations, errors))?;
+    let highest = shape().highest_us;
     for (i, p) in points.iter().enumerate() {
         let at = at.index(i);
-        if previous.is_some_and(|s| p.second <= s) {
-            return Err(at.field("second").fail(format!(
-                "{} does not follow second {}",
-                p.second,
-                previous.unwrap_or(0)
-            )));
-        }
-        previous = Some(p.second);
-        if f64::from(p.second) > MAX_SECONDS {
-            return Err(at.field("second").out_of_range(p.second, "0 to ten years"));
-        }
-        at.field("operations").total(p.operations)?;
-        if p.errors > p.operations {
-            return Err(at.field("errors").fail(format!(
-                "{} errors in a second of {} operations",
-                p.errors, p.operations
-            )));
-        }
-        at.field("bytes").total(p.bytes)?;
-        let highest = shape().highest_us;
         for (field, v) in [
             ("p50_us", p.p50_us),
             ("p99_us", p.p99_us),
@@ -1285,38 +1335,14 @@ fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
         }
         at.field("in_flight").magnitude(p.in_flight)?;
         if !p.histogram.is_empty() {
-            let at = at.field("histogram");
-            let h = histogram(&at, &p.histogram)?;
-            if h.len() > p.operations {
-                return Err(at.fail(format!(
-                    "holds {} values in a second of {} operations",
-                    h.len(),
-                    p.operations
-                )));
-            }
+            second_histogram(&at.field("histogram"), &p.histogram, p.operations)?;
         }
     }
-    at.adds_up(
-        points.iter().map(|p| p.operations),
-        c.operations,
-        "the seconds' operations",
-    )?;
-    at.adds_up(
-        points.iter().map(|p| p.errors),
-        c.errors.values().sum(),
-        "the seconds' errors",
-    )
+    Ok(())
 }
 
 fn open(at: &At, o: &OpenSummary, ops: u64) -> Check {
-    at.field("scheduled").total(o.scheduled)?;
-    at.field("dropped").total(o.dropped)?;
-    if o.dropped > o.scheduled {
-        return Err(at.field("dropped").fail(format!(
-            "{} dropped of {} scheduled",
-            o.dropped, o.scheduled
-        )));
-    }
+    arrivals(at, o.scheduled, o.dropped, |a, v| a.total(v))?;
     at.field("target_rate_per_s")
         .magnitude(o.target_rate_per_s)?;
     at.field("achieved_rate_per_s")
@@ -1358,16 +1384,12 @@ fn baseline(at: &At, b: &BaselineReport) -> Check {
 /// Checks a parsed shard results file (see the module doc); `name` is the file, for messages.
 /// What needs the plan (scenario indices, the plan's cells) is checked by `merge_results`.
 pub fn check_results(name: &str, r: &Results) -> Result<(), SavedError> {
-    results_rules(r).map_err(|v| SavedError::Invalid {
-        name: name.into(),
-        path: v.path,
-        reason: v.reason,
-    })
+    results_rules(r).map_err(|v| v.in_file(name))
 }
 
 fn results_rules(r: &Results) -> Check {
     let at = ROOT;
-    plan_info(&at.field("plan"), &r.plan)?;
+    run(&r.plan, &r.run_id, [&r.started_at, &r.finished_at])?;
     if r.plan_hash.len() != 64 || !r.plan_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(at
             .field("plan_hash")
@@ -1381,9 +1403,6 @@ fn results_rules(r: &Results) -> Check {
             r.shard.index, r.shard.count
         )));
     }
-    at.field("run_id").run_id(&r.run_id)?;
-    at.field("started_at").time(&r.started_at)?;
-    at.field("finished_at").time(&r.finished_at)?;
     at.field("cores").within(r.cores, 1, MAX_CORES)?;
     let cells = at.field("cells");
     for (i, c) in r.cells.iter().enumerate() {
@@ -1453,60 +1472,29 @@ fn recorder(at: &At, r: &RecorderWire) -> Check {
         ops,
         "the latency histogram's values and out_of_range",
     )?;
-    let timeline = at.field("timeline");
-    let mut previous: Option<u32> = None;
-    for (i, s) in r.timeline.iter().enumerate() {
-        let at = timeline.index(i);
-        if previous.is_some_and(|p| s.second <= p) {
-            return Err(at.field("second").fail(format!(
-                "{} does not follow second {}",
-                s.second,
-                previous.unwrap_or(0)
-            )));
-        }
-        previous = Some(s.second);
-        if f64::from(s.second) > MAX_SECONDS {
-            return Err(at.field("second").out_of_range(s.second, "0 to ten years"));
-        }
-        at.field("operations").count(s.operations)?;
-        at.field("bytes").count(s.bytes)?;
-        if s.errors > s.operations {
-            return Err(at.field("errors").fail(format!(
-                "{} errors in a second of {} operations",
-                s.errors, s.operations
-            )));
-        }
-        let h = histogram(&at.field("latency"), &s.latency)?;
-        if h.len() > s.operations {
-            return Err(at.field("latency").fail(format!(
-                "holds {} values in a second of {} operations",
-                h.len(),
-                s.operations
-            )));
-        }
-    }
     // Unlike a summary's (older summaries have none), a shard's timeline always accounts for
     // every operation: merged with another shard's, it must still add up.
-    timeline.adds_up(
-        r.timeline.iter().map(|s| s.operations),
-        ops,
-        "the seconds' operations",
+    let timeline = at.field("timeline");
+    let counts = r
+        .timeline
+        .iter()
+        .map(|s| (s.second, s.operations, s.errors, s.bytes));
+    seconds(
+        &timeline,
+        counts,
+        |a, v| a.count(v),
+        (ops, r.errors.iter().sum()),
     )?;
-    timeline.adds_up(
-        r.timeline.iter().map(|s| s.errors),
-        r.errors.iter().sum(),
-        "the seconds' errors",
-    )?;
+    for (i, s) in r.timeline.iter().enumerate() {
+        second_histogram(
+            &timeline.index(i).field("latency"),
+            &s.latency,
+            s.operations,
+        )?;
+    }
     if let Some(o) = &r.open {
         let at = at.field("open");
-        at.field("scheduled").count(o.scheduled)?;
-        at.field("dropped").count(o.dropped)?;
-        if o.dropped > o.scheduled {
-            return Err(at.field("dropped").fail(format!(
-                "{} dropped of {} scheduled",
-                o.dropped, o.scheduled
-            )));
-        }
+        arrivals(&at, o.scheduled, o.dropped, |a, v| a.count(v))?;
         for (field, b64) in [("uncorrected", &o.uncorrected), ("lag", &o.lag)] {
             let at = at.field(field);
             let h = histogram(&at, b64)?;

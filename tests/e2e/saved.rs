@@ -38,18 +38,38 @@ fn refused_fixtures() -> Vec<(PathBuf, String)> {
     out
 }
 
+/// The fixture `name` with the value at `pointer` replaced, written into `dir`.
+fn fixture_with(dir: &Path, name: &str, pointer: &str, value: Value) -> PathBuf {
+    let bytes = std::fs::read(fixtures().join(name)).expect("fixture");
+    let mut v: Value = serde_json::from_slice(&bytes).expect("json");
+    *v.pointer_mut(pointer).expect(pointer) = value;
+    let file = dir.join(name);
+    std::fs::write(&file, v.to_string()).expect("write");
+    file
+}
+
+/// `loadplan report FILES… --out DIR` exits 2, says each of `wants`, and writes nothing.
+fn report_refuses(dir: &Path, files: &[&Path], wants: &[&str]) {
+    let out = dir.join("out");
+    let mut args = vec!["report"];
+    args.extend(files.iter().map(|f| s(f)));
+    args.extend(["--out", s(&out)]);
+    let r = loadplan(dir, &args);
+    assert_eq!(r.code, 2, "{files:?}: {r:?}");
+    for want in wants {
+        assert!(r.stderr.contains(want), "wants `{want}`: {r:?}");
+    }
+    assert!(!r.stderr.contains("panicked"), "{r:?}");
+    assert!(!out.exists(), "{files:?}: nothing written");
+}
+
 #[test]
 #[ignore = "needs the loader wired into lib.rs::rerender (issue 18)"]
 fn damaged_files_make_report_exit_2_naming_the_field_and_write_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (file, want) in refused_fixtures() {
-        let out = dir.path().join("out");
-        let r = loadplan(dir.path(), &["report", s(&file), "--out", s(&out)]);
-        assert_eq!(r.code, 2, "{}: {r:?}", file.display());
-        assert!(r.stderr.contains(s(&file)), "names the file: {r:?}");
-        assert!(r.stderr.contains(&want), "wants `{want}`: {r:?}");
-        assert!(!r.stderr.contains("panicked"), "{r:?}");
-        assert!(!out.exists(), "{}: nothing written", file.display());
+        let named = format!("{}: ", file.display());
+        report_refuses(dir.path(), &[&file], &[&named, &want]);
     }
 }
 
@@ -57,21 +77,14 @@ fn damaged_files_make_report_exit_2_naming_the_field_and_write_nothing() {
 #[ignore = "needs the loader wired into lib.rs::rerender (issue 18)"]
 fn report_reads_exactly_the_current_version() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("summary.json")).expect("read"))
-            .expect("json");
-    v["schema_version"] = Value::from(2);
-    let newer = dir.path().join("newer.json");
-    std::fs::write(&newer, v.to_string()).expect("write");
-    let out = dir.path().join("out");
-    let r = loadplan(dir.path(), &["report", s(&newer), "--out", s(&out)]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(
-        r.stderr
-            .contains("schema_version 2 is newer than this loadplan reads (1)"),
-        "{r:?}"
+    let newer = fixture_with(
+        dir.path(),
+        "summary.json",
+        "/schema_version",
+        Value::from(2),
     );
-    assert!(!out.exists());
+    let want = "schema_version 2 is newer than this loadplan reads (1)";
+    report_refuses(dir.path(), &[&newer], &[want]);
 }
 
 #[test]
@@ -79,21 +92,16 @@ fn report_reads_exactly_the_current_version() {
 fn a_damaged_shard_stops_the_merge_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = fixtures().join("shard-1-of-2.json");
-    let mut v: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("shard-2-of-2.json")).expect("read"))
-            .expect("json");
-    v["cells"][0]["recorder"]["operations"] = Value::from(u64::MAX);
-    let bad = dir.path().join("shard-2.json");
-    std::fs::write(&bad, v.to_string()).expect("write");
-    let out = dir.path().join("out");
-    let r = loadplan(dir.path(), &["report", s(&good), s(&bad), "--out", s(&out)]);
-    assert_eq!(r.code, 2, "{r:?}");
-    assert!(
-        r.stderr
-            .contains("cells[0].recorder.operations: 18446744073709551615 is out of range"),
-        "{r:?}"
+    let pointer = "/cells/0/recorder/operations";
+    let bad = fixture_with(
+        dir.path(),
+        "shard-2-of-2.json",
+        pointer,
+        Value::from(u64::MAX),
     );
-    assert!(!out.exists());
+    let want = "cells[0].recorder.operations: 18446744073709551615 is out of range";
+    report_refuses(dir.path(), &[&good, &bad], &[want]);
+    let out = dir.path().join("out");
     // The two real shards still merge.
     let other = fixtures().join("shard-2-of-2.json");
     let r = loadplan(
