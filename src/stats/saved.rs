@@ -574,24 +574,27 @@ fn show(v: f64) -> String {
 }
 
 /// A saved time: RFC 3339 as loadplan writes it (`2026-11-28T16:10:12Z`), with an optional
-/// fraction, or with a numeric offset (`+02:00`) instead of `Z`.
+/// fraction, or with a numeric offset (`+02:00`) instead of `Z`; from 1970 on.
 pub fn parse_time(s: &str) -> Option<SystemTime> {
-    let s = s.trim();
     let split = s.len().checked_sub(6).filter(|i| s.is_char_boundary(*i));
     if let Some((local, offset)) = split.map(|i| s.split_at(i))
         && let [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] = offset.as_bytes()
         && [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())
     {
         let digit = |d: &u8| u64::from(d - b'0');
-        let secs = (digit(h1) * 10 + digit(h2)) * 3600 + (digit(m1) * 10 + digit(m2)) * 60;
-        let t = humantime::parse_rfc3339_weak(local).ok()?;
+        let (hours, minutes) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
+        if hours > 23 || minutes > 59 {
+            return None;
+        }
+        let t = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
         // Local time = UTC + offset.
+        let offset = Duration::from_secs(hours * 3600 + minutes * 60);
         return match sign {
-            b'+' => t.checked_sub(Duration::from_secs(secs)),
-            _ => t.checked_add(Duration::from_secs(secs)),
+            b'+' => t.checked_sub(offset),
+            _ => t.checked_add(offset),
         };
     }
-    humantime::parse_rfc3339_weak(s).ok()
+    humantime::parse_rfc3339(s).ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1934,6 +1937,28 @@ mod tests {
             include_bytes!("../../tests/fixtures/saved/inflate/incomplete-literal-code.deflate");
         let e = inflate::raw(incomplete, 100).expect_err("incomplete code");
         assert!(e.contains("a Huffman code is incomplete"), "{e}");
+    }
+
+    #[test]
+    fn times_are_rfc3339_from_1970_on() {
+        let base = parse_time("2026-05-01T02:00:00Z").expect("utc");
+        let half = Duration::from_millis(500);
+        for (text, want) in [
+            ("2026-05-01T02:00:00.500Z", Some(base + half)),
+            ("2026-05-01T04:00:00+02:00", Some(base)),
+            ("2026-04-30T23:30:00-02:30", Some(base)),
+            ("2026-05-01T02:00:00", None),
+            ("2026-05-01 02:00:00Z", None),
+            ("yesterday", None),
+            ("", None),
+            ("2026-05-01T02:00:00+25:00", None),
+            ("2026-05-01T02:00:00+02:60", None),
+            ("1969-12-31T23:59:59Z", None),
+            ("2026-05-01T02:00:00Zé", None),
+            ("é2026-05-01T02:00:00+01:00", None),
+        ] {
+            assert_eq!(parse_time(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -289,6 +289,26 @@ enum Outcome {
     Panicked,
 }
 
+/// What `loadplan report A B` does with two accepted shard files, short of writing: the plan
+/// they carry re-read, the merge, the gate; the merged summary must pass the loader's checks.
+fn merged_with(r: loadplan::stats::Results, sibling: &loadplan::stats::Results) -> Outcome {
+    let Ok(plan) = loadplan::plan::parse_saved(Path::new(&r.plan.file), &r.plan.source) else {
+        return Outcome::Refused; // the plan it carries no longer parses: exit 2
+    };
+    let files = vec![("a".to_string(), r), ("b".to_string(), sibling.clone())];
+    let Ok(run) = loadplan::stats::merge_results(&plan, &files) else {
+        return Outcome::Refused;
+    };
+    let mut s = loadplan::stats::summarize(&plan, &run);
+    loadplan::gate::evaluate(&plan, &mut s, None);
+    if let Err(e) = saved::check_summary("merged", &s) {
+        panic!("a merge of accepted shards is refused: {e}");
+    }
+    let _ = report::console::table(&s);
+    let _ = report::markdown::render(&s);
+    Outcome::Accepted
+}
+
 #[test]
 #[ignore = "slow: LOADPLAN_MUTATIONS=10000 cargo test --test e2e mutated -- --ignored --nocapture"]
 fn mutated_saved_files_are_refused_or_rendered_never_a_panic() {
@@ -336,17 +356,7 @@ fn mutated_saved_files_are_refused_or_rendered_never_a_panic() {
                         }
                         Outcome::Accepted
                     }
-                    Ok(Saved::Results(r)) => {
-                        let plan = loadplan::plan::parse_saved(Path::new("p.yaml"), &r.plan.source)
-                            .expect("the fixture's plan");
-                        let files = vec![("a".to_string(), *r), ("b".to_string(), sibling.clone())];
-                        if let Ok(run) = loadplan::stats::merge_results(&plan, &files) {
-                            let mut s = loadplan::stats::summarize(&plan, &run);
-                            loadplan::gate::evaluate(&plan, &mut s, None);
-                            let _ = report::console::table(&s);
-                        }
-                        Outcome::Accepted
-                    }
+                    Ok(Saved::Results(r)) => merged_with(*r, &sibling),
                 }
             }))
             .unwrap_or(Outcome::Panicked);
