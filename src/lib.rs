@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod cmd;
 mod error;
+pub mod files;
 pub mod gate;
 pub mod pem;
 pub mod plan;

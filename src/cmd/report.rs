@@ -6,14 +6,9 @@ use std::path::{Path, PathBuf};
 use super::{Console, publish};
 use crate::plan;
 use crate::report::{self as reports, OutputDir};
+use crate::stats::saved::Saved;
 use crate::stats::{self, Summary, Verdict};
 use crate::{Error, gate};
-
-/// A saved file: a run's summary.json, or a shard's results.
-enum Saved {
-    Summary(Box<Summary>),
-    Shard(Box<stats::Results>),
-}
 
 pub fn run(inputs: &[PathBuf], out: &Path, quiet: bool) -> Result<Verdict, Error> {
     let reporters = reports::reporters(None)?;
@@ -27,7 +22,7 @@ pub fn run(inputs: &[PathBuf], out: &Path, quiet: bool) -> Result<Verdict, Error
         };
         match load(&file)? {
             Saved::Summary(s) => summaries.push(*s),
-            Saved::Shard(r) => shards.push((file.display().to_string(), *r)),
+            Saved::Results(r) => shards.push((file.display().to_string(), *r)),
         }
     }
     if !shards.is_empty() {
@@ -49,33 +44,13 @@ pub fn run(inputs: &[PathBuf], out: &Path, quiet: bool) -> Result<Verdict, Error
     Ok(worst)
 }
 
-/// Reads one saved file once and tells its kind by its `format` field.
+/// Reads one saved file once, bounded, through the one loader of saved results (which tells
+/// the kind apart and checks every field).
 fn load(file: &Path) -> Result<Saved, Error> {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        format: Option<String>,
-    }
-    let bad = |e: String| Error::Input(format!("{}: {e}", file.display()));
-    let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
-    let located = |e: serde_json::Error| format!("line {} column {}: {e}", e.line(), e.column());
-    let probe: Probe = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("not a loadplan summary.json: {}", located(e))))?;
-    if probe.format.as_deref() == Some(stats::RESULTS_FORMAT) {
-        let r = serde_json::from_str::<stats::Results>(&text)
-            .map_err(|e| bad(format!("not a loadplan results file: {}", located(e))))?;
-        return Ok(Saved::Shard(Box::new(r)));
-    }
-    let s = serde_json::from_str::<Summary>(&text)
-        .map_err(|e| bad(format!("not a loadplan summary.json: {}", located(e))))?;
-    if s.schema_version != stats::SCHEMA_VERSION {
-        return Err(bad(format!(
-            "schema_version {} is not supported (this loadplan reads {})",
-            s.schema_version,
-            stats::SCHEMA_VERSION
-        )));
-    }
-    Ok(Saved::Summary(Box::new(s)))
+    let bytes = crate::files::read_saved(file)
+        .map_err(|e| Error::Input(format!("{}: cannot read: {e}", file.display())))?;
+    stats::saved::parse(&file.display().to_string(), &bytes)
+        .map_err(|e| Error::Input(e.to_string()))
 }
 
 /// Shard results of one plan merged into the summary a single run would have produced, with the

@@ -121,26 +121,17 @@ fn load_baselines(
 ) -> Result<Vec<(String, std::path::PathBuf, Summary)>, Error> {
     let mut out = Vec::new();
     for path in &args.baseline {
-        let Some(p) = plans
-            .iter()
-            .find(|p| baseline_plan_name(path).as_deref() == Some(&*p.name))
-        else {
+        let s = gate::baseline::load(path).map_err(Error::Input)?;
+        if !plans.iter().any(|p| p.name == s.plan.name) {
             return Err(Error::Usage(format!(
-                "the baseline {} is not a summary.json of any plan being run",
-                path.display()
+                "the baseline {} is a run of plan `{}`, which is not being run",
+                path.display(),
+                s.plan.name
             )));
-        };
-        let s = gate::baseline::load(path, &p.name).map_err(Error::Input)?;
-        out.push((p.name.clone(), path.clone(), s));
+        }
+        out.push((s.plan.name.clone(), path.clone(), s));
     }
     Ok(out)
-}
-
-/// The plan name inside a baseline file, to pair it with the plan being run.
-fn baseline_plan_name(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v["plan"]["name"].as_str().map(str::to_string)
 }
 
 /// A run id from a time: RFC 3339 to the second, safe in a folder name.

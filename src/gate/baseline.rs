@@ -9,34 +9,23 @@
 //! have at least 3 rounds, latency percentiles are compared as the medians of the rounds' own,
 //! and a change beyond those limits must also be beyond the noise the rounds show (`noise.rs`:
 //! an exact Mann–Whitney U test of the rounds' values); otherwise the check passes and says
-//! "within noise". No I/O here.
+//! "within noise". No I/O here but [`load`], which reads the baseline file and hands its bytes to
+//! the saved-results loader.
 
 use std::path::Path;
 
 use super::noise;
 use crate::plan::BaselineSettings;
-use crate::stats::{BaselineCheck, BaselineReport, CellSummary, NoiseCheck, Summary};
+use crate::stats::{BaselineCheck, BaselineReport, CellSummary, NoiseCheck, Summary, saved};
 
-/// Reads a baseline summary.json; refuses one of another plan.
-pub fn load(path: &Path, plan_name: &str) -> Result<Summary, String> {
-    let text = std::fs::read_to_string(path)
+/// Reads a baseline summary.json, checked as every saved summary is
+/// ([`saved::parse_summary`]: one version rule, every field in range); refuses one of another
+/// plan. The one function here that reads a file.
+pub fn load(path: &Path) -> Result<Summary, String> {
+    let bytes = crate::files::read_saved(path)
         .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
-    let s: Summary = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: not a loadplan summary.json: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
-    if s.plan.name != plan_name {
-        return Err(format!(
-            "the baseline {} is a run of plan `{}`, not of `{plan_name}`",
-            path.display(),
-            s.plan.name
-        ));
-    }
-    Ok(s)
+    saved::parse_summary(&path.display().to_string(), &bytes)
+        .map_err(|e| format!("the baseline {e}"))
 }
 
 fn key(scenario: &str, c: &CellSummary) -> String {

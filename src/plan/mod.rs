@@ -96,13 +96,7 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
             ),
         ));
     }
-    // Read at most one byte past the limit: the size reported by metadata means nothing for a
-    // pipe or a device such as /dev/zero.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_PLAN_BYTES + 1), &mut bytes)
-        })
+    let bytes = crate::files::read_bounded(path, MAX_PLAN_BYTES)
         .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
     if bytes.len() as u64 > MAX_PLAN_BYTES {
         return Err(PlanError::whole_file(

@@ -267,7 +267,16 @@ fn latency_us(s: &str) -> Result<f64, String> {
         "m" | "min" => 60e6,
         other => return Err(format!("unknown unit `{other}`: use us, ms, s or m")),
     };
-    Ok(number(num)? * scale)
+    // Latencies are recorded up to an hour: a limit beyond that is a typo (and one beyond
+    // what a float holds would be infinite).
+    let us = number(num)? * scale;
+    if us.is_finite() && us <= crate::stats::MAX_LATENCY_US as f64 {
+        Ok(us)
+    } else {
+        Err(format!(
+            "`{s}` is above an hour, the longest latency recorded"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod recorder;
 mod results;
 mod rounds;
 pub mod rusage;
+pub mod saved;
 mod summary;
 
 use std::time::{Duration, SystemTime};

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::recorder::{Recorder, RecorderWire};
+use super::saved;
 use super::{CellResult, Measured, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
@@ -139,14 +140,16 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     let Some((first_name, first)) = files.first() else {
         return Err("no results to merge".into());
     };
+    let hash = |h: &str| h.chars().take(12).collect::<String>();
     for (name, r) in files {
+        saved::check_results(name, r).map_err(|e| e.to_string())?;
         if r.plan_hash != first.plan_hash {
             return Err(format!(
                 "{name} is a run of plan `{}` ({}), {first_name} of plan `{}` ({}): results of different plans or plan versions cannot be merged",
                 r.plan.name,
-                &r.plan_hash[..12.min(r.plan_hash.len())],
+                hash(&r.plan_hash),
                 first.plan.name,
-                &first.plan_hash[..12.min(first.plan_hash.len())]
+                hash(&first.plan_hash)
             ));
         }
         if r.shard.count != first.shard.count {
@@ -160,7 +163,13 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     }
     let mut seen = vec![false; first.shard.count];
     for (name, r) in files {
-        if std::mem::replace(&mut seen[r.shard.index], true) {
+        let Some(slot) = seen.get_mut(r.shard.index) else {
+            return Err(format!(
+                "{name}: shard.index: {} is out of range for {} shards",
+                r.shard.index, r.shard.count
+            ));
+        };
+        if std::mem::replace(slot, true) {
             return Err(format!(
                 "{name}: shard {} of {} is given twice",
                 r.shard.index + 1,
@@ -174,11 +183,42 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         .filter(|(_, s)| !**s)
         .map(|(i, _)| format!("{}", i + 1))
         .collect();
+    let cores = files.iter().map(|(_, r)| r.cores).max().unwrap_or(1);
+    let planned = plan.cells(cores);
+    let rounds = plan.rounds.get();
     // (scenario, model, concurrency, round) → the shares, the cell's workers, its earliest start.
     type Shares = (Vec<Measured>, usize, Duration);
     let mut groups: BTreeMap<(usize, Model, usize, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
-        for c in &r.cells {
+        for (i, c) in r.cells.iter().enumerate() {
+            let Some(scenario) = plan.scenarios.get(c.scenario) else {
+                return Err(format!(
+                    "{name}: cells[{i}].scenario: {} is out of range (the plan it carries has {} scenarios)",
+                    c.scenario,
+                    plan.scenarios.len()
+                ));
+            };
+            if scenario.name != c.scenario_name {
+                return Err(format!(
+                    "{name}: cells[{i}].scenario_name: `{}`, but scenario {} of the plan is `{}`",
+                    c.scenario_name, c.scenario, scenario.name
+                ));
+            }
+            if !planned.iter().any(|p| {
+                (p.scenario, p.model, p.concurrency.get()) == (c.scenario, c.model, c.concurrency)
+            }) {
+                return Err(format!(
+                    "{name}: cells[{i}]: `{} · {}` is not a cell of the plan it carries",
+                    c.scenario_name,
+                    c.model.label(c.concurrency, c.workers)
+                ));
+            }
+            if c.round >= rounds {
+                return Err(format!(
+                    "{name}: cells[{i}].round: {} is out of range (the plan runs {rounds} rounds)",
+                    c.round
+                ));
+            }
             let recorder =
                 Recorder::try_from(c.recorder.clone()).map_err(|e| format!("{name}: {e}"))?;
             let entry = groups
@@ -196,11 +236,9 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         }
     }
     // Cells in plan order, round by round, as a single run would list them.
-    let cores = files.iter().map(|(_, r)| r.cores).max().unwrap_or(1);
-    let rounds = groups.keys().map(|k| k.3 + 1).max().unwrap_or(1);
     let mut cells = Vec::new();
     for round in 0..rounds {
-        for cell in plan.cells(cores) {
+        for cell in &planned {
             let key = (cell.scenario, cell.model, cell.concurrency.get(), round);
             let Some((parts, workers, offset)) = groups.remove(&key) else {
                 continue;
@@ -217,7 +255,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
             cells.push(CellResult {
                 cell: Cell {
                     workers: std::num::NonZeroUsize::new(workers).unwrap_or(cell.workers),
-                    ..cell
+                    ..cell.clone()
                 },
                 measured: merged,
                 offset,
@@ -227,19 +265,32 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
             });
         }
     }
-    let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or(SystemTime::UNIX_EPOCH);
+    // Checked above: every time parses.
+    let time = |s: &str| saved::parse_time(s).unwrap_or(SystemTime::UNIX_EPOCH);
+    let started_at = files
+        .iter()
+        .flat_map(|(_, r)| [time(&r.started_at), time(&r.finished_at)])
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let finished_at = files
+        .iter()
+        .flat_map(|(_, r)| [time(&r.started_at), time(&r.finished_at)])
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let span = finished_at
+        .duration_since(started_at)
+        .unwrap_or_default()
+        .as_secs_f64();
+    if span > saved::MAX_SECONDS {
+        return Err(format!(
+            "the shards' start and end times span {} days: they are not shards of one run",
+            (span / 86_400.0).round()
+        ));
+    }
     Ok(RunResults {
         run_id: first.run_id.clone(),
-        started_at: files
-            .iter()
-            .map(|(_, r)| time(&r.started_at))
-            .min()
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-        finished_at: files
-            .iter()
-            .map(|(_, r)| time(&r.finished_at))
-            .max()
-            .unwrap_or(SystemTime::UNIX_EPOCH),
+        started_at,
+        finished_at,
         cells,
         interrupted: files.iter().any(|(_, r)| r.interrupted),
         cores,

@@ -14,6 +14,7 @@ mod netns;
 mod open;
 mod report;
 mod run;
+mod saved;
 mod server;
 mod shards;
 mod tls;

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use super::{ReportError, page, write_atomic};
-use crate::stats::{SCHEMA_VERSION, Summary};
+use crate::stats::{SCHEMA_VERSION, Summary, saved};
 use view::{PageView, cell_keys};
 
 const TEMPLATE: &str = include_str!("../../../templates/trend.html.hbs");
@@ -52,6 +52,9 @@ pub enum TrendError {
         first_path: PathBuf,
         first_plan: String,
     },
+    /// A saved summary the loader refused; its message names the file and the field.
+    #[error(transparent)]
+    Saved(#[from] saved::SavedError),
     #[error("cannot render the trend page: {0}")]
     Render(String),
     #[error(transparent)]
@@ -208,14 +211,11 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded, TrendError> {
         if !seen.insert(key) {
             continue;
         }
-        let text = std::fs::read_to_string(&f).map_err(|source| TrendError::Read {
+        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::Read {
             path: f.clone(),
             source,
         })?;
-        let summary: Summary = serde_json::from_str(&text).map_err(|e| TrendError::Invalid {
-            path: f.clone(),
-            reason: e.to_string(),
-        })?;
+        let summary = saved::parse_summary(&f.display().to_string(), &bytes)?;
         let run = SavedRun::new(f, summary)?;
         if let Some(first) = runs.first()
             && first.summary.plan.name != run.summary.plan.name
@@ -523,7 +523,7 @@ mod tests {
                 "api",
                 &format!("2026-05-0{d}T02:00:00Z"),
                 Verdict::Passed,
-                1,
+                5_000,
             );
             let run = plan_dir.join(&s.run_id);
             std::fs::create_dir_all(&run).expect("mkdir");
@@ -545,7 +545,13 @@ mod tests {
         let again = load(&[plan_dir.clone(), one]).expect("loads");
         assert_eq!(again.runs.len(), 2);
 
-        let other = summary("other", "api", "2026-05-03T02:00:00Z", Verdict::Passed, 1);
+        let other = summary(
+            "other",
+            "api",
+            "2026-05-03T02:00:00Z",
+            Verdict::Passed,
+            5_000,
+        );
         let other_file = dir.path().join("other.json");
         std::fs::write(&other_file, serde_json::to_vec(&other).expect("json")).expect("write");
         let e = load(&[plan_dir.clone(), other_file.clone()]).expect_err("mixed");
