@@ -39,6 +39,9 @@ impl Model {
     /// The model every speedup is measured against.
     pub const BASELINE: Model = Model::Sequential;
 
+    /// The model a scenario runs under when it names none.
+    pub const DEFAULT: Model = Model::Async;
+
     /// The model's name as plans and summaries write it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -436,7 +436,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         let mut models = s
             .models
             .or_else(|| d.models.clone())
-            .unwrap_or_else(|| vec![Model::Async]);
+            .unwrap_or_else(|| vec![Model::DEFAULT]);
         dedup_in_order(&mut models);
         if models.is_empty() {
             return Err(ResolveError::at(

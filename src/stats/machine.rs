@@ -13,7 +13,6 @@
 //!   than the model; such a cell is never the evidence for io or cpu.
 
 use super::{CellSummary, FlagKind, MachineCheck, MachineFlag};
-use crate::plan::Model;
 
 /// A cell shorter than this, or with fewer operations than [`MIN_OPERATIONS`], is too short.
 pub const MIN_WALL_SECONDS: f64 = 0.1;
@@ -58,7 +57,7 @@ pub fn check(
         });
     }
     if let (Some(mine), Some(seq)) = (out.cpu_us_per_op, sequential.and_then(cpu_us_per_op)) {
-        if seq > 0.0 && c.model != Model::Sequential {
+        if seq > 0.0 && !c.model.is_baseline() {
             let ratio = mine / seq;
             out.cpu_per_op_vs_sequential = Some(ratio);
             let comparable = sequential.is_some_and(|s| !too_short(s)) && !out.too_short;
@@ -114,6 +113,7 @@ fn cpu_us_per_op(c: &CellSummary) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Model;
     use crate::stats::{LatencySummary, MachineSample};
 
     fn cell(model: Model, operations: u64, wall: f64, cpu: f64) -> CellSummary {
