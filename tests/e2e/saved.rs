@@ -3,7 +3,7 @@
 //! nothing; `--baseline` refuses the same before any load is sent; real files of every kind pass.
 //!
 //! The binary's `report` command reads every file through `stats::saved::parse`; the
-//! library-level proofs of the same refusals are unit tests in `src/stats/saved.rs`.
+//! library-level proofs of the same refusals are unit tests in `src/stats/saved/`.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};

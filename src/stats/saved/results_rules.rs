@@ -1,0 +1,135 @@
+//! The rules a saved shard results file must keep.
+
+use crate::plan::spec::MAX_CONCURRENCY;
+use crate::stats::recorder::RecorderWire;
+use crate::stats::results::{CellPartWire, Results};
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Shard results.
+
+/// Checks a parsed shard results file (see the module doc); `name` is the file, for messages.
+/// What needs the plan (scenario indices, the plan's cells) is checked by `merge_results`.
+pub fn check_results(name: &str, r: &Results) -> Result<(), SavedError> {
+    results_rules(r).map_err(|v| v.in_file(name))
+}
+
+pub(super) fn results_rules(r: &Results) -> Check {
+    let at = ROOT;
+    run(&r.plan, &r.run_id, [&r.started_at, &r.finished_at])?;
+    if r.plan_hash.len() != 64 || !r.plan_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(at
+            .field("plan_hash")
+            .fail("not a plan hash (64 hexadecimal digits)"));
+    }
+    let shard = at.field("shard");
+    shard.field("count").within(r.shard.count, 1, MAX_SHARDS)?;
+    if r.shard.index >= r.shard.count {
+        return Err(shard.field("index").fail(format!(
+            "{} is out of range for {} shards (0-based)",
+            r.shard.index, r.shard.count
+        )));
+    }
+    at.field("cores").within(r.cores, 1, MAX_CORES)?;
+    let cells = at.field("cells");
+    for (i, c) in r.cells.iter().enumerate() {
+        let at = cells.index(i);
+        part(&at, c)?;
+        let twice = r.cells[..i]
+            .iter()
+            .any(|o| (o.scenario, o.model, o.concurrency) == (c.scenario, c.model, c.concurrency));
+        if twice {
+            return Err(at.fail(format!(
+                "a second share of cell `{} · {}` in one shard",
+                c.scenario_name,
+                c.model.label(c.concurrency, c.workers)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn part(at: &At, c: &CellPartWire) -> Check {
+    at.field("scenario_name").name(&c.scenario_name)?;
+    at.field("concurrency")
+        .within(c.concurrency, 1, MAX_CONCURRENCY)?;
+    at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
+    at.field("wall_us").micros(c.wall_us)?;
+    at.field("cpu_us").micros(c.cpu_us)?;
+    at.field("offset_us").micros(c.offset_us)?;
+    recorder(&at.field("recorder"), &c.recorder)
+}
+
+pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
+    let ops = r.operations;
+    at.field("operations").count(ops)?;
+    at.field("successes").count(r.successes)?;
+    let errors = at.field("errors");
+    for (i, n) in r.errors.iter().enumerate() {
+        errors.index(i).count(*n)?;
+    }
+    at.adds_up(
+        r.errors.iter().copied().chain([r.successes]),
+        ops,
+        "successes and errors",
+    )?;
+    let statuses = at.field("statuses");
+    for (i, (code, n)) in r.statuses.iter().enumerate() {
+        let at = statuses.index(i);
+        if !(100..=999).contains(code) {
+            return Err(at.fail(format!("{code} is not an HTTP status code (100 to 999)")));
+        }
+        if r.statuses[..i].iter().any(|(c, _)| c == code) {
+            return Err(at.fail(format!("status {code} is listed twice")));
+        }
+        at.count(*n)?;
+    }
+    let answered = r
+        .statuses
+        .iter()
+        .try_fold(0u64, |a, (_, n)| a.checked_add(*n));
+    if answered.is_none_or(|n| n > ops) {
+        return Err(statuses.fail(format!("count more responses than the {ops} operations")));
+    }
+    at.field("bytes").count(r.bytes)?;
+    at.field("out_of_range").count(r.out_of_range)?;
+    let latency = histogram(&at.field("latency"), &r.latency)?;
+    at.adds_up(
+        [latency.len(), r.out_of_range],
+        ops,
+        "the latency histogram's values and out_of_range",
+    )?;
+    // Unlike a summary's (older summaries have none), a shard's timeline always accounts for
+    // every operation: merged with another shard's, it must still add up.
+    let timeline = at.field("timeline");
+    let counts = r
+        .timeline
+        .iter()
+        .map(|s| (s.second, s.operations, s.errors, s.bytes));
+    seconds(
+        &timeline,
+        counts,
+        |a, v| a.count(v),
+        (ops, r.errors.iter().sum()),
+    )?;
+    for (i, s) in r.timeline.iter().enumerate() {
+        second_histogram(
+            &timeline.index(i).field("latency"),
+            &s.latency,
+            s.operations,
+        )?;
+    }
+    if let Some(o) = &r.open {
+        let at = at.field("open");
+        arrivals(&at, o.scheduled, o.dropped, |a, v| a.count(v))?;
+        for (field, b64) in [("uncorrected", &o.uncorrected), ("lag", &o.lag)] {
+            let at = at.field(field);
+            let h = histogram(&at, b64)?;
+            if h.len() > ops {
+                return Err(at.fail(format!("holds {} values for {ops} operations", h.len())));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! The rules a saved summary.json must keep: every count, time, rate and histogram in range and
+//! consistent with the others.
+
+use hdrhistogram::Histogram;
+
+use crate::plan::spec::MAX_CONCURRENCY;
+use crate::stats::recorder::TimelinePoint;
+use crate::stats::summary::{
+    BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, ScenarioSummary, Summary,
+};
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// The summary.
+
+/// Checks a parsed summary (see the module doc); `name` is the file, for messages.
+pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
+    summary_rules(s).map_err(|v| v.in_file(name))
+}
+
+pub(super) fn summary_rules(s: &Summary) -> Check {
+    let at = ROOT;
+    let (started, finished) = (s.started_at.to_string(), s.finished_at.to_string());
+    run(&s.plan, &s.run_id, [&started, &finished])?;
+    at.field("duration_seconds").seconds(s.duration_seconds)?;
+    at.field("host")
+        .field("cores")
+        .within(s.host.cores, 1, MAX_CORES)?;
+    let scenarios = at.field("scenarios");
+    for (i, sc) in s.scenarios.iter().enumerate() {
+        scenario(&scenarios.index(i), sc)?;
+    }
+    if let Some(b) = &s.baseline {
+        baseline(&at.field("baseline"), b)?;
+    }
+    Ok(())
+}
+
+/// What a summary and a shard file both say about their run.
+pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2]) -> Check {
+    ROOT.field("plan").field("name").name(&plan.name)?;
+    ROOT.field("run_id").run_id(run_id)?;
+    ROOT.field("started_at").time(started)?;
+    ROOT.field("finished_at").time(finished)
+}
+
+pub(super) fn scenario(at: &At, s: &ScenarioSummary) -> Check {
+    at.field("name").name(&s.name)?;
+    at.field("busy_fraction").magnitude(s.busy_fraction)?;
+    if s.cells.is_empty() {
+        return Err(at
+            .field("cells")
+            .fail("a scenario without cells is never written"));
+    }
+    let cells = at.field("cells");
+    for (i, c) in s.cells.iter().enumerate() {
+        cell(&cells.index(i), c)?;
+    }
+    Ok(())
+}
+
+pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
+    at.field("concurrency")
+        .within(c.concurrency, 1, MAX_CONCURRENCY)?;
+    at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
+    let ops = c.operations;
+    at.field("operations").total(ops)?;
+    at.field("successes").total(c.successes)?;
+    let errors = at.field("errors");
+    for (k, n) in &c.errors {
+        errors.field(k).total(*n)?;
+    }
+    at.adds_up(
+        c.errors.values().copied().chain([c.successes]),
+        ops,
+        "successes and errors",
+    )?;
+    let statuses = at.field("status_codes");
+    for (code, n) in &c.status_codes {
+        let at = statuses.field(code);
+        match code.parse::<u16>() {
+            Ok(100..=999) => at.total(*n)?,
+            _ => return Err(at.fail("not an HTTP status code (100 to 999)")),
+        }
+    }
+    let answered = c
+        .status_codes
+        .values()
+        .try_fold(0u64, |a, n| a.checked_add(*n));
+    if answered.is_none_or(|n| n > ops) {
+        return Err(statuses.fail(format!("count more responses than the {ops} operations")));
+    }
+    at.field("error_rate").fraction(c.error_rate)?;
+    at.field("bytes").total(c.bytes)?;
+    at.field("wall_seconds").seconds(c.wall_seconds)?;
+    at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
+    at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
+    at.field("cores_busy").magnitude(c.cores_busy)?;
+    at.field("start_offset_seconds")
+        .seconds(c.start_offset_seconds)?;
+    if let Some(x) = c.speedup {
+        at.field("speedup").magnitude(x)?;
+    }
+    let latency_at = at.field("latency_us");
+    latency(&latency_at, &c.latency_us)?;
+    at.field("latency_out_of_range")
+        .total(c.latency_out_of_range)?;
+    at.adds_up(
+        [c.latency_us.count, c.latency_out_of_range],
+        ops,
+        "latency_us.count and latency_out_of_range",
+    )?;
+    if !c.histogram.is_empty() {
+        let at = at.field("histogram");
+        let h = histogram(&at, &c.histogram)?;
+        agrees(&at, &h, &c.latency_us)?;
+    }
+    let thresholds = at.field("thresholds");
+    for (i, t) in c.thresholds.iter().enumerate() {
+        let at = thresholds.index(i);
+        if let Some(o) = t.observed {
+            at.field("observed").finite(o)?;
+        }
+        at.field("limit").finite(t.limit)?;
+    }
+    timeline(&at.field("timeline"), &c.timeline, c)?;
+    if let Some(o) = &c.open {
+        open(&at.field("open"), o, ops)?;
+    }
+    Ok(())
+}
+
+/// Percentiles in order and in the histogram's range; `count` within the counters' range.
+pub(super) fn latency(at: &At, l: &LatencySummary) -> Check {
+    at.field("count").total(l.count)?;
+    let highest = shape().highest_us;
+    let marks = [
+        ("min", l.min),
+        ("p50", l.p50),
+        ("p90", l.p90),
+        ("p99", l.p99),
+        ("p999", l.p999),
+        ("max", l.max),
+    ];
+    for (field, v) in marks {
+        if v > highest {
+            return Err(at
+                .field(field)
+                .out_of_range(v, &format!("0 to {highest} µs, one hour")));
+        }
+    }
+    for pair in marks.windows(2) {
+        let ((a, x), (b, y)) = (pair[0], pair[1]);
+        if x > y {
+            return Err(at.fail(format!("out of order: {a} {x} > {b} {y}")));
+        }
+    }
+    let range = format!("0 to {highest} µs, one hour");
+    at.field("mean").float(l.mean, highest as f64, &range)?;
+    at.field("stdev").float(l.stdev, highest as f64, &range)
+}
+
+pub(super) fn histogram(at: &At, b64: &str) -> Result<Histogram<u64>, Violation> {
+    decode_histogram(b64).map_err(|e| at.fail(format!("not a valid HdrHistogram ({e})")))
+}
+
+/// The histogram holds what the summary says it holds.
+pub(super) fn agrees(at: &At, h: &Histogram<u64>, l: &LatencySummary) -> Check {
+    if h.len() != l.count {
+        return Err(at.fail(format!(
+            "holds {} values, but latency_us.count is {}",
+            h.len(),
+            l.count
+        )));
+    }
+    if l.count > 0 && !(h.equivalent(h.min(), l.min) && h.equivalent(h.max(), l.max)) {
+        return Err(at.fail(format!(
+            "spans {} to {} µs, but latency_us says {} to {}",
+            h.min(),
+            h.max(),
+            l.min,
+            l.max
+        )));
+    }
+    Ok(())
+}
+
+/// What summary and shard timelines share: seconds in order and within ten years, each second's
+/// counters in range and its errors within its operations, and all of them adding up to the
+/// cell's. Each item: (second, operations, errors, bytes).
+pub(super) fn seconds(
+    at: &At,
+    points: impl Iterator<Item = (u32, u64, u64, u64)> + Clone,
+    count: fn(&At, u64) -> Check,
+    (ops, errors): (u64, u64),
+) -> Check {
+    let mut previous: Option<u32> = None;
+    for (i, (second, operations, errs, bytes)) in points.clone().enumerate() {
+        let at = at.index(i);
+        if let Some(p) = previous.filter(|p| second <= *p) {
+            return Err(at
+                .field("second")
+                .fail(format!("{second} does not follow second {p}")));
+        }
+        previous = Some(second);
+        if f64::from(second) > MAX_SECONDS {
+            return Err(at.field("second").out_of_range(second, "0 to ten years"));
+        }
+        count(&at.field("operations"), operations)?;
+        count(&at.field("bytes"), bytes)?;
+        if errs > operations {
+            return Err(at.field("errors").fail(format!(
+                "{errs} errors in a second of {operations} operations"
+            )));
+        }
+    }
+    at.adds_up(points.clone().map(|p| p.1), ops, "the seconds' operations")?;
+    at.adds_up(points.map(|p| p.2), errors, "the seconds' errors")
+}
+
+/// A per-second histogram: valid, and holding no more values than the second's operations.
+pub(super) fn second_histogram(at: &At, b64: &str, operations: u64) -> Check {
+    let h = histogram(at, b64)?;
+    if h.len() > operations {
+        return Err(at.fail(format!(
+            "holds {} values in a second of {operations} operations",
+            h.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An open model's arrivals: counters in range, no more dropped than scheduled.
+pub(super) fn arrivals(
+    at: &At,
+    scheduled: u64,
+    dropped: u64,
+    count: fn(&At, u64) -> Check,
+) -> Check {
+    count(&at.field("scheduled"), scheduled)?;
+    count(&at.field("dropped"), dropped)?;
+    if dropped > scheduled {
+        return Err(at
+            .field("dropped")
+            .fail(format!("{dropped} dropped of {scheduled} scheduled")));
+    }
+    Ok(())
+}
+
+pub(super) fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
+    if points.is_empty() {
+        return Ok(()); // written by a loadplan that kept no timeline
+    }
+    // The errors were checked to add up to at most the operations: no overflow.
+    let errors = c.errors.values().sum();
+    let counts = points
+        .iter()
+        .map(|p| (p.second, p.operations, p.errors, p.bytes));
+    seconds(at, counts, |a, v| a.total(v), (c.operations, errors))?;
+    let highest = shape().highest_us;
+    for (i, p) in points.iter().enumerate() {
+        let at = at.index(i);
+        for (field, v) in [
+            ("p50_us", p.p50_us),
+            ("p99_us", p.p99_us),
+            ("max_us", p.max_us),
+        ] {
+            if v > highest {
+                return Err(at.field(field).out_of_range(v, "0 to one hour"));
+            }
+        }
+        if p.p50_us > p.p99_us || p.p99_us > p.max_us {
+            return Err(at.fail(format!(
+                "out of order: p50_us {}, p99_us {}, max_us {}",
+                p.p50_us, p.p99_us, p.max_us
+            )));
+        }
+        at.field("in_flight").magnitude(p.in_flight)?;
+        if !p.histogram.is_empty() {
+            second_histogram(&at.field("histogram"), &p.histogram, p.operations)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn open(at: &At, o: &OpenSummary, ops: u64) -> Check {
+    arrivals(at, o.scheduled, o.dropped, |a, v| a.total(v))?;
+    at.field("target_rate_per_s")
+        .magnitude(o.target_rate_per_s)?;
+    at.field("achieved_rate_per_s")
+        .magnitude(o.achieved_rate_per_s)?;
+    for (field, l) in [
+        ("latency_uncorrected_us", &o.latency_uncorrected_us),
+        ("send_lag_us", &o.send_lag_us),
+    ] {
+        let at = at.field(field);
+        latency(&at, l)?;
+        if l.count > ops {
+            return Err(at
+                .field("count")
+                .fail(format!("{} values for {ops} operations", l.count)));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn baseline(at: &At, b: &BaselineReport) -> Check {
+    at.field("tolerance").finite(b.tolerance)?;
+    let checks = at.field("checks");
+    for (i, c) in b.checks.iter().enumerate() {
+        let at = checks.index(i);
+        at.field("baseline").finite(c.baseline)?;
+        at.field("current").finite(c.current)?;
+        if let Some(x) = c.change
+            && !x.is_finite()
+        {
+            return Err(at.field("change").out_of_range(show(x), "a finite number"));
+        }
+    }
+    Ok(())
+}
