@@ -148,6 +148,32 @@ pub fn compare(
                 c.error_rate > b.error_rate * (1.0 + tol)
             };
             check("error_rate", b.error_rate, c.error_rate, worse_errors);
+            // Each request of a mix or a flow, by name, against the same request of the baseline
+            // cell (rounds pool into one histogram per request: no noise test for them).
+            if c.requests.len() > 1 {
+                for r in &c.requests {
+                    let Some(br) = b.requests.iter().find(|x| x.name == r.name) else {
+                        continue;
+                    };
+                    for (stat, base, cur) in [
+                        ("p50", br.latency_us.p50, r.latency_us.p50),
+                        ("p90", br.latency_us.p90, r.latency_us.p90),
+                        ("p99", br.latency_us.p99, r.latency_us.p99),
+                    ] {
+                        let (base, cur) = (base as f64, cur as f64);
+                        let worse = cur > base * (1.0 + tol) && cur - base > floor_us as f64;
+                        check(&format!("{stat}{{request={}}}", r.name), base, cur, worse);
+                    }
+                    let errors_appeared = br.error_rate == 0.0 && r.error_rate > 0.0;
+                    let worse = errors_appeared || r.error_rate > br.error_rate * (1.0 + tol);
+                    check(
+                        &format!("error_rate{{request={}}}", r.name),
+                        br.error_rate,
+                        r.error_rate,
+                        worse,
+                    );
+                }
+            }
         }
     }
     let mut missing_in_run = Vec::new();
@@ -225,6 +251,47 @@ mod tests {
             .into_iter()
             .find(|c| c.metric == "p50")
             .expect("p50 check")
+    }
+
+    /// `summary(&[20_000.0])` with two named requests whose p50s are `login` and `search`.
+    fn with_requests(login: u64, search: u64, search_errors: f64) -> Summary {
+        let mut s = serde_json::to_value(summary(&[20_000.0])).expect("to json");
+        let request = |name: &str, p50: u64, error_rate: f64| {
+            serde_json::json!({"name": name, "operations": 50, "successes": 50, "errors": {},
+                "error_rate": error_rate, "status_codes": {"200": 50}, "bytes": 0,
+                "latency_us": {"count": 50, "min": 1, "mean": p50 as f64, "p50": p50, "p90": p50,
+                    "p99": p50, "p999": p50, "max": p50, "stdev": 0.0},
+                "histogram": ""})
+        };
+        s["scenarios"][0]["cells"][0]["requests"] = serde_json::json!([
+            request("login", login, 0.0),
+            request("search", search, search_errors)
+        ]);
+        serde_json::from_value(s).expect("summary with requests")
+    }
+
+    #[test]
+    fn each_request_of_a_mix_is_held_to_its_own_baseline() {
+        let settings = BaselineSettings {
+            tolerance: 0.1,
+            latency_floor: Duration::from_micros(100),
+        };
+        let base = with_requests(5_000, 30_000, 0.0);
+        let current = with_requests(5_100, 60_000, 0.02);
+        let report = compare(&current, &base, Path::new("b.json"), settings);
+        let check = |metric: &str| {
+            report
+                .checks
+                .iter()
+                .find(|c| c.metric == metric)
+                .unwrap_or_else(|| panic!("no {metric} check in {:?}", report.checks))
+        };
+        assert!(check("p50{request=login}").passed);
+        assert!(!check("p50{request=search}").passed);
+        assert!(check("error_rate{request=login}").passed);
+        assert!(!check("error_rate{request=search}").passed);
+        // The cell's own p50 did not move: only the per-request checks catch the regression.
+        assert!(check("p50").passed);
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
 pub(super) fn baseline_value(metric: &str, v: f64) -> String {
     match metric {
         "throughput_per_s" => format!("{}/s", units::number(v)),
-        "error_rate" => units::percent(v),
+        m if m.starts_with("error_rate") => units::percent(v),
         // Latency metrics are whole microseconds.
         _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),
         _ => units::number(v),
