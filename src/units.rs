@@ -67,13 +67,19 @@ pub fn percent(fraction: f64) -> String {
     }
 }
 
+/// Bytes as `512 B`, `3.5 KiB`, `12.0 MiB` or `1.25 GiB`.
 pub fn bytes(b: u64) -> String {
-    match b {
-        0..1024 => format!("{b} B"),
-        1024..1_048_576 => format!("{:.1} KiB", b as f64 / 1024.0),
-        1_048_576..1_073_741_824 => format!("{:.1} MiB", b as f64 / 1_048_576.0),
-        _ => format!("{:.2} GiB", b as f64 / 1_073_741_824.0),
+    if b < 1024 {
+        return format!("{b} B");
     }
+    let mut value = b as f64 / 1024.0;
+    for unit in ["KiB", "MiB"] {
+        if value < 1024.0 {
+            return format!("{value:.1} {unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.2} GiB")
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! Flows as written: `flow:` steps (a request, what its response must be, what to capture from
 //! it, a pause after it), and `data:` (a CSV file whose columns become variables).
 
-use std::fmt;
-
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 
 use super::{Dur, ExpectSpec, RequestSpec, TargetSpec};
 
@@ -126,56 +124,40 @@ impl JsonSchema for CaptureSpec {
 
 impl<'de> Deserialize<'de> for Captures {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Captures;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of variable names to {json | header | regex}")
+        let name = |name: &str, before: &[(String, CaptureSpec)]| {
+            if !super::is_variable_name(name) {
+                return Err(format!(
+                    "`{name}` is not a variable name: letters, digits and _"
+                ));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Captures, A::Error> {
-                let mut out: Vec<(String, CaptureSpec)> = Vec::new();
-                while let Some(name) = map.next_key::<String>()? {
-                    let valid = name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid {
-                        return Err(de::Error::custom(format!(
-                            "`{name}` is not a variable name: letters, digits and _"
-                        )));
-                    }
-                    if out.iter().any(|(n, _)| *n == name) {
-                        return Err(de::Error::custom(format!("`{name}` is captured twice")));
-                    }
-                    let spec = map.next_value::<CaptureSpec>()?;
-                    let checked = match &spec {
-                        CaptureSpec::Json(p) => serde_json_path::JsonPath::parse(p)
-                            .map(|_| ())
-                            .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}")),
-                        CaptureSpec::Regex(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| {
-                            // The library draws a caret over the pattern; its last line says why.
-                            let why = e.to_string();
-                            let why = why
-                                .lines()
-                                .last()
-                                .unwrap_or_default()
-                                .trim_start_matches("error: ");
-                            format!("`{r}` is not a regular expression: {why}")
-                        }),
-                        CaptureSpec::Header(h) => {
-                            hyper::header::HeaderName::from_bytes(h.as_bytes())
-                                .map(|_| ())
-                                .map_err(|_| format!("`{h}` is not a header name"))
-                        }
-                    };
-                    checked.map_err(de::Error::custom)?;
-                    out.push((name, spec));
-                }
-                Ok(Captures(out))
+            if before.iter().any(|(n, _)| n == name) {
+                return Err(format!("`{name}` is captured twice"));
             }
-        }
-        d.deserialize_map(V)
+            Ok(())
+        };
+        let spec = |_: &str, spec: CaptureSpec| {
+            match &spec {
+                CaptureSpec::Json(p) => serde_json_path::JsonPath::parse(p)
+                    .map(|_| ())
+                    .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}")),
+                CaptureSpec::Regex(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| {
+                    // The library draws a caret over the pattern; its last line says why.
+                    let why = e.to_string();
+                    let why = why
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ");
+                    format!("`{r}` is not a regular expression: {why}")
+                }),
+                CaptureSpec::Header(h) => hyper::header::HeaderName::from_bytes(h.as_bytes())
+                    .map(|_| ())
+                    .map_err(|_| format!("`{h}` is not a header name")),
+            }?;
+            Ok(spec)
+        };
+        let expecting = "a map of variable names to {json | header | regex}";
+        super::ordered_map(d, expecting, name, spec).map(Captures)
     }
 }
 

@@ -252,33 +252,24 @@ pub enum JsonExpect {
 
 impl<'de> Deserialize<'de> for JsonChecks {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = JsonChecks;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of JSON paths to `exists` or a value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonChecks, A::Error> {
-                let mut out = Vec::new();
-                while let Some(path) = map.next_key::<String>()? {
-                    serde_json_path::JsonPath::parse(&path).map_err(|e| {
-                        de::Error::custom(format!("`{path}` is not a JSON path (RFC 9535): {e}"))
-                    })?;
-                    let v = map.next_value::<serde_json::Value>()?;
-                    let expect = match v {
-                        serde_json::Value::String(s) if s == "exists" => JsonExpect::Exists,
-                        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-                            return Err(de::Error::custom(format!(
-                                "`{path}`: expect `exists` or a single value, not a list or a map"
-                            )));
-                        }
-                        other => JsonExpect::Equals(other),
-                    };
-                    out.push((path, expect));
-                }
-                Ok(JsonChecks(out))
-            }
-        }
-        d.deserialize_map(V)
+        let path = |p: &str, _: &[(String, JsonExpect)]| {
+            serde_json_path::JsonPath::parse(p)
+                .map(|_| ())
+                .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}"))
+        };
+        let expect = |p: &str, v: serde_json::Value| match v {
+            serde_json::Value::String(s) if s == "exists" => Ok(JsonExpect::Exists),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => Err(format!(
+                "`{p}`: expect `exists` or a single value, not a list or a map"
+            )),
+            other => Ok(JsonExpect::Equals(other)),
+        };
+        super::ordered_map(
+            d,
+            "a map of JSON paths to `exists` or a value",
+            path,
+            expect,
+        )
+        .map(JsonChecks)
     }
 }

@@ -1,10 +1,8 @@
 //! `${NAME}` strings and header maps: read as written, syntax checked; values are substituted
 //! in `resolve.rs`, from the environment it is given.
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::Deserializer;
 
 use super::checked_str;
 
@@ -183,12 +181,7 @@ fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
             return Some(Err(format!("unclosed `${{` in `{raw}`")));
         };
         let name = &tail[..end];
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !is_variable_name(name) {
             failed = true;
             return Some(Err(format!(
                 "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
@@ -211,33 +204,30 @@ pub struct Headers(pub Vec<(String, Template)>);
 
 impl<'de> Deserialize<'de> for Headers {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Headers;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of header names to values")
+        let name = |k: &str, _: &[(String, Template)]| {
+            hyper::header::HeaderName::from_bytes(k.as_bytes())
+                .map(|_| ())
+                .map_err(|_| format!("`{k}` is not a valid HTTP header name"))
+        };
+        let value = |k: &str, v: Template| {
+            // A value with variables is checked once they are substituted.
+            if !v.has_vars && hyper::header::HeaderValue::from_str(&v.raw).is_err() {
+                return Err(format!(
+                    "the value of header `{k}` is not a valid HTTP header value"
+                ));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Template>()? {
-                    if hyper::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
-                        return Err(de::Error::custom(format!(
-                            "`{k}` is not a valid HTTP header name"
-                        )));
-                    }
-                    // A value with variables is checked once they are substituted.
-                    if !v.has_vars && hyper::header::HeaderValue::from_str(&v.raw).is_err() {
-                        return Err(de::Error::custom(format!(
-                            "the value of header `{k}` is not a valid HTTP header value"
-                        )));
-                    }
-                    out.push((k, v));
-                }
-                Ok(Headers(out))
-            }
-        }
-        d.deserialize_map(V)
+            Ok(v)
+        };
+        super::ordered_map(d, "a map of header names to values", name, value).map(Headers)
     }
+}
+
+/// A variable's name: a letter or `_`, then letters, digits and `_`.
+pub fn is_variable_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]

@@ -6,7 +6,56 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// A map read in the order written (headers, JSON checks, captures): each key checked as soon as
+/// it is read, so that an error points at it, then its value read as `In` and turned into `Out`.
+/// `key` also sees the entries read so far (to refuse a repeat).
+pub fn ordered_map<'de, D, In, Out>(
+    d: D,
+    expecting: &'static str,
+    key: impl Fn(&str, &[(String, Out)]) -> Result<(), String>,
+    value: impl Fn(&str, In) -> Result<Out, String>,
+) -> Result<Vec<(String, Out)>, D::Error>
+where
+    D: Deserializer<'de>,
+    In: Deserialize<'de>,
+{
+    struct Ordered<K, F, In, Out> {
+        expecting: &'static str,
+        key: K,
+        value: F,
+        types: PhantomData<fn(In) -> Out>,
+    }
+    impl<'de, K, F, In, Out> Visitor<'de> for Ordered<K, F, In, Out>
+    where
+        K: Fn(&str, &[(String, Out)]) -> Result<(), String>,
+        F: Fn(&str, In) -> Result<Out, String>,
+        In: Deserialize<'de>,
+    {
+        type Value = Vec<(String, Out)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                (self.key)(&k, &out).map_err(de::Error::custom)?;
+                let v = (self.value)(&k, map.next_value::<In>()?).map_err(de::Error::custom)?;
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Ordered {
+        expecting,
+        key,
+        value,
+        types: PhantomData,
+    })
+}
 
 /// `10%` or a fraction such as `0.1`.
 #[derive(Debug, Clone, Copy)]
