@@ -28,7 +28,8 @@
 //! # Samples
 //!
 //! Each push carries the series of the cell running (`series.rs`: names, labels, counters
-//! carried across rounds), every sample stamped with the wall clock at the interval's end in
+//! carried across rounds). Intervals count from the cell's start (its warm-up included), every
+//! sample stamped with the wall clock at the interval's end in
 //! milliseconds (strictly increasing, so no two samples of a series share a timestamp). A cell's
 //! end is pushed at once (its final counters equal `summary.json`'s), then the queues drain
 //! (`push.rs`). Nothing is pushed between cells.
@@ -196,6 +197,8 @@ struct Current {
     taps: Arc<Taps>,
     /// The end of its last interval (its start, at first).
     since: SystemTime,
+    /// Intervals pushed so far.
+    pushed: u64,
 }
 
 /// The exporter's thread: collects every interval, feeds the endpoints' queues, drains them.
@@ -232,7 +235,9 @@ async fn export(
             }
             event = events.recv() => match event {
                 Some(Event::Started { cell, taps }) => {
-                    current = Some(Current { cell, taps, since: SystemTime::now() });
+                    current = Some(Current { cell, taps, since: SystemTime::now(), pushed: 0 });
+                    // Each cell's intervals count from its start.
+                    tick.reset();
                 }
                 Some(Event::Finished) => {
                     if let Some(mut c) = current.take() {
@@ -300,7 +305,9 @@ impl Collector<'_> {
             delta: &delta,
             seconds,
             at_ms,
+            first: c.pushed == 0,
         };
+        c.pushed += 1;
         let series = series::cell_series(
             &self.run,
             scenario,

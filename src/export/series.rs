@@ -28,7 +28,8 @@ const QUANTILES: [(f64, &str); 4] = [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.99"),
 /// Send-lag quantiles (open model).
 const LAG_QUANTILES: [(f64, &str); 2] = [(0.5, "0.5"), (0.99, "0.99")];
 /// A rate over less time than this says more about where the interval was cut than about the
-/// load (a cell that ended just after a push): no throughput sample then.
+/// load (a cell that ended just after a push): no throughput sample then, unless the interval
+/// is the cell's first (then it is the whole cell).
 const MIN_RATE_SECONDS: f64 = 0.1;
 
 /// The labels of every series of a run.
@@ -77,6 +78,8 @@ pub struct Interval<'a> {
     pub seconds: f64,
     /// Its end, in milliseconds since the Unix epoch: every sample's timestamp.
     pub at_ms: i64,
+    /// The cell's first interval (of this round).
+    pub first: bool,
 }
 
 /// Adds the interval to the cell's totals and returns the cell's series at its end.
@@ -107,7 +110,13 @@ pub fn cell_series(
         base: &base,
         at,
     };
-    series.counts(totals, d, interval.seconds, &[]);
+    // No rate at all off a sliver (see MIN_RATE_SECONDS).
+    let seconds = if interval.first || interval.seconds >= MIN_RATE_SECONDS {
+        interval.seconds
+    } else {
+        0.0
+    };
+    series.counts(totals, d, seconds, &[]);
     if scenario.open {
         if let Some(o) = d.open.as_ref().filter(|o| !o.lag.is_empty()) {
             series.quantiles(SEND_LAG, &o.lag, &LAG_QUANTILES, &[]);
@@ -130,7 +139,7 @@ pub fn cell_series(
     {
         let r = d.requests.get(i).unwrap_or(&empty);
         t.add(r);
-        series.counts(t, r, interval.seconds, &[("request", name)]);
+        series.counts(t, r, seconds, &[("request", name)]);
     }
     out
 }
@@ -143,14 +152,15 @@ struct Series<'a> {
 }
 
 impl Series<'_> {
-    /// Operations and errors (totals), throughput and latency (this interval's `d`).
+    /// Operations and errors (totals), throughput (this interval's `d`, unless `seconds` is 0)
+    /// and latency.
     fn counts(&mut self, t: &Totals, d: &Recorder, seconds: f64, extra: &[(&str, &str)]) {
         self.push(OPERATIONS, extra, t.operations as f64);
         for kind in ErrorKind::ALL {
             let labels = [extra, &[("category", kind.as_str())]].concat();
             self.push(ERRORS, &labels, t.errors[kind.index()] as f64);
         }
-        if seconds >= MIN_RATE_SECONDS {
+        if seconds > 0.0 {
             self.push(THROUGHPUT, extra, d.successes as f64 / seconds);
         }
         if !d.latency.is_empty() {
@@ -250,6 +260,7 @@ mod tests {
                 delta: &d,
                 seconds: 0.5,
                 at_ms,
+                first: at_ms == 1_000,
             };
             last = cell_series(&run, &sc, &cell, &mut totals, &iv);
             at_ms += 500;
