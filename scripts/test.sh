@@ -21,6 +21,7 @@ have iptables || need+=(iptables)                            # netns: the NFQUEU
 have openssl || need+=(openssl)                              # tls: certificates made by the tests
 have python3 || need+=(python3)                              # flows: an API written in Python
 have xmllint || need+=(libxml2-utils)                        # .ci/run: junit.xml against its schema
+have prometheus || need+=(prometheus)                        # export: remote write into a real Prometheus
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

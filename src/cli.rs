@@ -149,6 +149,28 @@ pub struct RunArgs {
     /// marked `interrupted`, and the exit code is 130, as for Ctrl-C.
     #[arg(long, env = "LOADPLAN_MAX_DURATION", value_name = "DURATION", value_parser = parse_limit)]
     pub max_duration: Option<Duration>,
+    /// Push live metrics while the run goes on, e.g. prometheus=http://127.0.0.1:9090/api/v1/write
+    /// (Prometheus remote write). Repeatable; in the environment, comma-separated. Credentials
+    /// come from LOADPLAN_EXPORT_BEARER, or LOADPLAN_EXPORT_USER and LOADPLAN_EXPORT_PASSWORD,
+    /// or the URL's userinfo; none is ever shown.
+    #[arg(
+        long,
+        env = "LOADPLAN_EXPORT",
+        value_name = "KIND=URL",
+        value_delimiter = ',',
+        hide_env_values = true,
+        value_parser = parse_export
+    )]
+    pub export: Vec<crate::export::ExportArg>,
+    /// How often --export pushes (and once more at the end).
+    #[arg(
+        long,
+        env = "LOADPLAN_EXPORT_INTERVAL",
+        value_name = "DURATION",
+        default_value = "1s",
+        value_parser = parse_interval
+    )]
+    pub export_interval: Duration,
 }
 
 /// `loadplan init`: a starter plan.
@@ -192,6 +214,20 @@ fn parse_limit(s: &str) -> Result<Duration, String> {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => Err("the limit must be above zero".into()),
         Err(e) => Err(format!("`{s}` is not a duration such as 10m or 90s: {e}")),
+    }
+}
+
+/// Never fails: the text is checked once credentials are known, by messages that never quote
+/// it whole (a parse error here would echo the URL, userinfo and all).
+fn parse_export(s: &str) -> Result<crate::export::ExportArg, String> {
+    Ok(crate::export::ExportArg::new(s))
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d >= Duration::from_millis(100) => Ok(d),
+        Ok(_) => Err("the interval must be at least 100ms".into()),
+        Err(e) => Err(format!("`{s}` is not a duration such as 1s or 500ms: {e}")),
     }
 }
 

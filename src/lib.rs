@@ -12,7 +12,9 @@
 //! 5. `report`: summary → files (`index.html`, `summary.json`, `junit.xml`, `summary.md`,
 //!    `histograms.hlog`) in `<out>/<plan>/<run id>/`, and the console table.
 //!
-//! Beside them: `workload` (what one operation is: the only HTTP client and the CPU kernels),
+//! Beside them: `export` (live metrics pushed while the run goes on, `--export`; it follows the
+//! run stage's cells and hands the report stage one summary per endpoint), `workload` (what
+//! one operation is: the only HTTP client and the CPU kernels),
 //! `server` (the built-in target server), `units` (durations and numbers as people read them),
 //! `cmd` (one file per command), `cli` (the only user of clap) and [`Error`] (exit codes 2 and 3).
 //! `ARCHITECTURE.md` is the map.
@@ -20,6 +22,7 @@
 pub mod cli;
 pub mod cmd;
 mod error;
+pub mod export;
 pub mod files;
 pub mod gate;
 pub mod pem;
@@ -74,12 +77,21 @@ pub struct Stages<'a> {
     pub baseline: Option<gate::Baseline<'a>>,
     pub dir: &'a OutputDir,
     pub reporters: &'a [Box<dyn Reporter>],
+    /// Live export (`--export`); [`export::Settings::off`] for none.
+    pub export: &'a export::Settings,
 }
 
-/// One validated plan through the stages: run its cells, summarise, gate, report.
+/// One validated plan through the stages: run its cells (followed live by the exporter, when
+/// asked), summarise, gate, report.
 pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary, Verdict), Error> {
-    let results = run::execute(plan, cells, stages.run_id, stages.observer, None)?;
-    let mut summary = stats::summarize(plan, &results);
+    let exporter = export::Exporter::start(stages.export, plan, stages.run_id, None)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
+    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
+    let results =
+        run::execute_followed(plan, cells, stages.run_id, stages.observer, None, follower);
+    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
+    let mut summary = stats::summarize(plan, &results?);
+    summary.export = exported;
     let verdict = gate::evaluate(plan, &mut summary, stages.baseline);
     cmd::publish(
         &summary,

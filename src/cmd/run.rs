@@ -15,7 +15,7 @@ use crate::cli::RunArgs;
 use crate::plan::{BaselineSettings, Cell, Plan};
 use crate::report::{self as reports, OutputDir};
 use crate::stats::{self, Shard, Summary, Verdict};
-use crate::{Error, gate, run};
+use crate::{Error, export, gate, run};
 
 pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
     let mut plans = load_plans(&args.plans)?;
@@ -36,7 +36,15 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         let ([plan], [cells]) = (plans.as_slice(), selected.as_slice()) else {
             return Err(Error::Usage("--shard runs one plan at a time".into()));
         };
-        return run_shard(plan, cells, shard, file, args, console);
+        return run_shard(
+            plan,
+            cells,
+            shard,
+            file,
+            args,
+            console,
+            &export_settings(args)?,
+        );
     }
     if args.json && plans.len() > 1 {
         // stdout is one summary.json, byte for byte: several would be neither.
@@ -45,6 +53,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
             plans.len()
         )));
     }
+    let export = export_settings(args)?;
     let reporters = reports::reporters(args.templates.as_deref())?;
     let baselines = load_baselines(args, &plans)?;
     let dirs = plans
@@ -84,12 +93,27 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
             baseline,
             dir,
             reporters: &reporters,
+            export: &export,
         };
         let (summary, verdict) = crate::pipeline(plan, cells, stages)?;
         append_step_summary(&summary);
         worst = gate::worst(worst, verdict);
     }
     Ok(worst)
+}
+
+/// `--export` and its credentials from the environment, checked before any load.
+fn export_settings(args: &RunArgs) -> Result<export::Settings, Error> {
+    let targets = args
+        .export
+        .iter()
+        .map(|a| export::Target::parse(a, |k| std::env::var(k).ok()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::Usage)?;
+    Ok(export::Settings {
+        targets,
+        interval: args.export_interval,
+    })
 }
 
 /// The cells to run: all of them, or those of the scenarios `only` names.
@@ -164,6 +188,7 @@ fn run_shard(
     file: &Path,
     args: &RunArgs,
     console: Console,
+    export: &export::Settings,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
     reports::write_atomic(file, b"")
@@ -183,8 +208,15 @@ fn run_shard(
     }
     let progress = reports::console::Progress::new();
     let observer: &dyn run::Observer = if console.quiet { &Silent } else { &progress };
-    let results = run::execute(plan, cells, &run_id, observer, Some(shard))?;
-    console.human(&reports::console::table(&stats::summarize(plan, &results)));
+    let exporter = export::Exporter::start(export, plan, &run_id, Some(shard))
+        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
+    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
+    let results = run::execute_followed(plan, cells, &run_id, observer, Some(shard), follower);
+    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
+    let results = results?;
+    let mut summary = stats::summarize(plan, &results);
+    summary.export = exported;
+    console.human(&reports::console::table(&summary));
     let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
         .map_err(|e| Error::Failed(e.into()))?;
     reports::write_atomic(file, &bytes)?;

@@ -199,7 +199,31 @@ pub fn table(summary: &Summary) -> String {
         out.push_str(&errors(s));
     }
     out.push_str(&health(summary));
+    out.push_str(&exports(summary));
     out
+}
+
+/// One line per `--export` endpoint: what it was sent and what it lost.
+fn exports(summary: &Summary) -> String {
+    summary
+        .export
+        .iter()
+        .map(|e| {
+            format!(
+                "export {} {}: {} of {} intervals sent, {} lost, {} attempts retried{}\n",
+                e.kind,
+                e.url,
+                e.sent,
+                e.intervals,
+                e.dropped,
+                e.retried,
+                e.last_error
+                    .as_ref()
+                    .map(|m| format!(" (last error: {})", printable(m)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// Rows under a header, the first column left-aligned, the others right-aligned, indented.

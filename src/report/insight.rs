@@ -277,7 +277,41 @@ pub fn health(s: &Summary) -> Vec<HealthItem> {
             cells,
         });
     }
+    items.extend(export_health(s));
     items
+}
+
+/// Live export (`--export`) that lost intervals: this report's numbers stand, but dashboards
+/// fed by those endpoints miss part of the run.
+fn export_health(s: &Summary) -> Option<HealthItem> {
+    let lossy: Vec<String> = s
+        .export
+        .iter()
+        .filter(|e| e.dropped > 0)
+        .map(|e| {
+            format!(
+                "{} lost {} of {} intervals ({} sent, {} attempts retried{})",
+                e.url,
+                e.dropped,
+                e.intervals,
+                e.sent,
+                e.retried,
+                e.last_error
+                    .as_ref()
+                    .map(|m| format!(", last error: {m}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    (!lossy.is_empty()).then(|| HealthItem {
+        severity: Severity::Warning,
+        title: "Live export lost intervals.",
+        detail: format!(
+            "{}. The run and this report are complete; only the series pushed live miss these intervals.",
+            lossy.join("; ")
+        ),
+        cells: Vec::new(),
+    })
 }
 
 /// What was checked, said when [`health`] found nothing.

@@ -9,10 +9,12 @@
 //! whole list of cells runs N times over, interleaved (A B C … A B C …), so that a machine whose
 //! speed drifts slows every model alike; around each cell the machine is sampled (`machine.rs`).
 //! This stage never decides whether a run passed and never writes report files. An interrupt
-//! stops the load and returns what was measured, marked incomplete.
+//! stops the load and returns what was measured, marked incomplete. A [`live::Follower`], when
+//! given, sees each cell's intervals while it runs (`live.rs`).
 
 mod builtin;
 pub mod host;
+pub mod live;
 mod machine;
 mod pace;
 mod schedule;
@@ -103,6 +105,18 @@ pub fn execute(
     observer: &dyn Observer,
     shard: Option<Shard>,
 ) -> Result<RunResults, RunError> {
+    execute_followed(plan, cells, run_id, observer, shard, None)
+}
+
+/// [`execute`], with `live` (when given) following each cell while it runs.
+pub fn execute_followed(
+    plan: &Plan,
+    cells: &[Cell],
+    run_id: &str,
+    observer: &dyn Observer,
+    shard: Option<Shard>,
+    live: Option<&dyn live::Follower>,
+) -> Result<RunResults, RunError> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let started_at = SystemTime::now();
     let needs_server = cells
@@ -190,6 +204,7 @@ pub fn execute(
             warmup_time: scenario.warmup_time,
             timeout: scenario.timeout,
             seed: seeds[cell.scenario],
+            live: false,
         };
         let progress = Arc::new(AtomicU64::new(0));
         let offset = started_at.elapsed().unwrap_or_default();
@@ -200,14 +215,25 @@ pub fn execute(
             plan.cell_operations(cell),
             progress.clone(),
         );
+        let taps = live.map(|l| {
+            let taps = Arc::new(live::Taps::default());
+            l.cell_started(cell, round, Arc::clone(&taps));
+            taps
+        });
+        let armed = live::Armed::new(taps);
         let before = machine::sample(target_pid);
         // The one place that matches on a model: which host runs the cell.
-        let mut measured = match cell.model {
-            Model::Sequential => host::sequential::run(&work, progress)?,
-            Model::Threads => host::threads::run(&work, progress)?,
-            Model::Async => host::asynchronous::run(&work, cell.workers.get(), progress)?,
-            Model::Processes => host::processes::run(&work, cell.workers.get(), progress)?,
+        let measured = match cell.model {
+            Model::Sequential => host::sequential::run(&work, progress),
+            Model::Threads => host::threads::run(&work, progress),
+            Model::Async => host::asynchronous::run(&work, cell.workers.get(), progress),
+            Model::Processes => host::processes::run(&work, cell.workers.get(), progress),
         };
+        drop(armed);
+        if let Some(l) = live {
+            l.cell_finished(cell, round);
+        }
+        let mut measured = measured?;
         let machine = before.until(&machine::sample(target_pid));
         if stopping() {
             measured

@@ -119,6 +119,10 @@ pub struct CellWork {
     /// The seed of the scenario's random choices (each user draws its own stream from it).
     #[serde(default)]
     pub seed: u64,
+    /// A worker process streams what it records per interval (`Live` frames): the cell is
+    /// followed live (`run/live.rs`).
+    #[serde(default)]
+    pub live: bool,
 }
 
 #[cfg(test)]

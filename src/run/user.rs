@@ -256,6 +256,7 @@ mod tests {
             warmup_time,
             timeout: Duration::from_secs(1),
             seed: 0,
+            live: false,
         };
         let prepared = Prepared::new(&work.workload, work.timeout, None).expect("prepared");
         (

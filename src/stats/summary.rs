@@ -37,6 +37,31 @@ pub struct Summary {
     /// Present when the run was compared with a baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineReport>,
+    /// Live export (`--export`): how each endpoint's pushes went; absent without export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub export: Vec<ExportSummary>,
+}
+
+/// One `--export` endpoint. An interval is one push's worth of samples (every cell's series at
+/// one moment); `intervals = sent + dropped`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExportSummary {
+    /// `prometheus` (remote write 1.0).
+    pub kind: String,
+    /// The endpoint, its credentials and query string left out.
+    pub url: String,
+    /// Intervals made for this endpoint.
+    pub intervals: u64,
+    /// Intervals the endpoint accepted.
+    pub sent: u64,
+    /// Failed attempts that were tried again (refused, timed out, 5xx, 429).
+    pub retried: u64,
+    /// Intervals lost: the oldest dropped when too many waited, refused by the endpoint (4xx),
+    /// or still unsent at the end.
+    pub dropped: u64,
+    /// Why the last failed attempt failed (`status 500`, `connect: Connection refused`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

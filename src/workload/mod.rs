@@ -17,7 +17,7 @@ use crate::plan::requests::{HttpWorkload, Mix};
 use crate::plan::text::Text;
 use crate::plan::{Kernel, Workload};
 
-pub use http::{HttpTarget, ResolveError};
+pub use http::{HttpTarget, OwnEndpoint, ResolveError, Sender};
 
 /// Why an operation failed. The categories are part of summary.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

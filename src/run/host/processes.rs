@@ -5,7 +5,8 @@
 //! the last measurement each streams back, and reaps them. Their parts add up exactly
 //! ([`Measured::merge`], as shards do).
 //!
-//! A worker that dies keeps what it streamed last; the cell is then marked incomplete.
+//! A worker that dies keeps what it streamed last; the cell is then marked incomplete. When the
+//! cell is followed live, the workers' `Live` frames go into one tap of the cell (`run/live.rs`).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -20,7 +21,7 @@ use tokio::sync::mpsc;
 use super::worker::{Frame, read_frame};
 use crate::run::shape::Start;
 use crate::run::share::{CellWork, Share};
-use crate::run::{self, RunError};
+use crate::run::{self, RunError, live};
 use crate::stats::{Measured, Recorder, rusage};
 
 /// How long workers get to send their last frame and exit once their stdin is closed.
@@ -61,6 +62,7 @@ async fn coordinate(work: &CellWork, parts: Vec<Share>, progress: &AtomicU64) ->
     for (k, share) in parts.into_iter().enumerate() {
         let part = CellWork {
             share,
+            live: live::armed(),
             ..work.clone()
         };
         match spawn(&part, k, tx.clone()).await {
@@ -119,6 +121,7 @@ async fn collect(
     progress: &AtomicU64,
 ) {
     let mut closed_stdins = false;
+    let tap = live::tap();
     while workers.iter().any(|x| !x.ended) {
         let stop = async {
             if closed_stdins {
@@ -152,6 +155,11 @@ async fn collect(
                     wk.ended = true;
                 }
                 Some((k, None)) => workers[k].ended = true,
+                Some((_, Some(Frame::Live(delta)))) => {
+                    if let (Some(tap), Ok(r)) = (&tap, Recorder::try_from(delta)) {
+                        live::lock(tap).merge(&r);
+                    }
+                }
                 Some((_, Some(Frame::Ready))) => {}
                 None => break,
             },

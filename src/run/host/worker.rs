@@ -3,7 +3,9 @@
 //! Protocol: the parent writes its [`CellWork`] as one JSON line on stdin. The worker warms up,
 //! sends a `Ready` frame, waits for a `go` line, runs its share of the cell on its own
 //! single-threaded runtime, sends a cumulative `Snapshot` frame twice a second, and a `Final`
-//! frame at the end. Frames go to stdout as a 4-byte little-endian length and a JSON body; logs go
+//! frame at the end. When the cell is followed live (`CellWork::live`), each snapshot is
+//! followed by a `Live` frame: what was recorded since the last one (`run/live.rs`), the last
+//! sent just before `Final`. Frames go to stdout as a 4-byte little-endian length and a JSON body; logs go
 //! to stderr only. A closed stdin means "stop now": the worker finishes with a `Final` frame of
 //! what it measured.
 //!
@@ -21,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{oneshot, watch};
 
 use super::{prepared, run_as_tasks, shared};
+use crate::run::live::{Armed, Taps};
 use crate::run::share::CellWork;
 use crate::run::user::Gate;
 use crate::run::{self, sink};
@@ -35,6 +38,8 @@ pub const MAX_FRAME_BYTES: u32 = 256 << 20;
 pub enum Frame {
     Ready,
     Snapshot(RecorderWire),
+    /// What was recorded since the last `Live` frame (only when the cell is followed live).
+    Live(RecorderWire),
     Final {
         recorder: RecorderWire,
         /// This process's CPU time since the measured start.
@@ -125,6 +130,9 @@ async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> anyhow::Res
         Arc::new(AtomicU64::new(0)),
     ));
     let _ = sink::take();
+    // Armed before any user records, so that every recorder of this thread has its tap.
+    let taps = work.live.then(|| Arc::new(Taps::default()));
+    let _armed = Armed::new(taps.clone());
     let running = {
         let (shared, prepared, users) = (Arc::clone(&shared), prepared.clone(), work.share.users());
         tokio::spawn(async move { run_as_tasks(&shared, &prepared, users).await })
@@ -141,13 +149,16 @@ async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> anyhow::Res
         tokio::select! {
             _ = &mut running => break,
             _ = tick.tick() => {
-                if send(&Frame::Snapshot(RecorderWire::from(&sink::snapshot()))).is_err() {
+                let sent = send(&Frame::Snapshot(RecorderWire::from(&sink::snapshot())))
+                    .and_then(|()| send_live(taps.as_deref()));
+                if sent.is_err() {
                     // The parent is gone; nobody will read the results.
                     run::request_stop();
                 }
             }
         }
     }
+    send_live(taps.as_deref())?;
     let cpu = shared
         .shape
         .started()
@@ -169,6 +180,14 @@ async fn wait_for_go(go: oneshot::Receiver<bool>) {
     };
     if !started {
         run::request_stop();
+    }
+}
+
+/// What the taps recorded since the last harvest, as a `Live` frame (nothing when unfollowed).
+fn send_live(taps: Option<&Taps>) -> std::io::Result<()> {
+    match taps {
+        Some(t) => send(&Frame::Live(RecorderWire::from(&t.harvest()))),
+        None => Ok(()),
     }
 }
 

@@ -237,6 +237,7 @@ mod tests {
             warmup_time: Duration::ZERO,
             timeout: Duration::from_secs(1),
             seed: 0,
+            live: false,
         }
     }
 

@@ -35,11 +35,12 @@ use rustls::pki_types::ServerName;
 use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome};
-use crate::plan::http::ConnectionPolicy;
+use crate::plan::http::{ConnectionPolicy, HttpVersion};
 use crate::plan::requests::{DataTable, HttpWorkload, Mix};
 use crate::plan::spec::DataOrder;
 use check::{Captures, Seen};
-use connect::{Connector, Endpoint, Sender};
+pub use connect::Sender;
+use connect::{Connector, Endpoint};
 use request::PreparedRequest;
 
 pub(super) use tls::system_root_count;
@@ -170,6 +171,48 @@ impl HttpTarget {
     /// Runs connection tasks on `handle`: for users on several runtimes sharing connections.
     pub fn drive_connections_on(&mut self, handle: tokio::runtime::Handle) {
         self.connector.spawn_on(handle);
+    }
+}
+
+/// loadplan's own connections to one URL (the exporter's pushes), opened by the same connector
+/// as targets' (DNS, TCP, TLS with the system's trusted roots and verification, HTTP/1.1), so
+/// that loadplan has one HTTP client. Messages name no host and show no credential.
+pub struct OwnEndpoint {
+    connector: Connector,
+    endpoint: Endpoint,
+}
+
+impl OwnEndpoint {
+    pub fn new(url: &url::Url) -> Result<OwnEndpoint, String> {
+        let host = url.host().ok_or("the URL has no host")?.to_owned();
+        let port = url.port_or_known_default().ok_or("the URL has no port")?;
+        let (tls, config) = match url.scheme() {
+            "https" => {
+                let name = match &host {
+                    url::Host::Domain(d) => d.clone(),
+                    url::Host::Ipv4(ip) => ip.to_string(),
+                    url::Host::Ipv6(ip) => ip.to_string(),
+                };
+                let name = ServerName::try_from(name)
+                    .map_err(|_| "the host is not a valid TLS server name")?;
+                let config = tls::config(&Default::default(), HttpVersion::Http1)?;
+                (Some(name), Some(Arc::new(config)))
+            }
+            _ => (None, None),
+        };
+        Ok(OwnEndpoint {
+            connector: Connector::new(config, HttpVersion::Http1),
+            endpoint: Endpoint { host, port, tls },
+        })
+    }
+
+    /// A new connection; its task runs on the current runtime.
+    pub async fn open(&self) -> Result<Sender, String> {
+        self.connector
+            .open(&self.endpoint)
+            .await
+            .map(|(sender, _)| sender)
+            .map_err(|f| f.message)
     }
 }
 

@@ -1,0 +1,302 @@
+//! The series of one cell at one moment, from what it recorded in the interval just ended (a
+//! [`Recorder`] harvested from the cell's taps) and its running totals.
+//!
+//! Counters (`_total`) are cumulative per label set and never go back: one series per cell label
+//! set, carried across the cell's rounds (there is no `round` label, so a cell's counter keeps
+//! counting from one round to the next, and its final value is the cell's operations in
+//! `summary.json`, which pools the rounds). Gauges describe the interval alone: its latency
+//! quantiles from its own HdrHistogram, its successful operations per second, its send lag.
+//! A cell's own series carry no `request` label; with per-request statistics (several named
+//! requests, or a flow) each request has series of its own with `request="NAME"`. No I/O.
+
+use hdrhistogram::Histogram;
+
+use super::wire::{Label, Sample, TimeSeries};
+use crate::plan::Cell;
+use crate::stats::Recorder;
+use crate::workload::ErrorKind;
+
+pub const OPERATIONS: &str = "loadplan_operations_total";
+pub const ERRORS: &str = "loadplan_errors_total";
+pub const LATENCY: &str = "loadplan_latency_seconds";
+pub const THROUGHPUT: &str = "loadplan_throughput_per_second";
+pub const SEND_LAG: &str = "loadplan_send_lag_seconds";
+pub const CONNECTIONS: &str = "loadplan_connections_opened_total";
+
+/// Latency quantiles, as their label reads.
+const QUANTILES: [(f64, &str); 4] = [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.99"), (0.999, "0.999")];
+/// Send-lag quantiles (open model).
+const LAG_QUANTILES: [(f64, &str); 2] = [(0.5, "0.5"), (0.99, "0.99")];
+/// A rate over less time than this says more about where the interval was cut than about the
+/// load (a cell that ended just after a push): no throughput sample then, unless the interval
+/// is the cell's first (then it is the whole cell).
+const MIN_RATE_SECONDS: f64 = 0.1;
+
+/// The labels of every series of a run.
+#[derive(Debug, Clone)]
+pub struct RunLabels {
+    pub plan: String,
+    pub run_id: String,
+    /// `I/N` for a sharded run (so that a query sums the shards), else none.
+    pub shard: Option<String>,
+}
+
+/// What the series of a scenario's cells depend on.
+#[derive(Debug, Clone)]
+pub struct ScenarioInfo {
+    pub name: String,
+    /// Request names with statistics of their own; empty when the cell's are the request's.
+    pub requests: Vec<String>,
+    /// Open model: the send lag is measured.
+    pub open: bool,
+    /// HTTP: connections are counted.
+    pub http: bool,
+}
+
+/// A cell's counters so far, over all its intervals and rounds.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    operations: u64,
+    errors: [u64; ErrorKind::ALL.len()],
+    connections: u64,
+    requests: Vec<Totals>,
+}
+
+impl Totals {
+    fn add(&mut self, r: &Recorder) {
+        self.operations += r.operations;
+        for (a, b) in self.errors.iter_mut().zip(r.errors) {
+            *a += b;
+        }
+        self.connections += r.connections.as_ref().map_or(0, |c| c.opened);
+    }
+}
+
+/// One interval of one cell: what it recorded, how long it lasted, when it ended.
+pub struct Interval<'a> {
+    pub delta: &'a Recorder,
+    pub seconds: f64,
+    /// Its end, in milliseconds since the Unix epoch: every sample's timestamp.
+    pub at_ms: i64,
+    /// The cell's first interval (of this round).
+    pub first: bool,
+}
+
+/// Adds the interval to the cell's totals and returns the cell's series at its end.
+pub fn cell_series(
+    run: &RunLabels,
+    scenario: &ScenarioInfo,
+    cell: &Cell,
+    totals: &mut Totals,
+    interval: &Interval,
+) -> Vec<TimeSeries> {
+    let concurrency = cell.concurrency.to_string();
+    let mut base = vec![
+        ("plan", run.plan.as_str()),
+        ("run_id", run.run_id.as_str()),
+        ("scenario", scenario.name.as_str()),
+        ("model", cell.model.as_str()),
+        ("concurrency", concurrency.as_str()),
+    ];
+    if let Some(s) = &run.shard {
+        base.push(("shard", s));
+    }
+    let mut out = Vec::new();
+    let at = interval.at_ms;
+    let d = interval.delta;
+    totals.add(d);
+    let mut series = Series {
+        out: &mut out,
+        base: &base,
+        at,
+    };
+    // No rate at all off a sliver (see MIN_RATE_SECONDS).
+    let seconds = if interval.first || interval.seconds >= MIN_RATE_SECONDS {
+        interval.seconds
+    } else {
+        0.0
+    };
+    series.counts(totals, d, seconds, &[]);
+    if scenario.open {
+        if let Some(o) = d.open.as_ref().filter(|o| !o.lag.is_empty()) {
+            series.quantiles(SEND_LAG, &o.lag, &LAG_QUANTILES, &[]);
+        }
+    }
+    if scenario.http {
+        series.push(CONNECTIONS, &[], totals.connections as f64);
+    }
+    if totals.requests.len() < scenario.requests.len() {
+        totals
+            .requests
+            .resize_with(scenario.requests.len(), Totals::default);
+    }
+    let empty = Recorder::default();
+    for (i, (name, t)) in scenario
+        .requests
+        .iter()
+        .zip(&mut totals.requests)
+        .enumerate()
+    {
+        let r = d.requests.get(i).unwrap_or(&empty);
+        t.add(r);
+        series.counts(t, r, seconds, &[("request", name)]);
+    }
+    out
+}
+
+/// Series being made at one moment with one base label set.
+struct Series<'a> {
+    out: &'a mut Vec<TimeSeries>,
+    base: &'a [(&'a str, &'a str)],
+    at: i64,
+}
+
+impl Series<'_> {
+    /// Operations and errors (totals), throughput (this interval's `d`, unless `seconds` is 0)
+    /// and latency.
+    fn counts(&mut self, t: &Totals, d: &Recorder, seconds: f64, extra: &[(&str, &str)]) {
+        self.push(OPERATIONS, extra, t.operations as f64);
+        for kind in ErrorKind::ALL {
+            let labels = [extra, &[("category", kind.as_str())]].concat();
+            self.push(ERRORS, &labels, t.errors[kind.index()] as f64);
+        }
+        if seconds > 0.0 {
+            self.push(THROUGHPUT, extra, d.successes as f64 / seconds);
+        }
+        if !d.latency.is_empty() {
+            self.quantiles(LATENCY, &d.latency, &QUANTILES, extra);
+        }
+    }
+
+    /// One gauge per quantile of `h` (microseconds), in seconds.
+    fn quantiles(
+        &mut self,
+        name: &str,
+        h: &Histogram<u64>,
+        quantiles: &[(f64, &str)],
+        extra: &[(&str, &str)],
+    ) {
+        for (q, text) in quantiles {
+            let labels = [extra, &[("quantile", *text)]].concat();
+            self.push(name, &labels, h.value_at_quantile(*q) as f64 / 1e6);
+        }
+    }
+
+    fn push(&mut self, name: &str, extra: &[(&str, &str)], value: f64) {
+        let mut labels: Vec<Label> = [("__name__", name)]
+            .iter()
+            .chain(self.base)
+            .chain(extra)
+            .map(|(n, v)| Label {
+                name: (*n).to_string(),
+                value: (*v).to_string(),
+            })
+            .collect();
+        // Remote write wants labels sorted by name (`__name__` sorts first).
+        labels.sort_by(|a, b| a.name.cmp(&b.name));
+        self.out.push(TimeSeries {
+            labels,
+            samples: vec![Sample {
+                value,
+                timestamp: self.at,
+            }],
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::Model;
+    use crate::workload::Outcome;
+
+    fn find<'a>(s: &'a [TimeSeries], name: &str, extra: &[(&str, &str)]) -> Option<&'a TimeSeries> {
+        s.iter().find(|t| {
+            let has = |n: &str, v: &str| t.labels.iter().any(|l| l.name == n && l.value == v);
+            has("__name__", name)
+                && extra.iter().all(|(n, v)| has(n, v))
+                && !(extra.iter().all(|(n, _)| *n != "request")
+                    && t.labels.iter().any(|l| l.name == "request"))
+        })
+    }
+
+    #[test]
+    fn counters_add_up_over_intervals_and_gauges_describe_each() {
+        let run = RunLabels {
+            plan: "p".into(),
+            run_id: "r1".into(),
+            shard: Some("2/3".into()),
+        };
+        let sc = ScenarioInfo {
+            name: "s".into(),
+            requests: vec!["login".into(), "list".into()],
+            open: true,
+            http: true,
+        };
+        let cell = Cell {
+            scenario: 0,
+            model: Model::Async,
+            concurrency: NonZeroUsize::new(8).expect("8"),
+            workers: NonZeroUsize::MIN,
+        };
+        let mut totals = Totals::default();
+        let mut at_ms = 1_000;
+        let mut last = Vec::new();
+        for ms in [[1u64, 2, 3, 4], [10, 20, 30, 40]] {
+            let mut d = Recorder::default();
+            for (i, v) in ms.iter().enumerate() {
+                let outcome = Outcome {
+                    error: (i == 3).then_some(ErrorKind::Status),
+                    ..Outcome::default()
+                };
+                let v = Duration::from_millis(*v);
+                d.record_open(Duration::ZERO, v, v, Duration::from_micros(50), &outcome);
+            }
+            d.requests = vec![Recorder::default(), d.clone()];
+            let iv = Interval {
+                delta: &d,
+                seconds: 0.5,
+                at_ms,
+                first: at_ms == 1_000,
+            };
+            last = cell_series(&run, &sc, &cell, &mut totals, &iv);
+            at_ms += 500;
+        }
+        let value = |name, extra: &[(&str, &str)]| {
+            let t = find(&last, name, extra).unwrap_or_else(|| panic!("{name} {extra:?}"));
+            assert_eq!(t.samples[0].timestamp, 1_500);
+            t.samples[0].value
+        };
+        assert_eq!(value(OPERATIONS, &[]), 8.0);
+        assert_eq!(value(ERRORS, &[("category", "status")]), 2.0);
+        assert_eq!(value(ERRORS, &[("category", "timeout")]), 0.0);
+        assert_eq!(value(THROUGHPUT, &[]), 6.0, "3 successes in half a second");
+        assert!((value(LATENCY, &[("quantile", "0.5")]) - 0.020).abs() < 1e-4);
+        assert!((value(LATENCY, &[("quantile", "0.999")]) - 0.040).abs() < 1e-4);
+        assert!((value(SEND_LAG, &[("quantile", "0.99")]) - 0.000_05).abs() < 1e-6);
+        assert_eq!(value(CONNECTIONS, &[]), 0.0);
+        assert_eq!(value(OPERATIONS, &[("request", "list")]), 8.0);
+        assert_eq!(value(OPERATIONS, &[("request", "login")]), 0.0);
+        assert!(
+            find(&last, LATENCY, &[("request", "login")]).is_none(),
+            "no latency, no gauge"
+        );
+        let t = find(&last, OPERATIONS, &[]).expect("ops");
+        let names: Vec<&str> = t.labels.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "__name__",
+                "concurrency",
+                "model",
+                "plan",
+                "run_id",
+                "scenario",
+                "shard"
+            ]
+        );
+    }
+}
