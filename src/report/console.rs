@@ -3,7 +3,7 @@
 //!
 //! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
 //! the caller prints it. The table gives per scenario its cells, connections and errors with
-//! their first messages, and ends with the health warnings of `insight.rs`, one line each; the
+//! their first messages, and ends with the health warnings of `insight/`, one line each; the
 //! gate ends with why the run failed. Pass and fail read as an icon and a word (`✔ pass`,
 //! `✘ FAIL`), without colour: the text goes to CI logs as often as to a terminal. Text that
 //! came from a server is printed with its control characters escaped.

@@ -1,7 +1,7 @@
 //! `summary.md`: compact tables fit for `$GITHUB_STEP_SUMMARY` or a merge-request comment.
 //!
 //! Input: a summary. Output: GitHub-flavoured Markdown: why the run failed (when it did), a
-//! health section (the warnings of `insight.rs`), then per scenario its finding, its cells, its
+//! health section (the warnings of `insight/`), then per scenario its finding, its cells, its
 //! thresholds, its connections and its errors with their messages. Plan-provided text and error
 //! messages (which come from servers) are escaped so that they cannot break a table or inject
 //! markup. Pass and fail read as an icon and a word: `✅ passed`, `❌ failed`.

@@ -4,7 +4,7 @@
 //! generated SVG (`figures/` on the chart kit, which escapes its own text) goes through `{{{…}}}`.
 //!
 //! Input: a [`Summary`]. Output: HTML bytes. The view model (`view.rs`) lays out the words of
-//! `insight.rs` (why the run failed, health, findings, errors) and `connections.rs`, and the
+//! `insight/` (why the run failed, health, findings, errors) and `connections.rs`, and the
 //! charts of `figures/`, for the template, so the template holds no logic beyond loops and
 //! conditions. A failed run's page opens with why it failed. Must not write files or reach the
 //! network; a template folder is read once, when the reporter is built (before any load is

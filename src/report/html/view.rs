@@ -1,5 +1,5 @@
 //! The view model of `index.html`: the summary laid out for the template, so that the template
-//! holds no logic beyond loops and conditions. The words come from `insight.rs` (health,
+//! holds no logic beyond loops and conditions. The words come from `insight/` (health,
 //! findings, why the run failed, errors) and `connections.rs`, the charts from `figures/`.
 //!
 //! Input: a [`Summary`]. Output: [`View`], serialised for handlebars. Every string here is
