@@ -14,6 +14,7 @@ mod phases;
 use hdrhistogram::Histogram;
 
 use super::chart::scale::decade_of;
+use super::chart::within;
 use super::chart::{
     Axis, Bar, Frame, HBarChart, Plot, Point, RefMark, Series, Style, hbar_chart, line_chart,
 };
@@ -413,14 +414,14 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
 
 /// Throughput and p99 per second of every cell, from the timeline collected during the run.
 pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
-    // The last second of a cell is usually partial: divide by the time it covered, so a cell
-    // that ran 2.2 s does not show a collapse at the end.
-    let covered = |c: &CellSummary, second: u32| {
-        let left = c.wall_seconds - f64::from(second);
-        if left.is_nan() {
-            1.0
+    // A point's rate is its operations over the time it really covered (`seconds`: less than 1
+    // for the last, partial second, the sum over the rounds that reached it with rounds), never
+    // a partial second scaled up to a whole one. An edited file's odd length counts as 1.
+    let covered = |seconds: f64| {
+        if seconds.is_finite() && seconds > 0.0 {
+            seconds
         } else {
-            left.clamp(1e-3, 1.0)
+            1.0
         }
     };
     let longest = s
@@ -436,10 +437,12 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
         let style = cell_style(c, &s.cells);
         let mut tp = Vec::new();
         let mut lp = Vec::new();
+        // Where in its second a point sits: the middle of what one round covered of it.
+        let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
         for t in &c.timeline {
-            let span = covered(c, t.second);
-            let x = f64::from(t.second) + span / 2.0;
-            let rate = t.operations as f64 / span;
+            let seconds = covered(t.seconds);
+            let x = f64::from(t.second) + within(seconds / rounds, 1e-3, 1.0) / 2.0;
+            let rate = t.operations as f64 / seconds;
             let errors = if t.errors > 0 {
                 format!(", {} errors", t.errors)
             } else {
@@ -637,26 +640,62 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_partial_last_second_is_scaled_by_its_length() {
+    fn a_point_is_as_long_as_the_time_it_covered() {
+        let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
+            seconds,
+            second,
+            operations,
+            errors: 0,
+            bytes: 0,
+            p50_us: 1_000,
+            p99_us: 2_000,
+            max_us: 3_000,
+            in_flight: 0.0,
+            histogram: String::new(),
+        };
+        // A steady 100/s: the last, partial half second holds 50 operations, never a spike.
         let mut c = cell(Model::Threads, 4, &[1_000]);
-        c.wall_seconds = 2.5;
-        c.timeline = (0..3)
-            .map(|second| TimelinePoint {
-                seconds: 1.0,
-                second,
-                operations: if second == 2 { 50 } else { 100 },
-                errors: 0,
-                bytes: 0,
-                p50_us: 1_000,
-                p99_us: 2_000,
-                max_us: 3_000,
-                in_flight: 0.0,
-                histogram: String::new(),
-            })
-            .collect();
-        let [tput, p99] = timeline_charts("t", &scenario(vec![c]));
+        c.wall_seconds = 9.0; // not what the rate is read from
+        c.timeline = vec![point(0, 100, 1.0), point(1, 100, 1.0), point(2, 50, 0.5)];
+        let [tput, p99] = timeline_charts("t", &scenario(vec![c.clone()]));
         assert_eq!(tput.matches("(100/s)").count(), 3, "{tput}");
         assert!(p99.contains("second 3: p50 1.00ms, p99 2.00ms, max 3.00ms"));
+        // Three rounds pooled: 300 operations over the 3 s the rounds spent in the second.
+        c.rounds = Some(crate::stats::RoundsSummary {
+            count: 3,
+            ..rounds_of(&[1.0, 1.0, 1.0])
+        });
+        c.timeline = vec![point(0, 300, 3.0), point(1, 150, 1.5)];
+        let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
+        assert_eq!(tput.matches("(100/s)").count(), 2, "{tput}");
+        // A length no run writes counts as a whole second.
+        for odd in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            c.timeline = vec![point(0, 100, odd)];
+            let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
+            assert!(tput.contains("(100/s)"), "{odd}: {tput}");
+        }
+    }
+
+    /// Rounds whose every figure took `values`.
+    pub(in crate::report) fn rounds_of(values: &[f64]) -> crate::stats::RoundsSummary {
+        let spread = crate::stats::Spread {
+            median: crate::stats::rounds_median(values).unwrap_or(0.0),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            values: values.to_vec(),
+        };
+        crate::stats::RoundsSummary {
+            count: values.len(),
+            throughput_per_s: spread.clone(),
+            attempts_per_s: spread.clone(),
+            error_rate: spread.clone(),
+            speedup: Some(spread.clone()),
+            p50_us: spread.clone(),
+            p90_us: spread.clone(),
+            p99_us: spread.clone(),
+            cores_busy: spread.clone(),
+            wall_seconds: spread,
+        }
     }
 
     #[test]
