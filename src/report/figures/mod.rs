@@ -92,6 +92,7 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
                 ),
                 style: cell_style(c, &s.cells),
                 strong,
+                range: None,
             })
         })
         .collect();
