@@ -34,7 +34,7 @@ impl Bar {
     /// The error bar's ends, when both are finite numbers, lowest first.
     fn whisker(&self) -> Option<(f64, f64)> {
         let (a, b) = self.range?;
-        (a.is_finite() && b.is_finite()).then(|| if a <= b { (a, b) } else { (b, a) })
+        (a.is_finite() && b.is_finite()).then_some(if a <= b { (a, b) } else { (b, a) })
     }
 }
 
