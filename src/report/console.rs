@@ -18,7 +18,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::connections;
-use super::insight::{self, Severity};
+use super::insight::{self, Severity, numbers};
 use crate::run::Observer;
 use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
 use crate::units;
@@ -136,13 +136,25 @@ impl Observer for Progress {
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
     for s in &summary.scenarios {
+        let measured = if s.classified {
+            format!(
+                "measured {} (runner busy {} in {})",
+                insight::bound_words(s).1,
+                units::percent(s.busy_fraction),
+                s.bound_cell
+            )
+        } else {
+            format!(
+                "{} (every cell under {:.0} ms or {} operations)",
+                insight::bound_words(s).1,
+                crate::stats::machine::MIN_WALL_SECONDS * 1e3,
+                crate::stats::machine::MIN_OPERATIONS
+            )
+        };
         out.push_str(&format!(
-            "\n{} — workload {}, measured {}-bound (runner busy {} in {}){}\n",
+            "\n{} — workload {}, {measured}{}\n",
             s.name,
             s.kind.as_str(),
-            s.bound.as_str(),
-            units::percent(s.busy_fraction),
-            s.bound_cell,
             if s.tls_insecure {
                 " — WARNING: TLS certificates NOT verified (tls.insecure)"
             } else {
@@ -150,9 +162,10 @@ pub fn table(summary: &Summary) -> String {
             }
         ));
         let header = [
-            "cell", "ops", "errors", "tput/s", "p50", "p99", "max", "cores", "speedup",
+            "cell", "ops", "errors", "err%", "tput/s", "att/s", "p50", "p99", "max", "cores",
+            "speedup",
         ];
-        let rows: Vec<[String; 9]> = s
+        let rows: Vec<[String; 11]> = s
             .cells
             .iter()
             .map(|c| {
@@ -163,16 +176,24 @@ pub fn table(summary: &Summary) -> String {
                         .values()
                         .fold(0u64, |a, n| a.saturating_add(*n))
                         .to_string(),
-                    units::number(c.throughput_per_s),
+                    // Ranges only where models are compared: a CI log is read at 120 columns.
+                    units::percent(c.error_rate),
+                    numbers::throughput(c).inline(),
+                    units::number(c.attempts_per_s),
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
                     units::micros(c.latency_us.max),
                     units::number(c.cores_busy),
-                    units::speedup(c.speedup),
+                    numbers::speedup(s, c).inline(),
                 ]
             })
             .collect();
         out.push_str(&aligned(&header, &rows));
+        if let Some(n) = numbers::round_count(s) {
+            out.push_str(&format!(
+                "  {n} rounds: tput/s (successful), att/s (attempted) and speedup are medians of the rounds, (lowest–highest) beside; the rest pools them\n"
+            ));
+        }
         for c in &s.cells {
             let Some(o) = &c.open else { continue };
             out.push_str(&format!(
@@ -423,7 +444,7 @@ mod tests {
         }
         assert!(table.contains("async c=2 w=1 (incomplete)"));
         assert!(table.contains("  note, async c=2 w=1: a worker exited\n"));
-        assert!(table.contains("\nhealth: 4 warnings, 0 notes\n"), "{table}");
+        assert!(table.contains("\nhealth: 6 warnings, 0 notes\n"), "{table}");
         assert!(table.contains(
             "  WARNING: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
         ));
@@ -473,6 +494,25 @@ mod tests {
     }
 
     #[test]
+    fn too_short_to_classify_and_no_speedup_are_said() {
+        let mut s = healthy();
+        s.scenarios[0].classified = false;
+        let c = &mut s.scenarios[0].cells[1];
+        c.successes = 0;
+        c.speedup = None;
+        let t = table(&s);
+        assert!(
+            t.contains("sample — workload io, too short to classify (every cell under 100 ms or 20 operations)\n"),
+            "{t}"
+        );
+        assert!(t.contains("  no speedup\n"), "{t}");
+        assert!(t.contains("sample — workload cpu, measured cpu-bound (runner busy"));
+        let md = crate::report::markdown::render(&s);
+        assert!(md.contains("### sample (too short to classify)"), "{md}");
+        assert!(md.contains("| no speedup |"), "{md}");
+    }
+
+    #[test]
     fn a_healthy_run_has_no_health_lines() {
         assert!(!table(&healthy()).contains("health"));
     }
@@ -494,7 +534,7 @@ mod tests {
         snapshot("console-gate.txt", &g);
         assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
-            "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
+            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regressions, 1 within noise (tolerance 10.0%)\n"
         ));
         assert!(
             g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")

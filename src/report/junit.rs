@@ -132,9 +132,18 @@ mod tests {
         let xml = render(&sample());
         snapshot("junit.xml", &xml);
         assert_eq!(xml.matches("<testsuite ").count(), 2);
-        // 2 scenarios × 3 cells × (completed + 1 threshold), + the baseline check in each
-        // scenario named `sample` that has async c=2.
-        assert_eq!(xml.matches("<testcase ").count(), 2 * 3 * 2 + 2);
+        // 2 scenarios × 3 cells × (completed + 1 threshold), + 1 request threshold per cell of
+        // the HTTP scenario, + the 2 baseline checks in each scenario named `sample` that has
+        // async c=2.
+        assert_eq!(xml.matches("<testcase ").count(), 2 * 3 * 2 + 3 + 2 * 2);
+        // Issue 13: a test case per request threshold, per cell.
+        assert_eq!(
+            xml.matches(r#"<testcase name="async c=2 w=1: p99{request=login} &lt; 250ms""#)
+                .count(),
+            1,
+            "{xml}"
+        );
+        assert_eq!(xml.matches("p99{request=login}").count(), 3);
         assert!(xml.contains(r#"classname="sample.sample""#), "{xml}");
         assert!(
             xml.contains(r#"<failure message="the cell did not complete: a worker exited""#),

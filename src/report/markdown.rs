@@ -7,7 +7,7 @@
 //! markup. Pass and fail read as an icon and a word: `✅ passed`, `❌ failed`.
 
 use super::connections;
-use super::insight::{self, Reason, Severity};
+use super::insight::{self, Reason, Severity, numbers};
 use super::junit::baseline_failure;
 use super::{ReportError, Reporter};
 use crate::stats::{Summary, Verdict};
@@ -62,31 +62,36 @@ pub fn render(s: &Summary) -> String {
     md.push_str(&health(s));
     for sc in &s.scenarios {
         md.push_str(&format!(
-            "\n### {} ({}-bound)\n\n{}\n",
+            "\n### {} ({})\n\n{}\n",
             esc(&sc.name),
-            sc.bound.as_str(),
+            insight::bound_words(sc).1,
             esc(&insight::findings(sc).headline)
         ));
         if sc.tls_insecure {
             md.push_str(INSECURE);
         }
-        md.push_str("\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("\n| cell | ops | errors | error rate | throughput/s | attempts/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for c in &sc.cells {
             md.push_str(&format!(
-                "| {}{} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.label(),
                 if c.complete { "" } else { " (incomplete)" },
                 c.operations,
                 c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
-                units::percent(c.error_rate),
-                units::number(c.throughput_per_s),
-                units::micros(c.latency_us.p50),
-                units::micros(c.latency_us.p99),
+                numbers::error_rate(c).inline(),
+                numbers::throughput(c).inline(),
+                numbers::attempts(c).inline(),
+                numbers::p50(c).inline(),
+                numbers::p99(c).inline(),
                 units::micros(c.latency_us.max),
-                units::number(c.cores_busy),
-                units::speedup(c.speedup),
+                numbers::cores_busy(c).inline(),
+                numbers::speedup(sc, c).inline(),
             ));
         }
+        md.push_str(&format!(
+            "\nThroughput counts successful operations, attempts all of them.{}\n",
+            numbers::rounds_note(sc).map_or_else(String::new, |n| format!(" {}", esc(&n)))
+        ));
         let checks: Vec<String> = sc
             .cells
             .iter()

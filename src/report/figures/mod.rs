@@ -19,6 +19,7 @@ use super::chart::{
     Axis, Bar, Frame, HBarChart, Plot, Point, RefMark, Series, Style, hbar_chart, line_chart,
 };
 use super::insight::fastest_index;
+use super::insight::numbers;
 use crate::plan::Model;
 use crate::stats::{Bound, CellSummary, ScenarioSummary, histogram_from_base64};
 use crate::units;
@@ -58,10 +59,15 @@ fn label(c: &CellSummary) -> String {
 }
 
 /// Speedup of every cell against `sequential`, with the limits that explain it: 1× and, for
-/// computation, the number of cores. Without a sequential cell: throughput instead.
+/// computation, the number of cores; with rounds, an error bar from the slowest round to the
+/// fastest. A cell where nothing succeeded (on its side or sequential's) has an empty bar that
+/// says so. Without a sequential cell: throughput instead.
 pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String {
     let fastest = fastest_index(s);
-    let with_speedup = s.cells.iter().any(|c| c.speedup.is_some());
+    let with_speedup = s
+        .cells
+        .iter()
+        .any(|c| c.speedup.is_some() || c.model == Model::Sequential);
     let bars: Vec<Bar> = s
         .cells
         .iter()
@@ -69,30 +75,57 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
         .filter_map(|(i, c)| {
             let strong = Some(i) == fastest;
             let tail = if strong { " · fastest" } else { "" };
-            let cores = units::number(c.cores_busy);
-            let (value, text) = if with_speedup {
-                let v = c.speedup?;
-                (
-                    v,
-                    format!("{} · {cores} cores{tail}", units::speedup(Some(v))),
-                )
+            let cores = numbers::cores_busy(c).value;
+            let speedup = numbers::speedup(s, c);
+            let spread = c.rounds.as_ref().and_then(|r| r.speedup.as_ref());
+            let (value, text, range) = if with_speedup {
+                match c.speedup {
+                    Some(v) => (
+                        v,
+                        format!("{} · {cores} cores{tail}", speedup.inline()),
+                        // Sequential against itself is 1× in every round: no spread to show.
+                        spread
+                            .filter(|_| c.model != Model::Sequential)
+                            .map(|r| (r.min, r.max)),
+                    ),
+                    None if numbers::nothing_succeeded(s, c) => (
+                        0.0,
+                        format!("{}: nothing succeeded", numbers::NO_SPEEDUP),
+                        None,
+                    ),
+                    None => return None,
+                }
             } else {
                 let v = c.throughput_per_s;
-                (v, format!("{}/s · {cores} cores{tail}", units::number(v)))
+                let tput = numbers::throughput(c).inline_with("/s");
+                let spread = c.rounds.as_ref().map(|r| &r.throughput_per_s);
+                (
+                    v,
+                    format!("{tput} · {cores} cores{tail}"),
+                    spread.map(|r| (r.min, r.max)),
+                )
             };
+            let rounds = spread
+                .filter(|r| r.values.len() > 1)
+                .map(|r| {
+                    let each: Vec<String> =
+                        r.values.iter().map(|v| units::speedup(Some(*v))).collect();
+                    format!("; round by round {}", each.join(", "))
+                })
+                .unwrap_or_default();
             Some(Bar {
                 label: label(c),
                 value,
                 text,
                 tip: format!(
-                    "{}: {} sequential, {} operations/s, {cores} cores busy",
+                    "{}: {} sequential, {} successful operations/s, {cores} cores busy{rounds}",
                     label(c),
-                    units::speedup(c.speedup),
-                    units::number(c.throughput_per_s)
+                    speedup.inline(),
+                    numbers::throughput(c).inline()
                 ),
                 style: cell_style(c, &s.cells),
                 strong,
-                range: None,
+                range,
             })
         })
         .collect();
@@ -111,14 +144,14 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
     }
     let (title, x_label, unit): (&str, &str, &str) = if with_speedup {
         (
-            "Speedup against sequential (throughput ratio)",
+            "Speedup against sequential (successful throughput ratio)",
             "speedup (×, higher is faster)",
             "×",
         )
     } else {
         (
             "Throughput (no sequential cell to compare against)",
-            "operations per second",
+            "successful operations per second",
             "",
         )
     };
@@ -664,7 +697,7 @@ pub(super) mod tests {
         // Three rounds pooled: 300 operations over the 3 s the rounds spent in the second.
         c.rounds = Some(crate::stats::RoundsSummary {
             count: 3,
-            ..rounds_of(&[1.0, 1.0, 1.0])
+            ..crate::report::sample::rounds_of(&[1.0, 1.0, 1.0])
         });
         c.timeline = vec![point(0, 300, 3.0), point(1, 150, 1.5)];
         let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
@@ -674,28 +707,6 @@ pub(super) mod tests {
             c.timeline = vec![point(0, 100, odd)];
             let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
             assert!(tput.contains("(100/s)"), "{odd}: {tput}");
-        }
-    }
-
-    /// Rounds whose every figure took `values`.
-    pub(in crate::report) fn rounds_of(values: &[f64]) -> crate::stats::RoundsSummary {
-        let spread = crate::stats::Spread {
-            median: crate::stats::rounds_median(values).unwrap_or(0.0),
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            values: values.to_vec(),
-        };
-        crate::stats::RoundsSummary {
-            count: values.len(),
-            throughput_per_s: spread.clone(),
-            attempts_per_s: spread.clone(),
-            error_rate: spread.clone(),
-            speedup: Some(spread.clone()),
-            p50_us: spread.clone(),
-            p90_us: spread.clone(),
-            p99_us: spread.clone(),
-            cores_busy: spread.clone(),
-            wall_seconds: spread,
         }
     }
 
@@ -748,6 +759,43 @@ pub(super) mod tests {
         assert!(svg.contains("sequential = 1×"));
         assert!(svg.contains("2 cores: the most computation can gain"));
         assert!(svg.contains("1.90× · 0.04 cores · fastest"));
+    }
+
+    #[test]
+    fn speedups_over_rounds_have_error_bars_and_failures_no_speedup() {
+        let mut seq = cell(Model::Sequential, 1, &[1]);
+        seq.speedup = Some(1.0);
+        seq.rounds = Some(crate::report::sample::rounds_of(&[1.0, 1.0, 1.0]));
+        let mut par = cell(Model::Threads, 2, &[1]);
+        par.speedup = Some(1.9);
+        par.rounds = Some(crate::report::sample::rounds_of(&[1.7, 1.9, 2.4]));
+        let mut refused = cell(Model::Async, 2, &[1]);
+        refused.successes = 0;
+        let svg = speedup_chart("x", &scenario(vec![seq.clone(), par, refused]), 2);
+        // One error bar: sequential's rounds all read 1×.
+        assert_eq!(svg.matches(r#"<g class="error-bar""#).count(), 1, "{svg}");
+        assert!(
+            svg.contains("1.90× (1.70–2.40) · 0.04 cores · fastest"),
+            "{svg}"
+        );
+        assert!(svg.contains("round by round 1.70×, 1.90×, 2.40×"), "{svg}");
+        assert!(
+            svg.contains(">no speedup: nothing succeeded</text>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches(r#"<g class="bar">"#).count(), 3);
+        // Nothing succeeded anywhere: still a speedup chart, every bar saying why it is empty.
+        let mut s = scenario(vec![seq.clone(), seq]);
+        for c in &mut s.cells {
+            c.successes = 0;
+            c.speedup = None;
+        }
+        let svg = speedup_chart("x", &s, 2);
+        assert_eq!(
+            svg.matches(">no speedup: nothing succeeded</text>").count(),
+            2
+        );
+        assert!(svg.contains("Speedup against sequential"));
     }
 
     /// Every chart of a scenario, all in one list.

@@ -502,11 +502,49 @@ mod tests {
         assert!(health.contains("88.0/s achieved of 100/s planned, 120 of 1000 arrivals dropped"));
     }
 
+    /// Issue 14: a scenario too short to classify shows so instead of a bound, and a cell where
+    /// nothing succeeded has "no speedup", in its row and on its bar.
+    #[test]
+    fn too_short_to_classify_and_no_speedup_are_said() {
+        let mut s = sample();
+        let sc = &mut s.scenarios[0];
+        sc.classified = false;
+        sc.bound_cell = String::new();
+        let c = &mut sc.cells[1];
+        c.successes = 0;
+        c.speedup = None;
+        c.throughput_per_s = 0.0;
+        c.rounds = None;
+        let page = render(&s);
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        assert!(io.contains(
+            r#"<span class="badge badge-unclassified">measured: too short to classify</span>"#
+        ));
+        assert!(!io.contains("badge-io"), "{io}");
+        assert!(
+            page.contains(r##"<a href="#scenario-1">sample</a> (too short to classify)</li>"##)
+        );
+        assert!(page.contains(
+            r#"<span class="badge badge-unclassified">too short to classify</span></h3>"#
+        ));
+        assert!(io.contains("<td>no speedup</td>"), "{io}");
+        assert!(page.contains(">no speedup: nothing succeeded</text>"));
+        // The CPU scenario keeps its bound.
+        assert!(page.contains("measured: cpu-bound"));
+    }
+
     #[test]
     fn findings_state_the_numbers() {
         let s = sample();
         let io = insight::findings(&s.scenarios[0]).headline;
-        assert!(io.starts_with("async c=4 w=1 was 3.00× faster"), "{io}");
+        assert!(
+            io.starts_with("async c=4 w=1 was 3.00× (2.70–3.30) faster"),
+            "{io}"
+        );
     }
 
     #[test]

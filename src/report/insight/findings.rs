@@ -3,17 +3,18 @@
 //!
 //! Input: a [`ScenarioSummary`]. Output: [`Findings`]. Pure: no markup, no I/O.
 
-use super::label;
+use super::{label, numbers};
 use crate::plan::Model;
-use crate::stats::{Bound, ScenarioSummary};
+use crate::stats::{Bound, ScenarioSummary, machine};
 use crate::units;
 
-/// The cell with the highest throughput among those that completed operations.
+/// The cell with the highest (successful) throughput among those with a success: a cell whose
+/// every operation failed did no work, however fast it failed.
 pub fn fastest_index(s: &ScenarioSummary) -> Option<usize> {
     s.cells
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.operations > 0 && c.throughput_per_s.is_finite())
+        .filter(|(_, c)| c.operations > 0 && c.successes > 0 && c.throughput_per_s.is_finite())
         .max_by(|(_, a), (_, b)| a.throughput_per_s.total_cmp(&b.throughput_per_s))
         .map(|(i, _)| i)
 }
@@ -35,7 +36,39 @@ pub struct Findings {
     pub surprise: Option<String>,
 }
 
+/// How the measured bound reads, as (a class for styling, words): `io`/`io-bound`,
+/// `cpu`/`cpu-bound`, or `unclassified`/`too short to classify` when every cell was too short
+/// for its CPU time to tell waiting from computing (`classified: false`).
+pub fn bound_words(s: &ScenarioSummary) -> (&'static str, &'static str) {
+    match (s.classified, s.bound) {
+        (false, _) => ("unclassified", TOO_SHORT),
+        (true, Bound::Io) => ("io", "io-bound"),
+        (true, Bound::Cpu) => ("cpu", "cpu-bound"),
+    }
+}
+
+const TOO_SHORT: &str = "too short to classify";
+
+/// Why a scenario is [`TOO_SHORT`], with the limits of the machine checks.
+fn too_short_evidence() -> String {
+    format!(
+        "Every cell ran under {:.0} ms or {} operations: too short for the runner's CPU time to tell waiting from computing, so this scenario is neither called I/O- nor CPU-bound. Raise repeat or duration.",
+        machine::MIN_WALL_SECONDS * 1e3,
+        machine::MIN_OPERATIONS
+    )
+}
+
 pub fn findings(s: &ScenarioSummary) -> Findings {
+    if !s.classified {
+        let mut f = classified(s);
+        f.evidence = too_short_evidence();
+        f.surprise = None;
+        return f;
+    }
+    classified(s)
+}
+
+fn classified(s: &ScenarioSummary) -> Findings {
     let fastest = fastest_index(s);
     let fastest_cell = fastest.and_then(|f| s.cells.get(f));
     let busy = units::percent(s.busy_fraction);
@@ -44,13 +77,13 @@ pub fn findings(s: &ScenarioSummary) -> Findings {
         fastest,
         fastest_label: fastest_cell.map_or_else(|| "none".into(), label),
         fastest_detail: fastest_cell.map_or_else(
-            || "no cell completed an operation".into(),
+            || "no cell completed a successful operation".into(),
             |c| {
                 format!(
-                    "{}/s, {} sequential, {} cores busy",
-                    units::number(c.throughput_per_s),
-                    units::speedup(c.speedup),
-                    units::number(c.cores_busy)
+                    "{}, {} sequential, {} cores busy",
+                    numbers::throughput(c).inline_with("/s"),
+                    numbers::speedup(s, c).inline(),
+                    numbers::cores_busy(c).inline()
                 )
             },
         ),
@@ -78,6 +111,18 @@ fn headline(s: &ScenarioSummary) -> String {
         .iter()
         .filter(|c| c.model != Model::Sequential && c.speedup.is_some())
         .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
+    if !s.classified {
+        return match best {
+            Some(best) => format!(
+                "{} was {} faster than sequential, but every cell was too short to tell whether the time went to waiting or to computing.",
+                label(best),
+                numbers::speedup(s, best).inline()
+            ),
+            None => format!(
+                "This scenario was {TOO_SHORT}: every cell was too short to tell whether its time went to waiting or to computing."
+            ),
+        };
+    }
     let Some(best) = best else {
         return match s.bound {
             Bound::Io => format!(
@@ -90,8 +135,8 @@ fn headline(s: &ScenarioSummary) -> String {
             ),
         };
     };
-    let speed = units::speedup(best.speedup);
-    let cores = units::number(best.cores_busy);
+    let speed = numbers::speedup(s, best).inline();
+    let cores = numbers::cores_busy(best).inline();
     let mut sentence = match s.bound {
         Bound::Io => format!(
             "{} was {speed} faster than sequential while keeping {cores} cores busy: the time was spent waiting, and concurrency overlaps waiting.",
@@ -110,7 +155,7 @@ fn headline(s: &ScenarioSummary) -> String {
         {
             sentence.push_str(&format!(
                 " A single-threaded async event loop ran it at {} of sequential speed: a task computing never yields to the others.",
-                units::speedup(a.speedup)
+                numbers::speedup(s, a).inline()
             ));
         }
         if let Some(t) = s
@@ -122,7 +167,7 @@ fn headline(s: &ScenarioSummary) -> String {
         {
             sentence.push_str(&format!(
                 " Threads sped it up {} because Rust threads compute on several cores at once (CPython's interpreter lock would not allow that).",
-                units::speedup(t.speedup)
+                numbers::speedup(s, t).inline()
             ));
         }
     }
@@ -142,7 +187,7 @@ mod tests {
         assert_eq!(f.fastest_label, "async c=4 w=1");
         assert_eq!(
             f.fastest_detail,
-            "24.0/s, 3.00× sequential, 0.02 cores busy"
+            "24.0/s (21.6–26.4), 3.00× (2.70–3.30) sequential, 0.02 cores busy"
         );
         assert!(
             f.evidence
@@ -163,7 +208,7 @@ mod tests {
         }
         let f = findings(&odd);
         assert_eq!((f.fastest, f.fastest_label.as_str()), (None, "none"));
-        assert_eq!(f.fastest_detail, "no cell completed an operation");
+        assert_eq!(f.fastest_detail, "no cell completed a successful operation");
         assert!(
             f.headline.contains("this scenario is CPU-bound"),
             "{}",
@@ -172,5 +217,33 @@ mod tests {
         for sc in &hostile().scenarios {
             let _ = findings(sc);
         }
+    }
+
+    #[test]
+    fn a_scenario_too_short_to_classify_says_so_instead_of_a_bound() {
+        let mut s = sample().scenarios[1].clone();
+        assert_eq!(bound_words(&s), ("cpu", "cpu-bound"));
+        s.classified = false;
+        s.bound_cell = String::new();
+        assert_eq!(bound_words(&s), ("unclassified", "too short to classify"));
+        let f = findings(&s);
+        assert!(
+            f.evidence
+                .starts_with("Every cell ran under 100 ms or 20 operations"),
+            "{}",
+            f.evidence
+        );
+        assert!(
+            f.headline
+                .starts_with("async c=4 w=1 was 3.00× (2.70–3.30) faster")
+                && f.headline.contains("too short to tell"),
+            "{}",
+            f.headline
+        );
+        assert_eq!(f.surprise, None);
+        for c in &mut s.cells {
+            c.speedup = None;
+        }
+        assert!(findings(&s).headline.contains("too short to classify"));
     }
 }

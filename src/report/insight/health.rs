@@ -1,5 +1,8 @@
 //! Can these numbers be trusted? Health warnings and notes, each with the cells it concerns,
-//! and the short words beside a cell in a table (`short`, `errors`…).
+//! and the short words beside a cell in a table (`short`, `errors`…). Besides what the figures
+//! show by themselves (errors, short cells, a saturated runner), the machine checks the run
+//! stage recorded (`machine.flags`): a cell whose CPU was slower than the sequential cell's,
+//! other load sharing the machine (named with how many cores it kept busy), steal.
 //!
 //! Input: a [`Summary`]. Output: [`HealthItem`]s, worst first, and [`Flag`]s per cell. Pure: no
 //! markup, no I/O.
@@ -7,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::{Severity, label};
-use crate::stats::{Bound, CellSummary, Summary, Verdict};
+use crate::stats::{Bound, CellSummary, FlagKind, Summary, Verdict};
 use crate::units;
 
 /// A cell keeping this share of the host's cores busy was limited by the machine it ran on.
@@ -26,6 +29,12 @@ pub enum Flag {
     RunnerSaturated,
     RateNotReached,
     Errors,
+    /// The CPU per operation exceeded the sequential cell's by more than a quarter.
+    SlowerCpu,
+    /// Processes other than loadplan kept cores busy during the cell.
+    OtherLoad,
+    /// The hypervisor gave a noticeable share of the CPU to other guests.
+    Steal,
     NoOperations,
     Short,
     OffTheScale,
@@ -41,6 +50,9 @@ impl Flag {
             Flag::RunnerSaturated => "runner saturated",
             Flag::RateNotReached => "rate not reached",
             Flag::Errors => "errors",
+            Flag::SlowerCpu => "slower CPU",
+            Flag::OtherLoad => "other load",
+            Flag::Steal => "steal",
             Flag::NoOperations => "no operations",
             Flag::Short => "short",
             Flag::OffTheScale => "off the scale",
@@ -85,6 +97,15 @@ pub fn cell_flags(c: &CellSummary, kind: Bound, host_cores: usize) -> Vec<Flag> 
     if c.error_rate > ERROR_RATE_WARNING {
         flags.push(Flag::Errors);
     }
+    for (kind, flag) in [
+        (FlagKind::SlowerCpu, Flag::SlowerCpu),
+        (FlagKind::OtherLoad, Flag::OtherLoad),
+        (FlagKind::Steal, Flag::Steal),
+    ] {
+        if c.machine.flags.iter().any(|f| f.kind == kind) {
+            flags.push(flag);
+        }
+    }
     if kind == Bound::Io && saturated(c, host_cores) {
         flags.push(Flag::RunnerSaturated);
     }
@@ -103,9 +124,27 @@ fn concern(flag: Flag, who: &str, c: &CellSummary, cores: usize) -> String {
         Flag::Incomplete => format!("{who}: {}", c.notes.join("; ")),
         Flag::NoOperations => format!("{who}: no operation completed"),
         Flag::Short => format!(
-            "{who}: {:.2} s, {} operations",
-            c.wall_seconds, c.operations
+            "{who}: {:.2} s, {} operations{}",
+            c.wall_seconds,
+            c.operations,
+            if c.machine.too_short {
+                ": too short to classify"
+            } else {
+                ""
+            }
         ),
+        Flag::SlowerCpu => slower_cpu(who, c),
+        Flag::OtherLoad => match other_load(c) {
+            Some(other) => format!("{who}: {other}"),
+            None => flag_message(who, c, FlagKind::OtherLoad),
+        },
+        Flag::Steal => match c.machine.steal_share.filter(|x| x.is_finite()) {
+            Some(steal) => format!(
+                "{who}: the hypervisor took {} of the machine's CPU time",
+                units::percent(steal)
+            ),
+            None => flag_message(who, c, FlagKind::Steal),
+        },
         Flag::Errors => format!(
             "{who}: {} of {} operations failed ({})",
             c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
@@ -128,6 +167,61 @@ fn concern(flag: Flag, who: &str, c: &CellSummary, cores: usize) -> String {
         },
         Flag::OffTheScale => format!("{who}: {} latencies above one hour", c.latency_out_of_range),
     }
+}
+
+/// The message the run stage wrote for the cell's flag of `kind`.
+fn flag_message(who: &str, c: &CellSummary, kind: FlagKind) -> String {
+    let said = c.machine.flags.iter().find(|f| f.kind == kind);
+    format!("{who}: {}", said.map_or("", |f| f.message.as_str()))
+}
+
+/// `other load kept 1.96 cores busy (98.0% of the machine's busy time was not loadplan's)`,
+/// when the run stage could read the machine.
+fn other_load(c: &CellSummary) -> Option<String> {
+    let cores = c.machine.other_cores.filter(|x| x.is_finite())?;
+    let share = c
+        .machine
+        .other_share
+        .filter(|x| x.is_finite())
+        .map_or_else(String::new, |x| {
+            format!(
+                " ({} of the machine's busy time was not loadplan's)",
+                units::percent(x)
+            )
+        });
+    Some(format!(
+        "other load kept {} cores busy{share}",
+        units::number(cores)
+    ))
+}
+
+/// A slowed cell's CPU per operation against the sequential cell's, and the other load that
+/// shared the machine meanwhile, which is the likely cause.
+fn slower_cpu(who: &str, c: &CellSummary) -> String {
+    let m = &c.machine;
+    let (Some(mine), Some(ratio)) = (m.cpu_us_per_op, m.cpu_per_op_vs_sequential) else {
+        return flag_message(who, c, FlagKind::SlowerCpu);
+    };
+    let us = |v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            units::micros(v.round() as u64)
+        } else {
+            "-".into()
+        }
+    };
+    let change = if ratio.is_finite() {
+        format!(" ({:+.0}%)", (ratio - 1.0) * 100.0)
+    } else {
+        String::new()
+    };
+    let meanwhile = other_load(c)
+        .filter(|_| m.other_cores.is_some_and(|x| x >= 0.05))
+        .map_or_else(String::new, |o| format!("; meanwhile {o}"));
+    format!(
+        "{who}: {} of CPU per operation against {} in sequential{change}{meanwhile}",
+        us(mine),
+        us(mine / ratio)
+    )
 }
 
 /// What a doubt means and what to do about it: (severity, title, detail).
@@ -159,6 +253,21 @@ fn explain(flag: Flag) -> (Severity, &'static str, String) {
                 "More than {} of the operations failed: latencies describe failures as much as successes (see each scenario's error charts).",
                 units::percent(ERROR_RATE_WARNING)
             ),
+        ),
+        Flag::SlowerCpu => (
+            w,
+            "The CPU was slower in some cells.",
+            "In these cells of a CPU kernel the runner needed more than a quarter more CPU time per operation than in the sequential cell: the CPU itself was slower (other load, frequency scaling, or SMT siblings), so their speedups understate the model. Run again on a quiet machine, or with rounds to see the spread.".into(),
+        ),
+        Flag::OtherLoad => (
+            w,
+            "Other load shared the machine.",
+            "During these cells, processes other than loadplan and its built-in server kept cores busy (a target running on this machine counts too): figures that need free cores, such as the speedups of parallel models, understate the model.".into(),
+        ),
+        Flag::Steal => (
+            w,
+            "The hypervisor took CPU time.",
+            "During these cells the virtual machine waited for its CPUs while other guests used them (steal): every figure of these cells understates the model.".into(),
         ),
         Flag::NoOperations => (
             w,
@@ -249,7 +358,7 @@ pub fn health(s: &Summary) -> Vec<HealthItem> {
 /// What was checked, said when [`health`] found nothing.
 pub fn health_criteria(s: &Summary) -> String {
     format!(
-        "No warnings. Checked: the runner kept fewer than {}% of the {} cores busy in HTTP scenarios, every error rate stayed at or under {}, and every cell ran for at least {SHORT_SECONDS:.0} s and {FEW_OPERATIONS} operations, completely.",
+        "No warnings. Checked: the runner kept fewer than {}% of the {} cores busy in HTTP scenarios, every error rate stayed at or under {}, every cell ran for at least {SHORT_SECONDS:.0} s and {FEW_OPERATIONS} operations, completely, and no cell ran on a slower CPU than the sequential cell's, beside other load or under steal.",
         (SATURATED_SHARE * 100.0).round(),
         s.host.cores,
         units::percent(ERROR_RATE_WARNING),
@@ -305,6 +414,8 @@ mod tests {
                 "The run was interrupted.",
                 "Incomplete cells.",
                 "Error rate above a few percent.",
+                "The CPU was slower in some cells.",
+                "Other load shared the machine.",
                 "Cells too short to be meaningful.",
             ]
         );
@@ -321,6 +432,76 @@ mod tests {
         assert!(health_criteria(&healthy()).contains("fewer than 80% of the 1 cores busy"));
         // Odd numbers still give words, never a panic.
         assert!(!health(&hostile()).is_empty());
+    }
+
+    /// Issue 14: with other load during the CPU-bound scenario, the slowed cells are flagged and
+    /// the other load named, with how much of the machine it took.
+    #[test]
+    fn slowed_cells_are_flagged_and_the_other_load_named() {
+        let s = sample();
+        let items = health(&s);
+        let item = |title: &str| {
+            items
+                .iter()
+                .find(|h| h.title == title)
+                .unwrap_or_else(|| panic!("no {title:?}"))
+        };
+        let slower = item("The CPU was slower in some cells.");
+        assert_eq!(slower.severity, Severity::Warning);
+        assert_eq!(
+            slower.cells,
+            [Concern {
+                scenario: 1,
+                text: "sample · async c=2 w=1: 2.50ms of CPU per operation against 1.56ms in sequential (+60%); meanwhile other load kept 1.96 cores busy (98.0% of the machine's busy time was not loadplan's)".into()
+            }]
+        );
+        assert!(slower.detail.contains("speedups understate the model"));
+        let other = item("Other load shared the machine.");
+        assert_eq!(
+            other.cells[0].text,
+            "sample · async c=2 w=1: other load kept 1.96 cores busy (98.0% of the machine's busy time was not loadplan's)"
+        );
+        let cell = &s.scenarios[1].cells[1];
+        assert_eq!(
+            cell_flags(cell, Bound::Cpu, 1),
+            [
+                Flag::Incomplete,
+                Flag::Short,
+                Flag::Errors,
+                Flag::SlowerCpu,
+                Flag::OtherLoad
+            ]
+        );
+        // Steal; and flags whose numbers are missing fall back to the run stage's message.
+        let mut c = cell.clone();
+        c.machine.flags.push(crate::stats::MachineFlag {
+            kind: FlagKind::Steal,
+            message: "stolen".into(),
+        });
+        c.machine.steal_share = Some(0.12);
+        c.machine.other_cores = None;
+        c.machine.cpu_us_per_op = None;
+        let text = |flag, c: &CellSummary| concern(flag, "x", c, 1);
+        assert_eq!(
+            text(Flag::Steal, &c),
+            "x: the hypervisor took 12.0% of the machine's CPU time"
+        );
+        assert!(text(Flag::SlowerCpu, &c).starts_with("x: the CPU was slower here"));
+        assert!(text(Flag::OtherLoad, &c).starts_with("x: other load kept 1.96 cores"));
+        // A cell too short to classify says so among the short ones.
+        c.machine.too_short = true;
+        assert_eq!(
+            text(Flag::Short, &c),
+            "x: 0.28 s, 4 operations: too short to classify"
+        );
+        // Numbers no run writes still give words.
+        c.machine.cpu_us_per_op = Some(f64::NAN);
+        c.machine.cpu_per_op_vs_sequential = Some(0.0);
+        c.machine.other_cores = Some(f64::INFINITY);
+        for flag in [Flag::SlowerCpu, Flag::OtherLoad, Flag::Steal] {
+            let words = text(flag, &c);
+            assert!(!words.contains("NaN"), "{words}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! What the numbers say, in words: health warnings (can these numbers be trusted?), findings
 //! (what the run shows: the fastest cell, I/O- or CPU-bound and the evidence for it), why a run
 //! failed (every failed threshold, baseline check and failing cell, with where it is), and each
-//! cell's errors with their messages. One file per topic: `health.rs`, `findings.rs`,
-//! `failures.rs`, `errors.rs`.
+//! cell's errors with their messages, and a cell's figures with their spread over rounds. One
+//! file per topic: `health.rs`, `findings.rs`, `failures.rs`, `errors.rs`, `numbers.rs`.
 //!
 //! Input: a [`Summary`] (or one scenario of it). Output: plain data (text with a severity, the
 //! cells concerned) for every page to show its own way: the HTML report, `summary.md` and the
@@ -15,12 +15,13 @@ mod errors;
 mod failures;
 mod findings;
 mod health;
+pub mod numbers;
 
 use crate::stats::CellSummary;
 
 pub use errors::{ErrorGroup, error_groups};
 pub use failures::{Failure, Reason, UNEXPLAINED, failure_count, failures};
-pub use findings::{Findings, fastest_index, findings};
+pub use findings::{Findings, bound_words, fastest_index, findings};
 pub use health::{Concern, Flag, HealthItem, cell_flags, health, health_criteria};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

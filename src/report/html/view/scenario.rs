@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::{anchor, cell_anchor, label};
 use crate::report::connections::{self, Row};
 use crate::report::figures::{self, Breakdown};
+use crate::report::insight::numbers::{self, Ranged};
 use crate::report::insight::{self, ErrorGroup, Failure, Flag};
 use crate::stats::{Bound, ScenarioSummary};
 use crate::units;
@@ -22,6 +23,10 @@ pub(super) struct ScenarioView<'a> {
     kind: &'static str,
     kind_words: &'static str,
     bound: &'static str,
+    /// `io`, `cpu` or `unclassified`: the badge's style.
+    bound_class: &'static str,
+    /// `io-bound`, `cpu-bound` or `too short to classify`.
+    bound_words: &'static str,
     evidence: String,
     /// Said when the measurement contradicts the kind of workload.
     surprise: Option<String>,
@@ -51,6 +56,8 @@ pub(super) struct ScenarioView<'a> {
     /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
     open: Vec<OpenView>,
     rows: Vec<RowView>,
+    /// With rounds: what the figures of the cells table are.
+    rounds_note: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -119,16 +126,21 @@ struct RowView {
     workers: usize,
     operations: u64,
     errors: u64,
-    error_rate: String,
+    /// With rounds, each figure but p99.9 and max carries its range over the rounds.
+    error_rate: Ranged,
     wall: String,
-    throughput: String,
-    p50: String,
-    p90: String,
-    p99: String,
+    /// Successful operations per second.
+    throughput: Ranged,
+    /// Operations attempted per second, errors included.
+    attempts: Ranged,
+    p50: Ranged,
+    p90: Ranged,
+    p99: Ranged,
     p999: String,
     max: String,
-    cores_busy: String,
-    speedup: String,
+    cores_busy: Ranged,
+    /// `3.37×`, `no speedup` (nothing succeeded), or `-` (no sequential cell).
+    speedup: Ranged,
     fastest: bool,
     /// Short health words for this row (`short`, `errors`…), empty when none.
     flags: String,
@@ -233,6 +245,8 @@ pub(super) fn scenario_view<'a>(
             Bound::Cpu => "a CPU kernel",
         },
         bound: s.bound.as_str(),
+        bound_class: insight::bound_words(s).0,
+        bound_words: insight::bound_words(s).1,
         evidence: found.evidence,
         surprise: found.surprise,
         bound_cell: &s.bound_cell,
@@ -296,16 +310,17 @@ pub(super) fn scenario_view<'a>(
                     workers: c.workers,
                     operations: c.operations,
                     errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
-                    error_rate: units::percent(c.error_rate),
+                    error_rate: numbers::error_rate(c),
                     wall: format!("{:.2} s", c.wall_seconds),
-                    throughput: units::number(c.throughput_per_s),
-                    p50: units::micros(c.latency_us.p50),
-                    p90: units::micros(c.latency_us.p90),
-                    p99: units::micros(c.latency_us.p99),
+                    throughput: numbers::throughput(c),
+                    attempts: numbers::attempts(c),
+                    p50: numbers::p50(c),
+                    p90: numbers::p90(c),
+                    p99: numbers::p99(c),
                     p999: units::micros(c.latency_us.p999),
                     max: units::micros(c.latency_us.max),
-                    cores_busy: units::number(c.cores_busy),
-                    speedup: units::speedup(c.speedup),
+                    cores_busy: numbers::cores_busy(c),
+                    speedup: numbers::speedup(s, c),
                     fastest: Some(ci) == found.fastest,
                     flags: flags
                         .iter()
@@ -319,5 +334,6 @@ pub(super) fn scenario_view<'a>(
                 }
             })
             .collect(),
+        rounds_note: numbers::rounds_note(s),
     }
 }
