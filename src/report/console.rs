@@ -362,13 +362,20 @@ pub fn gate(summary: &Summary) -> String {
     for s in &summary.scenarios {
         for c in &s.cells {
             for t in &c.thresholds {
+                let what = if insight::is_error_rule(t) {
+                    format!(
+                        "errors: {}; {}",
+                        insight::errors_observed(c),
+                        insight::accept_some_hint()
+                    )
+                } else {
+                    format!("{} (observed {})", t.expression, t.observed_text)
+                };
                 out.push_str(&format!(
-                    "  {} {} · {}: {} (observed {})\n",
+                    "  {} {} · {}: {what}\n",
                     if t.passed { "✔ pass" } else { "✘ FAIL" },
                     s.name,
                     c.label(),
-                    t.expression,
-                    t.observed_text
                 ));
             }
         }
@@ -510,6 +517,45 @@ mod tests {
         let md = crate::report::markdown::render(&s);
         assert!(md.contains("### sample (too short to classify)"), "{md}");
         assert!(md.contains("| no speedup |"), "{md}");
+    }
+
+    /// Issue 14: the default error rule reads as errors, with the threshold that would accept
+    /// some, in the gate's list and in why the run failed; alike in `summary.md`.
+    #[test]
+    fn errors_failed_by_default_read_as_what_they_are() {
+        let mut s = healthy();
+        s.verdict = Verdict::Failed;
+        s.baseline = None;
+        let c = &mut s.scenarios[0].cells[0];
+        c.operations = 10;
+        c.error_rate = 1.0;
+        c.errors.insert("connect".into(), 10);
+        c.thresholds.push(crate::report::sample::error_rule(c));
+        let g = gate(&s);
+        let hint = "to accept some, add `error_rate < 5%` to the scenario's thresholds";
+        assert!(
+            g.contains(&format!(
+                "  ✘ FAIL sample · sequential: errors: 10 of 10 operations failed (100%); {hint}\n"
+            )),
+            "{g}"
+        );
+        assert!(
+            g.ends_with(&format!(
+                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them; {hint}\n"
+            )),
+            "{g}"
+        );
+        let md = crate::report::markdown::render(&s);
+        assert!(
+            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them. To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!(
+                "- ❌ **failed** · sequential: errors: 10 of 10 operations failed (100%); {hint}\n"
+            )),
+            "{md}"
+        );
     }
 
     #[test]

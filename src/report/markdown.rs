@@ -97,6 +97,15 @@ pub fn render(s: &Summary) -> String {
             .iter()
             .flat_map(|c| {
                 c.thresholds.iter().map(move |t| {
+                    if insight::is_error_rule(t) {
+                        return format!(
+                            "- {} · {}: errors: {}; {}\n",
+                            mark(t.passed),
+                            c.label(),
+                            insight::errors_observed(c),
+                            insight::accept_some_hint()
+                        );
+                    }
                     format!(
                         "- {} · {}: `{}`, observed {}\n",
                         mark(t.passed),
@@ -197,6 +206,10 @@ fn why_failed(s: &Summary) -> String {
             ),
             Reason::Baseline { text, .. } => esc(text),
             Reason::Cell { why } => esc(why),
+            Reason::Errors { text, hint } => format!(
+                "{}. To accept some, add `{hint}` to the scenario's thresholds.",
+                esc(text)
+            ),
         };
         md.push_str(&format!("- ❌ **failed** · {}: {what}\n", esc(&f.who)));
     }

@@ -332,6 +332,24 @@ fn slowed() -> MachineCheck {
     }
 }
 
+/// The gate's default rule failing cell `c` by its errors, as `gate::evaluate` records it when
+/// no `error_rate` threshold covers the cell.
+#[cfg(test)]
+pub fn error_rule(c: &CellSummary) -> ThresholdResult {
+    let errors: u64 = c.errors.values().sum();
+    ThresholdResult {
+        expression: crate::gate::DEFAULT_ERROR_RULE.into(),
+        observed: Some(errors as f64),
+        passed: false,
+        limit: 0.0,
+        unit: "errors".into(),
+        observed_text: format!(
+            "{errors} of {} operations failed; add e.g. `error_rate < 5%` to accept some",
+            c.operations
+        ),
+    }
+}
+
 /// Rounds whose every figure took `values`, for tests.
 #[cfg(test)]
 pub fn rounds_of(values: &[f64]) -> RoundsSummary {

@@ -386,6 +386,38 @@ mod tests {
         assert!(page.contains("names no failed threshold, baseline check or failing cell"));
     }
 
+    /// Issue 14: a cell failed by the default error rule reads as errors, with the threshold
+    /// that would accept some, in the "why it failed" panel and its scenario's thresholds; never
+    /// as a threshold with a limit of 0.
+    #[test]
+    fn errors_failed_by_default_read_as_what_they_are() {
+        let mut s = healthy();
+        s.verdict = Verdict::Failed;
+        s.baseline = None;
+        let c = &mut s.scenarios[0].cells[0];
+        c.operations = 10;
+        c.successes = 0;
+        c.error_rate = 1.0;
+        c.errors.insert("status".into(), 10);
+        c.error_messages
+            .insert("status".into(), vec!["status 404".into()]);
+        c.thresholds.push(crate::report::sample::error_rule(c));
+        let page = render(&s);
+        let why = between(&page, r#"<section class="why-failed""#, "</section>");
+        assert!(why.contains("Why it failed: 1 cell"), "{why}");
+        assert!(why.contains(
+            "sample · sequential</a>: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them (first: status: status 404). To accept some, add <code class=\"expression\">error_rate &lt; 5%</code> to the scenario's thresholds.</li>"
+        ), "{why}");
+        assert!(
+            !why.contains("failed-thresholds"),
+            "the rule is no threshold: {why}"
+        );
+        let thresholds = between(&page, r#"<table class="thresholds">"#, "</table>");
+        assert!(thresholds.contains(
+            "<td class=\"text\">10 of 10 operations failed (100%)<span class=\"hint\">To accept some, add <code>error_rate &lt; 5%</code>"
+        ), "{thresholds}");
+    }
+
     #[test]
     fn pass_and_fail_read_as_icon_word_and_colour() {
         let page = render(&failed());

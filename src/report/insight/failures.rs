@@ -7,7 +7,7 @@
 use super::error_groups;
 use super::label;
 use crate::report::junit::{baseline_failure, baseline_value};
-use crate::stats::{CellSummary, Summary, ThresholdResult, Verdict};
+use crate::stats::{CellSummary, Summary, ThresholdResult};
 use crate::units;
 
 /// One reason a run failed, and where.
@@ -40,9 +40,41 @@ pub enum Reason {
         /// The whole check in words: `p99 regressed: 52.0ms against 40.0ms in the baseline…`.
         text: String,
     },
-    /// A cell that fails the run by itself: it lost a worker or was cut short, or it had
-    /// errors no `error_rate` threshold accepts.
+    /// A cell that fails the run by itself: it lost a worker or was cut short.
     Cell { why: String },
+    /// A cell with errors that no `error_rate` threshold accepts, failed by the default rule
+    /// (a threshold result whose unit is `errors`).
+    Errors {
+        /// `errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts
+        /// them (first: status: status 404)`.
+        text: String,
+        /// The threshold that would accept some: [`ACCEPT_SOME`].
+        hint: &'static str,
+    },
+}
+
+/// The threshold a plan adds to accept some errors, as the hint after a cell failed by them.
+pub const ACCEPT_SOME: &str = "error_rate < 5%";
+
+/// True for the result of the default rule that fails a cell with errors no `error_rate`
+/// threshold covers (recorded by the gate with the unit `errors`).
+pub fn is_error_rule(t: &ThresholdResult) -> bool {
+    t.unit == "errors"
+}
+
+/// What the default error rule found in a cell: `10 of 10 operations failed (100%)`.
+pub fn errors_observed(c: &CellSummary) -> String {
+    format!(
+        "{} of {} operations failed ({})",
+        c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
+        c.operations,
+        units::percent(c.error_rate)
+    )
+}
+
+/// The hint after a cell failed by its errors, in words: where the threshold goes.
+pub fn accept_some_hint() -> String {
+    format!("to accept some, add `{ACCEPT_SOME}` to the scenario's thresholds")
 }
 
 impl Failure {
@@ -59,6 +91,9 @@ impl Failure {
             ),
             Reason::Baseline { text, .. } => format!("{}: {text}", self.who),
             Reason::Cell { why } => format!("{}: {why}", self.who),
+            Reason::Errors { text, .. } => {
+                format!("{}: {text}; {}", self.who, accept_some_hint())
+            }
         }
     }
 }
@@ -75,54 +110,48 @@ fn limit_text(t: &ThresholdResult) -> String {
     }
 }
 
-/// True when one of the cell's thresholds speaks for its errors: `error_rate < 5%` is how a
-/// plan accepts them (`error_rate{request=login}` speaks for one request's only).
-fn errors_accepted(c: &CellSummary) -> bool {
-    c.thresholds.iter().any(|t| {
-        t.expression
-            .trim_start()
-            .strip_prefix("error_rate")
-            .is_some_and(|rest| !rest.trim_start().starts_with('{'))
+/// Why a cell fails the run by itself, if it does: it lost a worker or was cut short.
+fn incomplete(c: &CellSummary) -> Option<String> {
+    if c.complete {
+        return None;
+    }
+    Some(if c.notes.is_empty() {
+        "did not complete".into()
+    } else {
+        format!("did not complete: {}", c.notes.join("; "))
     })
 }
 
-/// Why a cell fails the run by itself, if it does. Errors no `error_rate` threshold accepts fail
-/// a run by the contract (DESIGN.md), but only a `failed` verdict says the gate applied that
-/// rule: in a run that passed they are a health warning, never a failure.
-fn cell_failure(c: &CellSummary, verdict: Verdict) -> Option<String> {
-    if !c.complete {
-        return Some(if c.notes.is_empty() {
-            "did not complete".into()
-        } else {
-            format!("did not complete: {}", c.notes.join("; "))
-        });
-    }
-    let errors = c.errors.values().fold(0u64, |a, n| a.saturating_add(*n));
-    if errors == 0 || errors_accepted(c) || verdict != Verdict::Failed {
-        return None;
-    }
+/// `errors: 2 of 4 operations failed (50.0%), and no error_rate threshold accepts them (first:
+/// status: status 503)`.
+fn errors_failure(c: &CellSummary) -> String {
     let first = error_groups(c)
         .into_iter()
         .find_map(|g| Some(format!(" (first: {}: {})", g.category, g.messages.first()?)))
         .unwrap_or_default();
-    Some(format!(
-        "{errors} errors ({}) and no error_rate threshold accepts them{first}",
-        units::percent(c.error_rate)
-    ))
+    format!(
+        "errors: {}, and no error_rate threshold accepts them{first}",
+        errors_observed(c)
+    )
 }
 
 /// Why the run failed: every failed threshold, then every failed baseline check, then every
 /// cell that fails by itself (lost a worker or cut short; errors no `error_rate` threshold
-/// accepts), each with where it is. Read from what the summary records (results, `complete`,
-/// notes, errors, the verdict), never from the plan. Empty for a run with nothing failed;
-/// shown when the verdict is `failed`.
+/// accepts, as the gate's default rule recorded), each with where it is. Read from what the
+/// summary records (results, `complete`, notes, errors), never from the plan, and only what
+/// the gate counted: errors fail a cell where the gate recorded the default rule, nowhere
+/// else. Empty for a run with nothing failed; shown when the verdict is `failed`.
 pub fn failures(s: &Summary) -> Vec<Failure> {
     let mut thresholds = Vec::new();
     let mut cells = Vec::new();
     for (si, sc) in s.scenarios.iter().enumerate() {
         for (ci, c) in sc.cells.iter().enumerate() {
             let who = format!("{} · {}", sc.name, label(c));
-            for t in c.thresholds.iter().filter(|t| !t.passed) {
+            for t in c
+                .thresholds
+                .iter()
+                .filter(|t| !t.passed && !is_error_rule(t))
+            {
                 thresholds.push(Failure {
                     scenario: si,
                     cell: Some(ci),
@@ -138,12 +167,23 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
                     },
                 });
             }
-            if let Some(why) = cell_failure(c, s.verdict) {
+            if let Some(why) = incomplete(c) {
+                cells.push(Failure {
+                    scenario: si,
+                    cell: Some(ci),
+                    who: who.clone(),
+                    reason: Reason::Cell { why },
+                });
+            }
+            if c.thresholds.iter().any(|t| !t.passed && is_error_rule(t)) {
                 cells.push(Failure {
                     scenario: si,
                     cell: Some(ci),
                     who,
-                    reason: Reason::Cell { why },
+                    reason: Reason::Errors {
+                        text: errors_failure(c),
+                        hint: ACCEPT_SOME,
+                    },
                 });
             }
         }
@@ -194,7 +234,10 @@ pub fn failure_count(f: &[Failure]) -> String {
             n(|r| matches!(r, Reason::Baseline { .. })),
             "baseline check",
         ),
-        (n(|r| matches!(r, Reason::Cell { .. })), "cell"),
+        (
+            n(|r| matches!(r, Reason::Cell { .. } | Reason::Errors { .. })),
+            "cell",
+        ),
     ]
     .into_iter()
     .filter(|(k, _)| *k > 0)
@@ -214,7 +257,7 @@ pub const UNEXPLAINED: &str = "The verdict is failed, but this summary names no 
 mod tests {
     use super::*;
     use crate::report::insight::mark;
-    use crate::report::sample::{healthy, hostile, sample};
+    use crate::report::sample::{error_rule, healthy, hostile, sample};
 
     /// A healthy run without a baseline: nothing fails until a case spoils it.
     fn clean() -> Summary {
@@ -227,14 +270,16 @@ mod tests {
     fn failures_say_what_failed_where_thresholds_first() {
         type Spoil = fn(&mut Summary);
         let uncovered: Spoil = |s| {
-            s.verdict = Verdict::Failed;
             let c = &mut s.scenarios[1].cells[2];
             c.errors.insert("status".into(), 2);
+            c.operations = 10;
             c.error_rate = 0.2;
             c.error_messages.insert(
                 "status".into(),
                 vec!["status 503".into(), "status 502".into()],
             );
+            // As the gate records it when no error_rate threshold covers the cell.
+            c.thresholds.push(error_rule(c));
         };
         /// (scenario, cell, the failure in words).
         type Want = &'static [(usize, Option<usize>, &'static str)];
@@ -263,17 +308,17 @@ mod tests {
                 )],
             ),
             (
-                "errors no threshold accepts",
+                "errors no threshold accepts: the default rule, as what it is",
                 uncovered,
                 &[(
                     1,
                     Some(2),
-                    "sample · async c=4 w=1: 2 errors (20.0%) and no error_rate threshold accepts them (first: status: status 503)",
+                    "sample · async c=4 w=1: errors: 2 of 10 operations failed (20.0%), and no error_rate threshold accepts them (first: status: status 503); to accept some, add `error_rate < 5%` to the scenario's thresholds",
                 )],
             ),
             (
-                // The gate did not fail the run on them: a health warning only.
-                "errors no threshold accepts in a run that passed",
+                // The gate recorded no rule (a threshold covered them): a health warning only.
+                "errors the gate did not fail the cell on",
                 |s| {
                     let c = &mut s.scenarios[1].cells[2];
                     c.errors.insert("status".into(), 2);
@@ -283,7 +328,6 @@ mod tests {
             (
                 "errors an error_rate threshold accepts",
                 |s| {
-                    s.verdict = Verdict::Failed;
                     let c = &mut s.scenarios[1].cells[2];
                     c.errors.insert("status".into(), 2);
                     c.thresholds.push(ThresholdResult {
@@ -341,13 +385,31 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{case}");
         }
-        // A threshold on one request's errors does not accept the whole cell's.
+        // A cell cut short and failed by its errors: both, the rule never as a threshold.
         let mut s = clean();
         uncovered(&mut s);
-        s.scenarios[1].cells[2].thresholds[0].expression = "error_rate{request=login} < 50%".into();
-        assert_eq!(failures(&s).len(), 1);
-        s.scenarios[1].cells[2].thresholds[0].expression = "error_rate < 50%".into();
-        assert_eq!(failures(&s).len(), 0);
+        s.scenarios[1].cells[2].complete = false;
+        let f = failures(&s);
+        assert!(
+            matches!(
+                f.as_slice(),
+                [
+                    Failure {
+                        reason: Reason::Cell { .. },
+                        ..
+                    },
+                    Failure {
+                        reason: Reason::Errors {
+                            hint: ACCEPT_SOME,
+                            ..
+                        },
+                        ..
+                    }
+                ]
+            ),
+            "{f:?}"
+        );
+        assert_eq!(failure_count(&f), "2 cells");
         // A baseline check of a cell this run lacks points at its scenario, by its old name.
         let mut s = clean();
         s.baseline = sample().baseline;

@@ -111,6 +111,9 @@ struct ThresholdView {
     cell: String,
     expression: String,
     observed: String,
+    /// For the default rule that failed a cell by its errors: the threshold that would accept
+    /// some.
+    accept: Option<&'static str>,
     passed: bool,
     /// `✔ passed` or `✘ failed`.
     result: &'static str,
@@ -285,13 +288,21 @@ pub(super) fn scenario_view<'a>(
             .iter()
             .enumerate()
             .flat_map(|(ci, c)| {
-                c.thresholds.iter().map(move |t| ThresholdView {
-                    anchor: cell_anchor(i, ci),
-                    cell: label(c),
-                    expression: t.expression.clone(),
-                    observed: t.observed_text.clone(),
-                    passed: t.passed,
-                    result: insight::mark(t.passed),
+                c.thresholds.iter().map(move |t| {
+                    let rule = insight::is_error_rule(t);
+                    ThresholdView {
+                        anchor: cell_anchor(i, ci),
+                        cell: label(c),
+                        expression: t.expression.clone(),
+                        observed: if rule {
+                            insight::errors_observed(c)
+                        } else {
+                            t.observed_text.clone()
+                        },
+                        accept: (rule && !t.passed).then_some(insight::ACCEPT_SOME),
+                        passed: t.passed,
+                        result: insight::mark(t.passed),
+                    }
                 })
             })
             .collect(),

@@ -49,6 +49,8 @@ struct FailedCell {
     anchor: String,
     who: String,
     why: String,
+    /// For a cell failed by its errors: the threshold that would accept some.
+    accept: Option<&'static str>,
 }
 
 /// The comparison with an earlier run: only the checks that failed are listed one by one.
@@ -122,6 +124,13 @@ pub(super) fn why_failed(failures: &[Failure]) -> WhyFailed {
                 anchor,
                 who,
                 why: text.clone(),
+                accept: None,
+            }),
+            Reason::Errors { text, hint } => why.cells.push(FailedCell {
+                anchor,
+                who,
+                why: text.clone(),
+                accept: Some(hint),
             }),
         }
     }
