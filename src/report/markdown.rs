@@ -8,7 +8,7 @@
 
 use super::connections;
 use super::insight::{self, Reason, Severity, numbers};
-use super::junit::baseline_failure;
+use super::junit::{baseline_change, baseline_failure};
 use super::{ReportError, Reporter};
 use crate::stats::{Summary, Verdict};
 use crate::units;
@@ -135,21 +135,37 @@ pub fn render(s: &Summary) -> String {
             units::percent(b.tolerance),
             units::micros(b.latency_floor_us)
         ));
-        let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let failed = b.checks.iter().filter(|c| !c.passed).count();
         md.push_str(&format!(
-            "{} checks, {} failed{}.\n",
+            "{} checks, {failed} failed{}.\n",
             b.checks.len(),
-            failed.len(),
             super::insight::within_noise(&b.checks)
         ));
-        if !failed.is_empty() {
-            md.push_str("\n| scenario | cell | regression |\n|---|---|---|\n");
-            for c in failed {
+        // Every check beyond the tolerance: failed, or within the noise of the rounds.
+        let beyond: Vec<_> = b
+            .checks
+            .iter()
+            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
+            .collect();
+        if !beyond.is_empty() {
+            md.push_str("\n| scenario | cell | change | result |\n|---|---|---|---|\n");
+            for c in beyond {
+                let noise = insight::noise_words(c);
+                let result = match (c.passed, noise) {
+                    (true, noise) => format!("≈ {}", noise.unwrap_or_default()),
+                    (false, Some(noise)) => format!("{} ({noise})", mark(false)),
+                    (false, None) => mark(false).to_string(),
+                };
+                let change = if c.passed {
+                    baseline_change(c, b.tolerance)
+                } else {
+                    baseline_failure(c, b.tolerance)
+                };
                 md.push_str(&format!(
-                    "| {} | {} | {} |\n",
+                    "| {} | {} | {} | {result} |\n",
                     esc(&c.scenario),
                     c.label(),
-                    esc(&baseline_failure(c, b.tolerance))
+                    esc(&change)
                 ));
             }
         }

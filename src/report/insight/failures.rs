@@ -7,7 +7,7 @@
 use super::error_groups;
 use super::label;
 use crate::report::junit::{baseline_failure, baseline_value};
-use crate::stats::{CellSummary, Summary, ThresholdResult};
+use crate::stats::{BaselineCheck, CellSummary, Summary, ThresholdResult};
 use crate::units;
 
 /// One reason a run failed, and where.
@@ -191,21 +191,9 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
     let mut out = thresholds;
     if let Some(b) = &s.baseline {
         for k in b.checks.iter().filter(|k| !k.passed) {
-            let scenario = s.scenarios.iter().position(|sc| sc.name == k.scenario);
-            let cell = scenario.and_then(|si| {
-                s.scenarios[si]
-                    .cells
-                    .iter()
-                    .position(|c| c.model == k.model && c.concurrency == k.concurrency)
-            });
-            let who = match (scenario, cell) {
-                (Some(si), Some(ci)) => {
-                    format!("{} · {}", k.scenario, label(&s.scenarios[si].cells[ci]))
-                }
-                _ => format!("{} · {}", k.scenario, k.label()),
-            };
+            let (scenario, cell, who) = locate(s, k);
             out.push(Failure {
-                scenario: scenario.unwrap_or(0),
+                scenario,
                 cell,
                 who,
                 reason: Reason::Baseline {
@@ -223,6 +211,24 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
     }
     out.extend(cells);
     out
+}
+
+/// Where a baseline check's cell is in this run: (scenario index, cell index, `scenario · cell`
+/// by the cell's one label). A cell this run lacks points at its scenario (or the first), by
+/// the label the baseline knew it by.
+pub fn locate(s: &Summary, k: &BaselineCheck) -> (usize, Option<usize>, String) {
+    let scenario = s.scenarios.iter().position(|sc| sc.name == k.scenario);
+    let cell = scenario.and_then(|si| {
+        s.scenarios[si]
+            .cells
+            .iter()
+            .position(|c| c.model == k.model && c.concurrency == k.concurrency)
+    });
+    let who = match (scenario, cell) {
+        (Some(si), Some(ci)) => format!("{} · {}", k.scenario, label(&s.scenarios[si].cells[ci])),
+        _ => format!("{} · {}", k.scenario, k.label()),
+    };
+    (scenario.unwrap_or(0), cell, who)
 }
 
 /// How many of each kind of failure, in words: `2 thresholds, 1 baseline check and 1 cell`.

@@ -22,7 +22,7 @@ use crate::stats::CellSummary;
 pub use errors::{ErrorGroup, error_groups};
 pub use failures::{
     ACCEPT_SOME, Failure, Reason, UNEXPLAINED, accept_some_hint, errors_observed, failure_count,
-    failures, is_error_rule,
+    failures, is_error_rule, locate,
 };
 pub use findings::{Findings, bound_words, fastest_index, findings};
 pub use health::{Concern, Flag, HealthItem, cell_flags, health, health_criteria};
@@ -60,6 +60,25 @@ fn label(c: &CellSummary) -> String {
 /// colour, a colour), so it reads in greyscale and without colour vision.
 pub fn mark(passed: bool) -> &'static str {
     if passed { "✔ passed" } else { "✘ failed" }
+}
+
+/// What the rounds say of a baseline check's change: `within noise (p = 0.21)` (not a
+/// regression, however far beyond the tolerance), `beyond noise (p = 0.01)`; `None` without
+/// rounds on both sides.
+pub fn noise_words(k: &crate::stats::BaselineCheck) -> Option<String> {
+    let n = k.noise.as_ref()?;
+    let p = if n.p_value >= 0.01 {
+        format!("p = {:.2}", n.p_value)
+    } else if n.p_value >= 0.0 {
+        "p < 0.01".to_string()
+    } else {
+        "p = -".to_string()
+    };
+    Some(if n.within_noise {
+        format!("within noise ({p})")
+    } else {
+        format!("beyond noise ({p})")
+    })
 }
 
 /// `, N within noise` when the baseline had rounds to tell noise by; empty otherwise.

@@ -126,7 +126,7 @@ impl<'a> View<'a> {
                 .enumerate()
                 .map(|(i, sc)| scenario_view(i, sc, s.host.cores, &failures))
                 .collect(),
-            baseline: s.baseline.as_ref().map(|b| baseline_view(b, &failures)),
+            baseline: s.baseline.as_ref().map(|b| baseline_view(s, b)),
             source: &s.plan.source,
         }
     }

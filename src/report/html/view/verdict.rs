@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{anchor, cell_anchor};
 use crate::report::insight::{self, Failure, Reason};
 use crate::report::junit::baseline_value;
-use crate::stats::{BaselineCheck, BaselineReport};
+use crate::stats::{BaselineCheck, BaselineReport, Summary};
 use crate::units;
 
 /// Every reason the run failed, each linked to its cell (see [`insight::failures`]).
@@ -53,7 +53,8 @@ struct FailedCell {
     accept: Option<&'static str>,
 }
 
-/// The comparison with an earlier run: only the checks that failed are listed one by one.
+/// The comparison with an earlier run: the checks beyond the tolerance are listed one by one,
+/// those that failed and those the rounds found within the noise.
 #[derive(Serialize)]
 pub(super) struct BaselineView<'a> {
     file: &'a str,
@@ -64,6 +65,7 @@ pub(super) struct BaselineView<'a> {
     /// `✔ passed` or `✘ failed`.
     mark: &'static str,
     checked: usize,
+    /// Every check beyond the tolerance: failed, or within the noise.
     failed: Vec<BaselineRow>,
     missing_in_baseline: &'a [String],
     missing_in_run: &'a [String],
@@ -73,7 +75,12 @@ pub(super) struct BaselineView<'a> {
 struct BaselineRow {
     /// The cell's row in its scenario's table, or the scenario when this run lacks the cell.
     anchor: String,
-    mark: &'static str,
+    /// `failed`, or `noise` for a change the rounds call noise.
+    result: &'static str,
+    /// `✘ failed`, or `≈ within noise (p = 0.21)`.
+    mark: String,
+    /// `(beyond noise, p < 0.01)` after a failure the rounds confirm.
+    noise: Option<String>,
     cell: String,
     metric: String,
     baseline: String,
@@ -143,12 +150,7 @@ pub(super) fn failure_anchor(f: &Failure) -> String {
         .map_or_else(|| anchor(f.scenario), |c| cell_anchor(f.scenario, c))
 }
 
-pub(super) fn baseline_view<'a>(b: &'a BaselineReport, failures: &[Failure]) -> BaselineView<'a> {
-    // The failed checks in `failures` come in the order of `b.checks`, filtered alike.
-    let mut cells = failures
-        .iter()
-        .filter(|f| matches!(f.reason, Reason::Baseline { .. }))
-        .map(|f| (failure_anchor(f), f.who.clone()));
+pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineView<'a> {
     BaselineView {
         file: &b.file,
         run_id: &b.run_id,
@@ -160,16 +162,31 @@ pub(super) fn baseline_view<'a>(b: &'a BaselineReport, failures: &[Failure]) -> 
         failed: b
             .checks
             .iter()
-            .filter(|c| !c.passed)
+            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
             .map(|c: &BaselineCheck| {
-                let (anchor, cell) = cells.next().unwrap_or_else(|| {
-                    let who = format!("{} · {}", c.scenario, c.label());
-                    (String::new(), who)
-                });
+                let (scenario, cell, who) = insight::locate(s, c);
+                // A scenario this run lacks has nowhere to link to.
+                let known = s
+                    .scenarios
+                    .get(scenario)
+                    .is_some_and(|x| x.name == c.scenario);
+                let anchor = match (known, cell) {
+                    (false, _) => String::new(),
+                    (true, None) => anchor(scenario),
+                    (true, Some(ci)) => cell_anchor(scenario, ci),
+                };
+                let noise = insight::noise_words(c);
+                let (result, mark, noise) = if c.passed {
+                    ("noise", format!("≈ {}", noise.unwrap_or_default()), None)
+                } else {
+                    ("failed", insight::mark(false).to_string(), noise)
+                };
                 BaselineRow {
                     anchor,
-                    mark: insight::mark(false),
-                    cell,
+                    result,
+                    mark,
+                    noise,
+                    cell: who,
                     metric: c.metric.clone(),
                     baseline: baseline_value(&c.metric, c.baseline),
                     current: baseline_value(&c.metric, c.current),
