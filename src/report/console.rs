@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::connections;
 use super::insight::{self, Severity, numbers};
+use super::{connections, requests};
 use crate::run::Observer;
 use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
 use crate::units;
@@ -216,6 +216,7 @@ pub fn table(summary: &Summary) -> String {
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
             out.push_str(&format!("  note, {}: {}\n", c.label(), c.notes.join("; ")));
         }
+        out.push_str(&requests(s));
         out.push_str(&connections(s));
         out.push_str(&errors(s));
     }
@@ -244,6 +245,8 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
                 l.push_str(c);
             }
         }
+        // An empty last column would leave the line padded with spaces.
+        l.truncate(l.trim_end().len());
         l.push('\n');
         l
     };
@@ -252,6 +255,37 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// The scenario's named requests (a flow's steps, a mix's targets) under its cells: one row per
+/// request of each cell, then the iteration; nothing when they add nothing to the cells table.
+fn requests(s: &ScenarioSummary) -> String {
+    let rows: Vec<[String; 9]> = requests::groups(s)
+        .into_iter()
+        .flat_map(|g| {
+            let label = g.label;
+            g.rows.into_iter().map(move |r| {
+                [
+                    format!("{label} · {}", printable(&r.request)),
+                    r.operations.to_string(),
+                    format!("{} ({})", r.errors, r.error_rate),
+                    printable(&r.status_codes),
+                    r.p50,
+                    r.p90,
+                    r.p99,
+                    r.max,
+                    r.think,
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "request", "requests", "errors", "status", "p50", "p90", "p99", "max", "think",
+    ];
+    aligned(&header, &rows)
 }
 
 /// The scenario's connections under its cells: one row per cell, then where an operation's

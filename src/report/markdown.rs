@@ -6,10 +6,10 @@
 //! messages (which come from servers) are escaped so that they cannot break a table or inject
 //! markup. Pass and fail read as an icon and a word: `✅ passed`, `❌ failed`.
 
-use super::connections;
 use super::insight::{self, Reason, Severity, numbers};
 use super::junit::{baseline_change, baseline_failure};
 use super::{ReportError, Reporter};
+use super::{connections, requests};
 use crate::stats::{Summary, Verdict};
 use crate::units;
 
@@ -120,6 +120,7 @@ pub fn render(s: &Summary) -> String {
             md.push_str("\nThresholds:\n\n");
             md.push_str(&checks.concat());
         }
+        md.push_str(&requests(sc));
         md.push_str(&connections(sc));
         md.push_str(&errors(sc));
     }
@@ -228,6 +229,37 @@ fn why_failed(s: &Summary) -> String {
             ),
         };
         md.push_str(&format!("- ❌ **failed** · {}: {what}\n", esc(&f.who)));
+    }
+    md
+}
+
+/// The scenario's named requests (a flow's steps, a mix's targets), each cell's in flow order
+/// with the iteration last; nothing when they add nothing to the cells table.
+fn requests(sc: &crate::stats::ScenarioSummary) -> String {
+    let groups = requests::groups(sc);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\nRequests (each named request per cell; a flow's iteration last, think time excluded and shown beside it):\n\n| cell | request | requests | errors | status codes | p50 | p90 | p99 | max | think |\n|---|---|---:|---:|---|---:|---:|---:|---:|---|\n",
+    );
+    for g in &groups {
+        for r in &g.rows {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                g.label,
+                esc(&r.request),
+                r.operations,
+                r.errors,
+                r.error_rate,
+                esc(&r.status_codes),
+                r.p50,
+                r.p90,
+                r.p99,
+                r.max,
+                r.think
+            ));
+        }
     }
     md
 }

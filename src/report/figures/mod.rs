@@ -1,6 +1,7 @@
 //! The run report's charts, one scenario at a time: speedup, percentile spectrum, concurrency
 //! sweep and timelines here; the errors and status-code breakdowns in `breakdown.rs`; where an
-//! operation's time goes (connection phases) in `phases.rs`.
+//! operation's time goes (connection phases) in `phases.rs`; latency per named request in
+//! `requests.rs`.
 //!
 //! Input: a scenario's summary (cells, timelines, histograms). Output: SVG markup drawn with the
 //! chart kit (`chart/`), which escapes every piece of text. This file decides what to draw (which
@@ -10,6 +11,7 @@
 
 mod breakdown;
 mod phases;
+mod requests;
 
 use hdrhistogram::Histogram;
 
@@ -26,6 +28,7 @@ use crate::units;
 
 pub use breakdown::{Breakdown, breakdown_chart};
 pub use phases::phases_chart;
+pub use requests::requests_chart;
 
 /// The speedup chart sits in a half-width card (about 530 px inside on a 1,200 px page).
 const SPEEDUP_WIDTH: f64 = 520.0;

@@ -214,11 +214,21 @@ mod tests {
                 "</section>",
             );
             assert_eq!(count(section, r#"<table class="cells">"#), 1, "{id}");
+            let cells = between(section, r#"<table class="cells">"#, "</table>");
             assert_eq!(
-                count(section, "<tr class="),
+                count(cells, "<tr class="),
                 sc.cells.len(),
                 "{id}: one row per cell"
             );
+            // A flow's steps each have a row per cell, the iteration last, and a chart.
+            if crate::report::requests::shown(sc) {
+                let requests = between(section, r#"<table class="requests">"#, "</table>");
+                let steps: usize = sc.cells.iter().map(|c| c.requests.len()).sum();
+                let iterations = sc.cells.iter().filter(|c| c.think_us.is_some()).count();
+                assert_eq!(count(requests, "<tr"), 1 + steps + iterations, "{id}");
+                assert_eq!(count(requests, r#"class="iteration""#), iterations, "{id}");
+                assert_eq!(count(section, "chart chart-requests"), 1, "{id}");
+            }
             for class in [
                 "chart-spectrum",
                 "chart-sweep-throughput",

@@ -12,6 +12,7 @@ use crate::report::connections::{self, Row};
 use crate::report::figures::{self, Breakdown};
 use crate::report::insight::numbers::{self, Ranged};
 use crate::report::insight::{self, ErrorGroup, Failure, Flag};
+use crate::report::requests;
 use crate::stats::{Bound, ScenarioSummary};
 use crate::units;
 
@@ -51,6 +52,8 @@ pub(super) struct ScenarioView<'a> {
     error_rows: Vec<ErrorRow>,
     /// HTTP scenarios: connections per cell and where an operation's time goes.
     connections: Option<ConnectionsView>,
+    /// Flows and named targets: what each request did, per cell.
+    requests: Option<RequestsView>,
     problems: Vec<String>,
     thresholds: Vec<ThresholdView>,
     /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
@@ -66,6 +69,24 @@ struct ErrorRow {
     label: String,
     #[serde(flatten)]
     group: ErrorGroup,
+}
+
+/// Flows and named targets: each cell's requests (and iteration), and their latency chart.
+#[derive(Serialize)]
+struct RequestsView {
+    groups: Vec<RequestGroup>,
+    svg: Option<String>,
+}
+
+/// One cell's requests: the first row carries the cell's name across the group.
+#[derive(Serialize)]
+struct RequestGroup {
+    anchor: String,
+    label: String,
+    /// Rows in the group (the cell's name spans them).
+    span: usize,
+    first: requests::Row,
+    rest: Vec<requests::Row>,
 }
 
 #[derive(Serialize)]
@@ -154,6 +175,32 @@ struct RowView {
     status_mark: String,
     incomplete: bool,
     notes: String,
+}
+
+/// The scenario's requests panel; `None` when its requests add nothing to its cells table.
+fn requests_view(i: usize, s: &ScenarioSummary) -> Option<RequestsView> {
+    let groups: Vec<RequestGroup> = requests::groups(s)
+        .into_iter()
+        .filter_map(|g| {
+            let mut rows = g.rows.into_iter();
+            let first = rows.next()?;
+            let rest: Vec<requests::Row> = rows.collect();
+            Some(RequestGroup {
+                anchor: cell_anchor(i, g.cell),
+                label: g.label,
+                span: rest.len() + 1,
+                first,
+                rest,
+            })
+        })
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    Some(RequestsView {
+        groups,
+        svg: figures::requests_chart(&format!("{}-requests", anchor(i)), s),
+    })
 }
 
 /// The scenario's connections panel; `None` for a scenario without connections (a CPU kernel).
@@ -282,6 +329,7 @@ pub(super) fn scenario_view<'a>(
             })
             .collect(),
         connections: connections_view(i, s),
+        requests: requests_view(i, s),
         problems,
         thresholds: s
             .cells
