@@ -3,7 +3,7 @@
 //!
 //! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
 //! the caller prints it. The table gives per scenario its cells, connections and errors with
-//! their first messages, and ends with the health warnings of `insight.rs`, one line each; the
+//! their first messages, and ends with the health warnings of `insight/`, one line each; the
 //! gate ends with why the run failed. Pass and fail read as an icon and a word (`✔ pass`,
 //! `✘ FAIL`), without colour: the text goes to CI logs as often as to a terminal. Text that
 //! came from a server is printed with its control characters escaped.
@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::connections;
-use super::insight::{self, Severity};
+use super::insight::{self, Severity, numbers};
+use super::{connections, requests};
 use crate::run::Observer;
 use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
 use crate::units;
@@ -136,13 +136,25 @@ impl Observer for Progress {
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
     for s in &summary.scenarios {
+        let measured = if s.classified {
+            format!(
+                "measured {} (runner busy {} in {})",
+                insight::bound_words(s).1,
+                units::percent(s.busy_fraction),
+                s.bound_cell
+            )
+        } else {
+            format!(
+                "{} (every cell under {:.0} ms or {} operations)",
+                insight::bound_words(s).1,
+                crate::stats::machine::MIN_WALL_SECONDS * 1e3,
+                crate::stats::machine::MIN_OPERATIONS
+            )
+        };
         out.push_str(&format!(
-            "\n{} — workload {}, measured {}-bound (runner busy {} in {}){}\n",
+            "\n{} — workload {}, {measured}{}\n",
             s.name,
             s.kind.as_str(),
-            s.bound.as_str(),
-            units::percent(s.busy_fraction),
-            s.bound_cell,
             if s.tls_insecure {
                 " — WARNING: TLS certificates NOT verified (tls.insecure)"
             } else {
@@ -150,9 +162,10 @@ pub fn table(summary: &Summary) -> String {
             }
         ));
         let header = [
-            "cell", "ops", "errors", "tput/s", "p50", "p99", "max", "cores", "speedup",
+            "cell", "ops", "errors", "err%", "tput/s", "att/s", "p50", "p99", "max", "cores",
+            "speedup",
         ];
-        let rows: Vec<[String; 9]> = s
+        let rows: Vec<[String; 11]> = s
             .cells
             .iter()
             .map(|c| {
@@ -163,16 +176,24 @@ pub fn table(summary: &Summary) -> String {
                         .values()
                         .fold(0u64, |a, n| a.saturating_add(*n))
                         .to_string(),
-                    units::number(c.throughput_per_s),
+                    // Ranges only where models are compared: a CI log is read at 120 columns.
+                    units::percent(c.error_rate),
+                    numbers::throughput(c).inline(),
+                    units::number(c.attempts_per_s),
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
                     units::micros(c.latency_us.max),
                     units::number(c.cores_busy),
-                    units::speedup(c.speedup),
+                    numbers::speedup(s, c).inline(),
                 ]
             })
             .collect();
         out.push_str(&aligned(&header, &rows));
+        if let Some(n) = numbers::round_count(s) {
+            out.push_str(&format!(
+                "  {n} rounds: tput/s (successful), att/s (attempted) and speedup are medians of the rounds, (lowest–highest) beside; the rest pools them\n"
+            ));
+        }
         for c in &s.cells {
             let Some(o) = &c.open else { continue };
             out.push_str(&format!(
@@ -195,6 +216,7 @@ pub fn table(summary: &Summary) -> String {
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
             out.push_str(&format!("  note, {}: {}\n", c.label(), c.notes.join("; ")));
         }
+        out.push_str(&requests(s));
         out.push_str(&connections(s));
         out.push_str(&errors(s));
     }
@@ -247,6 +269,8 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
                 l.push_str(c);
             }
         }
+        // An empty last column would leave the line padded with spaces.
+        l.truncate(l.trim_end().len());
         l.push('\n');
         l
     };
@@ -255,6 +279,37 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// The scenario's named requests (a flow's steps, a mix's targets) under its cells: one row per
+/// request of each cell, then the iteration; nothing when they add nothing to the cells table.
+fn requests(s: &ScenarioSummary) -> String {
+    let rows: Vec<[String; 9]> = requests::groups(s)
+        .into_iter()
+        .flat_map(|g| {
+            let label = g.label;
+            g.rows.into_iter().map(move |r| {
+                [
+                    format!("{label} · {}", printable(&r.request)),
+                    r.operations.to_string(),
+                    format!("{} ({})", r.errors, r.error_rate),
+                    printable(&r.status_codes),
+                    r.p50,
+                    r.p90,
+                    r.p99,
+                    r.max,
+                    r.think,
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "request", "requests", "errors", "status", "p50", "p90", "p99", "max", "think",
+    ];
+    aligned(&header, &rows)
 }
 
 /// The scenario's connections under its cells: one row per cell, then where an operation's
@@ -365,13 +420,20 @@ pub fn gate(summary: &Summary) -> String {
     for s in &summary.scenarios {
         for c in &s.cells {
             for t in &c.thresholds {
+                let what = if insight::is_error_rule(t) {
+                    format!(
+                        "errors: {}; {}",
+                        insight::errors_observed(c),
+                        insight::accept_some_hint()
+                    )
+                } else {
+                    format!("{} (observed {})", t.expression, t.observed_text)
+                };
                 out.push_str(&format!(
-                    "  {} {} · {}: {} (observed {})\n",
+                    "  {} {} · {}: {what}\n",
                     if t.passed { "✔ pass" } else { "✘ FAIL" },
                     s.name,
                     c.label(),
-                    t.expression,
-                    t.observed_text
                 ));
             }
         }
@@ -447,7 +509,7 @@ mod tests {
         }
         assert!(table.contains("async c=2 w=1 (incomplete)"));
         assert!(table.contains("  note, async c=2 w=1: a worker exited\n"));
-        assert!(table.contains("\nhealth: 4 warnings, 0 notes\n"), "{table}");
+        assert!(table.contains("\nhealth: 6 warnings, 0 notes\n"), "{table}");
         assert!(table.contains(
             "  WARNING: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
         ));
@@ -497,6 +559,64 @@ mod tests {
     }
 
     #[test]
+    fn too_short_to_classify_and_no_speedup_are_said() {
+        let mut s = healthy();
+        s.scenarios[0].classified = false;
+        let c = &mut s.scenarios[0].cells[1];
+        c.successes = 0;
+        c.speedup = None;
+        let t = table(&s);
+        assert!(
+            t.contains("sample — workload io, too short to classify (every cell under 100 ms or 20 operations)\n"),
+            "{t}"
+        );
+        assert!(t.contains("  no speedup\n"), "{t}");
+        assert!(t.contains("sample — workload cpu, measured cpu-bound (runner busy"));
+        let md = crate::report::markdown::render(&s);
+        assert!(md.contains("### sample (too short to classify)"), "{md}");
+        assert!(md.contains("| no speedup |"), "{md}");
+    }
+
+    /// Issue 14: the default error rule reads as errors, with the threshold that would accept
+    /// some, in the gate's list and in why the run failed; alike in `summary.md`.
+    #[test]
+    fn errors_failed_by_default_read_as_what_they_are() {
+        let mut s = healthy();
+        s.verdict = Verdict::Failed;
+        s.baseline = None;
+        let c = &mut s.scenarios[0].cells[0];
+        c.operations = 10;
+        c.error_rate = 1.0;
+        c.errors.insert("connect".into(), 10);
+        c.thresholds.push(crate::report::sample::error_rule(c));
+        let g = gate(&s);
+        let hint = "to accept some, add `error_rate < 5%` to the scenario's thresholds";
+        assert!(
+            g.contains(&format!(
+                "  ✘ FAIL sample · sequential: errors: 10 of 10 operations failed (100%); {hint}\n"
+            )),
+            "{g}"
+        );
+        assert!(
+            g.ends_with(&format!(
+                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them; {hint}\n"
+            )),
+            "{g}"
+        );
+        let md = crate::report::markdown::render(&s);
+        assert!(
+            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them. To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains(&format!(
+                "- ❌ **failed** · sequential: errors: 10 of 10 operations failed (100%); {hint}\n"
+            )),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn a_healthy_run_has_no_health_lines() {
         assert!(!table(&healthy()).contains("health"));
     }
@@ -518,7 +638,7 @@ mod tests {
         snapshot("console-gate.txt", &g);
         assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
-            "\nbaseline earlier (baseline/summary.json): 1 checks, 1 regressions (tolerance 10.0%)\n"
+            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regressions, 1 within noise (tolerance 10.0%)\n"
         ));
         assert!(
             g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")

@@ -1,7 +1,7 @@
 //! `histograms.hlog`: every cell's latencies in the HdrHistogram interval log format, readable by
 //! the standard HdrHistogram tools (Java's HistogramLogProcessor, Python's `hdrh`).
 //!
-//! One interval per second of each cell, tagged with the cell (`scenario.model.cN.wM`), compressed
+//! One interval per second of each cell, as long as the time it covered, tagged with the cell (`scenario.model.cN.wM`), compressed
 //! V2 histograms in microseconds. The per-second histograms have the cell histogram's precision,
 //! so the intervals of a tag add up to exactly the cell's histogram in summary.json.
 //! Input: a summary. Output: the log's bytes. Must not do I/O, nor write a histogram it could not
@@ -40,6 +40,18 @@ fn offset(seconds: f64) -> Duration {
         return Duration::ZERO;
     }
     Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+}
+
+/// An interval's length: the time its point really covered (`seconds`: less than 1 for a
+/// cell's last, partial second, the sum over the rounds that reached it with rounds), so that a
+/// reader's rate (count ÷ length) is never a partial second scaled up. An edited file's length
+/// that no `Duration` holds, or none at all, counts as a whole second.
+fn length(seconds: f64) -> Duration {
+    if seconds > 0.0 {
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(1))
+    } else {
+        Duration::from_secs(1)
+    }
 }
 
 impl Reporter for Hlog {
@@ -87,7 +99,7 @@ impl Reporter for Hlog {
                         .checked_add(Duration::from_secs(u64::from(p.second)))
                         .unwrap_or(Duration::MAX);
                     writer
-                        .write_histogram(&h, at, Duration::from_secs(1), Some(tag))
+                        .write_histogram(&h, at, length(p.seconds), Some(tag))
                         .map_err(|e| err(format!("{e:?}")))?;
                 }
             }
@@ -116,6 +128,30 @@ mod tests {
         // A cell starting at 2^64 seconds still gets its intervals.
         let log = Hlog.render(&hostile()).expect("renders");
         assert!(String::from_utf8_lossy(&log).contains("Tag=sample.sequential.c1.w1,"));
+    }
+
+    #[test]
+    fn an_interval_is_as_long_as_the_time_it_covered() {
+        for (seconds, want) in [
+            (1.0, Duration::from_secs(1)),
+            (0.25, Duration::from_millis(250)),
+            (3.0, Duration::from_secs(3)),
+            (0.0, Duration::from_secs(1)),
+            (-1.0, Duration::from_secs(1)),
+            (f64::NAN, Duration::from_secs(1)),
+            (f64::INFINITY, Duration::from_secs(1)),
+        ] {
+            assert_eq!(length(seconds), want, "{seconds}");
+        }
+        let mut s = sample();
+        s.scenarios[0].cells[0].timeline[0].seconds = 0.25;
+        let log = String::from_utf8(Hlog.render(&s).expect("renders")).expect("utf-8");
+        // `Tag=…,start,length,max,histogram`: the first cell's interval lasts 0.25 s.
+        let line = log
+            .lines()
+            .find(|l| l.starts_with("Tag=sample.sequential.c1.w1,"))
+            .expect("the first cell's interval");
+        assert_eq!(line.split(',').nth(2), Some("0.250"), "{line}");
     }
 
     #[test]

@@ -92,16 +92,35 @@ fn status(passed: bool, message: impl FnOnce() -> String) -> TestCaseStatus {
 
 /// `p99 regressed: 61.2ms against 51.0ms in the baseline (+20.0%), tolerance 10.0%`.
 pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
+    format!(
+        "{} regressed: {}, tolerance {}",
+        c.metric,
+        against(c),
+        units::percent(tolerance)
+    )
+}
+
+/// `throughput_per_s: 14.4/s against 17.0/s in the baseline (-15.3%), beyond the tolerance of
+/// 10.0%`: a change the rounds may yet call noise.
+pub fn baseline_change(c: &BaselineCheck, tolerance: f64) -> String {
+    format!(
+        "{}: {}, beyond the tolerance of {}",
+        c.metric,
+        against(c),
+        units::percent(tolerance)
+    )
+}
+
+/// `61.2ms against 51.0ms in the baseline (+20.0%)`.
+fn against(c: &BaselineCheck) -> String {
     let change = c
         .change
         .filter(|x| x.is_finite())
-        .map_or_else(String::new, |x| format!(" ({:+.1}%", x * 100.0) + ")");
+        .map_or_else(String::new, |x| format!(" ({:+.1}%)", x * 100.0));
     format!(
-        "{} regressed: {} against {} in the baseline{change}, tolerance {}",
-        c.metric,
+        "{} against {} in the baseline{change}",
         baseline_value(&c.metric, c.current),
         baseline_value(&c.metric, c.baseline),
-        units::percent(tolerance)
     )
 }
 
@@ -132,9 +151,18 @@ mod tests {
         let xml = render(&sample());
         snapshot("junit.xml", &xml);
         assert_eq!(xml.matches("<testsuite ").count(), 2);
-        // 2 scenarios × 3 cells × (completed + 1 threshold), + the baseline check in each
-        // scenario named `sample` that has async c=2.
-        assert_eq!(xml.matches("<testcase ").count(), 2 * 3 * 2 + 2);
+        // 2 scenarios × 3 cells × (completed + 1 threshold), + 1 request threshold per cell of
+        // the HTTP scenario, + the 2 baseline checks in each scenario named `sample` that has
+        // async c=2.
+        assert_eq!(xml.matches("<testcase ").count(), 2 * 3 * 2 + 3 + 2 * 2);
+        // Issue 13: a test case per request threshold, per cell.
+        assert_eq!(
+            xml.matches(r#"<testcase name="async c=2 w=1: p99{request=login} &lt; 250ms""#)
+                .count(),
+            1,
+            "{xml}"
+        );
+        assert_eq!(xml.matches("p99{request=login}").count(), 3);
         assert!(xml.contains(r#"classname="sample.sample""#), "{xml}");
         assert!(
             xml.contains(r#"<failure message="the cell did not complete: a worker exited""#),

@@ -1,15 +1,15 @@
 //! `summary.md`: compact tables fit for `$GITHUB_STEP_SUMMARY` or a merge-request comment.
 //!
 //! Input: a summary. Output: GitHub-flavoured Markdown: why the run failed (when it did), a
-//! health section (the warnings of `insight.rs`), then per scenario its finding, its cells, its
+//! health section (the warnings of `insight/`), then per scenario its finding, its cells, its
 //! thresholds, its connections and its errors with their messages. Plan-provided text and error
 //! messages (which come from servers) are escaped so that they cannot break a table or inject
 //! markup. Pass and fail read as an icon and a word: `✅ passed`, `❌ failed`.
 
-use super::connections;
-use super::insight::{self, Reason, Severity};
-use super::junit::baseline_failure;
+use super::insight::{self, Reason, Severity, numbers};
+use super::junit::{baseline_change, baseline_failure};
 use super::{ReportError, Reporter};
+use super::{connections, requests};
 use crate::stats::{Summary, Verdict};
 use crate::units;
 
@@ -62,36 +62,50 @@ pub fn render(s: &Summary) -> String {
     md.push_str(&health(s));
     for sc in &s.scenarios {
         md.push_str(&format!(
-            "\n### {} ({}-bound)\n\n{}\n",
+            "\n### {} ({})\n\n{}\n",
             esc(&sc.name),
-            sc.bound.as_str(),
+            insight::bound_words(sc).1,
             esc(&insight::findings(sc).headline)
         ));
         if sc.tls_insecure {
             md.push_str(INSECURE);
         }
-        md.push_str("\n| cell | ops | errors | throughput/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("\n| cell | ops | errors | error rate | throughput/s | attempts/s | p50 | p99 | max | cores busy | speedup |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for c in &sc.cells {
             md.push_str(&format!(
-                "| {}{} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.label(),
                 if c.complete { "" } else { " (incomplete)" },
                 c.operations,
                 c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
-                units::percent(c.error_rate),
-                units::number(c.throughput_per_s),
-                units::micros(c.latency_us.p50),
-                units::micros(c.latency_us.p99),
+                numbers::error_rate(c).inline(),
+                numbers::throughput(c).inline(),
+                numbers::attempts(c).inline(),
+                numbers::p50(c).inline(),
+                numbers::p99(c).inline(),
                 units::micros(c.latency_us.max),
-                units::number(c.cores_busy),
-                units::speedup(c.speedup),
+                numbers::cores_busy(c).inline(),
+                numbers::speedup(sc, c).inline(),
             ));
         }
+        md.push_str(&format!(
+            "\nThroughput counts successful operations, attempts all of them.{}\n",
+            numbers::rounds_note(sc).map_or_else(String::new, |n| format!(" {}", esc(&n)))
+        ));
         let checks: Vec<String> = sc
             .cells
             .iter()
             .flat_map(|c| {
                 c.thresholds.iter().map(move |t| {
+                    if insight::is_error_rule(t) {
+                        return format!(
+                            "- {} · {}: errors: {}; {}\n",
+                            mark(t.passed),
+                            c.label(),
+                            insight::errors_observed(c),
+                            insight::accept_some_hint()
+                        );
+                    }
                     format!(
                         "- {} · {}: `{}`, observed {}\n",
                         mark(t.passed),
@@ -106,6 +120,7 @@ pub fn render(s: &Summary) -> String {
             md.push_str("\nThresholds:\n\n");
             md.push_str(&checks.concat());
         }
+        md.push_str(&requests(sc));
         md.push_str(&connections(sc));
         md.push_str(&errors(sc));
     }
@@ -121,21 +136,37 @@ pub fn render(s: &Summary) -> String {
             units::percent(b.tolerance),
             units::micros(b.latency_floor_us)
         ));
-        let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let failed = b.checks.iter().filter(|c| !c.passed).count();
         md.push_str(&format!(
-            "{} checks, {} failed{}.\n",
+            "{} checks, {failed} failed{}.\n",
             b.checks.len(),
-            failed.len(),
             super::insight::within_noise(&b.checks)
         ));
-        if !failed.is_empty() {
-            md.push_str("\n| scenario | cell | regression |\n|---|---|---|\n");
-            for c in failed {
+        // Every check beyond the tolerance: failed, or within the noise of the rounds.
+        let beyond: Vec<_> = b
+            .checks
+            .iter()
+            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
+            .collect();
+        if !beyond.is_empty() {
+            md.push_str("\n| scenario | cell | change | result |\n|---|---|---|---|\n");
+            for c in beyond {
+                let noise = insight::noise_words(c);
+                let result = match (c.passed, noise) {
+                    (true, noise) => format!("≈ {}", noise.unwrap_or_default()),
+                    (false, Some(noise)) => format!("{} ({noise})", mark(false)),
+                    (false, None) => mark(false).to_string(),
+                };
+                let change = if c.passed {
+                    baseline_change(c, b.tolerance)
+                } else {
+                    baseline_failure(c, b.tolerance)
+                };
                 md.push_str(&format!(
-                    "| {} | {} | {} |\n",
+                    "| {} | {} | {} | {result} |\n",
                     esc(&c.scenario),
                     c.label(),
-                    esc(&baseline_failure(c, b.tolerance))
+                    esc(&change)
                 ));
             }
         }
@@ -192,8 +223,43 @@ fn why_failed(s: &Summary) -> String {
             ),
             Reason::Baseline { text, .. } => esc(text),
             Reason::Cell { why } => esc(why),
+            Reason::Errors { text, hint } => format!(
+                "{}. To accept some, add `{hint}` to the scenario's thresholds.",
+                esc(text)
+            ),
         };
         md.push_str(&format!("- ❌ **failed** · {}: {what}\n", esc(&f.who)));
+    }
+    md
+}
+
+/// The scenario's named requests (a flow's steps, a mix's targets), each cell's in flow order
+/// with the iteration last; nothing when they add nothing to the cells table.
+fn requests(sc: &crate::stats::ScenarioSummary) -> String {
+    let groups = requests::groups(sc);
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\nRequests (each named request per cell; a flow's iteration last, think time excluded and shown beside it):\n\n| cell | request | requests | errors | status codes | p50 | p90 | p99 | max | think |\n|---|---|---:|---:|---|---:|---:|---:|---:|---|\n",
+    );
+    for g in &groups {
+        for r in &g.rows {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                g.label,
+                esc(&r.request),
+                r.operations,
+                r.errors,
+                r.error_rate,
+                esc(&r.status_codes),
+                r.p50,
+                r.p90,
+                r.p99,
+                r.max,
+                r.think
+            ));
+        }
     }
     md
 }

@@ -2,8 +2,9 @@
 //!
 //! Each format is a [`Reporter`] that renders bytes and does no I/O; [`write_run`] is the one
 //! place that writes files. What the numbers mean in words (health warnings, findings, why a
-//! run failed, errors with their messages) is worked out once in [`insight`], and what
-//! connections cost in `connections.rs`, and shown by every format that has room for it; every
+//! run failed, errors with their messages, figures with their spread over rounds) is worked out
+//! once in [`insight`], what connections cost in `connections.rs` and what each named request
+//! did in `requests.rs`, and shown by every format that has room for it; every
 //! chart, of the run report (`figures/`) and of the trend page, is drawn with one kit
 //! ([`chart`]); both HTML pages start from one handlebars setup (`page.rs`).
 //!
@@ -24,6 +25,7 @@ mod json;
 pub mod junit;
 pub mod markdown;
 mod page;
+mod requests;
 mod sample;
 pub mod trend;
 

@@ -2,16 +2,19 @@
 //! (every list a template loops over is non-empty), and the renderers' tests start from it.
 //!
 //! Input: nothing. Output: a [`Summary`] of two scenarios (I/O and CPU) of three cells each,
-//! with errors and their messages, connections (HTTP cells), thresholds, a baseline and CI
-//! metadata. Must not depend on the clock or the
+//! run in three rounds, with errors and their messages, connections, two named requests (a
+//! flow's steps) and think time (HTTP cells), machine checks that flag a slowed cell beside
+//! other load (CPU cells), thresholds (one of them per request), a baseline with a check
+//! within noise, and CI metadata. Must not depend on the clock or the
 //! machine: the same summary every time, so renders of it can be compared byte for byte.
 //! For tests also: [`hostile`], a summary of every number a renderer must survive, and
 //! [`snapshot`], which compares a render with a file in `src/report/snapshots/`.
 
 use crate::plan::Model;
 use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, Host,
-    LatencySummary, PlanInfo, ScenarioSummary, Summary, ThresholdResult, TimelinePoint, Timestamp,
+    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, FlagKind, Host,
+    LatencySummary, MachineCheck, MachineFlag, MachineSample, NoiseCheck, PlanInfo, RequestSummary,
+    RoundsSummary, ScenarioSummary, Spread, Summary, ThresholdResult, TimelinePoint, Timestamp,
     Verdict, histogram_to_base64, new_histogram,
 };
 
@@ -94,7 +97,7 @@ pub fn sample() -> Summary {
         },
         requests: Vec::new(),
         think_us: None,
-        rounds: None,
+        rounds: Some(rounds(8.0 * speedup, speedup, errors as f64 / 4.0)),
         machine: Default::default(),
     };
     let scenario = |kind: Bound| ScenarioSummary {
@@ -116,9 +119,23 @@ pub fn sample() -> Summary {
         ]
         .into_iter()
         .map(|mut c| {
-            // A CPU kernel opens no connection.
             if kind == Bound::Cpu {
+                // A CPU kernel opens no connection, and runs no flow.
                 c.connections = None;
+                if c.model == Model::Async && c.concurrency == 2 {
+                    c.machine = slowed();
+                }
+            } else {
+                c.requests = flow_steps(&c, &h);
+                c.think_us = Some(steady(4, 10_000));
+                c.thresholds.push(ThresholdResult {
+                    expression: "p99{request=login} < 250ms".into(),
+                    observed: Some(2_000.0),
+                    passed: true,
+                    limit: 250_000.0,
+                    unit: "us".into(),
+                    observed_text: "2.00ms".into(),
+                });
             }
             c
         })
@@ -157,22 +174,204 @@ pub fn sample() -> Summary {
             tolerance: 0.1,
             latency_floor_us: 1_000,
             passed: false,
-            checks: vec![BaselineCheck {
-                scenario: "sample".into(),
-                model: Model::Async,
-                concurrency: 2,
-                workers: 1,
-                metric: "p99".into(),
-                baseline: 40_000.0,
-                current: 52_000.0,
-                change: Some(0.3),
-                passed: false,
-                noise: None,
-            }],
+            checks: vec![
+                BaselineCheck {
+                    scenario: "sample".into(),
+                    model: Model::Async,
+                    concurrency: 2,
+                    workers: 1,
+                    metric: "p99".into(),
+                    baseline: 40_000.0,
+                    current: 52_000.0,
+                    change: Some(0.3),
+                    passed: false,
+                    noise: None,
+                },
+                BaselineCheck {
+                    scenario: "sample".into(),
+                    model: Model::Async,
+                    concurrency: 2,
+                    workers: 1,
+                    metric: "throughput_per_s".into(),
+                    baseline: 17.0,
+                    current: 14.4,
+                    change: Some(-0.153),
+                    passed: true,
+                    noise: Some(NoiseCheck {
+                        method: "mann_whitney_u".into(),
+                        p_value: 0.21,
+                        alpha: 0.05,
+                        baseline_rounds: 3,
+                        current_rounds: 3,
+                        within_noise: true,
+                    }),
+                },
+            ],
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],
         }),
         export: Vec::new(),
+    }
+}
+
+/// A figure over three rounds: `values`, their median and range.
+fn spread(values: [f64; 3]) -> Spread {
+    let mut sorted = values;
+    sorted.sort_by(f64::total_cmp);
+    Spread {
+        median: sorted[1],
+        min: sorted[0],
+        max: sorted[2],
+        values: values.to_vec(),
+    }
+}
+
+/// Three rounds around a cell's `throughput`, `speedup` and `error_rate`: the throughput and
+/// speedup spread over ±10%, p50 and p99 move, the rest held.
+fn rounds(throughput: f64, speedup: f64, error_rate: f64) -> RoundsSummary {
+    let around = |v: f64| spread([v * 0.9, v * 1.1, v]);
+    let held = |v: f64| spread([v, v, v]);
+    RoundsSummary {
+        count: 3,
+        throughput_per_s: around(throughput),
+        attempts_per_s: around(throughput),
+        error_rate: spread([error_rate, 0.0, 0.0]),
+        // Sequential against itself is 1× in every round.
+        speedup: Some(if speedup == 1.0 {
+            held(1.0)
+        } else {
+            around(speedup)
+        }),
+        p50_us: spread([1_100.0, 1_300.0, 1_200.0]),
+        p90_us: held(52_000.0),
+        p99_us: spread([48_000.0, 52_000.0, 52_000.0]),
+        cores_busy: held(0.02),
+        wall_seconds: held(0.5 / speedup / 3.0),
+    }
+}
+
+/// `count` values of `us` each.
+fn steady(count: u64, us: u64) -> LatencySummary {
+    LatencySummary {
+        count,
+        min: us,
+        mean: us as f64,
+        p50: us,
+        p90: us,
+        p99: us,
+        p999: us,
+        max: us,
+        stdev: 0.0,
+    }
+}
+
+/// A flow's two steps in cell `c`: `login` (fast, 401 for the cell's failed iterations) and
+/// `item` (slow, sent only after a login that succeeded).
+fn flow_steps(c: &CellSummary, h: &hdrhistogram::Histogram<u64>) -> Vec<RequestSummary> {
+    let failed = c.operations - c.successes;
+    let step = |name: &str, operations: u64, errors: u64, us: u64, bytes: u64| RequestSummary {
+        name: name.into(),
+        operations,
+        successes: operations - errors,
+        errors: [("status".to_string(), errors)].into_iter().collect(),
+        error_rate: if operations == 0 {
+            0.0
+        } else {
+            errors as f64 / operations as f64
+        },
+        status_codes: [
+            ("200".to_string(), operations - errors),
+            ("401".to_string(), errors),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect(),
+        error_messages: if errors == 0 {
+            Default::default()
+        } else {
+            [("status".to_string(), vec!["status 401".to_string()])]
+                .into_iter()
+                .collect()
+        },
+        bytes,
+        latency_us: steady(operations, us),
+        histogram: histogram_to_base64(h),
+    };
+    vec![
+        step("login", c.operations, failed, 2_000, 44 * c.operations),
+        step("item", c.successes, 0, 12_000, 16 * c.successes),
+    ]
+}
+
+/// A cell of a CPU kernel that ran on a slower CPU while other load kept a core busy.
+fn slowed() -> MachineCheck {
+    MachineCheck {
+        cpu_us_per_op: Some(2_500.0),
+        cpu_per_op_vs_sequential: Some(1.6),
+        sample: Some(MachineSample {
+            wall_seconds: 0.28,
+            busy_seconds: 0.56,
+            steal_seconds: 0.0,
+            runner_cpu_seconds: 0.01,
+            target_cpu_seconds: None,
+        }),
+        other_seconds: Some(0.55),
+        other_share: Some(0.98),
+        other_cores: Some(1.96),
+        steal_share: Some(0.0),
+        too_short: false,
+        flags: vec![
+            MachineFlag {
+                kind: FlagKind::SlowerCpu,
+                message: "the CPU was slower here (other load, frequency scaling, or SMT siblings): this speedup understates the model (2.50ms of CPU per operation against 1.56ms in the sequential cell, +60%)".into(),
+            },
+            MachineFlag {
+                kind: FlagKind::OtherLoad,
+                message: "other load kept 1.96 cores busy during this cell (98.0% of the machine's busy time was not loadplan's: other processes, or a target running on this machine): figures that need free cores understate the model".into(),
+            },
+        ],
+    }
+}
+
+/// The gate's default rule failing cell `c` by its errors, as `gate::evaluate` records it when
+/// no `error_rate` threshold covers the cell.
+#[cfg(test)]
+pub fn error_rule(c: &CellSummary) -> ThresholdResult {
+    let errors: u64 = c.errors.values().sum();
+    ThresholdResult {
+        expression: crate::gate::DEFAULT_ERROR_RULE.into(),
+        observed: Some(errors as f64),
+        passed: false,
+        limit: 0.0,
+        unit: "errors".into(),
+        observed_text: format!(
+            "{errors} of {} operations failed; add e.g. `error_rate < 5%` to accept some",
+            c.operations
+        ),
+    }
+}
+
+/// Rounds whose every figure took `values`, for tests.
+#[cfg(test)]
+pub fn rounds_of(values: &[f64]) -> RoundsSummary {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let spread = Spread {
+        median: crate::stats::rounds_median(values).unwrap_or(0.0),
+        min: finite.clone().fold(f64::INFINITY, f64::min),
+        max: finite.fold(f64::NEG_INFINITY, f64::max),
+        values: values.to_vec(),
+    };
+    RoundsSummary {
+        count: values.len(),
+        throughput_per_s: spread.clone(),
+        attempts_per_s: spread.clone(),
+        error_rate: spread.clone(),
+        speedup: Some(spread.clone()),
+        p50_us: spread.clone(),
+        p90_us: spread.clone(),
+        p99_us: spread.clone(),
+        cores_busy: spread.clone(),
+        wall_seconds: spread,
     }
 }
 
@@ -219,6 +418,7 @@ pub fn healthy() -> Summary {
         c.complete = true;
         c.error_rate = 0.0;
         c.errors.values_mut().for_each(|n| *n = 0);
+        c.machine = MachineCheck::default();
     }
     s
 }

@@ -1,4 +1,5 @@
-//! Horizontal bar charts: one bar per row with reference marks ([`hbar_chart`]), or one stacked
+//! Horizontal bar charts: one bar per row with reference marks and, where a value has a spread
+//! (rounds), an error bar from its lowest to its highest value ([`hbar_chart`]); or one stacked
 //! bar per row split by category ([`stacked_hbar_chart`]).
 //!
 //! Input: a [`Frame`], rows of labelled values, the x axis' label. Output: a whole `<svg>`.
@@ -24,6 +25,17 @@ pub struct Bar {
     pub style: Style,
     /// Drawn with an outline and a bold label (the fastest cell).
     pub strong: bool,
+    /// The lowest and highest value behind `value` (its rounds): an error bar across the bar's
+    /// end. Left out when either end is not a finite number.
+    pub range: Option<(f64, f64)>,
+}
+
+impl Bar {
+    /// The error bar's ends, when both are finite numbers, lowest first.
+    fn whisker(&self) -> Option<(f64, f64)> {
+        let (a, b) = self.range?;
+        (a.is_finite() && b.is_finite()).then_some(if a <= b { (a, b) } else { (b, a) })
+    }
 }
 
 /// A labelled vertical line across the bars at `value`.
@@ -63,7 +75,8 @@ pub fn hbar_chart(f: &Frame, c: &HBarChart) -> String {
     let max = c
         .bars
         .iter()
-        .map(|b| b.value)
+        .flat_map(|b| [Some(b.value), b.whisker().map(|w| w.1)])
+        .flatten()
         .chain(c.refs.iter().map(|r| r.value))
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
@@ -123,13 +136,37 @@ pub fn hbar_chart(f: &Frame, c: &HBarChart) -> String {
         };
         let _ = write!(
             out,
-            r##"<g class="bar"><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#1b1f24"{weight}>{}</text><rect x="{left:.1}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{}"{outline}><title>{}</title></rect><text x="{:.1}" y="{:.1}" fill="#1b1f24"{weight}>{}</text></g>"##,
+            r##"<g class="bar"><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#1b1f24"{weight}>{}</text><rect x="{left:.1}" y="{y:.1}" width="{w:.1}" height="{BAR}" fill="{}"{outline}><title>{}</title></rect>"##,
             left - 8.0,
             y + BAR - 4.0,
             esc(&fit(&b.label, left - 18.0, FONT)),
             b.style.colour,
             esc(&b.tip),
-            left + w + 6.0,
+        );
+        let mut end = left + w;
+        if let Some((lo, hi)) = b.whisker() {
+            let (x1, x2) = (left + axis.t(lo) * pw, left + axis.t(hi) * pw);
+            let (cy, cap) = (y + BAR / 2.0, BAR / 2.0 + 2.0);
+            // Dark over the bar, light around it: the whisker reads on any fill and on white.
+            let _ = write!(
+                out,
+                r##"<g class="error-bar" stroke-width="1.5"><title>{}</title><path d="M{x1:.1} {:.1}V{:.1}M{x1:.1} {cy:.1}H{x2:.1}M{x2:.1} {:.1}V{:.1}" stroke="#fff" stroke-width="4" fill="none"/><path d="M{x1:.1} {:.1}V{:.1}M{x1:.1} {cy:.1}H{x2:.1}M{x2:.1} {:.1}V{:.1}" stroke="#1b1f24" fill="none"/></g>"##,
+                esc(&b.tip),
+                cy - cap,
+                cy + cap,
+                cy - cap,
+                cy + cap,
+                cy - cap,
+                cy + cap,
+                cy - cap,
+                cy + cap,
+            );
+            end = end.max(x2);
+        }
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" fill="#1b1f24"{weight}>{}</text></g>"##,
+            end + 6.0,
             y + BAR - 4.0,
             esc(&b.text),
         );
@@ -283,6 +320,7 @@ mod tests {
                             tip: "t".into(),
                             style: Style::series(1, 0),
                             strong: *b == v,
+                            range: Some((r, *b)),
                         })
                         .collect(),
                     refs: vec![
@@ -311,6 +349,54 @@ mod tests {
             empty: "no data here",
         };
         assert!(hbar_chart(&frame(), &empty).contains(">no data here</text>"));
+    }
+
+    #[test]
+    fn error_bars_span_their_range_and_widen_the_axis() {
+        let bar = |value: f64, range: Option<(f64, f64)>| Bar {
+            label: "threads".into(),
+            value,
+            text: "1.90×".into(),
+            tip: "rounds: 1.7×, 1.9×, 2.4×".into(),
+            style: Style::series(1, 0),
+            strong: false,
+            range,
+        };
+        let chart = |bars: Vec<Bar>| {
+            hbar_chart(
+                &frame(),
+                &HBarChart {
+                    width: 520.0,
+                    x_label: "speedup",
+                    unit: "×",
+                    bars,
+                    refs: Vec::new(),
+                    empty: "none",
+                },
+            )
+        };
+        // Upside down is read lowest first; the axis reaches the highest round.
+        let svg = chart(vec![bar(1.9, Some((2.4, 1.7)))]);
+        assert_eq!(svg.matches(r#"<g class="error-bar""#).count(), 1, "{svg}");
+        assert!(svg.contains(">2.5×</text>"), "{svg}");
+        let ends: Vec<f64> = svg
+            .split(r#"<g class="error-bar""#)
+            .nth(1)
+            .and_then(|g| g.split(" d=\"M").nth(2))
+            .map(|d| {
+                d.split(['M', 'H', 'V', ' ', '"'])
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // M x1 top V bottom M x1 cy H x2 M x2 top V bottom: x1 < x2.
+        assert!(ends.len() >= 8 && ends[0] < ends[5], "{ends:?}");
+        // No range, or a range that is not a number: no error bar.
+        for range in [None, Some((f64::NAN, 2.0)), Some((1.0, f64::INFINITY))] {
+            let svg = chart(vec![bar(1.9, range)]);
+            assert!(!svg.contains("error-bar"), "{range:?}");
+            sane(&svg);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The run report's charts, one scenario at a time: speedup, percentile spectrum, concurrency
 //! sweep and timelines here; the errors and status-code breakdowns in `breakdown.rs`; where an
-//! operation's time goes (connection phases) in `phases.rs`.
+//! operation's time goes (connection phases) in `phases.rs`; latency per named request in
+//! `requests.rs`.
 //!
 //! Input: a scenario's summary (cells, timelines, histograms). Output: SVG markup drawn with the
 //! chart kit (`chart/`), which escapes every piece of text. This file decides what to draw (which
@@ -10,20 +11,24 @@
 
 mod breakdown;
 mod phases;
+mod requests;
 
 use hdrhistogram::Histogram;
 
 use super::chart::scale::decade_of;
+use super::chart::within;
 use super::chart::{
     Axis, Bar, Frame, HBarChart, Plot, Point, RefMark, Series, Style, hbar_chart, line_chart,
 };
 use super::insight::fastest_index;
+use super::insight::numbers;
 use crate::plan::Model;
 use crate::stats::{Bound, CellSummary, ScenarioSummary, histogram_from_base64};
 use crate::units;
 
 pub use breakdown::{Breakdown, breakdown_chart};
 pub use phases::phases_chart;
+pub use requests::requests_chart;
 
 /// The speedup chart sits in a half-width card (about 530 px inside on a 1,200 px page).
 const SPEEDUP_WIDTH: f64 = 520.0;
@@ -57,10 +62,15 @@ fn label(c: &CellSummary) -> String {
 }
 
 /// Speedup of every cell against `sequential`, with the limits that explain it: 1× and, for
-/// computation, the number of cores. Without a sequential cell: throughput instead.
+/// computation, the number of cores; with rounds, an error bar from the slowest round to the
+/// fastest. A cell where nothing succeeded (on its side or sequential's) has an empty bar that
+/// says so. Without a sequential cell: throughput instead.
 pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String {
     let fastest = fastest_index(s);
-    let with_speedup = s.cells.iter().any(|c| c.speedup.is_some());
+    let with_speedup = s
+        .cells
+        .iter()
+        .any(|c| c.speedup.is_some() || c.model == Model::Sequential);
     let bars: Vec<Bar> = s
         .cells
         .iter()
@@ -68,29 +78,57 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
         .filter_map(|(i, c)| {
             let strong = Some(i) == fastest;
             let tail = if strong { " · fastest" } else { "" };
-            let cores = units::number(c.cores_busy);
-            let (value, text) = if with_speedup {
-                let v = c.speedup?;
-                (
-                    v,
-                    format!("{} · {cores} cores{tail}", units::speedup(Some(v))),
-                )
+            let cores = numbers::cores_busy(c).value;
+            let speedup = numbers::speedup(s, c);
+            let spread = c.rounds.as_ref().and_then(|r| r.speedup.as_ref());
+            let (value, text, range) = if with_speedup {
+                match c.speedup {
+                    Some(v) => (
+                        v,
+                        format!("{} · {cores} cores{tail}", speedup.inline()),
+                        // Sequential against itself is 1× in every round: no spread to show.
+                        spread
+                            .filter(|_| c.model != Model::Sequential)
+                            .map(|r| (r.min, r.max)),
+                    ),
+                    None if numbers::nothing_succeeded(s, c) => (
+                        0.0,
+                        format!("{}: nothing succeeded", numbers::NO_SPEEDUP),
+                        None,
+                    ),
+                    None => return None,
+                }
             } else {
                 let v = c.throughput_per_s;
-                (v, format!("{}/s · {cores} cores{tail}", units::number(v)))
+                let tput = numbers::throughput(c).inline_with("/s");
+                let spread = c.rounds.as_ref().map(|r| &r.throughput_per_s);
+                (
+                    v,
+                    format!("{tput} · {cores} cores{tail}"),
+                    spread.map(|r| (r.min, r.max)),
+                )
             };
+            let rounds = spread
+                .filter(|r| r.values.len() > 1)
+                .map(|r| {
+                    let each: Vec<String> =
+                        r.values.iter().map(|v| units::speedup(Some(*v))).collect();
+                    format!("; round by round {}", each.join(", "))
+                })
+                .unwrap_or_default();
             Some(Bar {
                 label: label(c),
                 value,
                 text,
                 tip: format!(
-                    "{}: {} sequential, {} operations/s, {cores} cores busy",
+                    "{}: {} sequential, {} successful operations/s, {cores} cores busy{rounds}",
                     label(c),
-                    units::speedup(c.speedup),
-                    units::number(c.throughput_per_s)
+                    speedup.inline(),
+                    numbers::throughput(c).inline()
                 ),
                 style: cell_style(c, &s.cells),
                 strong,
+                range,
             })
         })
         .collect();
@@ -109,14 +147,14 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
     }
     let (title, x_label, unit): (&str, &str, &str) = if with_speedup {
         (
-            "Speedup against sequential (throughput ratio)",
+            "Speedup against sequential (successful throughput ratio)",
             "speedup (×, higher is faster)",
             "×",
         )
     } else {
         (
             "Throughput (no sequential cell to compare against)",
-            "operations per second",
+            "successful operations per second",
             "",
         )
     };
@@ -413,14 +451,14 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
 
 /// Throughput and p99 per second of every cell, from the timeline collected during the run.
 pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
-    // The last second of a cell is usually partial: divide by the time it covered, so a cell
-    // that ran 2.2 s does not show a collapse at the end.
-    let covered = |c: &CellSummary, second: u32| {
-        let left = c.wall_seconds - f64::from(second);
-        if left.is_nan() {
-            1.0
+    // A point's rate is its operations over the time it really covered (`seconds`: less than 1
+    // for the last, partial second, the sum over the rounds that reached it with rounds), never
+    // a partial second scaled up to a whole one. An edited file's odd length counts as 1.
+    let covered = |seconds: f64| {
+        if seconds.is_finite() && seconds > 0.0 {
+            seconds
         } else {
-            left.clamp(1e-3, 1.0)
+            1.0
         }
     };
     let longest = s
@@ -436,10 +474,12 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
         let style = cell_style(c, &s.cells);
         let mut tp = Vec::new();
         let mut lp = Vec::new();
+        // Where in its second a point sits: the middle of what one round covered of it.
+        let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
         for t in &c.timeline {
-            let span = covered(c, t.second);
-            let x = f64::from(t.second) + span / 2.0;
-            let rate = t.operations as f64 / span;
+            let seconds = covered(t.seconds);
+            let x = f64::from(t.second) + within(seconds / rounds, 1e-3, 1.0) / 2.0;
+            let rate = t.operations as f64 / seconds;
             let errors = if t.errors > 0 {
                 format!(", {} errors", t.errors)
             } else {
@@ -637,26 +677,40 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_partial_last_second_is_scaled_by_its_length() {
+    fn a_point_is_as_long_as_the_time_it_covered() {
+        let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
+            seconds,
+            second,
+            operations,
+            errors: 0,
+            bytes: 0,
+            p50_us: 1_000,
+            p99_us: 2_000,
+            max_us: 3_000,
+            in_flight: 0.0,
+            histogram: String::new(),
+        };
+        // A steady 100/s: the last, partial half second holds 50 operations, never a spike.
         let mut c = cell(Model::Threads, 4, &[1_000]);
-        c.wall_seconds = 2.5;
-        c.timeline = (0..3)
-            .map(|second| TimelinePoint {
-                seconds: 1.0,
-                second,
-                operations: if second == 2 { 50 } else { 100 },
-                errors: 0,
-                bytes: 0,
-                p50_us: 1_000,
-                p99_us: 2_000,
-                max_us: 3_000,
-                in_flight: 0.0,
-                histogram: String::new(),
-            })
-            .collect();
-        let [tput, p99] = timeline_charts("t", &scenario(vec![c]));
+        c.wall_seconds = 9.0; // not what the rate is read from
+        c.timeline = vec![point(0, 100, 1.0), point(1, 100, 1.0), point(2, 50, 0.5)];
+        let [tput, p99] = timeline_charts("t", &scenario(vec![c.clone()]));
         assert_eq!(tput.matches("(100/s)").count(), 3, "{tput}");
         assert!(p99.contains("second 3: p50 1.00ms, p99 2.00ms, max 3.00ms"));
+        // Three rounds pooled: 300 operations over the 3 s the rounds spent in the second.
+        c.rounds = Some(crate::stats::RoundsSummary {
+            count: 3,
+            ..crate::report::sample::rounds_of(&[1.0, 1.0, 1.0])
+        });
+        c.timeline = vec![point(0, 300, 3.0), point(1, 150, 1.5)];
+        let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
+        assert_eq!(tput.matches("(100/s)").count(), 2, "{tput}");
+        // A length no run writes counts as a whole second.
+        for odd in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            c.timeline = vec![point(0, 100, odd)];
+            let [tput, _] = timeline_charts("t", &scenario(vec![c.clone()]));
+            assert!(tput.contains("(100/s)"), "{odd}: {tput}");
+        }
     }
 
     #[test]
@@ -708,6 +762,43 @@ pub(super) mod tests {
         assert!(svg.contains("sequential = 1×"));
         assert!(svg.contains("2 cores: the most computation can gain"));
         assert!(svg.contains("1.90× · 0.04 cores · fastest"));
+    }
+
+    #[test]
+    fn speedups_over_rounds_have_error_bars_and_failures_no_speedup() {
+        let mut seq = cell(Model::Sequential, 1, &[1]);
+        seq.speedup = Some(1.0);
+        seq.rounds = Some(crate::report::sample::rounds_of(&[1.0, 1.0, 1.0]));
+        let mut par = cell(Model::Threads, 2, &[1]);
+        par.speedup = Some(1.9);
+        par.rounds = Some(crate::report::sample::rounds_of(&[1.7, 1.9, 2.4]));
+        let mut refused = cell(Model::Async, 2, &[1]);
+        refused.successes = 0;
+        let svg = speedup_chart("x", &scenario(vec![seq.clone(), par, refused]), 2);
+        // One error bar: sequential's rounds all read 1×.
+        assert_eq!(svg.matches(r#"<g class="error-bar""#).count(), 1, "{svg}");
+        assert!(
+            svg.contains("1.90× (1.70–2.40) · 0.04 cores · fastest"),
+            "{svg}"
+        );
+        assert!(svg.contains("round by round 1.70×, 1.90×, 2.40×"), "{svg}");
+        assert!(
+            svg.contains(">no speedup: nothing succeeded</text>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches(r#"<g class="bar">"#).count(), 3);
+        // Nothing succeeded anywhere: still a speedup chart, every bar saying why it is empty.
+        let mut s = scenario(vec![seq.clone(), seq]);
+        for c in &mut s.cells {
+            c.successes = 0;
+            c.speedup = None;
+        }
+        let svg = speedup_chart("x", &s, 2);
+        assert_eq!(
+            svg.matches(">no speedup: nothing succeeded</text>").count(),
+            2
+        );
+        assert!(svg.contains("Speedup against sequential"));
     }
 
     /// Every chart of a scenario, all in one list.

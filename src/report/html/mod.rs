@@ -4,7 +4,7 @@
 //! generated SVG (`figures/` on the chart kit, which escapes its own text) goes through `{{{…}}}`.
 //!
 //! Input: a [`Summary`]. Output: HTML bytes. The view model (`view.rs`) lays out the words of
-//! `insight.rs` (why the run failed, health, findings, errors) and `connections.rs`, and the
+//! `insight/` (why the run failed, health, findings, errors) and `connections.rs`, and the
 //! charts of `figures/`, for the template, so the template holds no logic beyond loops and
 //! conditions. A failed run's page opens with why it failed. Must not write files or reach the
 //! network; a template folder is read once, when the reporter is built (before any load is
@@ -214,11 +214,21 @@ mod tests {
                 "</section>",
             );
             assert_eq!(count(section, r#"<table class="cells">"#), 1, "{id}");
+            let cells = between(section, r#"<table class="cells">"#, "</table>");
             assert_eq!(
-                count(section, "<tr class="),
+                count(cells, "<tr class="),
                 sc.cells.len(),
                 "{id}: one row per cell"
             );
+            // A flow's steps each have a row per cell, the iteration last, and a chart.
+            if crate::report::requests::shown(sc) {
+                let requests = between(section, r#"<table class="requests">"#, "</table>");
+                let steps: usize = sc.cells.iter().map(|c| c.requests.len()).sum();
+                let iterations = sc.cells.iter().filter(|c| c.think_us.is_some()).count();
+                assert_eq!(count(requests, "<tr"), 1 + steps + iterations, "{id}");
+                assert_eq!(count(requests, r#"class="iteration""#), iterations, "{id}");
+                assert_eq!(count(section, "chart chart-requests"), 1, "{id}");
+            }
             for class in [
                 "chart-spectrum",
                 "chart-sweep-throughput",
@@ -269,6 +279,15 @@ mod tests {
             page.contains(r##"<a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a>"##)
         );
         assert!(page.contains(r#"id="scenario-1-cell-2"><th scope="row">async"#));
+        // Issue 14: a change beyond the tolerance that the rounds call noise is listed as such.
+        let baseline = between(&page, r#"<table class="baseline">"#, "</table>");
+        assert!(
+            baseline.contains(
+                r#"<td>throughput_per_s</td><td>17.0/s</td><td>14.4/s</td><td>-15.3%</td><td><span class="mark mark-noise">≈ within noise (p &#x3D; 0.21)</span></td>"#
+            ),
+            "{baseline}"
+        );
+        assert_eq!(count(baseline, r#"<tr><th scope="row">"#), 2);
     }
 
     #[test]
@@ -384,6 +403,38 @@ mod tests {
         s.verdict = Verdict::Failed;
         let page = render(&s);
         assert!(page.contains("names no failed threshold, baseline check or failing cell"));
+    }
+
+    /// Issue 14: a cell failed by the default error rule reads as errors, with the threshold
+    /// that would accept some, in the "why it failed" panel and its scenario's thresholds; never
+    /// as a threshold with a limit of 0.
+    #[test]
+    fn errors_failed_by_default_read_as_what_they_are() {
+        let mut s = healthy();
+        s.verdict = Verdict::Failed;
+        s.baseline = None;
+        let c = &mut s.scenarios[0].cells[0];
+        c.operations = 10;
+        c.successes = 0;
+        c.error_rate = 1.0;
+        c.errors.insert("status".into(), 10);
+        c.error_messages
+            .insert("status".into(), vec!["status 404".into()]);
+        c.thresholds.push(crate::report::sample::error_rule(c));
+        let page = render(&s);
+        let why = between(&page, r#"<section class="why-failed""#, "</section>");
+        assert!(why.contains("Why it failed: 1 cell"), "{why}");
+        assert!(why.contains(
+            "sample · sequential</a>: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them (first: status: status 404). To accept some, add <code class=\"expression\">error_rate &lt; 5%</code> to the scenario's thresholds.</li>"
+        ), "{why}");
+        assert!(
+            !why.contains("failed-thresholds"),
+            "the rule is no threshold: {why}"
+        );
+        let thresholds = between(&page, r#"<table class="thresholds">"#, "</table>");
+        assert!(thresholds.contains(
+            "<td class=\"text\">10 of 10 operations failed (100%)<span class=\"hint\">To accept some, add <code>error_rate &lt; 5%</code>"
+        ), "{thresholds}");
     }
 
     #[test]
@@ -502,11 +553,49 @@ mod tests {
         assert!(health.contains("88.0/s achieved of 100/s planned, 120 of 1000 arrivals dropped"));
     }
 
+    /// Issue 14: a scenario too short to classify shows so instead of a bound, and a cell where
+    /// nothing succeeded has "no speedup", in its row and on its bar.
+    #[test]
+    fn too_short_to_classify_and_no_speedup_are_said() {
+        let mut s = sample();
+        let sc = &mut s.scenarios[0];
+        sc.classified = false;
+        sc.bound_cell = String::new();
+        let c = &mut sc.cells[1];
+        c.successes = 0;
+        c.speedup = None;
+        c.throughput_per_s = 0.0;
+        c.rounds = None;
+        let page = render(&s);
+        let io = between(
+            &page,
+            r#"<section class="scenario" id="scenario-1""#,
+            "</section>",
+        );
+        assert!(io.contains(
+            r#"<span class="badge badge-unclassified">measured: too short to classify</span>"#
+        ));
+        assert!(!io.contains("badge-io"), "{io}");
+        assert!(
+            page.contains(r##"<a href="#scenario-1">sample</a> (too short to classify)</li>"##)
+        );
+        assert!(page.contains(
+            r#"<span class="badge badge-unclassified">too short to classify</span></h3>"#
+        ));
+        assert!(io.contains("<td>no speedup</td>"), "{io}");
+        assert!(page.contains(">no speedup: nothing succeeded</text>"));
+        // The CPU scenario keeps its bound.
+        assert!(page.contains("measured: cpu-bound"));
+    }
+
     #[test]
     fn findings_state_the_numbers() {
         let s = sample();
         let io = insight::findings(&s.scenarios[0]).headline;
-        assert!(io.starts_with("async c=4 w=1 was 3.00× faster"), "{io}");
+        assert!(
+            io.starts_with("async c=4 w=1 was 3.00× (2.70–3.30) faster"),
+            "{io}"
+        );
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! The view model of `index.html`: the summary laid out for the template, so that the template
+//! holds no logic beyond loops and conditions. The words come from `insight/` (health,
+//! findings, why the run failed, errors) and `connections.rs`, the charts from `figures/`.
+//!
+//! Input: a [`Summary`]. Output: [`View`], serialised for handlebars. Every string here is
+//! escaped by the template (`{{…}}`) except the SVG of our own charts (`*_svg`). Must not
+//! format markup. One scenario's view is in `scenario.rs`, why the run failed and the baseline
+//! comparison in `verdict.rs`.
+
+mod scenario;
+mod verdict;
+
+use serde::Serialize;
+
+use crate::report::insight;
+use crate::stats::{CellSummary, Summary, Verdict};
+use scenario::{ScenarioView, scenario_view};
+use verdict::{BaselineView, WhyFailed, baseline_view, why_failed};
+
+#[derive(Serialize)]
+pub(super) struct View<'a> {
+    plan: &'a str,
+    description: &'a str,
+    file: &'a str,
+    verdict: &'static str,
+    /// The verdict with its icon: `✘ failed`.
+    verdict_mark: &'static str,
+    /// When the verdict is `failed`: why, first on the page.
+    why_failed: Option<WhyFailed>,
+    started_at: String,
+    finished_at: String,
+    duration: String,
+    cores: usize,
+    os: String,
+    version: &'a str,
+    ci: Vec<CiRow>,
+    cell_count: usize,
+    health: Vec<HealthItem>,
+    /// What was checked, said when nothing was found.
+    health_criteria: String,
+    scenarios: Vec<ScenarioView<'a>>,
+    baseline: Option<BaselineView<'a>>,
+    source: &'a str,
+}
+
+#[derive(Serialize)]
+struct CiRow {
+    key: &'static str,
+    value: String,
+    /// Only `http(s)` URLs become links: an environment variable could hold `javascript:`.
+    link: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HealthItem {
+    /// `warning` (the numbers may not mean what they seem) or `note` (worth knowing).
+    level: &'static str,
+    /// `Warning` or `Note`, printed before the title.
+    word: &'static str,
+    title: &'static str,
+    detail: String,
+    cells: Vec<HealthCell>,
+}
+
+#[derive(Serialize)]
+struct HealthCell {
+    anchor: String,
+    text: String,
+}
+
+impl<'a> View<'a> {
+    pub(super) fn new(s: &'a Summary) -> View<'a> {
+        let mut ci = Vec::new();
+        if let Some(c) = &s.ci {
+            ci.push(CiRow {
+                key: "CI",
+                value: c.system.clone(),
+                link: None,
+            });
+            for (key, v) in [
+                ("commit", &c.commit),
+                ("branch", &c.branch),
+                ("job", &c.job_url),
+            ] {
+                if let Some(v) = v {
+                    let link = (key == "job"
+                        && (v.starts_with("https://") || v.starts_with("http://")))
+                    .then(|| v.clone());
+                    ci.push(CiRow {
+                        key,
+                        value: v.clone(),
+                        link,
+                    });
+                }
+            }
+        }
+        let failures = insight::failures(s);
+        View {
+            plan: &s.plan.name,
+            description: s.plan.description.as_deref().unwrap_or(""),
+            file: &s.plan.file,
+            verdict: match s.verdict {
+                Verdict::Passed => "passed",
+                Verdict::Failed => "failed",
+                Verdict::Interrupted => "interrupted",
+            },
+            verdict_mark: match s.verdict {
+                Verdict::Passed => insight::mark(true),
+                Verdict::Failed => insight::mark(false),
+                Verdict::Interrupted => "⚠ interrupted",
+            },
+            why_failed: (s.verdict == Verdict::Failed).then(|| why_failed(&failures)),
+            started_at: s.started_at.to_string(),
+            finished_at: s.finished_at.to_string(),
+            duration: format!("{:.1} s", s.duration_seconds),
+            cores: s.host.cores,
+            os: format!("{} {}", s.host.os, s.host.arch),
+            version: &s.loadplan_version,
+            ci,
+            cell_count: s.scenarios.iter().map(|sc| sc.cells.len()).sum(),
+            health: health(s),
+            health_criteria: insight::health_criteria(s),
+            scenarios: s
+                .scenarios
+                .iter()
+                .enumerate()
+                .map(|(i, sc)| scenario_view(i, sc, s.host.cores, &failures))
+                .collect(),
+            baseline: s.baseline.as_ref().map(|b| baseline_view(s, b)),
+            source: &s.plan.source,
+        }
+    }
+}
+
+fn label(c: &CellSummary) -> String {
+    c.label()
+}
+
+fn anchor(i: usize) -> String {
+    format!("scenario-{}", i + 1)
+}
+
+/// The row of cell `cell` of scenario `scenario` in its table.
+fn cell_anchor(scenario: usize, cell: usize) -> String {
+    format!("scenario-{}-cell-{}", scenario + 1, cell + 1)
+}
+
+/// The health items of `insight`, each cell linked to its scenario's section.
+fn health(s: &Summary) -> Vec<HealthItem> {
+    insight::health(s)
+        .into_iter()
+        .map(|h| HealthItem {
+            level: h.severity.as_str(),
+            word: h.severity.word(),
+            title: h.title,
+            detail: h.detail,
+            cells: h
+                .cells
+                .into_iter()
+                .map(|c| HealthCell {
+                    anchor: anchor(c.scenario),
+                    text: c.text,
+                })
+                .collect(),
+        })
+        .collect()
+}

@@ -1,0 +1,398 @@
+//! The view of one scenario: its finding, cells table, thresholds, open-model schedule,
+//! connections, charts and errors, each cell's row reachable by its anchor.
+//!
+//! Input: a scenario's summary and the run's failures. Output: [`ScenarioView`], serialised for
+//! the template. Every string is escaped by the template except our own charts' SVG (`*_svg`).
+//! Must not format markup.
+
+use serde::Serialize;
+
+use super::{anchor, cell_anchor, label};
+use crate::report::connections::{self, Row};
+use crate::report::figures::{self, Breakdown};
+use crate::report::insight::numbers::{self, Ranged};
+use crate::report::insight::{self, ErrorGroup, Failure, Flag};
+use crate::report::requests;
+use crate::stats::{Bound, ScenarioSummary};
+use crate::units;
+
+#[derive(Serialize)]
+pub(super) struct ScenarioView<'a> {
+    name: &'a str,
+    anchor: String,
+    description: &'a str,
+    kind: &'static str,
+    kind_words: &'static str,
+    bound: &'static str,
+    /// `io`, `cpu` or `unclassified`: the badge's style.
+    bound_class: &'static str,
+    /// `io-bound`, `cpu-bound` or `too short to classify`.
+    bound_words: &'static str,
+    evidence: String,
+    /// Said when the measurement contradicts the kind of workload.
+    surprise: Option<String>,
+    bound_cell: &'a str,
+    workload: &'a [String],
+    load: &'a str,
+    /// Certificates were not verified: said loudly beside the scenario's title.
+    tls_insecure: bool,
+    fastest: String,
+    fastest_detail: String,
+    finding: String,
+    speedup_svg: String,
+    spectrum_svg: String,
+    sweep: Option<SweepView>,
+    timeline_throughput_svg: String,
+    timeline_p99_svg: String,
+    errors_svg: Option<String>,
+    /// Said instead of the errors chart when there were none.
+    no_errors: String,
+    status_svg: Option<String>,
+    /// Each cell's errors by category with their first messages, one row per category.
+    error_rows: Vec<ErrorRow>,
+    /// HTTP scenarios: connections per cell and where an operation's time goes.
+    connections: Option<ConnectionsView>,
+    /// Flows and named targets: what each request did, per cell.
+    requests: Option<RequestsView>,
+    problems: Vec<String>,
+    thresholds: Vec<ThresholdView>,
+    /// Open-model cells: the schedule kept or not, corrected against uncorrected latency.
+    open: Vec<OpenView>,
+    rows: Vec<RowView>,
+    /// With rounds: what the figures of the cells table are.
+    rounds_note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorRow {
+    anchor: String,
+    label: String,
+    #[serde(flatten)]
+    group: ErrorGroup,
+}
+
+/// Flows and named targets: each cell's requests (and iteration), and their latency chart.
+#[derive(Serialize)]
+struct RequestsView {
+    groups: Vec<RequestGroup>,
+    svg: Option<String>,
+}
+
+/// One cell's requests: the first row carries the cell's name across the group.
+#[derive(Serialize)]
+struct RequestGroup {
+    anchor: String,
+    label: String,
+    /// Rows in the group (the cell's name spans them).
+    span: usize,
+    first: requests::Row,
+    rest: Vec<requests::Row>,
+}
+
+#[derive(Serialize)]
+struct ConnectionsView {
+    rows: Vec<ConnectionRow>,
+    /// Where an operation's time goes; `None` when no cell completed an operation.
+    phases_svg: Option<String>,
+    /// How the cells used their connections: what the chart's setup segments mean here.
+    reuse: String,
+}
+
+#[derive(Serialize)]
+struct ConnectionRow {
+    anchor: String,
+    #[serde(flatten)]
+    row: Row,
+}
+
+#[derive(Serialize)]
+struct OpenView {
+    label: String,
+    target: String,
+    achieved: String,
+    scheduled: u64,
+    dropped: u64,
+    corrected_p50: String,
+    corrected_p99: String,
+    uncorrected_p50: String,
+    uncorrected_p99: String,
+    lag_p99: String,
+    behind: bool,
+}
+
+#[derive(Serialize)]
+struct SweepView {
+    throughput_svg: String,
+    p99_svg: String,
+}
+
+#[derive(Serialize)]
+struct ThresholdView {
+    anchor: String,
+    cell: String,
+    expression: String,
+    observed: String,
+    /// For the default rule that failed a cell by its errors: the threshold that would accept
+    /// some.
+    accept: Option<&'static str>,
+    passed: bool,
+    /// `✔ passed` or `✘ failed`.
+    result: &'static str,
+}
+
+#[derive(Serialize)]
+struct RowView {
+    /// `scenario-1-cell-2`: where the "Why it failed" panel and the baseline table link to.
+    anchor: String,
+    label: String,
+    model: &'static str,
+    concurrency: usize,
+    workers: usize,
+    operations: u64,
+    errors: u64,
+    /// With rounds, each figure but p99.9 and max carries its range over the rounds.
+    error_rate: Ranged,
+    wall: String,
+    /// Successful operations per second.
+    throughput: Ranged,
+    /// Operations attempted per second, errors included.
+    attempts: Ranged,
+    p50: Ranged,
+    p90: Ranged,
+    p99: Ranged,
+    p999: String,
+    max: String,
+    cores_busy: Ranged,
+    /// `3.37×`, `no speedup` (nothing succeeded), or `-` (no sequential cell).
+    speedup: Ranged,
+    fastest: bool,
+    /// Short health words for this row (`short`, `errors`…), empty when none.
+    flags: String,
+    /// `fail` (the cell fails the run, or a threshold or baseline check of it failed), `warn`
+    /// (flags) or `ok`.
+    status: &'static str,
+    /// The status as icon and words: `✘ failed`, `⚠ short, errors`, `✔ ok`.
+    status_mark: String,
+    incomplete: bool,
+    notes: String,
+}
+
+/// The scenario's requests panel; `None` when its requests add nothing to its cells table.
+fn requests_view(i: usize, s: &ScenarioSummary) -> Option<RequestsView> {
+    let groups: Vec<RequestGroup> = requests::groups(s)
+        .into_iter()
+        .filter_map(|g| {
+            let mut rows = g.rows.into_iter();
+            let first = rows.next()?;
+            let rest: Vec<requests::Row> = rows.collect();
+            Some(RequestGroup {
+                anchor: cell_anchor(i, g.cell),
+                label: g.label,
+                span: rest.len() + 1,
+                first,
+                rest,
+            })
+        })
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    Some(RequestsView {
+        groups,
+        svg: figures::requests_chart(&format!("{}-requests", anchor(i)), s),
+    })
+}
+
+/// The scenario's connections panel; `None` for a scenario without connections (a CPU kernel).
+fn connections_view(i: usize, s: &ScenarioSummary) -> Option<ConnectionsView> {
+    if !connections::any(s) {
+        return None;
+    }
+    Some(ConnectionsView {
+        rows: connections::rows(s)
+            .into_iter()
+            .map(|row| ConnectionRow {
+                anchor: cell_anchor(i, row.cell),
+                row,
+            })
+            .collect(),
+        phases_svg: figures::phases_chart(&format!("{}-phases", anchor(i)), s),
+        reuse: connections::reuse(s),
+    })
+}
+
+/// A cell's status in its table: whether it failed (`fail`), has doubts (`warn`) or neither,
+/// in words with an icon.
+fn cell_status(failed: bool, flags: &[Flag]) -> (&'static str, String) {
+    let words = flags
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (failed, words.is_empty()) {
+        (true, true) => ("fail", insight::mark(false).to_string()),
+        (true, false) => ("fail", format!("{} · {words}", insight::mark(false))),
+        (false, false) => ("warn", format!("⚠ {words}")),
+        (false, true) => ("ok", "✔ ok".to_string()),
+    }
+}
+
+pub(super) fn scenario_view<'a>(
+    i: usize,
+    s: &'a ScenarioSummary,
+    host_cores: usize,
+    failures: &[Failure],
+) -> ScenarioView<'a> {
+    let id = anchor(i);
+    let found = insight::findings(s);
+    let failed = |ci: usize| {
+        failures
+            .iter()
+            .any(|f| f.scenario == i && f.cell == Some(ci))
+    };
+    let (spectrum_svg, problems) = figures::spectrum_chart(&format!("{id}-spectrum"), s);
+    let [timeline_throughput_svg, timeline_p99_svg] =
+        figures::timeline_charts(&format!("{id}-timeline"), s);
+    let sweep = figures::is_sweep(s).then(|| {
+        let [throughput_svg, p99_svg] = figures::sweep_charts(&format!("{id}-sweep"), s);
+        SweepView {
+            throughput_svg,
+            p99_svg,
+        }
+    });
+    let total_ops = s
+        .cells
+        .iter()
+        .fold(0u64, |a, c| a.saturating_add(c.operations));
+    let open = s
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let o = c.open.as_ref()?;
+            Some(OpenView {
+                label: label(c),
+                target: units::number(o.target_rate_per_s),
+                achieved: units::number(o.achieved_rate_per_s),
+                scheduled: o.scheduled,
+                dropped: o.dropped,
+                corrected_p50: units::micros(c.latency_us.p50),
+                corrected_p99: units::micros(c.latency_us.p99),
+                uncorrected_p50: units::micros(o.latency_uncorrected_us.p50),
+                uncorrected_p99: units::micros(o.latency_uncorrected_us.p99),
+                lag_p99: units::micros(o.send_lag_us.p99),
+                behind: o.rate_not_reached,
+            })
+        })
+        .collect();
+    ScenarioView {
+        open,
+        name: &s.name,
+        anchor: id.clone(),
+        description: s.description.as_deref().unwrap_or(""),
+        kind: s.kind.as_str(),
+        kind_words: match s.kind {
+            Bound::Io => "HTTP requests",
+            Bound::Cpu => "a CPU kernel",
+        },
+        bound: s.bound.as_str(),
+        bound_class: insight::bound_words(s).0,
+        bound_words: insight::bound_words(s).1,
+        evidence: found.evidence,
+        surprise: found.surprise,
+        bound_cell: &s.bound_cell,
+        workload: &s.workload,
+        load: &s.load,
+        tls_insecure: s.tls_insecure,
+        fastest: found.fastest_label,
+        fastest_detail: found.fastest_detail,
+        finding: found.headline,
+        speedup_svg: figures::speedup_chart(&format!("{id}-speedup"), s, host_cores),
+        spectrum_svg,
+        sweep,
+        timeline_throughput_svg,
+        timeline_p99_svg,
+        errors_svg: figures::breakdown_chart(&format!("{id}-errors"), s, Breakdown::Errors),
+        no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
+        status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
+        error_rows: s
+            .cells
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| {
+                insight::error_groups(c)
+                    .into_iter()
+                    .map(move |group| ErrorRow {
+                        anchor: cell_anchor(i, ci),
+                        label: label(c),
+                        group,
+                    })
+            })
+            .collect(),
+        connections: connections_view(i, s),
+        requests: requests_view(i, s),
+        problems,
+        thresholds: s
+            .cells
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| {
+                c.thresholds.iter().map(move |t| {
+                    let rule = insight::is_error_rule(t);
+                    ThresholdView {
+                        anchor: cell_anchor(i, ci),
+                        cell: label(c),
+                        expression: t.expression.clone(),
+                        observed: if rule {
+                            insight::errors_observed(c)
+                        } else {
+                            t.observed_text.clone()
+                        },
+                        accept: (rule && !t.passed).then_some(insight::ACCEPT_SOME),
+                        passed: t.passed,
+                        result: insight::mark(t.passed),
+                    }
+                })
+            })
+            .collect(),
+        rows: s
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                let flags = insight::cell_flags(c, s.kind, host_cores);
+                let (status, status_mark) = cell_status(failed(ci), &flags);
+                RowView {
+                    anchor: cell_anchor(i, ci),
+                    label: label(c),
+                    model: c.model.as_str(),
+                    concurrency: c.concurrency,
+                    workers: c.workers,
+                    operations: c.operations,
+                    errors: c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
+                    error_rate: numbers::error_rate(c),
+                    wall: format!("{:.2} s", c.wall_seconds),
+                    throughput: numbers::throughput(c),
+                    attempts: numbers::attempts(c),
+                    p50: numbers::p50(c),
+                    p90: numbers::p90(c),
+                    p99: numbers::p99(c),
+                    p999: units::micros(c.latency_us.p999),
+                    max: units::micros(c.latency_us.max),
+                    cores_busy: numbers::cores_busy(c),
+                    speedup: numbers::speedup(s, c),
+                    fastest: Some(ci) == found.fastest,
+                    flags: flags
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    status,
+                    status_mark,
+                    incomplete: !c.complete,
+                    notes: c.notes.join("; "),
+                }
+            })
+            .collect(),
+        rounds_note: numbers::rounds_note(s),
+    }
+}

@@ -1,0 +1,202 @@
+//! The view of why a run failed and of its comparison with a baseline: every failure and every
+//! baseline check worth a row, each linked to its cell's row.
+//!
+//! Input: the failures of `insight/` and the summary's baseline report. Output: serialisable
+//! structs for the template. Must not format markup.
+
+use serde::Serialize;
+
+use super::{anchor, cell_anchor};
+use crate::report::insight::{self, Failure, Reason};
+use crate::report::junit::baseline_value;
+use crate::stats::{BaselineCheck, BaselineReport, Summary};
+use crate::units;
+
+/// Every reason the run failed, each linked to its cell (see [`insight::failures`]).
+#[derive(Serialize)]
+pub(super) struct WhyFailed {
+    /// `2 thresholds and 1 cell`.
+    count: String,
+    fail_mark: &'static str,
+    thresholds: Vec<FailedThreshold>,
+    baseline: Vec<FailedCheck>,
+    cells: Vec<FailedCell>,
+    /// Said when the verdict is failed and the summary names no reason.
+    unexplained: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct FailedThreshold {
+    anchor: String,
+    who: String,
+    expression: String,
+    observed: String,
+    limit: String,
+}
+
+#[derive(Serialize)]
+struct FailedCheck {
+    anchor: String,
+    who: String,
+    metric: String,
+    baseline: String,
+    current: String,
+    change: String,
+}
+
+#[derive(Serialize)]
+struct FailedCell {
+    anchor: String,
+    who: String,
+    why: String,
+    /// For a cell failed by its errors: the threshold that would accept some.
+    accept: Option<&'static str>,
+}
+
+/// The comparison with an earlier run: the checks beyond the tolerance are listed one by one,
+/// those that failed and those the rounds found within the noise.
+#[derive(Serialize)]
+pub(super) struct BaselineView<'a> {
+    file: &'a str,
+    run_id: &'a str,
+    started_at: String,
+    tolerance: String,
+    result: &'static str,
+    /// `✔ passed` or `✘ failed`.
+    mark: &'static str,
+    checked: usize,
+    /// Every check beyond the tolerance: failed, or within the noise.
+    failed: Vec<BaselineRow>,
+    missing_in_baseline: &'a [String],
+    missing_in_run: &'a [String],
+}
+
+#[derive(Serialize)]
+struct BaselineRow {
+    /// The cell's row in its scenario's table, or the scenario when this run lacks the cell.
+    anchor: String,
+    /// `failed`, or `noise` for a change the rounds call noise.
+    result: &'static str,
+    /// `✘ failed`, or `≈ within noise (p = 0.21)`.
+    mark: String,
+    /// `(beyond noise, p < 0.01)` after a failure the rounds confirm.
+    noise: Option<String>,
+    cell: String,
+    metric: String,
+    baseline: String,
+    current: String,
+    change: String,
+}
+
+/// The failures of `insight`, grouped by kind, each linked to its cell.
+pub(super) fn why_failed(failures: &[Failure]) -> WhyFailed {
+    let mut why = WhyFailed {
+        count: insight::failure_count(failures),
+        fail_mark: insight::mark(false),
+        thresholds: Vec::new(),
+        baseline: Vec::new(),
+        cells: Vec::new(),
+        unexplained: failures.is_empty().then_some(insight::UNEXPLAINED),
+    };
+    for f in failures {
+        let anchor = failure_anchor(f);
+        let who = f.who.clone();
+        match &f.reason {
+            Reason::Threshold {
+                expression,
+                observed,
+                limit,
+            } => why.thresholds.push(FailedThreshold {
+                anchor,
+                who,
+                expression: expression.clone(),
+                observed: observed.clone(),
+                limit: limit.clone(),
+            }),
+            Reason::Baseline {
+                metric,
+                baseline,
+                current,
+                change,
+                ..
+            } => why.baseline.push(FailedCheck {
+                anchor,
+                who,
+                metric: metric.clone(),
+                baseline: baseline.clone(),
+                current: current.clone(),
+                change: change.clone(),
+            }),
+            Reason::Cell { why: text } => why.cells.push(FailedCell {
+                anchor,
+                who,
+                why: text.clone(),
+                accept: None,
+            }),
+            Reason::Errors { text, hint } => why.cells.push(FailedCell {
+                anchor,
+                who,
+                why: text.clone(),
+                accept: Some(hint),
+            }),
+        }
+    }
+    why
+}
+
+/// The row of a failure's cell, or its scenario's section when this run lacks the cell.
+pub(super) fn failure_anchor(f: &Failure) -> String {
+    f.cell
+        .map_or_else(|| anchor(f.scenario), |c| cell_anchor(f.scenario, c))
+}
+
+pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineView<'a> {
+    BaselineView {
+        file: &b.file,
+        run_id: &b.run_id,
+        started_at: b.started_at.to_string(),
+        tolerance: units::percent(b.tolerance),
+        result: if b.passed { "passed" } else { "failed" },
+        mark: insight::mark(b.passed),
+        checked: b.checks.len(),
+        failed: b
+            .checks
+            .iter()
+            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
+            .map(|c: &BaselineCheck| {
+                let (scenario, cell, who) = insight::locate(s, c);
+                // A scenario this run lacks has nowhere to link to.
+                let known = s
+                    .scenarios
+                    .get(scenario)
+                    .is_some_and(|x| x.name == c.scenario);
+                let anchor = match (known, cell) {
+                    (false, _) => String::new(),
+                    (true, None) => anchor(scenario),
+                    (true, Some(ci)) => cell_anchor(scenario, ci),
+                };
+                let noise = insight::noise_words(c);
+                let (result, mark, noise) = if c.passed {
+                    ("noise", format!("≈ {}", noise.unwrap_or_default()), None)
+                } else {
+                    ("failed", insight::mark(false).to_string(), noise)
+                };
+                BaselineRow {
+                    anchor,
+                    result,
+                    mark,
+                    noise,
+                    cell: who,
+                    metric: c.metric.clone(),
+                    baseline: baseline_value(&c.metric, c.baseline),
+                    current: baseline_value(&c.metric, c.current),
+                    change: c
+                        .change
+                        .map_or_else(|| "-".into(), |x| format!("{:+.1}%", x * 100.0)),
+                }
+            })
+            .collect(),
+        missing_in_baseline: &b.missing_in_baseline,
+        missing_in_run: &b.missing_in_run,
+    }
+}
