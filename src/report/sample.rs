@@ -113,16 +113,16 @@ pub fn sample() -> Summary {
         load: "repeat: 4".into(),
         tls_insecure: false,
         cells: vec![
-            cell(Model::Sequential, 1, 1.0, 0),
-            cell(Model::Async, 2, 1.8, 1),
-            cell(Model::Async, 4, 3.0, 0),
+            cell(Model::BASELINE, 1, 1.0, 0),
+            cell(Model::DEFAULT, 2, 1.8, 1),
+            cell(Model::DEFAULT, 4, 3.0, 0),
         ]
         .into_iter()
         .map(|mut c| {
             if kind == Bound::Cpu {
                 // A CPU kernel opens no connection, and runs no flow.
                 c.connections = None;
-                if c.model == Model::Async && c.concurrency == 2 {
+                if c.model == Model::DEFAULT && c.concurrency == 2 {
                     c.machine = slowed();
                 }
             } else {
@@ -177,7 +177,7 @@ pub fn sample() -> Summary {
             checks: vec![
                 BaselineCheck {
                     scenario: "sample".into(),
-                    model: Model::Async,
+                    model: Model::DEFAULT,
                     concurrency: 2,
                     workers: 1,
                     metric: "p99".into(),
@@ -189,7 +189,7 @@ pub fn sample() -> Summary {
                 },
                 BaselineCheck {
                     scenario: "sample".into(),
-                    model: Model::Async,
+                    model: Model::DEFAULT,
                     concurrency: 2,
                     workers: 1,
                     metric: "throughput_per_s".into(),

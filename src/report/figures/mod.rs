@@ -48,13 +48,7 @@ fn cell_style(c: &CellSummary, cells: &[CellSummary]) -> Style {
 }
 
 fn model_style(model: Model, rank: usize) -> Style {
-    let family = match model {
-        Model::Sequential => 0,
-        Model::Threads => 1,
-        Model::Async => 2,
-        Model::Processes => 3,
-    };
-    Style::series(family, rank)
+    Style::series(model.index(), rank)
 }
 
 fn label(c: &CellSummary) -> String {
@@ -70,7 +64,7 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
     let with_speedup = s
         .cells
         .iter()
-        .any(|c| c.speedup.is_some() || c.model == Model::Sequential);
+        .any(|c| c.speedup.is_some() || c.model.is_baseline());
     let bars: Vec<Bar> = s
         .cells
         .iter()
@@ -88,7 +82,7 @@ pub fn speedup_chart(id: &str, s: &ScenarioSummary, host_cores: usize) -> String
                         format!("{} · {cores} cores{tail}", speedup.inline()),
                         // Sequential against itself is 1× in every round: no spread to show.
                         spread
-                            .filter(|_| c.model != Model::Sequential)
+                            .filter(|_| !c.model.is_baseline())
                             .map(|r| (r.min, r.max)),
                     ),
                     None if numbers::nothing_succeeded(s, c) => (
@@ -308,8 +302,7 @@ fn simplify(line: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 
 /// True when some model runs at several concurrencies: the scenario is a sweep.
 pub fn is_sweep(s: &ScenarioSummary) -> bool {
-    [Model::Threads, Model::Async, Model::Processes]
-        .iter()
+    (Model::ALL.iter().filter(|m| !m.is_baseline()))
         .any(|m| s.cells.iter().filter(|c| c.model == *m).count() > 1)
 }
 
@@ -320,8 +313,7 @@ fn per_model(
     value: &dyn Fn(&CellSummary) -> f64,
     show: &dyn Fn(f64) -> String,
 ) -> Vec<Series> {
-    [Model::Threads, Model::Async, Model::Processes]
-        .iter()
+    (Model::ALL.iter().filter(|m| !m.is_baseline()))
         .filter_map(|m| {
             let mut cells: Vec<&CellSummary> = s
                 .cells
@@ -365,7 +357,7 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
         let mut v: Vec<usize> = s
             .cells
             .iter()
-            .filter(|c| c.model != Model::Sequential)
+            .filter(|c| !c.model.is_baseline())
             .map(|c| c.concurrency)
             .collect();
         v.sort_unstable();
@@ -386,7 +378,7 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             .map(|c| (*c as f64, c.to_string()))
             .collect(),
     };
-    let seq = s.cells.iter().find(|c| c.model == Model::Sequential);
+    let seq = s.cells.iter().find(|c| c.model.is_baseline());
     let tput_series = per_model(s, &|c| c.throughput_per_s, &|v| {
         format!("{} operations/s", units::number(v))
     });

@@ -4,7 +4,6 @@
 //! Input: a [`ScenarioSummary`]. Output: [`Findings`]. Pure: no markup, no I/O.
 
 use super::{label, numbers};
-use crate::plan::Model;
 use crate::stats::{Bound, ScenarioSummary, machine};
 use crate::units;
 
@@ -109,7 +108,7 @@ fn headline(s: &ScenarioSummary) -> String {
     let best = s
         .cells
         .iter()
-        .filter(|c| c.model != Model::Sequential && c.speedup.is_some())
+        .filter(|c| !c.model.is_baseline() && c.speedup.is_some())
         .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s));
     if !s.classified {
         return match best {
@@ -151,7 +150,7 @@ fn headline(s: &ScenarioSummary) -> String {
         if let Some(a) = s
             .cells
             .iter()
-            .find(|c| c.model == Model::Async && c.workers == 1)
+            .find(|c| !c.model.is_baseline() && c.model.is_single_threaded(c.workers))
         {
             sentence.push_str(&format!(
                 " A single-threaded async event loop ran it at {} of sequential speed: a task computing never yields to the others.",
@@ -161,7 +160,7 @@ fn headline(s: &ScenarioSummary) -> String {
         if let Some(t) = s
             .cells
             .iter()
-            .filter(|c| c.model == Model::Threads)
+            .filter(|c| c.model.is_os_threads())
             .max_by(|a, b| a.throughput_per_s.total_cmp(&b.throughput_per_s))
             .filter(|t| t.speedup.is_some_and(|x| x > 1.2))
         {

@@ -146,7 +146,7 @@ pub fn nothing_succeeded(s: &ScenarioSummary, c: &CellSummary) -> bool {
     c.successes == 0
         || s.cells
             .iter()
-            .any(|q| q.model == crate::plan::Model::Sequential && q.successes == 0)
+            .any(|q| q.model.is_baseline() && q.successes == 0)
 }
 
 /// The most rounds any cell of the scenario ran; `None` with one round everywhere.
