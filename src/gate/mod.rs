@@ -220,15 +220,9 @@ mod tests {
 
     fn cell(model: Model, p99: u64, error_rate: f64, speedup: Option<f64>) -> CellSummary {
         CellSummary {
-            model,
-            concurrency: 4,
-            workers: 1,
             operations: 100,
             successes: 100,
-            errors: Default::default(),
-            status_codes: Default::default(),
             error_rate,
-            bytes: 0,
             wall_seconds: 1.0,
             throughput_per_s: 100.0,
             attempts_per_s: 0.0,
@@ -237,24 +231,10 @@ mod tests {
                 p99,
                 ..LatencySummary::default()
             },
-            latency_out_of_range: 0,
             cpu_seconds: 0.1,
             cores_busy: 0.1,
-            peak_rss_bytes: 0,
             speedup,
-            complete: true,
-            start_offset_seconds: 0.0,
-            notes: vec![],
-            thresholds: vec![],
-            timeline: vec![],
-            histogram: String::new(),
-            open: None,
-            connections: None,
-            error_messages: Default::default(),
-            requests: Vec::new(),
-            think_us: None,
-            rounds: None,
-            machine: Default::default(),
+            ..CellSummary::empty(model, 4, 1)
         }
     }
 

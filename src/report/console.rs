@@ -581,14 +581,7 @@ mod tests {
     /// some, in the gate's list and in why the run failed; alike in `summary.md`.
     #[test]
     fn errors_failed_by_default_read_as_what_they_are() {
-        let mut s = healthy();
-        s.verdict = Verdict::Failed;
-        s.baseline = None;
-        let c = &mut s.scenarios[0].cells[0];
-        c.operations = 10;
-        c.error_rate = 1.0;
-        c.errors.insert("connect".into(), 10);
-        c.thresholds.push(crate::report::sample::error_rule(c));
+        let s = crate::report::sample::failed_by_errors("connect", "connect: refused");
         let g = gate(&s);
         let hint = "to accept some, add `error_rate < 5%` to the scenario's thresholds";
         assert!(
@@ -599,13 +592,13 @@ mod tests {
         );
         assert!(
             g.ends_with(&format!(
-                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them; {hint}\n"
+                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them (first: connect: connect: refused); {hint}\n"
             )),
             "{g}"
         );
         let md = crate::report::markdown::render(&s);
         assert!(
-            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them. To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
+            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them (first: connect: connect: refused). To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
             "{md}"
         );
         assert!(

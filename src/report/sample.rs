@@ -351,6 +351,23 @@ pub fn error_rule(c: &CellSummary) -> ThresholdResult {
     }
 }
 
+/// A healthy run whose first cell failed every one of its 10 operations with `kind` (its first
+/// message `message`), no threshold covering them: the gate's default rule failed it.
+#[cfg(test)]
+pub fn failed_by_errors(kind: &str, message: &str) -> Summary {
+    let mut s = healthy();
+    s.verdict = Verdict::Failed;
+    s.baseline = None;
+    let c = &mut s.scenarios[0].cells[0];
+    c.operations = 10;
+    c.successes = 0;
+    c.error_rate = 1.0;
+    c.errors.insert(kind.into(), 10);
+    c.error_messages.insert(kind.into(), vec![message.into()]);
+    c.thresholds.push(error_rule(c));
+    s
+}
+
 /// Rounds whose every figure took `values`, for tests.
 #[cfg(test)]
 pub fn rounds_of(values: &[f64]) -> RoundsSummary {

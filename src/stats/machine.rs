@@ -114,41 +114,18 @@ fn cpu_us_per_op(c: &CellSummary) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::plan::Model;
-    use crate::stats::{LatencySummary, MachineSample};
+    use crate::stats::MachineSample;
 
     fn cell(model: Model, operations: u64, wall: f64, cpu: f64) -> CellSummary {
         CellSummary {
-            model,
-            concurrency: 2,
-            workers: 2,
             operations,
             successes: operations,
-            errors: Default::default(),
-            status_codes: Default::default(),
-            error_rate: 0.0,
-            bytes: 0,
             wall_seconds: wall,
             throughput_per_s: operations as f64 / wall,
             attempts_per_s: operations as f64 / wall,
-            latency_us: LatencySummary::default(),
-            latency_out_of_range: 0,
             cpu_seconds: cpu,
             cores_busy: cpu / wall,
-            peak_rss_bytes: 0,
-            speedup: None,
-            complete: true,
-            notes: vec![],
-            start_offset_seconds: 0.0,
-            thresholds: vec![],
-            timeline: vec![],
-            histogram: String::new(),
-            open: None,
-            connections: None,
-            error_messages: Default::default(),
-            requests: Vec::new(),
-            think_us: None,
-            rounds: None,
-            machine: MachineCheck::default(),
+            ..CellSummary::empty(model, 2, 2)
         }
     }
 

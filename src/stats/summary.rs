@@ -276,6 +276,46 @@ pub struct RequestSummary {
     pub histogram: String,
 }
 
+#[cfg(test)]
+impl CellSummary {
+    /// A complete cell that measured nothing: tests fill in what they need with `..`.
+    pub fn empty(model: Model, concurrency: usize, workers: usize) -> CellSummary {
+        CellSummary {
+            model,
+            concurrency,
+            workers,
+            operations: 0,
+            successes: 0,
+            errors: BTreeMap::new(),
+            status_codes: BTreeMap::new(),
+            error_rate: 0.0,
+            bytes: 0,
+            wall_seconds: 0.0,
+            throughput_per_s: 0.0,
+            attempts_per_s: 0.0,
+            latency_us: LatencySummary::default(),
+            latency_out_of_range: 0,
+            cpu_seconds: 0.0,
+            cores_busy: 0.0,
+            peak_rss_bytes: 0,
+            speedup: None,
+            complete: true,
+            notes: Vec::new(),
+            start_offset_seconds: 0.0,
+            thresholds: Vec::new(),
+            timeline: Vec::new(),
+            histogram: String::new(),
+            open: None,
+            connections: None,
+            error_messages: BTreeMap::new(),
+            requests: Vec::new(),
+            think_us: None,
+            rounds: None,
+            machine: MachineCheck::default(),
+        }
+    }
+}
+
 impl CellSummary {
     /// The cell's one label, everywhere: `sequential`, `threads c=16`, `async c=16 w=1`.
     pub fn label(&self) -> String {

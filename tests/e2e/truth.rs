@@ -114,7 +114,8 @@ fn a_closed_port_fails_the_run_and_says_why() {
     );
     let reason = "10 of 10 operations failed (100%)";
     assert!(
-        r.stdout.contains("FAIL nobody · async c=2 w=1: errors: 10 of 10")
+        r.stdout
+            .contains("FAIL nobody · async c=2 w=1: errors: 10 of 10")
             && r.stdout.contains("to accept some, add `error_rate < 5%`")
             && r.stdout.contains("Connection refused"),
         "{}",

@@ -551,7 +551,7 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::stats::{LatencySummary, TimelinePoint, histogram_to_base64, new_histogram};
+    use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
     pub(in crate::report::figures) fn cell(
         model: Model,
@@ -563,37 +563,16 @@ pub(super) mod tests {
             h.record(*v).expect("in range");
         }
         CellSummary {
-            model,
-            concurrency,
-            workers: 1,
             operations: values.len() as u64,
             successes: values.len() as u64,
             errors: [("timeout".to_string(), 0)].into_iter().collect(),
-            status_codes: Default::default(),
-            error_rate: 0.0,
-            bytes: 0,
             wall_seconds: 2.5,
             throughput_per_s: values.len() as f64 / 2.5,
             attempts_per_s: values.len() as f64 / 2.5,
-            latency_us: LatencySummary::default(),
-            latency_out_of_range: 0,
             cpu_seconds: 0.1,
             cores_busy: 0.04,
-            peak_rss_bytes: 0,
-            speedup: None,
-            complete: true,
-            notes: Vec::new(),
-            start_offset_seconds: 0.0,
-            thresholds: Vec::new(),
-            timeline: Vec::new(),
             histogram: histogram_to_base64(&h),
-            open: None,
-            connections: None,
-            error_messages: Default::default(),
-            requests: Vec::new(),
-            think_us: None,
-            rounds: None,
-            machine: Default::default(),
+            ..CellSummary::empty(model, concurrency, 1)
         }
     }
 

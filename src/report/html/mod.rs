@@ -410,17 +410,7 @@ mod tests {
     /// as a threshold with a limit of 0.
     #[test]
     fn errors_failed_by_default_read_as_what_they_are() {
-        let mut s = healthy();
-        s.verdict = Verdict::Failed;
-        s.baseline = None;
-        let c = &mut s.scenarios[0].cells[0];
-        c.operations = 10;
-        c.successes = 0;
-        c.error_rate = 1.0;
-        c.errors.insert("status".into(), 10);
-        c.error_messages
-            .insert("status".into(), vec!["status 404".into()]);
-        c.thresholds.push(crate::report::sample::error_rule(c));
+        let s = crate::report::sample::failed_by_errors("status", "status 404");
         let page = render(&s);
         let why = between(&page, r#"<section class="why-failed""#, "</section>");
         assert!(why.contains("Why it failed: 1 cell"), "{why}");
