@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""How closely loadplan keeps an open model's schedule (issue 14, what it must show 1).
+
+Starts its own nginx on 127.0.0.1 (one worker, pinned to core 0, a free port), then runs
+`rate: 200/s` for 5 s under each model, pinned to core 1, `--rounds` times interleaved, and prints
+per model the median over rounds of: send lag p50 and p99 (intended start to actual send),
+corrected p50 minus uncorrected p50 (what waiting for the schedule added to latency), and the
+runner's CPU as a share of one core. Every run is bounded (5 s each); nginx is stopped by its pid.
+
+    python3 bench/pacing.py --loadplan target/release/loadplan [--rounds 3] [--rate 200]
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+MODELS = ["sequential", "threads", "async", "processes"]
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "hello\\n"; }}
+    }}
+}}
+"""
+
+PLAN = """version: 1
+name: pacing-{model}
+base: {base}
+scenarios:
+  - name: paced
+    targets: [/]
+    rate: {rate}/s
+    duration: 5s
+    concurrency: {concurrency}
+    models: [{model}]
+{workers}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(work: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=port))
+    nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", nginx, "-p", str(work), "-c", str(work / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(base + "/", timeout=1) as r:
+                if r.read() == b"hello\n":
+                    return proc, base
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    sys.exit("pacing: nginx did not answer within 10 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def one_run(loadplan: str, work: Path, base: str, model: str, rate: int) -> dict:
+    concurrency = 1 if model == "sequential" else 4
+    workers = "    workers: 2\n" if model == "processes" else ""
+    plan = work / f"{model}.yaml"
+    plan.write_text(
+        PLAN.format(model=model, base=base, rate=rate, concurrency=concurrency, workers=workers)
+    )
+    out = Path(tempfile.mkdtemp(dir=work))
+    r = subprocess.run(
+        ["taskset", "-c", "1", loadplan, "run", str(plan), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if r.returncode != 0:
+        sys.exit(f"pacing: {model} exited {r.returncode}: {r.stderr.strip()}")
+    summary = json.loads(next(out.glob("*/*/summary.json")).read_text())
+    c = summary["scenarios"][0]["cells"][0]
+    o = c["open"]
+    return {
+        "lag_p50": o["send_lag_us"]["p50"],
+        "lag_p99": o["send_lag_us"]["p99"],
+        "corrected_minus_uncorrected_p50": c["latency_us"]["p50"]
+        - o["latency_uncorrected_us"]["p50"],
+        "core_percent": 100.0 * c["cpu_seconds"] / c["wall_seconds"],
+        "operations": c["operations"],
+        "scheduled": o["scheduled"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loadplan", default="target/release/loadplan")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rate", type=int, default=200)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="loadplan-pacing-"))
+    nginx, base = start_nginx(work)
+    results: dict[str, list[dict]] = {m: [] for m in MODELS}
+    try:
+        for _ in range(args.rounds):
+            for model in MODELS:
+                results[model].append(one_run(args.loadplan, work, base, model, args.rate))
+    finally:
+        stop(nginx)
+    print(f"rate {args.rate}/s for 5 s, median of {args.rounds} interleaved rounds (lowest-highest)")
+    print(f"{'model':<11} {'lag p50 µs':>16} {'lag p99 µs':>18} {'corr-uncorr p50 µs':>20} {'% of a core':>16}")
+
+    def cell(model: str, key: str, fmt: str) -> str:
+        values = [r[key] for r in results[model]]
+        med = statistics.median(values)
+        return f"{med:{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+    for model in MODELS:
+        print(
+            f"{model:<11} {cell(model, 'lag_p50', '.0f'):>16} {cell(model, 'lag_p99', '.0f'):>18}"
+            f" {cell(model, 'corrected_minus_uncorrected_p50', '.0f'):>20}"
+            f" {cell(model, 'core_percent', '.1f'):>16}"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
