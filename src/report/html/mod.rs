@@ -201,6 +201,17 @@ mod tests {
     }
 
     #[test]
+    fn every_id_on_the_page_is_unique() {
+        let page = render(&sample());
+        let mut seen = std::collections::BTreeSet::new();
+        for part in page.split(" id=\"").skip(1) {
+            let id = &part[..part.find('"').expect("closed")];
+            assert!(seen.insert(id.to_string()), "id {id:?} twice");
+        }
+        assert!(seen.len() > 20, "{seen:?}");
+    }
+
+    #[test]
     fn every_scenario_has_its_table_and_charts() {
         let s = sample();
         let page = render(&s);

@@ -199,7 +199,7 @@ fn requests_view(i: usize, s: &ScenarioSummary) -> Option<RequestsView> {
     }
     Some(RequestsView {
         groups,
-        svg: figures::requests_chart(&format!("{}-requests", anchor(i)), s),
+        svg: figures::requests_chart(&format!("{}-requests-chart", anchor(i)), s),
     })
 }
 
@@ -311,7 +311,7 @@ pub(super) fn scenario_view<'a>(
         sweep,
         timeline_throughput_svg,
         timeline_p99_svg,
-        errors_svg: figures::breakdown_chart(&format!("{id}-errors"), s, Breakdown::Errors),
+        errors_svg: figures::breakdown_chart(&format!("{id}-errors-chart"), s, Breakdown::Errors),
         no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
         status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
         error_rows: s
