@@ -405,6 +405,34 @@ mod tests {
     use crate::report::sample::{behind_schedule, healthy, hostile, sample};
 
     #[test]
+    fn lost_export_intervals_are_a_warning_that_says_how_many_and_why() {
+        let mut s = healthy();
+        let endpoint = |dropped| crate::stats::ExportSummary {
+            kind: "prometheus".into(),
+            url: "http://127.0.0.1:9/api/v1/write".into(),
+            intervals: 30,
+            sent: 30 - dropped,
+            retried: 4,
+            dropped,
+            last_error: (dropped > 0).then(|| "connect: refused".into()),
+        };
+        s.export = vec![endpoint(0)];
+        assert!(health(&s).is_empty(), "nothing lost, nothing said");
+        s.export.push(endpoint(12));
+        let items = health(&s);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].title, "Live export lost intervals.");
+        assert!(matches!(items[0].severity, Severity::Warning));
+        assert!(
+            items[0].detail.starts_with(
+                "http://127.0.0.1:9/api/v1/write lost 12 of 30 intervals (18 sent, 4 attempts retried, last error: connect: refused)"
+            ),
+            "{}",
+            items[0].detail
+        );
+    }
+
+    #[test]
     fn each_doubt_flags_its_cell() {
         type Spoil = fn(&mut CellSummary);
         let table: [(Spoil, Bound, &[Flag]); 8] = [
