@@ -378,11 +378,11 @@ impl Timeline {
     fn record(&mut self, second: u32, us: u64, outcome: &Outcome) {
         let error = u64::from(outcome.error.is_some());
         // Nearly every operation lands in the live second: no search of the closed ones.
-        if let Some((s, live)) = &mut self.current {
-            if *s == second {
-                live.add(us, error, outcome.bytes);
-                return;
-            }
+        if let Some((s, live)) = &mut self.current
+            && *s == second
+        {
+            live.add(us, error, outcome.bytes);
+            return;
         }
         if self.current.as_ref().is_some_and(|(s, _)| second < *s)
             || self.closed.contains_key(&second)
@@ -392,20 +392,14 @@ impl Timeline {
             late.errors += error;
             late.bytes += outcome.bytes;
             late.latencies_us.push(us);
-            if self
-                .late
-                .values()
-                .map(|l| l.latencies_us.len())
-                .sum::<usize>()
-                >= MAX_LATE
-            {
+            let held: usize = self.late.values().map(|l| l.latencies_us.len()).sum();
+            if held >= MAX_LATE {
                 self.fold_late();
             }
             return;
         }
-        if self.current.as_ref().is_some_and(|(s, _)| *s != second) {
-            self.close_current();
-        }
+        // Any live second left is an earlier one: it is over.
+        self.close_current();
         let (_, live) = self.current.get_or_insert_with(|| {
             (
                 second,
