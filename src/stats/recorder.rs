@@ -322,6 +322,18 @@ struct LiveSecond {
     latency: Histogram<u64>,
 }
 
+impl LiveSecond {
+    fn add(&mut self, us: u64, error: u64, bytes: u64) {
+        self.operations += 1;
+        self.errors += error;
+        self.bytes += bytes;
+        // Out-of-range values are already counted by the cell histogram's recorder.
+        if us <= MAX_LATENCY_US {
+            let _ = self.latency.record(us);
+        }
+    }
+}
+
 /// A finished second: counts plus its histogram in V2 encoding (tens of bytes, not kilobytes).
 #[derive(Debug, Clone, Default)]
 struct Second {
@@ -365,6 +377,13 @@ fn one_second() -> f64 {
 impl Timeline {
     fn record(&mut self, second: u32, us: u64, outcome: &Outcome) {
         let error = u64::from(outcome.error.is_some());
+        // Nearly every operation lands in the live second: no search of the closed ones.
+        if let Some((s, live)) = &mut self.current
+            && *s == second
+        {
+            live.add(us, error, outcome.bytes);
+            return;
+        }
         if self.current.as_ref().is_some_and(|(s, _)| second < *s)
             || self.closed.contains_key(&second)
         {
@@ -373,20 +392,14 @@ impl Timeline {
             late.errors += error;
             late.bytes += outcome.bytes;
             late.latencies_us.push(us);
-            if self
-                .late
-                .values()
-                .map(|l| l.latencies_us.len())
-                .sum::<usize>()
-                >= MAX_LATE
-            {
+            let held: usize = self.late.values().map(|l| l.latencies_us.len()).sum();
+            if held >= MAX_LATE {
                 self.fold_late();
             }
             return;
         }
-        if self.current.as_ref().is_some_and(|(s, _)| *s != second) {
-            self.close_current();
-        }
+        // Any live second left is an earlier one: it is over.
+        self.close_current();
         let (_, live) = self.current.get_or_insert_with(|| {
             (
                 second,
@@ -398,13 +411,7 @@ impl Timeline {
                 },
             )
         });
-        live.operations += 1;
-        live.errors += error;
-        live.bytes += outcome.bytes;
-        // Out-of-range values are already counted by the cell histogram's recorder.
-        if us <= MAX_LATENCY_US {
-            let _ = live.latency.record(us);
-        }
+        live.add(us, error, outcome.bytes);
     }
 
     fn close_current(&mut self) {

@@ -5,9 +5,13 @@
 //! thread. With `connections: N` the users share connections that outlive any one of them, so
 //! those connections' tasks run on a small runtime of the cell's own rather than on whichever
 //! user's opened them.
+//!
+//! Memory follows the cores, not the users, wherever it can: the user threads record into one
+//! recorder per core (`run/sink.rs`), and each one's runtime is sized for the one connection it
+//! waits on.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use super::{drive, measured, prepared, shared};
 use crate::run::share::CellWork;
@@ -23,6 +27,19 @@ const STACK_BYTES: usize = if cfg!(debug_assertions) {
 } else {
     256 * 1024
 };
+
+/// I/O events a user thread's runtime takes per wake-up: it waits on one connection (two with a
+/// flow across origins), so tokio's default buffer of 1,024 events (12 KiB) would be waste.
+const EVENTS_PER_TICK: usize = 16;
+
+/// A user thread's runtime: single-threaded, with a small event buffer.
+fn user_runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_io_events_per_tick(EVENTS_PER_TICK)
+        .build()
+        .map_err(RunError::Runtime)
+}
 
 pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunError> {
     let connections = if work.workload.shares_connections() {
@@ -44,15 +61,28 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
     let _ = sink::take();
     let mut notes = Vec::new();
     let mut recorder = Recorder::default();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // One recorder per core, and with a follower one tap per recorder (`live.rs`).
+    let recorders: Vec<_> = (0..cores.clamp(1, users.len().max(1)))
+        .map(|_| {
+            (
+                Arc::new(Mutex::new(Recorder::default())),
+                crate::run::live::tap(),
+            )
+        })
+        .collect();
     std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(users.len());
-        for &u in &users {
+        for (i, &u) in users.iter().enumerate() {
             let (shared, unit) = (&shared, prepared.unit(u, work.seed));
+            let (into, tap) = &recorders[i % recorders.len()];
+            let (into, tap) = (Arc::clone(into), tap.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("loadplan-user-{u}"))
                 .stack_size(STACK_BYTES)
                 .spawn_scoped(scope, move || -> Result<Recorder, RunError> {
-                    let rt = crate::run::runtime(1)?;
+                    sink::share(into, tap);
+                    let rt = user_runtime()?;
                     rt.block_on(user::user(shared, u, unit));
                     Ok(sink::take())
                 });
@@ -79,6 +109,9 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
             }
         }
     });
+    for (r, _) in &recorders {
+        recorder.merge(&crate::run::live::lock(r));
+    }
     // The driver counted its arrivals on this thread.
     recorder.merge(&sink::take());
     Ok(measured(&shared, recorder, notes))

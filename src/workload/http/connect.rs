@@ -18,7 +18,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -204,9 +204,7 @@ impl Connector {
         let io = TokioIo::new(io);
         let failed = |e: hyper::Error| Failure::new(ErrorKind::Connect, format!("handshake: {e}"));
         if h2 {
-            let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
-                .await
-                .map_err(failed)?;
+            let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
             // Errors surface through the sender; the task only drives the connection.
             self.spawn(async move {
                 let _ = conn.await;
@@ -219,6 +217,22 @@ impl Connector {
             });
             Ok((Sender::H1(sender), HTTP1))
         }
+    }
+}
+
+/// Runs hyper's HTTP/2 tasks (the connection, and one per request that waits for its response)
+/// on the current runtime, each boxed first. hyper's future for them is one enum whose size is
+/// its largest variant's, the connection's (kilobytes); a task per request that held it inline
+/// would copy all of it into the task and again when it finishes. Boxed, that is one copy.
+#[derive(Clone, Copy)]
+struct Boxed;
+
+impl<F> hyper::rt::Executor<F> for Boxed
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        drop(tokio::spawn(Box::pin(fut)));
     }
 }
 

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
+use hyper::HeaderMap;
 use hyper::header::HeaderValue;
 use rustls::pki_types::ServerName;
 use tokio::time::{Instant, Sleep};
@@ -47,6 +48,10 @@ pub(super) use tls::system_root_count;
 
 /// Bodies kept for checks and captures are cut here (the rest is still read and counted).
 const MAX_KEPT_BODY: usize = 4 << 20;
+
+/// A response's header map is kept for the next request's headers up to this capacity (a
+/// typical response fits in 16); a larger one is dropped rather than held by every user.
+const MAX_SPARE_HEADERS: usize = 32;
 
 /// A target URL that could not be turned into a request. Shows the URL as written only.
 #[derive(Debug, thiserror::Error)]
@@ -265,6 +270,11 @@ pub struct Session {
     vars: Vec<Option<String>>,
     rng: fastrand::Rng,
     jar: Option<cookie_store::CookieStore>,
+    /// Whether the jar ever took a cookie: until it does, no request asks it for any.
+    jar_used: bool,
+    /// The last response's header map, emptied, for the next request's headers (see
+    /// [`PreparedRequest::build`]).
+    spare: HeaderMap,
 }
 
 /// How one request went, beside what its own statistics keep.
@@ -284,6 +294,8 @@ impl Session {
             // Each user its own stream of choices, the same for the same seed.
             rng: fastrand::Rng::with_seed(seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             jar: target.cookies.then(cookie_store::CookieStore::default),
+            jar_used: false,
+            spare: HeaderMap::new(),
             target,
         }
     }
@@ -396,7 +408,7 @@ impl Session {
             .take()
             .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
         let done = {
-            let mut work = std::pin::pin!(self.exchange(target, req, captures));
+            let mut work = std::pin::pin!(self.exchange(target, req, captures, began.into_std()));
             std::future::poll_fn(|cx| {
                 if let Poll::Ready(done) = work.as_mut().poll(cx) {
                     return Poll::Ready(Some(done));
@@ -429,14 +441,15 @@ impl Session {
         })
     }
 
-    /// One request on the connection its policy gives, checked, its captures taken.
+    /// One request on the connection its policy gives, checked, its captures taken; `began` is
+    /// when the request was asked for.
     async fn exchange(
         &mut self,
         target: &HttpTarget,
         req: &PreparedRequest,
         captures: Option<&Captures>,
+        began: std::time::Instant,
     ) -> Done {
-        let began = std::time::Instant::now();
         let endpoint = &target.endpoints[req.endpoint];
         let (mut sender, setup, lease) = match (&target.pools, target.policy) {
             (_, ConnectionPolicy::PerRequest) | (None, ConnectionPolicy::KeepAlive) => {
@@ -489,7 +502,7 @@ impl Session {
         }
         let per_request = target.policy == ConnectionPolicy::PerRequest;
         let start = std::time::Instant::now();
-        let mut exchange = self.send(req, &mut sender, captures).await;
+        let mut exchange = self.send(req, &mut sender, captures, start).await;
         let end = std::time::Instant::now();
         // Per request, the whole exchange is the operation; kept, the setup is not the request's.
         let (from, excluded) = if per_request {
@@ -514,12 +527,14 @@ impl Session {
         }
     }
 
-    /// Sends one request on an open connection and reads the response to its last byte.
+    /// Sends one request on an open connection and reads the response to its last byte; its time
+    /// to first byte counts from `start`.
     async fn send(
         &mut self,
         req: &PreparedRequest,
         sender: &mut Sender,
         captures: Option<&Captures>,
+        start: std::time::Instant,
     ) -> Exchange {
         let failed = |kind, message: String| Exchange {
             stats: req.stats,
@@ -530,7 +545,7 @@ impl Session {
         if let Err(e) = sender.ready().await {
             return failed(ErrorKind::Connect, format!("connection: {e}"));
         }
-        let cookie = self.jar.as_ref().and_then(|jar| {
+        let cookie = self.jar.as_ref().filter(|_| self.jar_used).and_then(|jar| {
             let pairs: Vec<String> = jar
                 .get_request_values(&req.cookie_url)
                 .map(|(n, v)| format!("{n}={v}"))
@@ -540,11 +555,11 @@ impl Session {
                 .flatten()
         });
         let h2 = matches!(sender, Sender::H2(_));
-        let request = match req.build(h2, &self.vars, cookie) {
+        let spare = std::mem::take(&mut self.spare);
+        let request = match req.build(h2, &self.vars, cookie, spare) {
             Ok(r) => r,
             Err(e) => return failed(ErrorKind::Expectation, e.0),
         };
-        let start = std::time::Instant::now();
         let response = match sender.send(request).await {
             Ok(r) => r,
             Err(e) => return failed(ErrorKind::Connect, format!("request: {}", e.error())),
@@ -556,7 +571,7 @@ impl Session {
             for v in parts.headers.get_all(hyper::header::SET_COOKIE) {
                 if let Ok(text) = v.to_str() {
                     // A cookie the jar refuses (wrong domain, malformed) is simply not kept.
-                    let _ = jar.parse(text, &req.cookie_url);
+                    self.jar_used |= jar.parse(text, &req.cookie_url).is_ok();
                 }
             }
         }
@@ -593,6 +608,12 @@ impl Session {
                 },
             },
         };
+        if parts.headers.capacity() <= MAX_SPARE_HEADERS {
+            // Emptied now: its values hold on to hyper's read buffer until they are dropped.
+            let mut spare = parts.headers;
+            spare.clear();
+            self.spare = spare;
+        }
         Exchange {
             stats: req.stats,
             latency: Duration::ZERO,

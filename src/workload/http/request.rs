@@ -127,12 +127,15 @@ impl PreparedRequest {
         })
     }
 
-    /// The request for HTTP/2 (`h2`) or HTTP/1.1, its variables filled from `vars`.
+    /// The request for HTTP/2 (`h2`) or HTTP/1.1, its variables filled from `vars`. Its headers
+    /// go into `spare`, an empty map whose memory is reused (an earlier response's): hyper takes
+    /// each request whole, so a fresh map would cost two allocations per request.
     pub fn build(
         &self,
         h2: bool,
         vars: &[Option<String>],
         cookie: Option<HeaderValue>,
+        spare: HeaderMap,
     ) -> Result<Request<Full<Bytes>>, Unbuildable> {
         let get = |n: usize| vars.get(n).and_then(|v| v.as_deref());
         let body = match &self.body {
@@ -141,7 +144,18 @@ impl PreparedRequest {
         };
         let mut r = Request::new(Full::new(body));
         *r.method_mut() = self.method.clone();
-        *r.headers_mut() = self.headers.clone();
+        *r.headers_mut() = if spare.capacity() == 0 {
+            self.headers.clone()
+        } else {
+            let mut headers = spare;
+            if !headers.is_empty() {
+                headers.clear();
+            }
+            for (name, value) in &self.headers {
+                headers.append(name.clone(), value.clone());
+            }
+            headers
+        };
         for (name, value) in &self.dynamic_headers {
             let v = HeaderValue::from_str(&value.render(get)).map_err(|_| {
                 Unbuildable(format!("header `{name}`: its value with variables filled in is not a valid header value"))
