@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Where the CPU per request goes as connections grow, when the instructions do not: cache misses.
+
+Runs loadplan (async, one runtime thread) against the harness's nginx at each connection count,
+under `valgrind --tool=cachegrind --cache-sim=yes`, twice per count with a short and a long repeat count, and prints per request (long minus
+short, so that start-up and the report cancel): instructions, first-level data misses and
+last-level misses. A last-level miss costs about a hundred cycles against an instruction's one,
+so a count of them that grows with connections is where a per-request cost that grows with them
+while the instructions stay put goes. The last level simulated is one core's L2 (`--ll`, 2 MiB by
+default): this VM reports a 480 MiB L3 shared with whatever else runs on the host, which
+cachegrind would otherwise take at its word.
+
+    python3 bench/cachesim.py --loadplan target/release/loadplan [--connections 64,1000]
+"""
+
+import argparse
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Nginx, on_signal, require, stop_all  # noqa: E402
+
+PLAN = """version: 1
+name: cachesim
+base: {base}
+scenarios:
+  - name: scale
+    targets: [/file]
+    repeat: {repeat}
+    concurrency: {connections}
+    models: [async]
+    thresholds: ["error_rate < 100%"]
+"""
+
+EVENTS = {"I": r"I\s+refs:\s+([\d,]+)", "D1": r"D1\s+misses:\s+([\d,]+)", "LL": r"LL misses:\s+([\d,]+)"}
+
+
+def cachegrind(loadplan: str, ll: str, work: Path, base: str, connections: int, repeat: int) -> dict:
+    plan = work / f"c{connections}-r{repeat}.yaml"
+    plan.write_text(PLAN.format(base=base, repeat=repeat, connections=connections))
+    p = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll}",
+         "--cachegrind-out-file=/dev/null",
+         loadplan, "run", str(plan), "--out", str(work / "out"), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900,
+    )
+    found = {}
+    for name, pattern in EVENTS.items():
+        m = re.search(pattern, p.stderr)
+        if not m:
+            sys.exit(f"cachesim: no {name} total (exit {p.returncode}): {p.stderr[-400:]}")
+        found[name] = int(m.group(1).replace(",", ""))
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loadplan", default="target/release/loadplan")
+    ap.add_argument("--connections", default="64,1000")
+    ap.add_argument("--ll", default="2097152,16,64", help="last-level cache: size,ways,line")
+    ap.add_argument("--short", type=int, default=20_000, help="requests of the short run")
+    ap.add_argument("--long", type=int, default=60_000, help="requests of the long run")
+    args = ap.parse_args()
+    require("valgrind")
+    # Stopped early, it still stops its nginx.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    nginx = Nginx(require("nginx"), tls=False)
+    work = Path(tempfile.mkdtemp(prefix="loadplan-cachesim-"))
+    try:
+        print(f"per request, ({args.long:,} − {args.short:,} requests), async w=1, cachegrind, LL {args.ll}")
+        print(f"{'connections':>11} {'instructions':>13} {'D1 misses':>10} {'LL misses':>10}")
+        for c in (int(x) for x in args.connections.split(",")):
+            short = cachegrind(args.loadplan, args.ll, work, nginx.base, c, args.short)
+            long = cachegrind(args.loadplan, args.ll, work, nginx.base, c, args.long)
+            n = args.long - args.short
+            per = {k: (long[k] - short[k]) / n for k in EVENTS}
+            print(f"{c:>11} {per['I']:>13,.0f} {per['D1']:>10.1f} {per['LL']:>10.2f}")
+    finally:
+        nginx.stop()
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()
