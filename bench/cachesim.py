@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where the CPU per request goes as connections grow, when the instructions do not: cache misses.
 
-Runs loadplan (async, one runtime thread) against the harness's nginx at each connection count,
+Runs loadplan (`async` with one runtime thread, or `--model threads`) against the harness's nginx at each connection count,
 under `valgrind --tool=cachegrind --cache-sim=yes`, twice per count with a short and a long repeat count, and prints per request (long minus
 short, so that start-up and the report cancel): instructions, first-level data misses and
 last-level misses. A last-level miss costs about a hundred cycles against an instruction's one,
@@ -33,16 +33,18 @@ scenarios:
     targets: [/file]
     repeat: {repeat}
     concurrency: {connections}
-    models: [async]
+    models: [{model}]
     thresholds: ["error_rate < 100%"]
 """
 
 EVENTS = {"I": r"I\s+refs:\s+([\d,]+)", "D1": r"D1\s+misses:\s+([\d,]+)", "LL": r"LL misses:\s+([\d,]+)"}
 
 
-def cachegrind(loadplan: str, ll: str, work: Path, base: str, connections: int, repeat: int) -> dict:
+def cachegrind(
+    loadplan: str, ll: str, model: str, work: Path, base: str, connections: int, repeat: int
+) -> dict:
     plan = work / f"c{connections}-r{repeat}.yaml"
-    plan.write_text(PLAN.format(base=base, repeat=repeat, connections=connections))
+    plan.write_text(PLAN.format(base=base, repeat=repeat, connections=connections, model=model))
     p = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll}",
          "--cachegrind-out-file=/dev/null",
@@ -62,6 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--loadplan", default="target/release/loadplan")
     ap.add_argument("--connections", default="64,1000")
+    ap.add_argument("--model", default="async", help="async (one runtime thread) or threads")
     ap.add_argument("--ll", default="2097152,16,64", help="last-level cache: size,ways,line")
     ap.add_argument("--short", type=int, default=20_000, help="requests of the short run")
     ap.add_argument("--long", type=int, default=60_000, help="requests of the long run")
@@ -73,11 +76,11 @@ def main() -> None:
     nginx = Nginx(require("nginx"), tls=False)
     work = Path(tempfile.mkdtemp(prefix="loadplan-cachesim-"))
     try:
-        print(f"per request, ({args.long:,} − {args.short:,} requests), async w=1, cachegrind, LL {args.ll}")
+        print(f"per request, ({args.long:,} − {args.short:,} requests), {args.model}, cachegrind, LL {args.ll}")
         print(f"{'connections':>11} {'instructions':>13} {'D1 misses':>10} {'LL misses':>10}")
         for c in (int(x) for x in args.connections.split(",")):
-            short = cachegrind(args.loadplan, args.ll, work, nginx.base, c, args.short)
-            long = cachegrind(args.loadplan, args.ll, work, nginx.base, c, args.long)
+            short = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.short)
+            long = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.long)
             n = args.long - args.short
             per = {k: (long[k] - short[k]) / n for k in EVENTS}
             print(f"{c:>11} {per['I']:>13,.0f} {per['D1']:>10.1f} {per['LL']:>10.2f}")
