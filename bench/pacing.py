@@ -7,10 +7,15 @@ per model the median over rounds of: send lag p50 and p99 (intended start to act
 corrected p50 minus uncorrected p50 (what waiting for the schedule added to latency), and the
 runner's CPU as a share of one core. Every run is bounded (5 s each); nginx is stopped by its pid.
 
+First it measures what any pacer here is up against: how late this machine's timer wakes a thread
+sleeping 4.8 ms on core 1 (1,000 sleeps, timer slack 1 µs, as loadplan's pacer asks for). A
+pacer can hide a wake-up's lateness only by spinning through it, and spinning costs CPU.
+
     python3 bench/pacing.py --loadplan target/release/loadplan [--rounds 3] [--rate 200]
 """
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -56,6 +61,23 @@ scenarios:
     concurrency: {concurrency}
     models: [{model}]
 {workers}"""
+
+
+def wakeup_lateness() -> list[float]:
+    """Lateness (µs) of 1,000 sleeps of 4.8 ms on core 1, timer slack 1 µs, sorted."""
+    libc = ctypes.CDLL(None)
+    pr_set_timerslack = 29
+    libc.prctl(pr_set_timerslack, ctypes.c_ulong(1), 0, 0, 0)
+    os.sched_setaffinity(0, {1})
+    late = []
+    try:
+        for _ in range(1000):
+            t0 = time.perf_counter()
+            time.sleep(0.0048)
+            late.append((time.perf_counter() - t0 - 0.0048) * 1e6)
+    finally:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    return sorted(late)
 
 
 def free_port() -> int:
@@ -131,6 +153,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate", type=int, default=200)
     args = ap.parse_args()
+    late = wakeup_lateness()
+    q = lambda p: late[int(p * (len(late) - 1))]  # noqa: E731
+    print(
+        "timer wake-ups on core 1, µs late: p50 %.0f, p90 %.0f, p99 %.0f, max %.0f"
+        % (q(0.5), q(0.9), q(0.99), late[-1])
+    )
     work = Path(tempfile.mkdtemp(prefix="loadplan-pacing-"))
     nginx, base = start_nginx(work)
     results: dict[str, list[dict]] = {m: [] for m in MODELS}
