@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::util::{self, u};
+use super::util::{self, every_cell, u};
 
 /// The API: `POST /login {user, password}` → `{"token": …}` for a user of `users.csv` with its
 /// password, 401 otherwise; `GET /items/<id>` (Bearer token) → `{"id": …}`; every request
@@ -120,15 +120,6 @@ fn users(dir: &Path, n: usize) {
     std::fs::write(dir.join("users.csv"), csv).expect("write users.csv");
 }
 
-fn cells(s: &serde_json::Value) -> Vec<&serde_json::Value> {
-    s["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .flat_map(|sc| sc["cells"].as_array().expect("cells"))
-        .collect()
-}
-
 fn request<'a>(c: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     c["requests"]
         .as_array()
@@ -223,7 +214,7 @@ scenarios:
     );
     let logins: Vec<&Vec<String>> = log.iter().filter(|l| l[0] == "login").collect();
     let items: Vec<&Vec<String>> = log.iter().filter(|l| l[0] == "item").collect();
-    let cells = cells(&s);
+    let cells = every_cell(&s);
     let counted = |name: &str| -> u64 {
         cells
             .iter()
@@ -292,7 +283,7 @@ fn a_capture_that_finds_nothing_ends_the_iteration_before_the_next_step() {
     );
     assert_eq!(o.code, 0, "{o:?}");
     let s = util::summary(&out, "capture");
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(u(&c["errors"]["expectation"]), 6, "{c}");
         assert_eq!(u(&request(c, "item")["operations"]), 0, "{c}");
         let m = c["error_messages"]["expectation"].to_string();
@@ -404,7 +395,7 @@ fn a_weighted_mix_keeps_its_proportions() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(began.elapsed() < Duration::from_secs(60));
     let s = util::summary(&out, "mix");
-    let c = cells(&s)[0];
+    let c = every_cell(&s)[0];
     assert_eq!(u(&c["operations"]), 10_000);
     let often = u(&request(c, "often")["operations"]) as f64;
     assert!((often / 10_000.0 - 0.9).abs() <= 0.01, "{often} of 10000");

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::util::{self, NginxServer, Serve, openssl, u};
+use super::util::{self, NginxServer, Serve, every_cell, openssl, u};
 
 /// A certificate authority and a server certificate for 127.0.0.1 and localhost, made with
 /// the `openssl` command in `dir`: `ca.pem`, `server.pem`, `server.key`.
@@ -122,15 +122,6 @@ fn run(dir: &Path, name: &str, plan: &str) -> (util::Output, serde_json::Value) 
     (o, s)
 }
 
-fn cells(s: &serde_json::Value) -> Vec<&serde_json::Value> {
-    s["scenarios"]
-        .as_array()
-        .expect("scenarios")
-        .iter()
-        .flat_map(|sc| sc["cells"].as_array().expect("cells"))
-        .collect()
-}
-
 fn errors(c: &serde_json::Value) -> u64 {
     c["errors"]
         .as_object()
@@ -159,7 +150,7 @@ fn nginx_over_https_and_http2_with_every_model() {
             "{head}name: every-model\nscenarios:\n  - name: auto\n    targets: [/]\n    duration: 600ms\n    models: [sequential, threads, async, processes]\n    concurrency: 3\n"
         ),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         let users = u(&c["concurrency"]);
         let conns = &c["connections"];
         assert_eq!(errors(c), 0, "{c}");
@@ -188,7 +179,7 @@ fn nginx_over_https_and_http2_with_every_model() {
         let arrived = nginx.protocols();
         assert_eq!(arrived.len() - before, 30, "{arrived:?}");
         assert!(arrived[before..].iter().all(|p| p == want), "{arrived:?}");
-        assert_eq!(errors(cells(&s)[0]), 0);
+        assert_eq!(errors(every_cell(&s)[0]), 0);
     }
 
     // A new connection and handshake for every request.
@@ -199,7 +190,7 @@ fn nginx_over_https_and_http2_with_every_model() {
             "{head}name: per-request\nscenarios:\n  - name: p\n    targets: [/]\n    connection: per-request\n    repeat: 40\n    models: [threads, async]\n    concurrency: 4\n"
         ),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), 0, "{c}");
         assert_eq!(u(&c["connections"]["opened"]), 40, "{c}");
         assert_eq!(u(&c["connections"]["tls_handshakes"]), 40, "{c}");
@@ -213,7 +204,7 @@ fn nginx_over_https_and_http2_with_every_model() {
             "{head}name: shared\nscenarios:\n  - name: p\n    targets: [/]\n    http: \"2\"\n    connections: 1\n    repeat: 320\n    models: [threads, async]\n    concurrency: 16\n"
         ),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), 0, "{c}");
         assert_eq!(u(&c["operations"]), 320);
         assert_eq!(u(&c["connections"]["opened"]), 1, "{c}");
@@ -235,7 +226,7 @@ fn verification_is_on_by_default_and_insecure_says_so() {
 
     // Without the CA: every operation is a `tls` error, with rustls' reason.
     let (_, s) = run(d, "unknown-ca", &plan("unknown-ca", ""));
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(u(&c["errors"]["tls"]), u(&c["operations"]), "{c}");
         let messages = c["error_messages"]["tls"].to_string();
         assert!(messages.contains("UnknownIssuer"), "{messages}");
@@ -247,7 +238,7 @@ fn verification_is_on_by_default_and_insecure_says_so() {
         "insecure",
         &plan("insecure", "    tls: { insecure: true }\n"),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), 0, "{c}");
     }
     assert!(o.stderr.contains("NOT verified"), "{}", o.stderr);
@@ -261,7 +252,7 @@ fn verification_is_on_by_default_and_insecure_says_so() {
             "    tls: { ca: ca.pem, server_name: other.example }\n",
         ),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(u(&c["errors"]["tls"]), u(&c["operations"]), "{c}");
     }
 }
@@ -366,11 +357,11 @@ fn mutual_tls_against_the_built_in_server() {
         "with-cert",
         &plan("with-cert", ", client_cert: me.pem, client_key: me.key"),
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), 0, "{c}");
     }
     let (_, s) = run(d, "without-cert", &plan("without-cert", ""));
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), u(&c["operations"]), "{c}");
         assert!(
             u(&c["errors"]["tls"]) + u(&c["errors"]["connect"]) == u(&c["operations"]),
@@ -390,7 +381,7 @@ fn builtin_https_is_trusted_by_the_run_alone() {
         "builtin-https",
         "version: 1\nname: builtin-https\nbase: builtin+https\nscenarios:\n  - name: p\n    targets: [/hello, \"/bytes?size=1000\"]\n    repeat: 20\n    models: [sequential, async, processes]\n    concurrency: 2\n",
     );
-    for c in cells(&s) {
+    for c in every_cell(&s) {
         assert_eq!(errors(c), 0, "{c}");
         assert_eq!(u(&c["operations"]), 40);
         assert_eq!(

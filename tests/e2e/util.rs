@@ -112,6 +112,16 @@ pub fn summary(out: &Path, plan_slug: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
+/// Every cell of every scenario of a summary, in order.
+pub fn every_cell(summary: &serde_json::Value) -> Vec<&serde_json::Value> {
+    summary["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .flat_map(|sc| sc["cells"].as_array().expect("cells"))
+        .collect()
+}
+
 /// The cells of `scenario`, in order.
 pub fn cells<'a>(summary: &'a serde_json::Value, scenario: &str) -> &'a [serde_json::Value] {
     summary["scenarios"]
