@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How closely loadplan keeps an open model's schedule (issue 14, what it must show 1).
 
-Starts its own nginx on 127.0.0.1 (one worker, pinned to core 0, a free port), then runs
+Starts the bench harness's nginx on 127.0.0.1 (one worker, pinned to core 0, a free port), then runs
 `rate: 200/s` for 5 s under each model, pinned to core 1, `--rounds` times interleaved, and prints
 per model the median over rounds of: send lag p50 and p99 (intended start to actual send),
 corrected p50 minus uncorrected p50 (what waiting for the schedule added to latency), and the
@@ -19,43 +19,25 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-MODELS = ["sequential", "threads", "async", "processes"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "hello\\n"; }}
-    }}
-}}
-"""
+from harness import TOOL_CORE, Nginx, on_signal, require, stop_all  # noqa: E402
+
+MODELS = ["sequential", "threads", "async", "processes"]
 
 PLAN = """version: 1
 name: pacing-{model}
 base: {base}
 scenarios:
   - name: paced
-    targets: [/]
+    targets: [/file]
     rate: {rate}/s
     duration: 5s
     concurrency: {concurrency}
@@ -68,7 +50,7 @@ def wakeup_lateness() -> list[float]:
     libc = ctypes.CDLL(None)
     pr_set_timerslack = 29
     libc.prctl(pr_set_timerslack, ctypes.c_ulong(1), 0, 0, 0)
-    os.sched_setaffinity(0, {1})
+    os.sched_setaffinity(0, {int(TOOL_CORE)})
     late = []
     try:
         for _ in range(1000):
@@ -80,43 +62,6 @@ def wakeup_lateness() -> list[float]:
     return sorted(late)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_nginx(work: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, port=port))
-    nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", nginx, "-p", str(work), "-c", str(work / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(base + "/", timeout=1) as r:
-                if r.read() == b"hello\n":
-                    return proc, base
-        except OSError:
-            time.sleep(0.1)
-    stop(proc)
-    sys.exit("pacing: nginx did not answer within 10 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def one_run(loadplan: str, work: Path, base: str, model: str, rate: int) -> dict:
     concurrency = 1 if model == "sequential" else 4
     workers = "    workers: 2\n" if model == "processes" else ""
@@ -126,7 +71,7 @@ def one_run(loadplan: str, work: Path, base: str, model: str, rate: int) -> dict
     )
     out = Path(tempfile.mkdtemp(dir=work))
     r = subprocess.run(
-        ["taskset", "-c", "1", loadplan, "run", str(plan), "--out", str(out), "--quiet"],
+        ["taskset", "-c", TOOL_CORE, loadplan, "run", str(plan), "--out", str(out), "--quiet"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -159,15 +104,19 @@ def main() -> None:
         "timer wake-ups on core 1, µs late: p50 %.0f, p90 %.0f, p99 %.0f, max %.0f"
         % (q(0.5), q(0.9), q(0.99), late[-1])
     )
+    # Stopped early, it still stops its nginx.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    nginx = Nginx(require("nginx"), tls=False)
     work = Path(tempfile.mkdtemp(prefix="loadplan-pacing-"))
-    nginx, base = start_nginx(work)
     results: dict[str, list[dict]] = {m: [] for m in MODELS}
     try:
         for _ in range(args.rounds):
             for model in MODELS:
-                results[model].append(one_run(args.loadplan, work, base, model, args.rate))
+                results[model].append(one_run(args.loadplan, work, nginx.base, model, args.rate))
     finally:
-        stop(nginx)
+        nginx.stop()
+        stop_all()
     print(f"rate {args.rate}/s for 5 s, median of {args.rounds} interleaved rounds (lowest-highest)")
     print(f"{'model':<11} {'lag p50 µs':>16} {'lag p99 µs':>18} {'corr-uncorr p50 µs':>20} {'% of a core':>16}")
 
