@@ -237,7 +237,9 @@ scenarios:
 }
 
 /// What it must show, 4 (as data; the report will draw it): a busy loop pinned to one core
-/// during a CPU-bound scenario is named as other load on the cells it ran beside.
+/// during a CPU-bound scenario is named as other load on the cells it ran beside. 160 spins of
+/// 3 ms keep the `threads` cell (2 users) at 240 ms or more even where it has free cores beside
+/// the busy one: long enough to classify, and at least 0.1 s of other load at half a core.
 #[test]
 fn a_busy_loop_beside_the_run_is_named_as_other_load() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -249,7 +251,7 @@ name: busy
 scenarios:
   - name: spin
     cpu: { kernel: spin, duration: 3ms }
-    repeat: 40
+    repeat: 160
     models: [sequential, threads]
     concurrency: 2
 "#,
