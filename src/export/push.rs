@@ -235,7 +235,7 @@ async fn post(
     sender
         .ready()
         .await
-        .map_err(|e| Failure::retry(format!("connection: {e}")))?;
+        .map_err(|e| Failure::retry(e.message))?;
     let mut request = hyper::Request::post(target.path_and_query())
         .header(HOST, target.host_header())
         .header(CONTENT_ENCODING, "snappy")
@@ -252,7 +252,7 @@ async fn post(
     let response = sender
         .send(request)
         .await
-        .map_err(|e| Failure::retry(format!("send: {}", e.into_error())))?;
+        .map_err(|e| Failure::retry(e.message))?;
     let status = response.status();
     // Read a little of the answer so the connection can carry the next push; a long one (an
     // error page) costs the connection instead.

@@ -363,9 +363,13 @@ fn mutual_tls_against_the_built_in_server() {
     let (_, s) = run(d, "without-cert", &plan("without-cert", ""));
     for c in every_cell(&s) {
         assert_eq!(errors(c), u(&c["operations"]), "{c}");
+        // The server's alert, or, where its reset overtook the alert, the handshake in which
+        // it asked for the certificate: a `tls` error either way.
+        assert_eq!(u(&c["errors"]["tls"]), u(&c["operations"]), "{c}");
+        let said = c["error_messages"]["tls"].to_string();
         assert!(
-            u(&c["errors"]["tls"]) + u(&c["errors"]["connect"]) == u(&c["operations"]),
-            "{c}"
+            said.contains("CertificateRequired") || said.contains("client certificate"),
+            "{said}"
         );
     }
     let (code, _, _) = server.stop();

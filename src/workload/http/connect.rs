@@ -3,20 +3,24 @@
 //!
 //! Input: an [`Endpoint`] and the scenario's protocol and TLS settings. Output: a [`Sender`] that
 //! carries requests, and the [`Setup`] it cost; or a failure with its category and a message
-//! that names no host (a host may come from a secret variable) and no key.
+//! that names no host (a host may come from a secret variable) and no key. A request that fails
+//! on an open connection is classified here too: `tls` when the TLS layer ended it (a refused
+//! client certificate surfaces only after the handshake), else `connect`.
 //!
 //! Names are resolved by the system's resolver, except those RFC 6761 sets apart: `localhost`
 //! (and `*.localhost`) is the loopback interface, and `*.invalid` never resolves; both are
 //! answered here without asking anyone.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::client::conn::{TrySendError, http1, http2};
+use hyper::client::conn::{http1, http2};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -59,10 +63,34 @@ impl Failure {
     }
 }
 
-/// A connection's sending half: one request at a time on HTTP/1.1, many at once on HTTP/2.
-pub enum Sender {
+/// A connection's sending half: one request at a time on HTTP/1.1, many at once on HTTP/2; and
+/// what ended the connection, once its task has seen it.
+pub struct Sender {
+    half: Half,
+    ended: Arc<Ended>,
+}
+
+enum Half {
     H1(http1::SendRequest<Full<Bytes>>),
     H2(http2::SendRequest<Full<Bytes>>),
+}
+
+/// What a TLS handshake asked of the client that it could not give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Nothing,
+    Certificate,
+}
+
+/// Why a connection's task ended, for the requests that were waiting on it: hyper tells those
+/// only that they were cancelled ("connection closed"), and a server that refuses the client's
+/// certificate says why only in an alert the connection task reads.
+struct Ended {
+    /// The connection runs over TLS: an `InvalidData` I/O error on it is the TLS layer's.
+    tls: bool,
+    /// Its TLS handshake asked for a client certificate and the plan has none.
+    asked_for_certificate: bool,
+    fault: OnceLock<Failure>,
 }
 
 pub const HTTP1: &str = "HTTP/1.1";
@@ -70,38 +98,96 @@ pub const HTTP2: &str = "HTTP/2";
 
 impl Sender {
     pub fn is_closed(&self) -> bool {
-        match self {
-            Sender::H1(s) => s.is_closed(),
-            Sender::H2(s) => s.is_closed(),
+        match &self.half {
+            Half::H1(s) => s.is_closed(),
+            Half::H2(s) => s.is_closed(),
         }
+    }
+
+    pub fn is_h2(&self) -> bool {
+        matches!(self.half, Half::H2(_))
     }
 
     /// Another handle on the same connection, when it multiplexes (HTTP/2).
     pub fn share(&self) -> Option<Sender> {
-        match self {
-            Sender::H1(_) => None,
-            Sender::H2(s) => Some(Sender::H2(s.clone())),
+        match &self.half {
+            Half::H1(_) => None,
+            Half::H2(s) => Some(Sender {
+                half: Half::H2(s.clone()),
+                ended: Arc::clone(&self.ended),
+            }),
         }
     }
 
     /// Waits until the connection can take a request.
-    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
-        match self {
-            Sender::H1(s) => s.ready().await,
-            Sender::H2(s) => s.ready().await,
-        }
+    pub async fn ready(&mut self) -> Result<(), Failure> {
+        let ready = match &mut self.half {
+            Half::H1(s) => s.ready().await,
+            Half::H2(s) => s.ready().await,
+        };
+        ready.map_err(|e| self.failure("connection", &e))
     }
 
-    /// Sends a request; a request that was never written comes back in the error.
-    pub async fn send(
-        &mut self,
-        req: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, TrySendError<Request<Full<Bytes>>>> {
-        match self {
-            Sender::H1(s) => s.try_send_request(req).await,
-            Sender::H2(s) => s.try_send_request(req).await,
+    /// Sends a request and waits for its response's head.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
+        let sent = match &mut self.half {
+            Half::H1(s) => s.try_send_request(req).await,
+            Half::H2(s) => s.try_send_request(req).await,
+        };
+        sent.map_err(|e| self.failure("request", e.error()))
+    }
+
+    /// Why a request failed on this connection: `tls` when TLS is among hyper's causes, or ended
+    /// the connection the request was waiting on; else `connect`, in the words of hyper and of
+    /// the deepest cause (`request: connection error: Connection reset by peer`).
+    fn failure(&self, what: &str, e: &hyper::Error) -> Failure {
+        let found = classify(what, e, self.ended.tls);
+        if found.kind != ErrorKind::Connect {
+            return found;
+        }
+        match self.ended.fault.get() {
+            Some(ended) if ended.kind == ErrorKind::Tls => ended.clone(),
+            // The alert itself was lost (the server's reset can overtake it), but the handshake
+            // said enough.
+            _ if self.ended.asked_for_certificate => Failure::new(
+                ErrorKind::Tls,
+                "tls: the server asked for a client certificate, the plan gives none (tls.client_cert), and it closed the connection",
+            ),
+            _ => found,
         }
     }
+}
+
+/// `e` as a failure: `tls` when a cause is rustls' (or, on a TLS connection, an I/O error of
+/// kind `InvalidData`, which only the TLS layer raises), else `connect`.
+fn classify(what: &str, e: &hyper::Error, tls: bool) -> Failure {
+    let mut deepest = None;
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        if let Some(t) = cause.downcast_ref::<rustls::Error>() {
+            return Failure::new(ErrorKind::Tls, format!("tls: {t}"));
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            let inner = io.get_ref();
+            if let Some(t) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Failure::new(ErrorKind::Tls, format!("tls: {t}"));
+            }
+            if tls && io.kind() == std::io::ErrorKind::InvalidData {
+                let words = inner.map_or_else(|| io.to_string(), ToString::to_string);
+                return Failure::new(ErrorKind::Tls, format!("tls: {words}"));
+            }
+        }
+        deepest = Some(cause);
+        next = cause.source();
+    }
+    let message = match deepest {
+        Some(c) => match c.downcast_ref::<std::io::Error>() {
+            Some(io) => format!("{what}: {e}: {}", io_message(io)),
+            None => format!("{what}: {e}: {c}"),
+        },
+        None => format!("{what}: {e}"),
+    };
+    Failure::new(ErrorKind::Connect, message)
 }
 
 /// Opens connections for one scenario.
@@ -169,10 +255,21 @@ impl Connector {
         let (sender, protocol) = match (&ep.tls, &self.tls) {
             (Some(name), Some(tls)) => {
                 let began = Instant::now();
-                let stream = tls
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| Failure::new(ErrorKind::Tls, tls_message(&e)))?;
+                // Polled by hand to learn, after each poll, whether the server asked for a
+                // client certificate the plan does not have (rustls asks the resolver during
+                // the poll, on this thread).
+                let mut asked = Asked::Nothing;
+                let mut connecting = std::pin::pin!(tls.connect(name.clone(), tcp));
+                let stream = std::future::poll_fn(|cx| {
+                    super::tls::asked_for_certificate();
+                    let polled = connecting.as_mut().poll(cx);
+                    if super::tls::asked_for_certificate() {
+                        asked = Asked::Certificate;
+                    }
+                    polled
+                })
+                .await
+                .map_err(|e| Failure::new(ErrorKind::Tls, tls_message(&e)))?;
                 setup.tls = Some(began.elapsed());
                 let (_, session) = stream.get_ref();
                 setup.resumed = session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
@@ -180,7 +277,7 @@ impl Connector {
                     Some(p) => p == b"h2",
                     None => self.version == HttpVersion::Http2,
                 };
-                self.handshake(stream, h2).await?
+                self.handshake(Alerted(stream), h2, Some(asked)).await?
             }
             (Some(_), None) => {
                 return Err(Failure::new(
@@ -189,7 +286,7 @@ impl Connector {
                 ));
             }
             (None, _) => {
-                self.handshake(tcp, self.version == HttpVersion::Http2)
+                self.handshake(tcp, self.version == HttpVersion::Http2, None)
                     .await?
             }
         };
@@ -197,26 +294,141 @@ impl Connector {
         Ok((sender, setup))
     }
 
-    async fn handshake<S>(&self, io: S, h2: bool) -> Result<(Sender, &'static str), Failure>
+    async fn handshake<S>(
+        &self,
+        io: S,
+        h2: bool,
+        tls: Option<Asked>,
+    ) -> Result<(Sender, &'static str), Failure>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let io = TokioIo::new(io);
         let failed = |e: hyper::Error| Failure::new(ErrorKind::Connect, format!("handshake: {e}"));
+        let ended = Arc::new(Ended {
+            tls: tls.is_some(),
+            asked_for_certificate: tls == Some(Asked::Certificate),
+            fault: OnceLock::new(),
+        });
         if h2 {
             let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
-            // Errors surface through the sender; the task only drives the connection.
-            self.spawn(async move {
-                let _ = conn.await;
-            });
-            Ok((Sender::H2(sender), HTTP2))
+            self.spawn(drive(conn, Arc::clone(&ended)));
+            let half = Half::H2(sender);
+            Ok((Sender { half, ended }, HTTP2))
         } else {
             let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
-            self.spawn(async move {
-                let _ = conn.await;
-            });
-            Ok((Sender::H1(sender), HTTP1))
+            self.spawn(drive(conn, Arc::clone(&ended)));
+            let half = Half::H1(sender);
+            Ok((Sender { half, ended }, HTTP1))
         }
+    }
+}
+
+/// A TLS stream whose failed writes say what the server said. A server that refuses the
+/// client's certificate sends its alert and closes right after the handshake: the next write then
+/// fails as a broken pipe or a reset while the alert, the reason, still waits unread in the
+/// socket. On such a failure the stream reads what is there, without waiting, and a TLS error it
+/// holds replaces the write's error.
+struct Alerted(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl Alerted {
+    fn explain<T>(&mut self, out: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        use std::os::fd::AsRawFd as _;
+        let Poll::Ready(Err(e)) = &out else {
+            return out;
+        };
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ) {
+            return out;
+        }
+        let (tcp, session) = self.0.get_mut();
+        let mut unread = vec![0u8; 16 << 10];
+        // SAFETY: recv writes at most `unread.len()` bytes into `unread`; the descriptor is this
+        // stream's socket, open while `tcp` is borrowed; MSG_DONTWAIT makes it return at once.
+        let n = unsafe {
+            libc::recv(
+                tcp.as_raw_fd(),
+                unread.as_mut_ptr().cast(),
+                unread.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let Ok(n) = usize::try_from(n) else {
+            return out;
+        };
+        let mut held = &unread[..n];
+        while !held.is_empty() && session.read_tls(&mut held).is_ok_and(|read| read > 0) {
+            if let Err(tls) = session.process_new_packets() {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    tls,
+                )));
+            }
+        }
+        out
+    }
+}
+
+impl AsyncRead for Alerted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Alerted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let out = Pin::new(&mut self.0).poll_write(cx, buf);
+        self.explain(out)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let out = Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
+        self.explain(out)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let out = Pin::new(&mut self.0).poll_flush(cx);
+        self.explain(out)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Drives a connection to its end and keeps why it ended, before the connection is dropped (which
+/// cancels the requests still waiting on it), so that they can be told.
+async fn drive<C>(conn: C, ended: Arc<Ended>)
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    if let Err(e) = conn.as_mut().await {
+        let _ = ended.fault.set(classify("connection", &e, ended.tls));
     }
 }
 

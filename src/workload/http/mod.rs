@@ -512,8 +512,9 @@ impl Session {
         };
         exchange.latency = end - from;
         exchange.setup = setup.map(Box::new);
-        let keep =
-            !sender.is_closed() && exchange.error != Some(ErrorKind::Connect) && !per_request;
+        let keep = !sender.is_closed()
+            && !matches!(exchange.error, Some(ErrorKind::Connect | ErrorKind::Tls))
+            && !per_request;
         match (&target.pools, lease) {
             (Some(pools), Some(lease)) => {
                 pools[req.endpoint].give_back(lease, keep.then_some(sender))
@@ -542,8 +543,8 @@ impl Session {
             message: Some(message),
             ..Exchange::default()
         };
-        if let Err(e) = sender.ready().await {
-            return failed(ErrorKind::Connect, format!("connection: {e}"));
+        if let Err(f) = sender.ready().await {
+            return failed(f.kind, f.message);
         }
         let cookie = self.jar.as_ref().filter(|_| self.jar_used).and_then(|jar| {
             let pairs: Vec<String> = jar
@@ -554,7 +555,7 @@ impl Session {
                 .then(|| HeaderValue::from_str(&pairs.join("; ")).ok())
                 .flatten()
         });
-        let h2 = matches!(sender, Sender::H2(_));
+        let h2 = sender.is_h2();
         let spare = std::mem::take(&mut self.spare);
         let request = match req.build(h2, &self.vars, cookie, spare) {
             Ok(r) => r,
@@ -562,7 +563,7 @@ impl Session {
         };
         let response = match sender.send(request).await {
             Ok(r) => r,
-            Err(e) => return failed(ErrorKind::Connect, format!("request: {}", e.error())),
+            Err(f) => return failed(f.kind, f.message),
         };
         let ttfb = start.elapsed();
         let status = response.status().as_u16();

@@ -5,11 +5,14 @@
 //!
 //! Input: settings (PEM text). Output: a rustls [`ClientConfig`]. Must not log or show any key.
 
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::plan::http::{HttpVersion, TlsSettings};
@@ -82,7 +85,7 @@ pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConf
         builder.with_root_certificates(roots)
     };
     let mut config = match &settings.client {
-        None => builder.with_no_client_auth(),
+        None => builder.with_client_cert_resolver(Arc::new(NoCertificate)),
         Some(id) => {
             let (certs, key) = crate::pem::identity(id.cert_pem.as_bytes(), id.key_pem.as_bytes())
                 .map_err(|e| format!("the client certificate: {e}"))?;
@@ -93,6 +96,39 @@ pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConf
     };
     config.alpn_protocols = alpn(version);
     Ok(config)
+}
+
+thread_local! {
+    /// A server asked this thread's TLS handshake for a client certificate, and there was none.
+    static ASKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a server asked for a client certificate the plan does not have, in a handshake step
+/// on this thread since the last call (which this call forgets). rustls asks the resolver during
+/// a poll of the handshake, so a caller that asks right after each poll learns about its own.
+pub fn asked_for_certificate() -> bool {
+    ASKED.replace(false)
+}
+
+/// No client certificate, as with rustls' `with_no_client_auth`, and a note of each server that
+/// asks for one: a server that then refuses the connection says why only in an alert that its
+/// reset can overtake (see `connect.rs`).
+#[derive(Debug)]
+struct NoCertificate;
+
+impl ResolvesClientCert for NoCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        ASKED.set(true);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 /// `tls.insecure: true`: any certificate is accepted (signatures are still checked, so the
