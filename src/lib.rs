@@ -63,7 +63,7 @@ pub fn main(cli: Cli) -> ExitCode {
     ExitCode::from(match outcome {
         Ok(verdict) => gate::exit_code(verdict),
         Err(e) => {
-            eprintln!("{e}");
+            crate::cmd::tell!("{e}");
             e.exit_code()
         }
     })

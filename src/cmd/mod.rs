@@ -30,6 +30,16 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// `eprintln!` with the same guarantee: a closed stderr (`loadplan run plan.yaml 2>&1 | head -1`
+/// on a plan error) must not turn an exit code of 2 into a panic's.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use tell;
+
 /// `print!` with the same guarantee.
 pub fn print(text: &str) {
     use std::io::Write as _;

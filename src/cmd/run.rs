@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         }
         let run_id = dir.unique_run_id(&stamp(SystemTime::now()));
         if !console.quiet {
-            eprintln!("running plan `{}` ({} cells)", plan.name, cells.len());
+            super::tell!("running plan `{}` ({} cells)", plan.name, cells.len());
         }
         let baseline = baselines
             .iter()
@@ -170,7 +170,7 @@ fn wait_until(at: Option<SystemTime>) {
     let Some(at) = at else { return };
     if let Ok(wait) = at.duration_since(SystemTime::now()) {
         let whole = Duration::from_secs(wait.as_secs());
-        eprintln!(
+        super::tell!(
             "waiting {} for --start-at",
             humantime::format_duration(whole)
         );
@@ -198,7 +198,7 @@ fn run_shard(
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
     let run_id = stamp(args.start_at.unwrap_or_else(SystemTime::now));
     if !console.quiet {
-        eprintln!(
+        super::tell!(
             "running shard {}/{} of plan `{}` ({} cells)",
             shard.index + 1,
             shard.count,
@@ -246,7 +246,7 @@ fn append_step_summary(summary: &Summary) {
         .open(&path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{md}\n").as_bytes()));
     if let Err(e) = written {
-        eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
+        super::tell!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
     }
 }
 
@@ -270,7 +270,7 @@ impl run::Observer for Silent {
         // A warning says something is off in the setup (say, TLS checks turned off): even a
         // quiet run shows it.
         if message.starts_with("warning") {
-            eprintln!("{message}");
+            super::tell!("{message}");
         }
     }
 }
@@ -288,7 +288,7 @@ impl Deadline {
             .name("max-duration".into())
             .spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
-                    eprintln!(
+                    super::tell!(
                         "\ntime limit: --max-duration {} reached, stopping the load and writing what was measured",
                         humantime::format_duration(limit)
                     );
@@ -308,13 +308,13 @@ fn install_interrupt_handler() {
             // The user insists: no more waiting for workers or reports.
             std::process::exit(i32::from(gate::exit::INTERRUPTED));
         }
-        eprintln!(
+        super::tell!(
             "\ninterrupted: stopping the load and writing what was measured (Ctrl-C again to quit at once)"
         );
         run::request_stop();
     });
     if let Err(e) = result {
-        eprintln!("warning: Ctrl-C will not keep partial results: {e}");
+        super::tell!("warning: Ctrl-C will not keep partial results: {e}");
     }
 }
 

@@ -15,7 +15,7 @@ pub fn run(paths: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
         }
     })?;
     for s in &written.skipped {
-        eprintln!("warning: {}: no summary.json, skipped", s.display());
+        super::tell!("warning: {}: no summary.json, skipped", s.display());
     }
     say!(
         "trend: {} runs, {} cells: {}",

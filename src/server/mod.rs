@@ -170,7 +170,7 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors or a connection reset while queued: keep serving.
-                    eprintln!("loadplan serve: accept failed: {e}");
+                    crate::cmd::tell!("loadplan serve: accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }

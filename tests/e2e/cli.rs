@@ -251,3 +251,34 @@ fn broken_plans_get_the_fix_in_plain_words() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `loadplan validate broken.yaml 2>&1 | head -1`: the reader stops after one line. The exit code
+/// stays the plan error's 2, never a panic's 101 from printing to a closed pipe.
+#[test]
+fn a_closed_stderr_keeps_the_exit_code() {
+    let plan =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans/invalid/typo-key.yaml");
+    for args in [
+        vec!["validate", path_str(&plan)],
+        vec!["run", path_str(&plan)],
+    ] {
+        let mut child = Command::new(util::bin())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn loadplan");
+        // Both ends closed before it writes a word.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "loadplan {args:?} did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(2), "loadplan {args:?}");
+    }
+}
