@@ -592,13 +592,13 @@ mod tests {
         );
         assert!(
             g.ends_with(&format!(
-                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them (first: connect: connect: refused); {hint}\n"
+                "\n✘ why it failed: 1 cell\n  ✘ sample · sequential: errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts them (first: connect: refused); {hint}\n"
             )),
             "{g}"
         );
         let md = crate::report::markdown::render(&s);
         assert!(
-            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them (first: connect: connect: refused). To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
+            md.contains("- ❌ **failed** · sample · sequential: errors: 10 of 10 operations failed (100%), and no error\\_rate threshold accepts them (first: connect: refused). To accept some, add `error_rate < 5%` to the scenario's thresholds.\n"),
             "{md}"
         );
         assert!(

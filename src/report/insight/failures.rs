@@ -46,7 +46,7 @@ pub enum Reason {
     /// (a threshold result whose unit is `errors`).
     Errors {
         /// `errors: 10 of 10 operations failed (100%), and no error_rate threshold accepts
-        /// them (first: status: status 404)`.
+        /// them (first: status 404)`.
         text: String,
         /// The threshold that would accept some: [`ACCEPT_SOME`].
         hint: &'static str,
@@ -123,11 +123,18 @@ fn incomplete(c: &CellSummary) -> Option<String> {
 }
 
 /// `errors: 2 of 4 operations failed (50.0%), and no error_rate threshold accepts them (first:
-/// status: status 503)`.
+/// status 503)`. A message that starts with its category's word is not given it twice.
 fn errors_failure(c: &CellSummary) -> String {
     let first = error_groups(c)
         .into_iter()
-        .find_map(|g| Some(format!(" (first: {}: {})", g.category, g.messages.first()?)))
+        .find_map(|g| {
+            let m = g.messages.first()?;
+            Some(if m.starts_with(g.category.as_str()) {
+                format!(" (first: {m})")
+            } else {
+                format!(" (first: {}: {m})", g.category)
+            })
+        })
         .unwrap_or_default();
     format!(
         "errors: {}, and no error_rate threshold accepts them{first}",
@@ -319,7 +326,7 @@ mod tests {
                 &[(
                     1,
                     Some(2),
-                    "sample · async c=4 w=1: errors: 2 of 10 operations failed (20.0%), and no error_rate threshold accepts them (first: status: status 503); to accept some, add `error_rate < 5%` to the scenario's thresholds",
+                    "sample · async c=4 w=1: errors: 2 of 10 operations failed (20.0%), and no error_rate threshold accepts them (first: status 503); to accept some, add `error_rate < 5%` to the scenario's thresholds",
                 )],
             ),
             (
