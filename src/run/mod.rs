@@ -140,7 +140,7 @@ pub fn execute_followed(
     for s in &plan.scenarios {
         let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
         let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
-        Prepared::new(&resolved, s.timeout, None)?;
+        Prepared::new(&resolved, s.timeout, (0, 1), None)?;
         if let Some(w) = resolved.tls_warning() {
             observer.note(&format!("warning: scenario `{}`: {w}", s.name));
         }

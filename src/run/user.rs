@@ -258,7 +258,7 @@ mod tests {
             seed: 0,
             live: false,
         };
-        let prepared = Prepared::new(&work.workload, work.timeout, None).expect("prepared");
+        let prepared = Prepared::new(&work.workload, work.timeout, (0, 1), None).expect("prepared");
         (
             Shared {
                 shape: Shape::new(&work),

@@ -229,16 +229,18 @@ pub enum Prepared {
 }
 
 impl Prepared {
-    /// Builds the requests once, for every user of the cell in this process. `connections_on`:
-    /// where shared connections' tasks run when the users are on runtimes of their own.
+    /// Builds the requests once, for every user of the cell in this process, which runs part
+    /// `part.0` of `part.1` of the cell (worker processes, shards). `connections_on`: where
+    /// shared connections' tasks run when the users are on runtimes of their own.
     pub fn new(
         resolved: &Resolved,
         timeout: Duration,
+        part: (u64, u64),
         connections_on: Option<tokio::runtime::Handle>,
     ) -> Result<Prepared, ResolveError> {
         match resolved {
             Resolved::Http(h) => {
-                let mut target = HttpTarget::new(h, timeout)?;
+                let mut target = HttpTarget::new(h, timeout, part)?;
                 if let Some(h) = connections_on {
                     target.drive_connections_on(h);
                 }

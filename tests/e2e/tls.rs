@@ -209,6 +209,19 @@ fn nginx_over_https_and_http2_with_every_model() {
         assert_eq!(u(&c["operations"]), 320);
         assert_eq!(u(&c["connections"]["opened"]), 1, "{c}");
     }
+    // Worker processes split the cell's connections as they split its users: 3 over 2 workers
+    // is 2 and 1, never 3 each.
+    let (_, s) = run(
+        d,
+        "split",
+        &format!(
+            "{head}name: split\nscenarios:\n  - name: p\n    targets: [/]\n    http: \"2\"\n    connections: 3\n    repeat: 320\n    models: [processes]\n    workers: 2\n    concurrency: 16\n"
+        ),
+    );
+    for c in every_cell(&s) {
+        assert_eq!(errors(c), 0, "{c}");
+        assert_eq!(u(&c["connections"]["opened"]), 3, "{c}");
+    }
 }
 
 #[test]

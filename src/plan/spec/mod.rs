@@ -90,7 +90,8 @@ pub struct DefaultsSpec {
     /// The HTTP protocol: `auto`, "1.1" or "2".
     #[serde(default)]
     pub http: Option<HttpVersionSpec>,
-    /// The users of a cell share this many connections (default: one per user).
+    /// The users of a cell share this many connections (default: one per user); worker
+    /// processes and shards split them as they split the users, each keeping at least one.
     #[serde(default)]
     pub connections: Option<NonZeroUsize>,
     /// `keep-alive` (default) or `per-request`.
@@ -222,7 +223,8 @@ pub struct RawScenario {
     /// The HTTP protocol: `auto`, "1.1" or "2".
     #[serde(default)]
     http: Option<HttpVersionSpec>,
-    /// The users of a cell share this many connections (default: one per user).
+    /// The users of a cell share this many connections (default: one per user); worker
+    /// processes and shards split them as they split the users, each keeping at least one.
     #[serde(default)]
     connections: Option<NonZeroUsize>,
     /// `keep-alive` (default) or `per-request`.

@@ -43,7 +43,13 @@ fn prepared(
     work: &CellWork,
     connections_on: Option<tokio::runtime::Handle>,
 ) -> Result<Prepared, RunError> {
-    Ok(Prepared::new(&work.workload, work.timeout, connections_on)?)
+    let part = (work.share.index, work.share.of);
+    Ok(Prepared::new(
+        &work.workload,
+        work.timeout,
+        part,
+        connections_on,
+    )?)
 }
 
 /// Runs `users` and the shape's driver as tasks of the current runtime, until all are done.

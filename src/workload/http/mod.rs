@@ -102,7 +102,14 @@ impl std::fmt::Debug for HttpTarget {
 }
 
 impl HttpTarget {
-    pub fn new(w: &HttpWorkload, timeout: Duration) -> Result<HttpTarget, ResolveError> {
+    /// The requests of `w`, for part `part.0` of `part.1` of a cell: with `connections: N`, the
+    /// parts (worker processes, shards) split the N between them as they split the users, each
+    /// keeping at least one.
+    pub fn new(
+        w: &HttpWorkload,
+        timeout: Duration,
+        part: (u64, u64),
+    ) -> Result<HttpTarget, ResolveError> {
         let mut endpoints: Vec<Endpoint> = Vec::new();
         let mut requests = Vec::with_capacity(w.requests.len());
         for t in &w.requests {
@@ -157,10 +164,13 @@ impl HttpTarget {
             ),
         };
         Ok(HttpTarget {
-            pools: w
-                .settings
-                .connections
-                .map(|n| endpoints.iter().map(|_| pool::Pool::new(n.get())).collect()),
+            pools: w.settings.connections.map(|n| {
+                let (index, of) = (part.0, part.1.max(1));
+                let n = n.get() as u64;
+                let mine = (n / of + u64::from(index % of < n % of)).max(1);
+                let mine = usize::try_from(mine).unwrap_or(usize::MAX);
+                endpoints.iter().map(|_| pool::Pool::new(mine)).collect()
+            }),
             requests,
             endpoints,
             timeout,
@@ -672,9 +682,28 @@ mod tests {
     }
 
     #[test]
+    fn parts_of_a_cell_split_its_connections() {
+        let sizes = |n: usize, of: u64| -> Vec<usize> {
+            let mut w = workload(Mix::InOrder, 1);
+            w.settings.connections = std::num::NonZeroUsize::new(n);
+            (0..of)
+                .map(|k| {
+                    let t = HttpTarget::new(&w, Duration::from_secs(1), (k, of)).expect("target");
+                    t.pools.as_ref().expect("pools")[0].size()
+                })
+                .collect()
+        };
+        assert_eq!(sizes(4, 1), [4]);
+        assert_eq!(sizes(3, 2), [2, 1]);
+        assert_eq!(sizes(8, 4), [2, 2, 2, 2]);
+        // Fewer connections than parts: each part still needs one.
+        assert_eq!(sizes(1, 2), [1, 1]);
+    }
+
+    #[test]
     fn one_endpoint_for_one_origin() {
-        let t =
-            HttpTarget::new(&workload(Mix::InOrder, 3), Duration::from_secs(1)).expect("target");
+        let t = HttpTarget::new(&workload(Mix::InOrder, 3), Duration::from_secs(1), (0, 1))
+            .expect("target");
         assert_eq!(t.endpoints.len(), 1);
         assert!(t.endpoints[0].tls.is_none());
         assert_eq!(t.requests.len(), 3);
@@ -686,6 +715,7 @@ mod tests {
             HttpTarget::new(
                 &workload(Mix::Weighted(vec![9.0, 1.0]), 2),
                 Duration::from_secs(1),
+                (0, 1),
             )
             .expect("target"),
         );

@@ -47,6 +47,12 @@ impl Pool {
         }
     }
 
+    /// The most connections this pool opens.
+    #[cfg(test)]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// A connection to send on: a turn on a shared HTTP/2 connection, an idle HTTP/1.1 one, or
     /// the right to open one. Waits while all connections are busy.
     pub async fn take(&self) -> Lease<'_> {
