@@ -95,7 +95,12 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
             reporters: &reporters,
             export: &export,
         };
-        let (summary, verdict) = crate::pipeline(plan, cells, stages)?;
+        let (summary, verdict) = crate::pipeline(plan, cells, stages).inspect_err(|_| {
+            // Nothing half written: folders made for runs that wrote nothing go again.
+            for d in &dirs {
+                d.discard_if_unused();
+            }
+        })?;
         append_step_summary(&summary);
         worst = gate::worst(worst, verdict);
     }

@@ -69,6 +69,9 @@ pub fn reporters(templates: Option<&Path>) -> Result<Vec<Box<dyn Reporter>>, Rep
 /// `<out>/<plan>/`, checked writable before the run starts.
 pub struct OutputDir {
     plan_dir: PathBuf,
+    /// The folders `prepare` made (`<out>` and `<out>/<plan>`, those that did not exist), the
+    /// innermost last.
+    made: Vec<PathBuf>,
 }
 
 impl OutputDir {
@@ -78,11 +81,25 @@ impl OutputDir {
             path: plan_dir.clone(),
             source,
         };
+        let made = [out, plan_dir.as_path()]
+            .into_iter()
+            .filter(|d| !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(&plan_dir).map_err(write_err)?;
         let probe = plan_dir.join(format!(".loadplan-probe-{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(write_err)?;
         std::fs::remove_file(&probe).map_err(write_err)?;
-        Ok(OutputDir { plan_dir })
+        Ok(OutputDir { plan_dir, made })
+    }
+
+    /// Removes the folders `prepare` made, where they are still empty: a run that failed before
+    /// writing leaves nothing behind.
+    pub fn discard_if_unused(&self) {
+        for d in self.made.iter().rev() {
+            // Fails, and so keeps the folder, when anything is in it.
+            let _ = std::fs::remove_dir(d);
+        }
     }
 
     /// A fresh run folder name: `run_id`, or `run_id-2`, `-3`… when it exists already.
@@ -140,6 +157,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 mod tests {
     use super::sample::{hostile, sample};
     use super::*;
+
+    #[test]
+    fn a_run_that_wrote_nothing_leaves_no_folder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out = tmp.path().join("out");
+        let dir = OutputDir::prepare(&out, "plan").expect("prepare");
+        assert!(out.join("plan").is_dir());
+        dir.discard_if_unused();
+        assert!(!out.exists(), "both folders it made are gone");
+        // Folders that were there before, or hold anything, stay.
+        std::fs::create_dir_all(out.join("plan/earlier-run")).expect("mkdir");
+        let dir = OutputDir::prepare(&out, "plan").expect("prepare");
+        let other = OutputDir::prepare(&out, "other").expect("prepare");
+        dir.discard_if_unused();
+        other.discard_if_unused();
+        assert!(out.join("plan/earlier-run").is_dir());
+        assert!(!out.join("other").exists());
+    }
 
     /// Issue 18: no summary makes a renderer panic, and none prints a number in a chart that
     /// it could not place.

@@ -135,16 +135,22 @@ pub fn execute_followed(
         (Base::Url { url, .. }, None) => Some(url.clone()),
         _ => None,
     };
-    // Fail before any load: every target must resolve against the base, and build.
+    // Fail before any load: every target of the scenarios that run (`--only`) must resolve
+    // against the base, and build. The others are left unresolved (`None`): the built-in server
+    // is not started for them.
     let mut workloads = Vec::with_capacity(plan.scenarios.len());
-    for s in &plan.scenarios {
+    for (i, s) in plan.scenarios.iter().enumerate() {
+        if !cells.iter().any(|c| c.scenario == i) {
+            workloads.push(None);
+            continue;
+        }
         let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
         let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
         Prepared::new(&resolved, s.timeout, (0, 1), None)?;
         if let Some(w) = resolved.tls_warning() {
             observer.note(&format!("warning: scenario `{}`: {w}", s.name));
         }
-        workloads.push(resolved);
+        workloads.push(Some(resolved));
     }
     // Each scenario's seed: the plan's, or a new one this run (reported in the summary).
     let seeds: Vec<u64> = plan
@@ -197,8 +203,12 @@ pub fn execute_followed(
             }
             continue;
         }
+        // Every cell's scenario was resolved above.
+        let Some(workload) = workloads[cell.scenario].clone() else {
+            continue;
+        };
         let work = CellWork {
-            workload: workloads[cell.scenario].clone(),
+            workload,
             load: scenario.load.clone(),
             share,
             warmup_time: scenario.warmup_time,

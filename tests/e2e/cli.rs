@@ -282,3 +282,29 @@ fn a_closed_stderr_keeps_the_exit_code() {
         assert_eq!(status.code(), Some(2), "loadplan {args:?}");
     }
 }
+
+/// `--only` a CPU scenario of a `base: builtin` plan: the HTTP scenarios left out are neither
+/// resolved nor served, and the run passes.
+#[test]
+fn only_a_cpu_scenario_of_a_builtin_plan_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "only.yaml",
+        "version: 1\nname: only\nbase: builtin\nscenarios:\n  - { name: web, targets: [/hello], repeat: 10 }\n  - { name: calc, cpu: { kernel: sum_squares, n: 1000 }, repeat: 10, models: [sequential] }\n",
+    );
+    let out = dir.path().join("out");
+    let o = loadplan(
+        dir.path(),
+        &[
+            "run",
+            path_str(&plan),
+            "--out",
+            path_str(&out),
+            "--only",
+            "calc",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stderr.contains("built-in target server"), "{}", o.stderr);
+}
