@@ -26,6 +26,15 @@ pub mod as_micros {
     }
 }
 
+/// A count with its noun, singular for one: `1 run`, `5 runs`, `0 cells`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Microseconds as `850µs`, `52.1ms` or `1.20s`.
 pub fn micros(us: u64) -> String {
     match us {
@@ -84,6 +93,13 @@ pub fn bytes(b: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_count_of_one_is_singular() {
+        assert_eq!(count(1, "run"), "1 run");
+        assert_eq!(count(0, "cell"), "0 cells");
+        assert_eq!(count(12, "scenario"), "12 scenarios");
+    }
+
     use super::*;
 
     #[test]

@@ -73,7 +73,11 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         }
         let run_id = dir.unique_run_id(&stamp(SystemTime::now()));
         if !console.quiet {
-            super::tell!("running plan `{}` ({} cells)", plan.name, cells.len());
+            super::tell!(
+                "running plan `{}` ({})",
+                plan.name,
+                crate::units::count(cells.len(), "cell")
+            );
         }
         let baseline = baselines
             .iter()
@@ -204,11 +208,11 @@ fn run_shard(
     let run_id = stamp(args.start_at.unwrap_or_else(SystemTime::now));
     if !console.quiet {
         super::tell!(
-            "running shard {}/{} of plan `{}` ({} cells)",
+            "running shard {}/{} of plan `{}` ({})",
             shard.index + 1,
             shard.count,
             plan.name,
-            cells.len()
+            crate::units::count(cells.len(), "cell")
         );
     }
     let progress = reports::console::Progress::new();

@@ -18,9 +18,9 @@ pub fn run(paths: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
         super::tell!("warning: {}: no summary.json, skipped", s.display());
     }
     say!(
-        "trend: {} runs, {} cells: {}",
-        written.runs,
-        written.cells,
+        "trend: {}, {}: {}",
+        crate::units::count(written.runs, "run"),
+        crate::units::count(written.cells, "cell"),
         written.path.display()
     );
     Ok(Verdict::Passed)

@@ -13,11 +13,11 @@ pub fn run(paths: &[PathBuf]) -> Result<Verdict, Error> {
     for p in &load_plans(paths)? {
         let cells = p.cells(cores());
         say!(
-            "{}: ok: plan `{}`, {} scenarios, {} cells",
+            "{}: ok: plan `{}`, {}, {}",
             p.file.display(),
             p.name,
-            p.scenarios.len(),
-            cells.len()
+            crate::units::count(p.scenarios.len(), "scenario"),
+            crate::units::count(cells.len(), "cell")
         );
         let mut total_ops = 0u64;
         let mut total_time = Duration::ZERO;

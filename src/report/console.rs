@@ -391,11 +391,10 @@ fn health(summary: &Summary) -> String {
         return String::new();
     }
     let count = |sev| items.iter().filter(|h| h.severity == sev).count();
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut out = format!(
         "\nhealth: {}, {}\n",
-        plural(count(Severity::Warning), "warning"),
-        plural(count(Severity::Note), "note")
+        crate::units::count(count(Severity::Warning), "warning"),
+        crate::units::count(count(Severity::Note), "note")
     );
     for h in &items {
         let word = match h.severity {
@@ -441,11 +440,11 @@ pub fn gate(summary: &Summary) -> String {
     if let Some(b) = &summary.baseline {
         let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
         out.push_str(&format!(
-            "\nbaseline {} ({}): {} checks, {} regressions{} (tolerance {})\n",
+            "\nbaseline {} ({}): {}, {}{} (tolerance {})\n",
             b.run_id,
             b.file,
-            b.checks.len(),
-            failed.len(),
+            units::count(b.checks.len(), "check"),
+            units::count(failed.len(), "regression"),
             super::insight::within_noise(&b.checks),
             units::percent(b.tolerance)
         ));
@@ -631,7 +630,7 @@ mod tests {
         snapshot("console-gate.txt", &g);
         assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
-            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regressions, 1 within noise (tolerance 10.0%)\n"
+            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regression, 1 within noise (tolerance 10.0%)\n"
         ));
         assert!(
             g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")

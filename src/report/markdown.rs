@@ -138,8 +138,8 @@ pub fn render(s: &Summary) -> String {
         ));
         let failed = b.checks.iter().filter(|c| !c.passed).count();
         md.push_str(&format!(
-            "{} checks, {failed} failed{}.\n",
-            b.checks.len(),
+            "{}, {failed} failed{}.\n",
+            units::count(b.checks.len(), "check"),
             super::insight::within_noise(&b.checks)
         ));
         // Every check beyond the tolerance: failed, or within the noise of the rounds.

@@ -186,14 +186,6 @@ struct ChartView {
     plot: String,
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 pub(super) fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Passed => "passed",
@@ -228,7 +220,7 @@ impl<'a> PageView<'a> {
             description: newest
                 .and_then(|r| r.summary.plan.description.as_deref())
                 .unwrap_or(""),
-            runs_count: plural(runs.len(), "run"),
+            runs_count: crate::units::count(runs.len(), "run"),
             first: started(runs.first()),
             last: started(newest),
             not_passed: runs.len() - count(Verdict::Passed),
@@ -297,7 +289,7 @@ fn cell_view(i: usize, k: &CellKey, runs: &[SavedRun]) -> CellView {
         scenario: k.scenario.clone(),
         label,
         present: found.len(),
-        total: plural(runs.len(), "run"),
+        total: crate::units::count(runs.len(), "run"),
         charts,
     }
 }
@@ -420,9 +412,9 @@ fn chart(
         metric: m.id(),
         title: m.title(),
         description: format!(
-            "{} of {name} across {} runs: {caption}",
+            "{} of {name} across {}: {caption}",
             m.title(),
-            series.len()
+            crate::units::count(series.len(), "run")
         ),
         caption,
         width: format!("{WIDTH:.0}"),
