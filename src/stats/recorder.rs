@@ -435,7 +435,12 @@ impl Timeline {
     fn fold_late(&mut self) {
         for (s, late) in std::mem::take(&mut self.late) {
             let mut h = new_timeline_histogram();
-            for us in late.latencies_us {
+            // As in a live second: out-of-range values are counted by the cell's histogram.
+            for us in late
+                .latencies_us
+                .into_iter()
+                .filter(|us| *us <= MAX_LATENCY_US)
+            {
                 let _ = h.record(us);
             }
             let second = Second {
@@ -812,5 +817,28 @@ mod tests {
                 .sum();
             assert_eq!(total, 6, "every latency is in some second's histogram");
         }
+    }
+
+    /// A latency above one hour that ends after a later second began is counted by the cell
+    /// (`out_of_range`) and kept out of its second's histogram, as a live second does: a
+    /// second's histogram stays within the bounds every saved histogram is checked against.
+    #[test]
+    fn a_late_operation_out_of_range_stays_out_of_its_seconds_histogram() {
+        let mut r = Recorder::default();
+        r.record(Duration::from_secs(1), Duration::from_millis(5), &ok(1));
+        r.record(Duration::ZERO, Duration::from_secs(7200), &ok(1));
+        assert_eq!(r.out_of_range, 1);
+        let wire = RecorderWire::from(&r);
+        let ops: Vec<(u32, u64)> = wire
+            .timeline
+            .iter()
+            .map(|s| (s.second, s.operations))
+            .collect();
+        assert_eq!(ops, vec![(0, 1), (1, 1)]);
+        for s in &wire.timeline {
+            crate::stats::saved::decode_histogram(&s.latency)
+                .unwrap_or_else(|e| panic!("second {}: {e}", s.second));
+        }
+        assert!(Recorder::try_from(wire).is_ok());
     }
 }
