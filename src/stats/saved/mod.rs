@@ -16,6 +16,8 @@
 //! Must not: do I/O (callers read the file), guess, repair or drop anything silently, or hand an
 //! unchecked histogram to the HdrHistogram decoder (whose buffer size and counts come from the
 //! bytes it is given: it is only ever given bytes checked here, inflated by [`inflate`]).
+//! [`decode_histogram_bytes`] is the program's one way into that decoder: the shard merge,
+//! worker frames and the reports decode through it too.
 
 use serde::Deserialize;
 
@@ -30,8 +32,8 @@ mod summary_rules;
 
 pub use at::parse_time;
 use at::*;
-pub use histogram::decode_histogram;
 use histogram::*;
+pub use histogram::{decode_histogram, decode_histogram_bytes};
 pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
