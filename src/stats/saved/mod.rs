@@ -574,6 +574,54 @@ mod tests {
         );
     }
 
+    /// The first shard fixture with what its plan does not record (it names no requests and
+    /// sends no HTTP through a connection it opens): cell 1 given a request name (a copy of its
+    /// own recorder), connection phases and think time.
+    fn shard_with_requests() -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(SHARD_1).expect("json");
+        let r = &mut v["cells"][1]["recorder"];
+        let h = r["latency"].clone();
+        r["requests"] = Value::Array(vec![r.clone()]);
+        r["connections"] = serde_json::json!({
+            "dns": h, "connect": h, "tls": h, "ttfb": h,
+            "opened": 4, "tls_handshakes": 0, "tls_resumed": 0, "protocols": {"HTTP/1.1": 4},
+        });
+        r["think"] = h;
+        let bytes = serde_json::to_vec_pretty(&v).expect("serialize");
+        assert!(matches!(parse("s.json", &bytes), Ok(Saved::Results(_))));
+        bytes
+    }
+
+    /// A histogram whose header announces `ff00001c` (4 GB) of payload: the HdrHistogram
+    /// decoder allocates what it is told before reading a byte of it.
+    fn announcing_4_gb(b64: &str) -> String {
+        let mut b = BASE64.decode(b64).expect("base64");
+        b[4..8].copy_from_slice(&[0xff, 0x00, 0x00, 0x1c]);
+        BASE64.encode(b)
+    }
+
+    #[test]
+    fn every_histogram_of_a_shard_is_checked_with_its_path() {
+        let base = shard_with_requests();
+        let v: Value = serde_json::from_slice(&base).expect("json");
+        let request = &v["cells"][1]["recorder"]["requests"][0];
+        let second = request["timeline"][0]["latency"].as_str().expect("base64");
+        let bomb = Value::from(announcing_4_gb(second)).to_string();
+        refused_cases(
+            &base,
+            "shard.json",
+            &format!(
+                "/cells/1/recorder/requests/0/timeline/0/latency = {bomb} => cells[1].recorder.requests[0].timeline[0].latency: not a valid HdrHistogram (the header announces 4278190108 payload bytes, fewer follow)
+                 /cells/1/recorder/requests/0/latency = \"aGVsbG8gd29ybGQ=\" => cells[1].recorder.requests[0].latency: not a valid HdrHistogram (unknown cookie
+                 /cells/1/recorder/requests/0/successes = 55 => cells[1].recorder.requests[0]: successes and errors add up to 61, not 60
+                 /cells/1/recorder/requests/0/timeline/0/operations = 7 => cells[1].recorder.requests[0].timeline: the seconds' operations add up to 7, not 60
+                 /cells/1/recorder/connections/ttfb = \"AAAAAAAAAAAA\" => cells[1].recorder.connections.ttfb: not a valid HdrHistogram (unknown cookie
+                 /cells/1/recorder/connections/opened = 18446744073709551615 => cells[1].recorder.connections.opened: 18446744073709551615 is out of range
+                 /cells/1/recorder/think = \"????\" => cells[1].recorder.think: not a valid HdrHistogram (not base64"
+            ),
+        );
+    }
+
     fn results(bytes: &[u8]) -> Results {
         match parse("r.json", bytes) {
             Ok(Saved::Results(r)) => *r,
