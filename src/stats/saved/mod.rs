@@ -574,6 +574,57 @@ mod tests {
         );
     }
 
+    /// The summary fixture with what its plan does not record: cell 1 of the first scenario
+    /// given a request name (with the cell's own figures), connection phases and think time.
+    fn summary_with_requests() -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(SUMMARY).expect("json");
+        let c = &mut v["scenarios"][0]["cells"][1];
+        let mut request = serde_json::json!({"name": "GET /io?delay=20ms"});
+        for field in [
+            "operations",
+            "successes",
+            "errors",
+            "error_rate",
+            "status_codes",
+            "bytes",
+            "latency_us",
+            "histogram",
+        ] {
+            request[field] = c[field].clone();
+        }
+        let l = c["latency_us"].clone();
+        c["requests"] = Value::Array(vec![request]);
+        c["connections"] = serde_json::json!({
+            "opened": 4, "tls_handshakes": 0, "tls_resumed": 0, "protocols": {"HTTP/1.1": 4},
+            "dns_us": l, "connect_us": l, "tls_us": l, "ttfb_us": l,
+        });
+        c["think_us"] = l;
+        let bytes = serde_json::to_vec_pretty(&v).expect("serialize");
+        assert!(parse_summary("s.json", &bytes).is_ok());
+        bytes
+    }
+
+    #[test]
+    fn requests_connections_and_think_time_of_a_summary_follow_the_cells_rules() {
+        refused_cases(
+            &summary_with_requests(),
+            "summary.json",
+            "/scenarios/0/cells/1/requests/0/histogram = \"aGVsbG8gd29ybGQ=\" => summary.json: scenarios[0].cells[1].requests[0].histogram: not a valid HdrHistogram (unknown cookie
+             /scenarios/0/cells/1/requests/0/histogram = \"\" => requests[0].histogram: missing (every request name's latencies are written)
+             /scenarios/0/cells/1/requests/0/latency_us/p50 = 10000000 => scenarios[0].cells[1].requests[0].latency_us: out of order: p50 10000000 > p90
+             /scenarios/0/cells/1/requests/0/latency_us/mean = 1e308 => scenarios[0].cells[1].requests[0].latency_us.mean: 1e308 is out of range
+             /scenarios/0/cells/1/requests/0/latency_us/count = 1000000 => scenarios[0].cells[1].requests[0].latency_us.count: 1000000 values for
+             /scenarios/0/cells/1/requests/0/successes = 1000000 => scenarios[0].cells[1].requests[0]: successes and errors add up to
+             /scenarios/0/cells/1/requests/0/operations = 18446744073709551615 => scenarios[0].cells[1].requests[0].operations: 18446744073709551615 is out of range
+             /scenarios/0/cells/1/requests/0/status_codes = {\"OK\": 1} => scenarios[0].cells[1].requests[0].status_codes.OK: not an HTTP status code
+             /scenarios/0/cells/1/requests/0/error_rate = 2 => scenarios[0].cells[1].requests[0].error_rate: 2 is out of range (0 to 1)
+             /scenarios/0/cells/1/requests/0/name = \"a\\u001b[31m\" => scenarios[0].cells[1].requests[0].name: must not contain control characters
+             /scenarios/0/cells/1/connections/ttfb_us/p50 = 10000000 => scenarios[0].cells[1].connections.ttfb_us: out of order
+             /scenarios/0/cells/1/connections/opened = 18446744073709551615 => scenarios[0].cells[1].connections.opened: 18446744073709551615 is out of range
+             /scenarios/0/cells/1/think_us/max = 9223372036854775808 => scenarios[0].cells[1].think_us.max: 9223372036854775808 is out of range",
+        );
+    }
+
     /// The first shard fixture with what its plan does not record (it names no requests and
     /// sends no HTTP through a connection it opens): cell 1 given a request name (a copy of its
     /// own recorder), connection phases and think time.
