@@ -152,6 +152,9 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Saved, SavedError> {
             size: bytes.len(),
         });
     }
+    // Editors on Windows (and PowerShell's `Out-File`) start UTF-8 text with a byte order mark,
+    // which JSON does not allow but readers may skip (RFC 8259, 8.1).
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     let probe: Probe = from_json(name, bytes)?;
     match (probe.format, probe.schema_version) {
         (Some(format), _) if format == RESULTS_FORMAT => {
@@ -182,6 +185,8 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Saved, SavedError> {
         }),
     }
 }
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Parses and checks a saved `summary.json`; a shard results file is refused.
 pub fn parse_summary(name: &str, bytes: &[u8]) -> Result<Summary, SavedError> {
@@ -425,6 +430,21 @@ mod tests {
         assert!(parse_summary("summary.json", SUMMARY).is_ok());
         let e = parse_summary("s.json", SHARD_1).expect_err("a shard is not a summary");
         assert!(matches!(e, SavedError::NotSummary { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let bom = |b: &[u8]| [UTF8_BOM, b].concat();
+        assert!(parse_summary("summary.json", &bom(SUMMARY)).is_ok());
+        assert!(matches!(
+            parse("s.json", &bom(SHARD_1)),
+            Ok(Saved::Results(_))
+        ));
+        // Only at the start, and only once.
+        let twice = bom(&bom(SUMMARY));
+        assert!(refusal("x.json", &twice).contains("not valid JSON"));
+        let inside = [&SUMMARY[..1], UTF8_BOM, &SUMMARY[1..]].concat();
+        assert!(refusal("x.json", &inside).contains("not valid JSON"));
     }
 
     #[test]
