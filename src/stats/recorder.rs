@@ -15,10 +15,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer, V2Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::connections::{ConnStats, ConnWire};
+use super::saved::{decode_histogram, decode_histogram_bytes};
 use crate::workload::{ErrorKind, Exchange, Outcome};
 
 /// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
@@ -435,7 +436,12 @@ impl Timeline {
     fn fold_late(&mut self) {
         for (s, late) in std::mem::take(&mut self.late) {
             let mut h = new_timeline_histogram();
-            for us in late.latencies_us {
+            // As in a live second: out-of-range values are counted by the cell's histogram.
+            for us in late
+                .latencies_us
+                .into_iter()
+                .filter(|us| *us <= MAX_LATENCY_US)
+            {
                 let _ = h.record(us);
             }
             let second = Second {
@@ -519,18 +525,10 @@ fn encode_v2(h: &Histogram<u64>) -> Vec<u8> {
     out
 }
 
+/// A closed second's histogram. Its bytes were encoded by [`encode_v2`] or checked when they
+/// came in ([`Recorder::try_from`]), so the empty fallback is never taken for real data.
 fn decode_v2(bytes: &[u8]) -> Histogram<u64> {
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .map(growing)
-        .unwrap_or_else(|_| new_timeline_histogram())
-}
-
-/// A decoded histogram is sized to its content; let it grow like ours, so that adding a wider
-/// one into it never fails.
-fn growing(mut h: Histogram<u64>) -> Histogram<u64> {
-    h.auto(true);
-    h
+    decode_histogram_bytes(bytes).unwrap_or_else(|_| new_timeline_histogram())
 }
 
 /// A histogram as text: compressed V2 (the HdrHistogram interchange format), base64.
@@ -540,14 +538,9 @@ pub fn histogram_to_base64(h: &Histogram<u64>) -> String {
     BASE64.encode(out)
 }
 
+/// A histogram from text, through the checked decoder every histogram loadplan reads goes through.
 pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
-    let bytes = BASE64
-        .decode(s)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .map(growing)
-        .map_err(|e| format!("histogram does not decode: {e:?}"))
+    decode_histogram(s).map_err(|e| format!("histogram: {e}"))
 }
 
 /// A recorder as it crosses a process boundary (worker → parent) or is saved.
@@ -635,15 +628,19 @@ impl TryFrom<RecorderWire> for Recorder {
     fn try_from(w: RecorderWire) -> Result<Self, String> {
         let mut closed = BTreeMap::new();
         for s in w.timeline {
+            let latency_v2 = BASE64
+                .decode(&s.latency)
+                .map_err(|e| format!("timeline second {}: histogram: not base64: {e}", s.second))?;
+            // Checked once here, so that merging seconds later never decodes unchecked bytes.
+            decode_histogram_bytes(&latency_v2)
+                .map_err(|e| format!("timeline second {}: histogram: {e}", s.second))?;
             closed.insert(
                 s.second,
                 Second {
                     operations: s.operations,
                     errors: s.errors,
                     bytes: s.bytes,
-                    latency_v2: BASE64
-                        .decode(&s.latency)
-                        .map_err(|e| format!("timeline histogram is not base64: {e}"))?,
+                    latency_v2,
                 },
             );
         }
@@ -812,5 +809,51 @@ mod tests {
                 .sum();
             assert_eq!(total, 6, "every latency is in some second's histogram");
         }
+    }
+
+    /// A second's histogram whose header announces 4 GB of payload (found by fuzzing a shard
+    /// merge, where it was handed to the decoder unchecked and aborted the run): refused when
+    /// the recorder comes in, naming the second, before anything is allocated for it.
+    #[test]
+    fn a_histogram_announcing_more_bytes_than_it_has_is_refused_at_the_wire() {
+        let mut r = Recorder::default();
+        r.record(Duration::ZERO, Duration::from_micros(300), &ok(1));
+        let mut wire = RecorderWire::from(&r);
+        let mut bomb = BASE64.decode(&wire.timeline[0].latency).expect("base64");
+        bomb[4..8].copy_from_slice(&[0xff, 0x00, 0x00, 0x1c]);
+        wire.timeline[0].latency = BASE64.encode(&bomb);
+        let e = Recorder::try_from(wire.clone()).expect_err("a bomb");
+        assert!(
+            e.contains(
+                "timeline second 0: histogram: the header announces 4278190108 payload bytes"
+            ),
+            "{e}"
+        );
+        wire.latency = BASE64.encode(&bomb);
+        let e = histogram_from_base64(&wire.latency).expect_err("a bomb");
+        assert!(e.contains("announces 4278190108 payload bytes"), "{e}");
+    }
+
+    /// A latency above one hour that ends after a later second began is counted by the cell
+    /// (`out_of_range`) and kept out of its second's histogram, as a live second does: a
+    /// second's histogram stays within the bounds every saved histogram is checked against.
+    #[test]
+    fn a_late_operation_out_of_range_stays_out_of_its_seconds_histogram() {
+        let mut r = Recorder::default();
+        r.record(Duration::from_secs(1), Duration::from_millis(5), &ok(1));
+        r.record(Duration::ZERO, Duration::from_secs(7200), &ok(1));
+        assert_eq!(r.out_of_range, 1);
+        let wire = RecorderWire::from(&r);
+        let ops: Vec<(u32, u64)> = wire
+            .timeline
+            .iter()
+            .map(|s| (s.second, s.operations))
+            .collect();
+        assert_eq!(ops, vec![(0, 1), (1, 1)]);
+        for s in &wire.timeline {
+            crate::stats::saved::decode_histogram(&s.latency)
+                .unwrap_or_else(|e| panic!("second {}: {e}", s.second));
+        }
+        assert!(Recorder::try_from(wire).is_ok());
     }
 }

@@ -45,17 +45,28 @@ pub(super) fn shape() -> &'static Shape {
 }
 
 /// Decodes a saved histogram (base64 of a V2 HdrHistogram, compressed or not) after checking
-/// every byte: loadplan's bounds (1 µs to one hour, 3 significant digits), a payload that is
-/// exactly what the header says, counts that fit. Returns the histogram.
+/// every byte: see [`decode_histogram_bytes`].
 pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
     let bytes = BASE64.decode(b64).map_err(|e| format!("not base64: {e}"))?;
-    let cookie = read_u32(&bytes, 0).ok_or("shorter than a histogram header")?;
+    decode_histogram_bytes(&bytes)
+}
+
+/// Decodes a V2 HdrHistogram, compressed or not, after checking every byte: loadplan's bounds
+/// (1 µs to one hour, 3 significant digits), a payload that is exactly what the header says
+/// (never longer than the bytes present: the decoder allocates what the header announces), a
+/// compressed one inflating to no more than such a histogram takes, counts that fit. Returns
+/// the histogram, free to grow like a recorder's.
+///
+/// The one way into the HdrHistogram decoder in loadplan: the shard merge, worker frames and the
+/// report all come through here.
+pub fn decode_histogram_bytes(bytes: &[u8]) -> Result<Histogram<u64>, String> {
+    let cookie = read_u32(bytes, 0).ok_or("shorter than a histogram header")?;
     let shape = shape();
     let inflated;
     let v2: &[u8] = match cookie {
-        V2_COOKIE => &bytes,
+        V2_COOKIE => bytes,
         V2_COMPRESSED_COOKIE => {
-            let len = read_u32(&bytes, 4).ok_or("shorter than a histogram header")? as usize;
+            let len = read_u32(bytes, 4).ok_or("shorter than a histogram header")? as usize;
             let data = bytes.get(8..).unwrap_or_default();
             let data = data.get(..len).ok_or_else(|| {
                 format!(
@@ -69,12 +80,14 @@ pub fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
         other => return Err(format!("unknown cookie {other:#010x}")),
     };
     let total = check_v2(v2, shape)?;
-    let h: Histogram<u64> = Deserializer::new()
+    let mut h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut &v2[..])
         .map_err(|e| format!("does not decode: {e}"))?;
     if h.len() != total {
         return Err(format!("holds {} values, its counts say {total}", h.len()));
     }
+    // Sized to its content when decoded: let it grow, so that adding a wider one never fails.
+    h.auto(true);
     Ok(h)
 }
 

@@ -16,6 +16,8 @@
 //! Must not: do I/O (callers read the file), guess, repair or drop anything silently, or hand an
 //! unchecked histogram to the HdrHistogram decoder (whose buffer size and counts come from the
 //! bytes it is given: it is only ever given bytes checked here, inflated by [`inflate`]).
+//! [`decode_histogram_bytes`] is the program's one way into that decoder: the shard merge,
+//! worker frames and the reports decode through it too.
 
 use serde::Deserialize;
 
@@ -30,8 +32,8 @@ mod summary_rules;
 
 pub use at::parse_time;
 use at::*;
-pub use histogram::decode_histogram;
 use histogram::*;
+pub use histogram::{decode_histogram, decode_histogram_bytes};
 pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
@@ -150,6 +152,9 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Saved, SavedError> {
             size: bytes.len(),
         });
     }
+    // Editors on Windows (and PowerShell's `Out-File`) start UTF-8 text with a byte order mark,
+    // which JSON does not allow but readers may skip (RFC 8259, 8.1).
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     let probe: Probe = from_json(name, bytes)?;
     match (probe.format, probe.schema_version) {
         (Some(format), _) if format == RESULTS_FORMAT => {
@@ -180,6 +185,8 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Saved, SavedError> {
         }),
     }
 }
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Parses and checks a saved `summary.json`; a shard results file is refused.
 pub fn parse_summary(name: &str, bytes: &[u8]) -> Result<Summary, SavedError> {
@@ -426,6 +433,21 @@ mod tests {
     }
 
     #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let bom = |b: &[u8]| [UTF8_BOM, b].concat();
+        assert!(parse_summary("summary.json", &bom(SUMMARY)).is_ok());
+        assert!(matches!(
+            parse("s.json", &bom(SHARD_1)),
+            Ok(Saved::Results(_))
+        ));
+        // Only at the start, and only once.
+        let twice = bom(&bom(SUMMARY));
+        assert!(refusal("x.json", &twice).contains("not valid JSON"));
+        let inside = [&SUMMARY[..1], UTF8_BOM, &SUMMARY[1..]].concat();
+        assert!(refusal("x.json", &inside).contains("not valid JSON"));
+    }
+
+    #[test]
     fn the_kind_comes_from_the_fields_not_the_text() {
         // The old reader searched the text for the results format's name.
         let mentions = edited(SUMMARY, "/plan/description = \"loadplan-results\"");
@@ -569,6 +591,105 @@ mod tests {
              /cells/1/recorder/timeline/0/latency = \"HISTEwAAAA==\" => cells[1].recorder.timeline[0].latency: not a valid HdrHistogram
              /cells/6/recorder/open/dropped = 76 => cells[6].recorder.open.dropped: 76 dropped of 75 scheduled
              /shard/index = \"1\" => shard.json: shard.index: invalid type: string",
+        );
+    }
+
+    /// The summary fixture with what its plan does not record: cell 1 of the first scenario
+    /// given a request name (with the cell's own figures), connection phases and think time.
+    fn summary_with_requests() -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(SUMMARY).expect("json");
+        let c = &mut v["scenarios"][0]["cells"][1];
+        let mut request = serde_json::json!({"name": "GET /io?delay=20ms"});
+        for field in [
+            "operations",
+            "successes",
+            "errors",
+            "error_rate",
+            "status_codes",
+            "bytes",
+            "latency_us",
+            "histogram",
+        ] {
+            request[field] = c[field].clone();
+        }
+        let l = c["latency_us"].clone();
+        c["requests"] = Value::Array(vec![request]);
+        c["connections"] = serde_json::json!({
+            "opened": 4, "tls_handshakes": 0, "tls_resumed": 0, "protocols": {"HTTP/1.1": 4},
+            "dns_us": l, "connect_us": l, "tls_us": l, "ttfb_us": l,
+        });
+        c["think_us"] = l;
+        let bytes = serde_json::to_vec_pretty(&v).expect("serialize");
+        assert!(parse_summary("s.json", &bytes).is_ok());
+        bytes
+    }
+
+    #[test]
+    fn requests_connections_and_think_time_of_a_summary_follow_the_cells_rules() {
+        refused_cases(
+            &summary_with_requests(),
+            "summary.json",
+            "/scenarios/0/cells/1/requests/0/histogram = \"aGVsbG8gd29ybGQ=\" => summary.json: scenarios[0].cells[1].requests[0].histogram: not a valid HdrHistogram (unknown cookie
+             /scenarios/0/cells/1/requests/0/histogram = \"\" => requests[0].histogram: missing (every request name's latencies are written)
+             /scenarios/0/cells/1/requests/0/latency_us/p50 = 10000000 => scenarios[0].cells[1].requests[0].latency_us: out of order: p50 10000000 > p90
+             /scenarios/0/cells/1/requests/0/latency_us/mean = 1e308 => scenarios[0].cells[1].requests[0].latency_us.mean: 1e308 is out of range
+             /scenarios/0/cells/1/requests/0/latency_us/count = 1000000 => scenarios[0].cells[1].requests[0].latency_us.count: 1000000 values for
+             /scenarios/0/cells/1/requests/0/successes = 1000000 => scenarios[0].cells[1].requests[0]: successes and errors add up to
+             /scenarios/0/cells/1/requests/0/operations = 18446744073709551615 => scenarios[0].cells[1].requests[0].operations: 18446744073709551615 is out of range
+             /scenarios/0/cells/1/requests/0/status_codes = {\"OK\": 1} => scenarios[0].cells[1].requests[0].status_codes.OK: not an HTTP status code
+             /scenarios/0/cells/1/requests/0/error_rate = 2 => scenarios[0].cells[1].requests[0].error_rate: 2 is out of range (0 to 1)
+             /scenarios/0/cells/1/requests/0/name = \"a\\u001b[31m\" => scenarios[0].cells[1].requests[0].name: must not contain control characters
+             /scenarios/0/cells/1/connections/ttfb_us/p50 = 10000000 => scenarios[0].cells[1].connections.ttfb_us: out of order
+             /scenarios/0/cells/1/connections/opened = 18446744073709551615 => scenarios[0].cells[1].connections.opened: 18446744073709551615 is out of range
+             /scenarios/0/cells/1/think_us/max = 9223372036854775808 => scenarios[0].cells[1].think_us.max: 9223372036854775808 is out of range",
+        );
+    }
+
+    /// The first shard fixture with what its plan does not record (it names no requests and
+    /// sends no HTTP through a connection it opens): cell 1 given a request name (a copy of its
+    /// own recorder), connection phases and think time.
+    fn shard_with_requests() -> Vec<u8> {
+        let mut v: Value = serde_json::from_slice(SHARD_1).expect("json");
+        let r = &mut v["cells"][1]["recorder"];
+        let h = r["latency"].clone();
+        r["requests"] = Value::Array(vec![r.clone()]);
+        r["connections"] = serde_json::json!({
+            "dns": h, "connect": h, "tls": h, "ttfb": h,
+            "opened": 4, "tls_handshakes": 0, "tls_resumed": 0, "protocols": {"HTTP/1.1": 4},
+        });
+        r["think"] = h;
+        let bytes = serde_json::to_vec_pretty(&v).expect("serialize");
+        assert!(matches!(parse("s.json", &bytes), Ok(Saved::Results(_))));
+        bytes
+    }
+
+    /// A histogram whose header announces `ff00001c` (4 GB) of payload: the HdrHistogram
+    /// decoder allocates what it is told before reading a byte of it.
+    fn announcing_4_gb(b64: &str) -> String {
+        let mut b = BASE64.decode(b64).expect("base64");
+        b[4..8].copy_from_slice(&[0xff, 0x00, 0x00, 0x1c]);
+        BASE64.encode(b)
+    }
+
+    #[test]
+    fn every_histogram_of_a_shard_is_checked_with_its_path() {
+        let base = shard_with_requests();
+        let v: Value = serde_json::from_slice(&base).expect("json");
+        let request = &v["cells"][1]["recorder"]["requests"][0];
+        let second = request["timeline"][0]["latency"].as_str().expect("base64");
+        let bomb = Value::from(announcing_4_gb(second)).to_string();
+        refused_cases(
+            &base,
+            "shard.json",
+            &format!(
+                "/cells/1/recorder/requests/0/timeline/0/latency = {bomb} => cells[1].recorder.requests[0].timeline[0].latency: not a valid HdrHistogram (the header announces 4278190108 payload bytes, fewer follow)
+                 /cells/1/recorder/requests/0/latency = \"aGVsbG8gd29ybGQ=\" => cells[1].recorder.requests[0].latency: not a valid HdrHistogram (unknown cookie
+                 /cells/1/recorder/requests/0/successes = 55 => cells[1].recorder.requests[0]: successes and errors add up to 61, not 60
+                 /cells/1/recorder/requests/0/timeline/0/operations = 7 => cells[1].recorder.requests[0].timeline: the seconds' operations add up to 7, not 60
+                 /cells/1/recorder/connections/ttfb = \"AAAAAAAAAAAA\" => cells[1].recorder.connections.ttfb: not a valid HdrHistogram (unknown cookie
+                 /cells/1/recorder/connections/opened = 18446744073709551615 => cells[1].recorder.connections.opened: 18446744073709551615 is out of range
+                 /cells/1/recorder/think = \"????\" => cells[1].recorder.think: not a valid HdrHistogram (not base64"
+            ),
         );
     }
 

@@ -131,5 +131,36 @@ pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
             }
         }
     }
+    if let Some(c) = &r.connections {
+        let at = at.field("connections");
+        for (field, n) in [
+            ("opened", c.opened),
+            ("tls_handshakes", c.tls_handshakes),
+            ("tls_resumed", c.tls_resumed),
+        ] {
+            at.field(field).count(n)?;
+        }
+        let protocols = at.field("protocols");
+        for (name, n) in &c.protocols {
+            protocols.field(name).count(*n)?;
+        }
+        for (field, b64) in [
+            ("dns", &c.dns),
+            ("connect", &c.connect),
+            ("tls", &c.tls),
+            ("ttfb", &c.ttfb),
+        ] {
+            histogram(&at.field(field), b64)?;
+        }
+    }
+    if let Some(t) = &r.think {
+        histogram(&at.field("think"), t)?;
+    }
+    // Each request name's own recorder, under the same rules: the merge decodes every
+    // histogram in it.
+    let requests = at.field("requests");
+    for (i, q) in r.requests.iter().enumerate() {
+        recorder(&requests.index(i), q)?;
+    }
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! The rules a saved summary.json must keep: every count, time, rate and histogram in range and
 //! consistent with the others.
 
+use std::collections::BTreeMap;
+
 use hdrhistogram::Histogram;
 
 use crate::plan::spec::MAX_CONCURRENCY;
+use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
-    BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, ScenarioSummary, Summary,
+    BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, RequestSummary,
+    ScenarioSummary, Summary,
 };
 
 use super::*;
@@ -65,34 +69,17 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         .within(c.concurrency, 1, MAX_CONCURRENCY)?;
     at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
     let ops = c.operations;
-    at.field("operations").total(ops)?;
-    at.field("successes").total(c.successes)?;
-    let errors = at.field("errors");
-    for (k, n) in &c.errors {
-        errors.field(k).total(*n)?;
-    }
-    at.adds_up(
-        c.errors.values().copied().chain([c.successes]),
-        ops,
-        "successes and errors",
+    outcomes(
+        at,
+        Outcomes {
+            operations: ops,
+            successes: c.successes,
+            errors: &c.errors,
+            status_codes: &c.status_codes,
+            error_rate: c.error_rate,
+            bytes: c.bytes,
+        },
     )?;
-    let statuses = at.field("status_codes");
-    for (code, n) in &c.status_codes {
-        let at = statuses.field(code);
-        match code.parse::<u16>() {
-            Ok(100..=999) => at.total(*n)?,
-            _ => return Err(at.fail("not an HTTP status code (100 to 999)")),
-        }
-    }
-    let answered = c
-        .status_codes
-        .values()
-        .try_fold(0u64, |a, n| a.checked_add(*n));
-    if answered.is_none_or(|n| n > ops) {
-        return Err(statuses.fail(format!("count more responses than the {ops} operations")));
-    }
-    at.field("error_rate").fraction(c.error_rate)?;
-    at.field("bytes").total(c.bytes)?;
     at.field("wall_seconds").seconds(c.wall_seconds)?;
     at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
     at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
@@ -102,8 +89,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
     if let Some(x) = c.speedup {
         at.field("speedup").magnitude(x)?;
     }
-    let latency_at = at.field("latency_us");
-    latency(&latency_at, &c.latency_us)?;
+    latency(&at.field("latency_us"), &c.latency_us)?;
     at.field("latency_out_of_range")
         .total(c.latency_out_of_range)?;
     at.adds_up(
@@ -111,11 +97,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         ops,
         "latency_us.count and latency_out_of_range",
     )?;
-    if !c.histogram.is_empty() {
-        let at = at.field("histogram");
-        let h = histogram(&at, &c.histogram)?;
-        agrees(&at, &h, &c.latency_us)?;
-    }
+    latency_histogram(&at.field("histogram"), &c.histogram, &c.latency_us)?;
     let thresholds = at.field("thresholds");
     for (i, t) in c.thresholds.iter().enumerate() {
         let at = thresholds.index(i);
@@ -127,6 +109,122 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
     timeline(&at.field("timeline"), &c.timeline, c)?;
     if let Some(o) = &c.open {
         open(&at.field("open"), o, ops)?;
+    }
+    if let Some(x) = &c.connections {
+        connections(&at.field("connections"), x)?;
+    }
+    if let Some(t) = &c.think_us {
+        latency(&at.field("think_us"), t)?;
+    }
+    let requests = at.field("requests");
+    for (i, q) in c.requests.iter().enumerate() {
+        request(&requests.index(i), q)?;
+    }
+    Ok(())
+}
+
+/// What a cell and a request name both count: their operations and how they ended.
+pub(super) struct Outcomes<'a> {
+    operations: u64,
+    successes: u64,
+    errors: &'a BTreeMap<String, u64>,
+    status_codes: &'a BTreeMap<String, u64>,
+    error_rate: f64,
+    bytes: u64,
+}
+
+/// Counters in range, successes and errors adding up to the operations, no more responses than
+/// operations.
+pub(super) fn outcomes(at: &At, o: Outcomes) -> Check {
+    let ops = o.operations;
+    at.field("operations").total(ops)?;
+    at.field("successes").total(o.successes)?;
+    let errors = at.field("errors");
+    for (k, n) in o.errors {
+        errors.field(k).total(*n)?;
+    }
+    at.adds_up(
+        o.errors.values().copied().chain([o.successes]),
+        ops,
+        "successes and errors",
+    )?;
+    let statuses = at.field("status_codes");
+    for (code, n) in o.status_codes {
+        let at = statuses.field(code);
+        match code.parse::<u16>() {
+            Ok(100..=999) => at.total(*n)?,
+            _ => return Err(at.fail("not an HTTP status code (100 to 999)")),
+        }
+    }
+    let answered = o
+        .status_codes
+        .values()
+        .try_fold(0u64, |a, n| a.checked_add(*n));
+    if answered.is_none_or(|n| n > ops) {
+        return Err(statuses.fail(format!("count more responses than the {ops} operations")));
+    }
+    at.field("error_rate").fraction(o.error_rate)?;
+    at.field("bytes").total(o.bytes)
+}
+
+/// One request name's statistics: the cell's rules, but for the values above one hour (a
+/// request's are not counted apart, so its histogram may hold fewer values than operations).
+pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
+    if q.name.chars().any(char::is_control) {
+        return Err(at.field("name").fail("must not contain control characters"));
+    }
+    outcomes(
+        at,
+        Outcomes {
+            operations: q.operations,
+            successes: q.successes,
+            errors: &q.errors,
+            status_codes: &q.status_codes,
+            error_rate: q.error_rate,
+            bytes: q.bytes,
+        },
+    )?;
+    let latency_at = at.field("latency_us");
+    latency(&latency_at, &q.latency_us)?;
+    if q.latency_us.count > q.operations {
+        return Err(latency_at.field("count").fail(format!(
+            "{} values for {} operations",
+            q.latency_us.count, q.operations
+        )));
+    }
+    // Unlike a cell's, a request's histogram was there from the start.
+    let at = at.field("histogram");
+    if q.histogram.is_empty() {
+        return Err(at.fail("missing (every request name's latencies are written)"));
+    }
+    latency_histogram(&at, &q.histogram, &q.latency_us)
+}
+
+/// A latency histogram, when there is one (older summaries have none): valid, and holding what
+/// its latency summary says.
+pub(super) fn latency_histogram(at: &At, b64: &str, l: &LatencySummary) -> Check {
+    if b64.is_empty() {
+        return Ok(());
+    }
+    let h = histogram(at, b64)?;
+    agrees(at, &h, l)
+}
+
+pub(super) fn connections(at: &At, c: &ConnectionsSummary) -> Check {
+    at.field("opened").total(c.opened)?;
+    at.field("tls_handshakes").total(c.tls_handshakes)?;
+    at.field("tls_resumed").total(c.tls_resumed)?;
+    let protocols = at.field("protocols");
+    for (name, n) in &c.protocols {
+        protocols.field(name).total(*n)?;
+    }
+    for (field, l) in [
+        ("dns_us", &c.dns_us),
+        ("connect_us", &c.connect_us),
+        ("tls_us", &c.tls_us),
+        ("ttfb_us", &c.ttfb_us),
+    ] {
+        latency(&at.field(field), l)?;
     }
     Ok(())
 }
