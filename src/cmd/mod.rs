@@ -107,6 +107,13 @@ pub fn publish(
 ) -> Result<(), Error> {
     console.human(&reports::console::table(summary));
     console.human(&reports::console::gate(summary));
+    if console.quiet {
+        // Alone, the verdict line would say that it failed, not why.
+        let why = reports::console::why_failed(summary);
+        if !why.is_empty() {
+            tell!("{}", why.trim_matches('\n'));
+        }
+    }
     let path = reports::write_run(dir, summary, reporters)?;
     let verdict_line = format!(
         "verdict: {} · report: {}\n",

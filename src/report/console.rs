@@ -471,8 +471,8 @@ pub fn gate(summary: &Summary) -> String {
 }
 
 /// Every reason the run failed, one line each, just above the verdict line; nothing unless the
-/// verdict is `failed`.
-fn why_failed(summary: &Summary) -> String {
+/// verdict is `failed`. `--quiet` prints it too, on stderr: a failure's reasons are errors.
+pub fn why_failed(summary: &Summary) -> String {
     if summary.verdict != Verdict::Failed {
         return String::new();
     }

@@ -90,6 +90,25 @@ fn quiet_prints_the_verdict_line_alone() {
     );
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+
+    // Failed, the one line is joined by why, on stderr.
+    let failing = write_plan(
+        dir.path(),
+        "failing.yaml",
+        &QUICK.replace("error_rate < 1%", "p99 < 1us"),
+    );
+    let o = loadplan(
+        dir.path(),
+        &["run", path_str(&failing), "--out", path_str(&out), "-q"],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    assert!(o.stdout.starts_with("verdict: FAILED"), "{}", o.stdout);
+    assert!(
+        o.stderr.contains("why it failed") && o.stderr.contains("p99 < 1us"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
