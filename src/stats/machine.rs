@@ -79,7 +79,10 @@ pub fn check(
         let other = (m.busy_seconds - ours).max(0.0);
         out.other_seconds = Some(other);
         out.other_share = (m.busy_seconds > 0.0).then(|| other / m.busy_seconds);
-        out.other_cores = (m.wall_seconds > 0.0).then(|| other / m.wall_seconds);
+        // /proc/stat counts in ticks (10 ms): over a cell of a few milliseconds one tick reads
+        // as many cores. No more than the machine has.
+        out.other_cores =
+            (m.wall_seconds > 0.0).then(|| (other / m.wall_seconds).min(cores.max(1) as f64));
         let capacity = m.wall_seconds * cores.max(1) as f64;
         out.steal_share = (capacity > 0.0).then(|| m.steal_seconds / capacity);
         if let Some(busy) = out.other_cores.filter(|x| *x >= OTHER_CORES) {
@@ -195,6 +198,8 @@ mod tests {
             // The built-in server's CPU is loadplan's own.
             (sample(3.5, 0.0, Some(1.9)), 0.05, vec![]),
             (sample(1.5, 0.4, None), 0.0, vec![FlagKind::Steal]),
+            // More than the two cores the machine has: a tick's rounding, read as two.
+            (sample(9.5, 0.0, None), 2.0, vec![FlagKind::OtherLoad]),
         ];
         for (s, other_cores, flags) in cases {
             let mut c = cell(Model::Threads, 100, 2.0, 1.5);
