@@ -340,7 +340,11 @@ fn plan_errors_in_flows_stop_before_anything_is_sent() {
             good_capture.to_string(),
             "data file nothing.csv",
         ),
-        ("no-column", good_capture.to_string(), "`${id}`"),
+        (
+            "no-column",
+            good_capture.to_string(),
+            "data file `no-id.csv` has no column `id` (its columns: `user`, `password`)",
+        ),
     ];
     for (what, capture, message) in cases {
         let (_, o) = match what {
