@@ -13,6 +13,7 @@ mod resolve;
 pub mod spec;
 pub mod text;
 pub mod threshold;
+mod unset;
 mod wording;
 
 use std::path::{Path, PathBuf};
@@ -188,7 +189,10 @@ fn parse_guarded(
         Ok(plan) => return Ok(plan),
         Err(e) => e,
     };
-    let (line, column) = located(&first);
+    let (line, column) = match &first.unset {
+        Some(u) => u.first_use(text, located(&first)),
+        None => located(&first),
+    };
     let message = if first.unset.is_some() {
         every_unset_variable(&ctx, first, &located)
     } else {
@@ -266,16 +270,19 @@ fn every_unset_variable(
             break;
         }
     }
-    found.sort_by_key(|(at, _)| *at);
-    let places: Vec<(usize, &[String], &str)> = found
+    // Each place at its first use, in file order.
+    let mut places: Vec<((usize, usize), &unset::Unset)> = found
         .iter()
-        .filter_map(|((line, _), e)| {
+        .filter_map(|(at, e)| {
             e.unset
-                .as_ref()
-                .map(|u| (*line, u.names.as_slice(), u.note.as_str()))
+                .as_deref()
+                .map(|u| (u.first_use(ctx.source, *at), u))
         })
         .collect();
-    spec::unset_message(&places)
+    places.sort_by_key(|(at, _)| *at);
+    let places: Vec<(usize, &unset::Unset)> =
+        places.into_iter().map(|((line, _), u)| (line, u)).collect();
+    unset::message(&places)
 }
 
 /// Line `line` (1-based) of the text, cut to 200 characters, for the caret display.
@@ -381,7 +388,7 @@ mod tests {
             (
                 "  - name: a\n    targets: [\"${LOADPLAN_TEST_SURELY_UNSET}\"]\n    repeat: 1\n",
                 6,
-                15,
+                16,
                 "LOADPLAN_TEST_SURELY_UNSET",
             ),
             (

@@ -21,6 +21,7 @@ use super::spec::{
     Template, ThinkSpec,
 };
 use super::text::Text;
+use super::unset::{self, MissingColumns, Unset};
 
 /// Data files larger than this are refused: every worker process gets a copy.
 const MAX_DATA_BYTES: u64 = 64 << 20;
@@ -171,7 +172,8 @@ impl Scope<'_> {
     }
 
     /// The error for names no source provides: a capture of a later step is its own mistake;
-    /// anything else is an unset variable, with what else was looked at and a near name.
+    /// anything else is a column the data file lacks or an unset environment variable, with what
+    /// else was looked at and a near name.
     fn unknown(&self, names: Vec<String>, at: &Path) -> ResolveError {
         if let Some((n, step)) = names
             .iter()
@@ -185,7 +187,22 @@ impl Scope<'_> {
             );
         }
         let flow = !self.captured.is_empty() || !self.later.is_empty();
-        let mut note = match (self.data, flow) {
+        // With a data file, a name is taken for one of its columns unless it reads as an
+        // environment variable.
+        let columns = self.data.and_then(|d| {
+            let lacks: Vec<String> = names
+                .iter()
+                .filter(|n| !unset::reads_as_environment(n, &d.columns))
+                .cloned()
+                .collect();
+            (!lacks.is_empty()).then(|| MissingColumns {
+                file: d.file.clone(),
+                has: d.columns.clone(),
+                names: lacks,
+                flow,
+            })
+        });
+        let note = match (self.data, flow) {
             (Some(d), _) => format!(
                 ", nor a column of {} ({}){}",
                 d.file,
@@ -204,13 +221,18 @@ impl Scope<'_> {
                 .iter()
                 .flat_map(|d| d.columns.iter().map(String::as_str)),
         );
-        if let Some((name, near)) = names
+        let hint = names
             .iter()
             .find_map(|n| super::wording::suggest(n, known.clone()).map(|near| (n, near)))
-        {
-            note.push_str(&format!(": did you mean `${{{near}}}` for `${{{name}}}`?"));
-        }
-        ResolveError::unset(at.clone(), names, note)
+            .map(|(name, near)| format!(": did you mean `${{{near}}}` for `${{{name}}}`?"))
+            .unwrap_or_default();
+        let unset = Unset {
+            names,
+            note,
+            hint,
+            columns,
+        };
+        ResolveError::unset(at.clone(), unset)
     }
 }
 
@@ -655,8 +677,9 @@ mod tests {
         .expect("csv");
         std::fs::write(dir.path().join("empty.csv"), "user\n").expect("csv");
         let cases: [(String, usize, usize, &str); 6] = [
-            // `id` is in no column, no capture and no environment variable.
-            (FLOW.to_string(), 14, 25, "`UNDEFINED`"),
+            // `UNDEFINED` is in no column, no capture and no environment variable: the error
+            // points at its use.
+            (FLOW.to_string(), 14, 33, "`UNDEFINED`"),
             (
                 FLOW.replace("users.csv", "missing.csv"),
                 6,
@@ -674,8 +697,8 @@ mod tests {
                 FLOW.replace("Bearer ${token}", "Bearer ${later}")
                     .replace("think: { min: 10ms, max: 20ms }", "think: 5ms"),
                 14,
-                67,
-                "`${later}`",
+                75,
+                "no column `later`",
             ),
             (
                 FLOW.replace(
@@ -703,5 +726,27 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn a_column_the_data_file_lacks_is_named_as_such_where_it_is_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("users.csv"), "user,id\nann,1\n").expect("csv");
+        let e = plan_in(dir.path(), FLOW).expect_err("no password column");
+        assert_eq!(
+            e.message,
+            "data file `users.csv` has no column `password` (its columns: `user`, `id`), nor is it a capture of an earlier step or an environment variable"
+        );
+        // Line 9 is the login request; column 83 its `${password}`.
+        assert_eq!((e.line, e.column), (9, 83), "{e}");
+        // Two missing columns, and an unset environment variable beside them: each in its words.
+        std::fs::write(dir.path().join("users.csv"), "user\nann\n").expect("csv");
+        let scenario = FLOW.replace("${SECRET}", "${UNSET_KEY}");
+        let e = plan_in(dir.path(), &scenario).expect_err("no password, id or UNSET_KEY");
+        assert_eq!(
+            e.message,
+            "data file `users.csv` has no columns `password`, `id` (its columns: `user`), nor are they captures of earlier steps or environment variables; environment variable `UNSET_KEY` is not set\n  line 9: `${password}`\n  line 14: `${id}`\n  line 14: `${UNSET_KEY}`, nor a column of users.csv (user) or a capture of an earlier step"
+        );
+        assert_eq!((e.line, e.column), (9, 83), "{e}");
     }
 }

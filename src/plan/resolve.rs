@@ -13,6 +13,7 @@ use super::locate::Path;
 use super::requests::{self, HttpWorkload, Mix};
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
 use super::threshold::{self, Threshold};
+use super::unset::Unset;
 
 pub use super::model::Model;
 
@@ -295,14 +296,7 @@ pub(super) struct ResolveError {
     pub at: Path,
     /// Set when the error is variables no source provides: `plan::parse` then goes on looking
     /// for the others, so that one error names them all.
-    pub unset: Option<Unset>,
-}
-
-/// `${NAME}` references of one value that nothing provides.
-pub(super) struct Unset {
-    pub names: Vec<String>,
-    /// What else was looked at, or a near name (for flows and data files); may be empty.
-    pub note: String,
+    pub unset: Option<Box<Unset>>,
 }
 
 impl ResolveError {
@@ -314,12 +308,12 @@ impl ResolveError {
         }
     }
 
-    /// Variables of the value at `at` that the environment (and `note`'s sources) lack.
-    pub(super) fn unset(at: Path, names: Vec<String>, note: String) -> ResolveError {
+    /// Variables of the value at `at` that nothing provides.
+    pub(super) fn unset(at: Path, unset: Unset) -> ResolveError {
         ResolveError {
-            message: format!("{}{note}", spec::missing_message(&names)),
+            message: unset.message(),
             at,
-            unset: Some(Unset { names, note }),
+            unset: Some(Box::new(unset)),
         }
     }
 }
@@ -336,8 +330,15 @@ pub(super) struct Context<'a> {
 impl Context<'_> {
     /// The template's text with its variables substituted; a missing one is an error at `at`.
     fn expand(&self, t: &spec::Template, at: &Path) -> Result<String, ResolveError> {
-        t.expand(self.env)
-            .map_err(|missing| ResolveError::unset(at.clone(), missing, String::new()))
+        t.expand(self.env).map_err(|names| {
+            let unset = Unset {
+                names,
+                note: String::new(),
+                hint: String::new(),
+                columns: None,
+            };
+            ResolveError::unset(at.clone(), unset)
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -33,6 +33,9 @@ pub struct Shared {
     /// Whether requests keep statistics of their own (several names, or a flow); with one
     /// request, the cell's statistics are its.
     pub per_request: bool,
+    /// A user of the measured phase found the data file's unique rows used up: the cell did
+    /// less than its load asked. Set once per user that stops for it, never per operation.
+    pub ran_out: AtomicBool,
 }
 
 /// Where users meet before the measured phase: all of them (and a coordinator, in a worker
@@ -120,9 +123,13 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
         let outcome = stop.execute(&mut unit, op.n, &mut exchanges).await;
         let ended = Instant::now();
         shared.shape.done(&op);
-        let Some(outcome) = outcome.filter(|o| !o.exhausted) else {
+        let Some(outcome) = outcome else {
             break;
         };
+        if outcome.exhausted {
+            shared.ran_out.store(true, Ordering::Relaxed);
+            break;
+        }
         if op.measured {
             record(&op, &window, sent, ended, &outcome);
             shared.progress.fetch_add(1, Ordering::Relaxed);
@@ -267,6 +274,7 @@ mod tests {
                 yield_between_ops: true,
                 seed: 0,
                 per_request: false,
+                ran_out: AtomicBool::new(false),
             },
             prepared,
         )

@@ -340,7 +340,11 @@ fn plan_errors_in_flows_stop_before_anything_is_sent() {
             good_capture.to_string(),
             "data file nothing.csv",
         ),
-        ("no-column", good_capture.to_string(), "`${id}`"),
+        (
+            "no-column",
+            good_capture.to_string(),
+            "data file `no-id.csv` has no column `id` (its columns: `user`, `password`)",
+        ),
     ];
     for (what, capture, message) in cases {
         let (_, o) = match what {
@@ -400,4 +404,46 @@ fn a_weighted_mix_keeps_its_proportions() {
     let often = u(&request(c, "often")["operations"]) as f64;
     assert!((often / 10_000.0 - 0.9).abs() <= 0.01, "{often} of 10000");
     assert!(s["scenarios"][0]["seed"].is_u64(), "the seed is reported");
+}
+
+#[test]
+fn unique_rows_that_run_out_leave_the_cell_incomplete_and_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    users(d, 20);
+    let scenario = |name: &str, repeat: u64| {
+        format!(
+            "  - name: {name}\n    data: {{ file: users.csv, order: unique }}\n    flow:\n      - name: hello\n        request: \"/hello?user=${{user}}\"\n    repeat: {repeat}\n    models: [sequential, threads, async, processes]\n    concurrency: 2\n    workers: 2\n"
+        )
+    };
+    let plan = util::write_plan(
+        d,
+        "unique.yaml",
+        &format!(
+            "version: 1\nname: unique\nbase: builtin\nscenarios:\n{}{}",
+            scenario("enough", 20),
+            scenario("short", 30)
+        ),
+    );
+    let out = d.join("out");
+    let o = util::run_plan(d, &plan, &out);
+    assert_eq!(o.code, 1, "the run fails: {o:?}");
+    let s = util::summary(&out, "unique");
+    assert_eq!(s["verdict"], "failed");
+    for c in util::cells(&s, "enough") {
+        assert_eq!(u(&c["operations"]), 20, "{c}");
+        assert_eq!(c["complete"], true, "{c}");
+    }
+    for c in util::cells(&s, "short") {
+        assert_eq!(u(&c["operations"]), 20, "{c}");
+        assert_eq!(c["complete"], false, "{c}");
+        assert_eq!(
+            c["notes"],
+            serde_json::json!([
+                "data file `users.csv` ran out of unique rows after 20 iterations (30 planned)"
+            ]),
+            "{c}"
+        );
+    }
+    assert!(o.stdout.contains("ran out of unique rows"), "{}", o.stdout);
 }

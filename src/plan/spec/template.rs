@@ -121,34 +121,6 @@ pub fn missing_message(names: &[String]) -> String {
     }
 }
 
-/// The message for every unset variable of a plan: `places` are (line, names, note) in file
-/// order, `note` what else was looked at (see `requests.rs`). One place reads as
-/// [`missing_message`]; several are listed one per line under the names of them all.
-pub fn unset_message(places: &[(usize, &[String], &str)]) -> String {
-    if let [(_, names, note)] = places {
-        return format!("{}{note}", missing_message(names));
-    }
-    let mut all: Vec<&String> = Vec::new();
-    for name in places.iter().flat_map(|(_, names, _)| names.iter()) {
-        if !all.contains(&name) {
-            all.push(name);
-        }
-    }
-    let mut out = format!(
-        "{} environment variables are not set: {}",
-        all.len(),
-        all.iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for (line, names, note) in places {
-        let refs: Vec<String> = names.iter().map(|n| format!("`${{{n}}}`")).collect();
-        out.push_str(&format!("\n  line {line}: {}{note}", refs.join(", ")));
-    }
-    out
-}
-
 /// Splits a template into text and variable names; `$${` is a literal `${`.
 fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
     let mut rest = raw;

@@ -5,10 +5,10 @@
 //! Recording follows the threads, not the tasks (`run/sink.rs`): the runtime's threads hand their
 //! recorders over as they stop, once each, at shutdown; no lock while the load runs.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{measured, prepared, run_as_tasks, shared};
+use super::{measured, prepared, ran_out, run_as_tasks, shared};
 use crate::run::share::CellWork;
 use crate::run::user::Gate;
 use crate::run::{RunError, sink};
@@ -38,6 +38,7 @@ pub fn run(
     {
         out.recorder.merge(&r);
     }
+    ran_out(work, shared.ran_out.load(Ordering::Relaxed), &mut out);
     Ok(out)
 }
 

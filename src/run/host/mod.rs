@@ -16,14 +16,15 @@ pub mod threads;
 pub mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use super::shape::{Shape, Start};
 use super::share::CellWork;
 use super::user::{Gate, Shared};
 use super::{RunError, user};
+use crate::plan::Load;
 use crate::stats::{Measured, Recorder, rusage};
-use crate::workload::Prepared;
+use crate::workload::{Prepared, Resolved};
 
 /// What the users of a cell in this process share, with the start gate `gate`.
 fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
@@ -34,7 +35,32 @@ fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
         yield_between_ops: work.workload.is_cpu(),
         seed: work.seed,
         per_request: work.workload.per_request_stats(),
+        ran_out: AtomicBool::new(false),
     }
+}
+
+/// When the data file's unique rows ran out (`ran_out`), the cell did less than its load asked:
+/// it is incomplete, and says why with what it did. Call once `out` holds the whole recorder.
+fn ran_out(work: &CellWork, ran_out: bool, out: &mut Measured) {
+    if !ran_out {
+        return;
+    }
+    let Resolved::Http(http) = &work.workload else {
+        return;
+    };
+    let file = http
+        .data
+        .as_ref()
+        .map_or("the data file", |d| d.file.as_str());
+    let planned = match work.load {
+        Load::Repeat(_) => format!(" ({} planned)", work.share.ops),
+        Load::Duration(_) | Load::Users(_) | Load::Open { .. } => String::new(),
+    };
+    out.notes.push(format!(
+        "data file `{file}` ran out of unique rows after {} iterations{planned}",
+        out.recorder.operations
+    ));
+    out.complete = false;
 }
 
 /// The workload built for this process; shared connections' tasks run on `connections_on` when

@@ -38,6 +38,8 @@ struct Worker {
     ended: bool,
     cpu: Duration,
     peak_rss_bytes: u64,
+    /// Its final frame said the data file's unique rows ran out.
+    ran_out: bool,
 }
 
 /// A frame from worker `k`, or `None` when its stream ended.
@@ -110,7 +112,9 @@ async fn coordinate(work: &CellWork, parts: Vec<Share>, progress: &AtomicU64) ->
     for (k, wk) in workers.iter_mut().enumerate() {
         parts.push(reap(wk, k, w, wall).await);
     }
-    Measured::merge(parts)
+    let mut out = Measured::merge(parts);
+    super::ran_out(work, workers.iter().any(|x| x.ran_out), &mut out);
+    out
 }
 
 /// Keeps each worker's latest measurement until every stream has ended; a stop request closes
@@ -142,7 +146,7 @@ async fn collect(
                         .sum();
                     progress.store(done, Ordering::Relaxed);
                 }
-                Some((k, Some(Frame::Final { recorder, cpu, peak_rss_bytes }))) => {
+                Some((k, Some(Frame::Final { recorder, cpu, peak_rss_bytes, ran_out }))) => {
                     let wk = &mut workers[k];
                     if let Ok(r) = Recorder::try_from(recorder) {
                         wk.last = Some(r);
@@ -150,6 +154,7 @@ async fn collect(
                     }
                     wk.cpu = cpu;
                     wk.peak_rss_bytes = peak_rss_bytes;
+                    wk.ran_out = ran_out;
                     // The measured phase of this worker is over at its final frame, not when
                     // its process gets round to exiting.
                     wk.ended = true;
@@ -260,5 +265,6 @@ async fn spawn(
         ended: false,
         cpu: Duration::ZERO,
         peak_rss_bytes: 0,
+        ran_out: false,
     })
 }

@@ -10,10 +10,10 @@
 //! recorder per core (`run/sink.rs`), and each one's runtime is sized for the one connection it
 //! waits on.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{drive, measured, prepared, shared};
+use super::{drive, measured, prepared, ran_out, shared};
 use crate::run::share::CellWork;
 use crate::run::user::{self, Gate};
 use crate::run::{RunError, sink};
@@ -114,5 +114,7 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
     }
     // The driver counted its arrivals on this thread.
     recorder.merge(&sink::take());
-    Ok(measured(&shared, recorder, notes))
+    let mut out = measured(&shared, recorder, notes);
+    ran_out(work, shared.ran_out.load(Ordering::Relaxed), &mut out);
+    Ok(out)
 }

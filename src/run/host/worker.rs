@@ -15,7 +15,7 @@
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,8 @@ pub enum Frame {
         /// This process's CPU time since the measured start.
         cpu: Duration,
         peak_rss_bytes: u64,
+        /// The data file's unique rows ran out in this worker's share.
+        ran_out: bool,
     },
 }
 
@@ -167,6 +169,7 @@ async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> anyhow::Res
         recorder: RecorderWire::from(&sink::take()),
         cpu,
         peak_rss_bytes: rusage::peak_rss_bytes(),
+        ran_out: shared.ran_out.load(Ordering::Relaxed),
     })?;
     Ok(())
 }
@@ -216,6 +219,7 @@ mod tests {
                 recorder: RecorderWire::from(&rec),
                 cpu: Duration::from_micros(1234),
                 peak_rss_bytes: 42,
+                ran_out: true,
             },
         ];
         let mut bytes = Vec::new();
@@ -240,11 +244,13 @@ mod tests {
                 recorder,
                 cpu,
                 peak_rss_bytes,
+                ran_out,
             } => {
                 let r = Recorder::try_from(recorder.clone()).expect("recorder");
                 assert_eq!(r.operations, 1);
                 assert_eq!(*cpu, Duration::from_micros(1234));
                 assert_eq!(*peak_rss_bytes, 42);
+                assert!(*ran_out);
             }
             other => panic!("want a final frame, got {other:?}"),
         }
