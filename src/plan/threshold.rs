@@ -151,6 +151,12 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
     };
     let lhs = lhs.trim();
     let rhs = rhs.trim();
+    if rhs.starts_with(['<', '>', '=']) {
+        return Err(bad(&format!(
+            "`{}` is not a comparison: use <, <=, > or >=",
+            rest.split_whitespace().next().unwrap_or(rest)
+        )));
+    }
     // `name{model}`, `name{model=…}`, `name{phase=…}`, or several, comma-separated.
     let (name, qualifier, phase, request) = match lhs.split_once('{') {
         Some((n, q)) => {
@@ -377,6 +383,8 @@ mod tests {
             ("p98 < 1s", "unknown metric `p98`"),
             ("p99 < 250", "has no unit"),
             ("p99 < 5h", "unknown unit"),
+            ("p99 << 3ms", "`<<` is not a comparison"),
+            ("p99 <== 3ms", "`<==` is not a comparison"),
             ("error_rate < 150%", "between 0% and 100%"),
             ("speedup(fibers) > 2", "unknown model `fibers`"),
             ("speedup(sequential) > 2", "measured against sequential"),

@@ -342,8 +342,15 @@ impl<'de> Deserialize<'de> for Dur {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
                 let d = humantime::parse_duration(s.trim()).map_err(|e| {
+                    use humantime::DurationError as H;
+                    // humantime's own words point at byte offsets ("expected number at 0").
+                    let why = match e {
+                        H::UnknownUnit { unit, .. } => format!(": unknown unit `{unit}`"),
+                        H::NumberOverflow => ": too large".into(),
+                        _ => String::new(),
+                    };
                     E::custom(format!(
-                        "invalid duration `{s}` ({e}): write a number with a unit, like 250ms, 5s or 2m"
+                        "invalid duration `{s}`{why}: write a number with a unit, like 250ms, 5s or 2m"
                     ))
                 })?;
                 if d > MAX_DURATION {
@@ -423,6 +430,14 @@ mod tests {
         assert_eq!(ok.0, Duration::from_millis(250));
         for bad in ["5", "5x", "-1s", "2 days 1 year"] {
             assert!(serde_yaml::from_str::<Dur>(bad).is_err(), "{bad}");
+        }
+        // In words, without the parser's byte offsets.
+        for (bad, says) in [
+            ("fast", "invalid duration `fast`: write a number"),
+            ("5x", "invalid duration `5x`: unknown unit `x`: write"),
+        ] {
+            let e = serde_yaml::from_str::<Dur>(bad).expect_err(bad).to_string();
+            assert!(e.contains(says) && !e.contains(" at "), "{e}");
         }
     }
 }
