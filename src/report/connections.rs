@@ -203,10 +203,11 @@ fn mean_us(l: &LatencySummary) -> f64 {
 }
 
 /// Where the operations of cell `index` spent their time; `None` for a cell without
-/// connections or without operations.
+/// connections or without a successful operation (where every operation failed, the time after
+/// the phases that were timed is a failure's, not a body's).
 pub fn split(index: usize, c: &CellSummary) -> Option<Split> {
     let k = c.connections.as_ref()?;
-    if c.operations == 0 {
+    if c.operations == 0 || c.successes == 0 {
         return None;
     }
     let ops = c.operations as f64;
@@ -409,6 +410,17 @@ mod tests {
             "{x:?}"
         );
         c.operations = 0;
+        assert!(split(0, &c).is_none());
+    }
+
+    /// Every operation failed (a TLS handshake refused, say): the time past the timed phases is
+    /// the failures', and no breakdown calls it "body".
+    #[test]
+    fn a_cell_without_a_success_has_no_split() {
+        let mut c = sample().scenarios[0].cells[0].clone();
+        c.connections = Some(connections(4, 1));
+        assert!(split(0, &c).is_some());
+        c.successes = 0;
         assert!(split(0, &c).is_none());
     }
 
