@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
@@ -90,6 +91,9 @@ struct Ended {
     tls: bool,
     /// Its TLS handshake asked for a client certificate and the plan has none.
     asked_for_certificate: bool,
+    /// A response came back on it: the server took it, certificate or not (kept only where
+    /// `asked_for_certificate`).
+    answered: AtomicBool,
     fault: OnceLock<Failure>,
 }
 
@@ -134,6 +138,9 @@ impl Sender {
             Half::H1(s) => s.try_send_request(req).await,
             Half::H2(s) => s.try_send_request(req).await,
         };
+        if sent.is_ok() && self.ended.asked_for_certificate {
+            self.ended.answered.store(true, Ordering::Relaxed);
+        }
         sent.map_err(|e| self.failure("request", e.error()))
     }
 
@@ -148,11 +155,16 @@ impl Sender {
         match self.ended.fault.get() {
             Some(ended) if ended.kind == ErrorKind::Tls => ended.clone(),
             // The alert itself was lost (the server's reset can overtake it), but the handshake
-            // said enough.
-            _ if self.ended.asked_for_certificate => Failure::new(
-                ErrorKind::Tls,
-                "tls: the server asked for a client certificate, the plan gives none (tls.client_cert), and it closed the connection",
-            ),
+            // said enough, unless the server has answered on this connection since (a server
+            // that asks for a certificate may take a connection without one).
+            _ if self.ended.asked_for_certificate
+                && !self.ended.answered.load(Ordering::Relaxed) =>
+            {
+                Failure::new(
+                    ErrorKind::Tls,
+                    "tls: the server asked for a client certificate, the plan gives none (tls.client_cert), and it closed the connection",
+                )
+            }
             _ => found,
         }
     }
@@ -308,6 +320,7 @@ impl Connector {
         let ended = Arc::new(Ended {
             tls: tls.is_some(),
             asked_for_certificate: tls == Some(Asked::Certificate),
+            answered: AtomicBool::new(false),
             fault: OnceLock::new(),
         });
         if h2 {
