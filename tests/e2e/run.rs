@@ -331,10 +331,10 @@ fn validate_lists_cells_and_totals_without_sending() {
     let r = loadplan(root, &["validate", "plans/concurrency.yaml"]);
     assert_eq!(r.code, 0, "{r:?}");
     for line in [
-        "download-sites · sequential: 96 operations",
-        "download-sites · threads c=16: 96 operations",
+        "download-sites · sequential: 128 operations",
+        "download-sites · threads c=16: 128 operations",
         "sum-of-squares · processes c=2 w=2: 40 operations",
-        "total: 544 counted operations",
+        "total: 672 counted operations",
     ] {
         assert!(r.stdout.contains(line), "wants `{line}` in {}", r.stdout);
     }
