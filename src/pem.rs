@@ -21,6 +21,10 @@ pub enum PemError {
     Mismatch,
     #[error("the key is not usable: {0}")]
     Unusable(String),
+    /// The certificate cannot be read as a client certificate (so neither checked against its
+    /// key nor sent).
+    #[error("is not usable: {0}")]
+    Certificate(String),
 }
 
 /// Every certificate in a PEM file; at least one.
@@ -58,8 +62,26 @@ pub fn identity(
         .map_err(|e| PemError::Unusable(e.to_string()))?;
     CertifiedKey::new(certs.clone(), signing)
         .keys_match()
-        .map_err(|_| PemError::Mismatch)?;
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                PemError::Mismatch
+            }
+            // The certificate itself could not be read to compare: say that, not a mismatch.
+            rustls::Error::InvalidCertificate(c) => PemError::Certificate(certificate_words(&c)),
+            other => PemError::Unusable(other.to_string()),
+        })?;
     Ok((certs, key))
+}
+
+/// Why a certificate cannot be used, in words. The commonest case has a fix to give: an X.509
+/// v1 certificate, which `openssl x509 -req` makes unless given extensions.
+fn certificate_words(c: &rustls::CertificateError) -> String {
+    let raw = format!("{c:?}");
+    if raw.contains("UnsupportedCertVersion") {
+        "it is an X.509 version 1 certificate, and TLS needs version 3 (sign it with extensions, e.g. `openssl x509 -req … -extfile client.cnf`)".into()
+    } else {
+        raw
+    }
 }
 
 /// Whether `name` can be sent as SNI and verified: a DNS name or an IP address.

@@ -151,11 +151,20 @@ fn tls(ctx: &Context, keys: &Layered) -> Result<TlsSettings, ResolveError> {
             let key_pem = read_pem(ctx, &key_file, "client key", &key_at)?;
             if let (Some(cert_pem), Some(key_pem)) = (cert_pem, key_pem) {
                 crate::pem::certificates(cert_pem.as_bytes()).map_err(|e| {
-                    ResolveError::at(cert_at, format!("the client certificate {cert_file} {e}"))
+                    ResolveError::at(
+                        cert_at.clone(),
+                        format!("the client certificate {cert_file} {e}"),
+                    )
                 })?;
-                crate::pem::identity(cert_pem.as_bytes(), key_pem.as_bytes()).map_err(|e| {
-                    ResolveError::at(key_at, format!("the client key {key_file}: {e}"))
-                })?;
+                crate::pem::identity(cert_pem.as_bytes(), key_pem.as_bytes()).map_err(
+                    |e| match e {
+                        crate::pem::PemError::Certificate(_) => ResolveError::at(
+                            cert_at,
+                            format!("the client certificate {cert_file} {e}"),
+                        ),
+                        _ => ResolveError::at(key_at, format!("the client key {key_file}: {e}")),
+                    },
+                )?;
                 tls.client = Some(ClientIdentity { cert_pem, key_pem });
             }
         }
