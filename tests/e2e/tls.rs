@@ -352,6 +352,39 @@ fn mutual_tls_against_the_built_in_server() {
             "client.cnf",
         ],
     );
+    // The same request signed without extensions is an X.509 version 1 certificate: refused at
+    // load for what it is, not as a key that does not belong to it.
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "me.csr",
+            "-CA",
+            "client-ca.pem",
+            "-CAkey",
+            "client-ca.key",
+            "-CAcreateserial",
+            "-out",
+            "v1.pem",
+            "-days",
+            "2",
+        ],
+    );
+    let v1 = util::write_plan(
+        d,
+        "v1.yaml",
+        "version: 1\nname: v1\nbase: https://127.0.0.1:9\ndefaults: { tls: { client_cert: v1.pem, client_key: me.key } }\nscenarios:\n  - { name: p, targets: [/], repeat: 1 }\n",
+    );
+    let o = util::loadplan(d, &["validate", util::path_str(&v1)]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("v1.pem is not usable: it is an X.509 version 1 certificate"),
+        "{}",
+        o.stderr
+    );
     let server = Serve::start(&[
         "--tls",
         "--client-ca",
@@ -382,6 +415,63 @@ fn mutual_tls_against_the_built_in_server() {
         let said = c["error_messages"]["tls"].to_string();
         assert!(
             said.contains("CertificateRequired") || said.contains("client certificate"),
+            "{said}"
+        );
+    }
+    // A certificate signed by a CA the server does not trust: refused, a `tls` error too.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "other-ca.key",
+            "-out",
+            "other-ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=another client CA",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "me.csr",
+            "-CA",
+            "other-ca.pem",
+            "-CAkey",
+            "other-ca.key",
+            "-CAcreateserial",
+            "-out",
+            "stranger.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "client.cnf",
+        ],
+    );
+    let (_, s) = run(
+        d,
+        "stranger",
+        &plan(
+            "stranger",
+            ", client_cert: stranger.pem, client_key: me.key",
+        ),
+    );
+    for c in every_cell(&s) {
+        assert_eq!(u(&c["errors"]["tls"]), u(&c["operations"]), "{c}");
+        let said = c["error_messages"]["tls"].to_string();
+        assert!(
+            said.contains("UnknownCA") || said.contains("was sent tls.client_cert"),
             "{said}"
         );
     }

@@ -29,6 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::tls::Asked;
 use crate::plan::http::HttpVersion;
 use crate::workload::{ErrorKind, Setup};
 
@@ -76,23 +77,16 @@ enum Half {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// What a TLS handshake asked of the client that it could not give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asked {
-    Nothing,
-    Certificate,
-}
-
 /// Why a connection's task ended, for the requests that were waiting on it: hyper tells those
 /// only that they were cancelled ("connection closed"), and a server that refuses the client's
 /// certificate says why only in an alert the connection task reads.
 struct Ended {
     /// The connection runs over TLS: an `InvalidData` I/O error on it is the TLS layer's.
     tls: bool,
-    /// Its TLS handshake asked for a client certificate and the plan has none.
-    asked_for_certificate: bool,
-    /// A response came back on it: the server took it, certificate or not (kept only where
-    /// `asked_for_certificate`).
+    /// What its TLS handshake asked for: a client certificate, sent or not.
+    asked: Asked,
+    /// A response came back on it: the server took it, with its certificate or without (kept
+    /// only where a certificate was asked for).
     answered: AtomicBool,
     fault: OnceLock<Failure>,
 }
@@ -138,7 +132,7 @@ impl Sender {
             Half::H1(s) => s.try_send_request(req).await,
             Half::H2(s) => s.try_send_request(req).await,
         };
-        if sent.is_ok() && self.ended.asked_for_certificate {
+        if sent.is_ok() && self.ended.asked != Asked::Nothing {
             self.ended.answered.store(true, Ordering::Relaxed);
         }
         sent.map_err(|e| self.failure("request", e.error()))
@@ -157,15 +151,18 @@ impl Sender {
             // The alert itself was lost (the server's reset can overtake it), but the handshake
             // said enough, unless the server has answered on this connection since (a server
             // that asks for a certificate may take a connection without one).
-            _ if self.ended.asked_for_certificate
-                && !self.ended.answered.load(Ordering::Relaxed) =>
-            {
-                Failure::new(
+            _ if self.ended.answered.load(Ordering::Relaxed) => found,
+            _ => match self.ended.asked {
+                Asked::Nothing => found,
+                Asked::NoCertificate => Failure::new(
                     ErrorKind::Tls,
                     "tls: the server asked for a client certificate, the plan gives none (tls.client_cert), and it closed the connection",
-                )
-            }
-            _ => found,
+                ),
+                Asked::CertificateSent => Failure::new(
+                    ErrorKind::Tls,
+                    "tls: the server asked for a client certificate, was sent tls.client_cert, and closed the connection before answering (it refused the certificate?)",
+                ),
+            },
         }
     }
 }
@@ -273,10 +270,11 @@ impl Connector {
                 let mut asked = Asked::Nothing;
                 let mut connecting = std::pin::pin!(tls.connect(name.clone(), tcp));
                 let stream = std::future::poll_fn(|cx| {
-                    super::tls::asked_for_certificate();
+                    super::tls::asked();
                     let polled = connecting.as_mut().poll(cx);
-                    if super::tls::asked_for_certificate() {
-                        asked = Asked::Certificate;
+                    match super::tls::asked() {
+                        Asked::Nothing => {}
+                        now => asked = now,
                     }
                     polled
                 })
@@ -319,7 +317,7 @@ impl Connector {
         let failed = |e: hyper::Error| Failure::new(ErrorKind::Connect, format!("handshake: {e}"));
         let ended = Arc::new(Ended {
             tls: tls.is_some(),
-            asked_for_certificate: tls == Some(Asked::Certificate),
+            asked: tls.unwrap_or(Asked::Nothing),
             answered: AtomicBool::new(false),
             fault: OnceLock::new(),
         });

@@ -12,7 +12,7 @@ use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::sign::CertifiedKey;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::plan::http::{HttpVersion, TlsSettings};
@@ -68,7 +68,7 @@ pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConf
     let builder = if settings.insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(Arc::clone(&provider))))
     } else {
         let mut roots = RootCertStore::empty();
         // A system root that rustls cannot use is skipped, as every TLS client does.
@@ -84,50 +84,71 @@ pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConf
         }
         builder.with_root_certificates(roots)
     };
-    let mut config = match &settings.client {
-        None => builder.with_client_cert_resolver(Arc::new(NoCertificate)),
+    let mine = match &settings.client {
+        None => None,
         Some(id) => {
             let (certs, key) = crate::pem::identity(id.cert_pem.as_bytes(), id.key_pem.as_bytes())
                 .map_err(|e| format!("the client certificate: {e}"))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| format!("the client certificate: {e}"))?
+            let certified = CertifiedKey::from_der(certs, key, &provider)
+                .map_err(|e| format!("the client certificate: {e}"))?;
+            Some(SingleCertAndKey::from(certified))
         }
     };
+    let mut config = builder.with_client_cert_resolver(Arc::new(Noting(mine)));
     config.alpn_protocols = alpn(version);
     Ok(config)
 }
 
+/// What a server's TLS handshake asked of the client about a client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// Nothing: no client certificate was asked for.
+    Nothing,
+    /// A certificate, and the plan has none.
+    NoCertificate,
+    /// A certificate, and the plan's `tls.client_cert` was sent.
+    CertificateSent,
+}
+
 thread_local! {
-    /// A server asked this thread's TLS handshake for a client certificate, and there was none.
-    static ASKED: Cell<bool> = const { Cell::new(false) };
+    /// What a server asked of this thread's latest TLS handshake step.
+    static ASKED: Cell<Asked> = const { Cell::new(Asked::Nothing) };
 }
 
-/// Whether a server asked for a client certificate the plan does not have, in a handshake step
-/// on this thread since the last call (which this call forgets). rustls asks the resolver during
-/// a poll of the handshake, so a caller that asks right after each poll learns about its own.
-pub fn asked_for_certificate() -> bool {
-    ASKED.replace(false)
+/// What a server asked for in a handshake step on this thread since the last call (which this
+/// call forgets). rustls asks the resolver during a poll of the handshake, so a caller that asks
+/// right after each poll learns about its own handshake.
+pub fn asked() -> Asked {
+    ASKED.replace(Asked::Nothing)
 }
 
-/// No client certificate, as with rustls' `with_no_client_auth`, and a note of each server that
-/// asks for one: a server that then refuses the connection says why only in an alert that its
-/// reset can overtake (see `connect.rs`).
+/// The plan's client certificate, if any, as rustls' `with_client_auth_cert` and
+/// `with_no_client_auth` give it, and a note of each server that asks for one: a server that
+/// then refuses the connection says why only in an alert that its reset can overtake (see
+/// `connect.rs`).
 #[derive(Debug)]
-struct NoCertificate;
+struct Noting(Option<SingleCertAndKey>);
 
-impl ResolvesClientCert for NoCertificate {
+impl ResolvesClientCert for Noting {
     fn resolve(
         &self,
-        _root_hint_subjects: &[&[u8]],
-        _sigschemes: &[SignatureScheme],
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        ASKED.set(true);
-        None
+        let chosen = self
+            .0
+            .as_ref()
+            .and_then(|c| c.resolve(root_hint_subjects, sigschemes));
+        ASKED.set(if chosen.is_some() {
+            Asked::CertificateSent
+        } else {
+            Asked::NoCertificate
+        });
+        chosen
     }
 
     fn has_certs(&self) -> bool {
-        false
+        self.0.is_some()
     }
 }
 
