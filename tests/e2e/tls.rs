@@ -294,84 +294,21 @@ fn mutual_tls_against_the_built_in_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     // A CA for clients and a client certificate it signed, made with openssl.
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "client-ca.key",
-            "-out",
-            "client-ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=loadplan client CA",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "me.key",
-            "-out",
-            "me.csr",
-            "-subj",
-            "/CN=loadplan test client",
-        ],
-    );
+    client_ca(d, "client-ca", "/CN=loadplan client CA");
+    let request = [
+        "-keyout",
+        "me.key",
+        "-out",
+        "me.csr",
+        "-subj",
+        "/CN=loadplan test client",
+    ];
+    openssl(d, &[&["req"][..], P256_KEY, &request].concat());
     std::fs::write(d.join("client.cnf"), "extendedKeyUsage=clientAuth\n").expect("write");
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "me.csr",
-            "-CA",
-            "client-ca.pem",
-            "-CAkey",
-            "client-ca.key",
-            "-CAcreateserial",
-            "-out",
-            "me.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "client.cnf",
-        ],
-    );
+    sign(d, "client-ca", "me.pem", true);
     // The same request signed without extensions is an X.509 version 1 certificate: refused at
     // load for what it is, not as a key that does not belong to it.
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "me.csr",
-            "-CA",
-            "client-ca.pem",
-            "-CAkey",
-            "client-ca.key",
-            "-CAcreateserial",
-            "-out",
-            "v1.pem",
-            "-days",
-            "2",
-        ],
-    );
+    sign(d, "client-ca", "v1.pem", false);
     let v1 = util::write_plan(
         d,
         "v1.yaml",
@@ -419,46 +356,8 @@ fn mutual_tls_against_the_built_in_server() {
         );
     }
     // A certificate signed by a CA the server does not trust: refused, a `tls` error too.
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "other-ca.key",
-            "-out",
-            "other-ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=another client CA",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "me.csr",
-            "-CA",
-            "other-ca.pem",
-            "-CAkey",
-            "other-ca.key",
-            "-CAcreateserial",
-            "-out",
-            "stranger.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "client.cnf",
-        ],
-    );
+    client_ca(d, "other-ca", "/CN=another client CA");
+    sign(d, "other-ca", "stranger.pem", true);
     let (_, s) = run(
         d,
         "stranger",
@@ -477,6 +376,49 @@ fn mutual_tls_against_the_built_in_server() {
     }
     let (code, _, _) = server.stop();
     assert_eq!(code, Some(0));
+}
+
+/// A P-256 certificate authority `{name}.pem` with its key `{name}.key`, made with openssl.
+fn client_ca(d: &Path, name: &str, subject: &str) {
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let rest = [
+        "-keyout", &key, "-out", &pem, "-days", "2", "-subj", subject,
+    ];
+    openssl(d, &[&["req", "-x509"][..], P256_KEY, &rest].concat());
+}
+
+/// A new P-256 key, unencrypted, for `openssl req`.
+const P256_KEY: &[&str] = &[
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// `me.csr` signed by CA `ca` into `out`: with `client.cnf`'s extensions (version 3), or
+/// without any (version 1).
+fn sign(d: &Path, ca: &str, out: &str, extensions: bool) {
+    let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
+    let mut args = vec![
+        "x509",
+        "-req",
+        "-in",
+        "me.csr",
+        "-CA",
+        &pem,
+        "-CAkey",
+        &key,
+        "-CAcreateserial",
+        "-out",
+        out,
+        "-days",
+        "2",
+    ];
+    if extensions {
+        args.extend(["-extfile", "client.cnf"]);
+    }
+    openssl(d, &args);
 }
 
 #[test]
