@@ -254,7 +254,7 @@ pub fn failure_count(f: &[Failure]) -> String {
     ]
     .into_iter()
     .filter(|(k, _)| *k > 0)
-    .map(|(k, word)| format!("{k} {word}{}", if k == 1 { "" } else { "s" }))
+    .map(|(k, word)| crate::units::count(k, word))
     .collect();
     match parts.as_slice() {
         [] => "nothing".into(),
