@@ -1,7 +1,7 @@
 //! A scenario's HTTP settings: TLS (its files read and checked at load), the protocol, how many
 //! connections the users share, and whether a connection outlives a request.
 //!
-//! Input: the `tls`, `http`, `connections` and `connection` keys of `defaults` and of the
+//! Input: the `tls`, `http`, `connections`, `connection` and `retry` keys of `defaults` and of the
 //! scenario (a scenario's own value wins, key by key, `tls` field by field). Output:
 //! [`HttpSettings`], plain data that travels as-is to worker processes. Key material is held as
 //! PEM text only to be handed to the TLS library: no `Debug`, error or output ever shows it.
@@ -25,6 +25,9 @@ pub struct HttpSettings {
     /// The users of a cell share this many connections; `None`: one connection per user.
     pub connections: Option<NonZeroUsize>,
     pub policy: ConnectionPolicy,
+    /// Whether an idempotent request whose reused connection broke before any byte of its
+    /// response is sent once more on a new connection.
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +47,17 @@ pub enum ConnectionPolicy {
     KeepAlive,
     /// A new connection, and handshake, for every request.
     PerRequest,
+}
+
+/// `retry: true` (default) or `false`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetryPolicy {
+    /// Once, on a new connection, for an idempotent request whose reused connection broke
+    /// before any byte of its response came back (RFC 9110 §9.2.2).
+    #[default]
+    Reused,
+    /// Never: every such failure is a `protocol` error.
+    Never,
 }
 
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +132,10 @@ pub(super) fn resolve(
         policy: match own.connection.or(defaults.connection) {
             None | Some(ConnectionSpec::KeepAlive) => ConnectionPolicy::KeepAlive,
             Some(ConnectionSpec::PerRequest) => ConnectionPolicy::PerRequest,
+        },
+        retry: match own.retry.or(defaults.retry) {
+            None | Some(true) => RetryPolicy::Reused,
+            Some(false) => RetryPolicy::Never,
         },
     })
 }

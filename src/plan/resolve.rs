@@ -374,6 +374,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         http: d.http,
         connections: d.connections,
         connection: d.connection,
+        retry: d.retry,
     };
     let rounds = match (spec.rounds, d.rounds) {
         (Some(_), Some(_)) => {

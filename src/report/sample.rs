@@ -33,6 +33,7 @@ pub fn sample() -> Summary {
         operations: 4,
         successes: 4 - errors,
         errors: [("status".to_string(), errors)].into_iter().collect(),
+        retried: 0,
         status_codes: [("200".to_string(), 4 - errors), ("503".to_string(), errors)]
             .into_iter()
             .filter(|(_, n)| *n > 0)
@@ -274,6 +275,7 @@ fn flow_steps(c: &CellSummary, h: &hdrhistogram::Histogram<u64>) -> Vec<RequestS
         operations,
         successes: operations - errors,
         errors: [("status".to_string(), errors)].into_iter().collect(),
+        retried: 0,
         error_rate: if operations == 0 {
             0.0
         } else {

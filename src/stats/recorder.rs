@@ -74,6 +74,9 @@ pub struct Recorder {
     pub requests: Vec<Recorder>,
     /// Flows: each iteration's think time.
     pub think: Option<Box<Histogram<u64>>>,
+    /// HTTP requests sent once more on a new connection after their reused one broke before
+    /// any byte of the response (see `workload::Exchange::retried`).
+    pub retried: u64,
 }
 
 /// What an open model measures beside the corrected latency.
@@ -125,6 +128,7 @@ impl Default for Recorder {
             connections: None,
             requests: Vec::new(),
             think: None,
+            retried: 0,
         }
     }
 }
@@ -184,12 +188,14 @@ impl Recorder {
     /// `per_request`, its own statistics under its name. `at`: its end since the cell started.
     pub fn record_exchange(&mut self, at: Duration, e: &Exchange, per_request: bool) {
         self.connections.get_or_insert_with(Box::default).record(e);
+        self.retried += u64::from(e.retried);
         if !per_request {
             return;
         }
         if self.requests.len() <= e.stats {
             self.requests.resize_with(e.stats + 1, Recorder::default);
         }
+        self.requests[e.stats].retried += u64::from(e.retried);
         let outcome = Outcome {
             status: e.status,
             bytes: e.bytes,
@@ -257,6 +263,7 @@ impl Recorder {
         }
         self.bytes += other.bytes;
         self.out_of_range += other.out_of_range;
+        self.retried += other.retried;
         self.timeline.merge(&other.timeline);
         if let Some(o) = &other.open {
             self.open_stats().merge(o);
@@ -549,7 +556,8 @@ pub struct RecorderWire {
     pub latency: String,
     pub operations: u64,
     pub successes: u64,
-    /// Counts by [`ErrorKind::index`]; files from before the `tls` category have five.
+    /// Counts by [`ErrorKind::index`]; files from before the `tls` category have five, from
+    /// before `dns` and `protocol` six.
     pub errors: Vec<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<(ErrorKind, Vec<String>)>,
@@ -565,6 +573,12 @@ pub struct RecorderWire {
     pub requests: Vec<RecorderWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retried: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// [`OpenStats`] on the wire.
@@ -618,6 +632,7 @@ impl From<&Recorder> for RecorderWire {
             connections: r.connections.as_deref().map(ConnWire::from),
             requests: r.requests.iter().map(RecorderWire::from).collect(),
             think: r.think.as_deref().map(histogram_to_base64),
+            retried: r.retried,
         }
     }
 }
@@ -645,13 +660,20 @@ impl TryFrom<RecorderWire> for Recorder {
             );
         }
         let mut errors = [0; ErrorKind::ALL.len()];
-        // Five categories before `tls` came second: an old file's counts shift past it.
+        // Five categories before `tls` came second: an old file's counts shift past it. Later
+        // categories (`dns`, `protocol`) were appended: a file from before them has six.
         let old_order = w.errors.len() == 5;
         for (i, n) in w.errors.iter().enumerate() {
             let at = if old_order && i > 0 { i + 1 } else { i };
             match errors.get_mut(at) {
                 Some(slot) => *slot = *n,
-                None => return Err(format!("{} error categories, expected 6", w.errors.len())),
+                None => {
+                    return Err(format!(
+                        "{} error categories, expected {}",
+                        w.errors.len(),
+                        ErrorKind::ALL.len()
+                    ));
+                }
             }
         }
         Ok(Recorder {
@@ -690,6 +712,7 @@ impl TryFrom<RecorderWire> for Recorder {
                 None => None,
                 Some(t) => Some(Box::new(histogram_from_base64(&t)?)),
             },
+            retried: w.retried,
         })
     }
 }

@@ -170,8 +170,15 @@ pub struct CellSummary {
     /// Measured operations (warm-up excluded).
     pub operations: u64,
     pub successes: u64,
-    /// Error category → count; every category is present, zero or not.
+    /// Error category → count: `dns`, `connect`, `tls`, `protocol`, `timeout`, `status`,
+    /// `body`, `expectation`. Every category is present, zero or not (a summary written before
+    /// `dns` and `protocol` existed lacks them: read them as zero).
     pub errors: BTreeMap<String, u64>,
+    /// HTTP requests sent a second time, on a new connection, after their reused connection
+    /// broke before any byte of the response arrived (idempotent methods only; `retry: false`
+    /// turns it off). Their latency counts from the first attempt.
+    #[serde(default)]
+    pub retried: u64,
     /// HTTP status code → count of responses.
     #[serde(default)]
     pub status_codes: BTreeMap<String, u64>,
@@ -259,8 +266,11 @@ pub struct RequestSummary {
     pub name: String,
     pub operations: u64,
     pub successes: u64,
-    /// Errors by category (connect, tls, timeout, status, body, expectation).
+    /// Errors by category (dns, connect, tls, protocol, timeout, status, body, expectation).
     pub errors: BTreeMap<String, u64>,
+    /// Requests of this name sent a second time on a new connection (see the cell's `retried`).
+    #[serde(default)]
+    pub retried: u64,
     /// Errors over operations, a fraction.
     pub error_rate: f64,
     /// Responses by status code.
@@ -287,6 +297,7 @@ impl CellSummary {
             operations: 0,
             successes: 0,
             errors: BTreeMap::new(),
+            retried: 0,
             status_codes: BTreeMap::new(),
             error_rate: 0.0,
             bytes: 0,

@@ -602,11 +602,7 @@ fn failing_targets_become_counted_errors_in_every_model() {
         ("slow-body", format!("{}x", slow.url()), "timeout"),
         ("truncated-chunked", format!("{}x", chunked.url()), "body"),
         ("storm-503", "/status?code=503".to_string(), "status"),
-        (
-            "dns",
-            "http://loadplan-test.invalid/x".to_string(),
-            "connect",
-        ),
+        ("dns", "http://loadplan-test.invalid/x".to_string(), "dns"),
     ];
     let mut plan = String::from(
         "version: 1\nname: failing\nbase: builtin\ndefaults: { timeout: 300ms, thresholds: [\"error_rate <= 100%\"] }\nscenarios:\n",

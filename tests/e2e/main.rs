@@ -6,6 +6,7 @@
 mod util;
 
 mod cli;
+mod errors;
 mod export;
 mod faults;
 mod flows;

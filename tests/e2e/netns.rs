@@ -101,13 +101,13 @@ fn setns(ns: &impl AsRawFd) -> io::Result<()> {
 
 /// A network namespace of the test's own (`ip netns add`). When dropped, whatever still runs in
 /// it is killed by pid and the namespace deleted, taking its links, addresses and rules along.
-struct Netns {
+pub(super) struct Netns {
     name: String,
     file: File,
 }
 
 impl Netns {
-    fn add(name: String) -> Netns {
+    pub(super) fn add(name: String) -> Netns {
         must(&format!("ip netns add {name}"));
         match File::open(format!("/run/netns/{name}")) {
             Ok(file) => Netns { name, file },
@@ -119,7 +119,7 @@ impl Netns {
     }
 
     /// Runs `f` on a thread of its own inside this namespace (the test's threads stay out).
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    pub(super) fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         std::thread::scope(|s| {
             s.spawn(|| {
                 setns(&self.file).expect("enter the namespace");
@@ -131,7 +131,7 @@ impl Netns {
     }
 
     /// Makes `cmd` start inside this namespace. The namespace must outlive the spawn.
-    fn enter(&self, cmd: &mut Command) {
+    pub(super) fn enter(&self, cmd: &mut Command) {
         let fd = self.file.as_raw_fd();
         // SAFETY: between fork and exec the child only calls setns(2), which allocates nothing;
         // `fd` is still open there (the parent holds it until after the spawn).
@@ -146,7 +146,7 @@ impl Netns {
     }
 
     /// `ip netns exec NAME LINE`, which must succeed.
-    fn exec(&self, line: &str) -> String {
+    pub(super) fn exec(&self, line: &str) -> String {
         must(&format!("ip netns exec {} {line}", self.name))
     }
 }

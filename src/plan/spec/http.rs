@@ -79,13 +79,14 @@ pub enum ConnectionSpec {
     PerRequest,
 }
 
-/// The four keys, as a scenario or `defaults` wrote them.
+/// The five keys, as a scenario or `defaults` wrote them.
 #[derive(Debug, Clone, Default)]
 pub struct HttpKeys {
     pub tls: Option<TlsSpec>,
     pub http: Option<HttpVersionSpec>,
     pub connections: Option<NonZeroUsize>,
     pub connection: Option<ConnectionSpec>,
+    pub retry: Option<bool>,
 }
 
 impl HttpKeys {
@@ -94,5 +95,6 @@ impl HttpKeys {
             && self.http.is_none()
             && self.connections.is_none()
             && self.connection.is_none()
+            && self.retry.is_none()
     }
 }

@@ -97,6 +97,11 @@ pub struct DefaultsSpec {
     /// `keep-alive` (default) or `per-request`.
     #[serde(default)]
     pub connection: Option<ConnectionSpec>,
+    /// `true` (default): an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) whose
+    /// reused connection breaks before any byte of its response arrives is sent once more on a
+    /// new connection, and counted as `retried`; `false`: it is a `protocol` error.
+    #[serde(default)]
+    pub retry: Option<bool>,
     #[serde(default)]
     pub thresholds: Option<Vec<Threshold>>,
     /// The same as `rounds` at the top level (a plan sets it in one place only).
@@ -156,7 +161,7 @@ pub struct ScenarioSpec {
     pub warmup: Option<u64>,
     pub expect: Option<ExpectSpec>,
     pub headers: Option<Headers>,
-    /// `tls`, `http`, `connections`, `connection`.
+    /// `tls`, `http`, `connections`, `connection`, `retry`.
     pub http: HttpKeys,
     pub data: Option<DataSpec>,
     pub cookies: bool,
@@ -230,6 +235,11 @@ pub struct RawScenario {
     /// `keep-alive` (default) or `per-request`.
     #[serde(default)]
     connection: Option<ConnectionSpec>,
+    /// `true` (default): an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) whose
+    /// reused connection breaks before any byte of its response arrives is sent once more on a
+    /// new connection, and counted as `retried`; `false`: it is a `protocol` error.
+    #[serde(default)]
+    retry: Option<bool>,
     #[serde(default)]
     thresholds: Option<Vec<Threshold>>,
 }
@@ -320,6 +330,7 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             http: r.http,
             connections: r.connections,
             connection: r.connection,
+            retry: r.retry,
         };
         if matches!(workload, WorkloadSpec::Cpu(_))
             && (r.expect.is_some()
@@ -329,7 +340,7 @@ impl TryFrom<RawScenario> for ScenarioSpec {
                 || r.cookies.is_some())
         {
             return Err(format!(
-                "scenario `{}`: `expect`, `headers`, `tls`, `http`, `connections`, `connection`, `data` and `cookies` apply to HTTP, not to `cpu`",
+                "scenario `{}`: `expect`, `headers`, `tls`, `http`, `connections`, `connection`, `retry`, `data` and `cookies` apply to HTTP, not to `cpu`",
                 r.name
             ));
         }

@@ -3,9 +3,13 @@
 //!
 //! Input: an [`Endpoint`] and the scenario's protocol and TLS settings. Output: a [`Sender`] that
 //! carries requests, and the [`Setup`] it cost; or a failure with its category and a message
-//! that names no host (a host may come from a secret variable) and no key. A request that fails
-//! on an open connection is classified here too: `tls` when the TLS layer ended it (a refused
-//! client certificate surfaces only after the handshake), else `connect`.
+//! that names no host (a host may come from a secret variable) and no key. Failures are named by
+//! phase: `dns` (the name did not resolve), `connect` (no TCP connection), `tls` (the handshake,
+//! or the TLS layer ending a connection later: a refused client certificate surfaces only after
+//! the handshake), and `protocol` for everything that breaks once a connection exists, with how
+//! far the response had come (`protocol: reset after 27 bytes of the response head`). Each
+//! connection counts the bytes it reads, so that a failure can say so and a caller can tell a
+//! request nothing came back for (which an idempotent request may safely be sent again for).
 //!
 //! Names are resolved by the system's resolver, except those RFC 6761 sets apart: `localhost`
 //! (and `*.localhost`) is the loopback interface, and `*.invalid` never resolves; both are
@@ -13,7 +17,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
@@ -49,11 +53,13 @@ impl Endpoint {
     }
 }
 
-/// Why a connection could not be opened.
+/// Why a connection could not be opened, or a request on it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub kind: ErrorKind,
     pub message: String,
+    /// A request failed on an open connection before any byte of its response came back.
+    pub unanswered: bool,
 }
 
 impl Failure {
@@ -61,6 +67,7 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            unanswered: false,
         }
     }
 }
@@ -89,6 +96,18 @@ struct Ended {
     /// only where a certificate was asked for).
     answered: AtomicBool,
     fault: OnceLock<Failure>,
+    /// Bytes read from the connection so far (TLS records' payload, or TCP bytes).
+    read: AtomicU64,
+}
+
+/// How many bytes a connection has read so far: a handle that outlives the request that took it.
+#[derive(Clone)]
+pub struct Meter(Arc<Ended>);
+
+impl Meter {
+    pub fn read(&self) -> u64 {
+        self.0.read.load(Ordering::Relaxed)
+    }
 }
 
 pub const HTTP1: &str = "HTTP/1.1";
@@ -100,6 +119,10 @@ impl Sender {
             Half::H1(s) => s.is_closed(),
             Half::H2(s) => s.is_closed(),
         }
+    }
+
+    pub fn meter(&self) -> Meter {
+        Meter(Arc::clone(&self.ended))
     }
 
     pub fn is_h2(&self) -> bool {
@@ -128,6 +151,7 @@ impl Sender {
 
     /// Sends a request and waits for its response's head.
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
+        let before = self.ended.read.load(Ordering::Relaxed);
         let sent = match &mut self.half {
             Half::H1(s) => s.try_send_request(req).await,
             Half::H2(s) => s.try_send_request(req).await,
@@ -135,15 +159,31 @@ impl Sender {
         if sent.is_ok() && self.ended.asked != Asked::Nothing {
             self.ended.answered.store(true, Ordering::Relaxed);
         }
-        sent.map_err(|e| self.failure("request", e.error()))
+        sent.map_err(|mut e| {
+            let written = e.take_message().is_none();
+            let mut f = self.failure("request", e.error());
+            if f.kind == ErrorKind::Protocol {
+                // On HTTP/2 other streams' bytes share the count: only HTTP/1.1's is this
+                // response's alone.
+                let got = self
+                    .ended
+                    .read
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(before);
+                let bytes = (!self.is_h2()).then_some(got);
+                f.message = phase_message(e.error(), written, bytes);
+                f.unanswered = got == 0;
+            }
+            f
+        })
     }
 
     /// Why a request failed on this connection: `tls` when TLS is among hyper's causes, or ended
-    /// the connection the request was waiting on; else `connect`, in the words of hyper and of
+    /// the connection the request was waiting on; else `protocol`, in the words of hyper and of
     /// the deepest cause (`request: connection error: Connection reset by peer`).
     fn failure(&self, what: &str, e: &hyper::Error) -> Failure {
         let found = classify(what, e, self.ended.tls);
-        if found.kind != ErrorKind::Connect {
+        if found.kind != ErrorKind::Protocol {
             return found;
         }
         match self.ended.fault.get() {
@@ -167,8 +207,9 @@ impl Sender {
     }
 }
 
-/// `e` as a failure: `tls` when a cause is rustls' (or, on a TLS connection, an I/O error of
-/// kind `InvalidData`, which only the TLS layer raises), else `connect`.
+/// `e`, an error on an open connection, as a failure: `tls` when a cause is rustls' (or, on a TLS
+/// connection, an I/O error of kind `InvalidData`, which only the TLS layer raises), else
+/// `protocol`: the connection existed, so it is never `connect`.
 fn classify(what: &str, e: &hyper::Error, tls: bool) -> Failure {
     let mut deepest = None;
     let mut next = std::error::Error::source(e);
@@ -191,12 +232,58 @@ fn classify(what: &str, e: &hyper::Error, tls: bool) -> Failure {
     }
     let message = match deepest {
         Some(c) => match c.downcast_ref::<std::io::Error>() {
-            Some(io) => format!("{what}: {e}: {}", io_message(io)),
-            None => format!("{what}: {e}: {c}"),
+            Some(io) => format!("protocol: {what}: {e}: {}", io_message(io)),
+            None => format!("protocol: {what}: {e}: {c}"),
         },
-        None => format!("{what}: {e}"),
+        None => format!("protocol: {what}: {e}"),
     };
-    Failure::new(ErrorKind::Connect, message)
+    Failure::new(ErrorKind::Protocol, message)
+}
+
+/// What broke a request on an open HTTP connection, and how far its response had come:
+/// `protocol: reset after 27 bytes of the response head`, `protocol: closed before any byte of
+/// the response`. `bytes`: what the connection read since the request was sent (`None` on
+/// HTTP/2, where other streams share the count).
+fn phase_message(e: &hyper::Error, written: bool, bytes: Option<u64>) -> String {
+    let io = io_cause(e);
+    let what = if e.is_parse_too_large() {
+        "the response head is too large".to_string()
+    } else if e.is_parse() {
+        format!("malformed response head ({e})")
+    } else if e.is_incomplete_message() {
+        "closed".to_string()
+    } else if let Some(io) = io {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::BrokenPipe => "reset".to_string(),
+            _ => format!("connection error ({})", io_message(io)),
+        }
+    } else if e.is_canceled() || e.is_closed() {
+        "closed".to_string()
+    } else {
+        e.to_string()
+    };
+    let phase = match bytes {
+        _ if !written => "before the request was sent".to_string(),
+        Some(0) => "before any byte of the response".to_string(),
+        Some(1) => "after 1 byte of the response head".to_string(),
+        Some(n) => format!("after {n} bytes of the response head"),
+        None => "before the response head was complete (HTTP/2)".to_string(),
+    };
+    format!("protocol: {what} {phase}")
+}
+
+/// The I/O error among `e`'s causes, if any.
+fn io_cause(e: &hyper::Error) -> Option<&std::io::Error> {
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        next = cause.source();
+    }
+    None
 }
 
 /// Opens connections for one scenario.
@@ -313,13 +400,20 @@ impl Connector {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = TokioIo::new(io);
-        let failed = |e: hyper::Error| Failure::new(ErrorKind::Connect, format!("handshake: {e}"));
+        // The connection exists: a failed HTTP handshake (HTTP/2's preface) is the protocol's.
+        let failed = |e: hyper::Error| {
+            Failure::new(ErrorKind::Protocol, format!("protocol: handshake: {e}"))
+        };
         let ended = Arc::new(Ended {
             tls: tls.is_some(),
             asked: tls.unwrap_or(Asked::Nothing),
             answered: AtomicBool::new(false),
             fault: OnceLock::new(),
+            read: AtomicU64::new(0),
+        });
+        let io = TokioIo::new(Counted {
+            io,
+            ended: Arc::clone(&ended),
         });
         if h2 {
             let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
@@ -431,6 +525,64 @@ impl AsyncWrite for Alerted {
     }
 }
 
+/// A connection's byte stream, counting what is read from it into its [`Ended`].
+struct Counted<S> {
+    io: S,
+    ended: Arc<Ended>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let out = Pin::new(&mut self.io).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before) as u64;
+        if read > 0 {
+            self.ended.read.fetch_add(read, Ordering::Relaxed);
+        }
+        out
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// Drives a connection to its end and keeps why it ended, before the connection is dropped (which
 /// cancels the requests still waiting on it), so that they can be told.
 async fn drive<C>(conn: C, ended: Arc<Ended>)
@@ -468,7 +620,7 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
     };
     if name == "invalid" || name.ends_with(".invalid") {
         return Err(Failure::new(
-            ErrorKind::Connect,
+            ErrorKind::Dns,
             "dns: the name does not resolve (.invalid names never do: RFC 6761)",
         ));
     }
@@ -487,13 +639,10 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
     }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
         .await
-        .map_err(|e| Failure::new(ErrorKind::Connect, format!("dns: {}", io_message(&e))))?
+        .map_err(|e| Failure::new(ErrorKind::Dns, format!("dns: {}", io_message(&e))))?
         .collect();
     if addrs.is_empty() {
-        return Err(Failure::new(
-            ErrorKind::Connect,
-            "dns: no address for the name",
-        ));
+        return Err(Failure::new(ErrorKind::Dns, "dns: no address for the name"));
     }
     Ok((addrs, true))
 }
@@ -553,8 +702,8 @@ mod tests {
             .build()
             .expect("runtime");
         let cases: [(&str, Result<bool, ErrorKind>); 4] = [
-            ("nothing.invalid", Err(ErrorKind::Connect)),
-            ("INVALID.", Err(ErrorKind::Connect)),
+            ("nothing.invalid", Err(ErrorKind::Dns)),
+            ("INVALID.", Err(ErrorKind::Dns)),
             ("localhost", Ok(false)),
             ("api.localhost", Ok(false)),
         ];

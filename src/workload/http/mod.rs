@@ -15,6 +15,14 @@
 //! its steps in order, each request built from the iteration's variables (`request.rs`), checked
 //! and captured from (`check.rs`), a pause after it. Each user keeps its own cookie jar. The
 //! timeout covers each request's whole exchange: connecting, sending, reading the body.
+//!
+//! A server may close a kept connection at any moment (an idle timeout, or after every response
+//! without saying `Connection: close`), and a request written just then gets no answer. As HTTP
+//! allows (RFC 9110 §9.2.2) and Go's and curl's clients do, a request with an idempotent method
+//! whose *reused* connection breaks before any byte of its response arrives is sent once more,
+//! on a new connection; the exchange says so (`retried`) and its latency counts from the first
+//! attempt. Other methods are never sent twice: theirs is a `protocol` error. `retry: false`
+//! turns this off.
 
 mod check;
 mod connect;
@@ -35,13 +43,13 @@ use hyper::header::HeaderValue;
 use rustls::pki_types::ServerName;
 use tokio::time::{Instant, Sleep};
 
-use super::{ErrorKind, Exchange, Outcome};
-use crate::plan::http::{ConnectionPolicy, HttpVersion};
+use super::{ErrorKind, Exchange, Outcome, Setup};
+use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
 use crate::plan::requests::{DataTable, HttpWorkload, Mix};
 use crate::plan::spec::DataOrder;
 use check::{Captures, Seen};
 pub use connect::Sender;
-use connect::{Connector, Endpoint};
+use connect::{Connector, Endpoint, Meter};
 use request::PreparedRequest;
 
 pub(super) use tls::system_root_count;
@@ -68,6 +76,7 @@ pub struct HttpTarget {
     endpoints: Vec<Endpoint>,
     timeout: Duration,
     policy: ConnectionPolicy,
+    retry: RetryPolicy,
     connector: Connector,
     /// `connections: N`: one pool per endpoint.
     pools: Option<Vec<pool::Pool>>,
@@ -175,6 +184,7 @@ impl HttpTarget {
             endpoints,
             timeout,
             policy: w.settings.policy,
+            retry: w.settings.retry,
             connector: Connector::new(tls, w.settings.version),
             pick,
             data: w.data.clone(),
@@ -285,6 +295,43 @@ pub struct Session {
     /// The last response's header map, emptied, for the next request's headers (see
     /// [`PreparedRequest::build`]).
     spare: HeaderMap,
+    /// How far the request under way has come, for when its timeout drops it half-way.
+    progress: Progress,
+}
+
+/// How far one request has come: kept in the session, not the request's future, because a
+/// timeout drops that future and must still say what it had done.
+#[derive(Default)]
+struct Progress {
+    /// The connection it opened (not yet handed to its exchange).
+    opened: Option<Setup>,
+    /// The connection it was written on, and what that had read before.
+    sent_on: Option<(Meter, u64)>,
+    /// Its response's head had arrived.
+    head: bool,
+    /// Response body bytes read.
+    body: u64,
+    /// The last attempt failed on its connection before any byte of the response came back.
+    unanswered: bool,
+}
+
+impl Progress {
+    /// Where a request stood when its time ran out, in words.
+    fn phase(&self) -> String {
+        match &self.sent_on {
+            None => "before a connection was open".into(),
+            Some(_) if self.head => match self.body {
+                0 => "after the response head, before any byte of the body".into(),
+                1 => "after the response head and 1 byte of the body".into(),
+                n => format!("after the response head and {n} bytes of the body"),
+            },
+            Some((meter, before)) => match meter.read().saturating_sub(*before) {
+                0 => "before any byte of the response".into(),
+                1 => "after 1 byte of the response head".into(),
+                n => format!("after {n} bytes of the response head"),
+            },
+        }
+    }
 }
 
 /// How one request went, beside what its own statistics keep.
@@ -306,6 +353,7 @@ impl Session {
             jar: target.cookies.then(cookie_store::CookieStore::default),
             jar_used: false,
             spare: HeaderMap::new(),
+            progress: Progress::default(),
             target,
         }
     }
@@ -412,6 +460,7 @@ impl Session {
         };
         let began = Instant::now();
         let deadline = began + target.timeout;
+        self.progress = Progress::default();
         // Created here, not in `new`: a timer needs the runtime, which a session may outlive.
         let mut timer = self
             .timer
@@ -439,15 +488,19 @@ impl Session {
         done.unwrap_or_else(|| {
             // The connection may still carry a late response: never reuse it.
             self.own[req.endpoint] = None;
-            failed_done(
+            let mut done = failed_done(
                 req.stats,
                 ErrorKind::Timeout,
                 &format!(
-                    "no complete response within the timeout of {}",
-                    humantime::format_duration(target.timeout)
+                    "no complete response within the timeout of {}, {}",
+                    humantime::format_duration(target.timeout),
+                    self.progress.phase()
                 ),
                 began.elapsed(),
-            )
+            );
+            // A connection it opened was opened, even if nothing came of it.
+            done.exchange.setup = self.progress.opened.take().map(Box::new);
+            done
         })
     }
 
@@ -472,7 +525,10 @@ impl Session {
                 match kept {
                     Some(s) => (s, None, None),
                     None => match target.connector.open(endpoint).await {
-                        Ok((s, setup)) => (s, Some(setup), None),
+                        Ok((s, setup)) => {
+                            self.progress.opened = Some(setup.clone());
+                            (s, Some(setup), None)
+                        }
                         Err(f) => {
                             return failed_done(req.stats, f.kind, &f.message, began.elapsed());
                         }
@@ -485,7 +541,10 @@ impl Session {
                 match lease.sender.take() {
                     Some(s) => (s, None, Some(lease)),
                     None => match target.connector.open(endpoint).await {
-                        Ok((s, setup)) => (s, Some(setup), Some(lease)),
+                        Ok((s, setup)) => {
+                            self.progress.opened = Some(setup.clone());
+                            (s, Some(setup), Some(lease))
+                        }
                         Err(f) => {
                             pool.give_back(lease, None);
                             return failed_done(req.stats, f.kind, &f.message, began.elapsed());
@@ -499,6 +558,7 @@ impl Session {
             // A kept connection the server closed meanwhile: open a fresh one.
             match target.connector.open(endpoint).await {
                 Ok((s, done)) => {
+                    self.progress.opened = Some(done.clone());
                     setup = Some(done);
                     sender = s;
                 }
@@ -513,6 +573,27 @@ impl Session {
         let per_request = target.policy == ConnectionPolicy::PerRequest;
         let start = std::time::Instant::now();
         let mut exchange = self.send(req, &mut sender, captures, start).await;
+        let retry = setup.is_none()
+            && self.progress.unanswered
+            && target.retry == RetryPolicy::Reused
+            && idempotent(&req.method);
+        if retry {
+            // The server closed the kept connection as the request went out (RFC 9110 §9.2.2):
+            // once more on a new one. Its setup is this exchange's; its time is the request's.
+            match target.connector.open(endpoint).await {
+                Ok((s, done)) => {
+                    self.progress.opened = Some(done.clone());
+                    setup = Some(done);
+                    sender = s;
+                    exchange = self.send(req, &mut sender, captures, start).await;
+                }
+                Err(f) => {
+                    exchange.error = Some(f.kind);
+                    exchange.message = Some(f.message);
+                }
+            }
+            exchange.retried = true;
+        }
         let end = std::time::Instant::now();
         // Per request, the whole exchange is the operation; kept, the setup is not the request's.
         let (from, excluded) = if per_request {
@@ -521,9 +602,13 @@ impl Session {
             (start, start - began)
         };
         exchange.latency = end - from;
+        self.progress.opened = None;
         exchange.setup = setup.map(Box::new);
         let keep = !sender.is_closed()
-            && !matches!(exchange.error, Some(ErrorKind::Connect | ErrorKind::Tls))
+            && !matches!(
+                exchange.error,
+                Some(ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Protocol)
+            )
             && !per_request;
         match (&target.pools, lease) {
             (Some(pools), Some(lease)) => {
@@ -553,6 +638,9 @@ impl Session {
             message: Some(message),
             ..Exchange::default()
         };
+        self.progress.unanswered = false;
+        self.progress.head = false;
+        self.progress.body = 0;
         if let Err(f) = sender.ready().await {
             return failed(f.kind, f.message);
         }
@@ -571,10 +659,16 @@ impl Session {
             Ok(r) => r,
             Err(e) => return failed(ErrorKind::Expectation, e.0),
         };
+        let meter = sender.meter();
+        self.progress.sent_on = Some((meter.clone(), meter.read()));
         let response = match sender.send(request).await {
             Ok(r) => r,
-            Err(f) => return failed(f.kind, f.message),
+            Err(f) => {
+                self.progress.unanswered = f.unanswered;
+                return failed(f.kind, f.message);
+            }
         };
+        self.progress.head = true;
         let ttfb = start.elapsed();
         let status = response.status().as_u16();
         let (parts, mut body) = response.into_parts();
@@ -595,6 +689,7 @@ impl Session {
                 Ok(f) => {
                     if let Some(d) = f.data_ref() {
                         bytes += d.len() as u64;
+                        self.progress.body = bytes;
                         if keep_body && kept.len() < MAX_KEPT_BODY {
                             let room = MAX_KEPT_BODY - kept.len();
                             kept.extend_from_slice(&d[..d.len().min(room)]);
@@ -602,7 +697,8 @@ impl Session {
                     }
                 }
                 Err(e) => {
-                    broken = Some(format!("body: {e}"));
+                    let noun = if bytes == 1 { "byte" } else { "bytes" };
+                    broken = Some(format!("body: {e}, after {bytes} {noun} of the body"));
                     break;
                 }
             }
@@ -634,8 +730,24 @@ impl Session {
             message,
             ttfb: Some(ttfb),
             setup: None,
+            retried: false,
         }
     }
+}
+
+/// Whether a request with this method may be sent twice with the effect of once (RFC 9110
+/// §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
+fn idempotent(method: &hyper::Method) -> bool {
+    use hyper::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
 }
 
 fn failed_done(stats: usize, kind: ErrorKind, message: &str, latency: Duration) -> Done {
