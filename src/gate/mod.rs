@@ -4,7 +4,8 @@
 //! Thresholds are checked on every cell they apply to and their results stored in the summary; a
 //! baseline comparison is stored beside them. Errors fail by default: a cell with any error that
 //! no `error_rate` threshold covers gets a failed entry of its own among its threshold results
-//! (unit `errors`), so that every output names the cell and says why. The verdict alone decides
+//! (unit `errors`), so that every output names the cell and says why. An `error_rate` threshold
+//! of one category (`error_rate{category=protocol} < 1%`) covers that category's errors only. The verdict alone decides
 //! the exit code: a run stopped by a signal is `interrupted`; a failed threshold (the default
 //! error rule included), a regression against the baseline, or a cell that lost part of its work
 //! (a dead worker) make it `failed`. Must not do I/O.
@@ -52,9 +53,12 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
                 .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
                 .collect();
             c.thresholds = applying.iter().map(|t| check(t, c)).collect();
-            let covered = applying.iter().any(|t| t.metric == Metric::ErrorRate);
-            if !covered {
-                c.thresholds.extend(errors_by_default(c));
+            let rates = || applying.iter().filter(|t| t.metric == Metric::ErrorRate);
+            if !rates().any(|t| t.category.is_none()) {
+                let accepted: Vec<&str> = rates()
+                    .filter_map(|t| t.category.map(|k| k.as_str()))
+                    .collect();
+                c.thresholds.extend(errors_by_default(c, &accepted));
             }
         }
     }
@@ -121,7 +125,21 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             "us",
         ),
         (Metric::ErrorRate, _) => (
-            Some(request.map_or(c.error_rate, |r| r.error_rate)),
+            Some(match t.category {
+                None => request.map_or(c.error_rate, |r| r.error_rate),
+                Some(k) => {
+                    let (errors, operations) = match request {
+                        Some(r) => (&r.errors, r.operations),
+                        None => (&c.errors, c.operations),
+                    };
+                    let n = errors.get(k.as_str()).copied().unwrap_or(0);
+                    if operations > 0 {
+                        n as f64 / operations as f64
+                    } else {
+                        0.0
+                    }
+                }
+            }),
             "fraction",
         ),
         (Metric::Throughput, _) => (
@@ -166,19 +184,20 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
 pub const DEFAULT_ERROR_RULE: &str =
     "no errors (the rule when no `error_rate` threshold covers the cell)";
 
-/// The default rule for a cell no `error_rate` threshold covers: any error fails it. Recorded only
+/// The default rule for a cell no `error_rate` threshold covers: any error fails it, but those of
+/// the `accepted` categories (which `error_rate{category=…}` thresholds cover). Recorded only
 /// when it fails, as a threshold result whose unit is `errors` (observed: the count, limit 0).
-fn errors_by_default(c: &CellSummary) -> Option<ThresholdResult> {
-    let errors: u64 = c.errors.values().sum();
+fn errors_by_default(c: &CellSummary, accepted: &[&str]) -> Option<ThresholdResult> {
+    let counted = || {
+        c.errors
+            .iter()
+            .filter(|(k, n)| **n > 0 && !accepted.contains(&k.as_str()))
+    };
+    let errors: u64 = counted().map(|(_, n)| n).sum();
     if errors == 0 {
         return None;
     }
-    let kinds: Vec<String> = c
-        .errors
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect();
+    let kinds: Vec<String> = counted().map(|(k, n)| format!("{n} {k}")).collect();
     Some(ThresholdResult {
         expression: DEFAULT_ERROR_RULE.into(),
         observed: Some(errors as f64),
@@ -314,6 +333,26 @@ mod tests {
             ("\"error_rate < 1%\"", 3, false, Verdict::Failed),
             // A threshold for another model does not cover this cell.
             ("\"error_rate{sequential} < 50%\"", 3, true, Verdict::Failed),
+            // A category's threshold covers that category (the errors here are `connect`)...
+            (
+                "\"error_rate{category=connect} < 50%\"",
+                3,
+                false,
+                Verdict::Passed,
+            ),
+            (
+                "\"error_rate{category=connect} < 1%\"",
+                3,
+                false,
+                Verdict::Failed,
+            ),
+            // ...and no other.
+            (
+                "\"error_rate{category=protocol} < 50%\"",
+                3,
+                true,
+                Verdict::Failed,
+            ),
         ];
         for (thresholds, errors, default, verdict) in cases {
             let mut c = cell(Model::Async, 1, errors as f64 / 100.0, None);

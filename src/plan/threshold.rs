@@ -1,5 +1,7 @@
 //! Threshold expressions as written in a plan: `p99 < 250ms`, `error_rate < 1%`,
-//! `throughput > 100/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`.
+//! `throughput > 100/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`,
+//! one connection phase (`p99{phase=tls}`), one request (`p99{request=login}`) or, for error
+//! rates, one error category (`error_rate{category=protocol} < 1%`).
 //!
 //! Input: the expression text. Output: a typed [`Threshold`] with its limit in the metric's base
 //! unit (µs, a fraction, operations per second, a ratio). Parsing only; the gate evaluates.
@@ -10,6 +12,7 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::model::Model;
+use crate::workload::ErrorKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -22,6 +25,8 @@ pub struct Threshold {
     pub phase: Option<Phase>,
     /// One request's figures (`p99{request=login}`): a target's or a flow step's name.
     pub request: Option<String>,
+    /// The errors of one category only (`error_rate{category=protocol}`).
+    pub category: Option<ErrorKind>,
     pub op: Op,
     /// In the metric's base unit: µs, fraction, per second, or ratio.
     pub limit: f64,
@@ -119,7 +124,7 @@ impl<'de> Deserialize<'de> for Threshold {
     }
 }
 
-const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms` or `p99{phase=tls} < 20ms`";
+const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms`, `p99{phase=tls} < 20ms` or `error_rate{category=protocol} < 1%`";
 
 fn model(name: &str) -> Result<Model, String> {
     let name = name.trim();
@@ -158,6 +163,7 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         )));
     }
     // `name{model}`, `name{model=…}`, `name{phase=…}`, or several, comma-separated.
+    let mut category = None;
     let (name, qualifier, phase, request) = match lhs.split_once('{') {
         Some((n, q)) => {
             let q = q.strip_suffix('}').ok_or_else(|| bad("unclosed `{`"))?;
@@ -174,6 +180,14 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
                                 ))
                             })?;
                         phase_q = Some(p);
+                    }
+                    Some(("category", v)) => {
+                        category = Some(ErrorKind::from_name(v).ok_or_else(|| {
+                            bad(&format!(
+                                "unknown error category `{v}`, expected {}",
+                                ErrorKind::names()
+                            ))
+                        })?);
                     }
                     Some(("model", v)) => model_q = Some(model(v).map_err(|e| bad(&e))?),
                     Some(("request", v)) if !v.is_empty() => request_q = Some(v.to_string()),
@@ -217,6 +231,9 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
     if phase.is_some() && !matches!(metric, Metric::Latency(_)) {
         return Err(bad("a phase has latencies only: p50, p99, max…"));
     }
+    if category.is_some() && metric != Metric::ErrorRate {
+        return Err(bad("an error category qualifies error_rate only"));
+    }
     if request.is_some() && (phase.is_some() || matches!(metric, Metric::Speedup(_))) {
         return Err(bad(
             "a request has latencies, error_rate and throughput, not phases or speedups",
@@ -246,6 +263,7 @@ pub fn parse(text: &str) -> Result<Threshold, String> {
         model: qualifier,
         phase,
         request,
+        category,
         op,
         limit,
     })
@@ -315,6 +333,36 @@ mod tests {
         for (text, want) in cases {
             match (parse(text), want) {
                 (Ok(t), Ok((phase, model))) => assert_eq!((t.phase, t.model), (phase, model)),
+                (Err(e), Err(msg)) => assert!(e.contains(msg), "{text}: {e}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn categories_qualify_error_rates_only() {
+        let cases: [(&str, Result<(Option<ErrorKind>, Option<&str>), &str>); 6] = [
+            (
+                "error_rate{category=protocol} < 1%",
+                Ok((Some(ErrorKind::Protocol), None)),
+            ),
+            (
+                "error_rate{category = dns, request=login} <= 5%",
+                Ok((Some(ErrorKind::Dns), Some("login"))),
+            ),
+            ("error_rate < 1%", Ok((None, None))),
+            (
+                "error_rate{category=reset} < 1%",
+                Err("unknown error category `reset`, expected dns, connect, tls, protocol"),
+            ),
+            ("p99{category=timeout} < 1s", Err("error_rate only")),
+            ("throughput{category=body} > 1/s", Err("error_rate only")),
+        ];
+        for (text, want) in cases {
+            match (parse(text), want) {
+                (Ok(t), Ok(want)) => {
+                    assert_eq!((t.category, t.request.as_deref()), want, "{text}")
+                }
                 (Err(e), Err(msg)) => assert!(e.contains(msg), "{text}: {e}"),
                 (got, _) => panic!("{text}: {got:?}"),
             }
