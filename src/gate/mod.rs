@@ -197,7 +197,9 @@ fn errors_by_default(c: &CellSummary, accepted: &[&str]) -> Option<ThresholdResu
     if errors == 0 {
         return None;
     }
-    let kinds: Vec<String> = counted().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut kinds: Vec<(&String, &u64)> = counted().collect();
+    kinds.sort_by_key(|(k, _)| crate::stats::category_rank(k));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     Some(ThresholdResult {
         expression: DEFAULT_ERROR_RULE.into(),
         observed: Some(errors as f64),

@@ -63,6 +63,9 @@ pub struct Row {
     pub cell: usize,
     pub label: String,
     pub opened: u64,
+    /// Requests sent once more on a new connection after their reused one broke before any
+    /// byte of the response (counted among `opened`).
+    pub retried: u64,
     /// Operations per connection (`40.0`, `1.00`), `-` when none was opened.
     pub per_connection: String,
     /// `16`, or `16 (12 resumed)`.
@@ -93,6 +96,7 @@ pub fn rows(s: &ScenarioSummary) -> Vec<Row> {
                 cell: i,
                 label: c.label(),
                 opened: k.opened,
+                retried: c.retried,
                 per_connection: if k.opened == 0 {
                     "-".into()
                 } else {
@@ -315,6 +319,7 @@ mod tests {
                 cell: 0,
                 label: "sequential".into(),
                 opened: 1,
+                retried: 0,
                 per_connection: "4.00".into(),
                 handshakes: "1".into(),
                 protocols: "HTTP/1.1".into(),

@@ -292,7 +292,7 @@ fn requests(s: &ScenarioSummary) -> String {
                 [
                     format!("{label} · {}", printable(&r.request)),
                     r.operations.to_string(),
-                    format!("{} ({})", r.errors, r.error_rate),
+                    format!("{} ({}){}", r.errors, r.error_rate, r.retried_after()),
                     printable(&r.status_codes),
                     r.p50,
                     r.p90,
@@ -315,12 +315,13 @@ fn requests(s: &ScenarioSummary) -> String {
 /// The scenario's connections under its cells: one row per cell, then where an operation's
 /// time went; nothing for a scenario without connections.
 fn connections(s: &ScenarioSummary) -> String {
-    let rows: Vec<[String; 9]> = connections::rows(s)
+    let rows: Vec<[String; 10]> = connections::rows(s)
         .into_iter()
         .map(|r| {
             [
                 r.label,
                 r.opened.to_string(),
+                r.retried.to_string(),
                 r.per_connection,
                 r.handshakes,
                 r.protocols,
@@ -337,6 +338,7 @@ fn connections(s: &ScenarioSummary) -> String {
     let header = [
         "connections",
         "opened",
+        "retried",
         "ops/conn",
         "handshakes",
         "protocol",
@@ -539,7 +541,7 @@ mod tests {
         let t = table(&s);
         assert!(t.contains("(runner busy 2.00% in sequential) — WARNING: TLS certificates NOT verified (tls.insecure)\n"));
         assert!(
-            t.contains("  sequential          1      4.00           1  HTTP/1.1"),
+            t.contains("  sequential          1        0      4.00           1  HTTP/1.1"),
             "{t}"
         );
         assert!(

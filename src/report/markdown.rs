@@ -246,12 +246,13 @@ fn requests(sc: &crate::stats::ScenarioSummary) -> String {
     for g in &groups {
         for r in &g.rows {
             md.push_str(&format!(
-                "| {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} ({}){} | {} | {} | {} | {} | {} | {} |\n",
                 g.label,
                 esc(&r.request),
                 r.operations,
                 r.errors,
                 r.error_rate,
+                r.retried_after(),
                 esc(&r.status_codes),
                 r.p50,
                 r.p90,
@@ -272,13 +273,14 @@ fn connections(sc: &crate::stats::ScenarioSummary) -> String {
         return String::new();
     }
     let mut md = String::from(
-        "\nConnections (setup timed once per connection, first byte once per request; p50 / p99):\n\n| cell | connections | ops/conn. | TLS handshakes | protocol | DNS | connect | TLS | first byte |\n|---|---:|---:|---:|---|---:|---:|---:|---:|\n",
+        "\nConnections (setup timed once per connection, first byte once per request; p50 / p99):\n\n| cell | connections | retried | ops/conn. | TLS handshakes | protocol | DNS | connect | TLS | first byte |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
     );
     for r in &rows {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.label,
             r.opened,
+            r.retried,
             r.per_connection,
             r.handshakes,
             esc(&r.protocols),
@@ -376,7 +378,7 @@ mod tests {
             "- ❌ **failed** · sample · async c=2 w=1: did not complete: a worker exited\n",
             "- ✅ passed · sequential: `p99 < 100ms`, observed 52.0ms\n",
             "- ❌ **failed** · async c=2 w=1: `p99 < 100ms`, observed 52.0ms\n",
-            "| sequential | 1 | 4.00 | 1 | HTTP/1.1 | - | 150µs / 300µs | 2.00ms / 3.00ms | 1.00ms / 40.0ms |\n",
+            "| sequential | 1 | 0 | 4.00 | 1 | HTTP/1.1 | - | 150µs / 300µs | 2.00ms / 3.00ms | 1.00ms / 40.0ms |\n",
             "- sequential: 14.4ms per operation: connect 38µs, TLS handshake 500µs, waiting (to first byte) 1.00ms, body 12.9ms\n",
             // Messages come from servers: escaped, so they cannot break a list or a table.
             "- async c=2 w=1 · status: 1 error: “&lt;b&gt;\\|x”; “status 503”\n",

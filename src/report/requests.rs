@@ -27,6 +27,8 @@ pub struct Row {
     pub error_rate: String,
     /// `status 3, timeout 1`; empty without errors.
     pub kinds: String,
+    /// Requests sent once more on a new connection after their reused one broke unanswered.
+    pub retried: u64,
     /// `200 ×98, 401 ×2`; `-` when no response came.
     pub status_codes: String,
     pub p50: String,
@@ -90,14 +92,24 @@ fn sum(counts: &std::collections::BTreeMap<String, u64>) -> u64 {
     counts.values().fold(0u64, |a, n| a.saturating_add(*n))
 }
 
-/// `status 3, timeout 1`: the categories that had errors.
+/// `status 3, timeout 1`: the categories that had errors, in the order of an exchange's phases.
 fn kinds(errors: &std::collections::BTreeMap<String, u64>) -> String {
-    errors
-        .iter()
-        .filter(|(_, n)| **n > 0)
+    let mut had: Vec<(&String, &u64)> = errors.iter().filter(|(_, n)| **n > 0).collect();
+    had.sort_by_key(|(k, _)| crate::stats::category_rank(k));
+    had.iter()
         .map(|(k, n)| format!("{k} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+impl Row {
+    /// `, 3 retried`, or nothing: what follows the errors wherever they are shown.
+    pub fn retried_after(&self) -> String {
+        match self.retried {
+            0 => String::new(),
+            n => format!(", {n} retried"),
+        }
+    }
 }
 
 fn status_codes(codes: &std::collections::BTreeMap<String, u64>) -> String {
@@ -130,6 +142,7 @@ fn request_row(r: &RequestSummary) -> Row {
         errors: sum(&r.errors),
         error_rate: units::percent(r.error_rate),
         kinds: kinds(&r.errors),
+        retried: r.retried,
         status_codes: status_codes(&r.status_codes),
         p50,
         p90,
@@ -151,6 +164,7 @@ fn iteration_row(c: &CellSummary, think: &LatencySummary) -> Row {
         errors: sum(&c.errors),
         error_rate: units::percent(c.error_rate),
         kinds: kinds(&c.errors),
+        retried: c.retried,
         status_codes: String::new(),
         p50,
         p90,

@@ -352,6 +352,15 @@ fn cell_summary(
     }
 }
 
+/// Where error category `name` comes among an exchange's phases (dns first, expectation last),
+/// for pages that list categories; a name this version does not know comes after them all.
+pub fn category_rank(name: &str) -> usize {
+    crate::workload::ErrorKind::BY_PHASE
+        .iter()
+        .position(|k| k.as_str() == name)
+        .unwrap_or(usize::MAX)
+}
+
 pub fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
     if h.is_empty() {
         return LatencySummary::default();

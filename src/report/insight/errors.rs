@@ -26,7 +26,9 @@ impl ErrorGroup {
     }
 }
 
-/// The cell's errors by category, with their messages; categories without errors are left out.
+/// The cell's errors by category in the order of an exchange's phases (dns, connect, tls,
+/// protocol, timeout, status, body, expectation), with their messages; categories without errors
+/// are left out.
 pub fn error_groups(c: &CellSummary) -> Vec<ErrorGroup> {
     let mut groups: Vec<ErrorGroup> = c
         .errors
@@ -48,6 +50,7 @@ pub fn error_groups(c: &CellSummary) -> Vec<ErrorGroup> {
             });
         }
     }
+    groups.sort_by_key(|g| crate::stats::category_rank(&g.category));
     groups
 }
 
@@ -74,8 +77,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("status".to_string(), 1, 1),
+                // In the order of an exchange's phases, not the alphabet's.
                 ("tls".to_string(), 3, 1),
+                ("status".to_string(), 1, 1),
                 ("body".to_string(), 0, 1),
             ]
         );
