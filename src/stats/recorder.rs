@@ -729,6 +729,76 @@ mod tests {
         }
     }
 
+    /// Counts travel by index: files from before `tls` (five), before `dns` and `protocol`
+    /// (six) and of today (eight) land each count in its category; more is refused.
+    #[test]
+    fn error_counts_of_every_version_land_in_their_category() {
+        let wire = |errors: Vec<u64>| {
+            let mut w = RecorderWire::from(&Recorder::default());
+            w.operations = errors.iter().sum();
+            w.errors = errors;
+            Recorder::try_from(w)
+        };
+        type Want = Result<Vec<(ErrorKind, u64)>, &'static str>;
+        let cases: [(Vec<u64>, Want); 4] = [
+            (
+                vec![1, 2, 3, 4, 5],
+                Ok(vec![
+                    (ErrorKind::Connect, 1),
+                    (ErrorKind::Tls, 0),
+                    (ErrorKind::Timeout, 2),
+                    (ErrorKind::Expectation, 5),
+                ]),
+            ),
+            (
+                vec![1, 2, 3, 4, 5, 6],
+                Ok(vec![
+                    (ErrorKind::Tls, 2),
+                    (ErrorKind::Expectation, 6),
+                    (ErrorKind::Dns, 0),
+                    (ErrorKind::Protocol, 0),
+                ]),
+            ),
+            (
+                vec![0, 0, 0, 0, 0, 0, 7, 8],
+                Ok(vec![(ErrorKind::Dns, 7), (ErrorKind::Protocol, 8)]),
+            ),
+            (vec![0; 9], Err("9 error categories, expected 8")),
+        ];
+        for (errors, want) in cases {
+            match (wire(errors.clone()), want) {
+                (Ok(r), Ok(want)) => {
+                    for (kind, n) in want {
+                        assert_eq!(r.error(kind), n, "{errors:?} {kind:?}");
+                    }
+                }
+                (Err(e), Err(want)) => assert_eq!(e, want),
+                (got, want) => panic!("{errors:?}: {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// A retried request is counted for the cell and for its name, and survives merge and wire.
+    #[test]
+    fn retried_requests_are_counted_per_cell_and_per_request() {
+        let mut r = Recorder::default();
+        for (stats, retried) in [(0, true), (1, false), (1, true), (1, true)] {
+            let e = Exchange {
+                stats,
+                retried,
+                ..Exchange::default()
+            };
+            r.record_exchange(Duration::ZERO, &e, true);
+        }
+        let mut m = Recorder::try_from(RecorderWire::from(&r)).expect("round trip");
+        m.merge(&r);
+        assert_eq!(m.retried, 6);
+        assert_eq!(
+            m.requests.iter().map(|q| q.retried).collect::<Vec<_>>(),
+            [2, 4]
+        );
+    }
+
     #[test]
     fn merge_is_exact_and_survives_the_wire() {
         let mut a = Recorder::default();

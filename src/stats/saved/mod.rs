@@ -432,6 +432,32 @@ mod tests {
         assert!(matches!(e, SavedError::NotSummary { .. }), "{e}");
     }
 
+    /// The fixture was written before the `tls`, `dns` and `protocol` categories and before
+    /// `retried`: it loads, and what it lacks reads as none.
+    #[test]
+    fn a_summary_from_before_the_newer_error_categories_loads() {
+        let s = parse_summary("summary.json", SUMMARY).expect("loads");
+        let c = &s.scenarios[0].cells[0];
+        for category in ["tls", "dns", "protocol"] {
+            assert_eq!(
+                c.errors.get(category),
+                None,
+                "{category}: the file has none"
+            );
+        }
+        assert_eq!(c.errors.get("status"), Some(&5));
+        assert_eq!(c.retried, 0);
+        assert!(c.requests.iter().all(|r| r.retried == 0));
+        // A summary of today's, with them, loads as well.
+        let mut v: serde_json::Value = serde_json::from_slice(SUMMARY).expect("json");
+        v["scenarios"][0]["cells"][0]["errors"]["protocol"] = 0.into();
+        v["scenarios"][0]["cells"][0]["errors"]["dns"] = 0.into();
+        v["scenarios"][0]["cells"][0]["retried"] = 2.into();
+        let bytes = serde_json::to_vec(&v).expect("bytes");
+        let s = parse_summary("summary.json", &bytes).expect("loads");
+        assert_eq!(s.scenarios[0].cells[0].retried, 2);
+    }
+
     #[test]
     fn a_leading_byte_order_mark_is_skipped() {
         let bom = |b: &[u8]| [UTF8_BOM, b].concat();

@@ -74,6 +74,7 @@ pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
         ops,
         "successes and errors",
     )?;
+    at.field("retried").count(r.retried)?;
     let statuses = at.field("statuses");
     for (i, (code, n)) in r.statuses.iter().enumerate() {
         let at = statuses.index(i);

@@ -80,6 +80,8 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
             bytes: c.bytes,
         },
     )?;
+    // Requests, not operations (a flow's iteration sends several): a count in range.
+    at.field("retried").total(c.retried)?;
     at.field("wall_seconds").seconds(c.wall_seconds)?;
     at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
     at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
@@ -184,6 +186,7 @@ pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
             bytes: q.bytes,
         },
     )?;
+    at.field("retried").total(q.retried)?;
     let latency_at = at.field("latency_us");
     latency(&latency_at, &q.latency_us)?;
     if q.latency_us.count > q.operations {

@@ -108,6 +108,18 @@ impl Meter {
     pub fn read(&self) -> u64 {
         self.0.read.load(Ordering::Relaxed)
     }
+
+    /// A meter of no connection that reads `bytes`, for tests.
+    #[cfg(test)]
+    pub fn detached(bytes: u64) -> Meter {
+        Meter(Arc::new(Ended {
+            tls: false,
+            asked: Asked::Nothing,
+            answered: AtomicBool::new(false),
+            fault: OnceLock::new(),
+            read: AtomicU64::new(bytes),
+        }))
+    }
 }
 
 pub const HTTP1: &str = "HTTP/1.1";

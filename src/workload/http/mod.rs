@@ -813,6 +813,59 @@ mod tests {
     }
 
     #[test]
+    fn only_idempotent_methods_are_sent_twice() {
+        let cases = [
+            ("GET", true),
+            ("HEAD", true),
+            ("OPTIONS", true),
+            ("TRACE", true),
+            ("PUT", true),
+            ("DELETE", true),
+            ("POST", false),
+            ("PATCH", false),
+            ("CONNECT", false),
+            ("PURGE", false),
+        ];
+        for (method, want) in cases {
+            let m = hyper::Method::from_bytes(method.as_bytes()).expect("method");
+            assert_eq!(idempotent(&m), want, "{method}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_says_how_far_the_request_had_come() {
+        let cases = [
+            (Progress::default(), "before a connection was open"),
+            (
+                Progress {
+                    sent_on: Some((connect::Meter::detached(40), 13)),
+                    ..Progress::default()
+                },
+                "after 27 bytes of the response head",
+            ),
+            (
+                Progress {
+                    sent_on: Some((connect::Meter::detached(13), 13)),
+                    ..Progress::default()
+                },
+                "before any byte of the response",
+            ),
+            (
+                Progress {
+                    sent_on: Some((connect::Meter::detached(100), 0)),
+                    head: true,
+                    body: 1,
+                    ..Progress::default()
+                },
+                "after the response head and 1 byte of the body",
+            ),
+        ];
+        for (progress, want) in cases {
+            assert_eq!(progress.phase(), want);
+        }
+    }
+
+    #[test]
     fn one_endpoint_for_one_origin() {
         let t = HttpTarget::new(&workload(Mix::InOrder, 3), Duration::from_secs(1), (0, 1))
             .expect("target");
