@@ -341,7 +341,8 @@ mod tests {
 
     #[test]
     fn categories_qualify_error_rates_only() {
-        let cases: [(&str, Result<(Option<ErrorKind>, Option<&str>), &str>); 6] = [
+        type Want = Result<(Option<ErrorKind>, Option<&'static str>), &'static str>;
+        let cases: [(&str, Want); 6] = [
             (
                 "error_rate{category=protocol} < 1%",
                 Ok((Some(ErrorKind::Protocol), None)),
