@@ -98,8 +98,8 @@ pub struct DefaultsSpec {
     #[serde(default)]
     pub connection: Option<ConnectionSpec>,
     /// `true` (default): an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) whose
-    /// reused connection breaks before any byte of its response arrives is sent once more on a
-    /// new connection, and counted as `retried`; `false`: it is a `protocol` error.
+    /// reused HTTP/1.1 connection breaks before any byte of its response arrives is sent once
+    /// more on a new connection, and counted as `retried`; `false`: it is a `protocol` error.
     #[serde(default)]
     pub retry: Option<bool>,
     #[serde(default)]
@@ -236,8 +236,8 @@ pub struct RawScenario {
     #[serde(default)]
     connection: Option<ConnectionSpec>,
     /// `true` (default): an idempotent request (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) whose
-    /// reused connection breaks before any byte of its response arrives is sent once more on a
-    /// new connection, and counted as `retried`; `false`: it is a `protocol` error.
+    /// reused HTTP/1.1 connection breaks before any byte of its response arrives is sent once
+    /// more on a new connection, and counted as `retried`; `false`: it is a `protocol` error.
     #[serde(default)]
     retry: Option<bool>,
     #[serde(default)]

@@ -22,7 +22,8 @@
 //! whose *reused* connection breaks before any byte of its response arrives is sent once more,
 //! on a new connection; the exchange says so (`retried`) and its latency counts from the first
 //! attempt. Other methods are never sent twice: theirs is a `protocol` error. `retry: false`
-//! turns this off.
+//! turns this off. HTTP/1.1 only: an HTTP/2 connection carries many requests at once, so its
+//! failure is not one request's to retry.
 
 mod check;
 mod connect;
@@ -573,7 +574,10 @@ impl Session {
         let per_request = target.policy == ConnectionPolicy::PerRequest;
         let start = std::time::Instant::now();
         let mut exchange = self.send(req, &mut sender, captures, start).await;
+        // HTTP/1.1 only: an HTTP/2 connection is shared by many requests (and, with
+        // `connections: N`, counted by its pool), and its byte count is not this request's.
         let retry = setup.is_none()
+            && !sender.is_h2()
             && self.progress.unanswered
             && target.retry == RetryPolicy::Reused
             && idempotent(&req.method);
