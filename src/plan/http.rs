@@ -230,3 +230,33 @@ fn read_pem(
         .map(Some)
         .map_err(|_| err("not a text (PEM) file".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Workload;
+
+    /// `retry` is on unless a scenario, or `defaults` under it, says otherwise.
+    #[test]
+    fn retry_comes_from_the_scenario_then_defaults_then_on() {
+        let cases = [
+            ("", "", RetryPolicy::Reused),
+            ("retry: false, ", "", RetryPolicy::Never),
+            ("retry: false, ", "    retry: true\n", RetryPolicy::Reused),
+            ("", "    retry: false\n", RetryPolicy::Never),
+        ];
+        for (defaults, own, want) in cases {
+            let text = format!(
+                "version: 1\nname: t\ndefaults: {{ {defaults}timeout: 1s }}\nscenarios:\n  - name: a\n    targets: [\"http://127.0.0.1:1/\"]\n{own}    repeat: 1\n"
+            );
+            let plan = crate::plan::parse(std::path::Path::new("t.yaml"), &text).expect("plan");
+            let Workload::Http(h) = &plan.scenarios[0].workload else {
+                panic!("an HTTP workload")
+            };
+            assert_eq!(h.settings.retry, want, "{defaults}{own}");
+        }
+        let cpu = "version: 1\nname: t\nscenarios:\n  - name: a\n    cpu: { kernel: sum_squares, n: 10 }\n    retry: false\n    repeat: 1\n";
+        let e = crate::plan::parse(std::path::Path::new("t.yaml"), cpu).expect_err("refused");
+        assert!(e.to_string().contains("`retry`"), "{e}");
+    }
+}
