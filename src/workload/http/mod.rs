@@ -308,6 +308,8 @@ struct Progress {
     opened: Option<Setup>,
     /// The connection it was written on, and what that had read before.
     sent_on: Option<(Meter, u64)>,
+    /// That connection is HTTP/2: its byte count is shared with other requests.
+    h2: bool,
     /// Its response's head had arrived.
     head: bool,
     /// Response body bytes read.
@@ -326,6 +328,7 @@ impl Progress {
                 1 => "after the response head and 1 byte of the body".into(),
                 n => format!("after the response head and {n} bytes of the body"),
             },
+            Some(_) if self.h2 => "before its response head arrived (HTTP/2)".into(),
             Some((meter, before)) => match meter.read().saturating_sub(*before) {
                 0 => "before any byte of the response".into(),
                 1 => "after 1 byte of the response head".into(),
@@ -665,6 +668,7 @@ impl Session {
         };
         let meter = sender.meter();
         self.progress.sent_on = Some((meter.clone(), meter.read()));
+        self.progress.h2 = h2;
         let response = match sender.send(request).await {
             Ok(r) => r,
             Err(f) => {
@@ -853,6 +857,14 @@ mod tests {
                     ..Progress::default()
                 },
                 "before any byte of the response",
+            ),
+            (
+                Progress {
+                    sent_on: Some((connect::Meter::detached(100), 0)),
+                    h2: true,
+                    ..Progress::default()
+                },
+                "before its response head arrived (HTTP/2)",
             ),
             (
                 Progress {
