@@ -391,6 +391,12 @@ fn every_fault_lands_in_its_phase_category_in_every_model() {
             }
         }
     }
+    let peak = util::every_cell(&s)
+        .iter()
+        .map(|c| u(&c["peak_rss_bytes"]))
+        .max()
+        .unwrap_or(0);
+    eprintln!("faults: {took:?}, peak RSS {:.1} MB", peak as f64 / 1e6);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every category is a column of summary.json, zero or not.
     let c = cell(&s, "short", "async");
