@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::insight::{self, Severity, numbers};
 use super::{connections, requests};
 use crate::run::Observer;
-use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
+use crate::stats::{CellResult, Outcome, ScenarioSummary, Summary, Verdict};
 use crate::units;
 
 /// Progress on stderr.
@@ -438,22 +438,39 @@ pub fn gate(summary: &Summary) -> String {
         }
     }
     if let Some(b) = &summary.baseline {
-        let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let runs = if b.runs.len() > 1 {
+            format!(", {} runs", b.runs.len())
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "\nbaseline {} ({}): {}, {}{} (tolerance {})\n",
+            "\nbaseline {} ({}{runs}): {}: {} (tolerance {}, α {} per cell)\n",
             b.run_id,
             b.file,
             units::count(b.checks.len(), "check"),
-            units::count(failed.len(), "regression"),
-            super::insight::within_noise(&b.checks),
-            units::percent(b.tolerance)
+            insight::outcome_counts(&b.checks),
+            units::percent(b.tolerance),
+            b.alpha
         ));
-        for c in failed {
+        for c in b.checks.iter().filter(|c| c.outcome != Outcome::Unchanged) {
+            let evidence = insight::evidence_words(c);
+            let evidence = if evidence.is_empty() {
+                String::new()
+            } else {
+                format!(" ({evidence})")
+            };
+            let (mark, text) = match c.outcome {
+                Outcome::Regressed => ("✘ FAIL", super::junit::baseline_failure(c, c.tolerance)),
+                Outcome::Improved => ("✔ improved", super::junit::baseline_change(c, c.tolerance)),
+                _ => (
+                    "? inconclusive",
+                    super::junit::baseline_change(c, c.tolerance),
+                ),
+            };
             out.push_str(&format!(
-                "  ✘ FAIL {} · {}: {}\n",
+                "  {mark} {} · {}: {text}{evidence}\n",
                 c.scenario,
                 c.label(),
-                super::junit::baseline_failure(c, b.tolerance)
             ));
         }
         for m in &b.missing_in_baseline {
