@@ -285,15 +285,18 @@ fn quantile_of(metric: &str) -> f64 {
     }
 }
 
-/// A percentile's interval from its histogram, and its sampling variance on a log scale (an
-/// interval cut at the data's edge counts twice as wide: nothing bounds it on that side).
-fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, f64) {
+/// A percentile's interval from its histogram, and its sampling variance on a log scale; no
+/// variance when the interval is cut at the data's edge (a p99 of 100 values is the maximum:
+/// nothing bounds it, so its histogram cannot say how far it could move).
+fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>) {
     let Some(i) = quantile::interval_of_saved(histogram, q, noise::CONFIDENCE) else {
-        return (None, 0.0);
+        return (None, None);
     };
-    let cut = i.upper_is_max || i.lower_is_min;
-    let se = noise::se_of_interval(i.low.max(1) as f64, i.high.max(1) as f64)
-        .map_or(0.0, |se| if cut { 2.0 * se } else { se });
+    let var = if i.upper_is_max || i.lower_is_min {
+        None
+    } else {
+        noise::se_of_interval(i.low.max(1) as f64, i.high.max(1) as f64).map(|se| se * se)
+    };
     let shown = PercentileInterval {
         low: i.low as f64,
         high: i.high as f64,
@@ -301,7 +304,7 @@ fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, f64) {
         count: i.count,
         upper_is_max: i.upper_is_max,
     };
-    (Some(shown), se * se)
+    (Some(shown), var)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -379,11 +382,13 @@ fn cell_checks(
                      hist: Option<(&str, &str, f64)>,
                      lower_is_worse: bool| {
         let t = tol(&metric);
+        // The histograms' own uncertainty: a floor under the measured noise, and the only noise
+        // known with one value a side; none when either percentile is bounded only by an edge.
         let (interval, var) = match hist {
             Some((bh, ch, q)) => {
                 let (_, vb) = sampling(bh, q);
                 let (ic, vc) = sampling(ch, q);
-                (ic, vb + vc)
+                (ic, vb.zip(vc).map_or(0.0, |(b, c)| b + c))
             }
             None => (None, 0.0),
         };
@@ -592,8 +597,8 @@ fn finish(
             (
                 Outcome::Inconclusive,
                 Some(
-                    "one value on each side: the noise is not measured (use rounds or a history \
-                     of runs)"
+                    "one value on each side and no bound from the histograms: the noise is not \
+                     measured (use rounds or a history of runs)"
                         .to_string(),
                 ),
             )
@@ -792,6 +797,30 @@ mod tests {
             "{levels:?}"
         );
         assert!(levels.iter().all(|l| *l <= 0.05 + 1e-12));
+    }
+
+    #[test]
+    fn a_percentile_bounded_only_by_an_edge_has_no_sampling_noise_to_lean_on() {
+        let saved = |n: u64| {
+            let mut h = crate::stats::new_histogram();
+            for v in 1..=n {
+                h.record(1_000 + v).expect("in range");
+            }
+            crate::stats::histogram_to_base64(&h)
+        };
+        // (values, quantile, an interval, a sampling variance)
+        let cases = [
+            (1_000, 0.5, true, true),
+            (1_000, 0.99, true, true),
+            (20, 0.99, true, false),
+            (20, 0.9, true, false),
+            (0, 0.5, false, false),
+        ];
+        for (n, q, interval, var) in cases {
+            let (i, v) = sampling(&saved(n), q);
+            assert_eq!(i.is_some(), interval, "{n} values, q {q}");
+            assert_eq!(v.is_some(), var, "{n} values, q {q}: {v:?}");
+        }
     }
 
     #[test]

@@ -647,11 +647,15 @@ mod tests {
         snapshot("console-gate.txt", &g);
         assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
-            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regression, 1 within noise (tolerance 10.0%)\n"
+            "\nbaseline earlier (baseline/summary.json): 2 checks: 1 regressed, 1 inconclusive (tolerance 10.0%, α 0.05 per cell)\n"
         ));
         assert!(
             g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")
         );
+        // Each check not shown unchanged says what the data could have seen.
+        assert!(g.contains(
+            "  ? inconclusive sample · async c=2 w=1: throughput: 14.4/s against 17.0/s in the baseline (-15.3%), tolerance 10.0% (beyond the tolerance, but not beyond the noise; change -40.0% to +10.0% (95%); could detect ≤ 9.80/s (-42.0%))\n"
+        ), "{g}");
         // An interrupted run: no "why it failed" (the health section says it was interrupted).
         assert!(!g.contains("why it failed"));
         assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));
