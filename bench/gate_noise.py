@@ -3,11 +3,14 @@
 write: a small JSON API on Python's http.server (log in, list the items, fetch one), on loopback.
 
 Experiments (each run is one cell, `async` with 4 users, a few seconds):
-  history   5 quiet runs make a history; 20 identical reruns against it, single round, busy loops
-            on both cores during every other one: how many say `regressed` (want 0).
+  history   5 quiet runs start a history; 20 identical reruns against it, single round, busy
+            loops on both cores during every other one; each rerun that passes joins the history
+            (as in docs/ci), so the reference is always the 5 newest passing runs: how many say
+            `regressed` (want 0).
   rounds    1 baseline run with rounds 3; 10 identical reruns with rounds 3 against it (want 0).
-  slow150   the target made 1.5x slower (server-side delay); 10 runs against the history,
-            single round: how many exit 1 (want 10).
+  slow150   the target made 1.5x slower (server-side delay); 10 runs against the history as
+            the reruns left it (these runs do not join it), single round: how many exit 1
+            (want 10).
   slow125   the target made 1.25x slower; runs with rounds 5 against a baseline with rounds 5
             (want all exit 1).
 
@@ -172,6 +175,11 @@ def run(args, plan, out, baseline=None, rounds=1):
             other = (cells[0].get("machine") or {}).get("other_cores")
         regressed = [c["metric"] for c in (s.get("baseline") or {}).get("checks", [])
                      if c["outcome"] == "regressed"]
+        p50 = [c for c in (s.get("baseline") or {}).get("checks", []) if c["metric"] == "p50"]
+        if p50 and p50[0].get("change") is not None:
+            detect = p50[0].get("detectable_change")
+            detect = "-" if detect is None else f"{detect * 100:+.0f}%"
+            outcomes["p50 " + f"{p50[0]['change'] * 100:+.1f}% (detects {detect})"] = 1
     else:
         regressed = []
     if r.returncode not in (0, 1):
@@ -181,7 +189,7 @@ def run(args, plan, out, baseline=None, rounds=1):
 
 def line(name, i, busy, res):
     code, outcomes, other, regressed = res
-    shown = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items()))
+    shown = ", ".join(f"{v} {k}" if not k.startswith("p50 ") else k for k, v in sorted(outcomes.items()))
     other = "-" if other is None else f"{other:.2f}"
     extra = f" regressed: {', '.join(regressed)}" if regressed else ""
     print(f"{name:8} #{i:<2} busy={'yes' if busy else 'no ':3} other_cores={other:5} exit {code}  {shown}{extra}",
@@ -220,7 +228,9 @@ def main():
                 for i in range(args.reruns):
                     busy = i % 2 == 1
                     with Busy(busy):
-                        res = run(args, plan, tmp / f"h{i}", baseline=history)
+                        # As in the CI examples: every run that passed joins the history, and
+                        # the reference is always the plan's 5 newest passing runs.
+                        res = run(args, plan, history, baseline=history)
                     line("history", i, busy, res)
                     codes.append((busy, res))
                 results.append(("history: identical reruns, 5-run history, single round",

@@ -573,6 +573,15 @@ fn finish(
             }
         }
     }
+    // A t quantile at few degrees of freedom can put a bound beyond any number: say nothing.
+    for x in [
+        &mut check.change_low,
+        &mut check.change_high,
+        &mut check.detectable,
+        &mut check.detectable_change,
+    ] {
+        *x = x.filter(|v| v.is_finite());
+    }
     check.alpha = Some(level);
     let equivalent = match &test {
         Test::Log(t) => t.is_some_and(|t| t.equivalent),

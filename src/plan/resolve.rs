@@ -646,6 +646,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn baseline_tolerances_are_one_for_all_or_one_per_figure() {
+        let plan = |baseline: &str| {
+            let text = format!(
+                "version: 1\nname: t\nbase: builtin\n{baseline}\nscenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n    models: [async]\n"
+            );
+            crate::plan::parse(std::path::Path::new("t.yaml"), &text).map(|p| p.baseline)
+        };
+        // (the plan's baseline key, p50, p99, throughput, error rate, runs)
+        let cases = [
+            ("", 0.1, 0.1, 0.1, 0.1, 5),
+            ("baseline: { tolerance: 25% }", 0.25, 0.25, 0.25, 0.25, 5),
+            (
+                "baseline: { tolerance: { p99: 20%, throughput: 5% }, runs: 3 }",
+                0.1,
+                0.2,
+                0.05,
+                0.1,
+                3,
+            ),
+            (
+                "baseline: { tolerance: { error_rate: 300% } }",
+                0.1,
+                0.1,
+                0.1,
+                3.0,
+                5,
+            ),
+        ];
+        for (key, p50, p99, throughput, errors, runs) in cases {
+            let b = plan(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            let t = b.tolerance;
+            assert_eq!(
+                (t.p50, t.p99, t.throughput, t.error_rate, b.runs.get()),
+                (p50, p99, throughput, errors, runs),
+                "{key}"
+            );
+            assert_eq!(t.of("p99{request=login}"), p99);
+            assert_eq!(t.of("throughput_per_s"), throughput);
+        }
+        for bad in [
+            "baseline: { tolerance: 10 }",
+            "baseline: { tolerance: 100% }",
+            "baseline: { tolerance: { throughput: 120% } }",
+            "baseline: { tolerance: { p95: 10% } }",
+            "baseline: { runs: 0 }",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn slugs_stay_inside_the_output_folder() {
         for (name, want) in [
             ("concurrency-basics", "concurrency-basics"),
