@@ -481,7 +481,8 @@ pub struct BaselineReport {
     pub file: String,
     pub run_id: String,
     pub started_at: Timestamp,
-    /// Relative change allowed (0.1 = 10%).
+    /// Relative change allowed (0.1 = 10%) in p50; each check carries its own (`tolerance`),
+    /// as a plan may set one per figure.
     pub tolerance: f64,
     /// Latency changes below this many microseconds never count.
     pub latency_floor_us: u64,
@@ -560,8 +561,9 @@ pub struct BaselineCheck {
     /// Why an outcome is `inconclusive` (or why a change was not called a regression), in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// With at least 3 rounds in both runs: whether the rounds tell the change from noise. A
-    /// change beyond the tolerance that is within the noise passes.
+    /// Written by loadplan before outcomes existed (a Mann–Whitney test of the rounds); read
+    /// from such summaries, never written now: `outcome`, `p_value` and the intervals replace
+    /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<NoiseCheck>,
 }
