@@ -106,10 +106,15 @@ pub struct RunArgs {
     /// Run only the scenarios with these names (repeatable).
     #[arg(long, value_name = "SCENARIO")]
     pub only: Vec<String>,
-    /// Compare with an earlier run's summary.json of the same plan; a regression fails the run.
-    /// Repeatable, one per plan.
-    #[arg(long, env = "LOADPLAN_BASELINE", value_name = "SUMMARY")]
+    /// Compare with earlier runs of the same plan: a summary.json, or a folder of them (a
+    /// history, searched recursively: the last --baseline-runs passing runs of each plan make
+    /// the reference). Repeatable; only a regression beyond the tolerance and the noise fails.
+    #[arg(long, env = "LOADPLAN_BASELINE", value_name = "SUMMARY|DIR")]
     pub baseline: Vec<PathBuf>,
+    /// How many of a plan's last passing runs a history baseline uses (default 5; overrides the
+    /// plan's `baseline.runs`).
+    #[arg(long, env = "LOADPLAN_BASELINE_RUNS", value_name = "N")]
+    pub baseline_runs: Option<std::num::NonZeroUsize>,
     /// Run only the I-th of N equal parts of every cell (users and work divided so the N parts
     /// add up to the whole), e.g. 2/4. Needs --results; merge with `loadplan report`.
     #[arg(long, env = "LOADPLAN_SHARD", value_name = "I/N", value_parser = parse_shard, requires = "results")]
@@ -126,8 +131,8 @@ pub struct RunArgs {
     /// all shards begin together.
     #[arg(long, env = "LOADPLAN_START_AT", value_name = "TIME", value_parser = parse_time)]
     pub start_at: Option<std::time::SystemTime>,
-    /// How much worse than the baseline a cell may get, e.g. 10% (overrides the plan's
-    /// `baseline.tolerance`).
+    /// How much worse than the baseline a figure may get, with its sign: 10% (overrides the
+    /// plan's `baseline.tolerance` for every figure; under 100%, as it applies to throughput).
     #[arg(long, env = "LOADPLAN_TOLERANCE", value_parser = parse_tolerance)]
     pub tolerance: Option<f64>,
     /// Run every cell N times, interleaved (A B C … A B C …), and report each figure as the
@@ -240,7 +245,7 @@ fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
-    crate::plan::spec::Percent::parse(s).map(|p| p.0)
+    crate::plan::spec::Percent::parse_for_throughput(s).map(|p| p.0)
 }
 
 #[cfg(test)]
@@ -265,6 +270,27 @@ mod tests {
         for (text, want) in cases {
             match (parse_limit(text), want) {
                 (Ok(d), Ok(w)) => assert_eq!(d, w, "{text}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{text}: {e}"),
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn tolerances_need_their_percent_sign() {
+        // (text, tolerance or a word of the error)
+        let cases = [
+            ("10%", Ok(0.1)),
+            ("2.5 %", Ok(0.025)),
+            ("10", Err("write 10%")),
+            ("0.1", Err("write 0.1%")),
+            ("100%", Err("100% or more")),
+            ("150%", Err("100% or more")),
+            ("ten%", Err("percentage")),
+        ];
+        for (text, want) in cases {
+            match (parse_tolerance(text), want) {
+                (Ok(t), Ok(w)) => assert!((t - w).abs() < 1e-12, "{text}: {t}"),
                 (Err(e), Err(w)) => assert!(e.contains(w), "{text}: {e}"),
                 (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
             }

@@ -15,7 +15,7 @@ use crate::plan::spec::{
     BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec,
     JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu, RawScenario,
     RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template, ThinkSpec,
-    Version, WarmupSpec, Weight,
+    ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
 };
 use crate::stats::Summary;
 
@@ -82,9 +82,20 @@ schema!(Dur, "Duration", _g => json_schema!({
     "examples": ["250ms", "5s", "2m"]
 }));
 schema!(Percent, "Percent", _g => json_schema!({
-    "description": "A percentage such as 10%, or a fraction such as 0.1.",
-    "type": ["string", "number"],
+    "description": "A percentage with its sign, from 0% to 1000%, such as 10%.",
+    "type": "string",
+    "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%\\s*$",
     "examples": ["10%"]
+}));
+schema!(ThroughputPercent, "ThroughputPercent", _g => json_schema!({
+    "description": "A percentage with its sign, under 100%, such as 10%.",
+    "type": "string",
+    "pattern": "^\\s*[0-9]{1,2}(\\.[0-9]+)?\\s*%\\s*$",
+    "examples": ["10%"]
+}));
+schema!(ToleranceSpec, "Tolerance", g => json_schema!({
+    "description": "How much worse than the baseline a figure may get: one percentage for every figure (under 100%, as it applies to throughput too), or one per figure.",
+    "anyOf": [g.subschema_for::<ThroughputPercent>(), g.subschema_for::<ToleranceMap>()]
 }));
 schema!(Rate, "Rate", _g => json_schema!({
     "description": "Arrivals per second: 500/s, 30/m, or a plain number per second.",

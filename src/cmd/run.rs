@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Console, cores, load_plans, say};
 use crate::cli::RunArgs;
-use crate::plan::{BaselineSettings, Cell, Plan};
+use crate::plan::{BaselineSettings, Cell, Plan, Tolerances};
 use crate::report::{self as reports, OutputDir};
 use crate::stats::{self, Shard, Summary, Verdict};
 use crate::{Error, export, gate, run};
@@ -56,6 +56,19 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
     let export = export_settings(args)?;
     let reporters = reports::reporters(args.templates.as_deref())?;
     let baselines = load_baselines(args, &plans)?;
+    for (plan, cells) in plans.iter().zip(&selected) {
+        let runs = runs_of(&baselines, &plan.name);
+        let planned: Vec<gate::baseline::PlannedCell> = cells
+            .iter()
+            .map(|c| {
+                let name = plan.scenarios[c.scenario].name.as_str();
+                (name, c.model, c.concurrency.get(), c.workers.get())
+            })
+            .collect();
+        if let Some(why) = gate::baseline::nothing_compared(&planned, &runs) {
+            return Err(Error::Usage(format!("{}: {why}", plan.file.display())));
+        }
+    }
     let dirs = plans
         .iter()
         .map(|p| OutputDir::prepare(&args.out, &p.slug))
@@ -79,17 +92,17 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
                 crate::units::count(cells.len(), "cell")
             );
         }
-        let baseline = baselines
-            .iter()
-            .find(|(name, _, _)| *name == plan.name)
-            .map(|(_, file, s)| gate::Baseline {
-                summary: s,
-                file,
-                settings: BaselineSettings {
-                    tolerance: args.tolerance.unwrap_or(plan.baseline.tolerance),
-                    ..plan.baseline
-                },
-            });
+        let runs = runs_of(&baselines, &plan.name);
+        let baseline = (!runs.is_empty()).then(|| gate::Baseline {
+            runs,
+            settings: BaselineSettings {
+                tolerance: args
+                    .tolerance
+                    .map_or(plan.baseline.tolerance, Tolerances::all),
+                runs: args.baseline_runs.unwrap_or(plan.baseline.runs),
+                ..plan.baseline
+            },
+        });
         let stages = crate::Stages {
             run_id: &run_id,
             observer,
@@ -147,13 +160,41 @@ fn select_cells(plan: &Plan, only: &[String]) -> Result<Vec<Cell>, Error> {
         .collect())
 }
 
-/// Every `--baseline` paired with the plan it is a run of.
-fn load_baselines(
-    args: &RunArgs,
-    plans: &[Plan],
-) -> Result<Vec<(String, std::path::PathBuf, Summary)>, Error> {
+/// An earlier run of a plan, read from a `--baseline` file or found in a history folder.
+struct Earlier {
+    file: std::path::PathBuf,
+    summary: Summary,
+}
+
+/// Every `--baseline`: a summary.json (used as given; it must be a run of a plan being run), or
+/// a folder of them (a history: the passing runs of the plans being run; others are skipped).
+fn load_baselines(args: &RunArgs, plans: &[Plan]) -> Result<Vec<Earlier>, Error> {
     let mut out = Vec::new();
     for path in &args.baseline {
+        if path.is_dir() {
+            let found = gate::baseline::load_history(path).map_err(Error::Input)?;
+            let before = out.len();
+            out.extend(
+                found
+                    .into_iter()
+                    .filter(|(_, s)| {
+                        s.verdict == Verdict::Passed && plans.iter().any(|p| p.name == s.plan.name)
+                    })
+                    .map(|(file, summary)| Earlier { file, summary }),
+            );
+            if out.len() == before && !args.quiet {
+                super::tell!(
+                    "note: no passing run of {} in {} yet: this run is not compared with a baseline",
+                    plans
+                        .iter()
+                        .map(|p| format!("`{}`", p.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    path.display()
+                );
+            }
+            continue;
+        }
         let s = gate::baseline::load(path).map_err(Error::Input)?;
         if !plans.iter().any(|p| p.name == s.plan.name) {
             return Err(Error::Usage(format!(
@@ -162,9 +203,24 @@ fn load_baselines(
                 s.plan.name
             )));
         }
-        out.push((s.plan.name.clone(), path.clone(), s));
+        out.push(Earlier {
+            file: path.clone(),
+            summary: s,
+        });
     }
     Ok(out)
+}
+
+/// The earlier runs of the plan named `plan`.
+fn runs_of<'a>(earlier: &'a [Earlier], plan: &str) -> Vec<gate::baseline::Run<'a>> {
+    earlier
+        .iter()
+        .filter(|e| e.summary.plan.name == plan)
+        .map(|e| gate::baseline::Run {
+            file: &e.file,
+            summary: &e.summary,
+        })
+        .collect()
 }
 
 /// A run id from a time: RFC 3339 to the second, safe in a folder name.

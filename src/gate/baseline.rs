@@ -1,31 +1,80 @@
-//! The baseline comparison: each cell against the same cell (scenario, model, concurrency) of an
-//! earlier run's summary.json.
+//! The baseline comparison: each cell against the same cell (scenario, model, concurrency) of
+//! earlier runs: one summary.json, or the last N passing runs of the plan from a history folder.
 //!
-//! Input: the current summary, the baseline summary and the plan's [`BaselineSettings`]. Output: a
-//! [`BaselineReport`] with one check per compared metric and the cells missing on either side.
-//! A latency percentile fails when it grew by more than the tolerance *and* by more than the
-//! latency floor; throughput fails when it fell by more than the tolerance; errors fail when they
-//! appeared (the baseline had none) or their rate grew by more than the tolerance. When both runs
-//! have at least 3 rounds, latency percentiles are compared as the medians of the rounds' own,
-//! and a change beyond those limits must also be beyond the noise the rounds show (`noise.rs`:
-//! an exact Mann–Whitney U test of the rounds' values); otherwise the check passes and says
-//! "within noise". No I/O here but [`load`], which reads the baseline file and hands its bytes to
-//! the saved-results loader.
+//! Input: the current summary, the earlier runs (newest first) and the plan's
+//! [`BaselineSettings`]. Output: a [`BaselineReport`] with one check per compared figure and the
+//! cells missing on either side. Each figure's reference is its distribution over the earlier
+//! runs and their rounds, so run-to-run noise is measured, not guessed; each percentile also
+//! carries its own confidence interval from its histogram (`stats::quantile`). Every check ends
+//! `regressed` (beyond the tolerance *and* beyond the noise: the one outcome that fails the
+//! run), `improved`, `unchanged` (shown within the tolerance) or `inconclusive`, with the
+//! smallest change the data could have detected. A cell's checks are one family under Holm's
+//! rule (`noise.rs`), so a cell of 17 checks has one 5 % false-alarm budget, not 17. A regression
+//! measured while other load kept the machine busier than in the baseline is `inconclusive`:
+//! the figures cannot tell the service from the machine. No I/O here but [`load`] and
+//! [`load_history`], which read summaries through the one bounded reader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::noise;
+use super::noise::{self, LogTest};
 use crate::plan::BaselineSettings;
-use crate::stats::{BaselineCheck, BaselineReport, CellSummary, NoiseCheck, Summary, saved};
+use crate::stats::{
+    BaselineCheck, BaselineReport, BaselineRun, CellSummary, Outcome, PercentileInterval, Summary,
+    quantile, saved,
+};
+
+/// One earlier run.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub file: &'a Path,
+    pub summary: &'a Summary,
+}
 
 /// Reads a baseline summary.json, checked as every saved summary is
-/// ([`saved::parse_summary`]: one version rule, every field in range); refuses one of another
-/// plan. The one function here that reads a file.
+/// ([`saved::parse_summary`]: one version rule, every field in range).
 pub fn load(path: &Path) -> Result<Summary, String> {
     let bytes = crate::files::read_saved(path)
         .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
     saved::parse_summary(&path.display().to_string(), &bytes)
         .map_err(|e| format!("the baseline {e}"))
+}
+
+/// More summaries than this in one history folder is not a history but a mistake.
+const MAX_HISTORY_FILES: usize = 10_000;
+/// Folders deeper than this are not searched (reports/<plan>/<run-id>/ is 2 deep).
+const MAX_HISTORY_DEPTH: usize = 8;
+
+/// Every `summary.json` under `dir` (folders searched recursively, symbolic links to folders not
+/// followed), each read with [`load`], in path order.
+pub fn load_history(dir: &Path) -> Result<Vec<(PathBuf, Summary)>, String> {
+    let mut files = Vec::new();
+    let mut folders = vec![(dir.to_path_buf(), 0)];
+    while let Some((folder, depth)) = folders.pop() {
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| format!("cannot read the baseline folder {}: {e}", folder.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+            if kind.is_dir() && depth < MAX_HISTORY_DEPTH {
+                folders.push((entry.path(), depth + 1));
+            } else if entry.file_name() == "summary.json" && !kind.is_dir() {
+                files.push(entry.path());
+            }
+        }
+        if files.len() > MAX_HISTORY_FILES {
+            return Err(format!(
+                "the baseline folder {} holds more than {MAX_HISTORY_FILES} summary.json files",
+                dir.display()
+            ));
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| load(&f).map(|s| (f, s)))
+        .collect()
 }
 
 fn key(scenario: &str, c: &CellSummary) -> String {
@@ -41,169 +90,568 @@ fn find<'a>(s: &'a Summary, scenario: &str, c: &CellSummary) -> Option<&'a CellS
         .find(|b| b.model == c.model && b.concurrency == c.concurrency)
 }
 
-/// The metric's values round by round, when the cell ran at least [`noise::MIN_ROUNDS`] rounds.
-fn per_round<'a>(c: &'a CellSummary, metric: &str) -> Option<&'a [f64]> {
-    let r = c.rounds.as_ref().filter(|r| r.count >= noise::MIN_ROUNDS)?;
-    let spread = match metric {
-        "p50" => &r.p50_us,
-        "p90" => &r.p90_us,
-        "p99" => &r.p99_us,
-        "throughput_per_s" => &r.throughput_per_s,
-        "error_rate" => &r.error_rate,
-        _ => return None,
-    };
-    Some(&spread.values)
-}
+/// A cell as the plan will run it: scenario, model, concurrency, workers.
+pub type PlannedCell<'a> = (&'a str, crate::plan::Model, usize, usize);
 
-/// Whether a change the limits call a regression is beyond the noise of the rounds, when both
-/// sides have enough of them. `lower_is_worse` for throughput.
-fn noise_check(
-    b: &CellSummary,
-    c: &CellSummary,
-    metric: &str,
-    lower_is_worse: bool,
-    worse: bool,
-) -> Option<NoiseCheck> {
-    let (base, cur) = (per_round(b, metric)?, per_round(c, metric)?);
-    let orient = |v: &[f64]| -> Vec<f64> {
-        v.iter()
-            .map(|x| if lower_is_worse { -x } else { *x })
-            .collect()
+/// When none of the cells about to run is in any of the earlier runs, what differs, in words
+/// (which cells, which concurrency); None when at least one cell will be compared.
+pub fn nothing_compared(planned: &[PlannedCell], runs: &[Run]) -> Option<String> {
+    let in_runs = |(scenario, model, concurrency, _): &PlannedCell| {
+        runs.iter().any(|r| {
+            r.summary.scenarios.iter().any(|s| {
+                s.name == *scenario
+                    && s.cells
+                        .iter()
+                        .any(|c| c.model == *model && c.concurrency == *concurrency)
+            })
+        })
     };
-    let p_value = noise::worse_p_value(&orient(base), &orient(cur));
-    Some(NoiseCheck {
-        method: "mann_whitney_u".into(),
-        p_value,
-        alpha: noise::ALPHA,
-        baseline_rounds: base.len(),
-        current_rounds: cur.len(),
-        within_noise: worse && p_value > noise::ALPHA,
-    })
-}
-
-pub fn compare(
-    current: &Summary,
-    baseline: &Summary,
-    file: &Path,
-    settings: BaselineSettings,
-) -> BaselineReport {
-    let tol = settings.tolerance;
-    let floor_us = crate::units::micros_of(settings.latency_floor);
-    let mut checks = Vec::new();
-    let mut missing_in_baseline = Vec::new();
-    for s in &current.scenarios {
-        for c in &s.cells {
-            let Some(b) = find(baseline, &s.name, c) else {
-                missing_in_baseline.push(key(&s.name, c));
-                continue;
-            };
-            // `worse`: beyond the tolerance (and floor). With rounds on both sides it must be
-            // beyond their noise too before it fails.
-            let mut check = |metric: &str, base: f64, cur: f64, worse: bool| {
-                let noise = noise_check(b, c, metric, metric == "throughput_per_s", worse);
-                let passed = !worse || noise.as_ref().is_some_and(|n| n.within_noise);
-                checks.push(BaselineCheck {
-                    scenario: s.name.clone(),
-                    model: c.model,
-                    concurrency: c.concurrency,
-                    workers: c.workers,
-                    metric: metric.to_string(),
-                    baseline: base,
-                    current: cur,
-                    change: (base != 0.0).then(|| (cur - base) / base),
-                    passed,
-                    noise,
-                });
-            };
-            for (metric, base, cur) in [
-                ("p50", b.latency_us.p50, c.latency_us.p50),
-                ("p90", b.latency_us.p90, c.latency_us.p90),
-                ("p99", b.latency_us.p99, c.latency_us.p99),
-            ] {
-                // With rounds on both sides the medians of the rounds' percentiles are compared:
-                // the merged histogram's tail is the worst round's, and one noisy round must not
-                // read as a regression.
-                let (base, cur) = match (per_round(b, metric), per_round(c, metric)) {
-                    (Some(bs), Some(cs)) => (
-                        crate::stats::rounds_median(bs).unwrap_or(base as f64),
-                        crate::stats::rounds_median(cs).unwrap_or(cur as f64),
-                    ),
-                    _ => (base as f64, cur as f64),
-                };
-                let worse = cur > base * (1.0 + tol) && cur - base > floor_us as f64;
-                check(metric, base, cur, worse);
-            }
-            let worse_throughput = c.throughput_per_s < b.throughput_per_s * (1.0 - tol);
-            check(
-                "throughput_per_s",
-                b.throughput_per_s,
-                c.throughput_per_s,
-                worse_throughput,
-            );
-            let base_errors: u64 = b.errors.values().sum();
-            let cur_errors: u64 = c.errors.values().sum();
-            let worse_errors = if base_errors == 0 {
-                cur_errors > 0
-            } else {
-                c.error_rate > b.error_rate * (1.0 + tol)
-            };
-            check("error_rate", b.error_rate, c.error_rate, worse_errors);
-            // Each request of a mix or a flow, by name, against the same request of the baseline
-            // cell (rounds pool into one histogram per request: no noise test for them).
-            if c.requests.len() > 1 {
-                for r in &c.requests {
-                    let Some(br) = b.requests.iter().find(|x| x.name == r.name) else {
-                        continue;
-                    };
-                    for (stat, base, cur) in [
-                        ("p50", br.latency_us.p50, r.latency_us.p50),
-                        ("p90", br.latency_us.p90, r.latency_us.p90),
-                        ("p99", br.latency_us.p99, r.latency_us.p99),
-                    ] {
-                        let (base, cur) = (base as f64, cur as f64);
-                        let worse = cur > base * (1.0 + tol) && cur - base > floor_us as f64;
-                        check(&format!("{stat}{{request={}}}", r.name), base, cur, worse);
-                    }
-                    let errors_appeared = br.error_rate == 0.0 && r.error_rate > 0.0;
-                    let worse = errors_appeared || r.error_rate > br.error_rate * (1.0 + tol);
-                    check(
-                        &format!("error_rate{{request={}}}", r.name),
-                        br.error_rate,
-                        r.error_rate,
-                        worse,
+    if planned.is_empty() || runs.is_empty() || planned.iter().any(in_runs) {
+        return None;
+    }
+    let label = |(s, m, c, w): &PlannedCell| format!("{s} · {}", m.label(*c, *w));
+    let mut theirs: Vec<String> = Vec::new();
+    let mut differs: Vec<String> = Vec::new();
+    for r in runs {
+        for s in &r.summary.scenarios {
+            for c in &s.cells {
+                let k = key(&s.name, c);
+                if !theirs.contains(&k) {
+                    theirs.push(k);
+                }
+                for p in planned.iter().filter(|p| p.0 == s.name && p.1 == c.model) {
+                    let d = format!(
+                        "{} {}: concurrency {} here, {} in the baseline",
+                        s.name,
+                        c.model.as_str(),
+                        p.2,
+                        c.concurrency
                     );
+                    if !differs.contains(&d) {
+                        differs.push(d);
+                    }
                 }
             }
         }
     }
+    let ours: Vec<String> = planned.iter().map(label).collect();
+    let mut text = format!(
+        "the baseline compares nothing: none of this run's cells ({}) is in it (it has {})",
+        ours.join(", "),
+        if theirs.is_empty() {
+            "no cells".to_string()
+        } else {
+            theirs.join(", ")
+        }
+    );
+    if !differs.is_empty() {
+        text.push_str(&format!("; {}", differs.join("; ")));
+    }
+    text.push_str(
+        ": run the same cells as the baseline, or run without --baseline to start a new one",
+    );
+    Some(text)
+}
+
+/// Compares every cell of `current` with the same cell of the newest `settings.runs` earlier
+/// runs that have it.
+pub fn compare(current: &Summary, runs: &[Run], settings: BaselineSettings) -> BaselineReport {
+    let mut runs: Vec<Run> = runs.to_vec();
+    runs.sort_by(|a, b| b.summary.started_at.cmp(&a.summary.started_at));
+    let floor_us = crate::units::micros_of(settings.latency_floor);
+    let mut used = vec![false; runs.len()];
+    let mut checks = Vec::new();
+    let mut missing_in_baseline = Vec::new();
+    for s in &current.scenarios {
+        for c in &s.cells {
+            let history: Vec<(usize, &CellSummary)> = runs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| find(r.summary, &s.name, c).map(|b| (i, b)))
+                .take(settings.runs.get())
+                .collect();
+            if history.is_empty() {
+                missing_in_baseline.push(key(&s.name, c));
+                continue;
+            }
+            for (i, _) in &history {
+                used[*i] = true;
+            }
+            let bs: Vec<&CellSummary> = history.iter().map(|h| h.1).collect();
+            checks.extend(cell_checks(&s.name, c, &bs, &settings, floor_us));
+        }
+    }
     let mut missing_in_run = Vec::new();
-    for s in &baseline.scenarios {
-        for b in &s.cells {
-            if find(current, &s.name, b).is_none() {
-                missing_in_run.push(key(&s.name, b));
+    if let Some(newest) = runs.first() {
+        for s in &newest.summary.scenarios {
+            for b in &s.cells {
+                if find(current, &s.name, b).is_none() {
+                    missing_in_run.push(key(&s.name, b));
+                }
             }
         }
     }
+    let used_runs: Vec<BaselineRun> = runs
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(r, _)| BaselineRun {
+            file: r.file.display().to_string(),
+            run_id: r.summary.run_id.clone(),
+            started_at: r.summary.started_at.clone(),
+        })
+        .collect();
+    let newest = runs.first();
     BaselineReport {
-        file: file.display().to_string(),
-        run_id: baseline.run_id.clone(),
-        started_at: baseline.started_at.clone(),
-        tolerance: tol,
+        file: newest.map_or_else(String::new, |r| r.file.display().to_string()),
+        run_id: newest.map_or_else(String::new, |r| r.summary.run_id.clone()),
+        started_at: newest.map_or_else(
+            || current.started_at.clone(),
+            |r| r.summary.started_at.clone(),
+        ),
+        tolerance: settings.tolerance.p50,
         latency_floor_us: floor_us,
-        passed: checks.iter().all(|c| c.passed),
+        passed: checks.iter().all(|c| c.outcome != Outcome::Regressed),
+        runs: used_runs,
+        alpha: noise::ALPHA,
         checks,
         missing_in_baseline,
         missing_in_run,
     }
 }
 
+/// How a figure is tested.
+enum Test {
+    /// Timings and throughput, on a log scale.
+    Log(Option<LogTest>),
+    /// Error counts: (errors, operations) of the baseline runs pooled, and of this run.
+    Count {
+        base: (u64, u64),
+        cur: (u64, u64),
+        t: noise::CountTest,
+    },
+}
+
+impl Test {
+    fn p_worse(&self) -> f64 {
+        match self {
+            Test::Log(t) => t.map_or(1.0, |t| t.p_worse),
+            Test::Count { t, .. } => t.p_worse,
+        }
+    }
+    fn p_better(&self) -> f64 {
+        match self {
+            Test::Log(t) => t.map_or(1.0, |t| t.p_better),
+            Test::Count { t, .. } => t.p_better,
+        }
+    }
+}
+
+/// One check before the family's error budget is shared out.
+struct Pending {
+    check: BaselineCheck,
+    test: Test,
+    /// A latency: changes within the floor never count.
+    latency: bool,
+}
+
+/// The values of a figure, one per round (or the one value without rounds).
+fn values(c: &CellSummary, metric: &str) -> Vec<f64> {
+    if let Some(r) = c.rounds.as_ref().filter(|r| r.count >= 2) {
+        let spread = match metric {
+            "p50" => Some(&r.p50_us),
+            "p90" => Some(&r.p90_us),
+            "p99" => Some(&r.p99_us),
+            "throughput_per_s" => Some(&r.throughput_per_s),
+            _ => None,
+        };
+        if let Some(s) = spread.filter(|s| !s.values.is_empty()) {
+            return s.values.clone();
+        }
+    }
+    vec![match metric {
+        "p50" => c.latency_us.p50 as f64,
+        "p90" => c.latency_us.p90 as f64,
+        "p99" => c.latency_us.p99 as f64,
+        _ => c.throughput_per_s,
+    }]
+}
+
+fn quantile_of(metric: &str) -> f64 {
+    match metric {
+        "p50" => 0.5,
+        "p90" => 0.9,
+        _ => 0.99,
+    }
+}
+
+/// A percentile's interval from its histogram, and its sampling variance on a log scale; no
+/// variance when the interval is cut at the data's edge (a p99 of 100 values is the maximum:
+/// nothing bounds it, so its histogram cannot say how far it could move).
+fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>) {
+    let Some(i) = quantile::interval_of_saved(histogram, q, noise::CONFIDENCE) else {
+        return (None, None);
+    };
+    let var = if i.upper_is_max || i.lower_is_min {
+        None
+    } else {
+        noise::se_of_interval(i.low.max(1) as f64, i.high.max(1) as f64).map(|se| se * se)
+    };
+    let shown = PercentileInterval {
+        low: i.low as f64,
+        high: i.high as f64,
+        confidence: noise::CONFIDENCE,
+        count: i.count,
+        upper_is_max: i.upper_is_max,
+    };
+    (Some(shown), var)
+}
+
+fn median(v: &[f64]) -> f64 {
+    crate::stats::rounds_median(v).unwrap_or(0.0)
+}
+
+/// Why a slower figure may be the machine's: other load (or the hypervisor) took more of it than
+/// during the baseline.
+fn busier(c: &CellSummary, bs: &[&CellSummary]) -> Option<String> {
+    let base = |f: fn(&CellSummary) -> Option<f64>| {
+        let v: Vec<f64> = bs.iter().filter_map(|b| f(b)).collect();
+        if v.is_empty() { 0.0 } else { median(&v) }
+    };
+    let other = |x: &CellSummary| x.machine.other_cores;
+    let steal = |x: &CellSummary| x.machine.steal_share;
+    if let Some(cur) = other(c) {
+        let was = base(other);
+        if cur - was >= 0.5 {
+            return Some(format!(
+                "other load kept {cur:.1} cores busy during this cell against {was:.1} in the \
+                 baseline: a slower figure may be the machine's"
+            ));
+        }
+    }
+    if let Some(cur) = steal(c) {
+        let was = base(steal);
+        if cur - was >= 0.1 {
+            return Some(format!(
+                "the hypervisor took {:.0}% of the machine during this cell against {:.0}% in the \
+                 baseline",
+                cur * 100.0,
+                was * 100.0
+            ));
+        }
+    }
+    None
+}
+
+fn cell_checks(
+    scenario: &str,
+    c: &CellSummary,
+    bs: &[&CellSummary],
+    settings: &BaselineSettings,
+    floor_us: u64,
+) -> Vec<BaselineCheck> {
+    let tol = |metric: &str| settings.tolerance.of(metric);
+    let blank = |metric: String, tolerance: f64| BaselineCheck {
+        scenario: scenario.to_string(),
+        model: c.model,
+        concurrency: c.concurrency,
+        workers: c.workers,
+        metric,
+        baseline: 0.0,
+        current: 0.0,
+        change: None,
+        outcome: Outcome::Inconclusive,
+        passed: true,
+        tolerance,
+        baseline_values: Vec::new(),
+        current_values: Vec::new(),
+        current_interval: None,
+        change_low: None,
+        change_high: None,
+        p_value: None,
+        alpha: None,
+        detectable: None,
+        detectable_change: None,
+        reason: None,
+        noise: None,
+    };
+    // A timing or throughput from its values on both sides (newest baseline run first).
+    let log_check = |metric: String,
+                     base: Vec<f64>,
+                     cur: Vec<f64>,
+                     hist: Option<(&str, &str, f64)>,
+                     lower_is_worse: bool| {
+        let t = tol(&metric);
+        // The histograms' own uncertainty: a floor under the measured noise, and the only noise
+        // known with one value a side; none when either percentile is bounded only by an edge.
+        let (interval, var) = match hist {
+            Some((bh, ch, q)) => {
+                let (_, vb) = sampling(bh, q);
+                let (ic, vc) = sampling(ch, q);
+                (ic, vb.zip(vc).map_or(0.0, |(b, c)| b + c))
+            }
+            None => (None, 0.0),
+        };
+        let test = noise::log_test(&base, &cur, var, t, lower_is_worse);
+        let mut check = blank(metric, t);
+        check.baseline = median(&base);
+        check.current = median(&cur);
+        check.baseline_values = base;
+        check.current_values = cur;
+        check.current_interval = interval;
+        Pending {
+            check,
+            test: Test::Log(test),
+            latency: !lower_is_worse,
+        }
+    };
+    let count_check = |metric: String, base: (u64, u64), cur: (u64, u64)| {
+        let t = tol(&metric);
+        let rate = |(k, n): (u64, u64)| if n > 0 { k as f64 / n as f64 } else { 0.0 };
+        let mut check = blank(metric, t);
+        check.baseline = rate(base);
+        check.current = rate(cur);
+        Pending {
+            check,
+            test: Test::Count {
+                base,
+                cur,
+                t: noise::count_test(base, cur, t),
+            },
+            latency: false,
+        }
+    };
+    let mut family = Vec::new();
+    for metric in ["p50", "p90", "p99"] {
+        let base: Vec<f64> = bs.iter().flat_map(|b| values(b, metric)).collect();
+        let hist = Some((
+            bs[0].histogram.as_str(),
+            c.histogram.as_str(),
+            quantile_of(metric),
+        ));
+        family.push(log_check(
+            metric.into(),
+            base,
+            values(c, metric),
+            hist,
+            false,
+        ));
+    }
+    let base: Vec<f64> = bs
+        .iter()
+        .flat_map(|b| values(b, "throughput_per_s"))
+        .collect();
+    family.push(log_check(
+        "throughput_per_s".into(),
+        base,
+        values(c, "throughput_per_s"),
+        None,
+        true,
+    ));
+    let errors = |x: &CellSummary| (x.errors.values().sum::<u64>(), x.operations);
+    let pooled = bs
+        .iter()
+        .map(|b| errors(b))
+        .fold((0, 0), |a, e| (a.0 + e.0, a.1 + e.1));
+    family.push(count_check("error_rate".into(), pooled, errors(c)));
+    // Each request of a mix or a flow, by name, against the same request of the baseline cells.
+    if c.requests.len() > 1 {
+        for r in &c.requests {
+            let brs: Vec<_> = bs
+                .iter()
+                .filter_map(|b| b.requests.iter().find(|x| x.name == r.name))
+                .collect();
+            let Some(newest) = brs.first() else { continue };
+            for (stat, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+                let pick = |l: &crate::stats::LatencySummary| match stat {
+                    "p50" => l.p50 as f64,
+                    "p90" => l.p90 as f64,
+                    _ => l.p99 as f64,
+                };
+                let base: Vec<f64> = brs.iter().map(|b| pick(&b.latency_us)).collect();
+                family.push(log_check(
+                    format!("{stat}{{request={}}}", r.name),
+                    base,
+                    vec![pick(&r.latency_us)],
+                    Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
+                    false,
+                ));
+            }
+            let errs =
+                |x: &crate::stats::RequestSummary| (x.errors.values().sum::<u64>(), x.operations);
+            let pooled = brs
+                .iter()
+                .map(|b| errs(b))
+                .fold((0, 0), |a, e| (a.0 + e.0, a.1 + e.1));
+            family.push(count_check(
+                format!("error_rate{{request={}}}", r.name),
+                pooled,
+                errs(r),
+            ));
+        }
+    }
+    let machine = busier(c, bs);
+    decide(family, floor_us as f64, machine.as_deref())
+}
+
+/// Shares the family's error budget out (Holm) and gives every check its outcome.
+fn decide(family: Vec<Pending>, floor_us: f64, machine: Option<&str>) -> Vec<BaselineCheck> {
+    let worse = noise::holm(
+        &family.iter().map(|p| p.test.p_worse()).collect::<Vec<_>>(),
+        noise::ALPHA,
+    );
+    let better = noise::holm(
+        &family.iter().map(|p| p.test.p_better()).collect::<Vec<_>>(),
+        noise::ALPHA,
+    );
+    family
+        .into_iter()
+        .zip(worse.into_iter().zip(better))
+        .map(|(p, ((level, worse), (_, better)))| {
+            finish(p, level, worse, better, floor_us, machine)
+        })
+        .collect()
+}
+
+fn finish(
+    p: Pending,
+    level: f64,
+    worse: bool,
+    better: bool,
+    floor_us: f64,
+    machine: Option<&str>,
+) -> BaselineCheck {
+    let Pending {
+        mut check,
+        test,
+        latency,
+    } = p;
+    let (base, cur) = (check.baseline, check.current);
+    check.change = (base != 0.0).then(|| (cur - base) / base);
+    let tolerance = check.tolerance;
+    let beyond_tolerance = match &test {
+        Test::Log(_) if latency => cur > base * (1.0 + tolerance),
+        Test::Log(_) => cur < base * (1.0 - tolerance),
+        Test::Count { .. } => (base == 0.0 && cur > 0.0) || cur > base * (1.0 + tolerance),
+    };
+    let within_floor = latency && (cur - base).abs() <= floor_us;
+    let measured;
+    match &test {
+        Test::Log(t) => {
+            measured = t.and_then(|t| t.se).is_some();
+            if let Some(t) = t.filter(|t| t.se.is_some()) {
+                check.p_value = Some(t.p_worse);
+                let rel = |d: f64| {
+                    if latency {
+                        d.exp() - 1.0
+                    } else {
+                        (-d).exp() - 1.0
+                    }
+                };
+                if let Some((lo, hi)) = t.interval() {
+                    let (a, b) = (rel(lo), rel(hi));
+                    check.change_low = Some(a.min(b));
+                    check.change_high = Some(a.max(b));
+                }
+                if let Some(d) = t.detectable(level) {
+                    let mut value = base * (1.0 + rel(d));
+                    if latency {
+                        value = value.max(base + floor_us);
+                    }
+                    check.detectable = Some(value);
+                    check.detectable_change = (base != 0.0).then(|| value / base - 1.0);
+                }
+            }
+        }
+        Test::Count { base: b, cur: c, t } => {
+            measured = c.1 > 0 && b.1 > 0;
+            check.p_value = Some(t.p_worse);
+            if let Some(k) = noise::detectable_errors(*b, c.1, check.tolerance, level) {
+                let value = k as f64 / c.1 as f64;
+                check.detectable = Some(value);
+                check.detectable_change = (base != 0.0).then(|| value / base - 1.0);
+            }
+        }
+    }
+    // A t quantile at few degrees of freedom can put a bound beyond any number: say nothing.
+    for x in [
+        &mut check.change_low,
+        &mut check.change_high,
+        &mut check.detectable,
+        &mut check.detectable_change,
+    ] {
+        *x = x.filter(|v| v.is_finite());
+    }
+    check.alpha = Some(level);
+    let equivalent = match &test {
+        Test::Log(t) => t.is_some_and(|t| t.equivalent),
+        Test::Count { t, .. } => t.equivalent,
+    };
+    let (outcome, reason) = if worse && !within_floor {
+        match machine {
+            Some(why) => (Outcome::Inconclusive, Some(why.to_string())),
+            None => (Outcome::Regressed, None),
+        }
+    } else if better && !within_floor {
+        (Outcome::Improved, None)
+    } else if equivalent {
+        (Outcome::Unchanged, None)
+    } else if within_floor {
+        (
+            Outcome::Unchanged,
+            Some("within the latency floor, where changes never count".to_string()),
+        )
+    } else if !measured {
+        if beyond_tolerance {
+            (
+                Outcome::Inconclusive,
+                Some(
+                    "one value on each side and no bound from the histograms: the noise is not \
+                     measured (use rounds or a history of runs)"
+                        .to_string(),
+                ),
+            )
+        } else {
+            (
+                Outcome::Unchanged,
+                Some("within the tolerance; the noise is not measured".to_string()),
+            )
+        }
+    } else if beyond_tolerance {
+        (
+            Outcome::Inconclusive,
+            Some("beyond the tolerance, but not beyond the noise".to_string()),
+        )
+    } else {
+        (
+            Outcome::Inconclusive,
+            Some("too noisy to show it within the tolerance".to_string()),
+        )
+    };
+    check.outcome = outcome;
+    check.passed = outcome != Outcome::Regressed;
+    check.reason = reason;
+    check
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{Model, Tolerances};
+    use std::num::NonZeroUsize;
     use std::time::Duration;
 
-    /// A one-cell summary whose p50 is `p50s` round by round (one value: no rounds).
-    fn summary(p50s: &[f64]) -> Summary {
+    fn settings(runs: usize) -> BaselineSettings {
+        BaselineSettings {
+            tolerance: Tolerances::all(0.1),
+            latency_floor: Duration::from_micros(100),
+            runs: NonZeroUsize::new(runs).expect("runs"),
+        }
+    }
+
+    /// A one-cell summary (async c=4) whose p50 is `p50s` round by round (one value: no
+    /// rounds), started at second `at`, with `other_cores` of other load on the machine.
+    fn summary(p50s: &[f64], at: u64, other_cores: f64) -> Summary {
         let median = crate::stats::rounds_median(p50s).unwrap_or(0.0);
         let spread = |v: &[f64]| serde_json::json!({"median": crate::stats::rounds_median(v), "min": 0.0, "max": 0.0, "values": v});
         let flat = vec![100.0; p50s.len()];
@@ -216,9 +664,10 @@ mod tests {
                 "wall_seconds": spread(&flat)
             })
         });
+        let started = format!("2026-11-28T16:00:{:02}Z", at % 60);
         serde_json::from_value(serde_json::json!({
-            "schema_version": 1, "plan": {"name": "t", "file": "t.yaml"}, "run_id": "r",
-            "started_at": "2026-11-28T16:00:00Z", "finished_at": "2026-11-28T16:00:01Z", "duration_seconds": 1.0,
+            "schema_version": 1, "plan": {"name": "t", "file": "t.yaml"}, "run_id": format!("r{at}"),
+            "started_at": started, "finished_at": "2026-11-28T17:00:01Z", "duration_seconds": 1.0,
             "loadplan_version": "0", "host": {"cores": 2, "os": "linux", "arch": "x"},
             "verdict": "passed",
             "scenarios": [{"name": "a", "kind": "io", "bound": "io", "busy_fraction": 0.0,
@@ -232,117 +681,172 @@ mod tests {
                     "cpu_seconds": 0.1, "cores_busy": 0.1, "speedup": null, "rounds": rounds
                 }]}]
         }))
+        .map(|mut s: Summary| {
+            s.scenarios[0].cells[0].machine.other_cores = Some(other_cores);
+            s
+        })
         .expect("summary")
     }
 
-    fn p50_check(baseline: &[f64], current: &[f64]) -> BaselineCheck {
-        let settings = BaselineSettings {
-            tolerance: 0.1,
-            latency_floor: Duration::from_micros(100),
-        };
-        let report = compare(
-            &summary(current),
-            &summary(baseline),
-            Path::new("b.json"),
-            settings,
-        );
+    fn check<'a>(report: &'a BaselineReport, metric: &str) -> &'a BaselineCheck {
         report
             .checks
-            .into_iter()
-            .find(|c| c.metric == "p50")
-            .expect("p50 check")
+            .iter()
+            .find(|c| c.metric == metric)
+            .unwrap_or_else(|| panic!("no {metric} check in {:?}", report.checks))
     }
 
-    /// `summary(&[20_000.0])` with two named requests whose p50s are `login` and `search`.
-    fn with_requests(login: u64, search: u64, search_errors: f64) -> Summary {
-        let mut s = serde_json::to_value(summary(&[20_000.0])).expect("to json");
-        let request = |name: &str, p50: u64, error_rate: f64| {
-            serde_json::json!({"name": name, "operations": 50, "successes": 50, "errors": {},
-                "error_rate": error_rate, "status_codes": {"200": 50}, "bytes": 0,
-                "latency_us": {"count": 50, "min": 1, "mean": p50 as f64, "p50": p50, "p90": p50,
-                    "p99": p50, "p999": p50, "max": p50, "stdev": 0.0},
-                "histogram": ""})
-        };
-        s["scenarios"][0]["cells"][0]["requests"] = serde_json::json!([
-            request("login", login, 0.0),
-            request("search", search, search_errors)
-        ]);
-        serde_json::from_value(s).expect("summary with requests")
+    fn compare_p50(history: &[Summary], current: &Summary, runs: usize) -> BaselineCheck {
+        let file = Path::new("b.json");
+        let runs_: Vec<Run> = history.iter().map(|s| Run { file, summary: s }).collect();
+        let report = compare(current, &runs_, settings(runs));
+        check(&report, "p50").clone()
     }
 
     #[test]
-    fn each_request_of_a_mix_is_held_to_its_own_baseline() {
-        let settings = BaselineSettings {
-            tolerance: 0.1,
-            latency_floor: Duration::from_micros(100),
-        };
-        let base = with_requests(5_000, 30_000, 0.0);
-        let current = with_requests(5_100, 60_000, 0.02);
-        let report = compare(&current, &base, Path::new("b.json"), settings);
-        let check = |metric: &str| {
-            report
-                .checks
+    fn outcomes_follow_tolerance_and_measured_noise() {
+        let quiet = [20_000.0, 20_200.0, 19_800.0, 20_100.0, 19_900.0];
+        let noisy = [16_000.0, 24_000.0, 19_000.0, 26_000.0, 18_000.0];
+        // (history p50 per run, current p50 rounds, other load now, outcome)
+        let cases: &[(&[f64], &[f64], f64, Outcome)] = &[
+            // Five quiet runs; today 50 % slower: regressed.
+            (&quiet, &[30_000.0], 0.0, Outcome::Regressed),
+            // Today the same: unchanged.
+            (&quiet, &[20_050.0], 0.0, Outcome::Unchanged),
+            // 15 % slower against a history that moves ±30 %: inconclusive, not regressed.
+            (&noisy, &[23_000.0], 0.0, Outcome::Inconclusive),
+            // Today 40 % faster: improved.
+            (&quiet, &[12_000.0], 0.0, Outcome::Improved),
+            // 50 % slower while other load kept 1.8 cores busy: the machine, not the service.
+            (&quiet, &[30_000.0], 1.8, Outcome::Inconclusive),
+        ];
+        for (history, current, other, want) in cases {
+            let runs: Vec<Summary> = history
                 .iter()
-                .find(|c| c.metric == metric)
-                .unwrap_or_else(|| panic!("no {metric} check in {:?}", report.checks))
-        };
-        assert!(check("p50{request=login}").passed);
-        assert!(!check("p50{request=search}").passed);
-        assert!(check("error_rate{request=login}").passed);
-        assert!(!check("error_rate{request=search}").passed);
-        // The cell's own p50 did not move: only the per-request checks catch the regression.
-        assert!(check("p50").passed);
+                .enumerate()
+                .map(|(i, p)| summary(&[*p], i as u64, 0.0))
+                .collect();
+            let c = compare_p50(&runs, &summary(current, 50, *other), 5);
+            assert_eq!(c.outcome, *want, "{history:?} → {current:?}: {c:?}");
+            assert_eq!(c.passed, *want != Outcome::Regressed);
+            assert_eq!(c.baseline_values.len(), history.len());
+        }
     }
 
     #[test]
-    fn with_rounds_a_regression_must_be_beyond_the_noise() {
-        // (baseline rounds, current rounds, passed, within noise, tested)
-        type Case<'a> = (&'a [f64], &'a [f64], bool, bool, bool);
-        let cases: &[Case] = &[
-            // One round: today's rule, +20% fails.
-            (&[20_000.0], &[24_000.0], false, false, false),
-            // Five rounds, all slower: beyond the noise.
+    fn rounds_on_both_sides_measure_the_noise_of_a_single_baseline() {
+        // (baseline rounds, current rounds, outcome)
+        let cases: &[(&[f64], &[f64], Outcome)] = &[
             (
                 &[20_000.0, 20_100.0, 19_900.0, 20_050.0, 19_950.0],
-                &[40_000.0, 40_100.0, 39_900.0, 40_050.0, 39_950.0],
-                false,
-                false,
-                true,
+                &[25_000.0, 25_100.0, 24_900.0, 25_050.0, 24_950.0],
+                Outcome::Regressed,
             ),
-            // Median up 20%, but the rounds overlap: within noise.
+            // Median up 20 %, but the rounds overlap: not beyond the noise.
             (
                 &[20_000.0, 30_000.0, 19_000.0, 26_000.0, 18_000.0],
                 &[24_000.0, 19_500.0, 31_000.0, 18_500.0, 27_000.0],
-                true,
-                true,
-                true,
+                Outcome::Inconclusive,
             ),
-            // Within the tolerance: passes whatever the rounds say.
             (
                 &[20_000.0, 20_100.0, 19_900.0],
-                &[21_000.0, 21_100.0, 20_900.0],
-                true,
-                false,
-                true,
-            ),
-            // Two rounds are too few to judge noise: today's rule.
-            (
-                &[20_000.0, 20_000.0],
-                &[30_000.0, 30_000.0],
-                false,
-                false,
-                false,
+                &[20_050.0, 19_950.0, 20_000.0],
+                Outcome::Unchanged,
             ),
         ];
-        for (base, cur, passed, within, tested) in cases {
-            let c = p50_check(base, cur);
-            assert_eq!(c.passed, *passed, "{base:?} → {cur:?}: {c:?}");
-            assert_eq!(c.noise.is_some(), *tested, "{base:?} → {cur:?}");
-            assert_eq!(
-                c.noise.as_ref().is_some_and(|n| n.within_noise),
-                *within,
-                "{base:?} → {cur:?}: {c:?}"
-            );
+        for (base, cur, want) in cases {
+            let c = compare_p50(&[summary(base, 1, 0.0)], &summary(cur, 2, 0.0), 5);
+            assert_eq!(c.outcome, *want, "{base:?} → {cur:?}: {c:?}");
+            if c.outcome == Outcome::Regressed {
+                assert!(c.detectable_change.is_some_and(|d| d > 0.1), "{c:?}");
+                assert!(c.change_low.is_some_and(|l| l > 0.1), "{c:?}");
+            }
         }
+    }
+
+    #[test]
+    fn a_history_uses_only_its_newest_runs() {
+        // Ten runs: the five oldest slow, the five newest quiet; today quiet.
+        let runs: Vec<Summary> = (0..10)
+            .map(|i| {
+                summary(
+                    &[if i < 5 { 40_000.0 } else { 20_000.0 + i as f64 }],
+                    i,
+                    0.0,
+                )
+            })
+            .collect();
+        let file = Path::new("b.json");
+        let history: Vec<Run> = runs.iter().map(|s| Run { file, summary: s }).collect();
+        let report = compare(&summary(&[20_003.0], 30, 0.0), &history, settings(5));
+        assert_eq!(report.runs.len(), 5);
+        assert_eq!(report.run_id, "r9", "the newest run names the report");
+        assert!(
+            check(&report, "p50")
+                .baseline_values
+                .iter()
+                .all(|v| *v < 21_000.0)
+        );
+    }
+
+    #[test]
+    fn a_cells_checks_share_one_error_budget() {
+        let runs: Vec<Summary> = (0..5)
+            .map(|i| summary(&[20_000.0 + 50.0 * i as f64], i, 0.0))
+            .collect();
+        let file = Path::new("b.json");
+        let history: Vec<Run> = runs.iter().map(|s| Run { file, summary: s }).collect();
+        let report = compare(&summary(&[20_000.0], 30, 0.0), &history, settings(5));
+        let levels: Vec<f64> = report.checks.iter().filter_map(|c| c.alpha).collect();
+        assert_eq!(levels.len(), report.checks.len());
+        // Holm: the levels run from α/k up to α, once each.
+        let k = report.checks.len() as f64;
+        assert!(
+            levels.iter().any(|l| (l - 0.05 / k).abs() < 1e-12),
+            "{levels:?}"
+        );
+        assert!(levels.iter().all(|l| *l <= 0.05 + 1e-12));
+    }
+
+    #[test]
+    fn a_percentile_bounded_only_by_an_edge_has_no_sampling_noise_to_lean_on() {
+        let saved = |n: u64| {
+            let mut h = crate::stats::new_histogram();
+            for v in 1..=n {
+                h.record(1_000 + v).expect("in range");
+            }
+            crate::stats::histogram_to_base64(&h)
+        };
+        // (values, quantile, an interval, a sampling variance)
+        let cases = [
+            (1_000, 0.5, true, true),
+            (1_000, 0.99, true, true),
+            (20, 0.99, true, false),
+            (20, 0.9, true, false),
+            (0, 0.5, false, false),
+        ];
+        for (n, q, interval, var) in cases {
+            let (i, v) = sampling(&saved(n), q);
+            assert_eq!(i.is_some(), interval, "{n} values, q {q}");
+            assert_eq!(v.is_some(), var, "{n} values, q {q}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_baseline_that_matches_no_cell_says_what_differs() {
+        let base = summary(&[20_000.0], 1, 0.0);
+        let file = Path::new("b.json");
+        let runs = [Run {
+            file,
+            summary: &base,
+        }];
+        let why = nothing_compared(&[("a", Model::Async, 16, 1)], &runs).expect("nothing compared");
+        assert!(why.contains("async c=16 w=1"), "{why}");
+        assert!(
+            why.contains("concurrency 16 here, 4 in the baseline"),
+            "{why}"
+        );
+        assert_eq!(nothing_compared(&[("a", Model::Async, 4, 1)], &runs), None);
+        assert!(nothing_compared(&[("b", Model::Async, 4, 1)], &runs).is_some());
     }
 }

@@ -11,7 +11,7 @@
 //! (a dead worker) make it `failed`. Must not do I/O.
 
 pub mod baseline;
-mod noise;
+pub mod noise;
 
 use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
@@ -33,10 +33,9 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
-/// An earlier run to compare with.
+/// The earlier runs to compare with: one summary.json, or a plan's history.
 pub struct Baseline<'a> {
-    pub summary: &'a Summary,
-    pub file: &'a std::path::Path,
+    pub runs: Vec<baseline::Run<'a>>,
     pub settings: BaselineSettings,
 }
 
@@ -62,7 +61,7 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             }
         }
     }
-    summary.baseline = baseline.map(|b| baseline::compare(summary, b.summary, b.file, b.settings));
+    summary.baseline = baseline.map(|b| baseline::compare(summary, &b.runs, b.settings));
     decide(summary)
 }
 

@@ -19,7 +19,10 @@ mod wording;
 use std::path::{Path, PathBuf};
 
 pub use model::Model;
-pub use resolve::{Base, BaselineSettings, Cell, Kernel, Load, Plan, Scenario, Workload, slug};
+pub use resolve::{
+    Base, BaselineSettings, Cell, DEFAULT_BASELINE_RUNS, Kernel, Load, Plan, Scenario, Tolerances,
+    Workload, slug,
+};
 pub use threshold::Threshold;
 pub use wording::suggest;
 

@@ -41,13 +41,57 @@ pub struct Plan {
 /// How much worse than its baseline a cell may get before the run fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BaselineSettings {
-    /// Relative change allowed in latency percentiles, throughput and error rate (0.1 = 10%).
-    pub tolerance: f64,
+    /// Relative change allowed, figure by figure.
+    pub tolerance: Tolerances,
     /// Latency changes smaller than this never count: they are noise at any percentage.
     pub latency_floor: Duration,
+    /// With a history folder: how many of the plan's last passing runs make the reference.
+    pub runs: NonZeroUsize,
 }
 
-const DEFAULT_TOLERANCE: f64 = 0.10;
+/// Relative changes allowed (0.1 = 10%), one per compared figure; a request's percentiles and
+/// error rate use the same figure's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerances {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    /// A fall of this fraction; always below 1.
+    pub throughput: f64,
+    pub error_rate: f64,
+}
+
+impl Tolerances {
+    /// The same tolerance for every figure.
+    pub fn all(t: f64) -> Tolerances {
+        Tolerances {
+            p50: t,
+            p90: t,
+            p99: t,
+            throughput: t,
+            error_rate: t,
+        }
+    }
+
+    /// The tolerance of a check's metric (`p99`, `p99{request=login}`, `throughput_per_s`,
+    /// `error_rate{request=login}`).
+    pub fn of(&self, metric: &str) -> f64 {
+        let stat = metric.split('{').next().unwrap_or(metric);
+        match stat {
+            "p50" => self.p50,
+            "p90" => self.p90,
+            "p99" => self.p99,
+            "throughput_per_s" => self.throughput,
+            _ => self.error_rate,
+        }
+    }
+}
+
+/// The tolerance of every figure the plan does not set.
+pub const DEFAULT_TOLERANCE: f64 = 0.10;
+/// Passing runs of a history that make the reference, unless the plan or `--baseline-runs`
+/// says otherwise.
+pub const DEFAULT_BASELINE_RUNS: NonZeroUsize = NonZeroUsize::new(5).expect("5 is not zero");
 const DEFAULT_LATENCY_FLOOR: Duration = Duration::from_millis(1);
 
 /// Where relative target URLs point.
@@ -540,11 +584,12 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         base,
         scenarios,
         baseline: BaselineSettings {
-            tolerance: spec
+            tolerance: tolerances(spec.baseline.as_ref().and_then(|b| b.tolerance)),
+            runs: spec
                 .baseline
                 .as_ref()
-                .and_then(|b| b.tolerance)
-                .map_or(DEFAULT_TOLERANCE, |p| p.0),
+                .and_then(|b| b.runs)
+                .unwrap_or(DEFAULT_BASELINE_RUNS),
             latency_floor: spec
                 .baseline
                 .as_ref()
@@ -553,6 +598,22 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         },
         rounds,
     })
+}
+
+/// The plan's tolerances, the default where it sets none.
+fn tolerances(spec: Option<spec::ToleranceSpec>) -> Tolerances {
+    let d = DEFAULT_TOLERANCE;
+    match spec {
+        None => Tolerances::all(d),
+        Some(spec::ToleranceSpec::All(p)) => Tolerances::all(p.0),
+        Some(spec::ToleranceSpec::Each(m)) => Tolerances {
+            p50: m.p50.map_or(d, |p| p.0),
+            p90: m.p90.map_or(d, |p| p.0),
+            p99: m.p99.map_or(d, |p| p.0),
+            throughput: m.throughput.map_or(d, |p| p.0),
+            error_rate: m.error_rate.map_or(d, |p| p.0),
+        },
+    }
 }
 
 fn dedup_in_order(models: &mut Vec<Model>) {
@@ -584,6 +645,57 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn baseline_tolerances_are_one_for_all_or_one_per_figure() {
+        let plan = |baseline: &str| {
+            let text = format!(
+                "version: 1\nname: t\nbase: builtin\n{baseline}\nscenarios:\n  - name: a\n    targets: [/x]\n    repeat: 1\n    models: [async]\n"
+            );
+            crate::plan::parse(std::path::Path::new("t.yaml"), &text).map(|p| p.baseline)
+        };
+        // (the plan's baseline key, p50, p99, throughput, error rate, runs)
+        let cases = [
+            ("", 0.1, 0.1, 0.1, 0.1, 5),
+            ("baseline: { tolerance: 25% }", 0.25, 0.25, 0.25, 0.25, 5),
+            (
+                "baseline: { tolerance: { p99: 20%, throughput: 5% }, runs: 3 }",
+                0.1,
+                0.2,
+                0.05,
+                0.1,
+                3,
+            ),
+            (
+                "baseline: { tolerance: { error_rate: 300% } }",
+                0.1,
+                0.1,
+                0.1,
+                3.0,
+                5,
+            ),
+        ];
+        for (key, p50, p99, throughput, errors, runs) in cases {
+            let b = plan(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            let t = b.tolerance;
+            assert_eq!(
+                (t.p50, t.p99, t.throughput, t.error_rate, b.runs.get()),
+                (p50, p99, throughput, errors, runs),
+                "{key}"
+            );
+            assert_eq!(t.of("p99{request=login}"), p99);
+            assert_eq!(t.of("throughput_per_s"), throughput);
+        }
+        for bad in [
+            "baseline: { tolerance: 10 }",
+            "baseline: { tolerance: 100% }",
+            "baseline: { tolerance: { throughput: 120% } }",
+            "baseline: { tolerance: { p95: 10% } }",
+            "baseline: { runs: 0 }",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn slugs_stay_inside_the_output_folder() {

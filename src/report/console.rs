@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::insight::{self, Severity, numbers};
 use super::{connections, requests};
 use crate::run::Observer;
-use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
+use crate::stats::{CellResult, Outcome, ScenarioSummary, Summary, Verdict};
 use crate::units;
 
 /// Progress on stderr.
@@ -440,22 +440,39 @@ pub fn gate(summary: &Summary) -> String {
         }
     }
     if let Some(b) = &summary.baseline {
-        let failed: Vec<_> = b.checks.iter().filter(|c| !c.passed).collect();
+        let runs = if b.runs.len() > 1 {
+            format!(", {} runs", b.runs.len())
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "\nbaseline {} ({}): {}, {}{} (tolerance {})\n",
+            "\nbaseline {} ({}{runs}): {}: {} (tolerance {}, α {} per cell)\n",
             b.run_id,
             b.file,
             units::count(b.checks.len(), "check"),
-            units::count(failed.len(), "regression"),
-            super::insight::within_noise(&b.checks),
-            units::percent(b.tolerance)
+            insight::outcome_counts(&b.checks),
+            units::percent(b.tolerance),
+            b.alpha
         ));
-        for c in failed {
+        for c in b.checks.iter().filter(|c| c.outcome != Outcome::Unchanged) {
+            let evidence = insight::evidence_words(c);
+            let evidence = if evidence.is_empty() {
+                String::new()
+            } else {
+                format!(" ({evidence})")
+            };
+            let (mark, text) = match c.outcome {
+                Outcome::Regressed => ("✘ FAIL", super::junit::baseline_failure(c, c.tolerance)),
+                Outcome::Improved => ("✔ improved", super::junit::baseline_change(c, c.tolerance)),
+                _ => (
+                    "? inconclusive",
+                    super::junit::baseline_change(c, c.tolerance),
+                ),
+            };
             out.push_str(&format!(
-                "  ✘ FAIL {} · {}: {}\n",
+                "  {mark} {} · {}: {text}{evidence}\n",
                 c.scenario,
                 c.label(),
-                super::junit::baseline_failure(c, b.tolerance)
             ));
         }
         for m in &b.missing_in_baseline {
@@ -632,11 +649,15 @@ mod tests {
         snapshot("console-gate.txt", &g);
         assert!(g.starts_with("\n  ✔ pass sample · sequential: p99 < 100ms (observed 52.0ms)\n"));
         assert!(g.contains(
-            "\nbaseline earlier (baseline/summary.json): 2 checks, 1 regression, 1 within noise (tolerance 10.0%)\n"
+            "\nbaseline earlier (baseline/summary.json): 2 checks: 1 regressed, 1 inconclusive (tolerance 10.0%, α 0.05 per cell)\n"
         ));
         assert!(
             g.contains("  ✘ FAIL sample · async c=2 w=1: p99 regressed: 52.0ms against 40.0ms")
         );
+        // Each check not shown unchanged says what the data could have seen.
+        assert!(g.contains(
+            "  ? inconclusive sample · async c=2 w=1: throughput: 14.4/s against 17.0/s in the baseline (-15.3%), tolerance 10.0% (beyond the tolerance, but not beyond the noise; change -40.0% to +10.0% (95%); could detect ≤ 9.80/s (-42.0%))\n"
+        ), "{g}");
         // An interrupted run: no "why it failed" (the health section says it was interrupted).
         assert!(!g.contains("why it failed"));
         assert!(g.contains("  note: sample · async c=4 w=1 is not in the baseline\n"));

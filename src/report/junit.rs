@@ -58,12 +58,15 @@ impl Reporter for Junit {
                     }) {
                         let mut case = TestCase::new(
                             format!("{label}: baseline {}", check.metric),
-                            status(check.passed, || baseline_failure(check, b.tolerance)),
+                            status(check.passed, || baseline_failure(check, check.tolerance)),
                         );
                         case.set_classname(class.clone());
-                        if let Some(n) = check.noise.as_ref().filter(|n| n.within_noise) {
-                            case.set_system_out(format!("within noise (p = {:.3})", n.p_value));
-                        }
+                        let evidence = super::insight::evidence_words(check);
+                        case.set_system_out(if evidence.is_empty() {
+                            check.outcome.word().to_string()
+                        } else {
+                            format!("{}: {evidence}", check.outcome.word())
+                        });
                         suite.add_test_case(case);
                     }
                 }
@@ -109,11 +112,11 @@ pub fn baseline_failure(c: &BaselineCheck, tolerance: f64) -> String {
     )
 }
 
-/// `throughput: 14.4/s against 17.0/s in the baseline (-15.3%), beyond the tolerance of
-/// 10.0%`: a change the rounds may yet call noise.
+/// `throughput: 14.4/s against 17.0/s in the baseline (-15.3%), tolerance 10.0%`: a change
+/// the data did not call a regression.
 pub fn baseline_change(c: &BaselineCheck, tolerance: f64) -> String {
     format!(
-        "{}: {}, beyond the tolerance of {}",
+        "{}: {}, tolerance {}",
         metric_words(&c.metric),
         against(c),
         units::percent(tolerance)
@@ -213,6 +216,7 @@ mod tests {
 
     #[test]
     fn baseline_failures_say_the_metric_in_its_unit() {
+        let like = sample().baseline.expect("sample baseline").checks[0].clone();
         let check =
             |metric: &str, baseline: f64, current: f64, change: Option<f64>| BaselineCheck {
                 scenario: "s".into(),
@@ -224,7 +228,7 @@ mod tests {
                 current,
                 change,
                 passed: false,
-                noise: None,
+                ..like.clone()
             };
         for (c, want) in [
             (

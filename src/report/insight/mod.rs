@@ -62,33 +62,61 @@ pub fn mark(passed: bool) -> &'static str {
     if passed { "✔ passed" } else { "✘ failed" }
 }
 
-/// What the rounds say of a baseline check's change: `within noise (p = 0.21)` (not a
-/// regression, however far beyond the tolerance), `beyond noise (p = 0.01)`; `None` without
-/// rounds on both sides.
-pub fn noise_words(k: &crate::stats::BaselineCheck) -> Option<String> {
-    let n = k.noise.as_ref()?;
-    let p = if n.p_value >= 0.01 {
-        format!("p = {:.2}", n.p_value)
-    } else if n.p_value >= 0.0 {
-        "p < 0.01".to_string()
-    } else {
-        "p = -".to_string()
-    };
-    Some(if n.within_noise {
-        format!("within noise ({p})")
-    } else {
-        format!("beyond noise ({p})")
-    })
+/// The evidence behind a baseline check's outcome, in words: why it is not a regression, the
+/// 95 % interval of the change, and the smallest change the data could have detected:
+/// `beyond the tolerance, but not beyond the noise; change -40.0% to +10.0% (95%); could detect
+/// ≤ 9.80/s (-42.0%)`. Empty for a summary written before outcomes existed.
+pub fn evidence_words(k: &crate::stats::BaselineCheck) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(r) = &k.reason {
+        parts.push(r.clone());
+    }
+    if let Some(i) = k.current_interval.filter(|i| i.upper_is_max) {
+        parts.push(format!(
+            "this {} of {} values is bounded only by the maximum",
+            crate::report::junit::metric_words(&k.metric),
+            i.count
+        ));
+    }
+    if let (Some(lo), Some(hi)) = (k.change_low, k.change_high) {
+        parts.push(format!(
+            "change {:+.1}% to {:+.1}% (95%)",
+            lo * 100.0,
+            hi * 100.0
+        ));
+    }
+    if let Some(v) = k.detectable {
+        let sign = if k.metric == "throughput_per_s" {
+            "≤"
+        } else {
+            "≥"
+        };
+        let change = k
+            .detectable_change
+            .filter(|x| x.is_finite())
+            .map_or_else(String::new, |x| format!(" ({:+.1}%)", x * 100.0));
+        parts.push(format!(
+            "could detect {sign} {}{change}",
+            crate::report::junit::baseline_value(&k.metric, v)
+        ));
+    }
+    parts.join("; ")
 }
 
-/// `, N within noise` when the baseline had rounds to tell noise by; empty otherwise.
-pub fn within_noise(checks: &[crate::stats::BaselineCheck]) -> String {
-    if checks.iter().all(|c| c.noise.is_none()) {
-        return String::new();
-    }
-    let n = checks
-        .iter()
-        .filter(|c| c.noise.as_ref().is_some_and(|n| n.within_noise))
-        .count();
-    format!(", {n} within noise")
+/// `1 regressed, 2 inconclusive, 14 unchanged`: the checks by outcome, those with none left out.
+pub fn outcome_counts(checks: &[crate::stats::BaselineCheck]) -> String {
+    use crate::stats::Outcome;
+    let parts: Vec<String> = [
+        Outcome::Regressed,
+        Outcome::Inconclusive,
+        Outcome::Improved,
+        Outcome::Unchanged,
+    ]
+    .iter()
+    .filter_map(|o| {
+        let n = checks.iter().filter(|c| c.outcome == *o).count();
+        (n > 0).then(|| format!("{n} {}", o.word()))
+    })
+    .collect();
+    parts.join(", ")
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{anchor, cell_anchor};
 use crate::report::insight::{self, Failure, Reason};
 use crate::report::junit::baseline_value;
-use crate::stats::{BaselineCheck, BaselineReport, Summary};
+use crate::stats::{BaselineCheck, BaselineReport, Outcome, Summary};
 use crate::units;
 
 /// Every reason the run failed, each linked to its cell (see [`insight::failures`]).
@@ -65,7 +65,12 @@ pub(super) struct BaselineView<'a> {
     /// `✔ passed` or `✘ failed`.
     mark: &'static str,
     checked: usize,
-    /// Every check beyond the tolerance: failed, or within the noise.
+    /// `1 regressed, 2 inconclusive, 14 unchanged`.
+    outcomes: String,
+    /// Earlier runs compared besides the newest (a history).
+    earlier: usize,
+    alpha: f64,
+    /// Every check not shown unchanged: regressed, improved or inconclusive.
     failed: Vec<BaselineRow>,
     missing_in_baseline: &'a [String],
     missing_in_run: &'a [String],
@@ -75,11 +80,11 @@ pub(super) struct BaselineView<'a> {
 struct BaselineRow {
     /// The cell's row in its scenario's table, or the scenario when this run lacks the cell.
     anchor: String,
-    /// `failed`, or `noise` for a change the rounds call noise.
+    /// `failed` (regressed), `passed` (improved) or `noise` (inconclusive): the mark's class.
     result: &'static str,
-    /// `✘ failed`, or `≈ within noise (p = 0.21)`.
+    /// `✘ regressed`, `✔ improved` or `? inconclusive`.
     mark: String,
-    /// `(beyond noise, p < 0.01)` after a failure the rounds confirm.
+    /// The evidence in words: the change's interval, what the data could detect, why not.
     noise: Option<String>,
     cell: String,
     metric: String,
@@ -159,10 +164,13 @@ pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineV
         result: if b.passed { "passed" } else { "failed" },
         mark: insight::mark(b.passed),
         checked: b.checks.len(),
+        outcomes: insight::outcome_counts(&b.checks),
+        earlier: b.runs.len().saturating_sub(1),
+        alpha: b.alpha,
         failed: b
             .checks
             .iter()
-            .filter(|c| !c.passed || c.noise.as_ref().is_some_and(|n| n.within_noise))
+            .filter(|c| c.outcome != Outcome::Unchanged)
             .map(|c: &BaselineCheck| {
                 let (scenario, cell, who) = insight::locate(s, c);
                 // A scenario this run lacks has nowhere to link to.
@@ -175,11 +183,12 @@ pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineV
                     (true, None) => anchor(scenario),
                     (true, Some(ci)) => cell_anchor(scenario, ci),
                 };
-                let noise = insight::noise_words(c);
-                let (result, mark, noise) = if c.passed {
-                    ("noise", format!("≈ {}", noise.unwrap_or_default()), None)
-                } else {
-                    ("failed", insight::mark(false).to_string(), noise)
+                let evidence = insight::evidence_words(c);
+                let noise = (!evidence.is_empty()).then_some(evidence);
+                let (result, mark) = match c.outcome {
+                    Outcome::Regressed => ("failed", "✘ regressed".to_string()),
+                    Outcome::Improved => ("passed", "✔ improved".to_string()),
+                    _ => ("noise", "? inconclusive".to_string()),
                 };
                 BaselineRow {
                     anchor,
