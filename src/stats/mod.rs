@@ -207,6 +207,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         },
         scenarios,
         baseline: None,
+        validity: Vec::new(),
         export: Vec::new(),
     }
 }

@@ -21,3 +21,4 @@ mod shards;
 mod tls;
 mod trend;
 mod truth;
+mod validity;

@@ -154,6 +154,7 @@ struct RunRow<'a> {
     passed: bool,
     failed: bool,
     interrupted: bool,
+    invalid: bool,
     version: &'a str,
     commit: String,
     link: String,
@@ -190,15 +191,18 @@ pub(super) fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Passed => "passed",
         Verdict::Failed => "failed",
+        Verdict::Invalid => "invalid",
         Verdict::Interrupted => "interrupted",
     }
 }
 
-/// How a run's point is drawn: a circle (passed), a cross (failed), a triangle (interrupted).
+/// How a run's point is drawn: a circle (passed), a cross (failed), a diamond (invalid), a
+/// triangle (interrupted).
 fn verdict_mark(v: Verdict) -> (Marker, &'static str) {
     match v {
         Verdict::Passed => (Marker::Circle, SERIES),
         Verdict::Failed => (Marker::Cross, BAD),
+        Verdict::Invalid => (Marker::Diamond, WARN),
         Verdict::Interrupted => (Marker::Triangle, WARN),
     }
 }
@@ -240,6 +244,7 @@ impl<'a> PageView<'a> {
                         passed: s.verdict == Verdict::Passed,
                         failed: s.verdict == Verdict::Failed,
                         interrupted: s.verdict == Verdict::Interrupted,
+                        invalid: s.verdict == Verdict::Invalid,
                         version: &s.loadplan_version,
                         commit: s
                             .ci
@@ -354,6 +359,7 @@ fn chart(
                 match verdict {
                     Verdict::Passed => "passed",
                     Verdict::Failed => "FAILED",
+                    Verdict::Invalid => "INVALID",
                     Verdict::Interrupted => "INTERRUPTED",
                 }
             );
