@@ -6,6 +6,7 @@
 //! rounds' medians and spread (`rounds.rs`) and the machine checks (`machine.rs`). Must not do
 //! I/O or decide the verdict (the gate does).
 
+pub mod change;
 mod connections;
 pub mod machine;
 mod recorder;

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod change;
 mod cli;
 mod export;
 mod faults;
