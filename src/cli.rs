@@ -57,7 +57,8 @@ pub enum Command {
         summary: bool,
     },
     /// Write one HTML page charting each cell's p50, p99, throughput and error rate across saved
-    /// runs of one plan, failed and interrupted runs marked.
+    /// runs of one plan, failed, invalid and interrupted runs marked, and the change points of
+    /// each series (shifts, by e-divisive means with a permutation test) at their first run.
     Trend {
         /// A plan's report folder (reports/<plan>/, holding run folders), run folders, or
         /// summary.json files; all of the same plan.
