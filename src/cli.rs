@@ -57,7 +57,8 @@ pub enum Command {
         summary: bool,
     },
     /// Write one HTML page charting each cell's p50, p99, throughput and error rate across saved
-    /// runs of one plan, failed and interrupted runs marked.
+    /// runs of one plan, failed, invalid and interrupted runs marked, and the change points of
+    /// each series (shifts, by e-divisive means with a permutation test) at their first run.
     Trend {
         /// A plan's report folder (reports/<plan>/, holding run folders), run folders, or
         /// summary.json files; all of the same plan.
@@ -66,6 +67,13 @@ pub enum Command {
         /// The HTML file to write.
         #[arg(long, value_name = "FILE", default_value = "trend.html")]
         out: PathBuf,
+        /// Exit 1 when a cell's p50, p99, throughput or error rate shifted for the worse (a
+        /// change point) with its first run among the last --recent runs.
+        #[arg(long, env = "LOADPLAN_FAIL_ON_CHANGE")]
+        fail_on_change: bool,
+        /// How many of the latest runs count as recent for --fail-on-change.
+        #[arg(long, value_name = "N", default_value_t = crate::report::trend::RECENT_RUNS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+        recent: u64,
     },
     /// A worker process of the `processes` model (internal).
     #[command(name = "__worker", hide = true)]

@@ -57,7 +57,17 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Init(args) => cmd::init::run(&args),
         Command::Completions { shell } => cmd::completions::run(shell),
         Command::Schema { summary } => cmd::schema::run(summary),
-        Command::Trend { paths, out } => cmd::trend::run(&paths, &out),
+        Command::Trend {
+            paths,
+            out,
+            fail_on_change,
+            recent,
+        } => cmd::trend::run(
+            &paths,
+            &out,
+            fail_on_change,
+            usize::try_from(recent).unwrap_or(usize::MAX),
+        ),
         Command::Worker => cmd::worker::run(),
     };
     ExitCode::from(match outcome {

@@ -109,6 +109,10 @@ pub fn publish(
     console.human(&reports::console::gate(summary));
     if console.quiet {
         // Alone, the verdict line would say that it failed, not why.
+        let invalid = reports::console::why_invalid(summary);
+        if !invalid.is_empty() {
+            tell!("{}", invalid.trim_matches('\n'));
+        }
         let why = reports::console::why_failed(summary);
         if !why.is_empty() {
             tell!("{}", why.trim_matches('\n'));
@@ -142,6 +146,7 @@ fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Passed => "passed",
         Verdict::Failed => "FAILED",
+        Verdict::Invalid => "INVALID (the run did not measure what it asked)",
         Verdict::Interrupted => "interrupted",
     }
 }

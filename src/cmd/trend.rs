@@ -1,4 +1,5 @@
-//! `loadplan trend`: one HTML page of every cell's numbers across saved runs of one plan.
+//! `loadplan trend`: one HTML page of every cell's numbers across saved runs of one plan, with
+//! their change points; with `--fail-on-change`, a recent shift for the worse fails (exit 1).
 
 use std::path::{Path, PathBuf};
 
@@ -6,8 +7,13 @@ use super::say;
 use crate::Error;
 use crate::stats::Verdict;
 
-pub fn run(paths: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
-    let written = crate::report::trend::run(paths, out).map_err(|e| {
+pub fn run(
+    paths: &[PathBuf],
+    out: &Path,
+    fail_on_change: bool,
+    recent: usize,
+) -> Result<Verdict, Error> {
+    let written = crate::report::trend::run(paths, out, recent).map_err(|e| {
         if e.is_input_error() {
             Error::Input(e.to_string())
         } else {
@@ -23,5 +29,29 @@ pub fn run(paths: &[PathBuf], out: &Path) -> Result<Verdict, Error> {
         crate::units::count(written.cells, "cell"),
         written.path.display()
     );
-    Ok(Verdict::Passed)
+    if written.regressions.is_empty() {
+        return Ok(Verdict::Passed);
+    }
+    let head = format!(
+        "{} for the worse within the last {}:",
+        crate::units::count(written.regressions.len(), "change point"),
+        crate::units::count(recent, "run")
+    );
+    if fail_on_change {
+        super::tell!("✘ {head}");
+    } else {
+        say!("{head}");
+    }
+    for r in &written.regressions {
+        if fail_on_change {
+            super::tell!("  ✘ {r}");
+        } else {
+            say!("  {r}");
+        }
+    }
+    Ok(if fail_on_change {
+        Verdict::Failed
+    } else {
+        Verdict::Passed
+    })
 }

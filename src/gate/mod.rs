@@ -5,13 +5,18 @@
 //! baseline comparison is stored beside them. Errors fail by default: a cell with any error that
 //! no `error_rate` threshold covers gets a failed entry of its own among its threshold results
 //! (unit `errors`), so that every output names the cell and says why. An `error_rate` threshold
-//! of one category (`error_rate{category=protocol} < 1%`) covers that category's errors only. The verdict alone decides
-//! the exit code: a run stopped by a signal is `interrupted`; a failed threshold (the default
-//! error rule included), a regression against the baseline, or a cell that lost part of its work
-//! (a dead worker) make it `failed`. Must not do I/O.
+//! of one category (`error_rate{category=protocol} < 1%`) covers that category's errors only. The
+//! verdict alone decides the exit code: a run stopped by a signal is `interrupted`; a run that did
+//! not measure what it asked (`validity.rs`: arrivals dropped, the generator or the machine limited
+//! it, a CPU comparison under a drifting CPU) is `invalid`; a failed threshold (the default error
+//! rule included), a regression against the baseline, or a cell that lost part of its work (a dead
+//! worker) make it `failed`. Precedence: interrupted > invalid > failed > passed: an invalid run's
+//! numbers are not to be trusted, so its gates decide nothing (their results are still listed).
+//! Must not do I/O.
 
 pub mod baseline;
 pub mod noise;
+pub mod validity;
 
 use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
@@ -29,6 +34,9 @@ pub mod exit {
     pub const INVALID: u8 = 2;
     /// The run could not be carried out (output folder, built-in server, runtime).
     pub const RUN_FAILED: u8 = 3;
+    /// The run is invalid: it did not measure what it asked (arrivals dropped, the generator or
+    /// the machine limited it, a CPU comparison under a drifting CPU). Wins over a failed gate.
+    pub const RUN_INVALID: u8 = 4;
     /// Interrupted by Ctrl-C or SIGTERM; partial results were written and marked so.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -62,6 +70,12 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
         }
     }
     summary.baseline = baseline.map(|b| baseline::compare(summary, &b.runs, b.settings));
+    summary.validity = validity::check(summary, &|name| {
+        plan.scenarios
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(plan.validity, |p| p.validity)
+    });
     decide(summary)
 }
 
@@ -72,6 +86,8 @@ pub fn decide(summary: &mut Summary) -> Verdict {
         || summary.baseline.as_ref().is_some_and(|b| !b.passed);
     let verdict = if summary.verdict == Verdict::Interrupted {
         Verdict::Interrupted
+    } else if validity::invalidates(&summary.validity) {
+        Verdict::Invalid
     } else if failed {
         Verdict::Failed
     } else {
@@ -214,12 +230,13 @@ fn errors_by_default(c: &CellSummary, accepted: &[&str]) -> Option<ThresholdResu
     })
 }
 
-/// The verdict of several runs together: interrupted beats failed beats passed.
+/// The verdict of several runs together: interrupted beats invalid beats failed beats passed.
 pub fn worst(a: Verdict, b: Verdict) -> Verdict {
     let rank = |v: Verdict| match v {
         Verdict::Passed => 0,
         Verdict::Failed => 1,
-        Verdict::Interrupted => 2,
+        Verdict::Invalid => 2,
+        Verdict::Interrupted => 3,
     };
     if rank(b) > rank(a) { b } else { a }
 }
@@ -228,6 +245,7 @@ pub fn exit_code(v: Verdict) -> u8 {
     match v {
         Verdict::Passed => exit::PASSED,
         Verdict::Failed => exit::GATE_FAILED,
+        Verdict::Invalid => exit::RUN_INVALID,
         Verdict::Interrupted => exit::INTERRUPTED,
     }
 }

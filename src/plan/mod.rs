@@ -14,6 +14,7 @@ pub mod spec;
 pub mod text;
 pub mod threshold;
 mod unset;
+pub mod validity;
 mod wording;
 
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ use super::requests::{self, HttpWorkload, Mix};
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
 use super::threshold::{self, Threshold};
 use super::unset::Unset;
+use super::validity::Validity;
 
 pub use super::model::Model;
 
@@ -36,6 +37,8 @@ pub struct Plan {
     /// How many times every cell runs, interleaved: the rounds of a cell give its figures as a
     /// median with a spread.
     pub rounds: NonZeroUsize,
+    /// The plan's `validity` actions (a scenario's own are in [`Scenario::validity`]).
+    pub validity: Validity,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -124,6 +127,8 @@ pub struct Scenario {
     pub warmup_time: Duration,
     /// Defaults' thresholds followed by the scenario's own.
     pub thresholds: Vec<Threshold>,
+    /// What each validity rule does to the run: the scenario's `validity`, then the plan's.
+    pub validity: Validity,
 }
 
 #[derive(Debug, Clone)]
@@ -573,6 +578,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 s.warmup_time
             },
             thresholds,
+            validity: Validity::new(spec.validity, s.validity),
         });
     }
     Ok(Plan {
@@ -597,6 +603,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 .map_or(DEFAULT_LATENCY_FLOOR, |d| d.0),
         },
         rounds,
+        validity: Validity::new(spec.validity, None),
     })
 }
 

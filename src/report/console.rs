@@ -207,7 +207,7 @@ pub fn table(summary: &Summary) -> String {
                 units::micros(o.latency_uncorrected_us.p50),
                 units::micros(o.latency_uncorrected_us.p99),
                 if o.rate_not_reached {
-                    " — WARNING: the generator could not keep the rate"
+                    " — WARNING: the rate was not kept"
                 } else {
                     ""
                 }
@@ -417,7 +417,7 @@ fn health(summary: &Summary) -> String {
 
 /// Threshold and baseline results, failures first, for the end of the console output.
 pub fn gate(summary: &Summary) -> String {
-    let mut out = String::new();
+    let mut out = why_invalid(summary);
     for s in &summary.scenarios {
         for c in &s.cells {
             for t in &c.thresholds {
@@ -489,13 +489,45 @@ pub fn gate(summary: &Summary) -> String {
     out
 }
 
-/// Every reason the run failed, one line each, just above the verdict line; nothing unless the
-/// verdict is `failed`. `--quiet` prints it too, on stderr: a failure's reasons are errors.
-pub fn why_failed(summary: &Summary) -> String {
-    if summary.verdict != Verdict::Failed {
+/// The validity rules the run broke, first in the gate's output: why it is invalid (and the
+/// rules the plan turned into warnings). Nothing when every rule held. `--quiet` prints it too.
+pub fn why_invalid(summary: &Summary) -> String {
+    let lines = insight::validity(summary);
+    if lines.is_empty() {
         return String::new();
     }
+    let mut out = if summary.verdict == Verdict::Invalid {
+        format!(
+            "✘ INVALID: {}
+",
+            insight::validity_headline(summary)
+        )
+    } else {
+        "validity warnings (rules the plan set to `warn`):
+"
+        .to_string()
+    };
+    for l in &lines {
+        let mark = if l.warning { "⚠ warn" } else { "✘" };
+        out.push_str(&format!(
+            "  {mark} {}
+",
+            printable(&l.sentence())
+        ));
+    }
+    out
+}
+
+/// Every reason the run failed, one line each, just above the verdict line; nothing unless the
+/// verdict is `failed` (or `invalid` with failed checks, which are still listed).
+/// `--quiet` prints it too, on stderr: a failure's reasons are errors.
+pub fn why_failed(summary: &Summary) -> String {
     let failures = insight::failures(summary);
+    let listed = summary.verdict == Verdict::Failed
+        || (summary.verdict == Verdict::Invalid && !failures.is_empty());
+    if !listed {
+        return String::new();
+    }
     let mut out = format!("\n✘ why it failed: {}\n", insight::failure_count(&failures));
     if failures.is_empty() {
         out.push_str(&format!("  {}\n", insight::UNEXPLAINED));
@@ -638,7 +670,7 @@ mod tests {
         s.scenarios[0].cells[2].open = Some(behind_schedule());
         let t = table(&s);
         assert!(t.contains(
-            "  open, async c=4 w=1: target 100/s, achieved 88.0/s, 120 of 1000 arrivals dropped, send lag p99 0µs, uncorrected p50 0µs p99 0µs — WARNING: the generator could not keep the rate\n"
+            "  open, async c=4 w=1: target 100/s, achieved 88.0/s, 120 of 1000 arrivals dropped, send lag p99 0µs, uncorrected p50 0µs p99 0µs — WARNING: the rate was not kept\n"
         ), "{t}");
         assert!(t.contains("WARNING: The arrival rate was not kept."), "{t}");
     }

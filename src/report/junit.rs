@@ -1,7 +1,9 @@
 //! `junit.xml`: the verdict in the format every CI system reads (GitLab, Jenkins, GitHub test
 //! report actions), written with `quick-junit`.
 //!
-//! One test suite per scenario; in it one test case per cell ("completed": did the cell run to its
+//! First, when the run broke a validity rule, a `validity` suite: one test case per broken rule,
+//! a failure when it made the run invalid, a pass with its reason in the output when the plan set
+//! it to `warn`. Then one test suite per scenario; in it one test case per cell ("completed": did the cell run to its
 //! end), one per threshold per cell, and one per baseline check. A failure carries the observed
 //! value next to the limit or the baseline value.
 //!
@@ -10,7 +12,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{ReportError, Reporter};
+use super::{ReportError, Reporter, insight};
 use crate::stats::{BaselineCheck, Summary};
 use crate::units;
 
@@ -23,6 +25,26 @@ impl Reporter for Junit {
 
     fn render(&self, summary: &Summary) -> Result<Vec<u8>, ReportError> {
         let mut report = Report::new(format!("loadplan {}", summary.plan.name));
+        if !summary.validity.is_empty() {
+            let mut suite = TestSuite::new("validity");
+            for l in insight::validity(summary) {
+                let mut case = TestCase::new(
+                    format!("{}: {}", l.who, l.rule),
+                    status(l.warning, || {
+                        format!("invalid: {} ({}); fix: {}", l.reason, l.measured, l.fix)
+                    }),
+                );
+                case.set_classname(format!("{}.validity", summary.plan.name));
+                if l.warning {
+                    case.set_system_out(format!(
+                        "warning (validity: {{ {}: warn }}): {} ({}); fix: {}",
+                        l.rule, l.reason, l.measured, l.fix
+                    ));
+                }
+                suite.add_test_case(case);
+            }
+            report.add_test_suite(suite);
+        }
         for s in &summary.scenarios {
             let mut suite = TestSuite::new(s.name.clone());
             let class = format!("{}.{}", summary.plan.name, s.name);

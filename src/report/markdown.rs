@@ -48,6 +48,7 @@ pub fn render(s: &Summary) -> String {
     let verdict = match s.verdict {
         Verdict::Passed => "✅ passed",
         Verdict::Failed => "❌ failed",
+        Verdict::Invalid => "⚠️ invalid",
         Verdict::Interrupted => "⚠️ interrupted",
     };
     let mut md = format!(
@@ -58,6 +59,7 @@ pub fn render(s: &Summary) -> String {
         s.host.cores,
         s.loadplan_version
     );
+    md.push_str(&why_invalid(s));
     md.push_str(&why_failed(s));
     md.push_str(&health(s));
     for sc in &s.scenarios {
@@ -195,11 +197,42 @@ fn mark(passed: bool) -> &'static str {
 
 /// `### ❌ Why it failed`: every failed threshold, baseline check and failing cell; nothing
 /// unless the verdict is `failed`.
-fn why_failed(s: &Summary) -> String {
-    if s.verdict != Verdict::Failed {
+/// The validity rules the run broke, first after the title.
+fn why_invalid(s: &Summary) -> String {
+    let lines = insight::validity(s);
+    if lines.is_empty() {
         return String::new();
     }
+    let mut md = if s.verdict == Verdict::Invalid {
+        format!(
+            "\n### ⚠️ Why it is invalid\n\n**{}**\n\n",
+            esc(&insight::validity_headline(s))
+        )
+    } else {
+        "\n### Validity warnings\n\nThese rules broke, but the plan set them to `warn`.\n\n"
+            .to_string()
+    };
+    for l in &lines {
+        md.push_str(&format!(
+            "- {} {} · `{}`: {} ({}). **Fix:** {}\n",
+            if l.warning { "⚠️ warn" } else { "⚠️" },
+            esc(&l.who),
+            l.rule,
+            esc(&l.reason),
+            esc(&l.measured),
+            esc(&l.fix)
+        ));
+    }
+    md
+}
+
+fn why_failed(s: &Summary) -> String {
     let failures = insight::failures(s);
+    let listed =
+        s.verdict == Verdict::Failed || (s.verdict == Verdict::Invalid && !failures.is_empty());
+    if !listed {
+        return String::new();
+    }
     let mut md = format!(
         "\n### ❌ Why it failed: {}\n\n",
         insight::failure_count(&failures)

@@ -240,6 +240,7 @@ pub fn sample() -> Summary {
             missing_in_baseline: vec!["sample · async c=4 w=1".into()],
             missing_in_run: vec!["sample · threads c=2".into()],
         }),
+        validity: Vec::new(),
         export: Vec::new(),
     }
 }

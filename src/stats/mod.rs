@@ -6,6 +6,7 @@
 //! rounds' medians and spread (`rounds.rs`) and the machine checks (`machine.rs`). Must not do
 //! I/O or decide the verdict (the gate does).
 
+pub mod change;
 mod connections;
 pub mod distribution;
 pub mod machine;
@@ -209,6 +210,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         },
         scenarios,
         baseline: None,
+        validity: Vec::new(),
         export: Vec::new(),
     }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::recorder::TimelinePoint;
 use crate::plan::Model;
+pub use crate::plan::validity::ValidityAction;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -37,6 +38,11 @@ pub struct Summary {
     /// Present when the run was compared with a baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineReport>,
+    /// Why the run did not measure what it asked (`gate/validity.rs`), each rule that broke with
+    /// its measured value, its bound, the reason and the fix; a rule the plan set to `warn` is
+    /// listed with `action: warn` and leaves the verdict alone. Absent when every rule held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validity: Vec<ValidityFinding>,
     /// Live export (`--export`): how each endpoint's pushes went; absent without export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export: Vec<ExportSummary>,
@@ -95,15 +101,44 @@ pub struct CiInfo {
     pub job_url: Option<String>,
 }
 
-/// The run's outcome; it alone decides the exit code.
+/// The run's outcome; it alone decides the exit code. When several apply, `interrupted` wins,
+/// then `invalid`, then `failed`: an invalid run's numbers are not to be trusted, whether they
+/// passed the gates or not (its failed checks are still listed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
     /// A threshold or baseline check failed, or a cell could not be completed.
     Failed,
+    /// The run did not measure what it asked (arrivals dropped, the generator or the machine
+    /// limited it, a CPU comparison under a drifting CPU): see `validity`.
+    Invalid,
     /// Stopped by Ctrl-C or SIGTERM; what was measured is kept.
     Interrupted,
+}
+
+/// One validity rule that broke (`gate/validity.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidityFinding {
+    /// The rule, as a plan's `validity:` key names it: `dropped_arrivals`,
+    /// `generator_saturated`, `machine_load` or `cpu_drift`.
+    pub rule: String,
+    /// `fail` (the run is invalid) or `warn` (the plan turned the rule into a warning).
+    pub action: ValidityAction,
+    pub scenario: String,
+    /// The cell's label (`async c=4 w=1`), with `round N` when one round broke the rule.
+    pub cell: String,
+    /// What was measured, in `unit`.
+    pub measured: f64,
+    /// The bound it crossed, in `unit`.
+    pub bound: f64,
+    /// `per_s` (arrivals per second), `fraction` (0 to 1), `us` (microseconds), `cores` or
+    /// `ratio`.
+    pub unit: String,
+    /// What went wrong, in words, with the numbers.
+    pub reason: String,
+    /// What to change so that the next run measures what it asks.
+    pub fix: String,
 }
 
 /// `io` or `cpu`.

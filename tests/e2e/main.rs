@@ -5,6 +5,7 @@
 
 mod util;
 
+mod change;
 mod cli;
 mod errors;
 mod export;
@@ -22,3 +23,4 @@ mod shards;
 mod tls;
 mod trend;
 mod truth;
+mod validity;

@@ -142,7 +142,8 @@ scenarios:
     let out = dir.path().join("out");
     let began = Instant::now();
     let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
+    // Dropped arrivals: the run did not measure the rate it asked for.
+    assert_eq!(r.code, 4, "{r:?}");
     assert!(began.elapsed() < Duration::from_secs(30), "ends on time");
     let sum = summary(&out, "overload");
     for model in ["async", "threads"] {
@@ -165,17 +166,13 @@ scenarios:
         );
     }
     assert!(
-        r.stdout
-            .contains("WARNING: the generator could not keep the rate"),
+        r.stdout.contains("WARNING: the rate was not kept"),
         "{}",
         r.stdout
     );
     let html =
         std::fs::read_to_string(util::run_dir(&out, "overload").join("index.html")).expect("html");
-    assert!(
-        html.contains("the generator could not keep the rate"),
-        "the report warns"
-    );
+    assert!(html.contains("the rate was not kept"), "the report warns");
 }
 
 #[test]
@@ -245,6 +242,9 @@ fn warmup_by_time_is_run_but_not_measured() {
         r#"version: 1
 name: warm
 base: builtin
+# What is tested is the warm-up; on a machine busy with other work the pacer may fall behind,
+# which the validity rule would rightly call invalid.
+validity: { generator_saturated: warn }
 scenarios:
   - name: closed
     targets: ["/io?delay=20ms"]

@@ -27,6 +27,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 pub use super::model::Model;
 pub use super::threshold::Threshold;
+pub use super::validity::ValiditySpec;
 pub use cpu::*;
 pub use flow::*;
 pub use http::*;
@@ -53,6 +54,10 @@ pub struct PlanSpec {
     /// the rounds with their spread. `--rounds N` overrides it.
     #[serde(default)]
     pub rounds: Option<NonZeroUsize>,
+    /// Validity rules turned into warnings (`validity: { cpu_drift: warn }`); each rule left
+    /// out makes a run that breaks it `invalid` (exit 4).
+    #[serde(default)]
+    pub validity: Option<ValiditySpec>,
     pub scenarios: Scenarios,
 }
 
@@ -172,6 +177,7 @@ pub struct ScenarioSpec {
     pub cookies: bool,
     pub seed: Option<u64>,
     pub thresholds: Option<Vec<Threshold>>,
+    pub validity: Option<ValiditySpec>,
 }
 
 /// One scenario: a workload (`targets` or `cpu`) and a load (`repeat` or `duration`).
@@ -247,6 +253,10 @@ pub struct RawScenario {
     retry: Option<bool>,
     #[serde(default)]
     thresholds: Option<Vec<Threshold>>,
+    /// This scenario's validity rules turned into warnings (or back into failures); its keys
+    /// win over the plan's `validity`.
+    #[serde(default)]
+    validity: Option<ValiditySpec>,
 }
 
 /// One stage: a duration and the rate or the users reached at its end.
@@ -374,6 +384,7 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             cookies: r.cookies.unwrap_or(true),
             seed: r.seed.map(|s| s.0),
             thresholds: r.thresholds,
+            validity: r.validity,
         })
     }
 }

@@ -1,8 +1,10 @@
 //! What the numbers say, in words: health warnings (can these numbers be trusted?), findings
 //! (what the run shows: the fastest cell, I/O- or CPU-bound and the evidence for it), why a run
-//! failed (every failed threshold, baseline check and failing cell, with where it is), and each
+//! failed (every failed threshold, baseline check and failing cell, with where it is), why it is
+//! invalid (the validity rules it broke, `validity.rs`), and each
 //! cell's errors with their messages, and a cell's figures with their spread over rounds. One
-//! file per topic: `health.rs`, `findings.rs`, `failures.rs`, `errors.rs`, `numbers.rs`.
+//! file per topic: `health.rs`, `findings.rs`, `failures.rs`, `errors.rs`, `numbers.rs`,
+//! `validity.rs`.
 //!
 //! Input: a [`Summary`] (or one scenario of it). Output: plain data (text with a severity, the
 //! cells concerned) for every page to show its own way: the HTML report, `summary.md` and the
@@ -16,6 +18,7 @@ mod failures;
 mod findings;
 mod health;
 pub mod numbers;
+mod validity;
 
 use crate::stats::CellSummary;
 
@@ -26,6 +29,7 @@ pub use failures::{
 };
 pub use findings::{Findings, bound_words, fastest_index, findings};
 pub use health::{Concern, Flag, HealthItem, cell_flags, health, health_criteria};
+pub use validity::{ValidityLine, headline as validity_headline, validity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {

@@ -5,6 +5,11 @@
 //! run folders hold a `summary.json`), a single run folder, or a `summary.json` file. Every file
 //! is deserialized as [`Summary`]; all must belong to the same plan.
 //!
+//! Change points: every chart's series (passed and failed runs; interrupted and invalid ones,
+//! and incomplete cells, left out) goes through `stats::change`; each shift is marked at the
+//! first run of its new level with its size and confidence, listed at the top and under its
+//! chart. [`Written::regressions`] holds the recent ones for the worse (`--fail-on-change`).
+//!
 //! Output: one self-contained HTML file (inline SVG charts, inline CSS, no JavaScript, no network),
 //! rendered by handlebars from the embedded `templates/trend.html.hbs` with the run report's
 //! setup (`page.rs`), its charts drawn with the run report's kit (`chart/`). The x axis is the
@@ -120,10 +125,18 @@ pub struct Written {
     pub runs: usize,
     pub cells: usize,
     pub skipped: Vec<PathBuf>,
+    /// Change points for the worse (slower, fewer operations, more errors) whose first run is
+    /// among the `recent` latest runs, each in words.
+    pub regressions: Vec<String>,
 }
 
-/// Reads, renders and writes the trend page for `inputs` to `out`.
-pub fn run(inputs: &[PathBuf], out: &Path) -> Result<Written, TrendError> {
+/// By default, `--fail-on-change` fails on a shift for the worse whose first run is among this
+/// many latest runs.
+pub const RECENT_RUNS: usize = 5;
+
+/// Reads, renders and writes the trend page for `inputs` to `out`; `recent`: how many latest
+/// runs count as recent for [`Written::regressions`].
+pub fn run(inputs: &[PathBuf], out: &Path, recent: usize) -> Result<Written, TrendError> {
     let mut loaded = load(inputs)?;
     let out_dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -149,6 +162,7 @@ pub fn run(inputs: &[PathBuf], out: &Path) -> Result<Written, TrendError> {
         path: out.to_path_buf(),
         runs: loaded.runs.len(),
         cells: cell_keys(&loaded.runs).len(),
+        regressions: view::recent_regressions(&loaded.runs, recent),
         skipped: loaded.skipped,
     })
 }
@@ -587,5 +601,55 @@ mod tests {
             relative_link(Path::new("/a/b"), Path::new("/a/c/index.html")).as_deref(),
             Some("../c/index.html")
         );
+    }
+
+    /// Twelve nights whose p99 moves by ±5 % (a fixed table), × `step` from the seventh on.
+    fn twelve_nights(step: f64) -> Vec<SavedRun> {
+        const NOISE: [f64; 12] = [
+            1.03, 0.97, 1.01, 0.95, 1.04, 0.99, 1.02, 0.96, 1.05, 0.98, 1.00, 0.97,
+        ];
+        (0..12)
+            .map(|i| {
+                let level = if i >= 6 { step } else { 1.0 };
+                night(
+                    i as u32 + 1,
+                    Verdict::Passed,
+                    (100_000.0 * level * NOISE[i]) as u64,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_step_at_the_seventh_run_is_one_change_point_there_and_flat_nights_none() {
+        let runs = twelve_nights(1.3);
+        let page = render(&runs).expect("render");
+        // p99 of both cells shifts; p50, throughput and error rate hold.
+        let rows: Vec<&str> = page
+            .split("<tr class=\"change change-worse\">")
+            .skip(1)
+            .collect();
+        assert_eq!(rows.len(), 2, "{page}");
+        for row in rows {
+            assert!(row.starts_with("<td>7 "), "{row:.200}");
+            assert!(row.contains("p99 latency"), "{row:.200}");
+            assert!(row.contains("(+29.8%)"), "about +30%: {row:.200}");
+        }
+        // Run 7 of 12 is the sixth latest.
+        assert_eq!(view::recent_regressions(&runs, 6).len(), 2);
+        assert!(view::recent_regressions(&runs, 5).is_empty());
+
+        let flat = twelve_nights(1.0);
+        let page = render(&flat).expect("render");
+        assert!(page.contains("No change point"), "flat nights");
+        assert!(view::recent_regressions(&flat, 12).is_empty());
+        // Faster from run 7: marked, but not a regression.
+        let faster = twelve_nights(0.7);
+        assert!(
+            render(&faster)
+                .expect("render")
+                .contains("change change-better")
+        );
+        assert!(view::recent_regressions(&faster, 12).is_empty());
     }
 }

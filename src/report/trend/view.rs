@@ -13,6 +13,7 @@ use super::SavedRun;
 use crate::plan::Model;
 use crate::report::chart::scale::tick_text;
 use crate::report::chart::{Axis, Marker, Plot, Point, Rule, Series, Style, Tag};
+use crate::stats::change::{ChangePoint, MinShift, change_points};
 use crate::stats::{CellSummary, Verdict};
 use crate::units;
 
@@ -26,6 +27,7 @@ const Y_INTERVALS: usize = 4;
 const SERIES: &str = "#0969da";
 const BAD: &str = "#a40e26";
 const WARN: &str = "#7d4e00";
+const CHANGE: &str = "#8250df";
 
 /// A cell is the same across runs when scenario, model, concurrency and workers all match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,6 +105,23 @@ impl Metric {
         }
     }
 
+    /// The smallest shift that counts as a change: 5 % of latency or throughput, one
+    /// percentage point of error rate (which is often 0, where no percentage exists).
+    fn min_shift(self) -> MinShift {
+        match self {
+            Metric::ErrorRate => MinShift::Absolute(0.01),
+            _ => MinShift::Relative(0.05),
+        }
+    }
+
+    /// True when a move from `before` to `after` is for the worse (slower, fewer, more errors).
+    fn worse(self, before: f64, after: f64) -> bool {
+        match self {
+            Metric::Throughput => after < before,
+            _ => after > before,
+        }
+    }
+
     /// The raw value as people read it.
     fn show(self, raw: f64) -> String {
         match self {
@@ -141,8 +160,32 @@ pub(super) struct PageView<'a> {
     not_passed: usize,
     failed: usize,
     interrupted: usize,
+    invalid: usize,
+    /// Every change point of every chart, earliest run first.
+    changes: Vec<ChangeView>,
+    /// How change points are found, in words.
+    change_rule: String,
     cells: Vec<CellView>,
     runs: Vec<RunRow<'a>>,
+}
+
+/// One shift of one cell's figure, marked at the first run of its new level.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct ChangeView {
+    /// The cell's section on the page.
+    pub anchor: String,
+    /// `scenario · cell`.
+    pub who: String,
+    pub metric: &'static str,
+    /// The first run of the new level, numbered as in the table of runs (1 = oldest).
+    pub run: usize,
+    pub run_id: String,
+    /// `p99 latency 100.0ms → 130.0ms (+30.0%)`.
+    pub size: String,
+    /// `99.8%`: 1 − the permutation test's p-value.
+    pub confidence: String,
+    /// Slower, fewer operations or more errors.
+    pub worse: bool,
 }
 
 #[derive(Serialize)]
@@ -154,6 +197,7 @@ struct RunRow<'a> {
     passed: bool,
     failed: bool,
     interrupted: bool,
+    invalid: bool,
     version: &'a str,
     commit: String,
     link: String,
@@ -179,6 +223,8 @@ struct ChartView {
     title: &'static str,
     /// First → latest, the drift in words.
     caption: String,
+    /// The shifts found in this chart's series.
+    changes: Vec<ChangeView>,
     description: String,
     width: String,
     height: String,
@@ -190,15 +236,18 @@ pub(super) fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Passed => "passed",
         Verdict::Failed => "failed",
+        Verdict::Invalid => "invalid",
         Verdict::Interrupted => "interrupted",
     }
 }
 
-/// How a run's point is drawn: a circle (passed), a cross (failed), a triangle (interrupted).
+/// How a run's point is drawn: a circle (passed), a cross (failed), a diamond (invalid), a
+/// triangle (interrupted).
 fn verdict_mark(v: Verdict) -> (Marker, &'static str) {
     match v {
         Verdict::Passed => (Marker::Circle, SERIES),
         Verdict::Failed => (Marker::Cross, BAD),
+        Verdict::Invalid => (Marker::Diamond, WARN),
         Verdict::Interrupted => (Marker::Triangle, WARN),
     }
 }
@@ -208,11 +257,16 @@ impl<'a> PageView<'a> {
         let newest = runs.last();
         let count = |v| runs.iter().filter(|r| r.summary.verdict == v).count();
         let keys = cell_keys(runs);
-        let cells = keys
+        let cells: Vec<CellView> = keys
             .iter()
             .enumerate()
             .map(|(i, k)| cell_view(i, k, runs))
             .collect();
+        let mut changes: Vec<ChangeView> = cells
+            .iter()
+            .flat_map(|c| c.charts.iter().flat_map(|ch| ch.changes.iter().cloned()))
+            .collect();
+        changes.sort_by_key(|c| c.run);
         let started =
             |r: Option<&SavedRun>| r.map_or_else(String::new, |r| r.summary.started_at.to_string());
         PageView {
@@ -226,6 +280,14 @@ impl<'a> PageView<'a> {
             not_passed: runs.len() - count(Verdict::Passed),
             failed: count(Verdict::Failed),
             interrupted: count(Verdict::Interrupted),
+            invalid: count(Verdict::Invalid),
+            changes,
+            change_rule: format!(
+                "p-value at most {}, {} permutations with a fixed seed, at least {} runs on each side, a shift of at least 5% or, for the error rate, one percentage point",
+                crate::stats::change::ALPHA,
+                crate::stats::change::PERMUTATIONS,
+                crate::stats::change::MIN_SEGMENT
+            ),
             cells,
             runs: runs
                 .iter()
@@ -240,6 +302,7 @@ impl<'a> PageView<'a> {
                         passed: s.verdict == Verdict::Passed,
                         failed: s.verdict == Verdict::Failed,
                         interrupted: s.verdict == Verdict::Interrupted,
+                        invalid: s.verdict == Verdict::Invalid,
                         version: &s.loadplan_version,
                         commit: s
                             .ci
@@ -322,6 +385,70 @@ fn caption(m: Metric, series: &[(&SavedRun, f64, bool)]) -> String {
     }
 }
 
+/// The change points of one chart's series. Interrupted and invalid runs and incomplete cells
+/// are left out of the series: their figures do not describe the service. Failed runs stay in:
+/// a regression is what fails them.
+fn shifts(
+    cell: usize,
+    m: Metric,
+    name: &str,
+    runs: &[SavedRun],
+    series: &[(&SavedRun, f64, bool)],
+) -> Vec<ChangeView> {
+    let kept: Vec<(&SavedRun, f64)> = series
+        .iter()
+        .filter(|(r, _, complete)| {
+            *complete && matches!(r.summary.verdict, Verdict::Passed | Verdict::Failed)
+        })
+        .map(|&(r, v, _)| (r, v))
+        .collect();
+    let values: Vec<f64> = kept.iter().map(|p| p.1).collect();
+    change_points(&values, m.min_shift())
+        .into_iter()
+        .filter_map(|c: ChangePoint| {
+            let first = kept.get(c.index)?.0;
+            // Its number in the table of runs (1 = oldest), by identity.
+            let run = runs.iter().position(|r| std::ptr::eq(r, first))? + 1;
+            let change = match c.relative() {
+                Some(r) if m != Metric::ErrorRate => format!(" ({:+.1}%)", r * 100.0),
+                _ => String::new(),
+            };
+            Some(ChangeView {
+                anchor: format!("cell-{}", cell + 1),
+                who: name.to_string(),
+                metric: m.id(),
+                run,
+                run_id: first.summary.run_id.clone(),
+                size: format!(
+                    "{} {} → {}{change}",
+                    m.title(),
+                    m.show(c.before),
+                    m.show(c.after)
+                ),
+                confidence: units::percent(c.confidence()),
+                worse: m.worse(c.before, c.after),
+            })
+        })
+        .collect()
+}
+
+/// Shifts for the worse whose first run is among the last `recent` runs: what
+/// `loadplan trend --fail-on-change` fails on, each as a sentence.
+pub(super) fn recent_regressions(runs: &[SavedRun], recent: usize) -> Vec<String> {
+    let from = runs.len().saturating_sub(recent) + 1;
+    PageView::new(runs)
+        .changes
+        .into_iter()
+        .filter(|c| c.worse && c.run >= from)
+        .map(|c| {
+            format!(
+                "{}: {} from run {} ({}), confidence {}",
+                c.who, c.size, c.run, c.run_id, c.confidence
+            )
+        })
+        .collect()
+}
+
 /// One metric of one cell: `found` holds the runs that have the cell; `runs` all runs, so that
 /// every chart marks every run that did not pass.
 fn chart(
@@ -338,6 +465,7 @@ fn chart(
         .map(|(r, c)| (*r, m.raw(c), c.complete))
         .filter(|p| p.1.is_finite())
         .collect();
+    let changes = shifts(cell, m, name, runs, &series);
     let max_raw = series.iter().map(|p| p.1).fold(0.0, f64::max);
     let points: Vec<Point> = series
         .iter()
@@ -354,6 +482,7 @@ fn chart(
                 match verdict {
                     Verdict::Passed => "passed",
                     Verdict::Failed => "FAILED",
+                    Verdict::Invalid => "INVALID",
                     Verdict::Interrupted => "INTERRUPTED",
                 }
             );
@@ -388,6 +517,22 @@ fn chart(
                 tip: format!("run {} {word}", r.summary.run_id),
             }
         })
+        .chain(changes.iter().filter_map(|c| {
+            let at = runs.get(c.run.checked_sub(1)?)?.started;
+            Some(Rule {
+                at,
+                class: format!(
+                    "rule rule-change rule-change-{}",
+                    if c.worse { "worse" } else { "better" }
+                ),
+                colour: CHANGE,
+                dash: "",
+                tip: format!(
+                    "change from run {}: {} (confidence {})",
+                    c.run, c.size, c.confidence
+                ),
+            })
+        }))
         .collect();
     let caption = caption(m, &series);
     let plot = Plot {
@@ -417,6 +562,7 @@ fn chart(
             crate::units::count(series.len(), "run")
         ),
         caption,
+        changes,
         width: format!("{WIDTH:.0}"),
         height: format!("{:.0}", Plot::height(TOP, PLOT_HEIGHT)),
         plot: plot.draw(WIDTH, TOP, PLOT_HEIGHT),

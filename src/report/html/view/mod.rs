@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::report::insight;
 use crate::stats::{CellSummary, Summary, Verdict};
 use scenario::{ScenarioView, scenario_view};
-use verdict::{BaselineView, WhyFailed, baseline_view, why_failed};
+use verdict::{BaselineView, WhyFailed, WhyInvalid, baseline_view, why_failed, why_invalid};
 
 #[derive(Serialize)]
 pub(super) struct View<'a> {
@@ -25,7 +25,9 @@ pub(super) struct View<'a> {
     verdict: &'static str,
     /// The verdict with its icon: `✘ failed`.
     verdict_mark: &'static str,
-    /// When the verdict is `failed`: why, first on the page.
+    /// The validity rules the run broke: first on the page, above why it failed.
+    why_invalid: Option<WhyInvalid>,
+    /// When the verdict is `failed` (or `invalid` with failed checks): why.
     why_failed: Option<WhyFailed>,
     started_at: String,
     finished_at: String,
@@ -102,14 +104,19 @@ impl<'a> View<'a> {
             verdict: match s.verdict {
                 Verdict::Passed => "passed",
                 Verdict::Failed => "failed",
+                Verdict::Invalid => "invalid",
                 Verdict::Interrupted => "interrupted",
             },
             verdict_mark: match s.verdict {
                 Verdict::Passed => insight::mark(true),
                 Verdict::Failed => insight::mark(false),
+                Verdict::Invalid => "⚠ invalid",
                 Verdict::Interrupted => "⚠ interrupted",
             },
-            why_failed: (s.verdict == Verdict::Failed).then(|| why_failed(&failures)),
+            why_invalid: why_invalid(s),
+            why_failed: (s.verdict == Verdict::Failed
+                || (s.verdict == Verdict::Invalid && !failures.is_empty()))
+            .then(|| why_failed(&failures)),
             started_at: s.started_at.to_string(),
             finished_at: s.finished_at.to_string(),
             duration: format!("{:.1} s", s.duration_seconds),

@@ -1,4 +1,5 @@
-//! The view of why a run failed and of its comparison with a baseline: every failure and every
+//! The view of why a run is invalid (the validity rules it broke), why it failed, and of its
+//! comparison with a baseline: every failure and every
 //! baseline check worth a row, each linked to its cell's row.
 //!
 //! Input: the failures of `insight/` and the summary's baseline report. Output: serialisable
@@ -11,6 +12,45 @@ use crate::report::insight::{self, Failure, Reason};
 use crate::report::junit::baseline_value;
 use crate::stats::{BaselineCheck, BaselineReport, Outcome, Summary};
 use crate::units;
+
+/// The validity rules the run broke (see [`insight::validity`]), first on the page.
+#[derive(Serialize)]
+pub(super) struct WhyInvalid {
+    /// True when they made the run invalid; false when all were set to `warn` by the plan.
+    invalid: bool,
+    headline: String,
+    rules: Vec<BrokenRule>,
+}
+
+#[derive(Serialize)]
+struct BrokenRule {
+    rule: String,
+    who: String,
+    reason: String,
+    measured: String,
+    fix: String,
+    warning: bool,
+}
+
+/// The broken validity rules, or nothing when every rule held.
+pub(super) fn why_invalid(s: &Summary) -> Option<WhyInvalid> {
+    let lines = insight::validity(s);
+    (!lines.is_empty()).then(|| WhyInvalid {
+        invalid: s.verdict == crate::stats::Verdict::Invalid,
+        headline: insight::validity_headline(s),
+        rules: lines
+            .into_iter()
+            .map(|l| BrokenRule {
+                rule: l.rule,
+                who: l.who,
+                reason: l.reason,
+                measured: l.measured,
+                fix: l.fix,
+                warning: l.warning,
+            })
+            .collect(),
+    })
+}
 
 /// Every reason the run failed, each linked to its cell (see [`insight::failures`]).
 #[derive(Serialize)]
