@@ -240,7 +240,7 @@ fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
-    crate::plan::spec::Percent::parse(s).map(|p| p.0)
+    crate::plan::parse_tolerance(s)
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ pub mod pem;
 pub mod plan;
 pub mod report;
 pub mod run;
-mod schema;
 pub mod server;
 pub mod stats;
 pub mod units;
@@ -38,9 +37,10 @@ pub mod workload;
 use std::process::ExitCode;
 
 use cli::{Cli, Command};
+use cmd::OutputDir;
 pub use error::Error;
 use plan::{Cell, Plan};
-use report::{OutputDir, Reporter};
+use report::Reporter;
 use stats::{Summary, Verdict};
 
 /// Runs one command line and returns the process exit code; the one place errors are printed.

@@ -28,7 +28,7 @@ pub fn starter(template: Starter) -> (&'static str, &'static str) {
 
 pub fn run(args: &InitArgs) -> Result<Verdict, Error> {
     let schema_path = schema_beside(&args.file);
-    let schema = format!("{}\n", crate::schema::plan());
+    let schema = format!("{}\n", crate::plan::schema::plan());
     let schema_exists = match std::fs::read(&schema_path) {
         Ok(existing) if existing == schema.as_bytes() => true,
         Ok(_) => {

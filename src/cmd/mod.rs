@@ -5,6 +5,8 @@
 
 pub mod completions;
 pub mod init;
+pub mod output;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod schema;
@@ -17,8 +19,9 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::plan::{self, Plan};
-use crate::report::{self as reports, OutputDir, Reporter};
+use crate::report::{self as reports, Reporter};
 use crate::stats::{Summary, Verdict};
+pub use output::{OutputDir, write_atomic};
 
 /// `println!` that never panics: a closed stdout (`loadplan validate plan.yaml | head`) must not
 /// turn into a crash, least of all in the middle of a run whose results are still to be written.
@@ -114,7 +117,7 @@ pub fn publish(
             tell!("{}", why.trim_matches('\n'));
         }
     }
-    let path = reports::write_run(dir, summary, reporters)?;
+    let path = output::write_run(dir, summary, reporters)?;
     let verdict_line = format!(
         "verdict: {} · report: {}\n",
         verdict_word(verdict),

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::OutputDir;
 use super::{Console, publish};
 use crate::plan;
-use crate::report::{self as reports, OutputDir};
+use crate::report as reports;
 use crate::stats::saved::Saved;
 use crate::stats::{self, Summary, Verdict};
 use crate::{Error, gate};

@@ -276,7 +276,7 @@ fn latency_us(s: &str) -> Result<f64, String> {
     // Latencies are recorded up to an hour: a limit beyond that is a typo (and one beyond
     // what a float holds would be infinite).
     let us = number(num)? * scale;
-    if us.is_finite() && us <= crate::stats::MAX_LATENCY_US as f64 {
+    if us.is_finite() && us <= crate::units::MAX_LATENCY_US as f64 {
         Ok(us)
     } else {
         Err(format!(

@@ -31,7 +31,7 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::plan::{Base, Cell, Load, Model, Plan, Workload};
-use crate::stats::{CellResult, RunResults, Shard};
+use crate::stats::{CellResult, Progress, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError, Resolved};
 
 pub use builtin::BuiltinServer;
@@ -93,7 +93,7 @@ pub trait Observer {
         expected_ops: Option<u64>,
         progress: Arc<AtomicU64>,
     );
-    fn cell_finished(&self, index: usize, total: usize, label: &str, result: &CellResult);
+    fn cell_finished(&self, index: usize, total: usize, label: &str, progress: &Progress);
     fn note(&self, message: &str);
 }
 
@@ -258,7 +258,7 @@ pub fn execute_followed(
             round,
             machine,
         };
-        observer.cell_finished(index, total, &label, &result);
+        observer.cell_finished(index, total, &label, &Progress::of(&result));
         results.push(result);
     }
     if let Some(s) = server {

@@ -38,8 +38,7 @@ pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
 
-/// Larger files are refused unread: a day-long run with a per-second timeline stays far below.
-pub const MAX_SAVED_BYTES: usize = 1 << 30;
+pub use crate::units::MAX_SAVED_BYTES;
 /// Wall, offset and run times: ten years of 365.25 days, in seconds.
 pub const MAX_SECONDS: f64 = 315_576_000.0;
 /// CPU seconds add up over processes and shards: ten years on each of [`MAX_SHARDS`] shards.

@@ -1,8 +1,8 @@
 //! The rules a saved shard results file must keep.
 
-use crate::plan::spec::MAX_CONCURRENCY;
 use crate::stats::recorder::RecorderWire;
 use crate::stats::results::{CellPartWire, Results};
+use crate::units::MAX_CONCURRENCY;
 
 use super::*;
 

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::plan::spec::MAX_CONCURRENCY;
 use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
     BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, RequestSummary,
     ScenarioSummary, Summary,
 };
+use crate::units::MAX_CONCURRENCY;
 
 use super::*;
 
