@@ -61,6 +61,37 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// Items of `lib.rs` that other modules name as `crate::Item`.
 const LIB_ITEMS: &[&str] = &["Error", "Stages", "pipeline", "measure", "judge"];
 
+/// Printing and writing files: `cmd/` does them (the stages render text and bytes and hand
+/// them back), but for the files named in [`IO_ELSEWHERE`].
+const IO_CALLS: &[&str] = &[
+    "println!",
+    "eprintln!",
+    "print!",
+    "eprint!",
+    "stdout()",
+    "stderr()",
+    "fs::write",
+    "File::create",
+    "fs::rename",
+    "fs::create_dir",
+    "fs::create_dir_all",
+    "fs::remove_file",
+    "fs::remove_dir",
+    "create(true)",
+];
+
+/// Files outside `cmd/` that print or write, each with why.
+const IO_ELSEWHERE: &[(&str, &str)] = &[
+    (
+        "run/host/worker.rs",
+        "a worker process's stdout is its results channel to the runner, not text for people",
+    ),
+    (
+        "server/tls.rs",
+        "`serve --tls` writes the CA certificate it generated for clients to trust while it runs, and removes it",
+    ),
+];
+
 /// Macros that mark unfinished or debugging code.
 const MARKERS: &[&str] = &["todo!", "unimplemented!", "dbg!"];
 
@@ -120,6 +151,17 @@ fn check(rel: &str, text: &str) -> Vec<String> {
         }
     }
     let code = drop_test_items(&code);
+    let io_ok =
+        rel.starts_with("cmd/") || rel == "main.rs" || IO_ELSEWHERE.iter().any(|(f, _)| *f == rel);
+    if !io_ok {
+        for call in IO_CALLS {
+            if contains_macro(&code, call) {
+                out.push(format!(
+                    "{rel}: `{call}`: printing and writing files happen in cmd/ (the stages hand back text and bytes)"
+                ));
+            }
+        }
+    }
     let here = module_path(rel);
     let top = here[0].as_str();
     let allowed = ALLOWED.iter().find(|(m, _)| *m == top).map(|(_, a)| *a);
@@ -646,6 +688,56 @@ mod checker {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn printing_and_writing_outside_cmd_fail() {
+        let cases: &[(&str, &str, bool)] = &[
+            (
+                "report/console.rs",
+                "//! doc\nfn f() { eprintln!(\"x\"); }\n",
+                true,
+            ),
+            (
+                "report/trend/mod.rs",
+                "//! doc\nfn f() { std::fs::write(p, b); }\n",
+                true,
+            ),
+            (
+                "server/mod.rs",
+                "//! doc\nfn f() { let _ = std::io::stdout(); }\n",
+                true,
+            ),
+            (
+                "report/mod.rs",
+                "//! doc\nfn f() { std::fs::create_dir_all(p); }\n",
+                true,
+            ),
+            (
+                "cmd/output.rs",
+                "//! doc\nfn f() { std::fs::write(p, b); }\n",
+                false,
+            ),
+            (
+                "run/host/worker.rs",
+                "//! doc\nfn f() { let _ = std::io::stdout(); }\n",
+                false,
+            ),
+            (
+                "plan/mod.rs",
+                "//! doc\nfn f() { std::fs::read(p); }\n",
+                false,
+            ),
+            (
+                "report/mod.rs",
+                "//! doc\n#[cfg(test)]\nmod tests { fn f() { std::fs::write(p, b); } }\n",
+                false,
+            ),
+        ];
+        for (rel, text, fails) in cases {
+            let p = problems(rel, text);
+            assert_eq!(!p.is_empty(), *fails, "{rel}: {text:?} → {p:?}");
+        }
     }
 
     #[test]

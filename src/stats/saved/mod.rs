@@ -381,7 +381,8 @@ mod tests {
     const SHARD_1: &[u8] = include_bytes!("../../../tests/fixtures/saved/shard-1-of-2.json");
     const SHARD_2: &[u8] = include_bytes!("../../../tests/fixtures/saved/shard-2-of-2.json");
 
-    /// `fixture` with `edit` applied: `POINTER = JSON` sets a value, `POINTER = -` removes it.
+    /// `fixture` with `edit` applied: `POINTER = JSON` sets (or adds) a value, `POINTER = -`
+    /// removes it.
     fn edited(fixture: &[u8], edit: &str) -> Vec<u8> {
         let mut v: Value = serde_json::from_slice(fixture).expect("fixture is JSON");
         let (pointer, to) = edit.split_once(" = ").expect("POINTER = VALUE");
@@ -390,7 +391,18 @@ mod tests {
             let parent = v.pointer_mut(parent).expect(parent);
             parent.as_object_mut().expect("an object").remove(key);
         } else {
-            *v.pointer_mut(pointer).expect(pointer) = serde_json::from_str(to).expect(to);
+            let value: Value = serde_json::from_str(to).expect(to);
+            match v.pointer_mut(pointer) {
+                Some(slot) => *slot = value,
+                None => {
+                    let (parent, key) = pointer.rsplit_once('/').expect("a child");
+                    let parent = v.pointer_mut(parent).expect(parent);
+                    parent
+                        .as_object_mut()
+                        .expect("an object")
+                        .insert(key.into(), value);
+                }
+            }
         }
         serde_json::to_vec_pretty(&v).expect("serialize")
     }
@@ -511,6 +523,10 @@ mod tests {
             let v: Value = serde_json::from_slice(SUMMARY).expect("json");
             v["scenarios"][1]["cells"][0]["histogram"].to_string()
         };
+        let spread = r#"{"median": 2, "min": 1, "max": 3, "values": [1, 2, 3]}"#;
+        let rounds = format!(
+            r#"{{"count": 3, "throughput_per_s": {spread}, "attempts_per_s": {spread}, "error_rate": {{"median": 0, "min": 0, "max": 0, "values": []}}, "speedup": null, "p50_us": {spread}, "p90_us": {spread}, "p99_us": {{"median": 5, "min": 1, "max": 3, "values": [1, 3]}}, "cores_busy": {spread}, "wall_seconds": {spread}}}"#
+        );
         refused_cases(
             SUMMARY,
             "summary.json",
@@ -542,6 +558,12 @@ mod tests {
                  /scenarios/0/cells/1/timeline/0/p50_us = 1099511627776 => cells[1].timeline[0].p50_us: 1099511627776 is out of range
                  /scenarios/0/cells/1/timeline/0/histogram = \"HISTFAAAAB\" => cells[1].timeline[0].histogram: not a valid HdrHistogram
                  /scenarios/0/cells/1/thresholds/0/limit = -3 => cells[1].thresholds[0].limit: -3 is out of range
+                 /scenarios/0/cells/1/attempts_per_s = 2e41 => cells[1].attempts_per_s: 2e41 is out of range
+                 /scenarios/0/cells/1/peak_rss_bytes = 18446744073709551615 => cells[1].peak_rss_bytes: 18446744073709551615 is out of range
+                 /scenarios/0/cells/1/error_messages = {{\"fizz\": [\"x\"]}} => cells[1].error_messages.fizz: messages of an error category the cell does not count
+                 /scenarios/0/cells/1/error_messages = {{\"status\": [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\"]}} => cells[1].error_messages.status: 6 is out of range (0 to 5 entries)
+                 /scenarios/0/cells/1/machine = {{\"other_share\": -1, \"too_short\": false, \"flags\": []}} => cells[1].machine.other_share: -1 is out of range
+                 /scenarios/0/cells/1/rounds = {rounds} => cells[1].rounds.p99_us: min, median and max out of order
                  /scenarios/2/cells/0/open/dropped = 1000000 => cells[0].open.dropped: 1000000 dropped of 150 scheduled
                  /scenarios/2/cells/0/open/send_lag_us/count = 1000 => open.send_lag_us.count: 1000 values for 150 operations
                  /scenarios/2/cells/0/timeline/1/second = 0 => scenarios[2].cells[0].timeline[1].second: 0 does not follow second 0

@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
-    BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, RequestSummary,
-    ScenarioSummary, Summary,
+    BaselineReport, CellSummary, LatencySummary, MachineCheck, OpenSummary, PlanInfo,
+    RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
 };
 use crate::units::MAX_CONCURRENCY;
 
@@ -64,61 +64,218 @@ pub(super) fn scenario(at: &At, s: &ScenarioSummary) -> Check {
     Ok(())
 }
 
+/// Every field of a cell, by construction: the struct is destructured, so a field added to
+/// [`CellSummary`] does not compile until it has its rule here (or says why it needs none).
 pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
+    let CellSummary {
+        // Typed: serde refuses anything but a known model or a boolean.
+        model: _,
+        complete: _,
+        concurrency,
+        workers,
+        operations,
+        successes,
+        errors,
+        status_codes,
+        error_rate,
+        bytes,
+        wall_seconds,
+        throughput_per_s,
+        attempts_per_s,
+        latency_us,
+        latency_out_of_range,
+        cpu_seconds,
+        cores_busy,
+        peak_rss_bytes,
+        speedup,
+        notes,
+        start_offset_seconds,
+        thresholds,
+        timeline,
+        histogram,
+        open,
+        connections,
+        error_messages,
+        requests,
+        think_us,
+        rounds,
+        machine,
+    } = c;
     at.field("concurrency")
-        .within(c.concurrency, 1, MAX_CONCURRENCY)?;
-    at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
-    let ops = c.operations;
+        .within(*concurrency, 1, MAX_CONCURRENCY)?;
+    at.field("workers").within(*workers, 1, MAX_WORKERS)?;
+    let ops = *operations;
     outcomes(
         at,
         Outcomes {
             operations: ops,
-            successes: c.successes,
-            errors: &c.errors,
-            status_codes: &c.status_codes,
-            error_rate: c.error_rate,
-            bytes: c.bytes,
+            successes: *successes,
+            errors,
+            status_codes,
+            error_rate: *error_rate,
+            bytes: *bytes,
         },
     )?;
-    at.field("wall_seconds").seconds(c.wall_seconds)?;
-    at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
-    at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
-    at.field("cores_busy").magnitude(c.cores_busy)?;
+    at.field("wall_seconds").seconds(*wall_seconds)?;
+    at.field("throughput_per_s").magnitude(*throughput_per_s)?;
+    at.field("attempts_per_s").magnitude(*attempts_per_s)?;
+    at.field("cpu_seconds").cpu_seconds(*cpu_seconds)?;
+    at.field("cores_busy").magnitude(*cores_busy)?;
+    at.field("peak_rss_bytes").total(*peak_rss_bytes)?;
     at.field("start_offset_seconds")
-        .seconds(c.start_offset_seconds)?;
-    if let Some(x) = c.speedup {
-        at.field("speedup").magnitude(x)?;
+        .seconds(*start_offset_seconds)?;
+    if let Some(x) = speedup {
+        at.field("speedup").magnitude(*x)?;
     }
-    latency(&at.field("latency_us"), &c.latency_us)?;
+    texts(&at.field("notes"), notes, MAX_NOTES)?;
+    latency(&at.field("latency_us"), latency_us)?;
     at.field("latency_out_of_range")
-        .total(c.latency_out_of_range)?;
+        .total(*latency_out_of_range)?;
     at.adds_up(
-        [c.latency_us.count, c.latency_out_of_range],
+        [latency_us.count, *latency_out_of_range],
         ops,
         "latency_us.count and latency_out_of_range",
     )?;
-    latency_histogram(&at.field("histogram"), &c.histogram, &c.latency_us)?;
-    let thresholds = at.field("thresholds");
-    for (i, t) in c.thresholds.iter().enumerate() {
-        let at = thresholds.index(i);
+    latency_histogram(&at.field("histogram"), histogram, latency_us)?;
+    let at_thresholds = at.field("thresholds");
+    for (i, t) in thresholds.iter().enumerate() {
+        let at = at_thresholds.index(i);
         if let Some(o) = t.observed {
             at.field("observed").finite(o)?;
         }
         at.field("limit").finite(t.limit)?;
     }
-    timeline(&at.field("timeline"), &c.timeline, c)?;
-    if let Some(o) = &c.open {
-        open(&at.field("open"), o, ops)?;
+    self::timeline(&at.field("timeline"), timeline, c)?;
+    if let Some(o) = open {
+        self::open(&at.field("open"), o, ops)?;
     }
-    if let Some(x) = &c.connections {
-        connections(&at.field("connections"), x)?;
+    if let Some(x) = connections {
+        self::connections(&at.field("connections"), x)?;
     }
-    if let Some(t) = &c.think_us {
+    messages(&at.field("error_messages"), error_messages, errors)?;
+    let at_requests = at.field("requests");
+    for (i, q) in requests.iter().enumerate() {
+        request(&at_requests.index(i), q)?;
+    }
+    if let Some(t) = think_us {
         latency(&at.field("think_us"), t)?;
     }
-    let requests = at.field("requests");
-    for (i, q) in c.requests.iter().enumerate() {
-        request(&requests.index(i), q)?;
+    if let Some(r) = rounds {
+        self::rounds(&at.field("rounds"), r)?;
+    }
+    self::machine(&at.field("machine"), machine)
+}
+
+/// Notes a cell carries: at most this many (a run writes a handful).
+const MAX_NOTES: usize = 1_000;
+
+/// Free text shown in the reports (escaped there): a bounded number of lines.
+fn texts(at: &At, texts: &[String], most: usize) -> Check {
+    if texts.len() > most {
+        return Err(at.out_of_range(texts.len(), &format!("0 to {most} entries")));
+    }
+    Ok(())
+}
+
+/// Error messages: each under a category the cell counts errors of, at most
+/// [`MESSAGES_PER_KIND`](crate::stats::MESSAGES_PER_KIND) each.
+fn messages(
+    at: &At,
+    messages: &BTreeMap<String, Vec<String>>,
+    errors: &BTreeMap<String, u64>,
+) -> Check {
+    for (kind, list) in messages {
+        let at = at.field(kind);
+        if !errors.contains_key(kind) {
+            return Err(at.fail("messages of an error category the cell does not count"));
+        }
+        texts(&at, list, crate::stats::MESSAGES_PER_KIND)?;
+    }
+    Ok(())
+}
+
+/// A cell's figures over its rounds: every spread's numbers in range, in order, and no more
+/// values than rounds.
+fn rounds(at: &At, r: &RoundsSummary) -> Check {
+    let RoundsSummary {
+        count,
+        throughput_per_s,
+        attempts_per_s,
+        error_rate,
+        speedup,
+        p50_us,
+        p90_us,
+        p99_us,
+        cores_busy,
+        wall_seconds,
+    } = r;
+    at.field("count")
+        .within(*count, 1, MAX_SUMMARY_COUNT as usize)?;
+    let spreads = [
+        ("throughput_per_s", Some(throughput_per_s)),
+        ("attempts_per_s", Some(attempts_per_s)),
+        ("error_rate", Some(error_rate)),
+        ("speedup", speedup.as_ref()),
+        ("p50_us", Some(p50_us)),
+        ("p90_us", Some(p90_us)),
+        ("p99_us", Some(p99_us)),
+        ("cores_busy", Some(cores_busy)),
+        ("wall_seconds", Some(wall_seconds)),
+    ];
+    for (name, spread) in spreads {
+        let Some(Spread {
+            median,
+            min,
+            max,
+            values,
+        }) = spread
+        else {
+            continue;
+        };
+        let at = at.field(name);
+        for (field, v) in [("median", median), ("min", min), ("max", max)] {
+            at.field(field).magnitude(*v)?;
+        }
+        if !(min <= median && median <= max) {
+            return Err(at.fail("min, median and max out of order"));
+        }
+        if values.len() > *count {
+            return Err(at
+                .field("values")
+                .fail("more values than the cell has rounds"));
+        }
+        for (i, v) in values.iter().enumerate() {
+            at.field("values").index(i).magnitude(*v)?;
+        }
+    }
+    Ok(())
+}
+
+/// The machine checks: ratios and shares in range (the flags and the sample are typed).
+fn machine(at: &At, m: &MachineCheck) -> Check {
+    let MachineCheck {
+        cpu_us_per_op,
+        cpu_per_op_vs_sequential,
+        sample: _,
+        other_seconds,
+        other_share,
+        other_cores,
+        steal_share,
+        too_short: _,
+        flags: _,
+    } = m;
+    let figures = [
+        ("cpu_us_per_op", cpu_us_per_op),
+        ("cpu_per_op_vs_sequential", cpu_per_op_vs_sequential),
+        ("other_seconds", other_seconds),
+        ("other_share", other_share),
+        ("other_cores", other_cores),
+        ("steal_share", steal_share),
+    ];
+    for (name, v) in figures {
+        if let Some(v) = v {
+            at.field(name).magnitude(*v)?;
+        }
     }
     Ok(())
 }
