@@ -84,15 +84,15 @@ pub struct Stages<'a> {
 /// One validated plan through the stages: run its cells (followed live by the exporter, when
 /// asked), summarise, gate, report.
 pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary, Verdict), Error> {
-    let exporter = export::Exporter::start(stages.export, plan, stages.run_id, None)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
-    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
-    let results =
-        run::execute_followed(plan, cells, stages.run_id, stages.observer, None, follower);
-    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
-    let mut summary = stats::summarize(plan, &results?);
-    summary.export = exported;
-    let verdict = gate::evaluate(plan, &mut summary, stages.baseline);
+    let (results, exported) = measure(
+        plan,
+        cells,
+        stages.run_id,
+        stages.observer,
+        stages.export,
+        None,
+    )?;
+    let (summary, verdict) = judge(plan, &results, exported, stages.baseline);
     cmd::publish(
         &summary,
         verdict,
@@ -101,4 +101,36 @@ pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary,
         stages.console,
     )?;
     Ok((summary, verdict))
+}
+
+/// The run stage, followed live by the exporter when asked: the results of `cells` (this
+/// shard's part of them, with `shard`) and what each export endpoint received.
+pub fn measure(
+    plan: &Plan,
+    cells: &[Cell],
+    run_id: &str,
+    observer: &dyn run::Observer,
+    export: &export::Settings,
+    shard: Option<stats::Shard>,
+) -> Result<(stats::RunResults, Vec<stats::ExportSummary>), Error> {
+    let exporter = export::Exporter::start(export, plan, run_id, shard)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
+    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
+    let results = run::execute_followed(plan, cells, run_id, observer, shard, follower);
+    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
+    Ok((results?, exported))
+}
+
+/// The stats and gate stages: results summarised (with what was exported), then judged
+/// against the plan's thresholds and the baseline.
+pub fn judge(
+    plan: &Plan,
+    results: &stats::RunResults,
+    exported: Vec<stats::ExportSummary>,
+    baseline: Option<gate::Baseline>,
+) -> (Summary, Verdict) {
+    let mut summary = stats::summarize(plan, results);
+    summary.export = exported;
+    let verdict = gate::evaluate(plan, &mut summary, baseline);
+    (summary, verdict)
 }

@@ -111,6 +111,11 @@ pub fn publish(
     console.human(&reports::console::table(summary));
     console.human(&reports::console::gate(summary));
     if console.quiet {
+        // The table is left out, its warnings are not (the README promises them).
+        let warnings = reports::console::warnings(summary);
+        if !warnings.is_empty() {
+            tell!("{}", warnings.trim_end_matches('\n'));
+        }
         // Alone, the verdict line would say that it failed, not why.
         let why = reports::console::why_failed(summary);
         if !why.is_empty() {

@@ -226,12 +226,8 @@ fn run_shard(
     } else {
         &progress
     };
-    let exporter = export::Exporter::start(export, plan, &run_id, Some(shard))
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
-    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
-    let results = run::execute_followed(plan, cells, &run_id, observer, Some(shard), follower);
-    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
-    let results = results?;
+    let (results, exported) = crate::measure(plan, cells, &run_id, observer, export, Some(shard))?;
+    // A shard's table shows its own numbers; thresholds are checked on the merged run.
     let mut summary = stats::summarize(plan, &results);
     summary.export = exported;
     console.human(&reports::console::table(&summary));

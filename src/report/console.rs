@@ -65,12 +65,15 @@ pub fn table(summary: &Summary) -> String {
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
                     units::micros(c.latency_us.max),
-                    units::number(c.cores_busy),
+                    numbers::cores_busy(c).value,
                     numbers::speedup(s, c).inline(),
                 ]
             })
             .collect();
         out.push_str(&aligned(&header, &rows));
+        if !s.cells.iter().all(crate::stats::machine::cpu_measured) {
+            out.push_str(&format!("  {}\n", crate::stats::machine::CPU_NOT_MEASURED));
+        }
         if let Some(n) = numbers::round_count(s) {
             out.push_str(&format!(
                 "  {n} rounds: tput/s (successful), att/s (attempted) and speedup are medians of the rounds, (lowest–highest) beside; the rest pools them\n"
@@ -295,6 +298,26 @@ fn health(summary: &Summary) -> String {
     out
 }
 
+/// The health warnings alone (no notes), one line each, for `--quiet`: a quiet run drops the
+/// table but keeps its warnings. Empty when there are none.
+pub fn warnings(summary: &Summary) -> String {
+    let mut out = String::new();
+    for h in insight::health(summary) {
+        if h.severity != Severity::Warning {
+            continue;
+        }
+        out.push_str(&format!("warning: {}", h.title));
+        if let Some(first) = h.cells.first() {
+            out.push_str(&format!(" {}", first.text));
+        }
+        if h.cells.len() > 1 {
+            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Threshold and baseline results, failures first, for the end of the console output.
 pub fn gate(summary: &Summary) -> String {
     let mut out = String::new();
@@ -493,6 +516,17 @@ mod tests {
     #[test]
     fn a_healthy_run_has_no_health_lines() {
         assert!(!table(&healthy()).contains("health"));
+        assert!(warnings(&healthy()).is_empty());
+    }
+
+    #[test]
+    fn quiet_keeps_the_warnings_not_the_notes() {
+        let w = warnings(&sample());
+        assert_eq!(w.lines().count(), 6, "{w}");
+        assert!(w.lines().all(|l| l.starts_with("warning: ")), "{w}");
+        assert!(w.contains(
+            "warning: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
+        ));
     }
 
     #[test]
