@@ -1,7 +1,8 @@
 //! The stage rules of `ARCHITECTURE.md` as a test: it reads every file under `src/` and fails
 //! when a module imports one it may not (a stage a later stage, a helper a stage), when the YAML
 //! mirror (`plan::spec`) is named outside `plan/`, when a file lacks its `//!` doc, or when
-//! `todo!`, `unimplemented!` or `dbg!` appear.
+//! `todo!`, `unimplemented!` or `dbg!` appear, when anything but `cmd/` prints or writes files,
+//! or when `ARCHITECTURE.md` does not name a file.
 //!
 //! Input: the source text (no compiler): comments and literals are blanked, `#[cfg(test)]`
 //! items dropped for the import rules (tests may build what they check from anywhere), `use`
@@ -119,6 +120,31 @@ fn the_source_tree_keeps_the_stage_rules() {
         problems.is_empty(),
         "the stage rules of ARCHITECTURE.md are broken:\n{}",
         problems.join("\n")
+    );
+}
+
+/// `ARCHITECTURE.md` places every file: each path under `src/` appears in it, in backticks.
+#[test]
+fn the_architecture_page_names_every_file() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.join("src");
+    let page = std::fs::read_to_string(manifest.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut files = Vec::new();
+    collect(&root, &mut files);
+    let missing: Vec<String> = files
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&root)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .filter(|rel| !page.contains(&format!("`{rel}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md does not place these files (add each to \"Every file\" and its folder's row): {}",
+        missing.join(", ")
     );
 }
 
