@@ -286,36 +286,31 @@ fn health(summary: &Summary) -> String {
             Severity::Warning => "WARNING",
             Severity::Note => "note",
         };
-        out.push_str(&format!("  {word}: {}", h.title));
-        if let Some(first) = h.cells.first() {
-            out.push_str(&format!(" {}", first.text));
-        }
-        if h.cells.len() > 1 {
-            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
-        }
-        out.push('\n');
+        out.push_str(&format!("  {word}: {}\n", health_line(h)));
     }
     out
+}
+
+/// One health item in a line: its title, its first cell, how many more.
+fn health_line(h: &insight::HealthItem) -> String {
+    let mut line = h.title.to_string();
+    if let Some(first) = h.cells.first() {
+        line.push_str(&format!(" {}", first.text));
+    }
+    if h.cells.len() > 1 {
+        line.push_str(&format!(" (and {} more)", h.cells.len() - 1));
+    }
+    line
 }
 
 /// The health warnings alone (no notes), one line each, for `--quiet`: a quiet run drops the
 /// table but keeps its warnings. Empty when there are none.
 pub fn warnings(summary: &Summary) -> String {
-    let mut out = String::new();
-    for h in insight::health(summary) {
-        if h.severity != Severity::Warning {
-            continue;
-        }
-        out.push_str(&format!("warning: {}", h.title));
-        if let Some(first) = h.cells.first() {
-            out.push_str(&format!(" {}", first.text));
-        }
-        if h.cells.len() > 1 {
-            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
-        }
-        out.push('\n');
-    }
-    out
+    insight::health(summary)
+        .iter()
+        .filter(|h| h.severity == Severity::Warning)
+        .map(|h| format!("warning: {}\n", health_line(h)))
+        .collect()
 }
 
 /// Threshold and baseline results, failures first, for the end of the console output.

@@ -219,6 +219,13 @@ fn max_duration_stops_the_run_keeps_what_was_measured_and_exits_130() {
     let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
     // The first cell was cut short and kept; the second never started.
     assert_eq!(cells.len(), 1, "{cells:?}");
+    // The report has no row for it, so the console names it.
+    assert!(
+        o.stderr
+            .contains("warning: interrupted before 1 cell started: a · "),
+        "{}",
+        o.stderr
+    );
     assert_eq!(cells[0]["complete"], false);
     assert!(util::u(&cells[0]["operations"]) > 0);
 }
