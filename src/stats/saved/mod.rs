@@ -599,6 +599,7 @@ mod tests {
              /cells/1/wall_us = 18446744073709551615 => cells[1].wall_us: 18446744073709551615 is out of range
              /cells/1/concurrency = 0 => cells[1].concurrency: 0 is out of range
              /cells/1/scenario_name = \"\" => cells[1].scenario_name: must not be empty
+             /cells/1/peak_rss_bytes = 18446744073709551615 => cells[1].peak_rss_bytes: 18446744073709551615 is out of range
              /cells/2/model = \"threads\" => cells[2]: a second share of cell `download · threads c=4` in one shard
              /cells/1/recorder/operations = 61 => cells[1].recorder: successes and errors add up to 60, not 61
              /cells/1/recorder/errors/2 = 1152921504606846976 => cells[1].recorder.errors[2]: 1152921504606846976 is out of range
@@ -660,6 +661,8 @@ mod tests {
              /scenarios/0/cells/1/requests/0/status_codes = {\"OK\": 1} => scenarios[0].cells[1].requests[0].status_codes.OK: not an HTTP status code
              /scenarios/0/cells/1/requests/0/error_rate = 2 => scenarios[0].cells[1].requests[0].error_rate: 2 is out of range (0 to 1)
              /scenarios/0/cells/1/requests/0/name = \"a\\u001b[31m\" => scenarios[0].cells[1].requests[0].name: must not contain control characters
+             /scenarios/0/cells/1/requests/0/error_messages = {\"fizz\": [\"x\"]} => scenarios[0].cells[1].requests[0].error_messages.fizz: messages of an error category
+             /export = [{\"kind\": \"prometheus\", \"url\": \"http://127.0.0.1:9/\", \"intervals\": 18446744073709551615, \"sent\": 0, \"retried\": 0, \"dropped\": 0, \"last_error\": null}] => summary.json: export[0].intervals: 18446744073709551615 is out of range
              /scenarios/0/cells/1/connections/ttfb_us/p50 = 10000000 => scenarios[0].cells[1].connections.ttfb_us: out of order
              /scenarios/0/cells/1/connections/opened = 18446744073709551615 => scenarios[0].cells[1].connections.opened: 18446744073709551615 is out of range
              /scenarios/0/cells/1/think_us/max = 9223372036854775808 => scenarios[0].cells[1].think_us.max: 9223372036854775808 is out of range",

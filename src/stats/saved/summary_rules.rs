@@ -23,20 +23,50 @@ pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
     summary_rules(s).map_err(|v| v.in_file(name))
 }
 
+/// Every field of the summary, by construction (destructured, as [`cell`] is).
 pub(super) fn summary_rules(s: &Summary) -> Check {
+    let Summary {
+        // Read before these rules run (`parse` accepts exactly the current version).
+        schema_version: _,
+        plan,
+        run_id,
+        started_at,
+        finished_at,
+        duration_seconds,
+        // Text shown as it is (escaped) in the reports; typed by serde.
+        loadplan_version: _,
+        ci: _,
+        verdict: _,
+        host,
+        scenarios,
+        baseline,
+        export,
+    } = s;
     let at = ROOT;
-    let (started, finished) = (s.started_at.to_string(), s.finished_at.to_string());
-    run(&s.plan, &s.run_id, [&started, &finished])?;
-    at.field("duration_seconds").seconds(s.duration_seconds)?;
+    let (started, finished) = (started_at.to_string(), finished_at.to_string());
+    run(plan, run_id, [&started, &finished])?;
+    at.field("duration_seconds").seconds(*duration_seconds)?;
     at.field("host")
         .field("cores")
-        .within(s.host.cores, 1, MAX_CORES)?;
-    let scenarios = at.field("scenarios");
-    for (i, sc) in s.scenarios.iter().enumerate() {
-        scenario(&scenarios.index(i), sc)?;
+        .within(host.cores, 1, MAX_CORES)?;
+    let at_scenarios = at.field("scenarios");
+    for (i, sc) in scenarios.iter().enumerate() {
+        scenario(&at_scenarios.index(i), sc)?;
     }
-    if let Some(b) = &s.baseline {
-        baseline(&at.field("baseline"), b)?;
+    if let Some(b) = baseline {
+        self::baseline(&at.field("baseline"), b)?;
+    }
+    let at_export = at.field("export");
+    for (i, e) in export.iter().enumerate() {
+        let at = at_export.index(i);
+        for (name, n) in [
+            ("intervals", e.intervals),
+            ("sent", e.sent),
+            ("retried", e.retried),
+            ("dropped", e.dropped),
+        ] {
+            at.field(name).total(n)?;
+        }
     }
     Ok(())
 }
@@ -49,17 +79,34 @@ pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2])
     ROOT.field("finished_at").time(finished)
 }
 
+/// Every field of a scenario, by construction (destructured, as [`cell`] is).
 pub(super) fn scenario(at: &At, s: &ScenarioSummary) -> Check {
-    at.field("name").name(&s.name)?;
-    at.field("busy_fraction").magnitude(s.busy_fraction)?;
-    if s.cells.is_empty() {
+    let ScenarioSummary {
+        name,
+        busy_fraction,
+        cells,
+        // Typed by serde (`io` or `cpu`, a boolean, a number), or text shown as it is
+        // (escaped) in the reports.
+        kind: _,
+        bound: _,
+        classified: _,
+        seed: _,
+        tls_insecure: _,
+        description: _,
+        bound_cell: _,
+        workload: _,
+        load: _,
+    } = s;
+    at.field("name").name(name)?;
+    at.field("busy_fraction").magnitude(*busy_fraction)?;
+    if cells.is_empty() {
         return Err(at
             .field("cells")
             .fail("a scenario without cells is never written"));
     }
-    let cells = at.field("cells");
-    for (i, c) in s.cells.iter().enumerate() {
-        cell(&cells.index(i), c)?;
+    let at_cells = at.field("cells");
+    for (i, c) in cells.iter().enumerate() {
+        cell(&at_cells.index(i), c)?;
     }
     Ok(())
 }
@@ -167,7 +214,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
 }
 
 /// Notes a cell carries: at most this many (a run writes a handful).
-const MAX_NOTES: usize = 1_000;
+pub(super) const MAX_NOTES: usize = 1_000;
 
 /// Free text shown in the reports (escaped there): a bounded number of lines.
 fn texts(at: &At, texts: &[String], most: usize) -> Check {
@@ -326,35 +373,49 @@ pub(super) fn outcomes(at: &At, o: Outcomes) -> Check {
 
 /// One request name's statistics: the cell's rules, but for the values above one hour (a
 /// request's are not counted apart, so its histogram may hold fewer values than operations).
+/// Every field of a named request, by construction (destructured, as [`cell`] is).
 pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
-    if q.name.chars().any(char::is_control) {
+    let RequestSummary {
+        name,
+        operations,
+        successes,
+        errors,
+        error_rate,
+        status_codes,
+        error_messages,
+        bytes,
+        latency_us,
+        histogram,
+    } = q;
+    if name.chars().any(char::is_control) {
         return Err(at.field("name").fail("must not contain control characters"));
     }
     outcomes(
         at,
         Outcomes {
-            operations: q.operations,
-            successes: q.successes,
-            errors: &q.errors,
-            status_codes: &q.status_codes,
-            error_rate: q.error_rate,
-            bytes: q.bytes,
+            operations: *operations,
+            successes: *successes,
+            errors,
+            status_codes,
+            error_rate: *error_rate,
+            bytes: *bytes,
         },
     )?;
+    messages(&at.field("error_messages"), error_messages, errors)?;
     let latency_at = at.field("latency_us");
-    latency(&latency_at, &q.latency_us)?;
-    if q.latency_us.count > q.operations {
+    latency(&latency_at, latency_us)?;
+    if latency_us.count > *operations {
         return Err(latency_at.field("count").fail(format!(
             "{} values for {} operations",
-            q.latency_us.count, q.operations
+            latency_us.count, operations
         )));
     }
     // Unlike a cell's, a request's histogram was there from the start.
     let at = at.field("histogram");
-    if q.histogram.is_empty() {
+    if histogram.is_empty() {
         return Err(at.fail("missing (every request name's latencies are written)"));
     }
-    latency_histogram(&at, &q.histogram, &q.latency_us)
+    latency_histogram(&at, histogram, latency_us)
 }
 
 /// A latency histogram, when there is one (older summaries have none): valid, and holding what
