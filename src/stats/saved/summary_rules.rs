@@ -121,11 +121,13 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         concurrency,
         workers,
         operations,
-        successes,
-        errors,
-        status_codes,
-        error_rate,
-        bytes,
+        // Checked together by `outcomes` (with `error_messages`).
+        successes: _,
+        errors: _,
+        status_codes: _,
+        error_rate: _,
+        bytes: _,
+        error_messages: _,
         wall_seconds,
         throughput_per_s,
         attempts_per_s,
@@ -142,7 +144,6 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         histogram,
         open,
         connections,
-        error_messages,
         requests,
         think_us,
         rounds,
@@ -152,17 +153,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         .within(*concurrency, 1, MAX_CONCURRENCY)?;
     at.field("workers").within(*workers, 1, MAX_WORKERS)?;
     let ops = *operations;
-    outcomes(
-        at,
-        Outcomes {
-            operations: ops,
-            successes: *successes,
-            errors,
-            status_codes,
-            error_rate: *error_rate,
-            bytes: *bytes,
-        },
-    )?;
+    outcomes(at, Outcomes::from(c))?;
     at.field("wall_seconds").seconds(*wall_seconds)?;
     at.field("throughput_per_s").magnitude(*throughput_per_s)?;
     at.field("attempts_per_s").magnitude(*attempts_per_s)?;
@@ -199,7 +190,6 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
     if let Some(x) = connections {
         self::connections(&at.field("connections"), x)?;
     }
-    messages(&at.field("error_messages"), error_messages, errors)?;
     let at_requests = at.field("requests");
     for (i, q) in requests.iter().enumerate() {
         request(&at_requests.index(i), q)?;
@@ -335,11 +325,41 @@ pub(super) struct Outcomes<'a> {
     status_codes: &'a BTreeMap<String, u64>,
     error_rate: f64,
     bytes: u64,
+    messages: &'a BTreeMap<String, Vec<String>>,
+}
+
+impl<'a> From<&'a CellSummary> for Outcomes<'a> {
+    fn from(c: &'a CellSummary) -> Self {
+        Outcomes {
+            operations: c.operations,
+            successes: c.successes,
+            errors: &c.errors,
+            status_codes: &c.status_codes,
+            error_rate: c.error_rate,
+            bytes: c.bytes,
+            messages: &c.error_messages,
+        }
+    }
+}
+
+impl<'a> From<&'a RequestSummary> for Outcomes<'a> {
+    fn from(q: &'a RequestSummary) -> Self {
+        Outcomes {
+            operations: q.operations,
+            successes: q.successes,
+            errors: &q.errors,
+            status_codes: &q.status_codes,
+            error_rate: q.error_rate,
+            bytes: q.bytes,
+            messages: &q.error_messages,
+        }
+    }
 }
 
 /// Counters in range, successes and errors adding up to the operations, no more responses than
 /// operations.
 pub(super) fn outcomes(at: &At, o: Outcomes) -> Check {
+    messages(&at.field("error_messages"), o.messages, o.errors)?;
     let ops = o.operations;
     at.field("operations").total(ops)?;
     at.field("successes").total(o.successes)?;
@@ -378,30 +398,20 @@ pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
     let RequestSummary {
         name,
         operations,
-        successes,
-        errors,
-        error_rate,
-        status_codes,
-        error_messages,
-        bytes,
+        // Checked together by `outcomes`.
+        successes: _,
+        errors: _,
+        error_rate: _,
+        status_codes: _,
+        error_messages: _,
+        bytes: _,
         latency_us,
         histogram,
     } = q;
     if name.chars().any(char::is_control) {
         return Err(at.field("name").fail("must not contain control characters"));
     }
-    outcomes(
-        at,
-        Outcomes {
-            operations: *operations,
-            successes: *successes,
-            errors,
-            status_codes,
-            error_rate: *error_rate,
-            bytes: *bytes,
-        },
-    )?;
-    messages(&at.field("error_messages"), error_messages, errors)?;
+    outcomes(at, Outcomes::from(q))?;
     let latency_at = at.field("latency_us");
     latency(&latency_at, latency_us)?;
     if latency_us.count > *operations {
