@@ -9,8 +9,12 @@
 //! 3. `stats`: results → [`stats::Summary`], the JSON contract (percentiles, speedups, bound).
 //! 4. `gate`: summary → [`stats::Verdict`] (thresholds, baseline), which alone decides the exit
 //!    code.
-//! 5. `report`: summary → files (`index.html`, `summary.json`, `junit.xml`, `summary.md`,
-//!    `histograms.hlog`) in `<out>/<plan>/<run id>/`, and the console table.
+//! 5. `report`: summary → the bytes of `index.html`, `summary.json`, `junit.xml`, `summary.md`
+//!    and `histograms.hlog`, and the console table's text; `cmd` writes them to
+//!    `<out>/<plan>/<run id>/` and prints (the only module that prints or writes).
+//!
+//! [`measure`] is stage 2 with its live exporter and [`judge`] stages 3 and 4: `run --shard` and
+//! `report` (merging shards) call them rather than assembling stages of their own.
 //!
 //! Beside them: `export` (live metrics pushed while the run goes on, `--export`; it follows the
 //! run stage's cells and hands the report stage one summary per endpoint), `workload` (what

@@ -1,7 +1,9 @@
 //! One file per command. Each handler takes its parsed arguments and returns the verdict (or the
-//! [`Error`] that `lib.rs` prints); what a command shows on the terminal goes through the console
-//! reporter, the few lines of its own through [`say!`], and where it goes (`--quiet`, `--json`)
-//! through [`Console`].
+//! [`Error`] that `lib.rs` prints). This folder is the only place that prints or writes files:
+//! the stages hand back text and bytes. What a command shows is worded by the console reporter
+//! (`report::console`), the progress by `progress.rs`, the few lines of its own through [`say!`]
+//! and [`tell!`], and where it goes (`--quiet`, `--json`) is [`Console`]'s choice; every output
+//! file is written by `output.rs`.
 
 pub mod completions;
 pub mod init;
