@@ -72,7 +72,7 @@ pub enum Command {
         #[arg(long, env = "LOADPLAN_FAIL_ON_CHANGE")]
         fail_on_change: bool,
         /// How many of the latest runs count as recent for --fail-on-change.
-        #[arg(long, value_name = "N", default_value_t = crate::report::trend::RECENT_RUNS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", default_value_t = crate::stats::change::RECENT_RUNS as u64, value_parser = clap::value_parser!(u64).range(1..))]
         recent: u64,
     },
     /// A worker process of the `processes` model (internal).
@@ -253,7 +253,7 @@ fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
-    crate::plan::spec::Percent::parse_for_throughput(s).map(|p| p.0)
+    crate::plan::parse_tolerance(s)
 }
 
 #[cfg(test)]

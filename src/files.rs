@@ -31,7 +31,7 @@ pub fn read_saved(path: &Path) -> std::io::Result<Vec<u8>> {
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
     regular(file.metadata()?.file_type())?;
-    read_from(file, crate::stats::saved::MAX_SAVED_BYTES as u64)
+    read_from(file, crate::units::MAX_SAVED_BYTES as u64)
 }
 
 fn regular(t: FileType) -> std::io::Result<()> {

@@ -9,8 +9,12 @@
 //! 3. `stats`: results → [`stats::Summary`], the JSON contract (percentiles, speedups, bound).
 //! 4. `gate`: summary → [`stats::Verdict`] (thresholds, baseline), which alone decides the exit
 //!    code.
-//! 5. `report`: summary → files (`index.html`, `summary.json`, `junit.xml`, `summary.md`,
-//!    `histograms.hlog`) in `<out>/<plan>/<run id>/`, and the console table.
+//! 5. `report`: summary → the bytes of `index.html`, `summary.json`, `junit.xml`, `summary.md`
+//!    and `histograms.hlog`, and the console table's text; `cmd` writes them to
+//!    `<out>/<plan>/<run id>/` and prints (the only module that prints or writes).
+//!
+//! [`measure`] is stage 2 with its live exporter and [`judge`] stages 3 and 4: `run --shard` and
+//! `report` (merging shards) call them rather than assembling stages of their own.
 //!
 //! Beside them: `export` (live metrics pushed while the run goes on, `--export`; it follows the
 //! run stage's cells and hands the report stage one summary per endpoint), `workload` (what
@@ -19,6 +23,7 @@
 //! `cmd` (one file per command), `cli` (the only user of clap) and [`Error`] (exit codes 2 and 3).
 //! `ARCHITECTURE.md` is the map.
 
+pub mod category;
 pub mod cli;
 pub mod cmd;
 mod error;
@@ -29,7 +34,6 @@ pub mod pem;
 pub mod plan;
 pub mod report;
 pub mod run;
-mod schema;
 pub mod server;
 pub mod stats;
 pub mod units;
@@ -38,9 +42,10 @@ pub mod workload;
 use std::process::ExitCode;
 
 use cli::{Cli, Command};
+use cmd::OutputDir;
 pub use error::Error;
 use plan::{Cell, Plan};
-use report::{OutputDir, Reporter};
+use report::Reporter;
 use stats::{Summary, Verdict};
 
 /// Runs one command line and returns the process exit code; the one place errors are printed.
@@ -94,15 +99,15 @@ pub struct Stages<'a> {
 /// One validated plan through the stages: run its cells (followed live by the exporter, when
 /// asked), summarise, gate, report.
 pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary, Verdict), Error> {
-    let exporter = export::Exporter::start(stages.export, plan, stages.run_id, None)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
-    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
-    let results =
-        run::execute_followed(plan, cells, stages.run_id, stages.observer, None, follower);
-    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
-    let mut summary = stats::summarize(plan, &results?);
-    summary.export = exported;
-    let verdict = gate::evaluate(plan, &mut summary, stages.baseline);
+    let (results, exported) = measure(
+        plan,
+        cells,
+        stages.run_id,
+        stages.observer,
+        stages.export,
+        None,
+    )?;
+    let (summary, verdict) = judge(plan, &results, exported, stages.baseline);
     cmd::publish(
         &summary,
         verdict,
@@ -111,4 +116,36 @@ pub fn pipeline(plan: &Plan, cells: &[Cell], stages: Stages) -> Result<(Summary,
         stages.console,
     )?;
     Ok((summary, verdict))
+}
+
+/// The run stage, followed live by the exporter when asked: the results of `cells` (this
+/// shard's part of them, with `shard`) and what each export endpoint received.
+pub fn measure(
+    plan: &Plan,
+    cells: &[Cell],
+    run_id: &str,
+    observer: &dyn run::Observer,
+    export: &export::Settings,
+    shard: Option<stats::Shard>,
+) -> Result<(stats::RunResults, Vec<stats::ExportSummary>), Error> {
+    let exporter = export::Exporter::start(export, plan, run_id, shard)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
+    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
+    let results = run::execute_followed(plan, cells, run_id, observer, shard, follower);
+    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
+    Ok((results?, exported))
+}
+
+/// The stats and gate stages: results summarised (with what was exported), then judged
+/// against the plan's thresholds and the baseline.
+pub fn judge(
+    plan: &Plan,
+    results: &stats::RunResults,
+    exported: Vec<stats::ExportSummary>,
+    baseline: Option<gate::Baseline>,
+) -> (Summary, Verdict) {
+    let mut summary = stats::summarize(plan, results);
+    summary.export = exported;
+    let verdict = gate::evaluate(plan, &mut summary, baseline);
+    (summary, verdict)
 }

@@ -2,9 +2,28 @@
 //! and numbers as people read them (`850µs`, `14.2×`, `25.0%`, `16.0 KiB`).
 //!
 //! Below every stage: the gate words its observed values with these, the renderers their tables.
+//! Also the limits that more than one stage keeps (the histograms' bound, the highest
+//! concurrency, the largest saved file), so that no stage imports a later one for a constant.
 //! Depends on nothing of loadplan.
 
 use std::time::Duration;
+
+/// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits: the
+/// histograms' upper bound (the recorder's) and the highest latency a threshold may name (the
+/// plan's).
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Concurrency above this is a typo rather than a plan (each unit owns a connection or a thread):
+/// the plan refuses it, and the loader of saved results refuses it too.
+pub const MAX_CONCURRENCY: usize = 10_000;
+
+/// Saved results larger than this are refused unread (a day-long run with a per-second timeline
+/// stays far below): the bounded reader's limit for them and the loader's.
+pub const MAX_SAVED_BYTES: usize = 1 << 30;
+
+/// An HTTP cell whose runner kept this share of the host's cores busy was limited by the runner:
+/// the validity rule `generator_saturated` and the report's health warning use the same bound.
+pub const SATURATED_SHARE: f64 = 0.8;
 
 /// A duration in whole microseconds, saturating at `u64::MAX` (584,000 years).
 pub fn micros_of(d: Duration) -> u64 {

@@ -28,7 +28,7 @@ pub fn starter(template: Starter) -> (&'static str, &'static str) {
 
 pub fn run(args: &InitArgs) -> Result<Verdict, Error> {
     let schema_path = schema_beside(&args.file);
-    let schema = format!("{}\n", crate::schema::plan());
+    let schema = format!("{}\n", crate::plan::schema::plan());
     let schema_exists = match std::fs::read(&schema_path) {
         Ok(existing) if existing == schema.as_bytes() => true,
         Ok(_) => {
@@ -48,7 +48,7 @@ pub fn run(args: &InitArgs) -> Result<Verdict, Error> {
         }
     };
     let (name, text) = starter(args.template);
-    write_new(&args.file, text.as_bytes())?;
+    write_new(&args.file, for_file(text, &args.file).as_bytes())?;
     if !schema_exists {
         write_new(&schema_path, schema.as_bytes())?;
     }
@@ -63,6 +63,28 @@ pub fn run(args: &InitArgs) -> Result<Verdict, Error> {
         schema_path.display()
     );
     Ok(Verdict::Passed)
+}
+
+/// The starter's text with its commands naming the file it is written to (the starters say
+/// `loadplan.yaml`, the default); a name the shell would split is quoted.
+fn for_file(text: &str, file: &Path) -> String {
+    let name = file.display().to_string();
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/+,:@".contains(c));
+    let word = if plain {
+        name
+    } else {
+        format!("'{}'", name.replace('\'', r"'\''"))
+    };
+    text.replace(
+        "loadplan run loadplan.yaml ",
+        &format!("loadplan run {word} "),
+    )
+    .replace(
+        "loadplan validate loadplan.yaml ",
+        &format!("loadplan validate {word} "),
+    )
 }
 
 /// `loadplan.schema.json` in the plan's folder.
@@ -108,6 +130,21 @@ mod tests {
                 matches!(plan.base, crate::plan::Base::Builtin { tls: false }),
                 "{template:?} runs on the built-in server"
             );
+        }
+    }
+
+    #[test]
+    fn the_starters_name_the_file_they_are_written_to() {
+        for template in [Starter::Http, Starter::Flow, Starter::Cpu] {
+            let (_, text) = starter(template);
+            let got = for_file(text, Path::new("plans/shop flow.yaml"));
+            assert!(
+                got.contains("#   loadplan validate 'plans/shop flow.yaml'")
+                    && got.contains("#   loadplan run 'plans/shop flow.yaml'")
+                    && !got.contains("loadplan.yaml"),
+                "{template:?}: {got}"
+            );
+            assert_eq!(for_file(text, Path::new("loadplan.yaml")), text);
         }
     }
 

@@ -1,10 +1,14 @@
 //! One file per command. Each handler takes its parsed arguments and returns the verdict (or the
-//! [`Error`] that `lib.rs` prints); what a command shows on the terminal goes through the console
-//! reporter, the few lines of its own through [`say!`], and where it goes (`--quiet`, `--json`)
-//! through [`Console`].
+//! [`Error`] that `lib.rs` prints). This folder is the only place that prints or writes files:
+//! the stages hand back text and bytes. What a command shows is worded by the console reporter
+//! (`report::console`), the progress by `progress.rs`, the few lines of its own through [`say!`]
+//! and [`tell!`], and where it goes (`--quiet`, `--json`) is [`Console`]'s choice; every output
+//! file is written by `output.rs`.
 
 pub mod completions;
 pub mod init;
+pub mod output;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod schema;
@@ -17,8 +21,9 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::plan::{self, Plan};
-use crate::report::{self as reports, OutputDir, Reporter};
+use crate::report::{self as reports, Reporter};
 use crate::stats::{Summary, Verdict};
+pub use output::{OutputDir, write_atomic};
 
 /// `println!` that never panics: a closed stdout (`loadplan validate plan.yaml | head`) must not
 /// turn into a crash, least of all in the middle of a run whose results are still to be written.
@@ -108,6 +113,11 @@ pub fn publish(
     console.human(&reports::console::table(summary));
     console.human(&reports::console::gate(summary));
     if console.quiet {
+        // The table is left out, its warnings are not (the README promises them).
+        let warnings = reports::console::warnings(summary);
+        if !warnings.is_empty() {
+            tell!("{}", warnings.trim_end_matches('\n'));
+        }
         // Alone, the verdict line would say that it failed, not why.
         let invalid = reports::console::why_invalid(summary);
         if !invalid.is_empty() {
@@ -118,7 +128,7 @@ pub fn publish(
             tell!("{}", why.trim_matches('\n'));
         }
     }
-    let path = reports::write_run(dir, summary, reporters)?;
+    let path = output::write_run(dir, summary, reporters)?;
     let verdict_line = format!(
         "verdict: {} · report: {}\n",
         verdict_word(verdict),

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::OutputDir;
 use super::{Console, publish};
 use crate::plan;
-use crate::report::{self as reports, OutputDir};
+use crate::report as reports;
 use crate::stats::saved::Saved;
 use crate::stats::{self, Summary, Verdict};
 use crate::{Error, gate};
@@ -62,7 +63,6 @@ fn merge_shards(shards: &[(String, stats::Results)]) -> Result<Summary, Error> {
     let plan = plan::parse_saved(Path::new(&first.plan.file), &first.plan.source)
         .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
     let run = stats::merge_results(&plan, shards).map_err(Error::Input)?;
-    let mut summary = stats::summarize(&plan, &run);
-    gate::evaluate(&plan, &mut summary, None);
+    let (summary, _) = crate::judge(&plan, &run, Vec::new(), None);
     Ok(summary)
 }

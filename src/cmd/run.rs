@@ -11,9 +11,10 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use super::{Console, cores, load_plans, say};
+use super::{OutputDir, write_atomic};
 use crate::cli::RunArgs;
 use crate::plan::{BaselineSettings, Cell, Plan, Tolerances};
-use crate::report::{self as reports, OutputDir};
+use crate::report as reports;
 use crate::stats::{self, Shard, Summary, Verdict};
 use crate::{Error, export, gate, run};
 
@@ -77,8 +78,12 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
-    let progress = reports::console::Progress::new();
-    let observer: &dyn run::Observer = if console.quiet { &Silent } else { &progress };
+    let progress = super::progress::Bars::new();
+    let observer: &dyn run::Observer = if console.quiet {
+        &super::progress::Silent
+    } else {
+        &progress
+    };
     let mut worst = Verdict::Passed;
     for ((plan, cells), dir) in plans.iter().zip(&selected).zip(&dirs) {
         if run::stopping() {
@@ -256,7 +261,7 @@ fn run_shard(
     export: &export::Settings,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
-    reports::write_atomic(file, b"")
+    write_atomic(file, b"")
         .map_err(|e| Error::Failed(anyhow::anyhow!("the results file is not writable: {e}")))?;
     install_interrupt_handler();
     wait_until(args.start_at);
@@ -271,20 +276,20 @@ fn run_shard(
             crate::units::count(cells.len(), "cell")
         );
     }
-    let progress = reports::console::Progress::new();
-    let observer: &dyn run::Observer = if console.quiet { &Silent } else { &progress };
-    let exporter = export::Exporter::start(export, plan, &run_id, Some(shard))
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
-    let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
-    let results = run::execute_followed(plan, cells, &run_id, observer, Some(shard), follower);
-    let exported = exporter.map(export::Exporter::finish).unwrap_or_default();
-    let results = results?;
+    let progress = super::progress::Bars::new();
+    let observer: &dyn run::Observer = if console.quiet {
+        &super::progress::Silent
+    } else {
+        &progress
+    };
+    let (results, exported) = crate::measure(plan, cells, &run_id, observer, export, Some(shard))?;
+    // A shard's table shows its own numbers; thresholds are checked on the merged run.
     let mut summary = stats::summarize(plan, &results);
     summary.export = exported;
     console.human(&reports::console::table(&summary));
     let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
         .map_err(|e| Error::Failed(e.into()))?;
-    reports::write_atomic(file, &bytes)?;
+    write_atomic(file, &bytes)?;
     say!(
         "{}shard {}/{}: results in {} (merge them with `loadplan report`)",
         if console.quiet { "" } else { "\n" },
@@ -312,31 +317,6 @@ fn append_step_summary(summary: &Summary) {
         .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{md}\n").as_bytes()));
     if let Err(e) = written {
         super::tell!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}");
-    }
-}
-
-/// The progress of `--quiet`: nothing but warnings.
-struct Silent;
-
-impl run::Observer for Silent {
-    fn cell_started(
-        &self,
-        _: usize,
-        _: usize,
-        _: &str,
-        _: Option<u64>,
-        _: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    ) {
-    }
-
-    fn cell_finished(&self, _: usize, _: usize, _: &str, _: &stats::CellResult) {}
-
-    fn note(&self, message: &str) {
-        // A warning says something is off in the setup (say, TLS checks turned off): even a
-        // quiet run shows it.
-        if message.starts_with("warning") {
-            super::tell!("{message}");
-        }
     }
 }
 

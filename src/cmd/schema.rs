@@ -6,9 +6,9 @@ use crate::stats::Verdict;
 
 pub fn run(summary: bool) -> Result<Verdict, Error> {
     let schema = if summary {
-        crate::schema::summary()
+        crate::stats::summary_schema()
     } else {
-        crate::schema::plan()
+        crate::plan::schema::plan()
     };
     say!("{schema}");
     Ok(Verdict::Passed)

@@ -1,4 +1,5 @@
-//! `loadplan serve`: the built-in target server in the foreground, until Ctrl-C or SIGTERM.
+//! `loadplan serve`: the built-in target server in the foreground, until Ctrl-C or SIGTERM. What
+//! it says (the address lines on stdout, accept failures on stderr) is printed here.
 
 use crate::Error;
 use crate::cli::ServeArgs;
@@ -13,7 +14,15 @@ pub fn run(args: &ServeArgs) -> Result<Verdict, Error> {
         tls_key: args.tls_key.clone(),
         client_ca: args.client_ca.clone(),
     };
-    server::run_standalone(options).map_err(|e| match e {
+    let voice = server::Voice {
+        announce: |lines| {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(lines.as_bytes()).and_then(|()| out.flush())
+        },
+        log: |line| super::tell!("{line}"),
+    };
+    server::run_standalone(options, voice).map_err(|e| match e {
         ServeError::Flags => Error::Usage(e.to_string()),
         other => Error::Failed(other.into()),
     })?;

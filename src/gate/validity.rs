@@ -35,8 +35,7 @@ pub const CARRIED_SHARE: f64 = 0.99;
 pub const LAG_BOUND_US: f64 = 10_000.0;
 /// Margin on the users an open model needs (target rate × mean latency).
 pub const USERS_MARGIN: f64 = 0.10;
-/// An HTTP cell whose runner kept this share of the host's cores busy was limited by the runner.
-pub const SATURATED_SHARE: f64 = 0.8;
+pub use crate::units::SATURATED_SHARE;
 /// A CPU kernel's CPU per operation may leave the scenario's median by this share.
 pub const CPU_DRIFT: f64 = 0.15;
 /// Rounds with fewer operations than this are left out of the drift check.

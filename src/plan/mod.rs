@@ -10,6 +10,7 @@ mod locate;
 pub mod model;
 pub mod requests;
 mod resolve;
+pub mod schema;
 pub mod spec;
 pub mod text;
 pub mod threshold;
@@ -26,6 +27,12 @@ pub use resolve::{
 };
 pub use threshold::Threshold;
 pub use wording::suggest;
+
+/// A tolerance as `--tolerance` and the plan's `baseline.tolerance` write it (`10%` or `0.1`), as
+/// a fraction: the command line reads it the plan's way without seeing the YAML mirror.
+pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+    spec::Percent::parse_for_throughput(s).map(|p| p.0)
+}
 
 /// Files larger than this are refused before parsing: a plan is a few kilobytes.
 const MAX_PLAN_BYTES: u64 = 1 << 20;

@@ -54,7 +54,7 @@ impl HttpWorkload {
             || self
                 .data
                 .as_ref()
-                .is_some_and(|d| d.order == DataOrder::Random)
+                .is_some_and(|d| d.order == RowOrder::Random)
     }
 }
 
@@ -83,7 +83,68 @@ pub struct Capture {
     pub slot: usize,
     /// The variable's name, for messages.
     pub name: String,
-    pub from: CaptureSpec,
+    pub from: CaptureFrom,
+}
+
+/// Where a captured value comes from: the resolved counterpart of the YAML's `capture:` entry,
+/// so that the workload never sees the YAML mirror.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaptureFrom {
+    /// The first node a JSON path (RFC 9535) finds in the body (a string as is, else its JSON).
+    Json(String),
+    /// A response header's value.
+    Header(String),
+    /// A regular expression's first group (or whole match) in the body.
+    Regex(String),
+}
+
+impl From<CaptureSpec> for CaptureFrom {
+    fn from(c: CaptureSpec) -> CaptureFrom {
+        match c {
+            CaptureSpec::Json(p) => CaptureFrom::Json(p),
+            CaptureSpec::Header(h) => CaptureFrom::Header(h),
+            CaptureSpec::Regex(r) => CaptureFrom::Regex(r),
+        }
+    }
+}
+
+/// What a JSON path must find (the resolved `expect: { json: … }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Expect {
+    /// At least one node.
+    Exists,
+    /// A value the first node must equal.
+    Equals(serde_json::Value),
+}
+
+impl From<JsonExpect> for Expect {
+    fn from(e: JsonExpect) -> Expect {
+        match e {
+            JsonExpect::Exists => Expect::Exists,
+            JsonExpect::Equals(v) => Expect::Equals(v),
+        }
+    }
+}
+
+/// How iterations take the data file's rows (the resolved `data: { order: … }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RowOrder {
+    /// Row after row, starting again at the top.
+    Sequential,
+    /// A row at random for every iteration.
+    Random,
+    /// Each row once at most, across users, worker processes and shards.
+    Unique,
+}
+
+impl From<DataOrder> for RowOrder {
+    fn from(o: DataOrder) -> RowOrder {
+        match o {
+            DataOrder::Sequential => RowOrder::Sequential,
+            DataOrder::Random => RowOrder::Random,
+            DataOrder::Unique => RowOrder::Unique,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +169,7 @@ pub struct Check {
     /// Accepted status codes; empty: any status below 400.
     pub status: Vec<u16>,
     /// JSON paths into the body and what each must find.
-    pub json: Vec<(String, JsonExpect)>,
+    pub json: Vec<(String, Expect)>,
     pub body_contains: Option<Text>,
     /// Headers the response must have, each value starting with the given text.
     pub headers: Vec<(String, Text)>,
@@ -128,7 +189,7 @@ pub struct DataTable {
     pub file: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
-    pub order: DataOrder,
+    pub order: RowOrder,
 }
 
 impl fmt::Debug for DataTable {
@@ -339,7 +400,11 @@ pub(super) fn flow(
         for (name, from) in s.capture.map(|c| c.0).unwrap_or_default() {
             let slot = columns + captured.len();
             captured.push((name.clone(), slot));
-            captures.push(Capture { slot, name, from });
+            captures.push(Capture {
+                slot,
+                name,
+                from: from.into(),
+            });
         }
         out.push(Step {
             request: k,
@@ -489,7 +554,15 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
     }
     Ok(Check {
         status: e.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
-        json: e.json.as_ref().map(|j| j.0.clone()).unwrap_or_default(),
+        json: e
+            .json
+            .as_ref()
+            .map(|j| {
+                j.0.iter()
+                    .map(|(p, x)| (p.clone(), x.clone().into()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         body_contains: match &e.body_contains {
             Some(t) => Some(scope.text(t, &at.key("body_contains"))?),
             None => None,
@@ -509,7 +582,7 @@ fn read_data(
     let file_at = at.key("data").key("file");
     let err =
         |why: String| ResolveError::at(file_at.clone(), format!("data file {}: {why}", spec.file));
-    let order = spec.order.unwrap_or(DataOrder::Sequential);
+    let order = RowOrder::from(spec.order.unwrap_or(DataOrder::Sequential));
     if !ctx.read_files {
         return Ok(Some(DataTable {
             file: spec.file.clone(),

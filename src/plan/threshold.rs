@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::model::Model;
-use crate::workload::ErrorKind;
+use crate::category::ErrorKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -294,7 +294,7 @@ fn latency_us(s: &str) -> Result<f64, String> {
     // Latencies are recorded up to an hour: a limit beyond that is a typo (and one beyond
     // what a float holds would be infinite).
     let us = number(num)? * scale;
-    if us.is_finite() && us <= crate::stats::MAX_LATENCY_US as f64 {
+    if us.is_finite() && us <= crate::units::MAX_LATENCY_US as f64 {
         Ok(us)
     } else {
         Err(format!(

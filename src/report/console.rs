@@ -1,136 +1,18 @@
-//! The console: progress on stderr while the run goes on (a bar per cell on a terminal, one quiet
-//! line per cell otherwise, so CI logs stay readable) and the summary table on stdout at the end.
+//! The console's text: the summary table and the gate's results at the end of a run (the progress
+//! while it goes on is `cmd/progress.rs`).
 //!
-//! Input: the run's events, then a [`Summary`]. Output: text; [`table`] and [`gate`] return it,
-//! the caller prints it. The table gives per scenario its cells, connections and errors with
+//! Input: a [`Summary`]. Output: text; [`table`], [`gate`] and [`why_failed`] return it, `cmd/`
+//! prints it. The table gives per scenario its cells, connections and errors with
 //! their first messages, and ends with the health warnings of `insight/`, one line each; the
 //! gate ends with why the run failed. Pass and fail read as an icon and a word (`✔ pass`,
 //! `✘ FAIL`), without colour: the text goes to CI logs as often as to a terminal. Text that
 //! came from a server is printed with its control characters escaped.
 //! Must not decide anything (the gate does) nor word a warning differently from the reports.
 
-use std::io::{IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
 use super::insight::{self, Severity, numbers};
 use super::{connections, requests};
-use crate::run::Observer;
-use crate::stats::{CellResult, Outcome, ScenarioSummary, Summary, Verdict};
+use crate::stats::{Outcome, ScenarioSummary, Summary, Verdict};
 use crate::units;
-
-/// Progress on stderr.
-pub struct Progress {
-    terminal: bool,
-    current: Mutex<Option<Ticker>>,
-}
-
-struct Ticker {
-    bar: ProgressBar,
-    done: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Progress {
-    pub fn new() -> Progress {
-        Progress {
-            terminal: std::io::stderr().is_terminal(),
-            current: Mutex::new(None),
-        }
-    }
-
-    fn finish_ticker(&self) -> Option<ProgressBar> {
-        let t = self.current.lock().ok()?.take()?;
-        t.done.store(true, Ordering::Relaxed);
-        let _ = t.thread.join();
-        Some(t.bar)
-    }
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Progress::new()
-    }
-}
-
-impl Observer for Progress {
-    fn cell_started(
-        &self,
-        index: usize,
-        total: usize,
-        label: &str,
-        expected_ops: Option<u64>,
-        progress: Arc<AtomicU64>,
-    ) {
-        if !self.terminal {
-            return;
-        }
-        let bar = match expected_ops {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-        };
-        let template = if expected_ops.is_some() {
-            "{prefix} {msg} [{bar:30}] {pos}/{len} ops {elapsed}"
-        } else {
-            "{prefix} {msg} {spinner} {pos} ops {elapsed}"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(format!("[{}/{total}]", index + 1));
-        bar.set_message(label.to_string());
-        let done = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (bar, done) = (bar.clone(), done.clone());
-            std::thread::spawn(move || {
-                while !done.load(Ordering::Relaxed) {
-                    bar.set_position(progress.load(Ordering::Relaxed));
-                    bar.tick();
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            })
-        };
-        if let Ok(mut cur) = self.current.lock() {
-            *cur = Some(Ticker { bar, done, thread });
-        }
-    }
-
-    fn cell_finished(&self, index: usize, total: usize, label: &str, r: &CellResult) {
-        if let Some(bar) = self.finish_ticker() {
-            bar.finish_and_clear();
-        }
-        let rec = &r.measured.recorder;
-        let wall = r.measured.wall.as_secs_f64();
-        // Throughput counts successes only: errors are no work done.
-        let tput = if wall > 0.0 {
-            rec.successes as f64 / wall
-        } else {
-            0.0
-        };
-        let p99 = rec.latency.value_at_quantile(0.99);
-        let mut line = format!(
-            "[{}/{total}] {label}: {} ops in {:.2}s ({}/s), p99 {}, {} errors",
-            index + 1,
-            rec.operations,
-            wall,
-            units::number(tput),
-            units::micros(p99),
-            rec.error_count(),
-        );
-        if !r.measured.complete {
-            line.push_str(" (incomplete)");
-        }
-        let _ = writeln!(std::io::stderr(), "{line}");
-    }
-
-    fn note(&self, message: &str) {
-        let _ = writeln!(std::io::stderr(), "{message}");
-    }
-}
 
 /// The end-of-run table: one block per scenario, one row per cell.
 pub fn table(summary: &Summary) -> String {
@@ -183,12 +65,15 @@ pub fn table(summary: &Summary) -> String {
                     units::micros(c.latency_us.p50),
                     units::micros(c.latency_us.p99),
                     units::micros(c.latency_us.max),
-                    units::number(c.cores_busy),
+                    numbers::cores_busy(c).value,
                     numbers::speedup(s, c).inline(),
                 ]
             })
             .collect();
         out.push_str(&aligned(&header, &rows));
+        if !s.cells.iter().all(crate::stats::machine::cpu_measured) {
+            out.push_str(&format!("  {}\n", crate::stats::machine::CPU_NOT_MEASURED));
+        }
         if let Some(n) = numbers::round_count(s) {
             out.push_str(&format!(
                 "  {n} rounds: tput/s (successful), att/s (attempted) and speedup are medians of the rounds, (lowest–highest) beside; the rest pools them\n"
@@ -403,16 +288,31 @@ fn health(summary: &Summary) -> String {
             Severity::Warning => "WARNING",
             Severity::Note => "note",
         };
-        out.push_str(&format!("  {word}: {}", h.title));
-        if let Some(first) = h.cells.first() {
-            out.push_str(&format!(" {}", first.text));
-        }
-        if h.cells.len() > 1 {
-            out.push_str(&format!(" (and {} more)", h.cells.len() - 1));
-        }
-        out.push('\n');
+        out.push_str(&format!("  {word}: {}\n", health_line(h)));
     }
     out
+}
+
+/// One health item in a line: its title, its first cell, how many more.
+fn health_line(h: &insight::HealthItem) -> String {
+    let mut line = h.title.to_string();
+    if let Some(first) = h.cells.first() {
+        line.push_str(&format!(" {}", first.text));
+    }
+    if h.cells.len() > 1 {
+        line.push_str(&format!(" (and {} more)", h.cells.len() - 1));
+    }
+    line
+}
+
+/// The health warnings alone (no notes), one line each, for `--quiet`: a quiet run drops the
+/// table but keeps its warnings. Empty when there are none.
+pub fn warnings(summary: &Summary) -> String {
+    insight::health(summary)
+        .iter()
+        .filter(|h| h.severity == Severity::Warning)
+        .map(|h| format!("warning: {}\n", health_line(h)))
+        .collect()
 }
 
 /// Threshold and baseline results, failures first, for the end of the console output.
@@ -662,6 +562,17 @@ mod tests {
     #[test]
     fn a_healthy_run_has_no_health_lines() {
         assert!(!table(&healthy()).contains("health"));
+        assert!(warnings(&healthy()).is_empty());
+    }
+
+    #[test]
+    fn quiet_keeps_the_warnings_not_the_notes() {
+        let w = warnings(&sample());
+        assert_eq!(w.lines().count(), 6, "{w}");
+        assert!(w.lines().all(|l| l.starts_with("warning: ")), "{w}");
+        assert!(w.contains(
+            "warning: Incomplete cells. sample · async c=2 w=1: a worker exited (and 1 more)\n"
+        ));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use std::time::SystemTime;
 use tokio::sync::Notify;
 
 use crate::plan::{Base, Cell, Load, Model, Plan, Workload};
-use crate::stats::{CellResult, RunResults, Shard};
+use crate::stats::{CellResult, Progress, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError, Resolved};
 
 pub use builtin::BuiltinServer;
@@ -93,7 +93,7 @@ pub trait Observer {
         expected_ops: Option<u64>,
         progress: Arc<AtomicU64>,
     );
-    fn cell_finished(&self, index: usize, total: usize, label: &str, result: &CellResult);
+    fn cell_finished(&self, index: usize, total: usize, label: &str, progress: &Progress);
     fn note(&self, message: &str);
 }
 
@@ -165,23 +165,34 @@ pub fn execute_followed(
     let total = cells.len() * rounds;
     let target_pid = server.as_ref().and_then(BuiltinServer::pid);
     let mut results = Vec::with_capacity(total);
-    // Rounds outside, cells inside: A B C … A B C …
-    for (index, (round, cell)) in (0..rounds)
-        .flat_map(|r| cells.iter().map(move |c| (r, c)))
-        .enumerate()
-    {
-        if stopping() {
-            break;
-        }
-        let scenario = &plan.scenarios[cell.scenario];
+    let label = |cell: &Cell, round: usize| {
         let mut label = format!(
             "{} · {}",
-            scenario.name,
+            plan.scenarios[cell.scenario].name,
             cell.model.label(cell.concurrency.get(), cell.workers.get())
         );
         if rounds > 1 {
             label.push_str(&format!(" · round {}/{rounds}", round + 1));
         }
+        label
+    };
+    // Rounds outside, cells inside: A B C … A B C …
+    let order: Vec<(usize, &Cell)> = (0..rounds)
+        .flat_map(|r| cells.iter().map(move |c| (r, c)))
+        .collect();
+    for (index, &(round, cell)) in order.iter().enumerate() {
+        if stopping() {
+            // Say what the report will lack: every cell that never started.
+            let never: Vec<String> = order[index..].iter().map(|(r, c)| label(c, *r)).collect();
+            observer.note(&format!(
+                "warning: interrupted before {} started: {}",
+                crate::units::count(never.len(), "cell"),
+                never.join(", ")
+            ));
+            break;
+        }
+        let scenario = &plan.scenarios[cell.scenario];
+        let label = label(cell, round);
         let whole = Share::whole(
             cell.concurrency.get(),
             plan.cell_operations(cell).unwrap_or(0),
@@ -258,7 +269,7 @@ pub fn execute_followed(
             round,
             machine,
         };
-        observer.cell_finished(index, total, &label, &result);
+        observer.cell_finished(index, total, &label, &Progress::of(&result));
         results.push(result);
     }
     if let Some(s) = server {

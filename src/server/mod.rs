@@ -42,7 +42,6 @@ mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,9 +106,18 @@ impl ServeOptions {
     }
 }
 
-/// Binds, prints the stdout lines described in the module docs, and serves until SIGINT or
-/// SIGTERM. Every certificate problem is reported before anything is printed.
-pub fn run_standalone(options: ServeOptions) -> Result<(), ServeError> {
+/// Where the server's words go: `cmd/serve.rs` prints them (the server itself prints nothing).
+#[derive(Clone, Copy)]
+pub struct Voice {
+    /// The stdout lines described in the module docs, flushed before serving starts.
+    pub announce: fn(&str) -> std::io::Result<()>,
+    /// A problem met while serving (an accept that failed), one line for stderr.
+    pub log: fn(&str),
+}
+
+/// Binds, announces the stdout lines described in the module docs through `voice`, and serves
+/// until SIGINT or SIGTERM. Every certificate problem is reported before anything is announced.
+pub fn run_standalone(options: ServeOptions, voice: Voice) -> Result<(), ServeError> {
     let tls = match options.identity()? {
         Some(identity) => Some(tls::setup(&identity, options.client_ca.as_deref())?),
         None => None,
@@ -137,29 +145,25 @@ pub fn run_standalone(options: ServeOptions) -> Result<(), ServeError> {
         if let Some(path) = ca_file.as_ref().and_then(|f| f.path().to_str()) {
             lines.push_str(&format!("ca-certificate {path}\n"));
         }
-        {
-            let mut out = std::io::stdout().lock();
-            out.write_all(lines.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(ServeError::Stdout)?;
-        }
+        (voice.announce)(&lines).map_err(ServeError::Stdout)?;
         let acceptor = tls.map(|t| TlsAcceptor::from(t.config));
         let shutdown = async move {
             stop_signal().await;
             // New connections are over: nobody needs the CA any more.
             drop(ca_file);
         };
-        serve(listener, acceptor, shutdown).await;
+        serve(listener, acceptor, shutdown, voice.log).await;
         Ok(())
     })
 }
 
 /// Serves on `listener`, over TLS when `tls` is given, until `shutdown` completes, then drains
-/// open connections.
+/// open connections; `log` hears of accepts that failed.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
+    log: fn(&str),
 ) {
     let server = Arc::new(Server::new(tls));
     let graceful = GracefulShutdown::new();
@@ -170,7 +174,7 @@ pub async fn serve(
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors or a connection reset while queued: keep serving.
-                    crate::cmd::tell!("loadplan serve: accept failed: {e}");
+                    log(&format!("loadplan serve: accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }

@@ -14,6 +14,10 @@
 //! test) and `changepoint` (Bayesian online detection, with a linear-algebra stack) were the
 //! candidates on crates.io. Input: values in run order. Output: [`ChangePoint`]s. Pure.
 
+/// By default, `loadplan trend --fail-on-change` fails on a shift for the worse whose first run
+/// is among this many latest runs.
+pub const RECENT_RUNS: usize = 5;
+
 /// Permutations per test: p-values down to 1/(1 + this).
 pub const PERMUTATIONS: usize = 999;
 /// A split is significant at or under this p-value.

@@ -26,6 +26,17 @@ pub const MIN_OTHER_SECONDS: f64 = 0.05;
 /// Steal of at least this share of the machine is flagged.
 pub const STEAL_SHARE: f64 = 0.05;
 
+/// Whether a cell ran long enough for its cores busy to mean something: under
+/// [`MIN_WALL_SECONDS`], starting and stopping the users (threads, runtimes, worker processes)
+/// costs as much CPU as the work, and a 0.8 ms cell reads `1.00` cores busy whatever it did.
+/// The reports show no figure for such a cell, and say why.
+pub fn cpu_measured(c: &CellSummary) -> bool {
+    c.wall_seconds >= MIN_WALL_SECONDS
+}
+
+/// Why a cell shows no cores busy figure (see [`cpu_measured`]).
+pub const CPU_NOT_MEASURED: &str = "–: cores busy not shown for cells under 100 ms (starting and stopping the users costs as much CPU as the work)";
+
 /// Whether a cell is too short to classify or to trust.
 pub fn too_short(c: &CellSummary) -> bool {
     c.wall_seconds < MIN_WALL_SECONDS || c.operations < MIN_OPERATIONS

@@ -28,6 +28,7 @@ pub use recorder::{
     histogram_from_base64, histogram_to_base64, new_histogram,
 };
 pub use results::{CellPartWire, RESULTS_FORMAT, Results, Shard, merge_results, to_results};
+pub use rounds::Progress;
 pub use rounds::median as rounds_median;
 pub use summary::*;
 

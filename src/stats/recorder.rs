@@ -22,8 +22,7 @@ use super::connections::{ConnStats, ConnWire};
 use super::saved::{decode_histogram, decode_histogram_bytes};
 use crate::workload::{ErrorKind, Exchange, Outcome};
 
-/// Latencies are recorded in microseconds, from 1 µs to one hour, 3 significant digits.
-pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+pub use crate::units::MAX_LATENCY_US;
 const SIGFIG: u8 = 3;
 /// Per-second histograms keep the cell's precision, so that the intervals of histograms.hlog add
 /// up to exactly the cell's histogram (they are stored compressed once their second is over).

@@ -115,6 +115,37 @@ impl Figures {
     }
 }
 
+/// What the progress line says of a finished cell (one round): the run stage hands it to its
+/// observer, so that the console shows the figures the summary computes, by the same formula
+/// ([`Figures::of`]), and never reads a recorder itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub operations: u64,
+    pub errors: u64,
+    /// The measured phase's wall time.
+    pub wall: std::time::Duration,
+    /// Successful operations per second.
+    pub throughput: f64,
+    pub p99_us: u64,
+    /// False when the cell was stopped before its end.
+    pub complete: bool,
+}
+
+impl Progress {
+    pub fn of(r: &CellResult) -> Progress {
+        let f = Figures::of(r);
+        let rec = &r.measured.recorder;
+        Progress {
+            operations: rec.operations,
+            errors: rec.error_count(),
+            wall: r.measured.wall,
+            throughput: f.throughput,
+            p99_us: f.p99_us as u64,
+            complete: r.measured.complete,
+        }
+    }
+}
+
 /// Speedups pair by pair: each round of a cell against the same round of the sequential cell;
 /// a round where either side had no success has none.
 pub fn speedups(cell: &[Figures], sequential: &[Figures]) -> Vec<f64> {

@@ -764,8 +764,20 @@ impl JsonSchema for Timestamp {
     }
 }
 
+/// summary.json's JSON Schema, pretty-printed (for its consumers; `loadplan schema --summary`).
+pub fn summary_schema() -> String {
+    let mut schema = schemars::schema_for!(Summary);
+    schema.insert("title".into(), "loadplan summary.json".into());
+    crate::plan::schema::to_text(&schema)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn committed_summary_schema_is_current() {
+        crate::plan::schema::assert_committed("summary.schema.json", &super::summary_schema());
+    }
+
     use std::time::{Duration, SystemTime};
 
     use super::Timestamp;

@@ -73,7 +73,18 @@ fn quiet_prints_the_verdict_line_alone() {
         "{}",
         o.stdout
     );
-    assert!(o.stderr.is_empty(), "no progress: {}", o.stderr);
+    // No progress and no table, but the table's warnings stay (20 requests make a short cell).
+    assert!(
+        o.stderr
+            .contains("warning: Cells too short to be meaningful. hello · async c=2 w=1: "),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.lines().all(|l| l.starts_with("warning: ")),
+        "only warnings: {}",
+        o.stderr
+    );
 
     // `report --quiet` re-renders with the same one line.
     let summary = util::run_dir(&out, "quick").join("summary.json");
@@ -208,6 +219,13 @@ fn max_duration_stops_the_run_keeps_what_was_measured_and_exits_130() {
     let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
     // The first cell was cut short and kept; the second never started.
     assert_eq!(cells.len(), 1, "{cells:?}");
+    // The report has no row for it, so the console names it.
+    assert!(
+        o.stderr
+            .contains("warning: interrupted before 1 cell started: a · "),
+        "{}",
+        o.stderr
+    );
     assert_eq!(cells[0]["complete"], false);
     assert!(util::u(&cells[0]["operations"]) > 0);
 }

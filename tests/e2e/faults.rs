@@ -1095,7 +1095,7 @@ impl loadplan::run::Observer for Counting {
     ) {
         self.fds_at_start.lock().expect("lock").push(open_fds());
     }
-    fn cell_finished(&self, _: usize, _: usize, _: &str, _: &loadplan::stats::CellResult) {}
+    fn cell_finished(&self, _: usize, _: usize, _: &str, _: &loadplan::stats::Progress) {}
     fn note(&self, _: &str) {}
 }
 

@@ -20,6 +20,7 @@ mod run;
 mod saved;
 mod server;
 mod shards;
+mod tidy;
 mod tls;
 mod trend;
 mod truth;

@@ -386,8 +386,7 @@ impl<'de> Deserialize<'de> for WarmupSpec {
 #[derive(Debug, Clone)]
 pub struct ConcurrencySpec(pub Vec<NonZeroUsize>);
 
-/// Concurrency above this is a typo rather than a plan: each unit owns a connection or a thread.
-pub const MAX_CONCURRENCY: usize = 10_000;
+pub use crate::units::MAX_CONCURRENCY;
 
 impl<'de> Deserialize<'de> for ConcurrencySpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -27,13 +27,18 @@ const MARKERS: [Marker; 6] = [
     Marker::Ring,
 ];
 
-/// Okabe–Ito colours (distinct for colour-blind readers), each with its own dash pattern.
-const PALETTE: [(&str, &str); 4] = [
-    ("#444444", ""),
-    ("#0072b2", "9 4"),
-    ("#d55e00", "2 3"),
-    ("#009e73", "12 3 3 3"),
+/// Okabe–Ito colours (distinct for colour-blind readers; a dark grey for black).
+const COLOURS: [&str; 8] = [
+    "#444444", "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#b8a300",
 ];
+
+/// Dash patterns, paired with the colours so that no two of the first
+/// [`DISTINCT_FAMILIES`] families look alike even in greyscale.
+const DASHES: [&str; 4] = ["", "9 4", "2 3", "12 3 3 3"];
+
+/// Families (one per model, say) drawn with a (colour, dash) pair of their own: every
+/// colour with every dash. Past it, pairs repeat, but markers still tell series apart.
+pub const DISTINCT_FAMILIES: usize = COLOURS.len() * DASHES.len();
 
 /// How one series is drawn.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +52,11 @@ impl Style {
     /// The `family`-th colour and dash, with a marker that changes with the family and the
     /// series' `rank` within it (the cells of one model share a colour, not a marker).
     pub fn series(family: usize, rank: usize) -> Style {
-        let (colour, dash) = PALETTE[family % PALETTE.len()];
+        // Colour by family; the dash moves on one more each time the colours come round, so
+        // family f and f + 8k (k < 4) differ in dash.
+        let colour = COLOURS[family % COLOURS.len()];
+        let turn = family % DISTINCT_FAMILIES / COLOURS.len();
+        let dash = DASHES[(turn + family % DASHES.len()) % DASHES.len()];
         Style {
             colour,
             dash,
@@ -196,6 +205,12 @@ mod tests {
         assert_ne!(a.colour, b.colour);
         assert_ne!(a.dash, b.dash);
         assert_ne!(a.marker, b.marker);
+        // Every family below DISTINCT_FAMILIES has its own colour and dash.
+        let mut seen = std::collections::HashSet::new();
+        for f in 0..DISTINCT_FAMILIES {
+            let s = Style::series(f, 0);
+            assert!(seen.insert((s.colour, s.dash)), "family {f} repeats {s:?}");
+        }
         // Any index is valid, however large.
         let _ = Style::series(usize::MAX, usize::MAX);
         let _ = Fill::nth(usize::MAX);

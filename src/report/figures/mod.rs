@@ -47,6 +47,9 @@ fn cell_style(c: &CellSummary, cells: &[CellSummary]) -> Style {
     model_style(c.model, rank)
 }
 
+// Every model is a family of its own in the charts: a model past the palette does not compile.
+const _: () = assert!(Model::ALL.len() <= super::chart::style::DISTINCT_FAMILIES);
+
 fn model_style(model: Model, rank: usize) -> Style {
     Style::series(model.index(), rank)
 }
@@ -551,6 +554,18 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    #[test]
+    fn every_model_has_a_colour_and_dash_of_its_own() {
+        let styles: std::collections::HashSet<_> = Model::ALL
+            .iter()
+            .map(|m| {
+                let s = model_style(*m, 0);
+                (s.colour, s.dash)
+            })
+            .collect();
+        assert_eq!(styles.len(), Model::ALL.len());
+    }
     use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
     pub(in crate::report::figures) fn cell(

@@ -123,17 +123,30 @@ fn incomplete(c: &CellSummary) -> Option<String> {
 }
 
 /// `errors: 2 of 4 operations failed (50.0%), and no error_rate threshold accepts them (first:
-/// status 503)`. A message that starts with its category's word is not given it twice.
+/// status 503 on `GET /orders`)`. A message that starts with its category's word is not given
+/// it twice; the request is named when the cell sends more than one.
 fn errors_failure(c: &CellSummary) -> String {
     let first = error_groups(c)
         .into_iter()
         .find_map(|g| {
             let m = g.messages.first()?;
-            Some(if m.starts_with(g.category.as_str()) {
-                format!(" (first: {m})")
+            let message = if m.starts_with(g.category.as_str()) {
+                m.clone()
             } else {
-                format!(" (first: {}: {m})", g.category)
-            })
+                format!("{}: {m}", g.category)
+            };
+            let on = c
+                .requests
+                .iter()
+                .find(|r| {
+                    r.error_messages
+                        .get(&g.category)
+                        .is_some_and(|l| l.contains(m))
+                })
+                .filter(|_| c.requests.len() > 1)
+                .map(|r| format!(" on `{}`", r.name))
+                .unwrap_or_default();
+            Some(format!(" (first: {message}{on})"))
         })
         .unwrap_or_default();
     format!(
@@ -277,6 +290,27 @@ mod tests {
         let mut s = healthy();
         s.baseline = None;
         s
+    }
+
+    #[test]
+    fn the_first_error_names_its_request_when_there_are_several() {
+        let s = sample();
+        let with_errors = s.scenarios[0]
+            .cells
+            .iter()
+            .find(|c| c.requests.len() > 1 && c.requests[0].errors.values().any(|n| *n > 0))
+            .expect("a flow cell with errors on its first step");
+        let mut c = with_errors.clone();
+        c.error_messages
+            .insert("status".into(), vec!["status 401".into()]);
+        assert!(
+            errors_failure(&c).ends_with("(first: status 401 on `login`)"),
+            "{}",
+            errors_failure(&c)
+        );
+        // One request: the cell is the request, nothing to add.
+        c.requests.truncate(1);
+        assert!(errors_failure(&c).ends_with("(first: status 401)"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::units;
 
 // A cell keeping this share of the host's cores busy was limited by the machine it ran on (in
 // an HTTP scenario, the validity rule `generator_saturated`: one bound for both).
-use crate::gate::validity::SATURATED_SHARE;
+use crate::units::SATURATED_SHARE;
 /// Above this error rate the latencies describe failures as much as the service.
 const ERROR_RATE_WARNING: f64 = 0.02;
 /// Shorter cells measure start-up and scheduling noise more than steady behaviour.

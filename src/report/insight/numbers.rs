@@ -91,7 +91,11 @@ pub fn error_rate(c: &CellSummary) -> Ranged {
     )
 }
 
+/// `–` for a cell too short to measure CPU (`stats::machine::cpu_measured`).
 pub fn cores_busy(c: &CellSummary) -> Ranged {
+    if !crate::stats::machine::cpu_measured(c) {
+        return Ranged::plain("–");
+    }
     ranged(
         units::number(c.cores_busy),
         rounds(c).map(|r| &r.cores_busy),

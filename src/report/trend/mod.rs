@@ -1,9 +1,9 @@
 //! `loadplan trend`: one HTML page showing each cell's p50, p99, throughput and error rate across
 //! the saved runs of one plan, so a slow drift that no single baseline comparison catches shows.
 //!
-//! Input: paths given on the command line, each a plan's report folder (`reports/<plan>/`, whose
-//! run folders hold a `summary.json`), a single run folder, or a `summary.json` file. Every file
-//! is deserialized as [`Summary`]; all must belong to the same plan.
+//! Input: the saved runs of one plan, as [`SavedRun`]s (`cmd/trend.rs` finds and reads them:
+//! each path a plan's report folder, a run folder or a `summary.json` file, every file through
+//! the one loader of saved results).
 //!
 //! Change points: every chart's series (passed and failed runs; interrupted and invalid ones,
 //! and incomplete cells, left out) goes through `stats::change`; each shift is marked at the
@@ -18,15 +18,13 @@
 //!
 //! Must not: modify or move any input, guess when an input is unreadable (it names the file and
 //! stops), or put any string from a summary into the page other than through `{{…}}`, which
-//! escapes it. [`load`] does the reading, [`render`] is pure (its view model is in `view.rs`),
-//! [`run`] ties them together and writes the file.
+//! escapes it. [`render`] is pure (its view model is in `view.rs`); this folder does no I/O.
 
 mod view;
 
-use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
-use super::{ReportError, page, write_atomic};
+use super::{ReportError, page};
 use crate::stats::{SCHEMA_VERSION, Summary, saved};
 use view::{PageView, cell_keys};
 
@@ -80,9 +78,9 @@ pub struct SavedRun {
     pub path: PathBuf,
     pub summary: Summary,
     /// `started_at` as seconds since the Unix epoch: a point on the time axis.
-    started: f64,
+    pub started: f64,
     /// A relative link from the trend page to the run's `index.html`, when there is one.
-    report_link: Option<String>,
+    pub report_link: Option<String>,
 }
 
 impl SavedRun {
@@ -109,147 +107,15 @@ impl SavedRun {
     }
 }
 
-/// What [`load`] found.
-#[derive(Debug)]
-pub struct Loaded {
-    /// Oldest first.
-    pub runs: Vec<SavedRun>,
-    /// Folders inside a plan folder that hold no `summary.json` (a run that never finished).
-    pub skipped: Vec<PathBuf>,
+/// How many cells the page shows (every cell of any run).
+pub fn cell_count(runs: &[SavedRun]) -> usize {
+    cell_keys(runs).len()
 }
 
-/// What [`run`] wrote.
-#[derive(Debug)]
-pub struct Written {
-    pub path: PathBuf,
-    pub runs: usize,
-    pub cells: usize,
-    pub skipped: Vec<PathBuf>,
-    /// Change points for the worse (slower, fewer operations, more errors) whose first run is
-    /// among the `recent` latest runs, each in words.
-    pub regressions: Vec<String>,
-}
-
-/// By default, `--fail-on-change` fails on a shift for the worse whose first run is among this
-/// many latest runs.
-pub const RECENT_RUNS: usize = 5;
-
-/// Reads, renders and writes the trend page for `inputs` to `out`; `recent`: how many latest
-/// runs count as recent for [`Written::regressions`].
-pub fn run(inputs: &[PathBuf], out: &Path, recent: usize) -> Result<Written, TrendError> {
-    let mut loaded = load(inputs)?;
-    let out_dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&out_dir).map_err(|source| ReportError::Write {
-        path: out_dir.clone(),
-        source,
-    })?;
-    // Links are relative so the page keeps working when the whole reports folder is moved or
-    // downloaded as a CI artifact.
-    if let Ok(from) = out_dir.canonicalize() {
-        for r in &mut loaded.runs {
-            let report = r.path.with_file_name("index.html");
-            if let Ok(to) = report.canonicalize() {
-                r.report_link = relative_link(&from, &to);
-            }
-        }
-    }
-    let html = render(&loaded.runs)?;
-    write_atomic(out, html.as_bytes())?;
-    Ok(Written {
-        path: out.to_path_buf(),
-        runs: loaded.runs.len(),
-        cells: cell_keys(&loaded.runs).len(),
-        regressions: view::recent_regressions(&loaded.runs, recent),
-        skipped: loaded.skipped,
-    })
-}
-
-/// Reads every summary the inputs name, oldest run first; refuses runs of different plans.
-pub fn load(inputs: &[PathBuf]) -> Result<Loaded, TrendError> {
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|source| TrendError::Read {
-            path: input.clone(),
-            source,
-        })?;
-        if !meta.is_dir() {
-            files.push(input.clone());
-            continue;
-        }
-        // A run folder given directly.
-        let direct = input.join("summary.json");
-        if direct.is_file() {
-            files.push(direct);
-            continue;
-        }
-        let entries = std::fs::read_dir(input).map_err(|source| TrendError::Read {
-            path: input.clone(),
-            source,
-        })?;
-        let mut found = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| TrendError::Read {
-                path: input.clone(),
-                source,
-            })?;
-            let p = entry.path();
-            // Hidden entries are temporary files of a report being written, never runs.
-            if !p.is_dir() || entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let s = p.join("summary.json");
-            if s.is_file() {
-                found.push(s);
-            } else {
-                skipped.push(p);
-            }
-        }
-        if found.is_empty() {
-            return Err(TrendError::Empty {
-                path: input.clone(),
-            });
-        }
-        found.sort();
-        files.extend(found);
-    }
-
-    // The same run named twice (its folder and its file) is drawn once.
-    let mut seen = HashSet::new();
-    let mut runs: Vec<SavedRun> = Vec::new();
-    for f in files {
-        let key = f.canonicalize().unwrap_or_else(|_| f.clone());
-        if !seen.insert(key) {
-            continue;
-        }
-        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::Read {
-            path: f.clone(),
-            source,
-        })?;
-        let summary = saved::parse_summary(&f.display().to_string(), &bytes)?;
-        let run = SavedRun::new(f, summary)?;
-        if let Some(first) = runs.first()
-            && first.summary.plan.name != run.summary.plan.name
-        {
-            return Err(TrendError::MixedPlans {
-                path: run.path,
-                plan: run.summary.plan.name,
-                first_path: first.path.clone(),
-                first_plan: first.summary.plan.name.clone(),
-            });
-        }
-        runs.push(run);
-    }
-    runs.sort_by(|a, b| {
-        a.started
-            .total_cmp(&b.started)
-            .then_with(|| a.summary.run_id.cmp(&b.summary.run_id))
-    });
-    skipped.sort();
-    Ok(Loaded { runs, skipped })
+/// Change points for the worse (slower, fewer operations, more errors) whose first run is among
+/// the `recent` latest runs, each in words.
+pub fn recent_regressions(runs: &[SavedRun], recent: usize) -> Vec<String> {
+    view::recent_regressions(runs, recent)
 }
 
 /// Renders the page for `runs` (oldest first, all of one plan, at least one).
@@ -267,7 +133,7 @@ pub fn render(runs: &[SavedRun]) -> Result<String, TrendError> {
 // Links
 
 /// `to` relative to the folder `from` (both absolute), as a percent-encoded URL path.
-fn relative_link(from: &Path, to: &Path) -> Option<String> {
+pub fn relative_link(from: &Path, to: &Path) -> Option<String> {
     let a: Vec<Component> = from.components().collect();
     let b: Vec<Component> = to.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
@@ -297,7 +163,7 @@ fn encode(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::{Value, json};
 
     use super::*;
@@ -319,12 +185,18 @@ mod tests {
         })
     }
 
-    fn summary(plan: &str, scenario: &str, started: &str, verdict: Verdict, p99: u64) -> Summary {
+    pub(crate) fn summary(
+        plan: &str,
+        scenario: &str,
+        started: &str,
+        verdict: Verdict,
+        p99: u64,
+    ) -> Summary {
         serde_json::from_value(summary_json(plan, scenario, started, verdict, p99))
             .expect("a valid summary")
     }
 
-    fn summary_json(
+    pub(crate) fn summary_json(
         plan: &str,
         scenario: &str,
         started: &str,
@@ -513,82 +385,6 @@ mod tests {
         s.schema_version = SCHEMA_VERSION + 1;
         let e = SavedRun::new("x/summary.json".into(), s).expect_err("newer schema");
         assert!(e.to_string().starts_with("x/summary.json: "), "{e}");
-        // A time that is not one is refused when the file is read, naming the file and the text.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let y = dir.path().join("summary.json");
-        let s = summary_json("p", "api", "last tuesday", Verdict::Passed, 5_000);
-        std::fs::write(&y, serde_json::to_vec(&s).expect("json")).expect("write");
-        let e = load(std::slice::from_ref(&y)).expect_err("bad time");
-        let text = e.to_string();
-        assert!(
-            text.contains(&y.display().to_string()) && text.contains("last tuesday"),
-            "{e}"
-        );
-        assert!(e.is_input_error());
-    }
-
-    #[test]
-    fn load_reads_folders_and_refuses_mixed_plans() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let plan_dir = dir.path().join("nightly");
-        for d in [2u32, 1] {
-            let s = summary(
-                "nightly",
-                "api",
-                &format!("2026-05-0{d}T02:00:00Z"),
-                Verdict::Passed,
-                5_000,
-            );
-            let run = plan_dir.join(&s.run_id);
-            std::fs::create_dir_all(&run).expect("mkdir");
-            std::fs::write(
-                run.join("summary.json"),
-                serde_json::to_vec(&s).expect("json"),
-            )
-            .expect("write");
-        }
-        std::fs::create_dir_all(plan_dir.join("crashed")).expect("mkdir");
-        std::fs::create_dir_all(plan_dir.join(".tmp")).expect("mkdir");
-        let loaded = load(std::slice::from_ref(&plan_dir)).expect("loads");
-        assert_eq!(loaded.runs.len(), 2);
-        assert!(loaded.runs[0].summary.started_at < loaded.runs[1].summary.started_at);
-        assert_eq!(loaded.skipped, vec![plan_dir.join("crashed")]);
-
-        // The same run named twice is one run.
-        let one = loaded.runs[0].path.clone();
-        let again = load(&[plan_dir.clone(), one]).expect("loads");
-        assert_eq!(again.runs.len(), 2);
-
-        let other = summary(
-            "other",
-            "api",
-            "2026-05-03T02:00:00Z",
-            Verdict::Passed,
-            5_000,
-        );
-        let other_file = dir.path().join("other.json");
-        std::fs::write(&other_file, serde_json::to_vec(&other).expect("json")).expect("write");
-        let e = load(&[plan_dir.clone(), other_file.clone()]).expect_err("mixed");
-        assert!(matches!(e, TrendError::MixedPlans { .. }), "{e}");
-        assert!(
-            e.to_string().contains("`other`") && e.to_string().contains("`nightly`"),
-            "{e}"
-        );
-
-        let broken = dir.path().join("broken.json");
-        std::fs::write(&broken, "{\"schema_version\": 1").expect("write");
-        let e = load(std::slice::from_ref(&broken)).expect_err("broken");
-        assert!(
-            e.to_string().starts_with(&broken.display().to_string()),
-            "{e}"
-        );
-
-        let e = load(&[dir.path().join("missing")]).expect_err("missing");
-        assert!(matches!(e, TrendError::Read { .. }) && e.is_input_error());
-
-        let empty = dir.path().join("empty");
-        std::fs::create_dir_all(&empty).expect("mkdir");
-        assert!(matches!(load(&[empty]), Err(TrendError::Empty { .. })));
     }
 
     #[test]

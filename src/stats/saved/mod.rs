@@ -38,8 +38,7 @@ pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
 
-/// Larger files are refused unread: a day-long run with a per-second timeline stays far below.
-pub const MAX_SAVED_BYTES: usize = 1 << 30;
+pub use crate::units::MAX_SAVED_BYTES;
 /// Wall, offset and run times: ten years of 365.25 days, in seconds.
 pub const MAX_SECONDS: f64 = 315_576_000.0;
 /// CPU seconds add up over processes and shards: ten years on each of [`MAX_SHARDS`] shards.
@@ -382,7 +381,8 @@ mod tests {
     const SHARD_1: &[u8] = include_bytes!("../../../tests/fixtures/saved/shard-1-of-2.json");
     const SHARD_2: &[u8] = include_bytes!("../../../tests/fixtures/saved/shard-2-of-2.json");
 
-    /// `fixture` with `edit` applied: `POINTER = JSON` sets a value, `POINTER = -` removes it.
+    /// `fixture` with `edit` applied: `POINTER = JSON` sets (or adds) a value, `POINTER = -`
+    /// removes it.
     fn edited(fixture: &[u8], edit: &str) -> Vec<u8> {
         let mut v: Value = serde_json::from_slice(fixture).expect("fixture is JSON");
         let (pointer, to) = edit.split_once(" = ").expect("POINTER = VALUE");
@@ -391,7 +391,18 @@ mod tests {
             let parent = v.pointer_mut(parent).expect(parent);
             parent.as_object_mut().expect("an object").remove(key);
         } else {
-            *v.pointer_mut(pointer).expect(pointer) = serde_json::from_str(to).expect(to);
+            let value: Value = serde_json::from_str(to).expect(to);
+            match v.pointer_mut(pointer) {
+                Some(slot) => *slot = value,
+                None => {
+                    let (parent, key) = pointer.rsplit_once('/').expect("a child");
+                    let parent = v.pointer_mut(parent).expect(parent);
+                    parent
+                        .as_object_mut()
+                        .expect("an object")
+                        .insert(key.into(), value);
+                }
+            }
         }
         serde_json::to_vec_pretty(&v).expect("serialize")
     }
@@ -538,6 +549,10 @@ mod tests {
             let v: Value = serde_json::from_slice(SUMMARY).expect("json");
             v["scenarios"][1]["cells"][0]["histogram"].to_string()
         };
+        let spread = r#"{"median": 2, "min": 1, "max": 3, "values": [1, 2, 3]}"#;
+        let rounds = format!(
+            r#"{{"count": 3, "throughput_per_s": {spread}, "attempts_per_s": {spread}, "error_rate": {{"median": 0, "min": 0, "max": 0, "values": []}}, "speedup": null, "p50_us": {spread}, "p90_us": {spread}, "p99_us": {{"median": 5, "min": 1, "max": 3, "values": [1, 3]}}, "cores_busy": {spread}, "wall_seconds": {spread}}}"#
+        );
         refused_cases(
             SUMMARY,
             "summary.json",
@@ -569,6 +584,12 @@ mod tests {
                  /scenarios/0/cells/1/timeline/0/p50_us = 1099511627776 => cells[1].timeline[0].p50_us: 1099511627776 is out of range
                  /scenarios/0/cells/1/timeline/0/histogram = \"HISTFAAAAB\" => cells[1].timeline[0].histogram: not a valid HdrHistogram
                  /scenarios/0/cells/1/thresholds/0/limit = -3 => cells[1].thresholds[0].limit: -3 is out of range
+                 /scenarios/0/cells/1/attempts_per_s = 2e41 => cells[1].attempts_per_s: 2e41 is out of range
+                 /scenarios/0/cells/1/peak_rss_bytes = 18446744073709551615 => cells[1].peak_rss_bytes: 18446744073709551615 is out of range
+                 /scenarios/0/cells/1/error_messages = {{\"fizz\": [\"x\"]}} => cells[1].error_messages.fizz: messages of an error category the cell does not count
+                 /scenarios/0/cells/1/error_messages = {{\"status\": [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\"]}} => cells[1].error_messages.status: 6 is out of range (0 to 5 entries)
+                 /scenarios/0/cells/1/machine = {{\"other_share\": -1, \"too_short\": false, \"flags\": []}} => cells[1].machine.other_share: -1 is out of range
+                 /scenarios/0/cells/1/rounds = {rounds} => cells[1].rounds.p99_us: min, median and max out of order
                  /scenarios/2/cells/0/open/dropped = 1000000 => cells[0].open.dropped: 1000000 dropped of 150 scheduled
                  /scenarios/2/cells/0/open/send_lag_us/count = 1000 => open.send_lag_us.count: 1000 values for 150 operations
                  /scenarios/2/cells/0/timeline/1/second = 0 => scenarios[2].cells[0].timeline[1].second: 0 does not follow second 0
@@ -604,6 +625,7 @@ mod tests {
              /cells/1/wall_us = 18446744073709551615 => cells[1].wall_us: 18446744073709551615 is out of range
              /cells/1/concurrency = 0 => cells[1].concurrency: 0 is out of range
              /cells/1/scenario_name = \"\" => cells[1].scenario_name: must not be empty
+             /cells/1/peak_rss_bytes = 18446744073709551615 => cells[1].peak_rss_bytes: 18446744073709551615 is out of range
              /cells/2/model = \"threads\" => cells[2]: a second share of cell `download · threads c=4` in one shard
              /cells/1/recorder/operations = 61 => cells[1].recorder: successes and errors add up to 60, not 61
              /cells/1/recorder/errors/2 = 1152921504606846976 => cells[1].recorder.errors[2]: 1152921504606846976 is out of range
@@ -665,6 +687,8 @@ mod tests {
              /scenarios/0/cells/1/requests/0/status_codes = {\"OK\": 1} => scenarios[0].cells[1].requests[0].status_codes.OK: not an HTTP status code
              /scenarios/0/cells/1/requests/0/error_rate = 2 => scenarios[0].cells[1].requests[0].error_rate: 2 is out of range (0 to 1)
              /scenarios/0/cells/1/requests/0/name = \"a\\u001b[31m\" => scenarios[0].cells[1].requests[0].name: must not contain control characters
+             /scenarios/0/cells/1/requests/0/error_messages = {\"fizz\": [\"x\"]} => scenarios[0].cells[1].requests[0].error_messages.fizz: messages of an error category
+             /export = [{\"kind\": \"prometheus\", \"url\": \"http://127.0.0.1:9/\", \"intervals\": 18446744073709551615, \"sent\": 0, \"retried\": 0, \"dropped\": 0, \"last_error\": null}] => summary.json: export[0].intervals: 18446744073709551615 is out of range
              /scenarios/0/cells/1/connections/ttfb_us/p50 = 10000000 => scenarios[0].cells[1].connections.ttfb_us: out of order
              /scenarios/0/cells/1/connections/opened = 18446744073709551615 => scenarios[0].cells[1].connections.opened: 18446744073709551615 is out of range
              /scenarios/0/cells/1/think_us/max = 9223372036854775808 => scenarios[0].cells[1].think_us.max: 9223372036854775808 is out of range",

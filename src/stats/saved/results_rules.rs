@@ -1,8 +1,8 @@
 //! The rules a saved shard results file must keep.
 
-use crate::plan::spec::MAX_CONCURRENCY;
 use crate::stats::recorder::RecorderWire;
 use crate::stats::results::{CellPartWire, Results};
+use crate::units::MAX_CONCURRENCY;
 
 use super::*;
 
@@ -50,15 +50,40 @@ pub(super) fn results_rules(r: &Results) -> Check {
     Ok(())
 }
 
+/// Every field of a cell's share, by construction (destructured, so that a new field does not
+/// compile without its rule).
 pub(super) fn part(at: &At, c: &CellPartWire) -> Check {
-    at.field("scenario_name").name(&c.scenario_name)?;
+    let CellPartWire {
+        // Checked against the plan by `merge_results` (an index into its scenarios, a round
+        // within its rounds); typed by serde (a known model, a boolean).
+        scenario: _,
+        round: _,
+        model: _,
+        complete: _,
+        scenario_name,
+        concurrency,
+        workers,
+        recorder,
+        wall_us,
+        cpu_us,
+        peak_rss_bytes,
+        notes,
+        offset_us,
+    } = c;
+    at.field("scenario_name").name(scenario_name)?;
     at.field("concurrency")
-        .within(c.concurrency, 1, MAX_CONCURRENCY)?;
-    at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
-    at.field("wall_us").micros(c.wall_us)?;
-    at.field("cpu_us").micros(c.cpu_us)?;
-    at.field("offset_us").micros(c.offset_us)?;
-    recorder(&at.field("recorder"), &c.recorder)
+        .within(*concurrency, 1, MAX_CONCURRENCY)?;
+    at.field("workers").within(*workers, 1, MAX_WORKERS)?;
+    at.field("wall_us").micros(*wall_us)?;
+    at.field("cpu_us").micros(*cpu_us)?;
+    at.field("offset_us").micros(*offset_us)?;
+    at.field("peak_rss_bytes").count(*peak_rss_bytes)?;
+    if notes.len() > MAX_NOTES {
+        return Err(at
+            .field("notes")
+            .out_of_range(notes.len(), &format!("0 to {MAX_NOTES} entries")));
+    }
+    self::recorder(&at.field("recorder"), recorder)
 }
 
 pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {

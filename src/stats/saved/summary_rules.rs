@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::plan::spec::MAX_CONCURRENCY;
 use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
-    BaselineReport, CellSummary, LatencySummary, OpenSummary, PlanInfo, RequestSummary,
-    ScenarioSummary, Summary,
+    BaselineReport, CellSummary, LatencySummary, MachineCheck, OpenSummary, PlanInfo,
+    RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
 };
+use crate::units::MAX_CONCURRENCY;
 
 use super::*;
 
@@ -23,20 +23,69 @@ pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
     summary_rules(s).map_err(|v| v.in_file(name))
 }
 
+/// At most this many validity findings: a run finds at most one per rule, cell and round, so a
+/// longer list was not written by loadplan.
+const MAX_VALIDITY: usize = 100_000;
+
+/// Every field of the summary, by construction (destructured, as [`cell`] is).
 pub(super) fn summary_rules(s: &Summary) -> Check {
+    let Summary {
+        // Read before these rules run (`parse` accepts exactly the current version).
+        schema_version: _,
+        plan,
+        run_id,
+        started_at,
+        finished_at,
+        duration_seconds,
+        // Text shown as it is (escaped) in the reports; typed by serde.
+        loadplan_version: _,
+        ci: _,
+        verdict: _,
+        host,
+        scenarios,
+        baseline,
+        export,
+        validity,
+    } = s;
     let at = ROOT;
-    let (started, finished) = (s.started_at.to_string(), s.finished_at.to_string());
-    run(&s.plan, &s.run_id, [&started, &finished])?;
-    at.field("duration_seconds").seconds(s.duration_seconds)?;
+    let (started, finished) = (started_at.to_string(), finished_at.to_string());
+    run(plan, run_id, [&started, &finished])?;
+    at.field("duration_seconds").seconds(*duration_seconds)?;
     at.field("host")
         .field("cores")
-        .within(s.host.cores, 1, MAX_CORES)?;
-    let scenarios = at.field("scenarios");
-    for (i, sc) in s.scenarios.iter().enumerate() {
-        scenario(&scenarios.index(i), sc)?;
+        .within(host.cores, 1, MAX_CORES)?;
+    let at_scenarios = at.field("scenarios");
+    for (i, sc) in scenarios.iter().enumerate() {
+        scenario(&at_scenarios.index(i), sc)?;
     }
-    if let Some(b) = &s.baseline {
-        baseline(&at.field("baseline"), b)?;
+    if let Some(b) = baseline {
+        self::baseline(&at.field("baseline"), b)?;
+    }
+    // Validity findings are shown as they are (escaped); their figures must be numbers, and a
+    // run breaks at most one finding per rule, cell and round.
+    let at_validity = at.field("validity");
+    if validity.len() > MAX_VALIDITY {
+        return Err(
+            at_validity.out_of_range(validity.len(), &format!("0 to {MAX_VALIDITY} entries"))
+        );
+    }
+    for (i, v) in validity.iter().enumerate() {
+        let at = at_validity.index(i);
+        at.field("scenario").name(&v.scenario)?;
+        at.field("measured").finite(v.measured)?;
+        at.field("bound").finite(v.bound)?;
+    }
+    let at_export = at.field("export");
+    for (i, e) in export.iter().enumerate() {
+        let at = at_export.index(i);
+        for (name, n) in [
+            ("intervals", e.intervals),
+            ("sent", e.sent),
+            ("retried", e.retried),
+            ("dropped", e.dropped),
+        ] {
+            at.field(name).total(n)?;
+        }
     }
     Ok(())
 }
@@ -49,78 +98,243 @@ pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2])
     ROOT.field("finished_at").time(finished)
 }
 
+/// Every field of a scenario, by construction (destructured, as [`cell`] is).
 pub(super) fn scenario(at: &At, s: &ScenarioSummary) -> Check {
-    at.field("name").name(&s.name)?;
-    at.field("busy_fraction").magnitude(s.busy_fraction)?;
-    if s.cells.is_empty() {
+    let ScenarioSummary {
+        name,
+        busy_fraction,
+        cells,
+        // Typed by serde (`io` or `cpu`, a boolean, a number), or text shown as it is
+        // (escaped) in the reports.
+        kind: _,
+        bound: _,
+        classified: _,
+        seed: _,
+        tls_insecure: _,
+        description: _,
+        bound_cell: _,
+        workload: _,
+        load: _,
+    } = s;
+    at.field("name").name(name)?;
+    at.field("busy_fraction").magnitude(*busy_fraction)?;
+    if cells.is_empty() {
         return Err(at
             .field("cells")
             .fail("a scenario without cells is never written"));
     }
-    let cells = at.field("cells");
-    for (i, c) in s.cells.iter().enumerate() {
-        cell(&cells.index(i), c)?;
+    let at_cells = at.field("cells");
+    for (i, c) in cells.iter().enumerate() {
+        cell(&at_cells.index(i), c)?;
     }
     Ok(())
 }
 
+/// Every field of a cell, by construction: the struct is destructured, so a field added to
+/// [`CellSummary`] does not compile until it has its rule here (or says why it needs none).
 pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
+    let CellSummary {
+        // Typed: serde refuses anything but a known model or a boolean.
+        model: _,
+        complete: _,
+        concurrency,
+        workers,
+        operations,
+        retried,
+        // Checked together by `outcomes` (with `error_messages`).
+        successes: _,
+        errors: _,
+        status_codes: _,
+        error_rate: _,
+        bytes: _,
+        error_messages: _,
+        wall_seconds,
+        throughput_per_s,
+        attempts_per_s,
+        latency_us,
+        latency_out_of_range,
+        cpu_seconds,
+        cores_busy,
+        peak_rss_bytes,
+        speedup,
+        notes,
+        start_offset_seconds,
+        thresholds,
+        timeline,
+        histogram,
+        open,
+        connections,
+        requests,
+        think_us,
+        rounds,
+        machine,
+    } = c;
     at.field("concurrency")
-        .within(c.concurrency, 1, MAX_CONCURRENCY)?;
-    at.field("workers").within(c.workers, 1, MAX_WORKERS)?;
-    let ops = c.operations;
-    outcomes(
-        at,
-        Outcomes {
-            operations: ops,
-            successes: c.successes,
-            errors: &c.errors,
-            status_codes: &c.status_codes,
-            error_rate: c.error_rate,
-            bytes: c.bytes,
-        },
-    )?;
+        .within(*concurrency, 1, MAX_CONCURRENCY)?;
+    at.field("workers").within(*workers, 1, MAX_WORKERS)?;
+    let ops = *operations;
+    outcomes(at, Outcomes::from(c))?;
     // Requests, not operations (a flow's iteration sends several): a count in range.
-    at.field("retried").total(c.retried)?;
-    at.field("wall_seconds").seconds(c.wall_seconds)?;
-    at.field("throughput_per_s").magnitude(c.throughput_per_s)?;
-    at.field("cpu_seconds").cpu_seconds(c.cpu_seconds)?;
-    at.field("cores_busy").magnitude(c.cores_busy)?;
+    at.field("retried").total(*retried)?;
+    at.field("wall_seconds").seconds(*wall_seconds)?;
+    at.field("throughput_per_s").magnitude(*throughput_per_s)?;
+    at.field("attempts_per_s").magnitude(*attempts_per_s)?;
+    at.field("cpu_seconds").cpu_seconds(*cpu_seconds)?;
+    at.field("cores_busy").magnitude(*cores_busy)?;
+    at.field("peak_rss_bytes").total(*peak_rss_bytes)?;
     at.field("start_offset_seconds")
-        .seconds(c.start_offset_seconds)?;
-    if let Some(x) = c.speedup {
-        at.field("speedup").magnitude(x)?;
+        .seconds(*start_offset_seconds)?;
+    if let Some(x) = speedup {
+        at.field("speedup").magnitude(*x)?;
     }
-    latency(&at.field("latency_us"), &c.latency_us)?;
+    texts(&at.field("notes"), notes, MAX_NOTES)?;
+    latency(&at.field("latency_us"), latency_us)?;
     at.field("latency_out_of_range")
-        .total(c.latency_out_of_range)?;
+        .total(*latency_out_of_range)?;
     at.adds_up(
-        [c.latency_us.count, c.latency_out_of_range],
+        [latency_us.count, *latency_out_of_range],
         ops,
         "latency_us.count and latency_out_of_range",
     )?;
-    latency_histogram(&at.field("histogram"), &c.histogram, &c.latency_us)?;
-    let thresholds = at.field("thresholds");
-    for (i, t) in c.thresholds.iter().enumerate() {
-        let at = thresholds.index(i);
+    latency_histogram(&at.field("histogram"), histogram, latency_us)?;
+    let at_thresholds = at.field("thresholds");
+    for (i, t) in thresholds.iter().enumerate() {
+        let at = at_thresholds.index(i);
         if let Some(o) = t.observed {
             at.field("observed").finite(o)?;
         }
         at.field("limit").finite(t.limit)?;
     }
-    timeline(&at.field("timeline"), &c.timeline, c)?;
-    if let Some(o) = &c.open {
-        open(&at.field("open"), o, ops)?;
+    self::timeline(&at.field("timeline"), timeline, c)?;
+    if let Some(o) = open {
+        self::open(&at.field("open"), o, ops)?;
     }
-    if let Some(x) = &c.connections {
-        connections(&at.field("connections"), x)?;
+    if let Some(x) = connections {
+        self::connections(&at.field("connections"), x)?;
     }
-    if let Some(t) = &c.think_us {
+    let at_requests = at.field("requests");
+    for (i, q) in requests.iter().enumerate() {
+        request(&at_requests.index(i), q)?;
+    }
+    if let Some(t) = think_us {
         latency(&at.field("think_us"), t)?;
     }
-    let requests = at.field("requests");
-    for (i, q) in c.requests.iter().enumerate() {
-        request(&requests.index(i), q)?;
+    if let Some(r) = rounds {
+        self::rounds(&at.field("rounds"), r)?;
+    }
+    self::machine(&at.field("machine"), machine)
+}
+
+/// Notes a cell carries: at most this many (a run writes a handful).
+pub(super) const MAX_NOTES: usize = 1_000;
+
+/// Free text shown in the reports (escaped there): a bounded number of lines.
+fn texts(at: &At, texts: &[String], most: usize) -> Check {
+    if texts.len() > most {
+        return Err(at.out_of_range(texts.len(), &format!("0 to {most} entries")));
+    }
+    Ok(())
+}
+
+/// Error messages: each under a category the cell counts errors of, at most
+/// [`MESSAGES_PER_KIND`](crate::stats::MESSAGES_PER_KIND) each.
+fn messages(
+    at: &At,
+    messages: &BTreeMap<String, Vec<String>>,
+    errors: &BTreeMap<String, u64>,
+) -> Check {
+    for (kind, list) in messages {
+        let at = at.field(kind);
+        if !errors.contains_key(kind) {
+            return Err(at.fail("messages of an error category the cell does not count"));
+        }
+        texts(&at, list, crate::stats::MESSAGES_PER_KIND)?;
+    }
+    Ok(())
+}
+
+/// A cell's figures over its rounds: every spread's numbers in range, in order, and no more
+/// values than rounds.
+fn rounds(at: &At, r: &RoundsSummary) -> Check {
+    let RoundsSummary {
+        count,
+        throughput_per_s,
+        attempts_per_s,
+        error_rate,
+        speedup,
+        p50_us,
+        p90_us,
+        p99_us,
+        cores_busy,
+        wall_seconds,
+    } = r;
+    at.field("count")
+        .within(*count, 1, MAX_SUMMARY_COUNT as usize)?;
+    let spreads = [
+        ("throughput_per_s", Some(throughput_per_s)),
+        ("attempts_per_s", Some(attempts_per_s)),
+        ("error_rate", Some(error_rate)),
+        ("speedup", speedup.as_ref()),
+        ("p50_us", Some(p50_us)),
+        ("p90_us", Some(p90_us)),
+        ("p99_us", Some(p99_us)),
+        ("cores_busy", Some(cores_busy)),
+        ("wall_seconds", Some(wall_seconds)),
+    ];
+    for (name, spread) in spreads {
+        let Some(Spread {
+            median,
+            min,
+            max,
+            values,
+        }) = spread
+        else {
+            continue;
+        };
+        let at = at.field(name);
+        for (field, v) in [("median", median), ("min", min), ("max", max)] {
+            at.field(field).magnitude(*v)?;
+        }
+        if !(min <= median && median <= max) {
+            return Err(at.fail("min, median and max out of order"));
+        }
+        if values.len() > *count {
+            return Err(at
+                .field("values")
+                .fail("more values than the cell has rounds"));
+        }
+        for (i, v) in values.iter().enumerate() {
+            at.field("values").index(i).magnitude(*v)?;
+        }
+    }
+    Ok(())
+}
+
+/// The machine checks: ratios and shares in range (the flags and the sample are typed).
+fn machine(at: &At, m: &MachineCheck) -> Check {
+    let MachineCheck {
+        cpu_us_per_op,
+        cpu_per_op_vs_sequential,
+        sample: _,
+        other_seconds,
+        other_share,
+        other_cores,
+        steal_share,
+        too_short: _,
+        flags: _,
+    } = m;
+    let figures = [
+        ("cpu_us_per_op", cpu_us_per_op),
+        ("cpu_per_op_vs_sequential", cpu_per_op_vs_sequential),
+        ("other_seconds", other_seconds),
+        ("other_share", other_share),
+        ("other_cores", other_cores),
+        ("steal_share", steal_share),
+    ];
+    for (name, v) in figures {
+        if let Some(v) = v {
+            at.field(name).magnitude(*v)?;
+        }
     }
     Ok(())
 }
@@ -133,11 +347,41 @@ pub(super) struct Outcomes<'a> {
     status_codes: &'a BTreeMap<String, u64>,
     error_rate: f64,
     bytes: u64,
+    messages: &'a BTreeMap<String, Vec<String>>,
+}
+
+impl<'a> From<&'a CellSummary> for Outcomes<'a> {
+    fn from(c: &'a CellSummary) -> Self {
+        Outcomes {
+            operations: c.operations,
+            successes: c.successes,
+            errors: &c.errors,
+            status_codes: &c.status_codes,
+            error_rate: c.error_rate,
+            bytes: c.bytes,
+            messages: &c.error_messages,
+        }
+    }
+}
+
+impl<'a> From<&'a RequestSummary> for Outcomes<'a> {
+    fn from(q: &'a RequestSummary) -> Self {
+        Outcomes {
+            operations: q.operations,
+            successes: q.successes,
+            errors: &q.errors,
+            status_codes: &q.status_codes,
+            error_rate: q.error_rate,
+            bytes: q.bytes,
+            messages: &q.error_messages,
+        }
+    }
 }
 
 /// Counters in range, successes and errors adding up to the operations, no more responses than
 /// operations.
 pub(super) fn outcomes(at: &At, o: Outcomes) -> Check {
+    messages(&at.field("error_messages"), o.messages, o.errors)?;
     let ops = o.operations;
     at.field("operations").total(ops)?;
     at.field("successes").total(o.successes)?;
@@ -171,36 +415,41 @@ pub(super) fn outcomes(at: &At, o: Outcomes) -> Check {
 
 /// One request name's statistics: the cell's rules, but for the values above one hour (a
 /// request's are not counted apart, so its histogram may hold fewer values than operations).
+/// Every field of a named request, by construction (destructured, as [`cell`] is).
 pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
-    if q.name.chars().any(char::is_control) {
+    let RequestSummary {
+        name,
+        operations,
+        retried,
+        // Checked together by `outcomes`.
+        successes: _,
+        errors: _,
+        error_rate: _,
+        status_codes: _,
+        error_messages: _,
+        bytes: _,
+        latency_us,
+        histogram,
+    } = q;
+    if name.chars().any(char::is_control) {
         return Err(at.field("name").fail("must not contain control characters"));
     }
-    outcomes(
-        at,
-        Outcomes {
-            operations: q.operations,
-            successes: q.successes,
-            errors: &q.errors,
-            status_codes: &q.status_codes,
-            error_rate: q.error_rate,
-            bytes: q.bytes,
-        },
-    )?;
-    at.field("retried").total(q.retried)?;
+    outcomes(at, Outcomes::from(q))?;
+    at.field("retried").total(*retried)?;
     let latency_at = at.field("latency_us");
-    latency(&latency_at, &q.latency_us)?;
-    if q.latency_us.count > q.operations {
+    latency(&latency_at, latency_us)?;
+    if latency_us.count > *operations {
         return Err(latency_at.field("count").fail(format!(
             "{} values for {} operations",
-            q.latency_us.count, q.operations
+            latency_us.count, operations
         )));
     }
     // Unlike a cell's, a request's histogram was there from the start.
     let at = at.field("histogram");
-    if q.histogram.is_empty() {
+    if histogram.is_empty() {
         return Err(at.fail("missing (every request name's latencies are written)"));
     }
-    latency_histogram(&at, &q.histogram, &q.latency_us)
+    latency_histogram(&at, histogram, latency_us)
 }
 
 /// A latency histogram, when there is one (older summaries have none): valid, and holding what

@@ -14,8 +14,7 @@ use regex::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use crate::plan::requests::{Capture, Check};
-use crate::plan::spec::{CaptureSpec, JsonExpect};
+use crate::plan::requests::{Capture, CaptureFrom, Check, Expect};
 use crate::plan::text::Text;
 use crate::workload::ErrorKind;
 
@@ -47,7 +46,7 @@ impl<'a> Seen<'a> {
 /// A request's `expect`, compiled.
 pub struct Checks {
     status: Vec<u16>,
-    json: Vec<(JsonPath, String, JsonExpect)>,
+    json: Vec<(JsonPath, String, Expect)>,
     body_contains: Option<Text>,
     headers: Vec<(HeaderName, Text)>,
 }
@@ -129,13 +128,13 @@ impl Checks {
             };
             let nodes = path.query(doc);
             let ok = match expect {
-                JsonExpect::Exists => !nodes.is_empty(),
-                JsonExpect::Equals(v) => nodes.first().is_some_and(|n| *n == *v),
+                Expect::Exists => !nodes.is_empty(),
+                Expect::Equals(v) => nodes.first().is_some_and(|n| *n == *v),
             };
             if !ok {
                 let what = match expect {
-                    JsonExpect::Exists => "finds nothing",
-                    JsonExpect::Equals(_) => "does not find the expected value",
+                    Expect::Exists => "finds nothing",
+                    Expect::Equals(_) => "does not find the expected value",
                 };
                 return Some((ErrorKind::Expectation, format!("json `{text}` {what}")));
             }
@@ -160,15 +159,15 @@ impl Captures {
         let mut list = Vec::with_capacity(captures.len());
         for c in captures {
             let source = match &c.from {
-                CaptureSpec::Json(p) => Source::Json(
+                CaptureFrom::Json(p) => Source::Json(
                     JsonPath::parse(p).map_err(|e| format!("`{p}`: {e}"))?,
                     p.clone(),
                 ),
-                CaptureSpec::Header(h) => Source::Header(
+                CaptureFrom::Header(h) => Source::Header(
                     HeaderName::from_bytes(h.as_bytes())
                         .map_err(|_| format!("`{h}` is not a header name"))?,
                 ),
-                CaptureSpec::Regex(r) => {
+                CaptureFrom::Regex(r) => {
                     Source::Regex(Regex::new(r).map_err(|e| format!("`{r}`: {e}"))?)
                 }
             };
@@ -233,8 +232,8 @@ mod tests {
         let check = Check {
             status: vec![200],
             json: vec![
-                ("$.token".into(), JsonExpect::Exists),
-                ("$.n".into(), JsonExpect::Equals(serde_json::json!(3))),
+                ("$.token".into(), Expect::Exists),
+                ("$.n".into(), Expect::Equals(serde_json::json!(3))),
             ],
             body_contains: Some(text("token")),
             headers: vec![("content-type".into(), text("application/json"))],
@@ -277,17 +276,17 @@ mod tests {
             Capture {
                 slot: 0,
                 name: "token".into(),
-                from: CaptureSpec::Json("$.token".into()),
+                from: CaptureFrom::Json("$.token".into()),
             },
             Capture {
                 slot: 1,
                 name: "id".into(),
-                from: CaptureSpec::Regex(r"id=(\d+)".into()),
+                from: CaptureFrom::Regex(r"id=(\d+)".into()),
             },
             Capture {
                 slot: 2,
                 name: "next".into(),
-                from: CaptureSpec::Header("location".into()),
+                from: CaptureFrom::Header("location".into()),
             },
         ])
         .expect("captures");

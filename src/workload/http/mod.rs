@@ -46,8 +46,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome, Setup};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
-use crate::plan::requests::{DataTable, HttpWorkload, Mix};
-use crate::plan::spec::DataOrder;
+use crate::plan::requests::{DataTable, HttpWorkload, Mix, RowOrder};
 use check::{Captures, Seen};
 pub use connect::Sender;
 use connect::{Connector, Endpoint, Meter};
@@ -439,10 +438,10 @@ impl Session {
     fn take_row(&mut self, data: &DataTable, op: u64) -> bool {
         let rows = data.rows.len().max(1) as u64;
         let row = match data.order {
-            DataOrder::Sequential => op % rows,
-            DataOrder::Random => self.rng.u64(..rows),
-            DataOrder::Unique if op < rows => op,
-            DataOrder::Unique => return false,
+            RowOrder::Sequential => op % rows,
+            RowOrder::Random => self.rng.u64(..rows),
+            RowOrder::Unique if op < rows => op,
+            RowOrder::Unique => return false,
         };
         if let Some(r) = usize::try_from(row).ok().and_then(|i| data.rows.get(i)) {
             for (slot, value) in self.vars.iter_mut().zip(r) {

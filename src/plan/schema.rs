@@ -1,5 +1,6 @@
-//! JSON Schemas generated from the Rust types: the plan format (for editors, through the
-//! `yaml-language-server` modeline of the example plans) and summary.json (for its consumers).
+//! The plan format's JSON Schema, generated from the YAML mirror's types (for editors, through
+//! the `yaml-language-server` modeline of the example plans); summary.json's is
+//! `stats::summary_schema`. Input: the types of `spec/`; output: text. Must not read or write.
 //!
 //! The plan's values are parsed by hand-written `Deserialize` impls (durations, `${NAME}`
 //! templates, "a number or a list"), so their schemas are written here beside each other; every
@@ -10,14 +11,13 @@ use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
-use crate::plan::Threshold;
-use crate::plan::spec::{
+use super::Threshold;
+use super::spec::{
     BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec,
     JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu, RawScenario,
     RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template, ThinkSpec,
     ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
 };
-use crate::stats::Summary;
 
 /// The plan format's schema, pretty-printed.
 pub fn plan() -> String {
@@ -26,14 +26,8 @@ pub fn plan() -> String {
     to_text(&schema)
 }
 
-/// summary.json's schema, pretty-printed.
-pub fn summary() -> String {
-    let mut schema = schemars::schema_for!(Summary);
-    schema.insert("title".into(), "loadplan summary.json".into());
-    to_text(&schema)
-}
-
-fn to_text(schema: &Schema) -> String {
+/// A schema as the committed files hold it.
+pub fn to_text(schema: &Schema) -> String {
     serde_json::to_string_pretty(schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
@@ -71,9 +65,9 @@ schema!(ScenarioSpec, "ScenarioRef", g => g.subschema_for::<RawScenario>());
 schema!(ConcurrencySpec, "Concurrency", _g => json_schema!({
     "description": "Users at once; a list is a sweep, one cell per value.",
     "anyOf": [
-        {"type": "integer", "minimum": 1, "maximum": crate::plan::spec::MAX_CONCURRENCY},
+        {"type": "integer", "minimum": 1, "maximum": super::spec::MAX_CONCURRENCY},
         {"type": "array", "minItems": 1, "uniqueItems": true,
-         "items": {"type": "integer", "minimum": 1, "maximum": crate::plan::spec::MAX_CONCURRENCY}}
+         "items": {"type": "integer", "minimum": 1, "maximum": super::spec::MAX_CONCURRENCY}}
     ]
 }));
 schema!(Dur, "Duration", _g => json_schema!({
@@ -170,30 +164,29 @@ schema!(Threshold, "Threshold", _g => json_schema!({
     "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms"]
 }));
 
+/// Fails (or, with `LOADPLAN_BLESS` set, rewrites the file) when `schemas/<file>` is not `text`:
+/// CI fails when a committed schema is stale.
+#[cfg(test)]
+pub(crate) fn assert_committed(file: &str, text: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let path = root.join(file);
+    let text = format!("{text}\n");
+    if std::env::var_os("LOADPLAN_BLESS").is_some() {
+        std::fs::create_dir_all(&root).expect("schemas/");
+        std::fs::write(&path, &text).expect("write schema");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == text,
+        "{} is stale: run `LOADPLAN_BLESS=1 cargo test schema` and commit it",
+        path.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    /// The committed schemas are what the types generate (CI fails when they are stale).
     #[test]
-    fn committed_schemas_are_current() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-        for (file, text) in [
-            ("plan.schema.json", super::plan()),
-            ("summary.schema.json", super::summary()),
-        ] {
-            let path = root.join(file);
-            let text = format!("{text}\n");
-            if std::env::var_os("LOADPLAN_BLESS").is_some() {
-                std::fs::create_dir_all(&root).expect("schemas/");
-                std::fs::write(&path, &text).expect("write schema");
-            }
-            let committed = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                committed == text,
-                "{} is stale: run `LOADPLAN_BLESS=1 cargo test schema` and commit it",
-                path.display()
-            );
-        }
+    fn committed_plan_schema_is_current() {
+        super::assert_committed("plan.schema.json", &super::plan());
     }
 }
