@@ -241,10 +241,13 @@ fn rate(per_s: f64) -> String {
 }
 
 /// An HTTP cell whose runner kept most of the host's cores busy: the runner, not the service,
-/// limited throughput and added latency.
+/// limited throughput and added latency. A cell too short to measure CPU
+/// ([`crate::stats::machine::cpu_measured`]: starting and stopping its users costs as much CPU
+/// as its work) says nothing either way.
 fn runner_saturated(c: &CellSummary, cores: f64) -> Option<Finding> {
     let bound = SATURATED_SHARE * cores;
-    (c.operations > 0 && c.cores_busy >= bound).then(|| Finding {
+    let measured = crate::stats::machine::cpu_measured(c);
+    (measured && c.operations > 0 && c.cores_busy >= bound).then(|| Finding {
         cell: c.label(),
         measured: c.cores_busy,
         bound,
@@ -610,5 +613,9 @@ mod tests {
         assert!(runner_saturated(&c, 2.0).is_some());
         c.cores_busy = 1.5;
         assert!(runner_saturated(&c, 2.0).is_none());
+        // A 2 ms cell's cores busy is its users' start and stop, not the generator's load.
+        let short = cpu_cell(Model::Threads, 4, 0.002, 0.0033);
+        assert!(short.cores_busy >= 1.6);
+        assert!(runner_saturated(&short, 2.0).is_none());
     }
 }

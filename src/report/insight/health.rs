@@ -79,8 +79,11 @@ pub struct HealthItem {
     pub cells: Vec<Concern>,
 }
 
+/// The runner kept most of the host's cores busy (the validity rule `generator_saturated`'s
+/// bound); a cell too short to measure CPU says nothing either way.
 fn saturated(c: &CellSummary, host_cores: usize) -> bool {
-    c.cores_busy >= SATURATED_SHARE * host_cores.max(1) as f64
+    crate::stats::machine::cpu_measured(c)
+        && c.cores_busy >= SATURATED_SHARE * host_cores.max(1) as f64
 }
 
 /// The doubts about one cell of a scenario whose workload is `kind`, worst first; the words
