@@ -99,6 +99,12 @@ impl Observer for Progress {
         }
     }
 
+    fn slice_finished(&self, _label: &str) {
+        if let Some(bar) = self.finish_ticker() {
+            bar.finish_and_clear();
+        }
+    }
+
     fn cell_finished(&self, index: usize, total: usize, label: &str, r: &CellResult) {
         if let Some(bar) = self.finish_ticker() {
             bar.finish_and_clear();
