@@ -333,6 +333,30 @@ mod tests {
     }
 
     #[test]
+    fn a_slices_operations_follow_the_slices_before_it_on_the_timeline() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        // (offset: the measured time of the slices before, an operation's start, its second)
+        let cases = [
+            (ms(0), ms(300), 0),
+            (ms(900), ms(300), 1),
+            (ms(2_500), ms(600), 3),
+        ];
+        for (offset, began, second) in cases {
+            let w = Window {
+                start,
+                end: None,
+                offset,
+            };
+            assert_eq!(
+                w.at(start + began).as_secs(),
+                second,
+                "{offset:?} + {began:?}"
+            );
+        }
+    }
+
+    #[test]
     fn counted_users_record_every_operation_once() {
         let (s, p) = shared(
             Load::Repeat(NonZeroU64::MIN),
