@@ -92,6 +92,12 @@ impl Observer for Bars {
         }
     }
 
+    fn slice_finished(&self, _label: &str) {
+        if let Some(bar) = self.finish_ticker() {
+            bar.finish_and_clear();
+        }
+    }
+
     fn cell_finished(&self, index: usize, total: usize, label: &str, p: &Progress) {
         if let Some(bar) = self.finish_ticker() {
             bar.finish_and_clear();

@@ -306,9 +306,10 @@ fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
 }
 
 /// CPU time per operation of one cell, round by round (microseconds), from what the summary
-/// holds: each round's cores busy ÷ its attempts per second (= CPU seconds ÷ operations), or
-/// the pooled figure with one round. Rounds with fewer than [`MIN_ROUND_OPERATIONS`] are left
-/// out. The one place that reads per-round CPU, so a per-round field can replace it.
+/// holds: each round's `rounds.cpu_us_per_op` where the summary has it, else its cores busy ÷
+/// its attempts per second (= CPU seconds ÷ operations), or the pooled figure with one round.
+/// Rounds with fewer than [`MIN_ROUND_OPERATIONS`] are left out. The one place that reads
+/// per-round CPU.
 pub fn cpu_us_per_op_by_round(c: &CellSummary) -> Vec<(Option<usize>, f64)> {
     if let Some(r) = &c.rounds {
         let (busy, rate, wall) = (
@@ -317,13 +318,18 @@ pub fn cpu_us_per_op_by_round(c: &CellSummary) -> Vec<(Option<usize>, f64)> {
             &r.wall_seconds.values,
         );
         if busy.len() == rate.len() && rate.len() == wall.len() && !busy.is_empty() {
-            return busy
+            let derived: Vec<f64> = busy.iter().zip(rate).map(|(b, r)| b / r * 1e6).collect();
+            let per_op = match &r.cpu_us_per_op {
+                Some(s) if s.values.len() == busy.len() => &s.values,
+                _ => &derived,
+            };
+            return per_op
                 .iter()
                 .zip(rate)
                 .zip(wall)
                 .enumerate()
                 .filter(|(_, ((_, r), w))| **r > 0.0 && *r * *w >= MIN_ROUND_OPERATIONS)
-                .map(|(i, ((b, r), _))| (Some(i + 1), b / r * 1e6))
+                .map(|(i, ((v, _), _))| (Some(i + 1), *v))
                 .filter(|(_, v)| v.is_finite() && *v > 0.0)
                 .collect();
         }
@@ -540,6 +546,7 @@ mod tests {
             p99_us: spread(&[0.0; 3]),
             cores_busy: spread(&[1.0; 3]),
             wall_seconds: spread(&[1.0; 3]),
+            cpu_us_per_op: None,
         });
         c
     }
@@ -566,6 +573,13 @@ mod tests {
         let f = cpu_drift(&s).expect("rounds drifted");
         assert_eq!(f.cell, "sequential round 1");
         assert!(f.reason.contains("+25%"), "{}", f.reason);
+        // The run's own per-round CPU per operation, where the summary has it, wins over the
+        // figure derived from cores busy and attempts: steady rounds are not a drift.
+        let mut steady = drifting_rounds();
+        if let Some(r) = steady.rounds.as_mut() {
+            r.cpu_us_per_op = Some(spread(&[33_000.0, 33_500.0, 32_800.0]));
+        }
+        assert!(cpu_drift(&cpu_scenario(vec![steady])).is_none());
         // Too short cells are not compared.
         let s = cpu_scenario(vec![
             cpu_cell(Model::Sequential, 100, 2.0, 2.0),

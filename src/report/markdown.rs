@@ -81,7 +81,10 @@ pub fn render(s: &Summary) -> String {
                 c.operations,
                 c.errors.values().fold(0u64, |a, n| a.saturating_add(*n)),
                 numbers::error_rate(c).inline(),
-                numbers::throughput(c).inline(),
+                numbers::throughput(c).inline()
+                    + &c.requests_per_s.map_or_else(String::new, |r| {
+                        format!(" ({} requests/s)", units::number(r))
+                    }),
                 numbers::attempts(c).inline(),
                 numbers::p50(c).inline(),
                 numbers::p99(c).inline(),

@@ -43,6 +43,7 @@ pub fn sample() -> Summary {
         wall_seconds: 0.5 / speedup,
         throughput_per_s: 8.0 * speedup,
         attempts_per_s: 8.0 * speedup,
+        requests_per_s: None,
         latency_us: LatencySummary {
             count: 4,
             min: 900,
@@ -75,6 +76,7 @@ pub fn sample() -> Summary {
             observed_text: "52.0ms".into(),
         }],
         timeline: vec![TimelinePoint {
+            requests: None,
             seconds: 1.0,
             second: 0,
             operations: 4,
@@ -278,6 +280,7 @@ fn rounds(throughput: f64, speedup: f64, error_rate: f64) -> RoundsSummary {
         p99_us: spread([48_000.0, 52_000.0, 52_000.0]),
         cores_busy: held(0.02),
         wall_seconds: held(0.5 / speedup / 3.0),
+        cpu_us_per_op: None,
     }
 }
 
@@ -421,6 +424,7 @@ pub fn rounds_of(values: &[f64]) -> RoundsSummary {
         p99_us: spread.clone(),
         cores_busy: spread.clone(),
         wall_seconds: spread,
+        cpu_us_per_op: None,
     }
 }
 

@@ -21,6 +21,7 @@ mod schedule;
 mod shape;
 pub mod share;
 mod sink;
+mod slices;
 mod user;
 
 use std::path::PathBuf;
@@ -94,6 +95,8 @@ pub trait Observer {
         progress: Arc<AtomicU64>,
     );
     fn cell_finished(&self, index: usize, total: usize, label: &str, progress: &Progress);
+    /// A slice of a cell is over (`label` names it); the cell's own end comes after its last.
+    fn slice_finished(&self, _label: &str) {}
     fn note(&self, message: &str);
 }
 
@@ -163,114 +166,76 @@ pub fn execute_followed(
         .collect();
     let rounds = plan.rounds.get();
     let total = cells.len() * rounds;
-    let target_pid = server.as_ref().and_then(BuiltinServer::pid);
-    let mut results = Vec::with_capacity(total);
-    let label = |cell: &Cell, round: usize| {
-        let mut label = format!(
-            "{} · {}",
-            plan.scenarios[cell.scenario].name,
-            cell.model.label(cell.concurrency.get(), cell.workers.get())
-        );
-        if rounds > 1 {
-            label.push_str(&format!(" · round {}/{rounds}", round + 1));
-        }
-        label
+    let ctx = Context {
+        plan,
+        observer,
+        live,
+        shard,
+        started_at,
+        target_pid: server.as_ref().and_then(BuiltinServer::pid),
+        workloads: &workloads,
+        seeds: &seeds,
+        total,
+        rounds,
     };
-    // Rounds outside, cells inside: A B C … A B C …
-    let order: Vec<(usize, &Cell)> = (0..rounds)
-        .flat_map(|r| cells.iter().map(move |c| (r, c)))
-        .collect();
-    for (index, &(round, cell)) in order.iter().enumerate() {
-        if stopping() {
-            // Say what the report will lack: every cell that never started.
-            let never: Vec<String> = order[index..].iter().map(|(r, c)| label(c, *r)).collect();
+    let mut results = Vec::with_capacity(total);
+    // Rounds outside, cells inside: A B C … A B C …; the cells of a CPU-bound scenario take turns
+    // in slices within each round (`slices.rs`).
+    for round in 0..rounds {
+        let mut index = round * cells.len();
+        for group in cells.chunk_by(|a, b| a.scenario == b.scenario) {
+            if stopping() {
+                break;
+            }
+            let scenario = &plan.scenarios[group[0].scenario];
+            let concurrency: Vec<usize> = group.iter().map(|c| c.concurrency.get()).collect();
+            let slices = slices::count(
+                matches!(scenario.workload, Workload::Cpu(_)),
+                group.len(),
+                &scenario.load,
+                plan.cell_operations(&group[0]),
+                &concurrency,
+            );
+            if slices > 1 {
+                results.extend(ctx.run_sliced(group, round, index, slices)?);
+            } else {
+                for (k, cell) in group.iter().enumerate() {
+                    if stopping() {
+                        break;
+                    }
+                    let Some(work) = ctx.work(cell, round, None) else {
+                        continue;
+                    };
+                    let label = ctx.label(cell, round, None);
+                    let expected = plan.cell_operations(cell);
+                    let result = ctx.run_once(cell, round, (index + k, &label), &work, expected)?;
+                    observer.cell_finished(index + k, total, &label, &Progress::of(&result));
+                    results.push(result);
+                }
+            }
+            index += group.len();
+        }
+    }
+    if stopping() {
+        // Say what the report will lack: every cell that never started (a shard's cell without
+        // users is not a cell of this process).
+        let never: Vec<String> = (0..rounds)
+            .flat_map(|r| cells.iter().map(move |c| (r, c)))
+            .filter(|(r, c)| {
+                !results
+                    .iter()
+                    .any(|x: &CellResult| x.round == *r && x.cell == **c)
+            })
+            .filter(|(_, c)| ctx.has_users(c))
+            .map(|(r, c)| ctx.label(c, r, None))
+            .collect();
+        if !never.is_empty() {
             observer.note(&format!(
                 "warning: interrupted before {} started: {}",
                 crate::units::count(never.len(), "cell"),
                 never.join(", ")
             ));
-            break;
         }
-        let scenario = &plan.scenarios[cell.scenario];
-        let label = label(cell, round);
-        let whole = Share::whole(
-            cell.concurrency.get(),
-            plan.cell_operations(cell).unwrap_or(0),
-            scenario.warmup,
-            match &scenario.load {
-                Load::Open { max_in_flight, .. } => max_in_flight.get(),
-                _ => usize::MAX,
-            },
-        );
-        // A shard runs its share of the users and of the work; results name the whole cell.
-        let share = shard.map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
-        if share.user_count() == 0 {
-            if let (Some(sh), 0) = (shard, round) {
-                observer.note(&format!(
-                    "{label}: no users in shard {}/{}",
-                    sh.index + 1,
-                    sh.count
-                ));
-            }
-            continue;
-        }
-        // Every cell's scenario was resolved above.
-        let Some(workload) = workloads[cell.scenario].clone() else {
-            continue;
-        };
-        let work = CellWork {
-            workload,
-            load: scenario.load.clone(),
-            share,
-            warmup_time: scenario.warmup_time,
-            timeout: scenario.timeout,
-            seed: seeds[cell.scenario],
-            live: false,
-        };
-        let progress = Arc::new(AtomicU64::new(0));
-        let offset = started_at.elapsed().unwrap_or_default();
-        observer.cell_started(
-            index,
-            total,
-            &label,
-            plan.cell_operations(cell),
-            progress.clone(),
-        );
-        let taps = live.map(|l| {
-            let taps = Arc::new(live::Taps::default());
-            l.cell_started(cell, round, Arc::clone(&taps));
-            taps
-        });
-        let armed = live::Armed::new(taps);
-        let before = machine::sample(target_pid);
-        // The one place that matches on a model: which host runs the cell.
-        let measured = match cell.model {
-            Model::Sequential => host::sequential::run(&work, progress),
-            Model::Threads => host::threads::run(&work, progress),
-            Model::Async => host::asynchronous::run(&work, cell.workers.get(), progress),
-            Model::Processes => host::processes::run(&work, cell.workers.get(), progress),
-        };
-        drop(armed);
-        if let Some(l) = live {
-            l.cell_finished(cell, round);
-        }
-        let mut measured = measured?;
-        let machine = before.until(&machine::sample(target_pid));
-        if stopping() {
-            measured
-                .notes
-                .push("interrupted: the cell was stopped before its end".into());
-            measured.complete = false;
-        }
-        let result = CellResult {
-            cell: cell.clone(),
-            measured,
-            offset,
-            round,
-            machine,
-        };
-        observer.cell_finished(index, total, &label, &Progress::of(&result));
-        results.push(result);
     }
     if let Some(s) = server {
         s.stop();
@@ -284,6 +249,211 @@ pub fn execute_followed(
         cores,
         seeds,
     })
+}
+
+/// What every cell of a run needs to know about the run.
+struct Context<'a> {
+    plan: &'a Plan,
+    observer: &'a dyn Observer,
+    live: Option<&'a dyn live::Follower>,
+    shard: Option<Shard>,
+    started_at: SystemTime,
+    target_pid: Option<u32>,
+    /// Each scenario's resolved workload (`None`: not run, `--only`).
+    workloads: &'a [Option<Resolved>],
+    seeds: &'a [u64],
+    total: usize,
+    rounds: usize,
+}
+
+impl Context<'_> {
+    /// The cell's label for the console: `scenario · model · round r/R · slice k/K`.
+    fn label(&self, cell: &Cell, round: usize, slice: Option<(u64, u64)>) -> String {
+        let scenario = &self.plan.scenarios[cell.scenario];
+        let mut label = format!(
+            "{} · {}",
+            scenario.name,
+            cell.model.label(cell.concurrency.get(), cell.workers.get())
+        );
+        if self.rounds > 1 {
+            label.push_str(&format!(" · round {}/{}", round + 1, self.rounds));
+        }
+        if let Some((k, n)) = slice {
+            label.push_str(&format!(" · slice {}/{n}", k + 1));
+        }
+        label
+    }
+
+    /// Whether this process runs any of `cell` (a shard may have none of its users).
+    fn has_users(&self, cell: &Cell) -> bool {
+        let whole = self.whole(cell);
+        self.shard
+            .map_or(whole.clone(), |sh| whole.split(sh.index, sh.count))
+            .user_count()
+            > 0
+    }
+
+    /// The whole cell's users and operations, before any shard takes its part.
+    fn whole(&self, cell: &Cell) -> Share {
+        let scenario = &self.plan.scenarios[cell.scenario];
+        Share::whole(
+            cell.concurrency.get(),
+            self.plan.cell_operations(cell).unwrap_or(0),
+            scenario.warmup,
+            match &scenario.load {
+                Load::Open { max_in_flight, .. } => max_in_flight.get(),
+                _ => usize::MAX,
+            },
+        )
+    }
+
+    /// What this process runs of `cell` (of its slice `k` of `n`, when sliced): `None` when its
+    /// shard has no users in it, or its scenario is not run.
+    fn work(&self, cell: &Cell, round: usize, slice: Option<(u64, u64)>) -> Option<CellWork> {
+        let scenario = &self.plan.scenarios[cell.scenario];
+        let ops = self.plan.cell_operations(cell).unwrap_or(0);
+        let mut whole = self.whole(cell);
+        let (mut load, mut warmup_time) = (scenario.load.clone(), scenario.warmup_time);
+        if let Some((k, n)) = slice {
+            let (first, count) = slices::ops(ops, cell.concurrency.get() as u64, k, n);
+            whole.first_op = first;
+            whole.ops = count;
+            load = slices::load(&scenario.load, count, n);
+            // The warm-up, once per cell and round: before its first slice.
+            if k > 0 {
+                whole.warmup_ops = 0;
+                warmup_time = std::time::Duration::ZERO;
+            }
+        }
+        // A shard runs its share of the users and of the work; results name the whole cell.
+        let share = self
+            .shard
+            .map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
+        if share.user_count() == 0 {
+            if let (Some(sh), 0, None | Some((0, _))) = (self.shard, round, slice) {
+                self.observer.note(&format!(
+                    "{}: no users in shard {}/{}",
+                    self.label(cell, round, None),
+                    sh.index + 1,
+                    sh.count
+                ));
+            }
+            return None;
+        }
+        Some(CellWork {
+            workload: self.workloads[cell.scenario].clone()?,
+            load,
+            share,
+            warmup_time,
+            timeout: scenario.timeout,
+            seed: self.seeds[cell.scenario],
+            live: false,
+            timeline_offset: std::time::Duration::ZERO,
+        })
+    }
+
+    /// Runs `work` of `cell` once on the cell's host, the machine sampled around it; `expected`
+    /// operations for the progress display.
+    fn run_once(
+        &self,
+        cell: &Cell,
+        round: usize,
+        (index, label): (usize, &str),
+        work: &CellWork,
+        expected: Option<u64>,
+    ) -> Result<CellResult, RunError> {
+        let progress = Arc::new(AtomicU64::new(0));
+        let offset = self.started_at.elapsed().unwrap_or_default();
+        self.observer
+            .cell_started(index, self.total, label, expected, progress.clone());
+        let taps = self.live.map(|l| {
+            let taps = Arc::new(live::Taps::default());
+            l.cell_started(cell, round, Arc::clone(&taps));
+            taps
+        });
+        let armed = live::Armed::new(taps);
+        let before = machine::sample(self.target_pid);
+        // The one place that matches on a model: which host runs the cell.
+        let measured = match cell.model {
+            Model::Sequential => host::sequential::run(work, progress),
+            Model::Threads => host::threads::run(work, progress),
+            Model::Async => host::asynchronous::run(work, cell.workers.get(), progress),
+            Model::Processes => host::processes::run(work, cell.workers.get(), progress),
+        };
+        drop(armed);
+        if let Some(l) = self.live {
+            l.cell_finished(cell, round);
+        }
+        let mut measured = measured?;
+        let machine = before.until(&machine::sample(self.target_pid));
+        if stopping() {
+            measured
+                .notes
+                .push("interrupted: the cell was stopped before its end".into());
+            measured.complete = false;
+        }
+        Ok(CellResult {
+            cell: cell.clone(),
+            measured,
+            offset,
+            round,
+            machine,
+        })
+    }
+
+    /// One round of a CPU-bound scenario's cells (`group`, the first at `index`), each cut into
+    /// `slices` slices that take turns (`slices.rs`); each cell's round is the sum of its slices.
+    fn run_sliced(
+        &self,
+        group: &[Cell],
+        round: usize,
+        index: usize,
+        slices: u64,
+    ) -> Result<Vec<CellResult>, RunError> {
+        let mut done: Vec<Option<CellResult>> = vec![None; group.len()];
+        let mut ran = vec![0u64; group.len()];
+        'slices: for k in 0..slices {
+            for i in slices::order(k, group.len()) {
+                if stopping() {
+                    break 'slices;
+                }
+                let cell = &group[i];
+                let Some(mut work) = self.work(cell, round, Some((k, slices))) else {
+                    continue;
+                };
+                work.timeline_offset = done[i]
+                    .as_ref()
+                    .map_or_else(Default::default, |r| r.measured.wall);
+                let label = self.label(cell, round, Some((k, slices)));
+                let expected = self.plan.cell_operations(cell).map(|_| work.share.ops);
+                let slice = self.run_once(cell, round, (index + i, &label), &work, expected)?;
+                self.observer.slice_finished(&label);
+                ran[i] += 1;
+                match &mut done[i] {
+                    Some(so_far) => slices::absorb(so_far, slice),
+                    none => *none = Some(slice),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(group.len());
+        for (i, r) in done.into_iter().enumerate() {
+            let Some(mut r) = r else {
+                continue;
+            };
+            if ran[i] < slices && r.measured.complete {
+                r.measured.notes.push(format!(
+                    "interrupted: {} of its {slices} slices ran",
+                    ran[i]
+                ));
+                r.measured.complete = false;
+            }
+            let label = self.label(&group[i], round, None);
+            self.observer
+                .cell_finished(index + i, self.total, &label, &Progress::of(&r));
+            out.push(r);
+        }
+        Ok(out)
+    }
 }
 
 /// Arrivals an open load schedules in its measured phase (`None` for other loads).

@@ -123,6 +123,11 @@ pub struct CellWork {
     /// followed live (`run/live.rs`).
     #[serde(default)]
     pub live: bool,
+    /// Where this run's measured start falls on the cell's timeline: zero, but for a slice of a
+    /// CPU-bound cell (`run/slices.rs`), the measured time of the cell's slices before it, so
+    /// that its seconds follow theirs instead of piling onto the first.
+    #[serde(default)]
+    pub timeline_offset: Duration,
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct Shared {
     /// A user of the measured phase found the data file's unique rows used up: the cell did
     /// less than its load asked. Set once per user that stops for it, never per operation.
     pub ran_out: AtomicBool,
+    /// Added to every operation's place on the timeline ([`CellWork::timeline_offset`]).
+    pub timeline_offset: std::time::Duration,
 }
 
 /// Where users meet before the measured phase: all of them (and a coordinator, in a worker
@@ -111,6 +113,7 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
     let window = Window {
         start: measured_start,
         end: shared.shape.measured_end(),
+        offset: shared.timeline_offset,
     };
     while let Some(op) = shared.shape.next(user).await {
         let sent = Instant::now();
@@ -144,6 +147,8 @@ pub async fn user(shared: &Shared, user: usize, mut unit: Unit) {
 struct Window {
     start: Instant,
     end: Option<Instant>,
+    /// Where `start` falls on the cell's timeline (a slice's: the slices before it).
+    offset: std::time::Duration,
 }
 
 impl Window {
@@ -156,7 +161,7 @@ impl Window {
             Some(end) => began.min(end.checked_sub(NUDGE).unwrap_or(end)),
             None => began,
         };
-        began.saturating_duration_since(self.start)
+        began.saturating_duration_since(self.start) + self.offset
     }
 }
 
@@ -264,6 +269,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             seed: 0,
             live: false,
+            timeline_offset: Duration::ZERO,
         };
         let prepared = Prepared::new(&work.workload, work.timeout, (0, 1), None).expect("prepared");
         (
@@ -275,6 +281,7 @@ mod tests {
                 seed: 0,
                 per_request: false,
                 ran_out: AtomicBool::new(false),
+                timeline_offset: Duration::ZERO,
             },
             prepared,
         )
@@ -323,6 +330,30 @@ mod tests {
             }
         })
         .await;
+    }
+
+    #[test]
+    fn a_slices_operations_follow_the_slices_before_it_on_the_timeline() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        // (offset: the measured time of the slices before, an operation's start, its second)
+        let cases = [
+            (ms(0), ms(300), 0),
+            (ms(900), ms(300), 1),
+            (ms(2_500), ms(600), 3),
+        ];
+        for (offset, began, second) in cases {
+            let w = Window {
+                start,
+                end: None,
+                offset,
+            };
+            assert_eq!(
+                w.at(start + began).as_secs(),
+                second,
+                "{offset:?} + {began:?}"
+            );
+        }
     }
 
     #[test]

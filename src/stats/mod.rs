@@ -18,6 +18,7 @@ pub mod rusage;
 pub mod saved;
 mod summary;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -134,7 +135,16 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             let mut summaries: Vec<CellSummary> = cells
                 .iter()
                 .zip(&figures)
-                .map(|(c, f)| cell_summary(c, f, sequential, planned, request_names(&s.workload)))
+                .map(|(c, f)| {
+                    cell_summary(
+                        c,
+                        f,
+                        sequential,
+                        planned,
+                        request_names(&s.workload),
+                        is_flow(&s.workload),
+                    )
+                })
                 .collect();
             let kind = match s.workload {
                 Workload::Http(_) => Bound::Io,
@@ -251,6 +261,12 @@ fn request_names(w: &Workload) -> &[String] {
     }
 }
 
+/// Whether an operation of the workload is an iteration of a flow (several requests), not one
+/// request.
+fn is_flow(w: &Workload) -> bool {
+    matches!(w, Workload::Http(h) if matches!(h.mix, crate::plan::requests::Mix::Flow(_)))
+}
+
 /// Statistics per request name. With one name and no flow, the cell's statistics are the
 /// request's (recorded once, not twice).
 fn requests_summary(r: &Recorder, names: &[String]) -> Vec<RequestSummary> {
@@ -285,6 +301,7 @@ fn cell_summary(
     sequential: Option<&[Figures]>,
     planned: Option<Duration>,
     names: &[String],
+    flow: bool,
 ) -> CellSummary {
     let first = rounds[0];
     let m = rounds::pool(rounds);
@@ -319,6 +336,7 @@ fn cell_summary(
         wall_seconds: wall,
         throughput_per_s: median(|f| f.throughput),
         attempts_per_s: median(|f| f.attempts),
+        requests_per_s: flow.then(|| median(|f| f.requests)),
         latency_us: latency_summary(&r.latency),
         latency_out_of_range: r.out_of_range,
         cpu_seconds: cpu,
@@ -329,7 +347,7 @@ fn cell_summary(
         notes: m.notes.clone(),
         start_offset_seconds: first.offset.as_secs_f64(),
         thresholds: Vec::new(),
-        timeline: r.timeline.points(&ends),
+        timeline: timeline(r, &ends, flow),
         histogram: histogram_to_base64(&r.latency),
         connections: r.connections.as_ref().map(|c| c.summary()),
         error_messages: r.messages_by_name(),
@@ -364,6 +382,23 @@ pub fn category_rank(name: &str) -> usize {
         .iter()
         .position(|k| k.as_str() == name)
         .unwrap_or(usize::MAX)
+}
+
+/// The cell's per-second points; a flow's with the requests its iterations sent beside them.
+fn timeline(r: &Recorder, ends: &[Duration], flow: bool) -> Vec<TimelinePoint> {
+    let mut points = r.timeline.points(ends);
+    if flow {
+        let mut requests = BTreeMap::<u32, u64>::new();
+        for per_name in &r.requests {
+            for (s, n) in per_name.timeline.operations_by_second() {
+                *requests.entry(s).or_default() += n;
+            }
+        }
+        for p in &mut points {
+            p.requests = Some(requests.get(&p.second).copied().unwrap_or(0));
+        }
+    }
+    points
 }
 
 pub fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
@@ -431,6 +466,40 @@ pub fn ci_info(var: impl Fn(&str) -> Option<String>) -> Option<CiInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flows_timeline_counts_its_requests_beside_its_iterations() {
+        let ok = crate::workload::Outcome::default();
+        let ms = Duration::from_millis;
+        let mut r = Recorder::default();
+        // Two iterations in second 0, one in second 1; three steps each, one a second late.
+        for at in [ms(100), ms(600), ms(1_200)] {
+            r.record(at, ms(10), &ok);
+        }
+        r.requests = vec![
+            Recorder::default(),
+            Recorder::default(),
+            Recorder::default(),
+        ];
+        for at in [ms(100), ms(600), ms(1_200)] {
+            for step in &mut r.requests {
+                step.record(at, ms(3), &ok);
+            }
+        }
+        let ends = [ms(1_500)];
+        let flow = timeline(&r, &ends, true);
+        let got: Vec<(u32, u64, Option<u64>)> = flow
+            .iter()
+            .map(|p| (p.second, p.operations, p.requests))
+            .collect();
+        assert_eq!(got, vec![(0, 2, Some(6)), (1, 1, Some(3))]);
+        // Not a flow: an operation is one request, and no point says otherwise.
+        assert!(
+            timeline(&r, &ends, false)
+                .iter()
+                .all(|p| p.requests.is_none())
+        );
+    }
 
     #[test]
     fn ci_metadata_from_github() {

@@ -375,6 +375,10 @@ pub struct TimelinePoint {
     /// second scaled up to a whole one.
     #[serde(default = "one_second")]
     pub seconds: f64,
+    /// Flows only: the HTTP requests the iterations that started in this second sent (an
+    /// iteration is one operation; its steps are requests). Absent for other workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 fn one_second() -> f64 {
@@ -485,6 +489,16 @@ impl Timeline {
         }
     }
 
+    /// Operations by the second they are filed under (what [`Timeline::points`] counts).
+    pub fn operations_by_second(&self) -> BTreeMap<u32, u64> {
+        let mut me = self.clone();
+        me.close_all();
+        me.closed
+            .iter()
+            .map(|(s, sec)| (*s, sec.operations))
+            .collect()
+    }
+
     /// The per-second points, oldest first. `ends` are the lengths of the measured phases these
     /// seconds come from (one per round merged in): second `k` covers `min(1, end − k)` of each.
     pub fn points(&self, ends: &[Duration]) -> Vec<TimelinePoint> {
@@ -506,6 +520,7 @@ impl Timeline {
                     in_flight: sec.operations as f64 * h.mean() / 1e6 / seconds,
                     histogram: histogram_to_base64(&h),
                     seconds,
+                    requests: None,
                 }
             })
             .collect()

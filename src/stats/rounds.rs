@@ -84,6 +84,10 @@ pub struct Figures {
     pub p99_us: f64,
     pub cores_busy: f64,
     pub wall: f64,
+    /// The runner's CPU per operation, microseconds; `None` without operations.
+    pub cpu_us_per_op: Option<f64>,
+    /// HTTP requests per second, those of every request name together (a flow's steps).
+    pub requests: f64,
 }
 
 impl Figures {
@@ -111,6 +115,9 @@ impl Figures {
                 0.0
             },
             wall,
+            cpu_us_per_op: (rec.operations > 0)
+                .then(|| m.cpu.as_secs_f64() * 1e6 / rec.operations as f64),
+            requests: per_s(rec.requests.iter().map(|r| r.operations).sum()),
         }
     }
 }
@@ -171,6 +178,10 @@ pub fn summary(rounds: &[Figures], speedups: &[f64]) -> RoundsSummary {
         p99_us: over(|f| f.p99_us),
         cores_busy: over(|f| f.cores_busy),
         wall_seconds: over(|f| f.wall),
+        cpu_us_per_op: {
+            let v: Vec<f64> = rounds.iter().filter_map(|f| f.cpu_us_per_op).collect();
+            (!v.is_empty()).then(|| spread(&v))
+        },
     }
 }
 
@@ -222,6 +233,8 @@ mod tests {
             p99_us: 0.0,
             cores_busy: 0.0,
             wall: 1.0,
+            cpu_us_per_op: None,
+            requests: 0.0,
         }
     }
 

@@ -232,6 +232,11 @@ pub struct CellSummary {
     /// with rounds, the median of the rounds'.
     #[serde(default)]
     pub attempts_per_s: f64,
+    /// Flows only: HTTP requests per second, every step's together, beside `throughput_per_s`
+    /// (successful iterations per second); with rounds, the median of the rounds'. Absent for
+    /// other workloads, where an operation is one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
     pub latency_us: LatencySummary,
     /// Latencies above one hour: counted here, not in the histogram.
     #[serde(default)]
@@ -339,6 +344,7 @@ impl CellSummary {
             wall_seconds: 0.0,
             throughput_per_s: 0.0,
             attempts_per_s: 0.0,
+            requests_per_s: None,
             latency_us: LatencySummary::default(),
             latency_out_of_range: 0,
             cpu_seconds: 0.0,
@@ -385,6 +391,11 @@ pub struct RoundsSummary {
     pub p99_us: Spread,
     pub cores_busy: Spread,
     pub wall_seconds: Spread,
+    /// The runner's CPU time per operation, microseconds, round by round (its user + system time
+    /// over the measured phase ÷ the round's operations): a CPU kernel's cost per operation,
+    /// which should not drift between rounds or cells. Null when no round had operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_op: Option<Spread>,
 }
 
 /// One figure over rounds: the median (of two middle values, their mean), the range, and the

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::util::{self, every_cell, u};
+use super::util::{self, every_cell, f, u};
 
 /// The API: `POST /login {user, password}` → `{"token": …}` for a user of `users.csv` with its
 /// password, 401 otherwise; `GET /items/<id>` (Bearer token) → `{"id": …}`; every request
@@ -245,6 +245,27 @@ scenarios:
         // histogram's 3 significant digits put 100 ms in a bucket starting at 99.97 ms).
         assert!(u(&c["think_us"]["min"]) >= 99_900, "{}", c["think_us"]);
         assert!(u(&c["latency_us"]["p50"]) < 100_000, "{}", c["latency_us"]);
+        // Requests per second beside iterations per second: every iteration sent its steps,
+        // and the timeline counts them second by second.
+        let steps: u64 = c["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| u(&r["operations"]))
+            .sum();
+        assert_eq!(steps % ROWS as u64, 0, "{c}");
+        let (rps, ips) = (f(&c["requests_per_s"]), f(&c["throughput_per_s"]));
+        let per_iteration = steps as f64 / ROWS as f64;
+        assert!(
+            (rps - per_iteration * ips).abs() < 1e-6 * rps,
+            "{rps} vs {ips}: {c}"
+        );
+        let timeline = c["timeline"].as_array().expect("timeline");
+        assert_eq!(
+            timeline.iter().map(|p| u(&p["requests"])).sum::<u64>(),
+            steps,
+            "{c}"
+        );
     }
     // Sequential: twelve iterations of at least 100 ms each, one after the other.
     assert!(

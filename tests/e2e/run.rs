@@ -200,6 +200,69 @@ scenarios:
 }
 
 #[test]
+fn cpu_bound_cells_take_turns_in_slices_and_add_up_per_round() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "slices.yaml",
+        r#"version: 1
+name: turns
+rounds: 2
+scenarios:
+  - name: sum
+    cpu: { kernel: sum_squares, n: 1000000 }
+    repeat: 8
+    models: [sequential, threads]
+    concurrency: 2
+"#,
+    );
+    let out = dir.path().join("out");
+    let r = util::run_plan(dir.path(), &plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    // One console line per cell and round, never one per slice.
+    for line in [
+        "[1/4] sum · sequential · round 1/2:",
+        "[4/4] sum · threads c=2 · round 2/2:",
+    ] {
+        assert_eq!(r.stderr.matches(line).count(), 1, "{line}: {}", r.stderr);
+    }
+    assert!(!r.stderr.contains("slice"), "{}", r.stderr);
+    let s = summary(&out, "turns");
+    let cells = s["scenarios"][0]["cells"].as_array().expect("cells");
+    for c in cells {
+        // Every round did its 8 computations, over its slices.
+        assert_eq!(u(&c["operations"]), 16, "{c}");
+        assert_eq!(histogram_total(c), 16, "{c}");
+        let timeline: u64 = c["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|p| u(&p["operations"]))
+            .sum();
+        assert_eq!(timeline, 16, "the timeline adds up: {c}");
+        let per_op = c["rounds"]["cpu_us_per_op"]["values"]
+            .as_array()
+            .expect("CPU per operation, round by round");
+        assert_eq!(per_op.len(), 2, "{c}");
+        assert!(
+            per_op.iter().all(|v| v.as_f64().is_some_and(|v| v > 0.0)),
+            "{c}"
+        );
+    }
+    // The threads cell's first slice ran right after sequential's first slice (a quarter of
+    // its round), not after the whole of sequential's round.
+    let offset = |c: &serde_json::Value| c["start_offset_seconds"].as_f64().expect("offset");
+    let first_round = cells[0]["rounds"]["wall_seconds"]["values"][0]
+        .as_f64()
+        .expect("wall");
+    assert!(
+        offset(&cells[1]) - offset(&cells[0]) < first_round,
+        "threads began {:.3} s after sequential, whose first round measured {first_round:.3} s",
+        offset(&cells[1]) - offset(&cells[0])
+    );
+}
+
+#[test]
 fn connection_refused_is_counted_as_connect_errors() {
     let port = util::closed_port();
     let dir = tempfile::tempdir().expect("tempdir");

@@ -18,7 +18,8 @@ use hdrhistogram::Histogram;
 use super::chart::scale::decade_of;
 use super::chart::within;
 use super::chart::{
-    Axis, Bar, Frame, HBarChart, Plot, Point, RefMark, Series, Style, hbar_chart, line_chart,
+    Axis, Bar, Frame, HBarChart, Marker, Plot, Point, RefMark, Series, Style, hbar_chart,
+    line_chart,
 };
 use super::insight::fastest_index;
 use super::insight::numbers;
@@ -444,8 +445,10 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
     ]
 }
 
-/// Throughput and p99 per second of every cell, from the timeline collected during the run.
-pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
+/// The timeline charts' series, in data coordinates: per cell, successes per second (a flow's:
+/// successful iterations), then a flow's requests per second, then errors per second when the
+/// cell had any; and its p99 per second.
+fn timeline_series(s: &ScenarioSummary) -> [Vec<Series>; 2] {
     // A point's rate is its operations over the time it really covered (`seconds`: less than 1
     // for the last, partial second, the sum over the rounds that reached it with rounds), never
     // a partial second scaled up to a whole one. An edited file's odd length counts as 1.
@@ -456,36 +459,43 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             1.0
         }
     };
-    let longest = s
-        .cells
-        .iter()
-        .map(|c| c.wall_seconds)
-        .filter(|w| w.is_finite())
-        .fold(0.0, f64::max);
     let mut tput = Vec::new();
     let mut p99 = Vec::new();
     for c in &s.cells {
         let name = label(c);
         let style = cell_style(c, &s.cells);
         let mut tp = Vec::new();
+        let mut ep = Vec::new();
+        let mut rp = Vec::new();
         let mut lp = Vec::new();
         // Where in its second a point sits: the middle of what one round covered of it.
         let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
         for t in &c.timeline {
             let seconds = covered(t.seconds);
             let x = f64::from(t.second) + within(seconds / rounds, 1e-3, 1.0) / 2.0;
-            let rate = t.operations as f64 / seconds;
-            let errors = if t.errors > 0 {
-                format!(", {} errors", t.errors)
-            } else {
-                String::new()
-            };
+            // Throughput counts successes, as the tables do: an error is no work done.
+            let successes = t.operations.saturating_sub(t.errors);
+            let rate = successes as f64 / seconds;
+            let error_rate = t.errors as f64 / seconds;
             let second = u64::from(t.second) + 1;
-            let tip = format!(
-                "{name} · second {second}: {} operations ({}/s){errors}",
+            let (what, many) = if t.requests.is_some() {
+                ("iterations", "successful iterations")
+            } else {
+                ("operations", "successes")
+            };
+            let mut tip = format!(
+                "{name} · second {second}: {successes} {many} ({}/s), {} errors ({}/s) of {} {what}",
+                units::number(rate),
+                t.errors,
+                units::number(error_rate),
                 t.operations,
-                units::number(rate)
             );
+            if let Some(r) = t.requests {
+                let per_s = r as f64 / seconds;
+                tip.push_str(&format!(", {r} requests ({}/s)", units::number(per_s)));
+                rp.push(Point::new(x, per_s, tip.clone()));
+            }
+            ep.push(Point::new(x, error_rate, tip.clone()));
             tp.push(Point::new(x, rate, tip));
             let tip = format!(
                 "{name} · second {second}: p50 {}, p99 {}, max {}",
@@ -495,15 +505,73 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             );
             lp.push(Point::new(x, t.p99_us as f64, tip));
         }
-        for (points, out) in [(tp, &mut tput), (lp, &mut p99)] {
-            out.push(Series {
-                label: name.clone(),
+        // Errors per second beside the successes, only for a cell that had errors; a flow's
+        // requests per second beside its iterations.
+        let errors = ep.iter().any(|p| p.y > 0.0).then(|| {
+            (
+                format!("{name} errors/s"),
+                Style {
+                    dash: ERRORS_DASH,
+                    marker: Marker::Cross,
+                    ..style
+                },
+                ep,
+            )
+        });
+        let requests = (!rp.is_empty()).then(|| {
+            (
+                format!("{name} requests/s"),
+                Style {
+                    dash: REQUESTS_DASH,
+                    marker: Marker::Ring,
+                    ..style
+                },
+                rp,
+            )
+        });
+        let main = if requests.is_some() {
+            format!("{name} iterations/s")
+        } else {
+            name.clone()
+        };
+        for (label, style, points) in [Some((main, style, tp))]
+            .into_iter()
+            .chain([requests, errors])
+            .flatten()
+        {
+            tput.push(Series {
+                label,
                 style,
                 line: points.iter().map(|p| (p.x, p.y)).collect(),
                 points,
             });
         }
+        p99.push(Series {
+            label: name.clone(),
+            style,
+            line: lp.iter().map(|p| (p.x, p.y)).collect(),
+            points: lp,
+        });
     }
+    [tput, p99]
+}
+
+/// A cell's errors per second, drawn beside its successes on the throughput timeline.
+const ERRORS_DASH: &str = "1 3";
+/// A flow's requests per second, drawn beside its iterations.
+const REQUESTS_DASH: &str = "16 3 1 3";
+
+/// Throughput (successes) and p99 per second of every cell, from the timeline collected during
+/// the run; errors per second beside the successes, and a flow's requests per second beside its
+/// iterations.
+pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
+    let longest = s
+        .cells
+        .iter()
+        .map(|c| c.wall_seconds)
+        .filter(|w| w.is_finite())
+        .fold(0.0, f64::max);
+    let [tput, p99] = timeline_series(s);
     let x = Axis::number("seconds since the cell's measured start", longest.max(1.0));
     let tmax = top_of(&tput, std::iter::empty());
     let lmax = top_of(&p99, std::iter::empty());
@@ -531,10 +599,12 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             "chart-timeline-throughput",
             "Throughput over time, per cell",
             format!(
-                "Operations per second over time for each cell of scenario {}",
+                "Successful operations per second over time for each cell of scenario {}, with \
+                 errors per second (dotted, crosses) for cells that had errors and, for a flow, requests \
+                 per second (dash-dot, rings) beside its iterations",
                 s.name
             ),
-            Axis::number("operations per second", tmax),
+            Axis::number("per second", tmax),
             tput,
         ),
         timeline(
@@ -663,8 +733,76 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn throughput_over_time_counts_successes_with_errors_and_requests_beside() {
+        let point = |operations: u64, errors: u64, requests: Option<u64>| TimelinePoint {
+            requests,
+            seconds: 1.0,
+            second: 0,
+            operations,
+            errors,
+            bytes: 0,
+            p50_us: 1_000,
+            p99_us: 2_000,
+            max_us: 3_000,
+            in_flight: 0.0,
+            histogram: String::new(),
+        };
+        let ys = |s: &Series| s.line.iter().map(|p| p.1).collect::<Vec<_>>();
+        // (why, timeline, series drawn: label suffix and rates per second)
+        type Case<'a> = (&'a str, Vec<TimelinePoint>, &'a [(&'a str, &'a [f64])]);
+        let cases: &[Case] = &[
+            (
+                "a refused port: nothing succeeded, 20,000 errors a second",
+                vec![point(20_000, 20_000, None), point(19_000, 19_000, None)],
+                &[("", &[0.0, 0.0]), (" errors/s", &[20_000.0, 19_000.0])],
+            ),
+            (
+                "a clean cell draws no error line",
+                vec![point(100, 0, None)],
+                &[("", &[100.0])],
+            ),
+            (
+                "some errors: successes and errors apart",
+                vec![point(100, 10, None), point(100, 0, None)],
+                &[("", &[90.0, 100.0]), (" errors/s", &[10.0, 0.0])],
+            ),
+            (
+                "a flow of three requests: iterations and requests per second",
+                vec![point(10, 0, Some(30)), point(12, 2, Some(34))],
+                &[
+                    (" iterations/s", &[10.0, 10.0]),
+                    (" requests/s", &[30.0, 34.0]),
+                    (" errors/s", &[0.0, 2.0]),
+                ],
+            ),
+        ];
+        for (why, timeline, want) in cases {
+            let mut c = cell(Model::Threads, 4, &[1_000]);
+            c.timeline = timeline
+                .iter()
+                .enumerate()
+                .map(|(i, p)| TimelinePoint {
+                    second: i as u32,
+                    ..p.clone()
+                })
+                .collect();
+            let name = label(&c);
+            let [tput, p99] = timeline_series(&scenario(vec![c]));
+            let got: Vec<(String, Vec<f64>)> =
+                tput.iter().map(|s| (s.label.clone(), ys(s))).collect();
+            let want: Vec<(String, Vec<f64>)> = want
+                .iter()
+                .map(|(suffix, y)| (format!("{name}{suffix}"), y.to_vec()))
+                .collect();
+            assert_eq!(got, want, "{why}");
+            assert_eq!(p99.len(), 1, "{why}: one p99 line per cell");
+        }
+    }
+
+    #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
+            requests: None,
             seconds,
             second,
             operations,
@@ -830,6 +968,7 @@ pub(super) mod tests {
             }),
             ("timeline at the end of time", |c| {
                 c.timeline = vec![TimelinePoint {
+                    requests: None,
                     seconds: 1.0,
                     second: u32::MAX,
                     operations: u64::MAX,

@@ -695,6 +695,7 @@ mod tests {
                         c.histogram = histogram_to_base64(&h);
                         c.timeline = (0..60)
                             .map(|second| TimelinePoint {
+                                requests: None,
                                 seconds: 1.0,
                                 second,
                                 operations: 300 + u64::from(second % 7),

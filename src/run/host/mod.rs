@@ -36,6 +36,7 @@ fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
         seed: work.seed,
         per_request: work.workload.per_request_stats(),
         ran_out: AtomicBool::new(false),
+        timeline_offset: work.timeline_offset,
     }
 }
 

@@ -238,6 +238,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             seed: 0,
             live: false,
+            timeline_offset: Duration::ZERO,
         }
     }
 

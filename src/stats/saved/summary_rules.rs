@@ -151,6 +151,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         wall_seconds,
         throughput_per_s,
         attempts_per_s,
+        requests_per_s,
         latency_us,
         latency_out_of_range,
         cpu_seconds,
@@ -179,6 +180,9 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
     at.field("wall_seconds").seconds(*wall_seconds)?;
     at.field("throughput_per_s").magnitude(*throughput_per_s)?;
     at.field("attempts_per_s").magnitude(*attempts_per_s)?;
+    if let Some(x) = requests_per_s {
+        at.field("requests_per_s").magnitude(*x)?;
+    }
     at.field("cpu_seconds").cpu_seconds(*cpu_seconds)?;
     at.field("cores_busy").magnitude(*cores_busy)?;
     at.field("peak_rss_bytes").total(*peak_rss_bytes)?;
@@ -267,6 +271,7 @@ fn rounds(at: &At, r: &RoundsSummary) -> Check {
         p99_us,
         cores_busy,
         wall_seconds,
+        cpu_us_per_op,
     } = r;
     at.field("count")
         .within(*count, 1, MAX_SUMMARY_COUNT as usize)?;
@@ -280,6 +285,7 @@ fn rounds(at: &At, r: &RoundsSummary) -> Check {
         ("p99_us", Some(p99_us)),
         ("cores_busy", Some(cores_busy)),
         ("wall_seconds", Some(wall_seconds)),
+        ("cpu_us_per_op", cpu_us_per_op.as_ref()),
     ];
     for (name, spread) in spreads {
         let Some(Spread {

@@ -30,6 +30,7 @@ mod connect;
 mod pool;
 mod request;
 mod tls;
+mod warm;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -123,6 +124,7 @@ impl HttpTarget {
         let mut requests = Vec::with_capacity(w.requests.len());
         for t in &w.requests {
             let ep = endpoint(t, w)?;
+            warm::resolver(&ep.host, ep.port);
             let index = match endpoints.iter().position(|e| e.same(&ep)) {
                 Some(i) => i,
                 None => {

@@ -96,6 +96,8 @@ pub fn config(settings: &TlsSettings, version: HttpVersion) -> Result<ClientConf
     };
     let mut config = builder.with_client_cert_resolver(Arc::new(Noting(mine)));
     config.alpn_protocols = alpn(version);
+    // Built before any cell's clock starts: so is the crypto's start-up (`warm.rs`).
+    super::warm::once(&provider);
     Ok(config)
 }
 

@@ -155,6 +155,8 @@ struct RowView {
     wall: String,
     /// Successful operations per second.
     throughput: Ranged,
+    /// Flows only: `92.4 requests/s`, beside the iterations per second in `throughput`.
+    requests_per_s: Option<String>,
     /// Operations attempted per second, errors included.
     attempts: Ranged,
     p50: Ranged,
@@ -372,6 +374,9 @@ pub(super) fn scenario_view<'a>(
                     error_rate: numbers::error_rate(c),
                     wall: format!("{:.2} s", c.wall_seconds),
                     throughput: numbers::throughput(c),
+                    requests_per_s: c
+                        .requests_per_s
+                        .map(|r| format!("{} requests/s", units::number(r))),
                     attempts: numbers::attempts(c),
                     p50: numbers::p50(c),
                     p90: numbers::p90(c),
