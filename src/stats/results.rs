@@ -60,6 +60,11 @@ pub struct Results {
     pub plan: PlanInfo,
     /// Hash of the resolved plan: shards of different plans or plan versions never merge.
     pub plan_hash: String,
+    /// Each part of the resolved plan with its digest ([`Plan::part_digests`]), so that a refused
+    /// merge names the part that differs. Absent from files written before the parts were
+    /// kept: shards of those that differ are refused without naming the part.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plan_parts: BTreeMap<String, String>,
     pub shard: Shard,
     pub run_id: String,
     pub started_at: String,
@@ -104,6 +109,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
             source: plan.source.clone(),
         },
         plan_hash: plan.hash(),
+        plan_parts: plan.part_digests(),
         shard,
         run_id: run.run_id.clone(),
         started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
@@ -133,6 +139,34 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
     }
 }
 
+/// Why two shards of different plans refuse to merge: the first part of the plan that differs,
+/// by name (never its value), when both files carry their parts.
+fn different_plans(a: (&str, &Results), b: (&str, &Results)) -> String {
+    let ((a_name, a), (b_name, b)) = (a, b);
+    let plans = if a.plan.name == b.plan.name {
+        format!("{b_name} and {a_name} are runs of plan `{}`", a.plan.name)
+    } else {
+        format!(
+            "{b_name} is a run of plan `{}`, {a_name} of plan `{}`",
+            b.plan.name, a.plan.name
+        )
+    };
+    let differs = a
+        .plan_parts
+        .keys()
+        .chain(b.plan_parts.keys())
+        .filter(|k| a.plan_parts.get(*k) != b.plan_parts.get(*k))
+        .min();
+    let why = match differs {
+        _ if a.plan_parts.is_empty() || b.plan_parts.is_empty() => {
+            "the plans differ (a file from an older loadplan does not say where)".to_string()
+        }
+        Some(part) => format!("the shards differ in {part}"),
+        None => "they were run by different versions of loadplan".to_string(),
+    };
+    format!("{plans}, but {why}: results of different plans or plan versions cannot be merged")
+}
+
 /// Merges shard results of one plan into one run. `plan` is the plan they ran (re-read from the
 /// source they carry). Missing shards are named in every cell's notes and make the cells
 /// incomplete; results of different plans are refused.
@@ -140,17 +174,10 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     let Some((first_name, first)) = files.first() else {
         return Err("no results to merge".into());
     };
-    let hash = |h: &str| h.chars().take(12).collect::<String>();
     for (name, r) in files {
         saved::check_results(name, r).map_err(|e| e.to_string())?;
         if r.plan_hash != first.plan_hash {
-            return Err(format!(
-                "{name} is a run of plan `{}` ({}), {first_name} of plan `{}` ({}): results of different plans or plan versions cannot be merged",
-                r.plan.name,
-                hash(&r.plan_hash),
-                first.plan.name,
-                hash(&first.plan_hash)
-            ));
+            return Err(different_plans((first_name, first), (name, r)));
         }
         if r.shard.count != first.shard.count {
             return Err(format!(

@@ -8,6 +8,7 @@ mod util;
 mod cli;
 mod export;
 mod faults;
+mod files;
 mod flows;
 
 mod gate;

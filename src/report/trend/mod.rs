@@ -34,6 +34,11 @@ pub enum TrendError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot read: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: crate::files::FileError,
+    },
     #[error("{}: not a loadplan summary.json: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
     #[error(
@@ -211,7 +216,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded, TrendError> {
         if !seen.insert(key) {
             continue;
         }
-        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::Read {
+        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::File {
             path: f.clone(),
             source,
         })?;

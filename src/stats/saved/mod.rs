@@ -38,8 +38,8 @@ pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
 
-/// Larger files are refused unread: a day-long run with a per-second timeline stays far below.
-pub const MAX_SAVED_BYTES: usize = 1 << 30;
+/// Larger files are refused unread ([`crate::files::MAX_SAVED_BYTES`], the reader's limit).
+pub const MAX_SAVED_BYTES: usize = crate::files::MAX_SAVED_BYTES as usize;
 /// Wall, offset and run times: ten years of 365.25 days, in seconds.
 pub const MAX_SECONDS: f64 = 315_576_000.0;
 /// CPU seconds add up over processes and shards: ten years on each of [`MAX_SHARDS`] shards.
@@ -701,6 +701,58 @@ mod tests {
     }
 
     #[test]
+    fn shards_of_different_plans_name_the_part_that_differs() {
+        let (a, b) = (results(SHARD_1), results(SHARD_2));
+        let plan = crate::plan::parse_saved(std::path::Path::new("plan.yaml"), &a.plan.source)
+            .expect("the plan the shards carry");
+        let parts = |v: &[(&str, char)]| -> std::collections::BTreeMap<String, String> {
+            v.iter()
+                .map(|(k, c)| (k.to_string(), c.to_string().repeat(64)))
+                .collect()
+        };
+        let header = "scenario `shop`, request `login`, header `authorization`";
+        let url = "scenario `shop`, request `login`, url";
+        type Parts<'a> = &'a [(&'a str, char)];
+        let cases: [(Parts, Parts, &str); 5] = [
+            (
+                &[(url, 'a'), (header, 'b')],
+                &[(url, 'a'), (header, 'c')],
+                "but the shards differ in scenario `shop`, request `login`, header `authorization`:",
+            ),
+            (
+                &[(url, 'a')],
+                &[(url, 'a'), (header, 'c')],
+                "the shards differ in scenario `shop`, request `login`, header `authorization`:",
+            ),
+            (
+                &[(url, 'a')],
+                &[(url, 'b')],
+                "the shards differ in scenario `shop`, request `login`, url:",
+            ),
+            (
+                &[(url, 'a')],
+                &[(url, 'a')],
+                "run by different versions of loadplan",
+            ),
+            (
+                &[],
+                &[(url, 'a')],
+                "the plans differ (a file from an older loadplan",
+            ),
+        ];
+        for (pa, pb, want) in cases {
+            let mut a = a.clone();
+            let mut b = b.clone();
+            a.plan_parts = parts(pa);
+            b.plan_parts = parts(pb);
+            b.plan_hash = "0".repeat(64);
+            let e = super::super::merge_results(&plan, &[("a".into(), a), ("b".into(), b)])
+                .expect_err(want);
+            assert!(e.contains(want), "{e}\nwants: {want}");
+        }
+    }
+
+    #[test]
     fn merge_takes_no_index_on_trust() {
         let (a, b) = (results(SHARD_1), results(SHARD_2));
         let plan = crate::plan::parse_saved(std::path::Path::new("plan.yaml"), &a.plan.source)
@@ -727,7 +779,7 @@ mod tests {
             ),
             (
                 |r| r.plan_hash = "0".repeat(64),
-                "b is a run of plan `saved-fixture` (000000000000)",
+                "b and a are runs of plan `saved-fixture`, but the plans differ",
             ),
             (
                 |r| r.cells[0].scenario = 7,
