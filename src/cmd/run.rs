@@ -169,7 +169,7 @@ fn load_baselines(
 
 /// A run id from a time: RFC 3339 to the second, safe in a folder name.
 fn stamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at)
+    crate::stats::Timestamp::from_system(at)
         .to_string()
         .replace(':', "-")
 }
@@ -275,11 +275,11 @@ impl run::Observer for Silent {
 
     fn cell_finished(&self, _: usize, _: usize, _: &str, _: &stats::CellResult) {}
 
-    fn note(&self, message: &str) {
+    fn note(&self, notice: run::Notice, message: &str) {
         // A warning says something is off in the setup (say, TLS checks turned off): even a
         // quiet run shows it.
-        if message.starts_with("warning") {
-            super::tell!("{message}");
+        if notice == run::Notice::Warning {
+            super::tell!("warning: {message}");
         }
     }
 }
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn run_ids_are_folder_names() {
-        let t = humantime::parse_rfc3339("2026-11-28T16:00:26Z").expect("time");
+        let t = crate::stats::saved::parse_time("2026-11-28T16:00:26Z").expect("time");
         assert_eq!(stamp(t), "2026-11-28T16-00-26Z");
     }
 

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::insight::{self, Severity, numbers};
 use super::{connections, requests};
-use crate::run::Observer;
+use crate::run::{Notice, Observer};
 use crate::stats::{CellResult, ScenarioSummary, Summary, Verdict};
 use crate::units;
 
@@ -127,8 +127,11 @@ impl Observer for Progress {
         let _ = writeln!(std::io::stderr(), "{line}");
     }
 
-    fn note(&self, message: &str) {
-        let _ = writeln!(std::io::stderr(), "{message}");
+    fn note(&self, notice: Notice, message: &str) {
+        let _ = match notice {
+            Notice::Info => writeln!(std::io::stderr(), "{message}"),
+            Notice::Warning => writeln!(std::io::stderr(), "warning: {message}"),
+        };
     }
 }
 

@@ -83,6 +83,15 @@ pub fn self_exe() -> PathBuf {
     }
 }
 
+/// How much a note about the run matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// What the run is doing (the built-in server's address, a shard with no users in a cell).
+    Info,
+    /// Something is off in the setup (say, TLS checks turned off): shown even on a quiet run.
+    Warning,
+}
+
 /// Follows the run; the console progress display implements it.
 pub trait Observer {
     fn cell_started(
@@ -94,7 +103,7 @@ pub trait Observer {
         progress: Arc<AtomicU64>,
     );
     fn cell_finished(&self, index: usize, total: usize, label: &str, result: &CellResult);
-    fn note(&self, message: &str);
+    fn note(&self, notice: Notice, message: &str);
 }
 
 /// Runs the cells of `plan` (all, or those of the scenarios `only` names).
@@ -125,7 +134,10 @@ pub fn execute_followed(
     let server = match (&plan.base, needs_server) {
         (Base::Builtin { tls }, true) => {
             let s = BuiltinServer::start(*tls).map_err(RunError::Builtin)?;
-            observer.note(&format!("built-in target server on {}", s.url));
+            observer.note(
+                Notice::Info,
+                &format!("built-in target server on {}", s.url),
+            );
             Some(s)
         }
         _ => None,
@@ -148,7 +160,7 @@ pub fn execute_followed(
         let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
         Prepared::new(&resolved, s.timeout, (0, 1), None)?;
         if let Some(w) = resolved.tls_warning() {
-            observer.note(&format!("warning: scenario `{}`: {w}", s.name));
+            observer.note(Notice::Warning, &format!("scenario `{}`: {w}", s.name));
         }
         workloads.push(Some(resolved));
     }
@@ -195,11 +207,10 @@ pub fn execute_followed(
         let share = shard.map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
         if share.user_count() == 0 {
             if let (Some(sh), 0) = (shard, round) {
-                observer.note(&format!(
-                    "{label}: no users in shard {}/{}",
-                    sh.index + 1,
-                    sh.count
-                ));
+                observer.note(
+                    Notice::Info,
+                    &format!("{label}: no users in shard {}/{}", sh.index + 1, sh.count),
+                );
             }
             continue;
         }
@@ -300,12 +311,7 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, RunError> {
 /// Run in a child between fork and exec: the child gets SIGKILL when the thread that spawned it
 /// dies, so a killed runner never leaves workers or servers behind.
 fn die_with_parent() -> std::io::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory of ours;
-    // it is async-signal-safe, as code between fork and exec must be.
-    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    // One prctl system call, async-signal-safe, as code between fork and exec must be.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(std::io::Error::from)
 }

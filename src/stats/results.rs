@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recorder::{Recorder, RecorderWire};
 use super::saved;
+use super::summary::Timestamp;
 use super::{CellResult, Measured, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
@@ -112,8 +113,8 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
         plan_parts: plan.part_digests(),
         shard,
         run_id: run.run_id.clone(),
-        started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
-        finished_at: humantime::format_rfc3339_seconds(run.finished_at).to_string(),
+        started_at: Timestamp::from_system(run.started_at).to_string(),
+        finished_at: Timestamp::from_system(run.finished_at).to_string(),
         interrupted: run.interrupted,
         cores: run.cores,
         seeds: run.seeds.clone(),

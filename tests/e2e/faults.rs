@@ -1100,7 +1100,7 @@ impl loadplan::run::Observer for Counting {
         self.fds_at_start.lock().expect("lock").push(open_fds());
     }
     fn cell_finished(&self, _: usize, _: usize, _: &str, _: &loadplan::stats::CellResult) {}
-    fn note(&self, _: &str) {}
+    fn note(&self, _: loadplan::run::Notice, _: &str) {}
 }
 
 fn open_fds() -> usize {

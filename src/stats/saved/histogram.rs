@@ -74,7 +74,8 @@ pub fn decode_histogram_bytes(bytes: &[u8]) -> Result<Histogram<u64>, String> {
                     data.len()
                 )
             })?;
-            inflated = inflate::zlib(data, V2_HEADER_BYTES + shape.slots * 9)?;
+            inflated = inflate::zlib(data, V2_HEADER_BYTES + shape.slots * 9)
+                .map_err(|e| e.to_string())?;
             &inflated
         }
         other => return Err(format!("unknown cookie {other:#010x}")),
