@@ -152,16 +152,12 @@ fn regular(t: FileType, kind: Kind) -> Result<(), FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
     use std::sync::mpsc;
     use std::time::Duration;
 
     fn mkfifo(path: &Path) {
-        let c = CString::new(path.as_os_str().as_bytes()).expect("no NUL");
-        // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-        assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        mknodat(CWD, path, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     }
 
     /// `read(path, kind)` on another thread: its result, or None if it has not returned

@@ -3,9 +3,7 @@
 //! baseline are each refused (exit 2, naming the file) instead of hanging the run or filling
 //! memory. Each run is killed after 20 s, so a hang fails the test rather than hanging it.
 
-use std::ffi::CString;
 use std::fs::File;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,10 +15,8 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// The three files that are not what they claim: (what, path, what the message says).
 fn hostile(dir: &Path) -> Vec<(&'static str, PathBuf, &'static str)> {
     let fifo = dir.join("fifo");
-    let c = CString::new(fifo.as_os_str().as_bytes()).expect("no NUL");
-    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     let sparse = dir.join("sparse");
     File::create(&sparse)
         .and_then(|f| f.set_len(1 << 30))
