@@ -61,7 +61,7 @@ fn merge_shards(shards: &[(String, stats::Results)]) -> Result<Summary, Error> {
     };
     let plan = plan::parse_saved(Path::new(&first.plan.file), &first.plan.source)
         .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
-    let run = stats::merge_results(&plan, shards).map_err(Error::Input)?;
+    let run = stats::merge_results(&plan, shards).map_err(|e| Error::Input(e.to_string()))?;
     let mut summary = stats::summarize(&plan, &run);
     gate::evaluate(&plan, &mut summary, None);
     Ok(summary)

@@ -34,7 +34,7 @@ mod summary_rules;
 pub use at::parse_time;
 use at::*;
 use histogram::*;
-pub use histogram::{decode_histogram, decode_histogram_bytes};
+pub use histogram::{HistogramError, decode_histogram, decode_histogram_bytes};
 pub use results_rules::check_results;
 pub use summary_rules::check_summary;
 use summary_rules::*;
@@ -749,7 +749,7 @@ mod tests {
             b.plan_hash = "0".repeat(64);
             let e = super::super::merge_results(&plan, &[("a".into(), a), ("b".into(), b)])
                 .expect_err(want);
-            assert!(e.contains(want), "{e}\nwants: {want}");
+            assert!(e.to_string().contains(want), "{e}\nwants: {want}");
         }
     }
 
@@ -807,7 +807,7 @@ mod tests {
             let mut bad = b.clone();
             damage(&mut bad);
             let e = merge(bad).expect_err(want);
-            assert!(e.contains(want), "{e}\nwants: {want}");
+            assert!(e.to_string().contains(want), "{e}\nwants: {want}");
         }
     }
 
@@ -911,7 +911,7 @@ mod tests {
         for (b64, want) in cases {
             match decode_histogram(&b64) {
                 Ok(h) => panic!("accepted {} values, wants {want}", h.len()),
-                Err(e) => assert!(e.contains(want), "got {e}, wants {want}"),
+                Err(e) => assert!(e.to_string().contains(want), "got {e}, wants {want}"),
             }
         }
     }
