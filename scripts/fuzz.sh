@@ -6,8 +6,8 @@
 #
 # Targets (fuzz/fuzz_targets/): plan_parse (plan files), saved_render (a saved summary.json or shard
 # file through the loader and every renderer), shard_merge (two shard files merged), threshold
-# (threshold expressions, alone and gated through a plan), inflate (loadplan's zlib inflater
-# against flate2).
+# (threshold expressions, alone and gated through a plan), inflate (loadplan's bounded zlib
+# inflater, flate2 with an output limit, against flate2's decoder without one).
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain, RUSTC_BOOTSTRAP=1 lets
 # cargo-fuzz use the sanitizer flags it needs. Corpora grow in fuzz/corpus/TARGET (not committed),

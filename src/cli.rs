@@ -248,8 +248,14 @@ fn parse_shard(s: &str) -> Result<crate::stats::Shard, String> {
     crate::stats::Shard::parse(s)
 }
 
+/// An RFC 3339 time (`2026-11-25T03:00:00Z`, a numeric offset, a fraction); without an offset
+/// it is read as UTC.
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
-    humantime::parse_rfc3339_weak(s).map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
+    let utc = |e: jiff::Error| format!("{s}Z").parse::<jiff::Timestamp>().map_err(|_| e);
+    s.parse::<jiff::Timestamp>()
+        .or_else(utc)
+        .and_then(std::time::SystemTime::try_from)
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time: {e}"))
 }
 
 fn parse_tolerance(s: &str) -> Result<f64, String> {
@@ -259,6 +265,24 @@ fn parse_tolerance(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_times_are_rfc3339_an_offset_or_utc() {
+        let at = |secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        for (text, want) in [
+            ("2026-11-25T03:00:00Z", Some(at(1_795_575_600))),
+            ("2026-11-25T04:00:00+01:00", Some(at(1_795_575_600))),
+            ("2026-11-25T03:00:00", Some(at(1_795_575_600))),
+            (
+                "2026-11-25T03:00:00.5Z",
+                Some(at(1_795_575_600) + std::time::Duration::from_millis(500)),
+            ),
+            ("tomorrow", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_time(text).ok(), want, "{text}");
+        }
+    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -76,11 +76,14 @@ pub fn identity(
 /// Why a certificate cannot be used, in words. The commonest case has a fix to give: an X.509
 /// v1 certificate, which `openssl x509 -req` makes unless given extensions.
 fn certificate_words(c: &rustls::CertificateError) -> String {
-    let raw = format!("{c:?}");
-    if raw.contains("UnsupportedCertVersion") {
-        "it is an X.509 version 1 certificate, and TLS needs version 3 (sign it with extensions, e.g. `openssl x509 -req … -extfile client.cnf`)".into()
-    } else {
-        raw
+    // rustls passes the webpki errors it has no variant for as `Other`.
+    let webpki = match c {
+        rustls::CertificateError::Other(rustls::OtherError(e)) => e.downcast_ref::<webpki::Error>(),
+        _ => None,
+    };
+    match webpki {
+        Some(webpki::Error::UnsupportedCertVersion) => "it is an X.509 version 1 certificate, and TLS needs version 3 (sign it with extensions, e.g. `openssl x509 -req … -extfile client.cnf`)".into(),
+        _ => c.to_string(),
     }
 }
 

@@ -17,9 +17,10 @@ pub const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// the plan refuses it, and the loader of saved results refuses it too.
 pub const MAX_CONCURRENCY: usize = 10_000;
 
-/// Saved results larger than this are refused unread (a day-long run with a per-second timeline
-/// stays far below): the bounded reader's limit for them and the loader's.
-pub const MAX_SAVED_BYTES: usize = 1 << 30;
+/// Saved results (summary.json, shard results files, baselines and histories) larger than this
+/// are refused unread (a day-long run with a per-second timeline stays far below; the whole file
+/// is parsed in memory): the bounded reader's limit for them and the loader's.
+pub const MAX_SAVED_BYTES: usize = 256 << 20;
 
 /// An HTTP cell whose runner kept this share of the host's cores busy was limited by the runner:
 /// the validity rule `generator_saturated` and the report's health warning use the same bound.

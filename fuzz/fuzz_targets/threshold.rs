@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             );
             assert_eq!(t.to_string(), text.trim());
         }
-        Err(e) => assert!(e.starts_with("threshold `"), "{e}"),
+        Err(e) => assert!(e.to_string().starts_with("threshold `"), "{e}"),
     }
     let Ok(quoted) = serde_json::to_string(text) else {
         return;

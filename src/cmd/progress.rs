@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::run::{self, Observer};
+use crate::run::{self, Notice, Observer};
 use crate::stats::Progress;
 use crate::units;
 
@@ -117,8 +117,11 @@ impl Observer for Bars {
         super::tell!("{line}");
     }
 
-    fn note(&self, message: &str) {
-        super::tell!("{message}");
+    fn note(&self, notice: Notice, message: &str) {
+        match notice {
+            Notice::Info => super::tell!("{message}"),
+            Notice::Warning => super::tell!("warning: {message}"),
+        }
     }
 }
 
@@ -130,11 +133,11 @@ impl run::Observer for Silent {
 
     fn cell_finished(&self, _: usize, _: usize, _: &str, _: &Progress) {}
 
-    fn note(&self, message: &str) {
+    fn note(&self, notice: Notice, message: &str) {
         // A warning says something is off in the setup (say, TLS checks turned off): even a
         // quiet run shows it.
-        if message.starts_with("warning") {
-            super::tell!("{message}");
+        if notice == Notice::Warning {
+            super::tell!("warning: {message}");
         }
     }
 }

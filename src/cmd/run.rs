@@ -230,7 +230,7 @@ fn runs_of<'a>(earlier: &'a [Earlier], plan: &str) -> Vec<gate::baseline::Run<'a
 
 /// A run id from a time: RFC 3339 to the second, safe in a folder name.
 fn stamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at)
+    crate::stats::Timestamp::from_system(at)
         .to_string()
         .replace(':', "-")
 }
@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn run_ids_are_folder_names() {
-        let t = humantime::parse_rfc3339("2026-11-28T16:00:26Z").expect("time");
+        let t = crate::stats::saved::parse_time("2026-11-28T16:00:26Z").expect("time");
         assert_eq!(stamp(t), "2026-11-28T16-00-26Z");
     }
 

@@ -141,7 +141,7 @@ fn load(inputs: &[PathBuf]) -> Result<Loaded, TrendError> {
         if !seen.insert(key) {
             continue;
         }
-        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::Read {
+        let bytes = crate::files::read_saved(&f).map_err(|source| TrendError::File {
             path: f.clone(),
             source,
         })?;

@@ -15,9 +15,6 @@ use super::locate::Path;
 use super::resolve::{Context, ResolveError};
 use super::spec::{ConnectionSpec, HttpKeys, HttpVersionSpec, TlsSpec};
 
-/// PEM files larger than this are refused: a certificate chain is a few kilobytes.
-const MAX_PEM_BYTES: u64 = 1 << 20;
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HttpSettings {
     pub tls: TlsSettings,
@@ -221,11 +218,7 @@ fn read_pem(
             format!("cannot read the {what} file {file}: {why}"),
         )
     };
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-    if meta.len() > MAX_PEM_BYTES {
-        return Err(err(format!("larger than {MAX_PEM_BYTES} bytes")));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
+    let bytes = crate::files::read_pem(&path).map_err(|e| err(e.to_string()))?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| err("not a text (PEM) file".into()))

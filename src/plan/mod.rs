@@ -34,8 +34,6 @@ pub fn parse_tolerance(s: &str) -> Result<f64, String> {
     spec::Percent::parse_for_throughput(s).map(|p| p.0)
 }
 
-/// Files larger than this are refused before parsing: a plan is a few kilobytes.
-const MAX_PLAN_BYTES: u64 = 1 << 20;
 /// Error messages longer than this are cut: they quote values, and a value can be huge.
 const MAX_MESSAGE_CHARS: usize = 400;
 
@@ -97,25 +95,8 @@ pub fn parse_saved(path: &Path, text: &str) -> Result<Plan, PlanError> {
 
 /// Reads, parses and validates one plan file.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let meta = std::fs::metadata(path)
+    let bytes = crate::files::read_plan(path)
         .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
-    if meta.len() > MAX_PLAN_BYTES {
-        return Err(PlanError::whole_file(
-            path,
-            format!(
-                "the plan is {} bytes; plans larger than {MAX_PLAN_BYTES} bytes are refused",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes = crate::files::read_bounded(path, MAX_PLAN_BYTES)
-        .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
-    if bytes.len() as u64 > MAX_PLAN_BYTES {
-        return Err(PlanError::whole_file(
-            path,
-            format!("the plan is larger than {MAX_PLAN_BYTES} bytes: refused"),
-        ));
-    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -23,9 +23,6 @@ use super::spec::{
 use super::text::Text;
 use super::unset::{self, MissingColumns, Unset};
 
-/// Data files larger than this are refused: every worker process gets a copy.
-const MAX_DATA_BYTES: u64 = 64 << 20;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpWorkload {
     /// The targets, or the flow's steps' requests in order.
@@ -596,14 +593,10 @@ fn read_data(
         .parent()
         .unwrap_or_else(|| std::path::Path::new(""))
         .join(&spec.file);
-    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
-    if meta.len() > MAX_DATA_BYTES {
-        return Err(err(format!("larger than {MAX_DATA_BYTES} bytes")));
-    }
+    let bytes = crate::files::read_data(&path).map_err(|e| err(e.to_string()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(&path)
-        .map_err(|e| err(e.to_string()))?;
+        .from_reader(bytes.as_slice());
     let columns: Vec<String> = reader
         .headers()
         .map_err(|e| err(csv_message(&e)))?

@@ -3,6 +3,7 @@
 //!
 //! Input: [`spec::PlanSpec`]. Output: [`Plan`]. Must not see YAML or do I/O.
 
+use std::collections::BTreeMap;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,7 +43,7 @@ pub struct Plan {
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct BaselineSettings {
     /// Relative change allowed, figure by figure.
     pub tolerance: Tolerances,
@@ -54,7 +55,7 @@ pub struct BaselineSettings {
 
 /// Relative changes allowed (0.1 = 10%), one per compared figure; a request's percentiles and
 /// error rate use the same figure's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Tolerances {
     pub p50: f64,
     pub p90: f64,
@@ -98,7 +99,7 @@ pub const DEFAULT_BASELINE_RUNS: NonZeroUsize = NonZeroUsize::new(5).expect("5 i
 const DEFAULT_LATENCY_FLOOR: Duration = Duration::from_millis(1);
 
 /// Where relative target URLs point.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub enum Base {
     /// No base: every target is an absolute URL.
     None,
@@ -306,29 +307,59 @@ impl Plan {
         out
     }
 
-    /// A hash of the resolved plan (scenarios, base, gates): shard results merge only when it
-    /// matches. It covers substituted variable values too, but only ever shows as a hash.
+    /// A hash of everything the plan sends or checks: the SHA-256 of [`Plan::part_digests`]
+    /// (each part's name and digest) and loadplan's version. Shard results merge only when it
+    /// matches. Substituted values, data rows and key material go into it, and never anywhere
+    /// else.
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        let canonical = format!(
-            "{}\n{:?}\n{:?}\n{:?}\n{}\n{:?}\n{}",
-            self.name,
-            self.base,
-            self.scenarios,
-            self.baseline,
-            self.rounds,
-            self.scenarios
-                .iter()
-                .map(|s| &s.workload)
-                .collect::<Vec<_>>(),
-            env!("CARGO_PKG_VERSION")
-        );
-        Sha256::digest(canonical.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let mut h = Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        for (part, digest) in self.part_digests() {
+            h.update(b"\n");
+            h.update(part.as_bytes());
+            h.update(b"\0");
+            h.update(digest.as_bytes());
+        }
+        hex(&h.finalize())
     }
 
+    /// Every part of the plan that is sent or checked, named as a user finds it
+    /// (``scenario `shop`, request `login`, header `authorization` ``), with the SHA-256 of its
+    /// resolved value serialised as JSON. Shard files carry this map so that a refused merge can
+    /// name the part that differs; the values themselves never leave the process.
+    pub fn part_digests(&self) -> BTreeMap<String, String> {
+        let mut parts = BTreeMap::new();
+        let mut put = |name: String, value: serde_json::Value| {
+            parts.insert(name, digest(&value));
+        };
+        put("plan name".into(), json(&self.name));
+        put("base".into(), json(&self.base));
+        put("baseline".into(), json(&self.baseline));
+        put("rounds".into(), json(&self.rounds));
+        for s in &self.scenarios {
+            let at = format!("scenario `{}`", s.name);
+            let thresholds: Vec<&str> = s.thresholds.iter().map(|t| t.text.as_str()).collect();
+            put(format!("{at}, description"), json(&s.description));
+            put(format!("{at}, load"), json(&s.load));
+            put(format!("{at}, models"), json(&s.models));
+            put(format!("{at}, concurrency"), json(&s.concurrency));
+            put(format!("{at}, workers"), json(&s.workers));
+            put(format!("{at}, timeout"), json(&s.timeout));
+            put(format!("{at}, warmup"), json(&(s.warmup, s.warmup_time)));
+            // A threshold is parsed from its text alone.
+            put(format!("{at}, thresholds"), json(&thresholds));
+            match &s.workload {
+                Workload::Cpu(k) => put(format!("{at}, kernel"), json(k)),
+                Workload::Http(h) => {
+                    for (part, value) in http_parts(h) {
+                        put(format!("{at}, {part}"), value);
+                    }
+                }
+            }
+        }
+        parts
+    }
     /// Total measured operations of a cell, when the load is a count.
     pub fn cell_operations(&self, cell: &Cell) -> Option<u64> {
         let s = &self.scenarios[cell.scenario];
@@ -337,6 +368,91 @@ impl Plan {
             Load::Duration(_) | Load::Users(_) | Load::Open { .. } => None,
         }
     }
+}
+
+/// A value as JSON, for [`Plan::part_digests`]; the resolved types serialise whole (they travel
+/// to worker processes that way), unlike their `Debug`, which hides values.
+fn json(value: &impl Serialize) -> serde_json::Value {
+    // Only a non-finite float fails, and validation refuses those; it would hash as `null`.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn digest(value: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(value.to_string().as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An HTTP workload's parts: each request by its name (a header by its name, then the URL,
+/// method, body and checks), then the rest (mix and flow steps, data file, HTTP and TLS
+/// settings, ...) by key.
+fn http_parts(h: &HttpWorkload) -> Vec<(String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let serde_json::Value::Object(whole) = json(h) else {
+        return vec![("workload".into(), json(h))];
+    };
+    for (key, value) in whole {
+        match (key.as_str(), value) {
+            ("requests", serde_json::Value::Array(requests)) => {
+                for (i, r) in requests.into_iter().enumerate() {
+                    out.extend(request_parts(&request_name(h, i), r));
+                }
+            }
+            ("data", value) => {
+                let file = h.data.as_ref().map_or("none", |d| d.file.as_str());
+                out.push((format!("data file `{file}`"), value));
+            }
+            (key, value) => out.push((key.replace('_', " "), value)),
+        }
+    }
+    out
+}
+
+/// ``request `name` ``: its statistics name, numbered when several requests share it.
+fn request_name(h: &HttpWorkload, i: usize) -> String {
+    let stats = h.requests.get(i).map_or(usize::MAX, |r| r.stats);
+    let name = h.names.get(stats).map_or("?", String::as_str);
+    let same: Vec<usize> = (0..h.requests.len())
+        .filter(|j| h.requests[*j].stats == stats)
+        .collect();
+    match same.iter().position(|j| *j == i) {
+        Some(n) if same.len() > 1 => format!("request `{name}` #{}", n + 1),
+        _ => format!("request `{name}`"),
+    }
+}
+
+fn request_parts(at: &str, request: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let serde_json::Value::Object(fields) = request else {
+        return vec![(at.to_string(), request)];
+    };
+    let mut out = Vec::new();
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("headers", serde_json::Value::Array(headers)) => {
+                let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+                for header in headers {
+                    let name = header
+                        .get(0)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("?")
+                        .to_ascii_lowercase();
+                    let n = seen.entry(name.clone()).or_default();
+                    *n += 1;
+                    let part = if *n == 1 {
+                        format!("{at}, header `{name}`")
+                    } else {
+                        format!("{at}, header `{name}` #{n}")
+                    };
+                    out.push((part, header));
+                }
+            }
+            (key, value) => out.push((format!("{at}, {}", key.replace('_', " ")), value)),
+        }
+    }
+    out
 }
 
 /// A check across keys that failed, with the path of the value it concerns.
@@ -652,6 +768,61 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two plans that differ in one thing sent or checked: their hashes differ, and the one
+    /// part that differs is named; a value never appears in a part's name.
+    #[test]
+    fn the_hash_covers_what_is_sent_and_names_the_part_that_differs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (file, text) in [("a.csv", "user\nann\n"), ("b.csv", "user\nbob\n")] {
+            std::fs::write(dir.path().join(file), text).expect("csv");
+        }
+        let plan = |token: &str, body: &str, csv: &str, check: &str| {
+            let text = format!(
+                "version: 1\nname: t\nbase: builtin\nscenarios:\n  - name: shop\n    data: {{ file: {csv} }}\n    flow:\n      - name: login\n        request: {{ url: /login, method: POST, body: \"{body} ${{user}}\", headers: {{ Authorization: \"Bearer ${{TOKEN}}\" }} }}\n        expect: {{ body_contains: {check} }}\n    repeat: 2\n    models: [sequential]\n"
+            );
+            let token = token.to_string();
+            let env = move |name: &str| (name == "TOKEN").then(|| token.clone());
+            super::super::parse_with(&dir.path().join("plan.yaml"), &text, &env).expect("valid")
+        };
+        let base = plan("s3cret", "hello", "a.csv", "ok");
+        let cases = [
+            (
+                plan("other", "hello", "a.csv", "ok"),
+                "scenario `shop`, request `login`, header `authorization`",
+            ),
+            (
+                plan("s3cret", "bye", "a.csv", "ok"),
+                "scenario `shop`, request `login`, body",
+            ),
+            (
+                plan("s3cret", "hello", "b.csv", "ok"),
+                "scenario `shop`, data file `b.csv`",
+            ),
+            (
+                plan("s3cret", "hello", "a.csv", "fine"),
+                "scenario `shop`, request `login`, check",
+            ),
+        ];
+        let (mine, theirs) = (base.part_digests(), plan("s3cret", "hello", "a.csv", "ok"));
+        assert_eq!(base.hash(), theirs.hash(), "the same plan, the same hash");
+        for (other, want) in cases {
+            assert_ne!(base.hash(), other.hash(), "{want}");
+            let parts = other.part_digests();
+            let differ: Vec<&String> = parts
+                .keys()
+                .chain(mine.keys())
+                .filter(|k| parts.get(*k) != mine.get(*k))
+                .collect();
+            assert!(differ.iter().any(|k| *k == want), "{want}: {differ:?}");
+            assert!(
+                parts
+                    .keys()
+                    .all(|k| !k.contains("s3cret") && !k.contains("other")),
+                "{parts:?}"
+            );
+        }
+    }
 
     #[test]
     fn baseline_tolerances_are_one_for_all_or_one_per_figure() {

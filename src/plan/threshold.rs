@@ -120,8 +120,19 @@ impl fmt::Display for Threshold {
 
 impl<'de> Deserialize<'de> for Threshold {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        super::spec::checked_str(d, "a threshold such as `p99 < 250ms`", parse)
+        super::spec::checked_str(d, "a threshold such as `p99 < 250ms`", |s| {
+            parse(s).map_err(|e| e.to_string())
+        })
     }
+}
+
+/// A threshold expression that does not parse: the expression as written and why, in words;
+/// shown with the forms a threshold takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("threshold `{text}`: {why}; {HELP}")]
+pub struct ThresholdError {
+    pub text: String,
+    pub why: String,
 }
 
 const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms`, `p99{phase=tls} < 20ms` or `error_rate{category=protocol} < 1%`";
@@ -136,8 +147,12 @@ fn model(name: &str) -> Result<Model, String> {
     })
 }
 
-pub fn parse(text: &str) -> Result<Threshold, String> {
-    let bad = |why: &str| format!("threshold `{text}`: {why}; {HELP}");
+/// Parses one threshold expression.
+pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
+    let bad = |why: &str| ThresholdError {
+        text: text.to_string(),
+        why: why.to_string(),
+    };
     let s = text.trim();
     let at = s
         .find(['<', '>'])
@@ -333,7 +348,7 @@ mod tests {
         for (text, want) in cases {
             match (parse(text), want) {
                 (Ok(t), Ok((phase, model))) => assert_eq!((t.phase, t.model), (phase, model)),
-                (Err(e), Err(msg)) => assert!(e.contains(msg), "{text}: {e}"),
+                (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{text}: {e}"),
                 (got, _) => panic!("{text}: {got:?}"),
             }
         }
@@ -364,7 +379,7 @@ mod tests {
                 (Ok(t), Ok(want)) => {
                     assert_eq!((t.category, t.request.as_deref()), want, "{text}")
                 }
-                (Err(e), Err(msg)) => assert!(e.contains(msg), "{text}: {e}"),
+                (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{text}: {e}"),
                 (got, _) => panic!("{text}: {got:?}"),
             }
         }
@@ -442,7 +457,7 @@ mod tests {
         ];
         for (text, why) in cases {
             let e = parse(text).expect_err(text);
-            assert!(e.contains(why), "{text}: {e}");
+            assert!(e.why.contains(why), "{text}: {e}");
         }
     }
 }

@@ -117,11 +117,12 @@ impl BuiltinServer {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Ok(pid) = i32::try_from(child.id()) {
-            // SAFETY: sending a signal to our own child, which we have not reaped yet.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
+        // Our own child, not reaped yet, so its pid is still its own.
+        if let Some(pid) = i32::try_from(child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
         while Instant::now() < deadline {

@@ -57,9 +57,9 @@ impl Sample {
 
 /// Clock ticks as time (`USER_HZ`, almost always 100 per second).
 fn ticks(n: u64) -> Duration {
-    // SAFETY: sysconf takes a constant and reads no memory of ours.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|h| *h > 0).unwrap_or(100);
+    let hz = Some(rustix::param::clock_ticks_per_second())
+        .filter(|h| *h > 0)
+        .unwrap_or(100);
     Duration::from_secs(n / hz) + Duration::from_nanos((n % hz) * 1_000_000_000 / hz)
 }
 

@@ -84,6 +84,15 @@ pub fn self_exe() -> PathBuf {
     }
 }
 
+/// How much a note about the run matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// What the run is doing (the built-in server's address, a shard with no users in a cell).
+    Info,
+    /// Something is off in the setup (say, TLS checks turned off): shown even on a quiet run.
+    Warning,
+}
+
 /// Follows the run; the console progress display implements it.
 pub trait Observer {
     fn cell_started(
@@ -97,7 +106,7 @@ pub trait Observer {
     fn cell_finished(&self, index: usize, total: usize, label: &str, progress: &Progress);
     /// A slice of a cell is over (`label` names it); the cell's own end comes after its last.
     fn slice_finished(&self, _label: &str) {}
-    fn note(&self, message: &str);
+    fn note(&self, notice: Notice, message: &str);
 }
 
 /// Runs the cells of `plan` (all, or those of the scenarios `only` names).
@@ -128,7 +137,10 @@ pub fn execute_followed(
     let server = match (&plan.base, needs_server) {
         (Base::Builtin { tls }, true) => {
             let s = BuiltinServer::start(*tls).map_err(RunError::Builtin)?;
-            observer.note(&format!("built-in target server on {}", s.url));
+            observer.note(
+                Notice::Info,
+                &format!("built-in target server on {}", s.url),
+            );
             Some(s)
         }
         _ => None,
@@ -151,7 +163,7 @@ pub fn execute_followed(
         let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
         Prepared::new(&resolved, s.timeout, (0, 1), None)?;
         if let Some(w) = resolved.tls_warning() {
-            observer.note(&format!("warning: scenario `{}`: {w}", s.name));
+            observer.note(Notice::Warning, &format!("scenario `{}`: {w}", s.name));
         }
         workloads.push(Some(resolved));
     }
@@ -230,11 +242,14 @@ pub fn execute_followed(
             .map(|(r, c)| ctx.label(c, r, None))
             .collect();
         if !never.is_empty() {
-            observer.note(&format!(
-                "warning: interrupted before {} started: {}",
-                crate::units::count(never.len(), "cell"),
-                never.join(", ")
-            ));
+            observer.note(
+                Notice::Warning,
+                &format!(
+                    "interrupted before {} started: {}",
+                    crate::units::count(never.len(), "cell"),
+                    never.join(", ")
+                ),
+            );
         }
     }
     if let Some(s) = server {
@@ -331,12 +346,15 @@ impl Context<'_> {
             .map_or(whole.clone(), |sh| whole.split(sh.index, sh.count));
         if share.user_count() == 0 {
             if let (Some(sh), 0, None | Some((0, _))) = (self.shard, round, slice) {
-                self.observer.note(&format!(
-                    "{}: no users in shard {}/{}",
-                    self.label(cell, round, None),
-                    sh.index + 1,
-                    sh.count
-                ));
+                self.observer.note(
+                    Notice::Info,
+                    &format!(
+                        "{}: no users in shard {}/{}",
+                        self.label(cell, round, None),
+                        sh.index + 1,
+                        sh.count
+                    ),
+                );
             }
             return None;
         }
@@ -481,12 +499,7 @@ fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, RunError> {
 /// Run in a child between fork and exec: the child gets SIGKILL when the thread that spawned it
 /// dies, so a killed runner never leaves workers or servers behind.
 fn die_with_parent() -> std::io::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory of ours;
-    // it is async-signal-safe, as code between fork and exec must be.
-    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    // One prctl system call, async-signal-safe, as code between fork and exec must be.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(std::io::Error::from)
 }

@@ -47,10 +47,8 @@ impl Pacer {
     /// A pacer for this thread; asks the kernel for a timer slack of 1 µs on it (the default 50
     /// µs would be added to every wake-up).
     pub fn new() -> Pacer {
-        // SAFETY: PR_SET_TIMERSLACK takes a number and changes only this thread's timer slack.
-        unsafe {
-            libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
-        }
+        // Best effort: without it, wake-ups are only later.
+        let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
         Pacer {
             recent: [0; RECENT],
             seen: 0,

@@ -143,7 +143,7 @@ fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError::Read {
+    crate::files::read_pem(path).map_err(|e| TlsError::Read {
         what,
         path: path.to_path_buf(),
         problem: e.to_string(),

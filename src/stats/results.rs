@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recorder::{Recorder, RecorderWire};
 use super::saved;
+use super::summary::Timestamp;
 use super::{CellResult, Measured, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
@@ -60,6 +61,11 @@ pub struct Results {
     pub plan: PlanInfo,
     /// Hash of the resolved plan: shards of different plans or plan versions never merge.
     pub plan_hash: String,
+    /// Each part of the resolved plan with its digest ([`Plan::part_digests`]), so that a refused
+    /// merge names the part that differs. Absent from files written before the parts were
+    /// kept: shards of those that differ are refused without naming the part.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plan_parts: BTreeMap<String, String>,
     pub shard: Shard,
     pub run_id: String,
     pub started_at: String,
@@ -104,10 +110,11 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
             source: plan.source.clone(),
         },
         plan_hash: plan.hash(),
+        plan_parts: plan.part_digests(),
         shard,
         run_id: run.run_id.clone(),
-        started_at: humantime::format_rfc3339_seconds(run.started_at).to_string(),
-        finished_at: humantime::format_rfc3339_seconds(run.finished_at).to_string(),
+        started_at: Timestamp::from_system(run.started_at).to_string(),
+        finished_at: Timestamp::from_system(run.finished_at).to_string(),
         interrupted: run.interrupted,
         cores: run.cores,
         seeds: run.seeds.clone(),
@@ -133,48 +140,123 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
     }
 }
 
+/// Why shard results do not merge; every message names the file (or both files).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no results to merge")]
+    Empty,
+    #[error(transparent)]
+    Invalid(#[from] saved::SavedError),
+    /// `files`: which files ran which plan, in words.
+    #[error("{files}, but {why}: results of different plans or plan versions cannot be merged")]
+    DifferentPlans { files: String, why: Difference },
+    #[error("{name} is shard {} of {count}, {first} of {first_count}: the shard counts differ", index + 1)]
+    ShardCounts {
+        name: String,
+        first: String,
+        index: usize,
+        count: usize,
+        first_count: usize,
+    },
+    #[error("{name}: shard.index: {index} is out of range for {count} shards")]
+    ShardOutOfRange {
+        name: String,
+        index: usize,
+        count: usize,
+    },
+    #[error("{name}: shard {} of {count} is given twice", index + 1)]
+    ShardTwice {
+        name: String,
+        index: usize,
+        count: usize,
+    },
+    /// A cell that does not fit the plan the file carries: `what` starts with the field.
+    #[error("{name}: cells[{index}]{what}")]
+    Cell {
+        name: String,
+        index: usize,
+        what: String,
+    },
+    #[error("{name}: {reason}")]
+    Recorder { name: String, reason: String },
+    #[error("the shards' start and end times span {days} days: they are not shards of one run")]
+    Span { days: f64 },
+}
+
+/// What differs between the plans of two shards, by name, never by value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Difference {
+    #[error("the shards differ in {0}")]
+    Part(String),
+    #[error("they were run by different versions of loadplan")]
+    Version,
+    #[error("the plans differ (a file from an older loadplan does not say where)")]
+    Unknown,
+}
+
+/// Why two shards of different plans refuse to merge: the first part of the plan that differs,
+/// by name (never its value), when both files carry their parts.
+fn different_plans(a: (&str, &Results), b: (&str, &Results)) -> MergeError {
+    let ((a_name, a), (b_name, b)) = (a, b);
+    let files = if a.plan.name == b.plan.name {
+        format!("{b_name} and {a_name} are runs of plan `{}`", a.plan.name)
+    } else {
+        format!(
+            "{b_name} is a run of plan `{}`, {a_name} of plan `{}`",
+            b.plan.name, a.plan.name
+        )
+    };
+    let differs = a
+        .plan_parts
+        .keys()
+        .chain(b.plan_parts.keys())
+        .filter(|k| a.plan_parts.get(*k) != b.plan_parts.get(*k))
+        .min();
+    let why = match differs {
+        _ if a.plan_parts.is_empty() || b.plan_parts.is_empty() => Difference::Unknown,
+        Some(part) => Difference::Part(part.clone()),
+        None => Difference::Version,
+    };
+    MergeError::DifferentPlans { files, why }
+}
+
 /// Merges shard results of one plan into one run. `plan` is the plan they ran (re-read from the
 /// source they carry). Missing shards are named in every cell's notes and make the cells
 /// incomplete; results of different plans are refused.
-pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResults, String> {
+pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResults, MergeError> {
     let Some((first_name, first)) = files.first() else {
-        return Err("no results to merge".into());
+        return Err(MergeError::Empty);
     };
-    let hash = |h: &str| h.chars().take(12).collect::<String>();
     for (name, r) in files {
-        saved::check_results(name, r).map_err(|e| e.to_string())?;
+        saved::check_results(name, r)?;
         if r.plan_hash != first.plan_hash {
-            return Err(format!(
-                "{name} is a run of plan `{}` ({}), {first_name} of plan `{}` ({}): results of different plans or plan versions cannot be merged",
-                r.plan.name,
-                hash(&r.plan_hash),
-                first.plan.name,
-                hash(&first.plan_hash)
-            ));
+            return Err(different_plans((first_name, first), (name, r)));
         }
         if r.shard.count != first.shard.count {
-            return Err(format!(
-                "{name} is shard {} of {}, {first_name} of {}: the shard counts differ",
-                r.shard.index + 1,
-                r.shard.count,
-                first.shard.count
-            ));
+            return Err(MergeError::ShardCounts {
+                name: name.clone(),
+                first: first_name.clone(),
+                index: r.shard.index,
+                count: r.shard.count,
+                first_count: first.shard.count,
+            });
         }
     }
     let mut seen = vec![false; first.shard.count];
     for (name, r) in files {
         let Some(slot) = seen.get_mut(r.shard.index) else {
-            return Err(format!(
-                "{name}: shard.index: {} is out of range for {} shards",
-                r.shard.index, r.shard.count
-            ));
+            return Err(MergeError::ShardOutOfRange {
+                name: name.clone(),
+                index: r.shard.index,
+                count: r.shard.count,
+            });
         };
         if std::mem::replace(slot, true) {
-            return Err(format!(
-                "{name}: shard {} of {} is given twice",
-                r.shard.index + 1,
-                r.shard.count
-            ));
+            return Err(MergeError::ShardTwice {
+                name: name.clone(),
+                index: r.shard.index,
+                count: r.shard.count,
+            });
         }
     }
     let missing: Vec<String> = seen
@@ -191,36 +273,44 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     let mut groups: BTreeMap<(usize, Model, usize, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
         for (i, c) in r.cells.iter().enumerate() {
+            let cell = |what: String| MergeError::Cell {
+                name: name.clone(),
+                index: i,
+                what,
+            };
             let Some(scenario) = plan.scenarios.get(c.scenario) else {
-                return Err(format!(
-                    "{name}: cells[{i}].scenario: {} is out of range (the plan it carries has {} scenarios)",
+                return Err(cell(format!(
+                    ".scenario: {} is out of range (the plan it carries has {} scenarios)",
                     c.scenario,
                     plan.scenarios.len()
-                ));
+                )));
             };
             if scenario.name != c.scenario_name {
-                return Err(format!(
-                    "{name}: cells[{i}].scenario_name: `{}`, but scenario {} of the plan is `{}`",
+                return Err(cell(format!(
+                    ".scenario_name: `{}`, but scenario {} of the plan is `{}`",
                     c.scenario_name, c.scenario, scenario.name
-                ));
+                )));
             }
             if !planned.iter().any(|p| {
                 (p.scenario, p.model, p.concurrency.get()) == (c.scenario, c.model, c.concurrency)
             }) {
-                return Err(format!(
-                    "{name}: cells[{i}]: `{} · {}` is not a cell of the plan it carries",
+                return Err(cell(format!(
+                    ": `{} · {}` is not a cell of the plan it carries",
                     c.scenario_name,
                     c.model.label(c.concurrency, c.workers)
-                ));
+                )));
             }
             if c.round >= rounds {
-                return Err(format!(
-                    "{name}: cells[{i}].round: {} is out of range (the plan runs {rounds} rounds)",
+                return Err(cell(format!(
+                    ".round: {} is out of range (the plan runs {rounds} rounds)",
                     c.round
-                ));
+                )));
             }
             let recorder =
-                Recorder::try_from(c.recorder.clone()).map_err(|e| format!("{name}: {e}"))?;
+                Recorder::try_from(c.recorder.clone()).map_err(|reason| MergeError::Recorder {
+                    name: name.clone(),
+                    reason,
+                })?;
             let entry = groups
                 .entry((c.scenario, c.model, c.concurrency, c.round))
                 .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX));
@@ -282,10 +372,9 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         .unwrap_or_default()
         .as_secs_f64();
     if span > saved::MAX_SECONDS {
-        return Err(format!(
-            "the shards' start and end times span {} days: they are not shards of one run",
-            (span / 86_400.0).round()
-        ));
+        return Err(MergeError::Span {
+            days: (span / 86_400.0).round(),
+        });
     }
     Ok(RunResults {
         run_id: first.run_id.clone(),

@@ -65,9 +65,9 @@ impl Running {
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: a signal to our own child, which has not been reaped (we hold its `Child`).
-        let rc = unsafe { libc::kill(self.pid(), sig) };
-        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+        // Our own child, which has not been reaped (we hold its `Child`).
+        let rc = super::util::kill(self.pid(), sig);
+        assert!(rc.is_ok(), "kill({}, {sig}): {rc:?}", self.pid());
     }
 
     /// Waits for the exit (killing the process and failing after `limit`); returns the exit code
@@ -301,8 +301,8 @@ fn a_second_interrupt_exits_at_once() {
     let frozen = workers(&kids)[0];
     // A stopped worker never sends its last frame: after the first interrupt the runner waits
     // out its grace period (seconds) for it. The second interrupt must not wait.
-    // SAFETY: a signal to a process this test found as the runner's child.
-    unsafe { libc::kill(frozen, libc::SIGSTOP) };
+    // A process this test found as the runner's child.
+    let _ = super::util::kill(frozen, libc::SIGSTOP);
     run.signal(libc::SIGINT);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -356,8 +356,8 @@ scenarios:
     // streamed a snapshot (every 500 ms) but before it is done.
     std::thread::sleep(Duration::from_millis(650));
     let victim = workers(&kids)[0];
-    // SAFETY: a signal to a process this test found as the runner's child.
-    unsafe { libc::kill(victim, libc::SIGKILL) };
+    // A process this test found as the runner's child.
+    let _ = super::util::kill(victim, libc::SIGKILL);
     let o = run.finish(Duration::from_secs(30));
     assert_eq!(o.code, 1, "a lost worker fails the run: {o:?}");
     let s = util::summary(&out, "lost-worker");
@@ -557,26 +557,7 @@ fn serve(stream: TcpStream, fault: Fault, stop: &AtomicBool) {
 
 /// Sets SO_LINGER 0, so that closing sends a TCP reset instead of an orderly FIN.
 fn linger_zero(s: &TcpStream) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a socket we own, with a correctly sized `linger` value.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    rustix::net::sockopt::set_socket_linger(s, Some(Duration::ZERO)).map_err(Into::into)
 }
 
 #[test]
@@ -868,8 +849,7 @@ fn an_unwritable_output_folder_fails_before_any_request() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
+        if rustix::process::geteuid().is_root() {
             // root writes into read-only folders regardless: run as `nobody` so the mode counts.
             cmd.uid(65534).gid(65534);
         }
@@ -1096,7 +1076,7 @@ impl loadplan::run::Observer for Counting {
         self.fds_at_start.lock().expect("lock").push(open_fds());
     }
     fn cell_finished(&self, _: usize, _: usize, _: &str, _: &loadplan::stats::Progress) {}
-    fn note(&self, _: &str) {}
+    fn note(&self, _: loadplan::run::Notice, _: &str) {}
 }
 
 fn open_fds() -> usize {

@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod export;
 mod faults;
+mod files;
 mod flows;
 
 mod gate;

@@ -71,10 +71,8 @@ fn split(line: &str) -> (&str, Vec<&str>) {
 
 /// Fails, naming what to install, unless this can run here.
 fn check_prerequisites() {
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc::geteuid() };
-    assert_eq!(
-        uid, 0,
+    assert!(
+        rustix::process::geteuid().is_root(),
         "the netns test makes network namespaces and needs root (CI runs as root)"
     );
     for (tool, package) in [("ip", "iproute2"), ("iptables", "iptables")] {
@@ -91,12 +89,9 @@ fn check_prerequisites() {
 }
 
 /// Moves the calling thread into the namespace `ns` refers to.
-fn setns(ns: &impl AsRawFd) -> io::Result<()> {
-    // SAFETY: `ns` is an open namespace file; setns changes only the calling thread.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+fn setns(ns: &impl std::os::fd::AsFd) -> io::Result<()> {
+    use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(Into::into)
 }
 
 /// A network namespace of the test's own (`ip netns add`). When dropped, whatever still runs in
@@ -163,10 +158,8 @@ impl Drop for Netns {
                 .filter_map(|p| p.parse::<i32>().ok())
                 .filter(|&pid| u32::try_from(pid).ok() != Some(std::process::id()))
             {
-                // SAFETY: a signal to a process in our own namespace, by its pid.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+                // A process in our own namespace, by its pid.
+                let _ = util::kill(pid, libc::SIGKILL);
             }
         }
         tidy(&format!("ip netns del {}", self.name));
@@ -353,9 +346,10 @@ fn ahead_of_builds(cmd: &mut Command) {
 /// Makes the calling thread wake on time: timer slack of 1 ns and, where allowed, a real-time
 /// priority, so that builds busy on both cores do not stretch the hold (it sleeps nearly always).
 fn punctual() {
-    // SAFETY: both change only the calling thread's timer slack and scheduling policy.
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
+    // SAFETY: sched_setscheduler (which rustix lacks) changes only the calling thread's
+    // scheduling policy, and reads `param` only during the call.
     unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
         let param = libc::sched_param { sched_priority: 10 };
         if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) != 0 {
             eprintln!(

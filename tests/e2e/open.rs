@@ -40,8 +40,8 @@ impl Server {
 
     fn signal(&self, sig: i32) {
         let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: a signal to our own child, which is not reaped before Drop.
-        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+        // Our own child, which is not reaped before Drop.
+        super::util::kill(pid, sig).expect("signal");
     }
 }
 

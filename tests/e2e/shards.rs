@@ -205,3 +205,52 @@ fn results_of_different_plans_do_not_merge() {
     );
     assert!(!out.exists(), "nothing is written");
 }
+
+#[test]
+fn shards_that_differ_only_in_a_header_value_name_the_header_not_its_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "plan.yaml",
+        "version: 1\nname: header\nbase: builtin\nscenarios:\n  - name: shop\n    flow:\n      - name: login\n        request: { url: /hello, headers: { Authorization: \"Bearer ${TOKEN}\" } }\n    repeat: 4\n    models: [sequential]\n",
+    );
+    let mut files = Vec::new();
+    for (i, token) in [(1, "first-secret-value"), (2, "second-secret-value")] {
+        let file = dir.path().join(format!("shard-{i}.json"));
+        let r = util::loadplan_in(
+            dir.path(),
+            &[
+                "run",
+                s(&plan),
+                "--shard",
+                &format!("{i}/2"),
+                "--results",
+                s(&file),
+            ],
+            &[("TOKEN", token)],
+            std::time::Duration::from_secs(60),
+        );
+        assert_eq!(r.code, 0, "{r:?}");
+        let text = std::fs::read_to_string(&file).expect("results");
+        assert!(
+            !text.contains(token),
+            "a substituted value is never written"
+        );
+        files.push(file);
+    }
+    let out = dir.path().join("out");
+    let r = loadplan(
+        dir.path(),
+        &["report", s(&files[0]), s(&files[1]), "--out", s(&out)],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "the shards differ in scenario `shop`, request `login`, header `authorization`"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret-value"), "{}", r.stderr);
+    assert!(!out.exists(), "nothing is written");
+}

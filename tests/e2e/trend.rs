@@ -139,10 +139,10 @@ fn run_bounded(program: &str, args: &[String], limit: Duration) -> (i32, String,
     // Not `kill -KILL -PGID`: procps-ng 4.0.2's kill reads `-PGID` after a signal as `-1`
     // (strace shows `kill(-1, 0)` for `kill -0 -PGID`), which signals every process.
     let kill_group = || {
-        // SAFETY: kill(2) takes plain integers; a negative pid > 1 in magnitude names exactly
-        // the group created for this child, never all processes (-1) or our own group (0).
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+        // The group created for this child, by its (positive) id: never all processes or our
+        // own group.
+        if let Some(group) = rustix::process::Pid::from_raw(pgid) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
     };
     let status = loop {

@@ -260,13 +260,9 @@ scenarios:
     let busy = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
-            // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET and sched_setaffinity touch
-            // only that set and this thread's affinity.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(0, &mut set);
-                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
+            let mut set = rustix::thread::CpuSet::new();
+            set.set(0);
+            let _ = rustix::thread::sched_setaffinity(None, &set);
             while !stop.load(Ordering::Relaxed) {
                 std::hint::black_box(0u64);
             }

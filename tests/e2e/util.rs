@@ -242,8 +242,8 @@ impl Serve {
     /// SIGTERM, then the exit code and whatever else it printed on stdout and stderr.
     pub fn stop(mut self) -> (Option<i32>, String, String) {
         let pid = i32::try_from(self.child.id()).expect("pid");
-        // SAFETY: a signal to our own child, not reaped before this returns.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        // A signal to our own child, not reaped before this returns.
+        kill(pid, libc::SIGTERM).expect("SIGTERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -377,14 +377,22 @@ impl Drop for NginxServer {
     }
 }
 
+/// Sends `signal` (a libc signal number) to the process `pid`, through rustix: no `unsafe`.
+pub fn kill(pid: i32, signal: libc::c_int) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| std::io::Error::other(format!("{pid} is not a process id")))?;
+    // A signal number rustix does not name is refused instead of sent.
+    let signal = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| std::io::Error::other(format!("signal {signal}")))?;
+    rustix::process::kill_process(pid, signal).map_err(std::io::Error::from)
+}
+
 /// Sends `signal` to our own `child` by its pid, waits up to `grace` for it to exit, then kills
 /// and reaps it.
 pub fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration) {
     if let (Ok(None), Ok(pid)) = (child.try_wait(), i32::try_from(child.id())) {
-        // SAFETY: a signal to our own child, not reaped yet (try_wait just said so).
-        unsafe {
-            libc::kill(pid, signal);
-        }
+        // Our own child, not reaped yet (try_wait just said so).
+        let _ = kill(pid, signal);
     }
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {

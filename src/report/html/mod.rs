@@ -90,7 +90,8 @@ fn load_folder(registry: &mut Handlebars<'static>, dir: &Path) -> Result<(), Rep
         let Some(stem) = name.strip_suffix(".hbs") else {
             continue;
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+        let bytes = crate::files::read_template(&path).map_err(|e| err(&path, e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| err(&path, "not UTF-8 text".into()))?;
         if name == MAIN_TEMPLATE {
             main = Some((path, text));
         } else {

@@ -37,6 +37,11 @@ pub enum TrendError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: cannot read: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: crate::files::FileError,
+    },
     #[error("{}: not a loadplan summary.json: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
     #[error(

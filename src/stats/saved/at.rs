@@ -1,7 +1,7 @@
 //! Where a violation is: the field path (`scenarios[1].cells[2].wall_seconds`) and the checks
 //! each kind of value gets (ranges, names, times).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::*;
 
@@ -230,25 +230,30 @@ pub(super) fn show(v: f64) -> String {
 }
 
 /// A saved time: RFC 3339 as loadplan writes it (`2026-11-28T16:10:12Z`), with an optional
-/// fraction, or with a numeric offset (`+02:00`) instead of `Z`; from 1970 on.
+/// fraction, or with a numeric offset (`+02:00`) instead of `Z`; from 1970 on. jiff parses it,
+/// once its shape is RFC 3339's: jiff's own parser also takes Temporal's forms (a space for the
+/// `T`, minutes without seconds, offsets to ±25:59, `[zone]` annotations).
 pub fn parse_time(s: &str) -> Option<SystemTime> {
-    let split = s.len().checked_sub(6).filter(|i| s.is_char_boundary(*i));
-    if let Some((local, offset)) = split.map(|i| s.split_at(i))
-        && let [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] = offset.as_bytes()
-        && [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit())
-    {
-        let digit = |d: &u8| u64::from(d - b'0');
-        let (hours, minutes) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
-        if hours > 23 || minutes > 59 {
-            return None;
+    let b = s.as_bytes();
+    let separators = b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && b.get(10) == Some(&b'T')
+        && b.get(13) == Some(&b':')
+        && b.get(16) == Some(&b':');
+    let offset = match b {
+        [.., b'Z'] => true,
+        [.., b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let digits = [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit());
+            digits && (h1 - b'0') * 10 + (h2 - b'0') <= 23 && (m1 - b'0') * 10 + (m2 - b'0') <= 59
         }
-        let t = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
-        // Local time = UTC + offset.
-        let offset = Duration::from_secs(hours * 3600 + minutes * 60);
-        return match sign {
-            b'+' => t.checked_sub(offset),
-            _ => t.checked_add(offset),
-        };
+        _ => false,
+    };
+    if !separators || !offset {
+        return None;
     }
-    humantime::parse_rfc3339(s).ok()
+    let t: jiff::Timestamp = s.parse().ok()?;
+    if t < jiff::Timestamp::UNIX_EPOCH {
+        return None;
+    }
+    SystemTime::try_from(t).ok()
 }

@@ -23,6 +23,7 @@ pub(super) fn results_rules(r: &Results) -> Check {
             .field("plan_hash")
             .fail("not a plan hash (64 hexadecimal digits)"));
     }
+    plan_parts(&at.field("plan_parts"), &r.plan_parts)?;
     let shard = at.field("shard");
     shard.field("count").within(r.shard.count, 1, MAX_SHARDS)?;
     if r.shard.index >= r.shard.count {
@@ -49,6 +50,34 @@ pub(super) fn results_rules(r: &Results) -> Check {
     }
     Ok(())
 }
+
+/// Parts of a plan are named by the plan (scenario, request and header names): bounded in number
+/// and length, each with a SHA-256 digest.
+fn plan_parts(at: &At, parts: &std::collections::BTreeMap<String, String>) -> Check {
+    if parts.len() > MAX_PLAN_PARTS {
+        return Err(at.fail(format!(
+            "{} parts; a plan has at most {MAX_PLAN_PARTS}",
+            parts.len()
+        )));
+    }
+    for (name, digest) in parts {
+        if name.is_empty() || name.len() > MAX_PART_NAME {
+            return Err(at.fail(format!(
+                "a part name of {} bytes (1 to {MAX_PART_NAME})",
+                name.len()
+            )));
+        }
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(at.fail("not a digest (64 hexadecimal digits)"));
+        }
+    }
+    Ok(())
+}
+
+/// Parts of a plan a shard file may name ([`Results::plan_parts`]).
+const MAX_PLAN_PARTS: usize = 1 << 20;
+/// Bytes of a part's name: scenario, request and header names, each bounded by the plan.
+const MAX_PART_NAME: usize = 4096;
 
 /// Every field of a cell's share, by construction (destructured, so that a new field does not
 /// compile without its rule).

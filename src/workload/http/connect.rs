@@ -450,7 +450,6 @@ struct Alerted(tokio_rustls::client::TlsStream<TcpStream>);
 
 impl Alerted {
     fn explain<T>(&mut self, out: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
-        use std::os::fd::AsRawFd as _;
         let Poll::Ready(Err(e)) = &out else {
             return out;
         };
@@ -462,17 +461,11 @@ impl Alerted {
         }
         let (tcp, session) = self.0.get_mut();
         let mut unread = vec![0u8; 16 << 10];
-        // SAFETY: recv writes at most `unread.len()` bytes into `unread`; the descriptor is this
-        // stream's socket, open while `tcp` is borrowed; MSG_DONTWAIT makes it return at once.
-        let n = unsafe {
-            libc::recv(
-                tcp.as_raw_fd(),
-                unread.as_mut_ptr().cast(),
-                unread.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        let Ok(n) = usize::try_from(n) else {
+        // Non-blocking: it returns at once with what the peer sent before it closed.
+        // (bytes received, bytes the datagram had: the same for a stream)
+        let Ok((n, _)) =
+            rustix::net::recv(&*tcp, &mut unread[..], rustix::net::RecvFlags::DONTWAIT)
+        else {
             return out;
         };
         let mut held = &unread[..n];
