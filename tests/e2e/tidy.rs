@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// What each top-level module may import from the rest of the crate (a path prefix: a module,
-/// or one item of it). The stages run `plan → run → stats → gate → report`; `stats` owns the
+/// or one item of it). `files` is the one bounded reader of files loadplan did not write, so a
+/// module that reads one (templates, PEM files) imports it whatever its stage. The stages run `plan → run → stats → gate → report`; `stats` owns the
 /// measurement types (`Recorder`, `CellResult`, `Progress`) that `run` fills and hands on, so
 /// `run` imports them and `stats` never imports `run`. Everything not listed is refused.
 const ALLOWED: &[(&str, &[&str])] = &[
@@ -34,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "stats",
             "units",
+            "files",
             "plan::Model",
             "plan::validity::ValidityAction",
             "gate::DEFAULT_ERROR_RULE",
@@ -44,7 +46,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "export",
         &["plan", "run::live", "stats", "workload", "units"],
     ),
-    ("server", &["workload", "pem", "units"]),
+    ("server", &["workload", "pem", "units", "files"]),
     (
         "error",
         &["plan", "run", "stats", "gate", "report", "files"],
