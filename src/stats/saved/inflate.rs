@@ -65,7 +65,14 @@ mod tests {
             include_bytes!("../../../tests/fixtures/saved/inflate/incomplete-literal-code.deflate"),
         ]
         .concat();
-        let cases: [(Vec<u8>, usize, &str); 8] = [
+        // Found by the `inflate` fuzz target: a stream whose back-reference reaches before its
+        // start, which zlib refuses ("invalid distance too far back") and flate2's streaming
+        // reader reads quietly as 471 bytes.
+        let too_far = include_bytes!(
+            "../../../tests/fixtures/saved/inflate/flate2-reader-disagrees.zlib"
+        )
+        .to_vec();
+        let cases: [(Vec<u8>, usize, &str); 9] = [
             (stored.clone(), 2, "inflates to more than 2 bytes"),
             (stored.clone(), 0, "inflates to more than 0 bytes"),
             (stored[..stored.len() - 1].to_vec(), 3, "cut off"),
@@ -78,6 +85,7 @@ mod tests {
             (vec![0x78, 0x02], 9, "not a valid zlib stream"),
             (Vec::new(), 9, "cut off"),
             (incomplete, 100, "not a valid zlib stream"),
+            (too_far, 1 << 16, "not a valid zlib stream"),
         ];
         for (bytes, limit, want) in cases {
             let e = zlib(&bytes, limit).expect_err(want);
