@@ -199,6 +199,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_95_percent_point_is_the_normals() {
+        // Z_95 is a literal (a const cannot call statrs); it must stay the normal's 97.5 % point.
+        let z = t_upper_quantile(0.025, f64::INFINITY);
+        assert!((Z_95 - z).abs() < 1e-6, "Z_95 {Z_95}, normal {z}");
+    }
+
+    #[test]
     fn holm_steps_down_and_stops_at_the_first_failure() {
         // (p-values, rejected)
         let cases: &[(&[f64], &[bool])] = &[
