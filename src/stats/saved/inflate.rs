@@ -68,10 +68,9 @@ mod tests {
         // Found by the `inflate` fuzz target: a stream whose back-reference reaches before its
         // start, which zlib refuses ("invalid distance too far back") and flate2's streaming
         // reader reads quietly as 471 bytes.
-        let too_far = include_bytes!(
-            "../../../tests/fixtures/saved/inflate/flate2-reader-disagrees.zlib"
-        )
-        .to_vec();
+        let too_far =
+            include_bytes!("../../../tests/fixtures/saved/inflate/flate2-reader-disagrees.zlib")
+                .to_vec();
         let cases: [(Vec<u8>, usize, &str); 9] = [
             (stored.clone(), 2, "inflates to more than 2 bytes"),
             (stored.clone(), 0, "inflates to more than 0 bytes"),
