@@ -312,10 +312,15 @@ impl Plan {
     /// matches. Substituted values, data rows and key material go into it, and never anywhere
     /// else.
     pub fn hash(&self) -> String {
+        Plan::hash_of(&self.part_digests())
+    }
+
+    /// [`Plan::hash`] from parts already digested (they cost a key stretch each).
+    pub fn hash_of(parts: &BTreeMap<String, String>) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        for (part, digest) in self.part_digests() {
+        for (part, digest) in parts {
             h.update(b"\n");
             h.update(part.as_bytes());
             h.update(b"\0");
@@ -326,10 +331,14 @@ impl Plan {
 
     /// Every part of the plan that is sent or checked, named as a user finds it
     /// (``scenario `shop`, request `login`, header `authorization` ``), with the SHA-256 of its
-    /// resolved value serialised as JSON. Shard files carry this map so that a refused merge can
+    /// resolved value serialised as JSON (PBKDF2-HMAC-SHA256 for what a request carries). Shard files carry this map so that a refused merge can
     /// name the part that differs; the values themselves never leave the process.
     pub fn part_digests(&self) -> BTreeMap<String, String> {
         let mut parts = BTreeMap::new();
+        // What a request carries (URL, headers, body, data rows, TLS keys) may hold a
+        // substituted secret: those parts are stretched, so that a short token cannot be
+        // guessed back from a shard file.
+        let mut carried = Vec::new();
         let mut put = |name: String, value: serde_json::Value| {
             parts.insert(name, digest(&value));
         };
@@ -353,10 +362,14 @@ impl Plan {
                 Workload::Cpu(k) => put(format!("{at}, kernel"), json(k)),
                 Workload::Http(h) => {
                     for (part, value) in http_parts(h) {
-                        put(format!("{at}, {part}"), value);
+                        carried.push((format!("{at}, {part}"), value));
                     }
                 }
             }
+        }
+        for (name, value) in carried {
+            let d = stretched(&self.name, &name, &value);
+            parts.insert(name, d);
         }
         parts
     }
@@ -380,6 +393,26 @@ fn json(value: &impl Serialize) -> serde_json::Value {
 fn digest(value: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
     hex(&Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// Key stretching rounds for the parts that may hold a secret: PBKDF2-HMAC-SHA256, as password
+/// storage uses it, so each guess at a secret costs this many hashes. About 5 ms a part in a
+/// release build; only shard runs and merges compute digests.
+const STRETCH_ROUNDS: u32 = 20_000;
+
+/// A part's digest through PBKDF2-HMAC-SHA256, salted with the plan's and the part's names:
+/// shards of one plan agree, a guess at a secret in it costs [`STRETCH_ROUNDS`] hashes, and no
+/// table of precomputed digests fits two plans.
+fn stretched(plan: &str, part: &str, value: &serde_json::Value) -> String {
+    let salt = format!("loadplan plan part\0{plan}\0{part}");
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+        value.to_string().as_bytes(),
+        salt.as_bytes(),
+        STRETCH_ROUNDS,
+        &mut out,
+    );
+    hex(&out)
 }
 
 fn hex(bytes: &[u8]) -> String {

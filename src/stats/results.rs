@@ -100,6 +100,7 @@ pub struct CellPartWire {
 
 /// A shard's run as a results file.
 pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
+    let parts = plan.part_digests();
     Results {
         format: RESULTS_FORMAT.into(),
         version: RESULTS_VERSION,
@@ -109,8 +110,8 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
             description: plan.description.clone(),
             source: plan.source.clone(),
         },
-        plan_hash: plan.hash(),
-        plan_parts: plan.part_digests(),
+        plan_hash: Plan::hash_of(&parts),
+        plan_parts: parts,
         shard,
         run_id: run.run_id.clone(),
         started_at: Timestamp::from_system(run.started_at).to_string(),
