@@ -400,16 +400,7 @@ fn every_fault_lands_in_its_phase_category_in_every_model() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Every category is a column of summary.json, zero or not.
     let c = cell(&s, "short", "async");
-    for category in [
-        "dns",
-        "connect",
-        "tls",
-        "protocol",
-        "timeout",
-        "status",
-        "body",
-        "expectation",
-    ] {
+    for category in util::ERROR_CATEGORIES {
         assert!(
             c["errors"][category].is_u64(),
             "{category}: {}",

@@ -80,16 +80,7 @@ scenarios:
         assert_eq!(u(&hello["bytes"]), 15 * (6 + 1000), "{model}: body bytes");
         assert_eq!(histogram_total(hello), 30, "{model}");
         assert_eq!(u(&hello["latency_us"]["count"]), 30, "{model}");
-        for cat in [
-            "dns",
-            "connect",
-            "tls",
-            "protocol",
-            "timeout",
-            "status",
-            "body",
-            "expectation",
-        ] {
+        for cat in util::ERROR_CATEGORIES {
             assert_eq!(u(&hello["errors"][cat]), 0, "{model} {cat}");
         }
         assert_eq!(u(&hello["status_codes"]["200"]), 30, "{model}");

@@ -146,6 +146,19 @@ pub fn cell<'a>(
         .unwrap_or_else(|| panic!("no {model} cell in {scenario}"))
 }
 
+/// The error categories summary.json counts, every one present in every cell's `errors`, as the
+/// README lists them (written out here, not read from the crate, so that a dropped category fails).
+pub const ERROR_CATEGORIES: [&str; 8] = [
+    "dns",
+    "connect",
+    "tls",
+    "protocol",
+    "timeout",
+    "status",
+    "body",
+    "expectation",
+];
+
 pub fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
