@@ -244,7 +244,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_shard(s: &str) -> Result<crate::stats::Shard, String> {
+fn parse_shard(s: &str) -> Result<crate::stats::Shard, crate::stats::ShardError> {
     crate::stats::Shard::parse(s)
 }
 

@@ -74,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         .iter()
         .map(|p| OutputDir::prepare(&args.out, &p.slug))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Failed(anyhow::anyhow!("the output folder is not writable: {e}")))?;
+        .map_err(|e| match e {
+            crate::report::ReportError::Write { path, source } => Error::System {
+                what: format!("the output folder is not writable: {}", path.display()),
+                source,
+            },
+            other => Error::Report(other),
+        })?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -177,7 +183,7 @@ fn load_baselines(args: &RunArgs, plans: &[Plan]) -> Result<Vec<Earlier>, Error>
     let mut out = Vec::new();
     for path in &args.baseline {
         if path.is_dir() {
-            let found = gate::baseline::load_history(path).map_err(Error::Input)?;
+            let found = gate::baseline::load_history(path)?;
             let before = out.len();
             out.extend(
                 found
@@ -200,7 +206,7 @@ fn load_baselines(args: &RunArgs, plans: &[Plan]) -> Result<Vec<Earlier>, Error>
             }
             continue;
         }
-        let s = gate::baseline::load(path).map_err(Error::Input)?;
+        let s = gate::baseline::load(path)?;
         if !plans.iter().any(|p| p.name == s.plan.name) {
             return Err(Error::Usage(format!(
                 "the baseline {} is a run of plan `{}`, which is not being run",
@@ -261,8 +267,13 @@ fn run_shard(
     export: &export::Settings,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
-    write_atomic(file, b"")
-        .map_err(|e| Error::Failed(anyhow::anyhow!("the results file is not writable: {e}")))?;
+    write_atomic(file, b"").map_err(|e| match e {
+        crate::report::ReportError::Write { path, source } => Error::System {
+            what: format!("the results file is not writable: {}", path.display()),
+            source,
+        },
+        other => Error::Report(other),
+    })?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -287,8 +298,12 @@ fn run_shard(
     let mut summary = stats::summarize(plan, &results);
     summary.export = exported;
     console.human(&reports::console::table(&summary));
-    let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
-        .map_err(|e| Error::Failed(e.into()))?;
+    let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard)).map_err(|e| {
+        Error::Report(crate::report::ReportError::Render {
+            file: "the shard's results",
+            reason: e.to_string(),
+        })
+    })?;
     write_atomic(file, &bytes)?;
     say!(
         "{}shard {}/{}: results in {} (merge them with `loadplan report`)",
@@ -340,7 +355,10 @@ impl Deadline {
                     run::request_stop();
                 }
             })
-            .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the --max-duration timer: {e}")))?;
+            .map_err(|source| Error::System {
+                what: "cannot start the --max-duration timer".into(),
+                source,
+            })?;
         Ok(Deadline { _cancel: cancel })
     }
 }

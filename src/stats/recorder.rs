@@ -19,7 +19,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer, V2Serializer}
 use serde::{Deserialize, Serialize};
 
 use super::connections::{ConnStats, ConnWire};
-use super::saved::{decode_histogram, decode_histogram_bytes};
+use super::saved::{HistogramError, decode_histogram, decode_histogram_bytes};
 use crate::workload::{ErrorKind, Exchange, Outcome};
 
 pub use crate::units::MAX_LATENCY_US;
@@ -560,8 +560,19 @@ pub fn histogram_to_base64(h: &Histogram<u64>) -> String {
 }
 
 /// A histogram from text, through the checked decoder every histogram loadplan reads goes through.
-pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
-    decode_histogram(s).map_err(|e| format!("histogram: {e}"))
+pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, WireError> {
+    decode_histogram(s).map_err(WireError::Histogram)
+}
+
+/// Why a recorder that crossed a process boundary, or was saved, cannot be taken back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("histogram: {0}")]
+    Histogram(HistogramError),
+    #[error("timeline second {second}: histogram: {source}")]
+    Second { second: u32, source: HistogramError },
+    #[error("{found} error categories, expected {expected}")]
+    Categories { found: usize, expected: usize },
 }
 
 /// A recorder as it crosses a process boundary (worker → parent) or is saved.
@@ -652,17 +663,19 @@ impl From<&Recorder> for RecorderWire {
 }
 
 impl TryFrom<RecorderWire> for Recorder {
-    type Error = String;
+    type Error = WireError;
 
-    fn try_from(w: RecorderWire) -> Result<Self, String> {
+    fn try_from(w: RecorderWire) -> Result<Self, WireError> {
         let mut closed = BTreeMap::new();
         for s in w.timeline {
-            let latency_v2 = BASE64
-                .decode(&s.latency)
-                .map_err(|e| format!("timeline second {}: histogram: not base64: {e}", s.second))?;
+            let second = s.second;
+            let latency_v2 = BASE64.decode(&s.latency).map_err(|e| WireError::Second {
+                second,
+                source: HistogramError::NotBase64(e.to_string()),
+            })?;
             // Checked once here, so that merging seconds later never decodes unchecked bytes.
             decode_histogram_bytes(&latency_v2)
-                .map_err(|e| format!("timeline second {}: histogram: {e}", s.second))?;
+                .map_err(|source| WireError::Second { second, source })?;
             closed.insert(
                 s.second,
                 Second {
@@ -682,11 +695,10 @@ impl TryFrom<RecorderWire> for Recorder {
             match errors.get_mut(at) {
                 Some(slot) => *slot = *n,
                 None => {
-                    return Err(format!(
-                        "{} error categories, expected {}",
-                        w.errors.len(),
-                        ErrorKind::ALL.len()
-                    ));
+                    return Err(WireError::Categories {
+                        found: w.errors.len(),
+                        expected: ErrorKind::ALL.len(),
+                    });
                 }
             }
         }
@@ -786,7 +798,7 @@ mod tests {
                         assert_eq!(r.error(kind), n, "{errors:?} {kind:?}");
                     }
                 }
-                (Err(e), Err(want)) => assert_eq!(e, want),
+                (Err(e), Err(want)) => assert_eq!(e.to_string(), want),
                 (got, want) => panic!("{errors:?}: {got:?}, want {want:?}"),
             }
         }
@@ -929,7 +941,9 @@ mod tests {
         let mut bomb = BASE64.decode(&wire.timeline[0].latency).expect("base64");
         bomb[4..8].copy_from_slice(&[0xff, 0x00, 0x00, 0x1c]);
         wire.timeline[0].latency = BASE64.encode(&bomb);
-        let e = Recorder::try_from(wire.clone()).expect_err("a bomb");
+        let e = Recorder::try_from(wire.clone())
+            .expect_err("a bomb")
+            .to_string();
         assert!(
             e.contains(
                 "timeline second 0: histogram: the header announces 4278190108 payload bytes"
@@ -937,7 +951,9 @@ mod tests {
             "{e}"
         );
         wire.latency = BASE64.encode(&bomb);
-        let e = histogram_from_base64(&wire.latency).expect_err("a bomb");
+        let e = histogram_from_base64(&wire.latency)
+            .expect_err("a bomb")
+            .to_string();
         assert!(e.contains("announces 4278190108 payload bytes"), "{e}");
     }
 
