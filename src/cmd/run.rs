@@ -74,13 +74,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         .iter()
         .map(|p| OutputDir::prepare(&args.out, &p.slug))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| match e {
-            crate::report::ReportError::Write { path, source } => Error::System {
-                what: format!("the output folder is not writable: {}", path.display()),
-                source,
-            },
-            other => Error::Report(other),
-        })?;
+        .map_err(|e| not_writable("the output folder", e))?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -267,13 +261,7 @@ fn run_shard(
     export: &export::Settings,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
-    write_atomic(file, b"").map_err(|e| match e {
-        crate::report::ReportError::Write { path, source } => Error::System {
-            what: format!("the results file is not writable: {}", path.display()),
-            source,
-        },
-        other => Error::Report(other),
-    })?;
+    write_atomic(file, b"").map_err(|e| not_writable("the results file", e))?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -378,6 +366,18 @@ fn install_interrupt_handler() {
     });
     if let Err(e) = result {
         super::tell!("warning: Ctrl-C will not keep partial results: {e}");
+    }
+}
+
+/// A place the run writes to, refused before any load is sent: the system's words, with what
+/// the place is for.
+fn not_writable(what: &str, e: crate::report::ReportError) -> Error {
+    match e {
+        crate::report::ReportError::Write { path, source } => Error::System {
+            what: format!("{what} is not writable: {}", path.display()),
+            source,
+        },
+        other => Error::Report(other),
     }
 }
 
