@@ -2,8 +2,8 @@
 //!
 //! Input: a summary and a bound in bytes. Output: GitHub-flavoured Markdown fit for a PR
 //! comment: an opening summary of at most 2 KiB (verdict, failed checks, the biggest changes
-//! against the baseline, a line per scenario), then `<details>` blocks: why the run failed
-//! (when it did), validity, health (the warnings of `insight/`), per scenario its finding,
+//! against the baseline, a line per scenario), then `<details>` blocks: validity, why the run
+//! failed (when it did), health (the warnings of `insight/`), per scenario its finding,
 //! cells, thresholds, requests, connections and errors with their messages, and the baseline.
 //! Sections that would pass the bound are left out whole and named. Plan-provided text and
 //! error messages (which come from servers) are escaped so that they cannot break a table or
@@ -71,8 +71,8 @@ pub const MIN_MAX_BYTES: usize = units::MARKDOWN_MIN_BYTES;
 
 /// `summary.md` in at most `max_bytes` (never less than [`MIN_MAX_BYTES`]): the opening
 /// summary (verdict, failed checks, biggest changes against the baseline, one line per
-/// scenario; at most [`HEAD_MAX_BYTES`]), then each section in a `<details>` block: why it
-/// failed, validity, health, each scenario, the baseline. Sections that do not fit are left out
+/// scenario; at most [`HEAD_MAX_BYTES`]), then each section in a `<details>` block: validity,
+/// why it failed, health, each scenario, the baseline. Sections that do not fit are left out
 /// whole (never cut inside a table) and named in a last line.
 pub fn render_bounded(s: &Summary, max_bytes: usize) -> String {
     let max_bytes = max_bytes.max(MIN_MAX_BYTES);
@@ -286,14 +286,10 @@ fn scenario_line(sc: &crate::stats::ScenarioSummary) -> String {
     )
 }
 
-/// The folded sections, in order, each with its `<summary>` title: why it failed, validity,
-/// health, every scenario, the baseline.
+/// The folded sections, in order, each with its `<summary>` title: validity (first, as
+/// everywhere), why it failed, health, every scenario, the baseline.
 fn sections(s: &Summary) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let failed = why_failed(s);
-    if !failed.is_empty() {
-        out.push(("❌ Why it failed".to_string(), failed));
-    }
     let invalid = why_invalid(s);
     if !invalid.is_empty() {
         let title = if s.verdict == Verdict::Invalid {
@@ -302,6 +298,10 @@ fn sections(s: &Summary) -> Vec<(String, String)> {
             "Validity warnings"
         };
         out.push((title.to_string(), invalid));
+    }
+    let failed = why_failed(s);
+    if !failed.is_empty() {
+        out.push(("❌ Why it failed".to_string(), failed));
     }
     out.push(("Health".to_string(), health(s)));
     for sc in &s.scenarios {
@@ -667,10 +667,14 @@ mod tests {
         assert!(at("**Failed: 1 threshold, 1 baseline check and 2 cells**") < at("<details>"));
         assert!(at("**Biggest changes against earlier**") < at("<details>"));
         assert!(
-            at("<details><summary>❌ Why it failed</summary>\n\n1 threshold, 1 baseline check and 2 cells:")
-                < at("<details><summary>Health</summary>")
+            at(
+                "<details><summary>❌ Why it failed</summary>\n\n1 threshold, 1 baseline check and 2 cells:"
+            ) < at("<details><summary>Health</summary>")
         );
-        assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count()
+        );
         for line in [
             "- ❌ **failed** · sample · async c=2 w=1: threshold `p99 < 100ms`: observed **52.0ms**, limit 100.0ms\n",
             "- ❌ **failed** · sample · async c=2 w=1: did not complete: a worker exited\n",
@@ -686,7 +690,9 @@ mod tests {
             assert!(md.contains(line), "{line}\n{md}");
         }
         // The CPU scenario has neither connections nor the TLS warning.
-        let cpu = &md[md.rfind("<summary>❌ sample (cpu-bound)").expect("cpu scenario")..];
+        let cpu = &md[md
+            .rfind("<summary>❌ sample (cpu-bound)")
+            .expect("cpu scenario")..];
         let cpu = &cpu[..cpu.find("</details>").expect("its end")];
         assert!(
             !cpu.contains("Connections") && !cpu.contains("tls.insecure"),
@@ -712,7 +718,11 @@ mod tests {
         ];
         for (bound, at_least) in cases {
             let md = render_bounded(&s, bound);
-            assert!(md.len() <= bound.max(MIN_MAX_BYTES), "{bound}: {}", md.len());
+            assert!(
+                md.len() <= bound.max(MIN_MAX_BYTES),
+                "{bound}: {}",
+                md.len()
+            );
             let cut = md
                 .lines()
                 .find(|l| l.starts_with("_Cut to stay within"))
@@ -721,10 +731,14 @@ mod tests {
             assert!(named >= at_least, "{bound}: {cut}");
             assert_eq!(md == full, at_least == 0, "{bound}");
             // What is left is whole: every <details> closed, every table whole.
-            assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+            assert_eq!(
+                md.matches("<details>").count(),
+                md.matches("</details>").count()
+            );
             assert_eq!(
                 md.matches("\n| cell | ops |").count(),
-                md.matches("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").count()
+                md.matches("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                    .count()
             );
             assert!(md.starts_with(&full[..full.find("<details>").expect("details")]));
         }
@@ -749,7 +763,11 @@ mod tests {
         let md = render(&s);
         let head = md.find("<details>").expect("details");
         assert!(head <= HEAD_MAX_BYTES, "{head}");
-        assert!(md[..head].contains("more (under “Why it failed”)"), "{}", &md[..head]);
+        assert!(
+            md[..head].contains("more (under “Why it failed”)"),
+            "{}",
+            &md[..head]
+        );
     }
 
     #[test]

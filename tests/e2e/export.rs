@@ -737,6 +737,7 @@ fn latency_histograms_add_up_across_shards() {
             .position(|le| x <= *le)
             .unwrap_or(bounds.len())
     };
+    eprintln!("p99: Prometheus {q} s over both shards, the merged report {p99_s} s");
     assert!(
         bucket(q).abs_diff(bucket(p99_s)) <= 1,
         "Prometheus p99 {q} s, the merged report's {p99_s} s"

@@ -196,6 +196,12 @@ fn summary_md_is_a_pr_comment() {
         std::fs::read_to_string(util::run_dir(&full_out, "concurrency-basics").join("summary.md"))
             .expect("summary.md");
     check_markdown(&full);
+    eprintln!(
+        "summary.md: {} bytes before the first <details>, {} in all, {} bounded",
+        full.find("<details>").unwrap_or(0),
+        full.len(),
+        bounded.len()
+    );
     // Cut only when the whole would not fit (the unit tests cut a sample for certain).
     assert!(!full.contains("_Cut to stay"), "{full}");
     assert_eq!(
