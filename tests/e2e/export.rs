@@ -657,7 +657,7 @@ fn latency_histograms_add_up_across_shards() {
     let plan = util::write_plan(
         dir.path(),
         "hist.yaml",
-        "version: 1\nname: hist\nbase: builtin\nscenarios:\n  - name: mixed\n    targets: [ \"/io?delay=1ms\", \"/io?delay=3ms\", \"/io?delay=12ms\", \"/io?delay=40ms\" ]\n    duration: 3s\n    models: [async]\n    concurrency: 4\n",
+        "version: 1\nname: hist\nbase: builtin\nscenarios:\n  - name: mixed\n    targets: [ \"/io?delay=1ms\", \"/io?delay=3ms\", \"/io?delay=12ms\", \"/io?delay=40ms\" ]\n    duration: 3s\n    models: [async]\n    concurrency: 4\n    thresholds: [ \"p99 over 1s < 10s\" ]\n",
     );
     let write = prom.write_url();
     let children: Vec<(PathBuf, Child)> = [1, 2]
@@ -713,6 +713,10 @@ fn latency_histograms_add_up_across_shards() {
     let s = util::summary(&merged, "hist");
     let c = util::cell(&s, "mixed", "async");
     let p99_s = util::f(&c["latency_us"]["p99"]) / 1e6;
+    // A windowed threshold is checked on the merged shards' per-second timeline.
+    let w = &c["thresholds"][0];
+    assert_eq!(w["passed"], true, "{w}");
+    assert!(util::u(&w["windows"]["checked"]) >= 3, "{w}");
 
     let one = |promql: &str| -> f64 {
         let r = prom.query(promql);

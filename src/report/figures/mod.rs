@@ -834,6 +834,44 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn where_a_windowed_threshold_broke_is_shaded_on_both_timelines() {
+        let mut c = cell(Model::Async, 2, &[1_000, 2_000]);
+        c.wall_seconds = 20.0;
+        let result = |spans: Vec<(u32, u32)>| crate::stats::ThresholdResult {
+            expression: "p99 over 2s < 50ms".into(),
+            observed: Some(400_000.0),
+            passed: spans.is_empty(),
+            limit: 50_000.0,
+            unit: "us".into(),
+            observed_text: "400ms in 8–10 s".into(),
+            windows: Some(crate::stats::WindowOutcome {
+                seconds: 2,
+                checked: 19,
+                first_breach: None,
+                breaches: spans
+                    .into_iter()
+                    .map(|(from_s, to_s)| crate::stats::Span {
+                        from_s,
+                        to_s,
+                        worst: 400_000.0,
+                    })
+                    .collect(),
+            }),
+        };
+        // (spans broken, shaded rectangles per chart)
+        let cases = [(vec![], 0), (vec![(8, 12)], 1), (vec![(2, 4), (8, 12)], 2)];
+        for (spans, want) in cases {
+            c.thresholds = vec![result(spans.clone())];
+            for chart in timeline_charts("w", &scenario(vec![c.clone()])) {
+                assert_eq!(chart.matches("class=\"breach\"").count(), want, "{spans:?}");
+                if want > 0 {
+                    assert!(chart.contains("p99 over 2s &lt; 50ms broken from second 8 to 12"));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
             requests: None,
