@@ -33,7 +33,7 @@ pub const BYTES_RECEIVED: &str = "loadplan_bytes_received_total";
 
 /// The latency histogram's upper bounds in seconds (`le`), 1-2-5 steps from 100 µs to 60 s, then
 /// `+Inf`. An operation is counted in the first bound at or above its HdrHistogram bucket's
-/// highest equivalent value (within 0.1 % of what was measured).
+/// lowest value (the recorded value, to within the histogram's 0.1 %).
 pub const LATENCY_BUCKETS: [f64; 19] = [
     0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
     10.0, 20.0, 30.0, 60.0,
@@ -101,7 +101,9 @@ impl Totals {
         }
         self.connections += r.connections.as_ref().map_or(0, |c| c.opened);
         for v in r.latency.iter_recorded() {
-            let s = v.value_iterated_to() as f64 / 1e6;
+            // The bucket's lowest value: a latency exactly on a bound (10 ms) counts at or
+            // below it, as it was measured.
+            let s = r.latency.lowest_equivalent(v.value_iterated_to()) as f64 / 1e6;
             let i = LATENCY_BUCKETS
                 .iter()
                 .position(|le| s <= *le)
@@ -388,6 +390,31 @@ mod tests {
             find(&last, LATENCY, &[("request", "login")]).is_none(),
             "no latency, no gauge"
         );
+        // The histogram is cumulative over both intervals: 1, 2, 3 and 4 ms, then 10 to 40 ms.
+        let get = |name: &str, extra: &[(&str, &str)]| {
+            find(&last, name, extra)
+                .map(|t| t.samples[0].value)
+                .unwrap_or_else(|| panic!("{name} {extra:?}"))
+        };
+        let le = |bound: &str| get(&format!("{LATENCY_HISTOGRAM}_bucket"), &[("le", bound)]);
+        let cases = [
+            ("0.0005", 0.0),
+            ("0.001", 1.0),
+            ("0.002", 2.0),
+            ("0.005", 4.0),
+            ("0.01", 5.0),
+            ("0.02", 6.0),
+            ("0.05", 8.0),
+            ("+Inf", 8.0),
+        ];
+        for (bound, want) in cases {
+            assert_eq!(le(bound), want, "le={bound}");
+        }
+        assert_eq!(get(&format!("{LATENCY_HISTOGRAM}_count"), &[]), 8.0);
+        let sum = get(&format!("{LATENCY_HISTOGRAM}_sum"), &[]);
+        assert!((sum - 0.110).abs() < 1e-3, "{sum}");
+        assert_eq!(value(ACTIVE_USERS, &[]), 3.0, "users 1, 4 and 7 of 8");
+        assert_eq!(value(BYTES_RECEIVED, &[]), 0.0);
         let t = find(&last, OPERATIONS, &[]).expect("ops");
         let names: Vec<&str> = t.labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(
