@@ -778,3 +778,54 @@ fn latency_histograms_add_up_across_shards() {
         4.0
     );
 }
+
+/// The Grafana dashboard in deploy/ reads only series loadplan pushes, and its latency from the
+/// histogram summed over shards (`histogram_quantile` over `sum by (le, …)`), never from the
+/// per-process quantile gauges.
+#[test]
+fn the_grafana_dashboard_aggregates_shards_through_the_histogram() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/loadplan-dashboard.json");
+    let text = std::fs::read_to_string(&path).expect("the dashboard");
+    let v: Value = serde_json::from_str(&text).expect("JSON");
+    let exprs: Vec<String> = v["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().expect("targets").clone())
+        .map(|t| t["expr"].as_str().expect("expr").to_string())
+        .collect();
+    assert!(exprs.len() >= 6, "{exprs:?}");
+    let pushed = [
+        "loadplan_latency_seconds_bucket",
+        "loadplan_operations_total",
+        "loadplan_errors_total",
+        "loadplan_active_users",
+        "loadplan_responses_total",
+        "loadplan_bytes_received_total",
+    ];
+    for e in &exprs {
+        let names: Vec<&str> = e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("loadplan_"))
+            .collect();
+        assert!(!names.is_empty(), "{e}");
+        for n in names {
+            assert!(
+                pushed.contains(&n),
+                "{e}: `{n}` is not a series loadplan pushes"
+            );
+        }
+        if e.contains("loadplan_latency_seconds_bucket") {
+            assert!(
+                e.starts_with("histogram_quantile(") && e.contains("sum by (le, "),
+                "{e}"
+            );
+        }
+    }
+    assert!(
+        exprs
+            .iter()
+            .any(|e| e.starts_with("histogram_quantile(0.99, sum by (le, ")),
+        "{exprs:?}"
+    );
+}
