@@ -55,7 +55,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         )));
     }
     let export = export_settings(args)?;
-    let reporters = reports::reporters(args.templates.as_deref())?;
+    let reporters = reports::reporters_bounded(args.templates.as_deref(), args.markdown_max_bytes)?;
     let baselines = load_baselines(args, &plans)?;
     for (plan, cells) in plans.iter().zip(&selected) {
         let runs = runs_of(&baselines, &plan.name);
@@ -123,7 +123,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
                 d.discard_if_unused();
             }
         })?;
-        append_step_summary(&summary);
+        append_step_summary(&summary, args.markdown_max_bytes);
         worst = gate::worst(worst, verdict);
     }
     Ok(worst)
@@ -308,11 +308,11 @@ fn run_shard(
 }
 
 /// GitHub Actions shows `$GITHUB_STEP_SUMMARY` on the job page: add this run's Markdown to it.
-fn append_step_summary(summary: &Summary) {
+fn append_step_summary(summary: &Summary, max_bytes: usize) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };
-    let md = reports::markdown::render(summary);
+    let md = reports::markdown::render_bounded(summary, max_bytes);
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

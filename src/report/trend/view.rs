@@ -550,6 +550,7 @@ fn chart(
         }],
         hlines: Vec::new(),
         rules,
+        bands: Vec::new(),
         empty: "no data: no run has a number here",
     };
     ChartView {
