@@ -605,9 +605,12 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
             WorkloadSpec::Targets(targets) => {
                 Workload::Http(Box::new(requests::targets(ctx, targets, parts()?)?))
             }
-            WorkloadSpec::Flow(steps) => {
-                Workload::Http(Box::new(requests::flow(ctx, steps, parts()?)?))
-            }
+            WorkloadSpec::Flow(steps) => Workload::Http(Box::new(requests::flow(
+                ctx,
+                s.setup.unwrap_or_default(),
+                steps,
+                parts()?,
+            )?)),
             WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
                 CpuSpec::SumSquares { n } => Kernel::SumSquares { n },
                 CpuSpec::Sha256 { bytes } => Kernel::Sha256 { bytes },

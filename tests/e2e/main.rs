@@ -23,6 +23,7 @@ mod server;
 mod shards;
 mod tidy;
 mod tls;
+mod traffic;
 mod trend;
 mod truth;
 mod validity;

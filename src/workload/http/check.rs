@@ -14,7 +14,7 @@ use regex::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use crate::plan::requests::{Capture, CaptureFrom, Check, Expect};
+use crate::plan::requests::{Capture, CaptureFrom, Check, Expect, PickMany};
 use crate::plan::text::Text;
 use crate::workload::ErrorKind;
 
@@ -150,6 +150,7 @@ pub struct Captures {
 
 enum Source {
     Json(JsonPath, String),
+    JsonMany(JsonPath, String, PickMany),
     Header(HeaderName),
     Regex(Regex),
 }
@@ -162,6 +163,11 @@ impl Captures {
                 CaptureFrom::Json(p) => Source::Json(
                     JsonPath::parse(p).map_err(|e| format!("`{p}`: {e}"))?,
                     p.clone(),
+                ),
+                CaptureFrom::JsonMany(p, pick) => Source::JsonMany(
+                    JsonPath::parse(p).map_err(|e| format!("`{p}`: {e}"))?,
+                    p.clone(),
+                    *pick,
                 ),
                 CaptureFrom::Header(h) => Source::Header(
                     HeaderName::from_bytes(h.as_bytes())
@@ -179,13 +185,43 @@ impl Captures {
     pub fn reads_body(&self) -> bool {
         self.list
             .iter()
-            .any(|(_, _, s)| matches!(s, Source::Json(..) | Source::Regex(_)))
+            .any(|(_, _, s)| matches!(s, Source::Json(..) | Source::JsonMany(..) | Source::Regex(_)))
     }
 
-    /// Fills the slots from the response; the first capture that finds nothing is the error.
-    pub fn apply(&self, r: &Seen, vars: &mut [Option<String>]) -> Result<(), String> {
+    /// Fills the slots from the response; the first capture that finds nothing is the error
+    /// (`pick: all` finding nothing is an empty array, not an error). `rng` makes `pick: random`'s
+    /// choice.
+    pub fn apply(
+        &self,
+        r: &Seen,
+        vars: &mut [Option<String>],
+        rng: &mut fastrand::Rng,
+    ) -> Result<(), String> {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         for (slot, name, source) in &self.list {
             let value = match source {
+                Source::JsonMany(path, written, pick) => {
+                    let Some(doc) = r.json() else {
+                        return Err(format!(
+                            "capture `{name}`: json `{written}`: the body is not JSON"
+                        ));
+                    };
+                    let nodes = path.query(doc).all();
+                    match pick {
+                        PickMany::All => {
+                            Value::Array(nodes.into_iter().cloned().collect()).to_string()
+                        }
+                        PickMany::Random if nodes.is_empty() => {
+                            return Err(format!(
+                                "capture `{name}`: json `{written}` finds nothing"
+                            ));
+                        }
+                        PickMany::Random => text(nodes[rng.usize(..nodes.len())]),
+                    }
+                }
                 Source::Json(path, text) => r
                     .json()
                     .and_then(|doc| {
@@ -294,7 +330,8 @@ mod tests {
         h.insert("location", "/items/7".parse().expect("value"));
         let mut vars = vec![None, None, None];
         let body = br#"{"token":"abc","link":"id=42"}"#;
-        caps.apply(&Seen::new(200, &h, body), &mut vars)
+        let mut rng = fastrand::Rng::with_seed(1);
+        caps.apply(&Seen::new(200, &h, body), &mut vars, &mut rng)
             .expect("found");
         assert_eq!(
             vars,
@@ -305,8 +342,46 @@ mod tests {
             ]
         );
         let e = caps
-            .apply(&Seen::new(200, &HeaderMap::new(), b"{}"), &mut vars)
+            .apply(&Seen::new(200, &HeaderMap::new(), b"{}"), &mut vars, &mut rng)
             .expect_err("nothing");
         assert_eq!(e, "capture `token`: json `$.token` finds nothing");
+    }
+
+    #[test]
+    fn pick_takes_one_node_at_random_or_all_of_them() {
+        let caps = Captures::new(&[
+            Capture {
+                slot: 0,
+                name: "ids".into(),
+                from: CaptureFrom::JsonMany("$.items[*].id".into(), PickMany::All),
+            },
+            Capture {
+                slot: 1,
+                name: "one".into(),
+                from: CaptureFrom::JsonMany("$.items[*].id".into(), PickMany::Random),
+            },
+        ])
+        .expect("captures");
+        let h = HeaderMap::new();
+        let body = br#"{"items":[{"id":1},{"id":"b"},{"id":3}]}"#;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut vars = vec![None, None];
+            caps.apply(&Seen::new(200, &h, body), &mut vars, &mut rng)
+                .expect("found");
+            assert_eq!(vars[0].as_deref(), Some(r#"[1,"b",3]"#));
+            seen.insert(vars[1].clone().expect("picked"));
+        }
+        let want: std::collections::BTreeSet<String> =
+            ["1", "b", "3"].into_iter().map(String::from).collect();
+        assert_eq!(seen, want, "every node is picked some time");
+        // `all` of nothing is an empty list; `random` of nothing is an error.
+        let mut vars = vec![None, None];
+        let e = caps
+            .apply(&Seen::new(200, &h, br#"{"items":[]}"#), &mut vars, &mut rng)
+            .expect_err("random finds nothing");
+        assert_eq!(vars[0].as_deref(), Some("[]"));
+        assert_eq!(e, "capture `one`: json `$.items[*].id` finds nothing");
     }
 }

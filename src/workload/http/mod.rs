@@ -47,7 +47,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome, Setup};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
-use crate::plan::requests::{DataTable, HttpWorkload, Mix, RowOrder};
+use crate::plan::requests::{Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
 use check::{Captures, Seen};
 pub use connect::Sender;
 use connect::{Connector, Endpoint, Meter};
@@ -85,6 +85,10 @@ pub struct HttpTarget {
     data: Option<DataTable>,
     /// Run-time variables per iteration: data columns, then captures.
     slots: usize,
+    /// Slots a new iteration keeps: data columns and the setup's variables.
+    kept: usize,
+    /// A flow's setup steps, once per user.
+    setup: Vec<Step>,
     cookies: bool,
 }
 
@@ -100,6 +104,24 @@ struct Step {
     request: usize,
     captures: Captures,
     think: Option<(Duration, Duration)>,
+    when: Option<Condition>,
+    chance: Option<f64>,
+    for_each: Option<Loop>,
+}
+
+/// A resolved step, its captures compiled.
+fn step(s: &crate::plan::requests::Step) -> Result<Step, ResolveError> {
+    Ok(Step {
+        request: s.request,
+        captures: Captures::new(&s.captures).map_err(|reason| ResolveError {
+            display: "capture".into(),
+            reason,
+        })?,
+        think: s.think,
+        when: s.when.clone(),
+        chance: s.chance,
+        for_each: s.for_each.clone(),
+    })
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -156,24 +178,9 @@ impl HttpTarget {
                     })
                     .collect(),
             ),
-            Mix::Flow(steps) => Pick::Flow(
-                steps
-                    .iter()
-                    .map(|s| {
-                        Ok(Step {
-                            request: s.request,
-                            captures: Captures::new(&s.captures).map_err(|reason| {
-                                ResolveError {
-                                    display: "capture".into(),
-                                    reason,
-                                }
-                            })?,
-                            think: s.think,
-                        })
-                    })
-                    .collect::<Result<_, ResolveError>>()?,
-            ),
+            Mix::Flow(steps) => Pick::Flow(steps.iter().map(step).collect::<Result<_, _>>()?),
         };
+        let setup = w.setup.iter().map(step).collect::<Result<_, _>>()?;
         Ok(HttpTarget {
             pools: w.settings.connections.map(|n| {
                 let (index, of) = (part.0, part.1.max(1));
@@ -191,6 +198,8 @@ impl HttpTarget {
             pick,
             data: w.data.clone(),
             slots: w.slots,
+            kept: w.kept,
+            setup,
             cookies: w.cookies,
         })
     }
@@ -299,6 +308,10 @@ pub struct Session {
     spare: HeaderMap,
     /// How far the request under way has come, for when its timeout drops it half-way.
     progress: Progress,
+    /// The flow's setup steps have all passed for this user.
+    set_up: bool,
+    /// The status of the last request of this iteration (or of the setup), for `when: {status}`.
+    last_status: Option<u16>,
 }
 
 /// How far one request has come: kept in the session, not the request's future, because a
@@ -359,6 +372,8 @@ impl Session {
             jar_used: false,
             spare: HeaderMap::new(),
             progress: Progress::default(),
+            set_up: false,
+            last_status: None,
             target,
         }
     }
@@ -397,32 +412,86 @@ impl Session {
         outcome
     }
 
-    /// One iteration of a flow: its steps in order until one fails.
+    /// One iteration of a flow: the setup first if this user has not passed it yet, then its
+    /// steps in order until one fails. The setup's time is not the iteration's (it is
+    /// `excluded`); a failed setup fails the iteration with its reason, and the user's next
+    /// iteration runs the setup again.
     async fn iteration(
         &mut self,
         target: &HttpTarget,
         steps: &[Step],
         report: &mut (dyn FnMut(Exchange) + Send),
     ) -> Outcome {
-        let columns = target.data.as_ref().map_or(0, |d| d.columns.len());
-        for v in self.vars.iter_mut().skip(columns) {
+        for v in self.vars.iter_mut().skip(target.kept) {
             *v = None;
         }
+        self.last_status = None;
         let mut out = Outcome::default();
-        for step in steps {
-            let done = self
-                .request(target, step.request, Some(&step.captures))
-                .await;
-            let e = &done.exchange;
-            out.status = e.status;
-            out.bytes += e.bytes;
-            out.excluded += done.setup;
-            let failed = e.error.map(|k| (k, e.message.clone()));
-            report(done.exchange);
-            if let Some((kind, message)) = failed {
-                out.error = Some(kind);
-                out.message = message;
+        if !self.set_up && !target.setup.is_empty() {
+            let began = Instant::now();
+            let columns = target.data.as_ref().map_or(0, |d| d.columns.len());
+            for v in self.vars.iter_mut().take(target.kept).skip(columns) {
+                *v = None;
+            }
+            let mut setup = Outcome::default();
+            let passed = self.steps(target, &target.setup, report, &mut setup).await;
+            out.bytes += setup.bytes;
+            out.excluded += began.elapsed();
+            if !passed {
+                out.status = setup.status;
+                out.error = setup.error;
+                out.message = Some(format!(
+                    "setup: {}",
+                    setup.message.unwrap_or_else(|| "failed".into())
+                ));
                 return out;
+            }
+            self.set_up = true;
+        }
+        self.steps(target, steps, report, &mut out).await;
+        out
+    }
+
+    /// `steps` in order, each when its condition holds and its chance falls, once or once per
+    /// element of its loop; false at the first failure (its kind and message in `out`).
+    async fn steps(
+        &mut self,
+        target: &HttpTarget,
+        steps: &[Step],
+        report: &mut (dyn FnMut(Exchange) + Send),
+        out: &mut Outcome,
+    ) -> bool {
+        for step in steps {
+            if step.when.as_ref().is_some_and(|c| !self.holds(c)) {
+                continue;
+            }
+            if step.chance.is_some_and(|p| self.rng.f64() >= p) {
+                continue;
+            }
+            match &step.for_each {
+                None => {
+                    if !self.step(target, step, report, out).await {
+                        return false;
+                    }
+                }
+                Some(each) => {
+                    let items = match self.elements(each) {
+                        Ok(items) => items,
+                        Err(message) => {
+                            out.error = Some(ErrorKind::Expectation);
+                            out.message = Some(message);
+                            return false;
+                        }
+                    };
+                    for item in items {
+                        if let Some(v) = self.vars.get_mut(each.var) {
+                            *v = Some(item);
+                        }
+                        if !self.step(target, step, report, out).await {
+                            return false;
+                        }
+                    }
+                }
             }
             if let Some((min, max)) = step.think {
                 let pause = min + (max.saturating_sub(min)).mul_f64(self.rng.f64());
@@ -433,7 +502,71 @@ impl Session {
                 out.excluded += paused.elapsed();
             }
         }
-        out
+        true
+    }
+
+    /// One request of a step; false when it failed.
+    async fn step(
+        &mut self,
+        target: &HttpTarget,
+        step: &Step,
+        report: &mut (dyn FnMut(Exchange) + Send),
+        out: &mut Outcome,
+    ) -> bool {
+        let done = self
+            .request(target, step.request, Some(&step.captures))
+            .await;
+        let e = &done.exchange;
+        out.status = e.status;
+        out.bytes += e.bytes;
+        out.excluded += done.setup;
+        self.last_status = e.status;
+        let failed = e.error.map(|k| (k, e.message.clone()));
+        report(done.exchange);
+        match failed {
+            Some((kind, message)) => {
+                out.error = Some(kind);
+                out.message = message;
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Whether a step's condition holds now.
+    fn holds(&self, c: &Condition) -> bool {
+        let var = |slot: &usize| self.vars.get(*slot).and_then(|v| v.as_deref());
+        match c {
+            Condition::Status(codes) => self.last_status.is_some_and(|s| codes.contains(&s)),
+            Condition::Set(slot) => var(slot).is_some_and(|v| !v.is_empty()),
+            Condition::Equals(slot, want) => var(slot) == Some(want.as_str()),
+            Condition::NotEquals(slot, want) => var(slot) != Some(want.as_str()),
+        }
+    }
+
+    /// The elements a loop runs over: the first `limit` of the JSON array in its variable, each
+    /// a string as is, else its JSON. The message names the variable, never its value.
+    fn elements(&self, each: &Loop) -> Result<Vec<String>, String> {
+        let Some(text) = self.vars.get(each.list).and_then(|v| v.as_deref()) else {
+            return Err(format!(
+                "for_each: `{}` is not set (the step that captures it did not run)",
+                each.list_name
+            ));
+        };
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Array(items)) => Ok(items
+                .into_iter()
+                .take(each.limit)
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect()),
+            _ => Err(format!(
+                "for_each: `{}` is not a JSON array (capture it with `pick: all`)",
+                each.list_name
+            )),
+        }
     }
 
     /// Fills the data columns for operation `op`; false when its rows are used up (`unique`).
@@ -718,7 +851,7 @@ impl Session {
             Some(m) => (Some(ErrorKind::Body), Some(m)),
             None => match req.checks.verify(&seen, &self.vars) {
                 Some((kind, m)) => (Some(kind), Some(m)),
-                None => match captures.map(|c| c.apply(&seen, &mut self.vars)) {
+                None => match captures.map(|c| c.apply(&seen, &mut self.vars, &mut self.rng)) {
                     Some(Err(m)) => (Some(ErrorKind::Expectation), Some(m)),
                     _ => (None, None),
                 },
@@ -799,6 +932,8 @@ mod tests {
             slots: 0,
             cookies: true,
             seed: None,
+            setup: Vec::new(),
+            kept: 0,
         }
     }
 
