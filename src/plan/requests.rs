@@ -424,17 +424,18 @@ pub(super) fn flow(
         ctx,
         parts: &parts,
         data: data.as_ref(),
-        columns,
         all: &all,
         captured: Vec::new(),
+        bound: 0,
+        next_slot: columns,
         names: Vec::new(),
         requests: Vec::with_capacity(setup.len() + steps.len()),
     };
     let setup = b.steps(setup, "setup")?;
-    let kept = columns + b.captured.len();
+    let kept = b.next_slot;
     let out = b.steps(steps, "flow")?;
     Ok(HttpWorkload {
-        slots: columns + b.captured.len(),
+        slots: b.next_slot,
         requests: b.requests,
         names: b.names,
         mix: Mix::Flow(out),
@@ -452,11 +453,14 @@ struct Builder<'a> {
     ctx: &'a Context<'a>,
     parts: &'a Parts<'a>,
     data: Option<&'a DataTable>,
-    columns: usize,
     /// Every variable the flow binds, in order, with its step.
     all: &'a [(String, String)],
-    /// Variables bound by the steps resolved so far: (name, slot).
+    /// Variables in scope after the steps resolved so far: (name, slot).
     captured: Vec<(String, usize)>,
+    /// Variables bound so far (an index into `all`), and the next free slot: a loop's
+    /// variable leaves the scope after its step but keeps its slot.
+    bound: usize,
+    next_slot: usize,
     names: Vec<String>,
     requests: Vec<RequestTemplate>,
 }
@@ -473,7 +477,9 @@ impl Builder<'_> {
     }
 
     fn bind(&mut self, name: &str) -> usize {
-        let slot = self.columns + self.captured.len();
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.bound += 1;
         self.captured.push((name.to_string(), slot));
         slot
     }
@@ -482,7 +488,7 @@ impl Builder<'_> {
         Scope {
             data: self.data,
             captured: &self.captured,
-            later: &self.all[self.captured.len()..],
+            later: self.all.get(self.bound..).unwrap_or_default(),
             env: self.ctx.env,
         }
     }
@@ -573,6 +579,10 @@ impl Builder<'_> {
         let made = request(&scope, self.parts, target, &request_at, check, &mut names);
         self.names = names;
         self.requests.push(made?);
+        if let Some(each) = &for_each {
+            // The element is the step's own: later steps may loop under the same name.
+            self.captured.retain(|(_, slot)| *slot != each.var);
+        }
         let mut captures = Vec::new();
         for (name, from) in s.capture.map(|c| c.0).unwrap_or_default() {
             let slot = self.bind(&name);
