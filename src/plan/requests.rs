@@ -45,6 +45,51 @@ pub struct HttpWorkload {
     /// Slots kept across a user's iterations: the data columns and the setup's variables.
     #[serde(default)]
     pub kept: usize,
+    /// The environment's values this scenario substituted, so that a failed check's message can
+    /// show `${NAME}` in their place.
+    #[serde(default)]
+    pub substituted: Substituted,
+}
+
+/// (name, value) of each environment variable a scenario substituted. Its `Debug` shows the
+/// names only.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Substituted(pub Vec<(String, String)>);
+
+impl fmt::Debug for Substituted {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(n, _)| n)).finish()
+    }
+}
+
+/// An environment lookup that remembers what it substituted.
+struct Recording<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    used: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl<'a> Recording<'a> {
+    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Recording {
+            env,
+            used: Default::default(),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        let v = (self.env)(name);
+        if let Some(v) = &v {
+            let mut used = self.used.borrow_mut();
+            if !used.iter().any(|(n, _)| n == name) {
+                used.push((name.to_string(), v.clone()));
+            }
+        }
+        v
+    }
+
+    fn into_used(self) -> Substituted {
+        Substituted(self.used.into_inner())
+    }
 }
 
 impl HttpWorkload {
@@ -162,6 +207,9 @@ pub enum Expect {
     Exists,
     /// A value the first node must equal.
     Equals(serde_json::Value),
+    /// A text with run-time variables (`"${user}"`) the first node must read as: a string node
+    /// as is, another as its JSON.
+    EqualsText(Text),
 }
 
 impl From<JsonExpect> for Expect {
@@ -365,11 +413,13 @@ pub(super) fn targets(
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
     let data = read_data(ctx, parts.data, parts.at)?;
+    let recording = Recording::new(ctx.env);
+    let env = |n: &str| recording.lookup(n);
     let scope = Scope {
         data: data.as_ref(),
         captured: &[],
         later: &[],
-        env: ctx.env,
+        env: &env,
     };
     let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
     let mut names = Vec::new();
@@ -394,6 +444,7 @@ pub(super) fn targets(
         cookies: parts.cookies,
         seed: parts.seed,
         setup: Vec::new(),
+        substituted: recording.into_used(),
     })
 }
 
@@ -420,8 +471,10 @@ pub(super) fn flow(
                 .map(move |n| (n, step.clone()))
         })
         .collect();
+    let recording = Recording::new(ctx.env);
+    let env = |n: &str| recording.lookup(n);
     let mut b = Builder {
-        ctx,
+        env: &env,
         parts: &parts,
         data: data.as_ref(),
         all: &all,
@@ -434,10 +487,11 @@ pub(super) fn flow(
     let setup = b.steps(setup, "setup")?;
     let kept = b.next_slot;
     let out = b.steps(steps, "flow")?;
+    let (slots, requests, names) = (b.next_slot, b.requests, b.names);
     Ok(HttpWorkload {
-        slots: b.next_slot,
-        requests: b.requests,
-        names: b.names,
+        slots,
+        requests,
+        names,
         mix: Mix::Flow(out),
         data,
         settings: parts.settings,
@@ -445,12 +499,13 @@ pub(super) fn flow(
         seed: parts.seed,
         setup,
         kept,
+        substituted: recording.into_used(),
     })
 }
 
 /// What resolving a flow's steps has bound so far.
 struct Builder<'a> {
-    ctx: &'a Context<'a>,
+    env: &'a dyn Fn(&str) -> Option<String>,
     parts: &'a Parts<'a>,
     data: Option<&'a DataTable>,
     /// Every variable the flow binds, in order, with its step.
@@ -489,7 +544,7 @@ impl Builder<'_> {
             data: self.data,
             captured: &self.captured,
             later: self.all.get(self.bound..).unwrap_or_default(),
-            env: self.ctx.env,
+            env: self.env,
         }
     }
 
@@ -735,13 +790,19 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
         status: e.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         json: e
             .json
-            .as_ref()
-            .map(|j| {
-                j.0.iter()
-                    .map(|(p, x)| (p.clone(), x.clone().into()))
-                    .collect()
+            .iter()
+            .flat_map(|j| j.0.iter())
+            .map(|(p, x)| match x {
+                // `"${user}"`: the variable's value, at run time.
+                JsonExpect::Equals(serde_json::Value::String(t)) if t.contains("${") => {
+                    let value_at = at.key("json").key(p);
+                    let template = Template::parse(t)
+                        .map_err(|why| ResolveError::at(value_at.clone(), why))?;
+                    Ok((p.clone(), Expect::EqualsText(scope.text(&template, &value_at)?)))
+                }
+                other => Ok((p.clone(), other.clone().into())),
             })
-            .unwrap_or_default(),
+            .collect::<Result<_, ResolveError>>()?,
         body_contains: match &e.body_contains {
             Some(t) => Some(scope.text(t, &at.key("body_contains"))?),
             None => None,

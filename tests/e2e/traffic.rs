@@ -397,3 +397,71 @@ scenarios:
     let lucky = ops(c, "lucky") as f64 / 5000.0;
     assert!((0.18..=0.22).contains(&lucky), "{lucky}");
 }
+
+#[test]
+fn try_prints_each_exchange_masks_secrets_and_fails_on_a_check_with_what_it_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("want.csv"), "want\nglobe\nglobe-x\n").expect("csv");
+    let plan = util::write_plan(
+        d,
+        "try.yaml",
+        r#"version: 1
+name: try
+base: builtin
+scenarios:
+  - name: cpu
+    cpu: { kernel: sum_squares, n: 10 }
+    repeat: 1
+  - name: shop
+    data: { file: want.csv }
+    setup:
+      - name: login
+        request: { url: /login, method: POST, json: { user: user1, password: "${TRY_PASSWORD}" } }
+        capture: { token: { json: "$.token" } }
+    flow:
+      - name: item
+        request: { url: /items/7, headers: { authorization: "Bearer ${token}" } }
+        expect: { json: { "$.name": "${want}" } }
+    repeat: 2
+"#,
+    );
+    let o = util::loadplan_in(
+        d,
+        &["try", util::path_str(&plan), "--iterations", "2"],
+        &[("TRY_PASSWORD", "pass-1")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    let out = &o.stdout;
+    // Both exchanges of the first iteration, in full; the login only once (setup).
+    assert_eq!(out.matches("> POST http://127.0.0.1:").count(), 1, "{out}");
+    assert_eq!(out.matches("> GET http://127.0.0.1:").count(), 2, "{out}");
+    assert!(out.contains("/login    [login]"), "{out}");
+    assert!(out.contains("< 200"), "{out}");
+    assert!(out.contains("\"name\":\"globe\""), "{out}");
+    assert!(out.contains("iteration 1: ok"), "{out}");
+    // The failed check shows what it expected (a data value: masked) and what it found.
+    assert!(
+        out.contains(
+            "iteration 2: FAILED (expectation): json `$.name` does not find the expected value: expected `${want}`, found `\"globe\"`"
+        ),
+        "{out}"
+    );
+    // Secrets show as their names: the environment's password, the captured token.
+    assert!(out.contains("\"password\":\"${TRY_PASSWORD}\""), "{out}");
+    assert!(!out.contains("pass-1"), "{out}");
+    assert!(out.contains("authorization: Bearer ${token}"), "{out}");
+    assert!(out.contains("{\"token\":\"${token}\"}"), "{out}");
+    assert!(!out.contains("globe-x"), "{out}");
+
+    // A scenario that is not there is a usage error.
+    let o = util::loadplan_in(
+        d,
+        &["try", util::path_str(&plan), "--scenario", "nope"],
+        &[("TRY_PASSWORD", "pass-1")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("no scenario `nope`"), "{o:?}");
+}

@@ -30,6 +30,7 @@ mod connect;
 mod pool;
 mod request;
 mod tls;
+mod trace;
 mod warm;
 
 use std::future::Future;
@@ -48,8 +49,9 @@ use tokio::time::{Instant, Sleep};
 use super::{ErrorKind, Exchange, Outcome, Setup};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
 use crate::plan::requests::{Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
-use check::{Captures, Seen};
+use check::{Captures, Mask, Seen};
 pub use connect::Sender;
+pub use trace::Traced;
 use connect::{Connector, Endpoint, Meter};
 use request::PreparedRequest;
 
@@ -90,6 +92,11 @@ pub struct HttpTarget {
     /// A flow's setup steps, once per user.
     setup: Vec<Step>,
     cookies: bool,
+    /// What messages mask: the environment's values substituted, and each slot's name.
+    substituted: Vec<(String, String)>,
+    slot_names: Vec<String>,
+    /// The requests' statistics names (for `try`).
+    names: Vec<String>,
 }
 
 /// What an operation sends.
@@ -181,6 +188,23 @@ impl HttpTarget {
             Mix::Flow(steps) => Pick::Flow(steps.iter().map(step).collect::<Result<_, _>>()?),
         };
         let setup = w.setup.iter().map(step).collect::<Result<_, _>>()?;
+        let mut slot_names = vec![String::new(); w.slots];
+        let columns = w.data.iter().flat_map(|d| d.columns.iter().cloned().enumerate());
+        let flow_steps = match &w.mix {
+            Mix::Flow(steps) => steps.as_slice(),
+            _ => &[],
+        };
+        let bound = w.setup.iter().chain(flow_steps).flat_map(|s| {
+            s.captures
+                .iter()
+                .map(|c| (c.slot, c.name.clone()))
+                .chain(s.for_each.iter().map(|l| (l.var, l.var_name.clone())))
+        });
+        for (slot, name) in columns.chain(bound) {
+            if let Some(n) = slot_names.get_mut(slot) {
+                *n = name;
+            }
+        }
         Ok(HttpTarget {
             pools: w.settings.connections.map(|n| {
                 let (index, of) = (part.0, part.1.max(1));
@@ -201,6 +225,9 @@ impl HttpTarget {
             kept: w.kept,
             setup,
             cookies: w.cookies,
+            substituted: w.substituted.0.clone(),
+            slot_names,
+            names: w.names.clone(),
         })
     }
 
@@ -312,6 +339,10 @@ pub struct Session {
     set_up: bool,
     /// The status of the last request of this iteration (or of the setup), for `when: {status}`.
     last_status: Option<u16>,
+    /// `loadplan try`: every request and response, shown; `None` in a measured run.
+    traced: Option<Vec<Traced>>,
+    /// The request under way, as `try` shows it.
+    tracing: Option<Traced>,
 }
 
 /// How far one request has come: kept in the session, not the request's future, because a
@@ -374,8 +405,20 @@ impl Session {
             progress: Progress::default(),
             set_up: false,
             last_status: None,
+            traced: None,
+            tracing: None,
             target,
         }
+    }
+
+    /// Records every request and response from now on, for `loadplan try`.
+    pub fn trace_on(&mut self) {
+        self.traced = Some(Vec::new());
+    }
+
+    /// The requests and responses recorded since the last call.
+    pub fn take_trace(&mut self) -> Vec<Traced> {
+        self.traced.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Operation `op`: a target, or an iteration of the flow.
@@ -623,7 +666,7 @@ impl Session {
             .await
         };
         self.timer = Some(timer);
-        done.unwrap_or_else(|| {
+        let done = done.unwrap_or_else(|| {
             // The connection may still carry a late response: never reuse it.
             self.own[req.endpoint] = None;
             let mut done = failed_done(
@@ -639,7 +682,17 @@ impl Session {
             // A connection it opened was opened, even if nothing came of it.
             done.exchange.setup = self.progress.opened.take().map(Box::new);
             done
-        })
+        });
+        if let Some(list) = self.traced.as_mut() {
+            let mut t = self.tracing.take().unwrap_or_else(|| Traced {
+                name: target.names.get(req.stats).cloned().unwrap_or_default(),
+                method: req.method.to_string(),
+                ..Traced::default()
+            });
+            t.error = done.exchange.error.and(done.exchange.message.clone());
+            list.push(t);
+        }
+        done
     }
 
     /// One request on the connection its policy gives, checked, its captures taken; `began` is
@@ -800,6 +853,9 @@ impl Session {
             Ok(r) => r,
             Err(e) => return failed(ErrorKind::Expectation, e.0),
         };
+        if self.traced.is_some() {
+            self.tracing = Some(self.trace_request(req, &request, h2));
+        }
         let meter = sender.meter();
         self.progress.sent_on = Some((meter.clone(), meter.read()));
         self.progress.h2 = h2;
@@ -822,7 +878,9 @@ impl Session {
                 }
             }
         }
-        let keep_body = req.checks.reads_body() || captures.is_some_and(Captures::reads_body);
+        let keep_body = req.checks.reads_body()
+            || captures.is_some_and(Captures::reads_body)
+            || self.traced.is_some();
         let mut kept = BytesMut::new();
         let mut bytes = 0u64;
         let mut broken = None;
@@ -849,7 +907,14 @@ impl Session {
         let seen = Seen::new(status, &parts.headers, &body);
         let (error, message) = match broken {
             Some(m) => (Some(ErrorKind::Body), Some(m)),
-            None => match req.checks.verify(&seen, &self.vars) {
+            None => match req.checks.verify(
+                &seen,
+                &Mask {
+                    env: &self.target.substituted,
+                    names: &self.target.slot_names,
+                    vars: &self.vars,
+                },
+            ) {
                 Some((kind, m)) => (Some(kind), Some(m)),
                 None => match captures.map(|c| c.apply(&seen, &mut self.vars, &mut self.rng)) {
                     Some(Err(m)) => (Some(ErrorKind::Expectation), Some(m)),
@@ -857,6 +922,23 @@ impl Session {
                 },
             },
         };
+        if let Some(t) = self.tracing.as_mut() {
+            let mask = Mask {
+                env: &self.target.substituted,
+                names: &self.target.slot_names,
+                vars: &self.vars,
+            };
+            // Masked with this response's captures too: a token shows as `${token}`.
+            t.status = Some(status);
+            t.response_headers = trace::headers(&parts.headers, &mask);
+            t.response_body = trace::body(&body, &mask);
+            t.request_headers = t
+                .request_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), mask.show(v, 200)))
+                .collect();
+            t.request_body = mask.show(&t.request_body, trace::BODY_SHOWN);
+        }
         if parts.headers.capacity() <= MAX_SPARE_HEADERS {
             // Emptied now: its values hold on to hyper's read buffer until they are dropped.
             let mut spare = parts.headers;
@@ -873,6 +955,42 @@ impl Session {
             ttfb: Some(ttfb),
             setup: None,
             retried: false,
+        }
+    }
+}
+
+impl Session {
+    /// The request as `try` shows it, masked with the iteration's variables so far.
+    fn trace_request(
+        &self,
+        req: &PreparedRequest,
+        request: &hyper::Request<http_body_util::Full<Bytes>>,
+        h2: bool,
+    ) -> Traced {
+        let mask = Mask {
+            env: &self.target.substituted,
+            names: &self.target.slot_names,
+            vars: &self.vars,
+        };
+        let endpoint = &self.target.endpoints[req.endpoint];
+        let uri = request.uri().to_string();
+        let url = if h2 || !uri.starts_with('/') {
+            uri
+        } else {
+            let scheme = if endpoint.tls.is_some() { "https" } else { "http" };
+            let host = match &endpoint.host {
+                url::Host::Ipv6(ip) => format!("[{ip}]"),
+                other => other.to_string(),
+            };
+            format!("{scheme}://{host}:{}{uri}", endpoint.port)
+        };
+        Traced {
+            name: self.target.names.get(req.stats).cloned().unwrap_or_default(),
+            method: request.method().to_string(),
+            url: mask.show(&url, 2 * trace::BODY_SHOWN),
+            request_headers: trace::headers(request.headers(), &mask),
+            request_body: trace::body(&req.body_bytes(&self.vars), &mask),
+            ..Traced::default()
         }
     }
 }
@@ -934,6 +1052,7 @@ mod tests {
             seed: None,
             setup: Vec::new(),
             kept: 0,
+            substituted: Default::default(),
         }
     }
 
