@@ -88,7 +88,10 @@ pub fn run(path: &Path, scenario: Option<&str>, iterations: u64) -> Result<Verdi
             }
             match (&outcome.error, outcome.exhausted) {
                 (_, true) => {
-                    say!("iteration {}: the data file's unique rows are used up", op + 1);
+                    say!(
+                        "iteration {}: the data file's unique rows are used up",
+                        op + 1
+                    );
                     break;
                 }
                 (Some(kind), _) => {

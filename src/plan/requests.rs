@@ -58,7 +58,9 @@ pub struct Substituted(pub Vec<(String, String)>);
 
 impl fmt::Debug for Substituted {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|(n, _)| n)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
     }
 }
 
@@ -467,7 +469,12 @@ pub(super) fn flow(
             s.for_each
                 .iter()
                 .map(|f| f.var.clone())
-                .chain(s.capture.iter().flat_map(|c| c.0.iter()).map(|(n, _)| n.clone()))
+                .chain(
+                    s.capture
+                        .iter()
+                        .flat_map(|c| c.0.iter())
+                        .map(|(n, _)| n.clone()),
+                )
                 .map(move |n| (n, step.clone()))
         })
         .collect();
@@ -597,7 +604,10 @@ impl Builder<'_> {
                 if !spec::is_variable_name(&f.var) {
                     return Err(ResolveError::at(
                         var_at,
-                        format!("for_each: `{}` is not a variable name: letters, digits and _", f.var),
+                        format!(
+                            "for_each: `{}` is not a variable name: letters, digits and _",
+                            f.var
+                        ),
                     ));
                 }
                 let list = self.known(&f.list, &at.key("for_each").key("in"))?;
@@ -798,7 +808,10 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
                     let value_at = at.key("json").key(p);
                     let template = Template::parse(t)
                         .map_err(|why| ResolveError::at(value_at.clone(), why))?;
-                    Ok((p.clone(), Expect::EqualsText(scope.text(&template, &value_at)?)))
+                    Ok((
+                        p.clone(),
+                        Expect::EqualsText(scope.text(&template, &value_at)?),
+                    ))
                 }
                 other => Ok((p.clone(), other.clone().into())),
             })
@@ -1105,7 +1118,12 @@ mod tests {
     fn bad_flow_logic_is_refused_where_it_is_written() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cases: [(String, usize, usize, &str); 7] = [
-            (LOGIC.replace("in: ids", "in: idz"), 15, 25, "did you mean `ids`?"),
+            (
+                LOGIC.replace("in: ids", "in: idz"),
+                15,
+                25,
+                "did you mean `ids`?",
+            ),
             (
                 LOGIC.replace("var: more", "var: mor"),
                 18,
@@ -1118,9 +1136,24 @@ mod tests {
                 34,
                 "`more` is already a variable",
             ),
-            (LOGIC.replace("chance: 20%", "chance: 120%"), 19, 17, "from 0% to 100%"),
-            (LOGIC.replace("chance: 20%", "chance: 20"), 19, 17, "such as 20%"),
-            (LOGIC.replace("limit: 5", "limit: 0"), 15, 45, "from 1 to 10000"),
+            (
+                LOGIC.replace("chance: 20%", "chance: 120%"),
+                19,
+                17,
+                "from 0% to 100%",
+            ),
+            (
+                LOGIC.replace("chance: 20%", "chance: 20"),
+                19,
+                17,
+                "such as 20%",
+            ),
+            (
+                LOGIC.replace("limit: 5", "limit: 0"),
+                15,
+                45,
+                "from 1 to 10000",
+            ),
             (
                 LOGIC.replace("Bearer ${token}", "Bearer ${id}"),
                 12,

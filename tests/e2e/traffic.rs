@@ -186,7 +186,10 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
         let users = if c["model"] == "sequential" { 1 } else { 8 };
         assert_eq!(ops(c, "login"), users, "{c}");
         assert_eq!(u(&c["operations"]), ops(c, "browse"), "{c}");
-        assert!(ops(c, "browse") > users, "several iterations per login: {c}");
+        assert!(
+            ops(c, "browse") > users,
+            "several iterations per login: {c}"
+        );
     }
     assert_eq!(api.count("bad"), 0, "every browse carried a valid token");
     assert_eq!(api.count("login"), total(&s, "login"));
@@ -251,7 +254,10 @@ fn a_failed_setup_fails_the_users_iterations_with_its_reason() {
         .replace("MODELS", "[async]")
         .replace("\"$.token\"", "\"$.missing\"")
         .replace("duration: 600ms", "repeat: 6")
-        .replace("concurrency: 8", "concurrency: 2\n    thresholds: [\"error_rate <= 100%\"]");
+        .replace(
+            "concurrency: 8",
+            "concurrency: 2\n    thresholds: [\"error_rate <= 100%\"]",
+        );
     let plan = util::write_plan(d, "setup.yaml", &text);
     let out = d.join("out");
     let o = util::run_plan(d, &plan, &out);
@@ -335,7 +341,11 @@ scenarios:
     let fetched = tally(&mut log.iter().filter(|l| l[0] == "item").map(|l| l[1].clone()));
     assert_eq!(listed, fetched);
     // `limit: 2` took the first two of each list.
-    let firsts = tally(&mut lists.iter().flat_map(|(ids, _)| ids.iter().take(2).cloned()));
+    let firsts = tally(
+        &mut lists
+            .iter()
+            .flat_map(|(ids, _)| ids.iter().take(2).cloned()),
+    );
     let fetched_first = tally(&mut log.iter().filter(|l| l[0] == "first").map(|l| l[1].clone()));
     assert_eq!(firsts, fetched_first);
     // `pick: random` picked a listed id once per iteration.

@@ -424,9 +424,11 @@ impl<'de> Deserialize<'de> for Captures {
         };
         let spec = |_: &str, spec: CaptureSpec| {
             match &spec {
-                CaptureSpec::Json(p) | CaptureSpec::JsonMany(p, _) => serde_json_path::JsonPath::parse(p)
-                    .map(|_| ())
-                    .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}")),
+                CaptureSpec::Json(p) | CaptureSpec::JsonMany(p, _) => {
+                    serde_json_path::JsonPath::parse(p)
+                        .map(|_| ())
+                        .map_err(|e| format!("`{p}` is not a JSON path (RFC 9535): {e}"))
+                }
                 CaptureSpec::Regex(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| {
                     // The library draws a caret over the pattern; its last line says why.
                     let why = e.to_string();

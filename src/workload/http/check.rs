@@ -178,7 +178,10 @@ impl Checks {
                 [one] => format!(", expected {one}"),
                 many => format!(
                     ", expected one of {}",
-                    many.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             return Some((kind, format!("status {}{expected}", r.status)));
@@ -231,7 +234,7 @@ impl Checks {
             let nodes = path.query(doc);
             let first = nodes.first();
             let shown = |v: &Value| format!("`{}`", mask.show(&v.to_string(), SHOWN));
-            let found = || first.map_or_else(|| "nothing".to_string(), |n| shown(n));
+            let found = || first.map_or_else(|| "nothing".to_string(), &shown);
             let failed = match expect {
                 Expect::Exists if nodes.is_empty() => {
                     Some(format!("finds nothing: found {}", mask.body(r.body)))
@@ -247,7 +250,11 @@ impl Checks {
                     let want = t.render(get);
                     let same = match first {
                         Some(Value::String(s)) => *s == want,
-                        Some(other) => other.to_string() == want,
+                        Some(other) => {
+                            // Another node reads as its JSON text: `3`, `true`.
+                            let text = other.to_string();
+                            text == want
+                        }
                         None => false,
                     };
                     (!same).then(|| {
@@ -307,9 +314,12 @@ impl Captures {
     }
 
     pub fn reads_body(&self) -> bool {
-        self.list
-            .iter()
-            .any(|(_, _, s)| matches!(s, Source::Json(..) | Source::JsonMany(..) | Source::Regex(_)))
+        self.list.iter().any(|(_, _, s)| {
+            matches!(
+                s,
+                Source::Json(..) | Source::JsonMany(..) | Source::Regex(_)
+            )
+        })
     }
 
     /// Fills the slots from the response; the first capture that finds nothing is the error
@@ -493,7 +503,11 @@ mod tests {
             ]
         );
         let e = caps
-            .apply(&Seen::new(200, &HeaderMap::new(), b"{}"), &mut vars, &mut rng)
+            .apply(
+                &Seen::new(200, &HeaderMap::new(), b"{}"),
+                &mut vars,
+                &mut rng,
+            )
             .expect_err("nothing");
         assert_eq!(e, "capture `token`: json `$.token` finds nothing");
     }
@@ -547,7 +561,10 @@ mod tests {
             vars: &vars,
         };
         let cases = [
-            ("key k-123456 for ann@example.com", "key ${API_KEY} for ${user}"),
+            (
+                "key k-123456 for ann@example.com",
+                "key ${API_KEY} for ${user}",
+            ),
             // Short values (an id of 7) are not secrets worth blanking every 7 for.
             ("item 7", "item 7"),
         ];

@@ -51,9 +51,9 @@ use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
 use crate::plan::requests::{Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
 use check::{Captures, Mask, Seen};
 pub use connect::Sender;
-pub use trace::Traced;
 use connect::{Connector, Endpoint, Meter};
 use request::PreparedRequest;
+pub use trace::Traced;
 
 pub(super) use tls::system_root_count;
 
@@ -189,7 +189,10 @@ impl HttpTarget {
         };
         let setup = w.setup.iter().map(step).collect::<Result<_, _>>()?;
         let mut slot_names = vec![String::new(); w.slots];
-        let columns = w.data.iter().flat_map(|d| d.columns.iter().cloned().enumerate());
+        let columns = w
+            .data
+            .iter()
+            .flat_map(|d| d.columns.iter().cloned().enumerate());
         let flow_steps = match &w.mix {
             Mix::Flow(steps) => steps.as_slice(),
             _ => &[],
@@ -977,7 +980,11 @@ impl Session {
         let url = if h2 || !uri.starts_with('/') {
             uri
         } else {
-            let scheme = if endpoint.tls.is_some() { "https" } else { "http" };
+            let scheme = if endpoint.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let host = match &endpoint.host {
                 url::Host::Ipv6(ip) => format!("[{ip}]"),
                 other => other.to_string(),
@@ -985,7 +992,12 @@ impl Session {
             format!("{scheme}://{host}:{}{uri}", endpoint.port)
         };
         Traced {
-            name: self.target.names.get(req.stats).cloned().unwrap_or_default(),
+            name: self
+                .target
+                .names
+                .get(req.stats)
+                .cloned()
+                .unwrap_or_default(),
             method: request.method().to_string(),
             url: mask.show(&url, 2 * trace::BODY_SHOWN),
             request_headers: trace::headers(request.headers(), &mask),
