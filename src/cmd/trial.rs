@@ -1,8 +1,9 @@
 //! `loadplan try PLAN [--scenario NAME] [--iterations N]`: one user runs N iterations of one
 //! scenario, and every request and response is printed (method, URL, status, headers, body up to
 //! 2 KiB), for someone writing a flow. Values of the environment, the data file and captures
-//! show as their `${NAME}`. Nothing is measured or written; exit 1 when an iteration failed (a
-//! check, a capture, a connection), 0 otherwise.
+//! show as their `${NAME}`. The plan's `before:` runs first (its captures are variables), its
+//! `after:` not at all. Nothing is measured or written; exit 1 when an iteration (or `before:`)
+//! failed (a check, a capture, a connection), 0 otherwise.
 
 use std::path::Path;
 
@@ -56,8 +57,29 @@ pub fn run(path: &Path, scenario: Option<&str>, iterations: u64) -> Result<Verdi
     };
     let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
     let failed = (|| -> Result<u64, Error> {
-        let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)
+        // `before:` runs first, as in a run: its captures are the scenario's variables.
+        let before = match &plan.before {
+            Some(steps) => {
+                let once = crate::run::once::run(
+                    steps,
+                    base.as_ref(),
+                    extra_ca,
+                    plan.defaults_timeout,
+                    &[],
+                )?;
+                say!("{}", once.describe("before"));
+                if once.error.is_some() {
+                    return Ok(1);
+                }
+                once.values
+            }
+            None => Vec::new(),
+        };
+        let mut resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)
             .map_err(|e| Error::Failed(anyhow::anyhow!("{e}")))?;
+        if let Resolved::Http(h) = &mut resolved {
+            h.preset_from(&before);
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

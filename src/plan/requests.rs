@@ -49,6 +49,54 @@ pub struct HttpWorkload {
     /// show `${NAME}` in their place.
     #[serde(default)]
     pub substituted: Substituted,
+    /// The plan's `before:` captures this workload can read: (name, slot), after the data
+    /// columns.
+    #[serde(default)]
+    pub run_vars: Vec<(String, usize)>,
+    /// Their values, set by the run stage once `before:` has run.
+    #[serde(default)]
+    pub preset: Preset,
+}
+
+/// (slot, value) of each `before:` capture. Its `Debug` shows the slots only.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Preset(pub Vec<(usize, String)>);
+
+impl fmt::Debug for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl HttpWorkload {
+    /// The names its flow captures, in order (what `before:` hands every scenario).
+    pub fn capture_names(&self) -> Vec<String> {
+        match &self.mix {
+            Mix::Flow(steps) => steps
+                .iter()
+                .flat_map(|s| s.captures.iter().map(|c| c.name.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sets the `before:` captures from `values` (name, value); names it does not read are
+    /// left out.
+    pub fn preset_from(&mut self, values: &[(String, String)]) {
+        self.preset = Preset(
+            self.run_vars
+                .iter()
+                .filter_map(|(name, slot)| {
+                    values
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| (*slot, v.clone()))
+                })
+                .collect(),
+        );
+    }
 }
 
 /// (name, value) of each environment variable a scenario substituted. Its `Debug` shows the
@@ -406,6 +454,17 @@ pub(super) struct Parts<'a> {
     pub settings: HttpSettings,
     pub cookies: bool,
     pub seed: Option<u64>,
+    /// The names `before:` captures, readable here.
+    pub run_vars: &'a [String],
+}
+
+/// The `before:` captures at their slots, after `columns` data columns.
+fn run_slots(names: &[String], columns: usize) -> Vec<(String, usize)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), columns + i))
+        .collect()
 }
 
 /// A scenario of `targets`.
@@ -417,9 +476,11 @@ pub(super) fn targets(
     let data = read_data(ctx, parts.data, parts.at)?;
     let recording = Recording::new(ctx.env);
     let env = |n: &str| recording.lookup(n);
+    let columns = data.as_ref().map_or(0, |d| d.columns.len());
+    let run_vars = run_slots(parts.run_vars, columns);
     let scope = Scope {
         data: data.as_ref(),
-        captured: &[],
+        captured: &run_vars,
         later: &[],
         env: &env,
     };
@@ -439,14 +500,16 @@ pub(super) fn targets(
         } else {
             Mix::Weighted(weights)
         },
-        slots: data.as_ref().map_or(0, |d| d.columns.len()),
-        kept: data.as_ref().map_or(0, |d| d.columns.len()),
+        slots: columns + run_vars.len(),
+        kept: columns + run_vars.len(),
         data,
         settings: parts.settings,
         cookies: parts.cookies,
         seed: parts.seed,
         setup: Vec::new(),
         substituted: recording.into_used(),
+        run_vars,
+        preset: Preset::default(),
     })
 }
 
@@ -454,7 +517,7 @@ pub(super) fn targets(
 pub(super) fn flow(
     ctx: &Context,
     setup: Vec<StepSpec>,
-    steps: Vec<StepSpec>,
+    (key, steps): (&str, Vec<StepSpec>),
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
     let data = read_data(ctx, parts.data, parts.at)?;
@@ -485,15 +548,15 @@ pub(super) fn flow(
         parts: &parts,
         data: data.as_ref(),
         all: &all,
-        captured: Vec::new(),
+        captured: run_slots(parts.run_vars, columns),
         bound: 0,
-        next_slot: columns,
+        next_slot: columns + parts.run_vars.len(),
         names: Vec::new(),
         requests: Vec::with_capacity(setup.len() + steps.len()),
     };
     let setup = b.steps(setup, "setup")?;
     let kept = b.next_slot;
-    let out = b.steps(steps, "flow")?;
+    let out = b.steps(steps, key)?;
     let (slots, requests, names) = (b.next_slot, b.requests, b.names);
     Ok(HttpWorkload {
         slots,
@@ -507,6 +570,8 @@ pub(super) fn flow(
         setup,
         kept,
         substituted: recording.into_used(),
+        run_vars: run_slots(parts.run_vars, columns),
+        preset: Preset::default(),
     })
 }
 

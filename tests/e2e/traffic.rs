@@ -475,3 +475,115 @@ scenarios:
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stderr.contains("no scenario `nope`"), "{o:?}");
 }
+
+const RUN_WIDE: &str = r#"version: 1
+name: runwide
+base: http://127.0.0.1:PORT
+defaults: { timeout: 5s }
+before:
+  - name: admin-login
+    request: { url: /login, method: POST, json: { user: admin } }
+    capture: { token: { json: "$.TOKEN_PATH" } }
+after:
+  - name: farewell
+    request: { url: /login, method: POST, json: { user: after } }
+    expect: { status: 200 }
+scenarios:
+  - name: browse
+    flow:
+      - name: browse
+        request: { url: /browse, headers: { authorization: "Bearer ${token}" } }
+        expect: { status: 200 }
+    repeat: 10
+    models: [async, processes]
+    concurrency: 2
+"#;
+
+#[test]
+fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_last() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let api = Api::start(d);
+    let text = RUN_WIDE
+        .replace("PORT", &api.port.to_string())
+        .replace("TOKEN_PATH", "token");
+    let plan = util::write_plan(d, "runwide.yaml", &text);
+    let out = d.join("out");
+    let o = util::run_plan(d, &plan, &out);
+    assert_eq!(o.code, 0, "{o:?}");
+    let said = format!("{}{}", o.stdout, o.stderr);
+    assert!(said.contains("before: 1 request in"), "{said}");
+    assert!(said.contains("after: 1 request in"), "{said}");
+    let log = api.lines();
+    // One login before any browse, one after the last; every browse with before's token.
+    assert_eq!(
+        log.first().map(|l| l.join(" ")).as_deref(),
+        Some("login admin")
+    );
+    assert_eq!(
+        log.last().map(|l| l.join(" ")).as_deref(),
+        Some("login after")
+    );
+    assert_eq!(api.count("login"), 2);
+    assert_eq!(api.count("bad"), 0, "{log:?}");
+    assert!(
+        log.iter()
+            .filter(|l| l[0] == "browse")
+            .all(|l| l[1] == "admin")
+    );
+    let s = util::summary(&out, "runwide");
+    assert_eq!(api.count("browse"), total(&s, "browse"));
+    assert_eq!(total(&s, "browse"), 20);
+    assert_eq!(
+        total(&s, "admin-login"),
+        0,
+        "before's requests are no cell's"
+    );
+
+    // Per shard: each shard's process is a run of its own, with its own before and after.
+    api.clear();
+    for i in 1..=2 {
+        let file = d.join(format!("shard-{i}.json"));
+        let r = util::loadplan(
+            d,
+            &[
+                "run",
+                util::path_str(&plan),
+                "--shard",
+                &format!("{i}/2"),
+                "--results",
+                util::path_str(&file),
+            ],
+        );
+        assert_eq!(r.code, 0, "shard {i}: {r:?}");
+    }
+    let log = api.lines();
+    assert_eq!(
+        log.iter().filter(|l| l.join(" ") == "login admin").count(),
+        2
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.join(" ") == "login after").count(),
+        2
+    );
+    assert_eq!(api.count("bad"), 0, "{log:?}");
+
+    // A failed before stops the run before any load: exit 3, with its reason.
+    api.clear();
+    let plan = util::write_plan(
+        d,
+        "runwide.yaml",
+        &RUN_WIDE
+            .replace("PORT", &api.port.to_string())
+            .replace("TOKEN_PATH", "missing"),
+    );
+    let o = util::run_plan(d, &plan, &d.join("out2"));
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(o.stderr.contains("before: 1 request in"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("capture `token`: json `$.missing` finds nothing; no cell ran"),
+        "{o:?}"
+    );
+    assert_eq!(api.count("browse"), 0);
+}

@@ -58,6 +58,13 @@ pub struct PlanSpec {
     /// out makes a run that breaks it `invalid` (exit 4).
     #[serde(default)]
     pub validity: Option<ValiditySpec>,
+    /// Steps run once per run (per shard), before the first cell: their captures are variables
+    /// every scenario (and `after`) may use. Their failure stops the run before any load.
+    #[serde(default)]
+    pub before: Option<Vec<StepSpec>>,
+    /// Steps run once per run (per shard), after the last cell, with `before`'s captures.
+    #[serde(default)]
+    pub after: Option<Vec<StepSpec>>,
     pub scenarios: Scenarios,
 }
 

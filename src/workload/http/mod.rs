@@ -97,6 +97,8 @@ pub struct HttpTarget {
     slot_names: Vec<String>,
     /// The requests' statistics names (for `try`).
     names: Vec<String>,
+    /// `before:`'s captures: (slot, value), set in every session.
+    preset: Vec<(usize, String)>,
 }
 
 /// What an operation sends.
@@ -203,7 +205,8 @@ impl HttpTarget {
                 .map(|c| (c.slot, c.name.clone()))
                 .chain(s.for_each.iter().map(|l| (l.var, l.var_name.clone())))
         });
-        for (slot, name) in columns.chain(bound) {
+        let run_vars = w.run_vars.iter().map(|(n, slot)| (*slot, n.clone()));
+        for (slot, name) in columns.chain(run_vars).chain(bound) {
             if let Some(n) = slot_names.get_mut(slot) {
                 *n = name;
             }
@@ -231,6 +234,7 @@ impl HttpTarget {
             substituted: w.substituted.0.clone(),
             slot_names,
             names: w.names.clone(),
+            preset: w.preset.0.clone(),
         })
     }
 
@@ -396,10 +400,16 @@ struct Done {
 impl Session {
     pub fn new(target: Arc<HttpTarget>, user: usize, seed: u64) -> Session {
         let own = target.endpoints.iter().map(|_| None).collect();
+        let mut vars = vec![None; target.slots];
+        for (slot, value) in &target.preset {
+            if let Some(v) = vars.get_mut(*slot) {
+                *v = Some(value.clone());
+            }
+        }
         Session {
             own,
             timer: None,
-            vars: vec![None; target.slots],
+            vars,
             // Each user its own stream of choices, the same for the same seed.
             rng: fastrand::Rng::with_seed(seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             jar: target.cookies.then(cookie_store::CookieStore::default),
@@ -412,6 +422,17 @@ impl Session {
             tracing: None,
             target,
         }
+    }
+
+    /// (name, value) of every variable set now: `before:`'s captures, for the scenarios.
+    pub fn variables(&self) -> Vec<(String, String)> {
+        self.target
+            .slot_names
+            .iter()
+            .zip(&self.vars)
+            .filter_map(|(n, v)| v.as_ref().map(|v| (n.clone(), v.clone())))
+            .filter(|(n, _)| !n.is_empty())
+            .collect()
     }
 
     /// Records every request and response from now on, for `loadplan try`.
@@ -1065,6 +1086,8 @@ mod tests {
             setup: Vec::new(),
             kept: 0,
             substituted: Default::default(),
+            run_vars: Vec::new(),
+            preset: Default::default(),
         }
     }
 
