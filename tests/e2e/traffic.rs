@@ -158,9 +158,9 @@ scenarios:
         request: { url: /browse, headers: { authorization: "Bearer ${token}" } }
         expect: { status: 200 }
         think: 20ms
-    duration: 600ms
+    duration: 1s
     models: MODELS
-    concurrency: 8
+    concurrency: 40
 "#;
 
 #[test]
@@ -183,7 +183,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
     // Each cell: one login per user (sequential runs one user), every iteration a browse with
     // the token its user got once; the logins are not iterations.
     for c in &cells {
-        let users = if c["model"] == "sequential" { 1 } else { 8 };
+        let users = if c["model"] == "sequential" { 1 } else { 40 };
         assert_eq!(ops(c, "login"), users, "{c}");
         assert_eq!(u(&c["operations"]), ops(c, "browse"), "{c}");
         assert!(
@@ -194,7 +194,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
     assert_eq!(api.count("bad"), 0, "every browse carried a valid token");
     assert_eq!(api.count("login"), total(&s, "login"));
     assert_eq!(api.count("browse"), total(&s, "browse"));
-    assert_eq!(api.count("login"), 1 + 3 * 8);
+    assert_eq!(api.count("login"), 1 + 3 * 40);
 
     // Two shards, merged: the users are split between them, and each still logs in once.
     api.clear();
@@ -235,11 +235,11 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
     assert_eq!(r.code, 0, "{r:?}");
     let m = util::summary(&merged, "setup");
     for c in every_cell(&m) {
-        assert_eq!(ops(c, "login"), 8, "{c}");
+        assert_eq!(ops(c, "login"), 40, "{c}");
         assert_eq!(u(&c["operations"]), ops(c, "browse"), "{c}");
     }
     assert_eq!(api.count("bad"), 0);
-    assert_eq!(api.count("login"), 16);
+    assert_eq!(api.count("login"), 80);
     assert_eq!(api.count("login"), total(&m, "login"));
     assert_eq!(api.count("browse"), total(&m, "browse"));
 }
@@ -253,9 +253,9 @@ fn a_failed_setup_fails_the_users_iterations_with_its_reason() {
         .replace("PORT", &api.port.to_string())
         .replace("MODELS", "[async]")
         .replace("\"$.token\"", "\"$.missing\"")
-        .replace("duration: 600ms", "repeat: 6")
+        .replace("duration: 1s", "repeat: 6")
         .replace(
-            "concurrency: 8",
+            "concurrency: 40",
             "concurrency: 2\n    thresholds: [\"error_rate <= 100%\"]",
         );
     let plan = util::write_plan(d, "setup.yaml", &text);
