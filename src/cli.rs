@@ -79,6 +79,20 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::stats::change::RECENT_RUNS as u64, value_parser = clap::value_parser!(u64).range(1..))]
         recent: u64,
     },
+    /// Run a few iterations of one scenario with one user, printing every request and response
+    /// (method, URL, status, headers, body up to 2 KiB; values of the environment, the data file
+    /// and captures shown as their ${NAME}); exit 1 when a check fails. Records nothing.
+    #[command(name = "try")]
+    Try {
+        /// The plan file (YAML).
+        plan: PathBuf,
+        /// The scenario to try (default: the plan's first HTTP scenario).
+        #[arg(long, value_name = "NAME")]
+        scenario: Option<String>,
+        /// Iterations to run (a flow's iteration, or one target).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        iterations: u64,
+    },
     /// A worker process of the `processes` model (internal).
     #[command(name = "__worker", hide = true)]
     Worker,

@@ -74,6 +74,11 @@ pub fn main(cli: Cli) -> ExitCode {
             fail_on_change,
             usize::try_from(recent).unwrap_or(usize::MAX),
         ),
+        Command::Try {
+            plan,
+            scenario,
+            iterations,
+        } => cmd::trial::run(&plan, scenario.as_deref(), iterations),
         Command::Worker => cmd::worker::run(),
     };
     ExitCode::from(match outcome {

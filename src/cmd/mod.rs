@@ -14,6 +14,7 @@ pub mod run;
 pub mod schema;
 pub mod serve;
 pub mod trend;
+pub mod trial;
 pub mod validate;
 pub mod worker;
 

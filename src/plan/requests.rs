@@ -1,8 +1,9 @@
-//! A scenario's HTTP workload, resolved: its requests (the targets, or a flow's steps) with what
-//! each response must be, the mix (in order, weighted, or a flow), captures and think times, and
-//! the run-time variables bound to slots: the data file's columns first, then the flow's
-//! captures in order. A `${name}` is a capture of an earlier step, else a data column, else an
-//! environment variable (substituted now); anything else is an error at its line and column.
+//! A scenario's HTTP workload, resolved: its requests (the targets, or a flow's setup and steps)
+//! with what each response must be, the mix (in order, weighted, or a flow), captures, think
+//! times, conditions, chances and loops, and the run-time variables bound to slots: the data
+//! file's columns first, then the setup's captures (kept across a user's iterations), then the
+//! flow's captures in order. A `${name}` is a capture of an earlier step, else a data column, else
+//! an environment variable (substituted now); anything else is an error at its line and column.
 //!
 //! Input: the scenario's mirror and the plan's context. Output: [`HttpWorkload`], plain data that
 //! travels as-is (once its URLs are absolute) to worker processes. Never shows a value: data rows,
@@ -16,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use super::http::HttpSettings;
 use super::locate::Path;
 use super::resolve::{Context, ResolveError};
+pub use super::spec::PickMany;
 use super::spec::{
     self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, Headers, JsonExpect, StepSpec, TargetSpec,
-    Template, ThinkSpec,
+    Template, ThinkSpec, WhenSpec,
 };
 use super::text::Text;
 use super::unset::{self, MissingColumns, Unset};
@@ -37,13 +39,121 @@ pub struct HttpWorkload {
     pub cookies: bool,
     /// The seed of random choices; `None`: a new one each run.
     pub seed: Option<u64>,
+    /// A flow's `setup:` steps: once per user, before its first iteration.
+    #[serde(default)]
+    pub setup: Vec<Step>,
+    /// Slots kept across a user's iterations: the data columns and the setup's variables.
+    #[serde(default)]
+    pub kept: usize,
+    /// The environment's values this scenario substituted, so that a failed check's message can
+    /// show `${NAME}` in their place.
+    #[serde(default)]
+    pub substituted: Substituted,
+    /// The plan's `before:` captures this workload can read: (name, slot), after the data
+    /// columns.
+    #[serde(default)]
+    pub run_vars: Vec<(String, usize)>,
+    /// Their values, set by the run stage once `before:` has run.
+    #[serde(default)]
+    pub preset: Preset,
+}
+
+/// (slot, value) of each `before:` capture. Its `Debug` shows the slots only.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Preset(pub Vec<(usize, String)>);
+
+impl fmt::Debug for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+impl HttpWorkload {
+    /// The names its flow captures, in order (what `before:` hands every scenario).
+    pub fn capture_names(&self) -> Vec<String> {
+        match &self.mix {
+            Mix::Flow(steps) => steps
+                .iter()
+                .flat_map(|s| s.captures.iter().map(|c| c.name.clone()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Sets the `before:` captures from `values` (name, value); names it does not read are
+    /// left out.
+    pub fn preset_from(&mut self, values: &[(String, String)]) {
+        self.preset = Preset(
+            self.run_vars
+                .iter()
+                .filter_map(|(name, slot)| {
+                    values
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| (*slot, v.clone()))
+                })
+                .collect(),
+        );
+    }
+}
+
+/// (name, value) of each environment variable a scenario substituted. Its `Debug` shows the
+/// names only.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Substituted(pub Vec<(String, String)>);
+
+impl fmt::Debug for Substituted {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
+
+/// An environment lookup that remembers what it substituted.
+struct Recording<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    used: std::cell::RefCell<Vec<(String, String)>>,
+}
+
+impl<'a> Recording<'a> {
+    fn new(env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Recording {
+            env,
+            used: Default::default(),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        let v = (self.env)(name);
+        if let Some(v) = &v {
+            let mut used = self.used.borrow_mut();
+            if !used.iter().any(|(n, _)| n == name) {
+                used.push((name.to_string(), v.clone()));
+            }
+        }
+        v
+    }
+
+    fn into_used(self) -> Substituted {
+        Substituted(self.used.into_inner())
+    }
 }
 
 impl HttpWorkload {
     /// Whether operations make random choices: a weighted mix, random data rows, think ranges.
     pub fn random_choices(&self) -> bool {
+        let random_step = |s: &Step| {
+            s.think.is_some_and(|(a, b)| a != b)
+                || s.chance.is_some()
+                || s.captures
+                    .iter()
+                    .any(|c| matches!(c.from, CaptureFrom::JsonMany(_, PickMany::Random)))
+        };
         let think_range = match &self.mix {
-            Mix::Flow(steps) => steps.iter().any(|s| s.think.is_some_and(|(a, b)| a != b)),
+            Mix::Flow(steps) => steps.iter().chain(&self.setup).any(random_step),
             _ => false,
         };
         matches!(self.mix, Mix::Weighted(_))
@@ -73,6 +183,38 @@ pub struct Step {
     pub captures: Vec<Capture>,
     /// A pause after the step: uniform between the two (equal for a fixed pause).
     pub think: Option<(Duration, Duration)>,
+    /// It runs only when this holds.
+    #[serde(default)]
+    pub when: Option<Condition>,
+    /// It runs in this share of iterations (0 to 1), drawn at random.
+    #[serde(default)]
+    pub chance: Option<f64>,
+    /// Its request is sent once per element of a JSON array.
+    #[serde(default)]
+    pub for_each: Option<Loop>,
+}
+
+/// When a step runs (the resolved `when:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Condition {
+    /// The previous request (of this iteration, or of the setup) had one of these statuses.
+    Status(Vec<u16>),
+    /// The slot is set and not empty.
+    Set(usize),
+    Equals(usize, String),
+    NotEquals(usize, String),
+}
+
+/// A step's `for_each`: the slot holding the JSON array, the slot each element goes to, and how
+/// many elements at most.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loop {
+    pub list: usize,
+    pub var: usize,
+    pub limit: usize,
+    /// The names as written, for messages.
+    pub list_name: String,
+    pub var_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +231,8 @@ pub struct Capture {
 pub enum CaptureFrom {
     /// The first node a JSON path (RFC 9535) finds in the body (a string as is, else its JSON).
     Json(String),
+    /// One node at random, or every node as a JSON array.
+    JsonMany(String, PickMany),
     /// A response header's value.
     Header(String),
     /// A regular expression's first group (or whole match) in the body.
@@ -99,6 +243,7 @@ impl From<CaptureSpec> for CaptureFrom {
     fn from(c: CaptureSpec) -> CaptureFrom {
         match c {
             CaptureSpec::Json(p) => CaptureFrom::Json(p),
+            CaptureSpec::JsonMany(p, pick) => CaptureFrom::JsonMany(p, pick),
             CaptureSpec::Header(h) => CaptureFrom::Header(h),
             CaptureSpec::Regex(r) => CaptureFrom::Regex(r),
         }
@@ -112,6 +257,9 @@ pub enum Expect {
     Exists,
     /// A value the first node must equal.
     Equals(serde_json::Value),
+    /// A text with run-time variables (`"${user}"`) the first node must read as: a string node
+    /// as is, another as its JSON.
+    EqualsText(Text),
 }
 
 impl From<JsonExpect> for Expect {
@@ -306,6 +454,17 @@ pub(super) struct Parts<'a> {
     pub settings: HttpSettings,
     pub cookies: bool,
     pub seed: Option<u64>,
+    /// The names `before:` captures, readable here.
+    pub run_vars: &'a [String],
+}
+
+/// The `before:` captures at their slots, after `columns` data columns.
+fn run_slots(names: &[String], columns: usize) -> Vec<(String, usize)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), columns + i))
+        .collect()
 }
 
 /// A scenario of `targets`.
@@ -315,11 +474,15 @@ pub(super) fn targets(
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
     let data = read_data(ctx, parts.data, parts.at)?;
+    let recording = Recording::new(ctx.env);
+    let env = |n: &str| recording.lookup(n);
+    let columns = data.as_ref().map_or(0, |d| d.columns.len());
+    let run_vars = run_slots(parts.run_vars, columns);
     let scope = Scope {
         data: data.as_ref(),
-        captured: &[],
+        captured: &run_vars,
         later: &[],
-        env: ctx.env,
+        env: &env,
     };
     let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
     let mut names = Vec::new();
@@ -337,91 +500,240 @@ pub(super) fn targets(
         } else {
             Mix::Weighted(weights)
         },
-        slots: data.as_ref().map_or(0, |d| d.columns.len()),
+        slots: columns + run_vars.len(),
+        kept: columns + run_vars.len(),
         data,
         settings: parts.settings,
         cookies: parts.cookies,
         seed: parts.seed,
+        setup: Vec::new(),
+        substituted: recording.into_used(),
+        run_vars,
+        preset: Preset::default(),
     })
 }
 
-/// A scenario of `flow` steps.
+/// A scenario of `flow` steps, with its `setup` steps (none: empty).
 pub(super) fn flow(
     ctx: &Context,
-    steps: Vec<StepSpec>,
+    setup: Vec<StepSpec>,
+    (key, steps): (&str, Vec<StepSpec>),
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
     let data = read_data(ctx, parts.data, parts.at)?;
     let columns = data.as_ref().map_or(0, |d| d.columns.len());
-    // Every capture, in flow order, with the step that makes it.
-    let all: Vec<(String, String)> = steps
+    // Every variable a step binds (its loop variable, then its captures), in flow order, with
+    // the step that binds it.
+    let all: Vec<(String, String)> = setup
         .iter()
+        .chain(&steps)
         .flat_map(|s| {
             let step = step_name(s);
-            s.capture
+            s.for_each
                 .iter()
-                .flat_map(|c| c.0.iter())
-                .map(move |(n, _)| (n.clone(), step.clone()))
+                .map(|f| f.var.clone())
+                .chain(
+                    s.capture
+                        .iter()
+                        .flat_map(|c| c.0.iter())
+                        .map(|(n, _)| n.clone()),
+                )
+                .map(move |n| (n, step.clone()))
         })
         .collect();
-    let mut captured: Vec<(String, usize)> = Vec::new();
-    let mut names = Vec::new();
-    let mut requests = Vec::with_capacity(steps.len());
-    let mut out = Vec::with_capacity(steps.len());
-    for (k, s) in steps.into_iter().enumerate() {
-        let at = parts.at.key("flow").index(k);
-        let later = &all[captured.len()..];
-        let scope = Scope {
-            data: data.as_ref(),
-            captured: &captured,
-            later,
-            env: ctx.env,
+    let recording = Recording::new(ctx.env);
+    let env = |n: &str| recording.lookup(n);
+    let mut b = Builder {
+        env: &env,
+        parts: &parts,
+        data: data.as_ref(),
+        all: &all,
+        captured: run_slots(parts.run_vars, columns),
+        bound: 0,
+        next_slot: columns + parts.run_vars.len(),
+        names: Vec::new(),
+        requests: Vec::with_capacity(setup.len() + steps.len()),
+    };
+    let setup = b.steps(setup, "setup")?;
+    let kept = b.next_slot;
+    let out = b.steps(steps, key)?;
+    let (slots, requests, names) = (b.next_slot, b.requests, b.names);
+    Ok(HttpWorkload {
+        slots,
+        requests,
+        names,
+        mix: Mix::Flow(out),
+        data,
+        settings: parts.settings,
+        cookies: parts.cookies,
+        seed: parts.seed,
+        setup,
+        kept,
+        substituted: recording.into_used(),
+        run_vars: run_slots(parts.run_vars, columns),
+        preset: Preset::default(),
+    })
+}
+
+/// What resolving a flow's steps has bound so far.
+struct Builder<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    parts: &'a Parts<'a>,
+    data: Option<&'a DataTable>,
+    /// Every variable the flow binds, in order, with its step.
+    all: &'a [(String, String)],
+    /// Variables in scope after the steps resolved so far: (name, slot).
+    captured: Vec<(String, usize)>,
+    /// Variables bound so far (an index into `all`), and the next free slot: a loop's
+    /// variable leaves the scope after its step but keeps its slot.
+    bound: usize,
+    next_slot: usize,
+    names: Vec<String>,
+    requests: Vec<RequestTemplate>,
+}
+
+impl Builder<'_> {
+    /// The steps under `key` (`setup` or `flow`), in order.
+    fn steps(&mut self, specs: Vec<StepSpec>, key: &str) -> Result<Vec<Step>, ResolveError> {
+        let mut out = Vec::with_capacity(specs.len());
+        for (k, s) in specs.into_iter().enumerate() {
+            let at = self.parts.at.key(key).index(k);
+            out.push(self.step(s, &at)?);
+        }
+        Ok(out)
+    }
+
+    fn bind(&mut self, name: &str) -> usize {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.bound += 1;
+        self.captured.push((name.to_string(), slot));
+        slot
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            data: self.data,
+            captured: &self.captured,
+            later: self.all.get(self.bound..).unwrap_or_default(),
+            env: self.env,
+        }
+    }
+
+    /// A variable a condition or loop reads: it must be bound before this step.
+    fn known(&self, name: &str, at: &Path) -> Result<usize, ResolveError> {
+        let scope = self.scope();
+        scope.slot(name).ok_or_else(|| {
+            let later = scope.later.iter().find(|(n, _)| n == name);
+            let known: Vec<&str> = scope
+                .captured
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .chain(self.data.iter().flat_map(|d| d.columns.iter().map(String::as_str)))
+                .collect();
+            let why = match later {
+                Some((_, step)) => format!(
+                    "`{name}` is bound by step `{step}`, which runs later: a step can read variables of the steps before it"
+                ),
+                None => {
+                    let hint = super::wording::suggest(name, known.iter().copied())
+                        .map(|near| format!(": did you mean `{near}`?"))
+                        .unwrap_or_default();
+                    format!(
+                        "`{name}` is not a capture of an earlier step, a setup capture or a data column{hint}"
+                    )
+                }
+            };
+            ResolveError::at(at.clone(), why)
+        })
+    }
+
+    fn step(&mut self, s: StepSpec, at: &Path) -> Result<Step, ResolveError> {
+        let when = match &s.when {
+            None => None,
+            Some(WhenSpec::Status(codes)) => Some(Condition::Status(codes.clone())),
+            Some(w) => {
+                let var = w.var().unwrap_or_default();
+                let slot = self.known(var, &at.key("when").key("var"))?;
+                Some(match w {
+                    WhenSpec::Equals(_, v) => Condition::Equals(slot, v.clone()),
+                    WhenSpec::NotEquals(_, v) => Condition::NotEquals(slot, v.clone()),
+                    _ => Condition::Set(slot),
+                })
+            }
         };
+        let for_each = match &s.for_each {
+            None => None,
+            Some(f) => {
+                let var_at = at.key("for_each").key("as");
+                if !spec::is_variable_name(&f.var) {
+                    return Err(ResolveError::at(
+                        var_at,
+                        format!(
+                            "for_each: `{}` is not a variable name: letters, digits and _",
+                            f.var
+                        ),
+                    ));
+                }
+                let list = self.known(&f.list, &at.key("for_each").key("in"))?;
+                if self.scope().slot(&f.var).is_some() {
+                    return Err(ResolveError::at(
+                        var_at,
+                        format!(
+                            "for_each: `{}` is already a variable (a capture or a data column): name the element otherwise",
+                            f.var
+                        ),
+                    ));
+                }
+                let var = self.bind(&f.var);
+                Some(Loop {
+                    list,
+                    var,
+                    limit: f.limit.map_or(spec::DEFAULT_FOR_EACH_LIMIT, |l| l.0),
+                    list_name: f.list.clone(),
+                    var_name: f.var.clone(),
+                })
+            }
+        };
+        let mut names = std::mem::take(&mut self.names);
+        let scope = self.scope();
         let (expect, expect_at) = match &s.expect {
             Some(e) => (Some(e), at.key("expect")),
-            None => (parts.expect, parts.expect_at.clone()),
+            None => (self.parts.expect, self.parts.expect_at.clone()),
         };
         let check = check(&scope, expect, &expect_at)?;
         let mut target = s.request.0;
         target.name = Some(s.name.clone().unwrap_or_else(|| default_name(&target)));
         let request_at = at.key("request");
-        requests.push(request(
-            &scope,
-            &parts,
-            target,
-            &request_at,
-            check,
-            &mut names,
-        )?);
+        let index = self.requests.len();
+        let made = request(&scope, self.parts, target, &request_at, check, &mut names);
+        self.names = names;
+        self.requests.push(made?);
+        if let Some(each) = &for_each {
+            // The element is the step's own: later steps may loop under the same name.
+            self.captured.retain(|(_, slot)| *slot != each.var);
+        }
         let mut captures = Vec::new();
         for (name, from) in s.capture.map(|c| c.0).unwrap_or_default() {
-            let slot = columns + captured.len();
-            captured.push((name.clone(), slot));
+            let slot = self.bind(&name);
             captures.push(Capture {
                 slot,
                 name,
                 from: from.into(),
             });
         }
-        out.push(Step {
-            request: k,
+        Ok(Step {
+            request: index,
             captures,
             think: s.think.map(|t| match t {
                 ThinkSpec::Fixed(d) => (d.0, d.0),
                 ThinkSpec::Between(a, b) => (a.0, b.0),
             }),
-        });
+            when,
+            chance: s.chance.map(|c| c.0),
+            for_each,
+        })
     }
-    Ok(HttpWorkload {
-        requests,
-        names,
-        mix: Mix::Flow(out),
-        slots: columns + captured.len(),
-        data,
-        settings: parts.settings,
-        cookies: parts.cookies,
-        seed: parts.seed,
-    })
 }
 
 fn step_name(s: &StepSpec) -> String {
@@ -553,13 +865,22 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
         status: e.status.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
         json: e
             .json
-            .as_ref()
-            .map(|j| {
-                j.0.iter()
-                    .map(|(p, x)| (p.clone(), x.clone().into()))
-                    .collect()
+            .iter()
+            .flat_map(|j| j.0.iter())
+            .map(|(p, x)| match x {
+                // `"${user}"`: the variable's value, at run time.
+                JsonExpect::Equals(serde_json::Value::String(t)) if t.contains("${") => {
+                    let value_at = at.key("json").key(p);
+                    let template = Template::parse(t)
+                        .map_err(|why| ResolveError::at(value_at.clone(), why))?;
+                    Ok((
+                        p.clone(),
+                        Expect::EqualsText(scope.text(&template, &value_at)?),
+                    ))
+                }
+                other => Ok((p.clone(), other.clone().into())),
             })
-            .unwrap_or_default(),
+            .collect::<Result<_, ResolveError>>()?,
         body_contains: match &e.body_contains {
             Some(t) => Some(scope.text(t, &at.key("body_contains"))?),
             None => None,
@@ -814,5 +1135,107 @@ mod tests {
             "data file `users.csv` has no columns `password`, `id` (its columns: `user`), nor are they captures of earlier steps or environment variables; environment variable `UNSET_KEY` is not set\n  line 9: `${password}`\n  line 14: `${id}`\n  line 14: `${UNSET_KEY}`, nor a column of users.csv (user) or a capture of an earlier step"
         );
         assert_eq!((e.line, e.column), (9, 83), "{e}");
+    }
+
+    const LOGIC: &str = r#"  - name: f
+    setup:
+      - name: login
+        request: { url: /login, method: POST }
+        capture: { token: { json: "$.token" } }
+    flow:
+      - name: list
+        request: { url: /items, headers: { authorization: "Bearer ${token}" } }
+        capture: { ids: { json: "$.items[*].id", pick: all }, more: { json: "$.more" } }
+      - name: item
+        for_each: { in: ids, as: id, limit: 5 }
+        request: "/items/${id}"
+      - name: more
+        when: { var: more, equals: "yes" }
+        chance: 20%
+        request: /more
+    repeat: 1
+"#;
+
+    #[test]
+    fn setup_captures_are_kept_and_flow_logic_binds_its_slots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = plan_in(dir.path(), LOGIC).expect("valid");
+        assert_eq!(w.names, ["login", "list", "item", "more"]);
+        assert_eq!((w.kept, w.slots), (1, 4), "token kept; ids, more, id not");
+        assert_eq!(w.setup.len(), 1);
+        assert_eq!(w.setup[0].request, 0);
+        let Mix::Flow(steps) = &w.mix else {
+            panic!("a flow")
+        };
+        assert_eq!(steps[0].request, 1);
+        assert_eq!(
+            steps[0].captures[0].from,
+            CaptureFrom::JsonMany("$.items[*].id".into(), PickMany::All)
+        );
+        let each = steps[1].for_each.as_ref().expect("a loop");
+        assert_eq!((each.list, each.var, each.limit), (1, 3, 5));
+        assert_eq!(steps[2].when, Some(Condition::Equals(2, "yes".into())));
+        assert_eq!(steps[2].chance, Some(0.2));
+        assert!(w.random_choices());
+    }
+
+    #[test]
+    fn bad_flow_logic_is_refused_where_it_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases: [(String, usize, usize, &str); 7] = [
+            (
+                LOGIC.replace("in: ids", "in: idz"),
+                15,
+                25,
+                "did you mean `ids`?",
+            ),
+            (
+                LOGIC.replace("var: more", "var: mor"),
+                18,
+                22,
+                "`mor` is not a capture",
+            ),
+            (
+                LOGIC.replace("as: id,", "as: more,"),
+                15,
+                34,
+                "`more` is already a variable",
+            ),
+            (
+                LOGIC.replace("chance: 20%", "chance: 120%"),
+                19,
+                17,
+                "from 0% to 100%",
+            ),
+            (
+                LOGIC.replace("chance: 20%", "chance: 20"),
+                19,
+                17,
+                "such as 20%",
+            ),
+            (
+                LOGIC.replace("limit: 5", "limit: 0"),
+                15,
+                45,
+                "from 1 to 10000",
+            ),
+            (
+                LOGIC.replace("Bearer ${token}", "Bearer ${id}"),
+                12,
+                59,
+                "`${id}` is captured by step `item`, which runs later",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
+            match plan_in(dir.path(), &scenario) {
+                Ok(_) => wrong.push(format!("case {i}: accepted")),
+                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
+                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 }

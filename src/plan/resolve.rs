@@ -40,6 +40,11 @@ pub struct Plan {
     pub rounds: NonZeroUsize,
     /// The plan's `validity` actions (a scenario's own are in [`Scenario::validity`]).
     pub validity: Validity,
+    /// `before:` and `after:` steps, once per run (per shard), as flows of one iteration.
+    pub before: Option<Box<HttpWorkload>>,
+    pub after: Option<Box<HttpWorkload>>,
+    /// The timeout of each `before:` and `after:` request: `defaults.timeout`.
+    pub defaults_timeout: Duration,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -584,6 +589,48 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         (Some(n), None) | (None, Some(n)) => n,
         (None, None) => NonZeroUsize::MIN,
     };
+    // `before:` and `after:`: flows of the plan's defaults; `before`'s captures are variables
+    // of every scenario and of `after`.
+    let run_flow = |key: &str,
+                    steps: Option<Vec<spec::StepSpec>>,
+                    run_vars: &[String]|
+     -> Result<Option<Box<HttpWorkload>>, ResolveError> {
+        let Some(steps) = steps else { return Ok(None) };
+        let at = Path::root();
+        if steps.is_empty() {
+            return Err(ResolveError::at(
+                at.key(key),
+                format!("`{key}` has no step"),
+            ));
+        }
+        let parts = requests::Parts {
+            at: &at,
+            expect: d.expect.as_ref(),
+            expect_at: Path::root().key("defaults").key("expect"),
+            scenario_headers: None,
+            defaults_headers: d.headers.as_ref(),
+            data: None,
+            has_base,
+            settings: super::http::resolve(ctx, &spec::HttpKeys::default(), &defaults_http, &at)?,
+            cookies: true,
+            seed: None,
+            run_vars,
+        };
+        Ok(Some(Box::new(requests::flow(
+            ctx,
+            Vec::new(),
+            (key, steps),
+            parts,
+        )?)))
+    };
+    let defaults_timeout = d
+        .timeout
+        .map(|t| t.0)
+        .filter(|t| !t.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let before = run_flow("before", spec.before, &[])?;
+    let run_vars: Vec<String> = before.as_ref().map_or_else(Vec::new, |b| b.capture_names());
+    let after = run_flow("after", spec.after, &run_vars)?;
     let mut scenarios = Vec::with_capacity(spec.scenarios.0.len());
     for (si, s) in spec.scenarios.0.into_iter().enumerate() {
         let at = Path::root().key("scenarios").index(si);
@@ -599,15 +646,19 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                 settings: super::http::resolve(ctx, &s.http, &defaults_http, &at)?,
                 cookies: s.cookies,
                 seed: s.seed,
+                run_vars: &run_vars,
             })
         };
         let workload = match s.workload {
             WorkloadSpec::Targets(targets) => {
                 Workload::Http(Box::new(requests::targets(ctx, targets, parts()?)?))
             }
-            WorkloadSpec::Flow(steps) => {
-                Workload::Http(Box::new(requests::flow(ctx, steps, parts()?)?))
-            }
+            WorkloadSpec::Flow(steps) => Workload::Http(Box::new(requests::flow(
+                ctx,
+                s.setup.unwrap_or_default(),
+                ("flow", steps),
+                parts()?,
+            )?)),
             WorkloadSpec::Cpu(c) => Workload::Cpu(match c {
                 CpuSpec::SumSquares { n } => Kernel::SumSquares { n },
                 CpuSpec::Sha256 { bytes } => Kernel::Sha256 { bytes },
@@ -731,6 +782,9 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         });
     }
     Ok(Plan {
+        before,
+        after,
+        defaults_timeout,
         slug: slug(&spec.name.0),
         name: spec.name.0,
         description: spec.description,

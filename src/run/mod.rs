@@ -16,6 +16,7 @@ mod builtin;
 pub mod host;
 pub mod live;
 mod machine;
+pub mod once;
 mod pace;
 mod schedule;
 mod shape;
@@ -47,6 +48,9 @@ pub enum RunError {
     Target(#[from] ResolveError),
     #[error("could not start a tokio runtime: {0}")]
     Runtime(std::io::Error),
+    /// The plan's `before:` steps failed: no cell ran.
+    #[error("{0}; no cell ran")]
+    Before(String),
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -153,14 +157,32 @@ pub fn execute_followed(
     // Fail before any load: every target of the scenarios that run (`--only`) must resolve
     // against the base, and build. The others are left unresolved (`None`): the built-in server
     // is not started for them.
+    // `before:`, once, before any cell: its captures become every scenario's variables.
+    let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
+    let before = match &plan.before {
+        Some(steps) => {
+            let once = once::run(steps, base.as_ref(), extra_ca, plan.defaults_timeout, &[])?;
+            if once.error.is_some() {
+                if let Some(s) = server {
+                    s.stop();
+                }
+                return Err(RunError::Before(once.describe("before")));
+            }
+            observer.note(Notice::Info, &once.describe("before"));
+            once.values
+        }
+        None => Vec::new(),
+    };
     let mut workloads = Vec::with_capacity(plan.scenarios.len());
     for (i, s) in plan.scenarios.iter().enumerate() {
         if !cells.iter().any(|c| c.scenario == i) {
             workloads.push(None);
             continue;
         }
-        let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
-        let resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
+        let mut resolved = Resolved::new(&s.workload, base.as_ref(), extra_ca)?;
+        if let Resolved::Http(h) = &mut resolved {
+            h.preset_from(&before);
+        }
         Prepared::new(&resolved, s.timeout, (0, 1), None)?;
         if let Some(w) = resolved.tls_warning() {
             observer.note(Notice::Warning, &format!("scenario `{}`: {w}", s.name));
@@ -250,6 +272,23 @@ pub fn execute_followed(
                     never.join(", ")
                 ),
             );
+        }
+    }
+    // `after:`, once, after the last cell (not after an interrupt): a failure is a warning.
+    if let (Some(steps), false) = (&plan.after, stopping()) {
+        let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
+        match once::run(
+            steps,
+            base.as_ref(),
+            extra_ca,
+            plan.defaults_timeout,
+            &before,
+        ) {
+            Ok(once) if once.error.is_none() => {
+                observer.note(Notice::Info, &once.describe("after"))
+            }
+            Ok(once) => observer.note(Notice::Warning, &once.describe("after")),
+            Err(e) => observer.note(Notice::Warning, &format!("after: {e}")),
         }
     }
     if let Some(s) = server {

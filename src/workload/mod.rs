@@ -18,7 +18,7 @@ use crate::plan::text::Text;
 use crate::plan::{Kernel, Workload};
 
 pub use crate::category::ErrorKind;
-pub use http::{HttpTarget, OwnEndpoint, ResolveError, Sender};
+pub use http::{HttpTarget, OwnEndpoint, ResolveError, Sender, Traced};
 
 /// How one operation went (a request, or a flow's iteration).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -24,6 +24,7 @@ mod shards;
 mod slo;
 mod tidy;
 mod tls;
+mod traffic;
 mod trend;
 mod truth;
 mod validity;

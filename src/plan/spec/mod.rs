@@ -58,6 +58,13 @@ pub struct PlanSpec {
     /// out makes a run that breaks it `invalid` (exit 4).
     #[serde(default)]
     pub validity: Option<ValiditySpec>,
+    /// Steps run once per run (per shard), before the first cell: their captures are variables
+    /// every scenario (and `after`) may use. Their failure stops the run before any load.
+    #[serde(default)]
+    pub before: Option<Vec<StepSpec>>,
+    /// Steps run once per run (per shard), after the last cell, with `before`'s captures.
+    #[serde(default)]
+    pub after: Option<Vec<StepSpec>>,
     pub scenarios: Scenarios,
 }
 
@@ -174,6 +181,8 @@ pub struct ScenarioSpec {
     /// `tls`, `http`, `connections`, `connection`, `retry`.
     pub http: HttpKeys,
     pub data: Option<DataSpec>,
+    /// `setup:` steps, once per user before its first iteration (flows only).
+    pub setup: Option<Vec<StepSpec>>,
     pub cookies: bool,
     pub seed: Option<u64>,
     pub thresholds: Option<Vec<Threshold>>,
@@ -192,6 +201,11 @@ pub struct RawScenario {
     /// Steps run in order, once per iteration, instead of `targets`.
     #[serde(default)]
     flow: Option<Vec<StepSpec>>,
+    /// Steps each user runs once, before its first iteration (log in once): their captures
+    /// stay set in every iteration of that user; their requests keep statistics of their own and
+    /// are not iterations. With `flow` only.
+    #[serde(default)]
+    setup: Option<Vec<StepSpec>>,
     #[serde(default)]
     cpu: Option<CpuSpec>,
     /// A CSV file whose columns become variables, a row per iteration.
@@ -331,6 +345,18 @@ impl TryFrom<RawScenario> for ScenarioSpec {
                 ));
             }
         };
+        match (&r.setup, &workload) {
+            (Some(s), WorkloadSpec::Flow(_)) if s.is_empty() => {
+                return Err(format!("scenario `{}`: `setup` has no step", r.name));
+            }
+            (Some(_), WorkloadSpec::Targets(_) | WorkloadSpec::Cpu(_)) => {
+                return Err(format!(
+                    "scenario `{}`: `setup` goes with `flow`: write the targets as flow steps",
+                    r.name
+                ));
+            }
+            _ => {}
+        }
         if let WorkloadSpec::Targets(t) = &workload {
             let weighted = t.iter().filter(|t| t.weight.is_some()).count();
             if weighted > 0 && weighted < t.len() {
@@ -381,6 +407,7 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             headers: r.headers,
             http,
             data: r.data,
+            setup: r.setup,
             cookies: r.cookies.unwrap_or(true),
             seed: r.seed.map(|s| s.0),
             thresholds: r.thresholds,

@@ -4,7 +4,9 @@
 //!
 //! Input: a response's status, headers and (when a check or capture needs it) body. Output: the
 //! first failure, as an error category and a message; captured values into the iteration's
-//! slots. Messages name the path, header or pattern as the plan wrote it, never a value seen.
+//! slots. A failed check's message says what was expected and what was found, each cut to
+//! [`SHOWN`] bytes, after [`Mask`] has put `${NAME}` in place of every value of the environment,
+//! the data row or a capture (so a secret never reaches a report, only its name).
 
 use std::cell::OnceCell;
 
@@ -14,9 +16,82 @@ use regex::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use crate::plan::requests::{Capture, CaptureFrom, Check, Expect};
+use crate::plan::requests::{Capture, CaptureFrom, Check, Expect, PickMany};
 use crate::plan::text::Text;
 use crate::workload::ErrorKind;
+
+/// The longest expected or found value a message shows, in bytes.
+pub const SHOWN: usize = 200;
+
+/// Values shorter than this are not masked: a two-digit id is no secret, and masking it would
+/// blank every such digit pair of a body.
+const MIN_MASKED: usize = 4;
+
+/// What a message must not show: the environment's values the plan substituted, and the run-time
+/// variables (data columns, captures), each replaced by its `${NAME}`.
+#[derive(Clone, Copy)]
+pub struct Mask<'a> {
+    /// (name, value) of each environment variable the scenario substituted.
+    pub env: &'a [(String, String)],
+    /// The name of each slot.
+    pub names: &'a [String],
+    pub vars: &'a [Option<String>],
+}
+
+impl Mask<'_> {
+    /// `text` masked, then cut to `limit` bytes (at a character boundary) with the size left out.
+    pub fn show(&self, text: &str, limit: usize) -> String {
+        let mut secrets: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(
+                self.names
+                    .iter()
+                    .zip(self.vars)
+                    .filter_map(|(n, v)| v.as_deref().map(|v| (n.as_str(), v))),
+            )
+            .filter(|(_, v)| v.len() >= MIN_MASKED)
+            .collect();
+        // The longest first: a value that contains another is masked whole.
+        secrets.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        let mut out = text.to_string();
+        for (name, value) in secrets {
+            if out.contains(value) {
+                out = out.replace(value, &format!("${{{name}}}"));
+            }
+        }
+        cut(&out, limit)
+    }
+
+    /// A body, masked and cut, as a message shows it.
+    fn body(&self, body: &[u8]) -> String {
+        if body.is_empty() {
+            return "an empty body".into();
+        }
+        // Cut before masking too: a 4 MiB body is not copied whole for a message; the margin
+        // keeps a secret that straddles the first cut whole for the mask.
+        let head = &body[..body.len().min(SHOWN * 8)];
+        let text = String::from_utf8_lossy(head);
+        let mut shown = self.show(&text, SHOWN);
+        if head.len() < body.len() && !shown.ends_with(')') {
+            shown.push_str(&format!(" ({} bytes in all)", body.len()));
+        }
+        format!("`{shown}`")
+    }
+}
+
+/// `text` cut to `limit` bytes at a character boundary, saying how much was left out.
+pub fn cut(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
 
 /// A response as checks and captures see it; the body parsed as JSON at most once.
 pub struct Seen<'a> {
@@ -91,23 +166,46 @@ impl Checks {
         }
     }
 
-    /// The first way the response is not what it must be.
-    pub fn verify(&self, r: &Seen, vars: &[Option<String>]) -> Option<(ErrorKind, String)> {
+    /// The first way the response is not what it must be: what was expected and what was
+    /// found, masked by `mask` (its `vars` are the iteration's).
+    pub fn verify(&self, r: &Seen, mask: &Mask) -> Option<(ErrorKind, String)> {
+        let vars = mask.vars;
         if let Some(kind) = self.classify(r.status) {
-            return Some((kind, format!("status {}", r.status)));
+            // An error status says enough alone (and groups as one message); another status
+            // says which the plan accepts.
+            let expected = match self.status.as_slice() {
+                _ if kind == ErrorKind::Status => String::new(),
+                [one] => format!(", expected {one}"),
+                many => format!(
+                    ", expected one of {}",
+                    many.iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Some((kind, format!("status {}{expected}", r.status)));
         }
         let get = |n: usize| vars.get(n).and_then(|v| v.as_deref());
         for (name, want) in &self.headers {
             let want = want.render(get);
-            let ok = r
+            let values: Vec<&str> = r
                 .headers
                 .get_all(name)
                 .iter()
-                .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&want)));
-            if !ok {
+                .map(|v| v.to_str().unwrap_or("(not text)"))
+                .collect();
+            if !values.iter().any(|v| v.starts_with(&want)) {
+                let found = match values.as_slice() {
+                    [] => "none".to_string(),
+                    some => format!("`{}`", mask.show(&some.join(", "), SHOWN)),
+                };
                 return Some((
                     ErrorKind::Expectation,
-                    format!("header `{name}` is missing or does not have the expected value"),
+                    format!(
+                        "header `{name}` is missing or does not have the expected value: expected `{}…`, found {found}",
+                        mask.show(&want, SHOWN)
+                    ),
                 ));
             }
         }
@@ -118,24 +216,57 @@ impl Checks {
             if !found && !needle.is_empty() {
                 return Some((
                     ErrorKind::Expectation,
-                    "the body does not contain the expected text".into(),
+                    format!(
+                        "the body does not contain the expected text `{}`: found {}",
+                        mask.show(&needle, SHOWN),
+                        mask.body(r.body)
+                    ),
                 ));
             }
         }
         for (path, text, expect) in &self.json {
             let Some(doc) = r.json() else {
-                return Some((ErrorKind::Expectation, "the body is not JSON".into()));
+                return Some((
+                    ErrorKind::Expectation,
+                    format!("the body is not JSON: found {}", mask.body(r.body)),
+                ));
             };
             let nodes = path.query(doc);
-            let ok = match expect {
-                Expect::Exists => !nodes.is_empty(),
-                Expect::Equals(v) => nodes.first().is_some_and(|n| *n == *v),
+            let first = nodes.first();
+            let shown = |v: &Value| format!("`{}`", mask.show(&v.to_string(), SHOWN));
+            let found = || first.map_or_else(|| "nothing".to_string(), &shown);
+            let failed = match expect {
+                Expect::Exists if nodes.is_empty() => {
+                    Some(format!("finds nothing: found {}", mask.body(r.body)))
+                }
+                Expect::Exists => None,
+                Expect::Equals(v) if first != Some(v) => Some(format!(
+                    "does not find the expected value: expected {}, found {}",
+                    shown(v),
+                    found()
+                )),
+                Expect::Equals(_) => None,
+                Expect::EqualsText(t) => {
+                    let want = t.render(get);
+                    let same = match first {
+                        Some(Value::String(s)) => *s == want,
+                        Some(other) => {
+                            // Another node reads as its JSON text: `3`, `true`.
+                            let text = other.to_string();
+                            text == want
+                        }
+                        None => false,
+                    };
+                    (!same).then(|| {
+                        format!(
+                            "does not find the expected value: expected `{}`, found {}",
+                            mask.show(&want, SHOWN),
+                            found()
+                        )
+                    })
+                }
             };
-            if !ok {
-                let what = match expect {
-                    Expect::Exists => "finds nothing",
-                    Expect::Equals(_) => "does not find the expected value",
-                };
+            if let Some(what) = failed {
                 return Some((ErrorKind::Expectation, format!("json `{text}` {what}")));
             }
         }
@@ -150,6 +281,7 @@ pub struct Captures {
 
 enum Source {
     Json(JsonPath, String),
+    JsonMany(JsonPath, String, PickMany),
     Header(HeaderName),
     Regex(Regex),
 }
@@ -162,6 +294,11 @@ impl Captures {
                 CaptureFrom::Json(p) => Source::Json(
                     JsonPath::parse(p).map_err(|e| format!("`{p}`: {e}"))?,
                     p.clone(),
+                ),
+                CaptureFrom::JsonMany(p, pick) => Source::JsonMany(
+                    JsonPath::parse(p).map_err(|e| format!("`{p}`: {e}"))?,
+                    p.clone(),
+                    *pick,
                 ),
                 CaptureFrom::Header(h) => Source::Header(
                     HeaderName::from_bytes(h.as_bytes())
@@ -177,15 +314,48 @@ impl Captures {
     }
 
     pub fn reads_body(&self) -> bool {
-        self.list
-            .iter()
-            .any(|(_, _, s)| matches!(s, Source::Json(..) | Source::Regex(_)))
+        self.list.iter().any(|(_, _, s)| {
+            matches!(
+                s,
+                Source::Json(..) | Source::JsonMany(..) | Source::Regex(_)
+            )
+        })
     }
 
-    /// Fills the slots from the response; the first capture that finds nothing is the error.
-    pub fn apply(&self, r: &Seen, vars: &mut [Option<String>]) -> Result<(), String> {
+    /// Fills the slots from the response; the first capture that finds nothing is the error
+    /// (`pick: all` finding nothing is an empty array, not an error). `rng` makes `pick: random`'s
+    /// choice.
+    pub fn apply(
+        &self,
+        r: &Seen,
+        vars: &mut [Option<String>],
+        rng: &mut fastrand::Rng,
+    ) -> Result<(), String> {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
         for (slot, name, source) in &self.list {
             let value = match source {
+                Source::JsonMany(path, written, pick) => {
+                    let Some(doc) = r.json() else {
+                        return Err(format!(
+                            "capture `{name}`: json `{written}`: the body is not JSON"
+                        ));
+                    };
+                    let nodes = path.query(doc).all();
+                    match pick {
+                        PickMany::All => {
+                            Value::Array(nodes.into_iter().cloned().collect()).to_string()
+                        }
+                        PickMany::Random if nodes.is_empty() => {
+                            return Err(format!(
+                                "capture `{name}`: json `{written}` finds nothing"
+                            ));
+                        }
+                        PickMany::Random => text(nodes[rng.usize(..nodes.len())]),
+                    }
+                }
                 Source::Json(path, text) => r
                     .json()
                     .and_then(|doc| {
@@ -228,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn expectations_fail_with_words_not_values() {
+    fn expectations_fail_with_what_was_expected_and_found_secrets_masked() {
         let check = Check {
             status: vec![200],
             json: vec![
@@ -255,18 +425,45 @@ mod tests {
             ),
             (200, "token but not json", Some("not JSON")),
         ];
+        let env = [("TOKEN".to_string(), "s3cret".to_string())];
+        let mask = Mask {
+            env: &env,
+            names: &[],
+            vars: &[],
+        };
         for (status, body, want) in cases {
-            let got = checks.verify(&Seen::new(status, &h, body.as_bytes()), &[]);
+            let got = checks.verify(&Seen::new(status, &h, body.as_bytes()), &mask);
             match (got, want) {
                 (None, None) => {}
                 (Some((_, m)), Some(w)) => {
                     assert!(m.contains(w), "{body}: {m}");
-                    assert!(!m.contains("s3cret"));
+                    assert!(!m.contains("s3cret"), "{m}");
                 }
                 (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
             }
         }
         assert_eq!(checks.classify(204), Some(ErrorKind::Expectation));
+        let exact = [
+            (
+                204,
+                r#"{"token":"s3cret","n":3}"#,
+                "status 204, expected 200",
+            ),
+            (
+                200,
+                r#"{"tok":"s3cret","n":3}"#,
+                r#"the body does not contain the expected text `token`: found `{"tok":"${TOKEN}","n":3}`"#,
+            ),
+            (
+                200,
+                r#"{"token":"s3cret","n":4}"#,
+                "json `$.n` does not find the expected value: expected `3`, found `4`",
+            ),
+        ];
+        for (status, body, want) in exact {
+            let got = checks.verify(&Seen::new(status, &h, body.as_bytes()), &mask);
+            assert_eq!(got.map(|g| g.1).as_deref(), Some(want));
+        }
         assert_eq!(checks.classify(503), Some(ErrorKind::Status));
     }
 
@@ -294,7 +491,8 @@ mod tests {
         h.insert("location", "/items/7".parse().expect("value"));
         let mut vars = vec![None, None, None];
         let body = br#"{"token":"abc","link":"id=42"}"#;
-        caps.apply(&Seen::new(200, &h, body), &mut vars)
+        let mut rng = fastrand::Rng::with_seed(1);
+        caps.apply(&Seen::new(200, &h, body), &mut vars, &mut rng)
             .expect("found");
         assert_eq!(
             vars,
@@ -305,8 +503,77 @@ mod tests {
             ]
         );
         let e = caps
-            .apply(&Seen::new(200, &HeaderMap::new(), b"{}"), &mut vars)
+            .apply(
+                &Seen::new(200, &HeaderMap::new(), b"{}"),
+                &mut vars,
+                &mut rng,
+            )
             .expect_err("nothing");
         assert_eq!(e, "capture `token`: json `$.token` finds nothing");
+    }
+
+    #[test]
+    fn pick_takes_one_node_at_random_or_all_of_them() {
+        let caps = Captures::new(&[
+            Capture {
+                slot: 0,
+                name: "ids".into(),
+                from: CaptureFrom::JsonMany("$.items[*].id".into(), PickMany::All),
+            },
+            Capture {
+                slot: 1,
+                name: "one".into(),
+                from: CaptureFrom::JsonMany("$.items[*].id".into(), PickMany::Random),
+            },
+        ])
+        .expect("captures");
+        let h = HeaderMap::new();
+        let body = br#"{"items":[{"id":1},{"id":"b"},{"id":3}]}"#;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let mut vars = vec![None, None];
+            caps.apply(&Seen::new(200, &h, body), &mut vars, &mut rng)
+                .expect("found");
+            assert_eq!(vars[0].as_deref(), Some(r#"[1,"b",3]"#));
+            seen.insert(vars[1].clone().expect("picked"));
+        }
+        let want: std::collections::BTreeSet<String> =
+            ["1", "b", "3"].into_iter().map(String::from).collect();
+        assert_eq!(seen, want, "every node is picked some time");
+        // `all` of nothing is an empty list; `random` of nothing is an error.
+        let mut vars = vec![None, None];
+        let e = caps
+            .apply(&Seen::new(200, &h, br#"{"items":[]}"#), &mut vars, &mut rng)
+            .expect_err("random finds nothing");
+        assert_eq!(vars[0].as_deref(), Some("[]"));
+        assert_eq!(e, "capture `one`: json `$.items[*].id` finds nothing");
+    }
+
+    #[test]
+    fn a_mask_names_each_secret_and_a_long_value_is_cut() {
+        let env = [("API_KEY".to_string(), "k-123456".to_string())];
+        let names = ["user".to_string(), "token".to_string(), "id".to_string()];
+        let vars = [Some("ann@example.com".into()), None, Some("7".into())];
+        let mask = Mask {
+            env: &env,
+            names: &names,
+            vars: &vars,
+        };
+        let cases = [
+            (
+                "key k-123456 for ann@example.com",
+                "key ${API_KEY} for ${user}",
+            ),
+            // Short values (an id of 7) are not secrets worth blanking every 7 for.
+            ("item 7", "item 7"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(mask.show(text, SHOWN), want);
+        }
+        let long = "é".repeat(150);
+        let shown = mask.show(&long, SHOWN);
+        assert!(shown.ends_with("… (300 bytes in all)"), "{shown}");
+        assert_eq!(shown.len(), 200 + "… (300 bytes in all)".len());
     }
 }

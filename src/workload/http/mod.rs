@@ -30,6 +30,7 @@ mod connect;
 mod pool;
 mod request;
 mod tls;
+mod trace;
 mod warm;
 
 use std::future::Future;
@@ -47,11 +48,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome, Setup};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
-use crate::plan::requests::{DataTable, HttpWorkload, Mix, RowOrder};
-use check::{Captures, Seen};
+use crate::plan::requests::{Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
+use check::{Captures, Mask, Seen};
 pub use connect::Sender;
 use connect::{Connector, Endpoint, Meter};
 use request::PreparedRequest;
+pub use trace::Traced;
 
 pub(super) use tls::system_root_count;
 
@@ -85,7 +87,18 @@ pub struct HttpTarget {
     data: Option<DataTable>,
     /// Run-time variables per iteration: data columns, then captures.
     slots: usize,
+    /// Slots a new iteration keeps: data columns and the setup's variables.
+    kept: usize,
+    /// A flow's setup steps, once per user.
+    setup: Vec<Step>,
     cookies: bool,
+    /// What messages mask: the environment's values substituted, and each slot's name.
+    substituted: Vec<(String, String)>,
+    slot_names: Vec<String>,
+    /// The requests' statistics names (for `try`).
+    names: Vec<String>,
+    /// `before:`'s captures: (slot, value), set in every session.
+    preset: Vec<(usize, String)>,
 }
 
 /// What an operation sends.
@@ -100,6 +113,24 @@ struct Step {
     request: usize,
     captures: Captures,
     think: Option<(Duration, Duration)>,
+    when: Option<Condition>,
+    chance: Option<f64>,
+    for_each: Option<Loop>,
+}
+
+/// A resolved step, its captures compiled.
+fn step(s: &crate::plan::requests::Step) -> Result<Step, ResolveError> {
+    Ok(Step {
+        request: s.request,
+        captures: Captures::new(&s.captures).map_err(|reason| ResolveError {
+            display: "capture".into(),
+            reason,
+        })?,
+        think: s.think,
+        when: s.when.clone(),
+        chance: s.chance,
+        for_each: s.for_each.clone(),
+    })
 }
 
 impl std::fmt::Debug for HttpTarget {
@@ -156,24 +187,30 @@ impl HttpTarget {
                     })
                     .collect(),
             ),
-            Mix::Flow(steps) => Pick::Flow(
-                steps
-                    .iter()
-                    .map(|s| {
-                        Ok(Step {
-                            request: s.request,
-                            captures: Captures::new(&s.captures).map_err(|reason| {
-                                ResolveError {
-                                    display: "capture".into(),
-                                    reason,
-                                }
-                            })?,
-                            think: s.think,
-                        })
-                    })
-                    .collect::<Result<_, ResolveError>>()?,
-            ),
+            Mix::Flow(steps) => Pick::Flow(steps.iter().map(step).collect::<Result<_, _>>()?),
         };
+        let setup = w.setup.iter().map(step).collect::<Result<_, _>>()?;
+        let mut slot_names = vec![String::new(); w.slots];
+        let columns = w
+            .data
+            .iter()
+            .flat_map(|d| d.columns.iter().cloned().enumerate());
+        let flow_steps = match &w.mix {
+            Mix::Flow(steps) => steps.as_slice(),
+            _ => &[],
+        };
+        let bound = w.setup.iter().chain(flow_steps).flat_map(|s| {
+            s.captures
+                .iter()
+                .map(|c| (c.slot, c.name.clone()))
+                .chain(s.for_each.iter().map(|l| (l.var, l.var_name.clone())))
+        });
+        let run_vars = w.run_vars.iter().map(|(n, slot)| (*slot, n.clone()));
+        for (slot, name) in columns.chain(run_vars).chain(bound) {
+            if let Some(n) = slot_names.get_mut(slot) {
+                *n = name;
+            }
+        }
         Ok(HttpTarget {
             pools: w.settings.connections.map(|n| {
                 let (index, of) = (part.0, part.1.max(1));
@@ -191,7 +228,13 @@ impl HttpTarget {
             pick,
             data: w.data.clone(),
             slots: w.slots,
+            kept: w.kept,
+            setup,
             cookies: w.cookies,
+            substituted: w.substituted.0.clone(),
+            slot_names,
+            names: w.names.clone(),
+            preset: w.preset.0.clone(),
         })
     }
 
@@ -299,6 +342,14 @@ pub struct Session {
     spare: HeaderMap,
     /// How far the request under way has come, for when its timeout drops it half-way.
     progress: Progress,
+    /// The flow's setup steps have all passed for this user.
+    set_up: bool,
+    /// The status of the last request of this iteration (or of the setup), for `when: {status}`.
+    last_status: Option<u16>,
+    /// `loadplan try`: every request and response, shown; `None` in a measured run.
+    traced: Option<Vec<Traced>>,
+    /// The request under way, as `try` shows it.
+    tracing: Option<Traced>,
 }
 
 /// How far one request has come: kept in the session, not the request's future, because a
@@ -349,18 +400,49 @@ struct Done {
 impl Session {
     pub fn new(target: Arc<HttpTarget>, user: usize, seed: u64) -> Session {
         let own = target.endpoints.iter().map(|_| None).collect();
+        let mut vars = vec![None; target.slots];
+        for (slot, value) in &target.preset {
+            if let Some(v) = vars.get_mut(*slot) {
+                *v = Some(value.clone());
+            }
+        }
         Session {
             own,
             timer: None,
-            vars: vec![None; target.slots],
+            vars,
             // Each user its own stream of choices, the same for the same seed.
             rng: fastrand::Rng::with_seed(seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             jar: target.cookies.then(cookie_store::CookieStore::default),
             jar_used: false,
             spare: HeaderMap::new(),
             progress: Progress::default(),
+            set_up: false,
+            last_status: None,
+            traced: None,
+            tracing: None,
             target,
         }
+    }
+
+    /// (name, value) of every variable set now: `before:`'s captures, for the scenarios.
+    pub fn variables(&self) -> Vec<(String, String)> {
+        self.target
+            .slot_names
+            .iter()
+            .zip(&self.vars)
+            .filter_map(|(n, v)| v.as_ref().map(|v| (n.clone(), v.clone())))
+            .filter(|(n, _)| !n.is_empty())
+            .collect()
+    }
+
+    /// Records every request and response from now on, for `loadplan try`.
+    pub fn trace_on(&mut self) {
+        self.traced = Some(Vec::new());
+    }
+
+    /// The requests and responses recorded since the last call.
+    pub fn take_trace(&mut self) -> Vec<Traced> {
+        self.traced.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Operation `op`: a target, or an iteration of the flow.
@@ -397,32 +479,86 @@ impl Session {
         outcome
     }
 
-    /// One iteration of a flow: its steps in order until one fails.
+    /// One iteration of a flow: the setup first if this user has not passed it yet, then its
+    /// steps in order until one fails. The setup's time is not the iteration's (it is
+    /// `excluded`); a failed setup fails the iteration with its reason, and the user's next
+    /// iteration runs the setup again.
     async fn iteration(
         &mut self,
         target: &HttpTarget,
         steps: &[Step],
         report: &mut (dyn FnMut(Exchange) + Send),
     ) -> Outcome {
-        let columns = target.data.as_ref().map_or(0, |d| d.columns.len());
-        for v in self.vars.iter_mut().skip(columns) {
+        for v in self.vars.iter_mut().skip(target.kept) {
             *v = None;
         }
+        self.last_status = None;
         let mut out = Outcome::default();
-        for step in steps {
-            let done = self
-                .request(target, step.request, Some(&step.captures))
-                .await;
-            let e = &done.exchange;
-            out.status = e.status;
-            out.bytes += e.bytes;
-            out.excluded += done.setup;
-            let failed = e.error.map(|k| (k, e.message.clone()));
-            report(done.exchange);
-            if let Some((kind, message)) = failed {
-                out.error = Some(kind);
-                out.message = message;
+        if !self.set_up && !target.setup.is_empty() {
+            let began = Instant::now();
+            let columns = target.data.as_ref().map_or(0, |d| d.columns.len());
+            for v in self.vars.iter_mut().take(target.kept).skip(columns) {
+                *v = None;
+            }
+            let mut setup = Outcome::default();
+            let passed = self.steps(target, &target.setup, report, &mut setup).await;
+            out.bytes += setup.bytes;
+            out.excluded += began.elapsed();
+            if !passed {
+                out.status = setup.status;
+                out.error = setup.error;
+                out.message = Some(format!(
+                    "setup: {}",
+                    setup.message.unwrap_or_else(|| "failed".into())
+                ));
                 return out;
+            }
+            self.set_up = true;
+        }
+        self.steps(target, steps, report, &mut out).await;
+        out
+    }
+
+    /// `steps` in order, each when its condition holds and its chance falls, once or once per
+    /// element of its loop; false at the first failure (its kind and message in `out`).
+    async fn steps(
+        &mut self,
+        target: &HttpTarget,
+        steps: &[Step],
+        report: &mut (dyn FnMut(Exchange) + Send),
+        out: &mut Outcome,
+    ) -> bool {
+        for step in steps {
+            if step.when.as_ref().is_some_and(|c| !self.holds(c)) {
+                continue;
+            }
+            if step.chance.is_some_and(|p| self.rng.f64() >= p) {
+                continue;
+            }
+            match &step.for_each {
+                None => {
+                    if !self.step(target, step, report, out).await {
+                        return false;
+                    }
+                }
+                Some(each) => {
+                    let items = match self.elements(each) {
+                        Ok(items) => items,
+                        Err(message) => {
+                            out.error = Some(ErrorKind::Expectation);
+                            out.message = Some(message);
+                            return false;
+                        }
+                    };
+                    for item in items {
+                        if let Some(v) = self.vars.get_mut(each.var) {
+                            *v = Some(item);
+                        }
+                        if !self.step(target, step, report, out).await {
+                            return false;
+                        }
+                    }
+                }
             }
             if let Some((min, max)) = step.think {
                 let pause = min + (max.saturating_sub(min)).mul_f64(self.rng.f64());
@@ -433,7 +569,71 @@ impl Session {
                 out.excluded += paused.elapsed();
             }
         }
-        out
+        true
+    }
+
+    /// One request of a step; false when it failed.
+    async fn step(
+        &mut self,
+        target: &HttpTarget,
+        step: &Step,
+        report: &mut (dyn FnMut(Exchange) + Send),
+        out: &mut Outcome,
+    ) -> bool {
+        let done = self
+            .request(target, step.request, Some(&step.captures))
+            .await;
+        let e = &done.exchange;
+        out.status = e.status;
+        out.bytes += e.bytes;
+        out.excluded += done.setup;
+        self.last_status = e.status;
+        let failed = e.error.map(|k| (k, e.message.clone()));
+        report(done.exchange);
+        match failed {
+            Some((kind, message)) => {
+                out.error = Some(kind);
+                out.message = message;
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Whether a step's condition holds now.
+    fn holds(&self, c: &Condition) -> bool {
+        let var = |slot: &usize| self.vars.get(*slot).and_then(|v| v.as_deref());
+        match c {
+            Condition::Status(codes) => self.last_status.is_some_and(|s| codes.contains(&s)),
+            Condition::Set(slot) => var(slot).is_some_and(|v| !v.is_empty()),
+            Condition::Equals(slot, want) => var(slot) == Some(want.as_str()),
+            Condition::NotEquals(slot, want) => var(slot) != Some(want.as_str()),
+        }
+    }
+
+    /// The elements a loop runs over: the first `limit` of the JSON array in its variable, each
+    /// a string as is, else its JSON. The message names the variable, never its value.
+    fn elements(&self, each: &Loop) -> Result<Vec<String>, String> {
+        let Some(text) = self.vars.get(each.list).and_then(|v| v.as_deref()) else {
+            return Err(format!(
+                "for_each: `{}` is not set (the step that captures it did not run)",
+                each.list_name
+            ));
+        };
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Array(items)) => Ok(items
+                .into_iter()
+                .take(each.limit)
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect()),
+            _ => Err(format!(
+                "for_each: `{}` is not a JSON array (capture it with `pick: all`)",
+                each.list_name
+            )),
+        }
     }
 
     /// Fills the data columns for operation `op`; false when its rows are used up (`unique`).
@@ -490,7 +690,7 @@ impl Session {
             .await
         };
         self.timer = Some(timer);
-        done.unwrap_or_else(|| {
+        let done = done.unwrap_or_else(|| {
             // The connection may still carry a late response: never reuse it.
             self.own[req.endpoint] = None;
             let mut done = failed_done(
@@ -506,7 +706,17 @@ impl Session {
             // A connection it opened was opened, even if nothing came of it.
             done.exchange.setup = self.progress.opened.take().map(Box::new);
             done
-        })
+        });
+        if let Some(list) = self.traced.as_mut() {
+            let mut t = self.tracing.take().unwrap_or_else(|| Traced {
+                name: target.names.get(req.stats).cloned().unwrap_or_default(),
+                method: req.method.to_string(),
+                ..Traced::default()
+            });
+            t.error = done.exchange.error.and(done.exchange.message.clone());
+            list.push(t);
+        }
+        done
     }
 
     /// One request on the connection its policy gives, checked, its captures taken; `began` is
@@ -667,6 +877,9 @@ impl Session {
             Ok(r) => r,
             Err(e) => return failed(ErrorKind::Expectation, e.0),
         };
+        if self.traced.is_some() {
+            self.tracing = Some(self.trace_request(req, &request, h2));
+        }
         let meter = sender.meter();
         self.progress.sent_on = Some((meter.clone(), meter.read()));
         self.progress.h2 = h2;
@@ -689,7 +902,9 @@ impl Session {
                 }
             }
         }
-        let keep_body = req.checks.reads_body() || captures.is_some_and(Captures::reads_body);
+        let keep_body = req.checks.reads_body()
+            || captures.is_some_and(Captures::reads_body)
+            || self.traced.is_some();
         let mut kept = BytesMut::new();
         let mut bytes = 0u64;
         let mut broken = None;
@@ -716,14 +931,38 @@ impl Session {
         let seen = Seen::new(status, &parts.headers, &body);
         let (error, message) = match broken {
             Some(m) => (Some(ErrorKind::Body), Some(m)),
-            None => match req.checks.verify(&seen, &self.vars) {
+            None => match req.checks.verify(
+                &seen,
+                &Mask {
+                    env: &self.target.substituted,
+                    names: &self.target.slot_names,
+                    vars: &self.vars,
+                },
+            ) {
                 Some((kind, m)) => (Some(kind), Some(m)),
-                None => match captures.map(|c| c.apply(&seen, &mut self.vars)) {
+                None => match captures.map(|c| c.apply(&seen, &mut self.vars, &mut self.rng)) {
                     Some(Err(m)) => (Some(ErrorKind::Expectation), Some(m)),
                     _ => (None, None),
                 },
             },
         };
+        if let Some(t) = self.tracing.as_mut() {
+            let mask = Mask {
+                env: &self.target.substituted,
+                names: &self.target.slot_names,
+                vars: &self.vars,
+            };
+            // Masked with this response's captures too: a token shows as `${token}`.
+            t.status = Some(status);
+            t.response_headers = trace::headers(&parts.headers, &mask);
+            t.response_body = trace::body(&body, &mask);
+            t.request_headers = t
+                .request_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), mask.show(v, 200)))
+                .collect();
+            t.request_body = mask.show(&t.request_body, trace::BODY_SHOWN);
+        }
         if parts.headers.capacity() <= MAX_SPARE_HEADERS {
             // Emptied now: its values hold on to hyper's read buffer until they are dropped.
             let mut spare = parts.headers;
@@ -740,6 +979,51 @@ impl Session {
             ttfb: Some(ttfb),
             setup: None,
             retried: false,
+        }
+    }
+}
+
+impl Session {
+    /// The request as `try` shows it, masked with the iteration's variables so far.
+    fn trace_request(
+        &self,
+        req: &PreparedRequest,
+        request: &hyper::Request<http_body_util::Full<Bytes>>,
+        h2: bool,
+    ) -> Traced {
+        let mask = Mask {
+            env: &self.target.substituted,
+            names: &self.target.slot_names,
+            vars: &self.vars,
+        };
+        let endpoint = &self.target.endpoints[req.endpoint];
+        let uri = request.uri().to_string();
+        let url = if h2 || !uri.starts_with('/') {
+            uri
+        } else {
+            let scheme = if endpoint.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let host = match &endpoint.host {
+                url::Host::Ipv6(ip) => format!("[{ip}]"),
+                other => other.to_string(),
+            };
+            format!("{scheme}://{host}:{}{uri}", endpoint.port)
+        };
+        Traced {
+            name: self
+                .target
+                .names
+                .get(req.stats)
+                .cloned()
+                .unwrap_or_default(),
+            method: request.method().to_string(),
+            url: mask.show(&url, 2 * trace::BODY_SHOWN),
+            request_headers: trace::headers(request.headers(), &mask),
+            request_body: trace::body(&req.body_bytes(&self.vars), &mask),
+            ..Traced::default()
         }
     }
 }
@@ -799,6 +1083,11 @@ mod tests {
             slots: 0,
             cookies: true,
             seed: None,
+            setup: Vec::new(),
+            kept: 0,
+            substituted: Default::default(),
+            run_vars: Vec::new(),
+            preset: Default::default(),
         }
     }
 

@@ -127,6 +127,14 @@ impl PreparedRequest {
         })
     }
 
+    /// The body with `vars` filled in (for `loadplan try`, which shows it).
+    pub fn body_bytes(&self, vars: &[Option<String>]) -> Bytes {
+        match &self.body {
+            Body::Static(b) => b.clone(),
+            Body::Dynamic(t) => Bytes::from(t.render(|n| vars.get(n).and_then(|v| v.as_deref()))),
+        }
+    }
+
     /// The request for HTTP/2 (`h2`) or HTTP/1.1, its variables filled from `vars`. Its headers
     /// go into `spare`, an empty map whose memory is reused (an earlier response's): hyper takes
     /// each request whole, so a fresh map would cost two allocations per request.
