@@ -40,6 +40,8 @@ pub struct Plan {
     pub rounds: NonZeroUsize,
     /// The plan's `validity` actions (a scenario's own are in [`Scenario::validity`]).
     pub validity: Validity,
+    /// Load values that came from the environment or `--set` (never a request's text).
+    pub effective: Vec<super::effective::Effective>,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -753,6 +755,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         },
         rounds,
         validity: Validity::new(spec.validity, None),
+        effective: Vec::new(),
     })
 }
 

@@ -151,6 +151,7 @@ pub fn sample() -> Summary {
             file: "sample.yaml".into(),
             description: Some("a sample plan".into()),
             source: "version: 1\n".into(),
+            effective: Vec::new(),
         },
         run_id: "sample".into(),
         started_at: at(1_767_225_600),

@@ -204,6 +204,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             file: plan.file.display().to_string(),
             description: plan.description.clone(),
             source: plan.source.clone(),
+            effective: plan.effective.clone(),
         },
         run_id: run.run_id.clone(),
         started_at: Timestamp::from_system(run.started_at),

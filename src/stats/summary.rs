@@ -80,6 +80,11 @@ pub struct PlanInfo {
     /// The plan text as written: `${VAR}` references are kept, never their values.
     #[serde(default)]
     pub source: String,
+    /// Load values that came from outside the plan text: `--set PATH=VALUE`, and `${NAME}` or
+    /// `${NAME:-default}` in a load key (`concurrency`, `duration`, `rate`, …), each with the
+    /// value the run used. Never a URL's, header's or body's variable: those may be secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effective: Vec<crate::plan::Effective>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

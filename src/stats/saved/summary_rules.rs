@@ -27,6 +27,9 @@ pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
 /// longer list was not written by loadplan.
 const MAX_VALIDITY: usize = 100_000;
 
+/// At most this many effective values (`plan.effective`): more was not written by loadplan.
+const MAX_EFFECTIVE: usize = 10_000;
+
 /// Every field of the summary, by construction (destructured, as [`cell`] is).
 pub(super) fn summary_rules(s: &Summary) -> Check {
     let Summary {
@@ -93,6 +96,11 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
 /// What a summary and a shard file both say about their run.
 pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2]) -> Check {
     ROOT.field("plan").field("name").name(&plan.name)?;
+    // The effective values are text shown escaped (typed by serde); a plan has a few dozen load
+    // keys, and `--set` adds what the command line held.
+    ROOT.field("plan")
+        .field("effective")
+        .within(plan.effective.len(), 0, MAX_EFFECTIVE)?;
     ROOT.field("run_id").run_id(run_id)?;
     ROOT.field("started_at").time(started)?;
     ROOT.field("finished_at").time(finished)
