@@ -54,6 +54,7 @@ pub fn sample() -> Summary {
             p999: 52_000,
             max: 52_000,
             stdev: 22_000.0,
+            percentiles: Default::default(),
         },
         latency_out_of_range: 0,
         cpu_seconds: 0.01,
@@ -297,6 +298,7 @@ fn steady(count: u64, us: u64) -> LatencySummary {
         p999: us,
         max: us,
         stdev: 0.0,
+        percentiles: Default::default(),
     }
 }
 
@@ -443,6 +445,7 @@ pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
         p999: p99,
         max: p99,
         stdev: 0.0,
+        percentiles: Default::default(),
     };
     ConnectionsSummary {
         opened,

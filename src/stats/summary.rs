@@ -513,6 +513,10 @@ pub struct LatencySummary {
     pub p999: u64,
     pub max: u64,
     pub stdev: f64,
+    /// The other percentiles the plan's thresholds name (`p95`, `p99.99`), keyed as written
+    /// in canonical form, µs; read from the same histogram by the same rank rule.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub percentiles: BTreeMap<String, u64>,
 }
 
 /// One threshold checked on one cell (or the default error rule, see `unit`).

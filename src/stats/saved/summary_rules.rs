@@ -30,6 +30,9 @@ const MAX_VALIDITY: usize = 100_000;
 /// At most this many effective values (`plan.effective`): more was not written by loadplan.
 const MAX_EFFECTIVE: usize = 10_000;
 
+/// At most this many extra percentiles per latency summary (a plan names a few).
+const MAX_PERCENTILES: usize = 1_000;
+
 /// Every field of the summary, by construction (destructured, as [`cell`] is).
 pub(super) fn summary_rules(s: &Summary) -> Check {
     let Summary {
@@ -521,6 +524,13 @@ pub(super) fn latency(at: &At, l: &LatencySummary) -> Check {
         }
     }
     let range = format!("0 to {highest} µs, one hour");
+    let extra = at.field("percentiles");
+    extra.within(l.percentiles.len(), 0, MAX_PERCENTILES)?;
+    for (name, v) in &l.percentiles {
+        if *v > highest {
+            return Err(extra.field(name).out_of_range(*v, &range));
+        }
+    }
     at.field("mean").float(l.mean, highest as f64, &range)?;
     at.field("stdev").float(l.stdev, highest as f64, &range)
 }
