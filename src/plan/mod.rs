@@ -12,6 +12,7 @@ pub mod model;
 pub mod requests;
 mod resolve;
 mod cut;
+pub mod functions;
 pub mod schema;
 pub mod spec;
 pub mod text;

@@ -540,7 +540,8 @@ mod tests {
     fn refuses_with_a_reason() {
         let cases = [
             ("p99 250ms", "no comparison"),
-            ("p98 < 1s", "unknown metric `p98`"),
+            ("p98.5.1 < 1s", "is not a percentile"),
+            ("q98 < 1s", "unknown metric `q98`"),
             ("p99 < 250", "has no unit"),
             ("p99 < 5h", "unknown unit"),
             ("p99 << 3ms", "`<<` is not a comparison"),
