@@ -65,7 +65,7 @@ fn merge_shards(shards: &[(String, stats::Results)]) -> Result<Summary, Error> {
         &first.plan.source,
         &first.plan.effective,
     )
-        .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
+    .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
     let run = stats::merge_results(&plan, shards).map_err(|e| Error::Input(e.to_string()))?;
     let (summary, _) = crate::judge(&plan, &run, Vec::new(), None);
     Ok(summary)

@@ -38,10 +38,13 @@ pub fn block_at(text: &str, line: usize, column: usize) -> Option<Block> {
     }
     // The key this value belongs to: the last `key:` before it on the line, or the value itself
     // when it is a key.
-    let start = match before.rfind(": ").or_else(|| before.trim_end().strip_suffix(':').map(|t| t.len())) {
+    let start = match before
+        .rfind(": ")
+        .or_else(|| before.trim_end().strip_suffix(':').map(|t| t.len()))
+    {
         Some(colon) => {
             let head = &before[..colon];
-            head.rfind(|c: char| c == ' ' || c == '-').map_or(0, |i| i + 1)
+            head.rfind([' ', '-']).map_or(0, |i| i + 1)
         }
         None => before.len(),
     };
@@ -59,7 +62,11 @@ pub fn block_at(text: &str, line: usize, column: usize) -> Option<Block> {
     };
     // An error at the dash of an item (a scenario that lacks a key) takes the item.
     let at_dash = chars.get(col0) == Some(&'-') && chars.get(col0 + 1).is_none_or(|c| *c == ' ');
-    let (from_col, indent) = if at_dash { (col0, col0) } else { (from_col, indent) };
+    let (from_col, indent) = if at_dash {
+        (col0, col0)
+    } else {
+        (from_col, indent)
+    };
     let item = at_dash || from_col < start_col;
     let mut end = line;
     for (i, l) in lines.iter().enumerate().skip(line) {
@@ -114,7 +121,8 @@ mod tests {
     fn blocks_are_the_key_and_its_children_or_the_item() {
         let text = "scenarios:\n  - name: a\n    repeat: many\n    expect:\n      status: 2\n    models: [x]\n    h: {a: [1, {b: 2}]}\n  - name: b\n";
         // (line, column, lines, column, text after)
-        let cases: &[(usize, usize, Option<(Range<usize>, usize)>)] = &[
+        type Case = (usize, usize, Option<(Range<usize>, usize)>);
+        let cases: &[Case] = &[
             (3, 13, Some((3..4, 5))),
             (3, 5, Some((3..4, 5))),
             (4, 5, Some((4..6, 5))),

@@ -63,7 +63,9 @@ impl std::str::FromStr for SetValue {
             ));
         }
         if value.contains(['\n', '\r']) {
-            return Err(format!("the value of `{path}` has a line break: --set takes one line"));
+            return Err(format!(
+                "the value of `{path}` has a line break: --set takes one line"
+            ));
         }
         Ok(SetValue {
             path: path.to_string(),
@@ -299,11 +301,7 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
         // A flow mapping: the key goes in at its start, on the same line.
         let insert_at = if at == Some('{') { col } else { col - 1 };
         let empty = chars[insert_at..].iter().find(|c| !c.is_whitespace()) == Some(&'}');
-        let piece = format!(
-            "{key}: {}{}",
-            set.value,
-            if empty { "" } else { ", " }
-        );
+        let piece = format!("{key}: {}{}", set.value, if empty { "" } else { ", " });
         let new_line: String = chars[..insert_at]
             .iter()
             .copied()
@@ -322,7 +320,9 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
         return Ok(());
     }
     if !before.chars().all(|c| c == ' ' || c == '-') {
-        return Err(format!("cannot add `{key}` to `{parent}` as the plan writes it"));
+        return Err(format!(
+            "cannot add `{key}` to `{parent}` as the plan writes it"
+        ));
     }
     // A block mapping: the key goes in as its first line, at its indentation.
     let new_line = format!(
@@ -460,9 +460,7 @@ fn without_comment(line: &str) -> &str {
 
 /// A line's indentation: its leading spaces and `- ` list markers.
 fn indentation(line: &str) -> usize {
-    line.chars()
-        .take_while(|c| *c == ' ' || *c == '-')
-        .count()
+    line.chars().take_while(|c| *c == ' ' || *c == '-').count()
 }
 
 /// The last `key:` in `text`.
@@ -522,7 +520,11 @@ fn key_of<'a>(lines: &[&'a str], n: usize, at: usize) -> Option<&'a str> {
 }
 
 /// Substitutes `${NAME}` and `${NAME:-default}` in load keys.
-fn substitute(edited: &mut Edited, env: &dyn Fn(&str) -> Option<String>, problems: &mut Vec<Problem>) {
+fn substitute(
+    edited: &mut Edited,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) {
     let text = edited.text.clone();
     let lines: Vec<&str> = text.split('\n').collect();
     let mut out_lines: Vec<String> = Vec::with_capacity(lines.len());
@@ -599,8 +601,7 @@ fn substitute(edited: &mut Edited, env: &dyn Fn(&str) -> Option<String>, problem
                 continue;
             }
             out.push_str(&line[rest..at]);
-            let edited_col =
-                (orig_col as isize + out_col_shift).max(1) as usize;
+            let edited_col = (orig_col as isize + out_col_shift).max(1) as usize;
             out.push_str(&value);
             let (new_len, old_len) = (value.chars().count(), expr.chars().count());
             out_col_shift += new_len as isize - old_len as isize;
@@ -691,7 +692,10 @@ mod tests {
         assert!(problems.is_empty(), "{problems:?}");
         assert!(e.text.contains("duration: 2s\n"), "{}", e.text);
         assert!(e.text.contains("concurrency: 4   # users"), "{}", e.text);
-        assert!(e.text.contains("/x?u=${USERS}"), "URLs keep their references");
+        assert!(
+            e.text.contains("/x?u=${USERS}"),
+            "URLs keep their references"
+        );
         let got: Vec<(&str, &str, &str)> = e
             .effective
             .iter()
@@ -716,7 +720,12 @@ mod tests {
             ("    repeat: ${NOPE}\n", 10, 13, "`NOPE` is not set"),
             ("    repeat: ${EMPTY}\n", 10, 13, "`EMPTY` is not set"),
             ("    repeat: ${BAD}\n", 10, 13, "characters no number"),
-            ("    repeat: ${uuid()}\n", 10, 13, "functions make request text"),
+            (
+                "    repeat: ${uuid()}\n",
+                10,
+                13,
+                "functions make request text",
+            ),
         ];
         for (extra, line, col, says) in cases {
             let text = format!("{PLAN}{extra}");
@@ -749,15 +758,26 @@ mod tests {
             ],
         );
         assert!(problems.is_empty(), "{problems:?}");
-        assert!(e.text.contains("    concurrency: 50   # users"), "{}", e.text);
-        assert!(e.text.contains("  - timeout: 1s\n    name: shop"), "{}", e.text);
+        assert!(
+            e.text.contains("    concurrency: 50   # users"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.text.contains("  - timeout: 1s\n    name: shop"),
+            "{}",
+            e.text
+        );
         assert!(e.text.starts_with("rounds: 2\nversion: 1"), "{}", e.text);
         // Lines after the two added ones map back to the file.
         assert_eq!(e.original(10, 5), (8, 5));
         assert_eq!(e.original(1, 1), (1, 1));
         assert_eq!(e.note(1).as_deref(), Some("from `--set rounds=2`"));
         let (_, problems) = apply(PLAN, &env, &[set("scenarios.shp.concurrency=5")]);
-        assert!(problems[0].message.contains("did you mean `shop`?"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("did you mean `shop`?"),
+            "{problems:?}"
+        );
         assert!("no-equals".parse::<SetValue>().is_err());
         assert!("a..b=1".parse::<SetValue>().is_err());
     }

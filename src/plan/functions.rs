@@ -79,7 +79,11 @@ impl Func {
                 _ => String::new(),
             },
             Func::RandomString => {
-                let n = arg(0).trim().parse::<u64>().unwrap_or(0).min(MAX_RANDOM_STRING);
+                let n = arg(0)
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+                    .min(MAX_RANDOM_STRING);
                 (0..n).map(|_| fastrand::alphanumeric()).collect()
             }
             Func::NowMs => std::time::SystemTime::now()
@@ -180,10 +184,7 @@ pub fn parse(inner: &str) -> Result<Expr, String> {
             return Ok(Expr::Or(name.trim().to_string(), default.to_string()));
         }
     }
-    let mut p = Parser {
-        s: inner,
-        at: 0,
-    };
+    let mut p = Parser { s: inner, at: 0 };
     let e = p.expr()?;
     p.space();
     match e {
@@ -226,10 +227,14 @@ impl Parser<'_> {
         }
         if let Some(inner) = rest.strip_prefix("${") {
             // `${NAME}` inside a call reads as the bare name.
-            let end = inner.find('}').ok_or_else(|| format!("unclosed `${{` in `${{{}}}`", self.s))?;
+            let end = inner
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in `${{{}}}`", self.s))?;
             let name = &inner[..end];
             if !super::spec::is_variable_name(name) {
-                return Err(format!("`${{{name}}}` is not a valid variable reference: names are letters, digits and _"));
+                return Err(format!(
+                    "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
+                ));
             }
             self.at += end + 3;
             return Ok(Expr::Var(name.to_string()));
@@ -277,7 +282,10 @@ impl Parser<'_> {
                     self.at += 1;
                     break;
                 } else {
-                    return Err(format!("`${{{}}}`: expected `,` or `)` after an argument of `{name}`", self.s));
+                    return Err(format!(
+                        "`${{{}}}`: expected `,` or `)` after an argument of `{name}`",
+                        self.s
+                    ));
                 }
             }
         }
@@ -315,7 +323,9 @@ fn check_literals(func: Func, args: &[Expr]) -> Result<(), String> {
     };
     match func {
         Func::RandomInt => {
-            let nums: Vec<Option<i64>> = (0..2).map(|i| lit(i).map(|s| s.parse().unwrap_or(i64::MIN))).collect();
+            let nums: Vec<Option<i64>> = (0..2)
+                .map(|i| lit(i).map(|s| s.parse().unwrap_or(i64::MIN)))
+                .collect();
             for (i, n) in nums.iter().enumerate() {
                 if *n == Some(i64::MIN) {
                     return Err(format!(
@@ -326,7 +336,9 @@ fn check_literals(func: Func, args: &[Expr]) -> Result<(), String> {
             }
             if let [Some(a), Some(b)] = nums[..] {
                 if a > b {
-                    return Err(format!("`random_int({a}, {b})`: the first is above the second"));
+                    return Err(format!(
+                        "`random_int({a}, {b})`: the first is above the second"
+                    ));
                 }
             }
             Ok(())
@@ -378,7 +390,10 @@ mod tests {
         }
         let bad: &[(&str, &str)] = &[
             ("uid()", "unknown function `uid()`, did you mean `uuid()`?"),
-            ("random_int(1)", "`random_int` takes 2 arguments (a, b), not 1"),
+            (
+                "random_int(1)",
+                "`random_int` takes 2 arguments (a, b), not 1",
+            ),
             ("uuid(1)", "takes no arguments"),
             ("random_int(5, 1)", "the first is above the second"),
             ("random_string('x')", "whole number"),
@@ -396,7 +411,10 @@ mod tests {
     fn functions_compute_their_values() {
         let s = |v: &[&str]| v.iter().map(|x| (*x).to_string()).collect::<Vec<_>>();
         assert_eq!(Func::Base64.apply(&s(&["user:pw"])), "dXNlcjpwdw==");
-        assert_eq!(Func::UrlEncode.apply(&s(&["a b&c/é"])), "a%20b%26c%2F%C3%A9");
+        assert_eq!(
+            Func::UrlEncode.apply(&s(&["a b&c/é"])),
+            "a%20b%26c%2F%C3%A9"
+        );
         assert_eq!(
             Func::Sha256Hex.apply(&s(&["abc"])),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -412,7 +430,10 @@ mod tests {
         assert_eq!((u.len(), &u[14..15]), (36, "4"), "{u}");
         assert_ne!(u, Func::Uuid.apply(&[]));
         for _ in 0..100 {
-            let n: i64 = Func::RandomInt.apply(&s(&["3", "5"])).parse().expect("a number");
+            let n: i64 = Func::RandomInt
+                .apply(&s(&["3", "5"]))
+                .parse()
+                .expect("a number");
             assert!((3..=5).contains(&n));
         }
         assert_eq!(Func::RandomInt.apply(&s(&["x", "5"])), "");

@@ -4,15 +4,15 @@
 //! column); `resolve.rs` turns the mirror into the typed plan the runner executes and expands it
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
+mod cut;
 pub mod effective;
+pub mod functions;
 mod guard;
 pub mod http;
 mod locate;
 pub mod model;
 pub mod requests;
 mod resolve;
-mod cut;
-pub mod functions;
 pub mod schema;
 pub mod spec;
 pub mod text;
@@ -136,8 +136,12 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 /// Reads, parses and validates one plan file with `--set` values; every error found (up to
 /// [`MAX_ERRORS`]), in file order.
 pub fn load_with(path: &Path, sets: &[SetValue]) -> Result<Plan, Vec<PlanError>> {
-    let bytes = crate::files::read_plan(path)
-        .map_err(|e| vec![PlanError::whole_file(path, format!("cannot read the plan: {e}"))])?;
+    let bytes = crate::files::read_plan(path).map_err(|e| {
+        vec![PlanError::whole_file(
+            path,
+            format!("cannot read the plan: {e}"),
+        )]
+    })?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {

@@ -573,7 +573,10 @@ mod percentile_tests {
             ("p99.9 < 1s", Ok(Stat::P999)),
             ("p(99) < 1s", Ok(Stat::P99)),
             ("p50 < 1s", Ok(Stat::P50)),
-            ("avg < 1s", Err("unknown metric `avg`, did you mean `mean`?")),
+            (
+                "avg < 1s",
+                Err("unknown metric `avg`, did you mean `mean`?"),
+            ),
             ("p100 < 1s", Err("below 100")),
             ("p0 < 1s", Err("above 0")),
             ("p99.99999 < 1s", Err("up to four decimals")),
@@ -587,7 +590,12 @@ mod percentile_tests {
                 (got, _) => panic!("{text}: {got:?}"),
             }
         }
-        let labels = [(950_000, "p95"), (999_900, "p99.99"), (975_000, "p97.5"), (1, "p0.0001")];
+        let labels = [
+            (950_000, "p95"),
+            (999_900, "p99.99"),
+            (975_000, "p97.5"),
+            (1, "p0.0001"),
+        ];
         for (ppm, label) in labels {
             assert_eq!(percentile_label(ppm), label);
         }

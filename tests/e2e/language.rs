@@ -119,9 +119,21 @@ fn one_plan_runs_as_smoke_nightly_and_with_set() {
 fn a_bad_substituted_value_fails_at_its_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_plan(dir.path(), "plan.yaml", PLAN);
-    let cases: &[(&[&str], &[(&str, &str)], &str, &str)] = &[
-        (&[], &[("USERS", "lots")], "plan.yaml:10:18: ", "came from `${USERS:-3}`"),
-        (&[], &[("DURATION", "{a: 1}")], "plan.yaml:9:15: ", "no number, duration"),
+    // (arguments, environment, where, what it says)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[],
+            &[("USERS", "lots")],
+            "plan.yaml:10:18: ",
+            "came from `${USERS:-3}`",
+        ),
+        (
+            &[],
+            &[("DURATION", "{a: 1}")],
+            "plan.yaml:9:15: ",
+            "no number, duration",
+        ),
         (
             &["--set", "scenarios.shop.concurrency=lots"],
             &[],
@@ -168,7 +180,9 @@ fn any_percentile_gates_and_appears_in_every_output() {
         })
         .collect();
     assert_eq!(passed, [("p95 < 200ms", true), ("p(99.5) < 1us", false)]);
-    let p95 = cell["latency_us"]["percentiles"]["p95"].as_u64().expect("p95");
+    let p95 = cell["latency_us"]["percentiles"]["p95"]
+        .as_u64()
+        .expect("p95");
     assert_eq!(results[0]["observed"].as_f64(), Some(p95 as f64));
     let run = crate::util::run_dir(&dir.path().join("out"), "language");
     for file in ["summary.md", "index.html", "junit.xml", "summary.json"] {

@@ -37,7 +37,9 @@ fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<String>, missing: &mut Vec<Str
             String::new()
         }),
         Expr::Lit(s) => s.clone(),
-        Expr::Or(n, d) => lookup(n).filter(|v| !v.is_empty()).unwrap_or_else(|| d.clone()),
+        Expr::Or(n, d) => lookup(n)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| d.clone()),
         Expr::Call(f, args) => {
             let args: Vec<String> = args.iter().map(|a| eval(a, lookup, missing)).collect();
             f.apply(&args)
