@@ -229,3 +229,16 @@ scenarios:
         assert!(line.contains(at) && line.contains(says), "{line}");
     }
 }
+
+#[test]
+fn named_percentiles_are_listed_in_the_console_and_markdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = PLAN.replace("${DURATION:-2s}", "1s");
+    write_plan(dir.path(), "plan.yaml", &text);
+    let o = run(dir.path(), &["run", "plan.yaml", "--out", "out"], &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("  async c=3 w=1: p95 "), "{}", o.stdout);
+    let run = crate::util::run_dir(&dir.path().join("out"), "language");
+    let md = std::fs::read_to_string(run.join("summary.md")).expect("summary.md");
+    assert!(md.contains("| cell | p95 |"), "{md}");
+}
