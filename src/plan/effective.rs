@@ -115,8 +115,9 @@ pub struct Edited {
     pub effective: Vec<Effective>,
     /// Where each effective value stands in the edited text (its line), for naming its key.
     pub lines: Vec<usize>,
-    /// Lines of the edited text that `--set` added, with the `--set` they came from.
-    inserted: Vec<(usize, String)>,
+    /// Lines of the edited text that `--set` added, with the `--set` they came from and the
+    /// column of the mapping they went into.
+    inserted: Vec<(usize, String, usize)>,
     columns: Vec<ColumnEdit>,
 }
 
@@ -126,9 +127,9 @@ impl Edited {
         if line == 0 {
             return (0, 0);
         }
-        let added = self.inserted.iter().filter(|(l, _)| *l <= line).count();
-        if self.inserted.iter().any(|(l, _)| *l == line) {
-            return ((line + 1).saturating_sub(added).max(1), 1);
+        let added = self.inserted.iter().filter(|(l, _, _)| *l <= line).count();
+        if let Some((_, _, col)) = self.inserted.iter().find(|(l, _, _)| *l == line) {
+            return ((line + 1).saturating_sub(added).max(1), *col);
         }
         let mut col = column;
         let mut edits: Vec<&ColumnEdit> = self.columns.iter().filter(|e| e.line == line).collect();
@@ -145,7 +146,7 @@ impl Edited {
 
     /// Where the value at this position of the edited text came from, when it was edited.
     pub fn note(&self, line: usize) -> Option<String> {
-        if let Some((_, set)) = self.inserted.iter().find(|(l, _)| *l == line) {
+        if let Some((_, set, _)) = self.inserted.iter().find(|(l, _, _)| *l == line) {
             return Some(set.clone());
         }
         let notes: Vec<&str> = self
@@ -174,6 +175,9 @@ pub fn apply(
         ..Edited::default()
     };
     let mut problems = Vec::new();
+    // Substitution first: `${…}` in a flow mapping is not YAML until it is substituted, and
+    // `--set` reads the text to find its key.
+    substitute(&mut edited, env, &mut problems);
     for set in sets {
         if let Err(message) = apply_set(&mut edited, set) {
             problems.push(Problem {
@@ -183,7 +187,6 @@ pub fn apply(
             });
         }
     }
-    substitute(&mut edited, env, &mut problems);
     (edited, problems)
 }
 
@@ -267,6 +270,18 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
             .chain(chars[end..].iter())
             .collect();
         replace_line(&mut edited.text, line, &new_line);
+        // A value substituted there is replaced: its edit and its effective value go.
+        let replaced = |e: &ColumnEdit| e.line == line && e.col >= col && e.col <= end;
+        let mut keep = Vec::new();
+        for (i, l) in edited.lines.iter().enumerate() {
+            let substituted_here = *l == line && edited.effective[i].source != "set";
+            keep.push(!substituted_here || !edited.columns.iter().any(replaced));
+        }
+        let mut flags = keep.iter();
+        edited.effective.retain(|_| *flags.next().unwrap_or(&true));
+        let mut flags = keep.iter();
+        edited.lines.retain(|_| *flags.next().unwrap_or(&true));
+        edited.columns.retain(|e| !replaced(e));
         edited.columns.push(ColumnEdit {
             line,
             col,
@@ -337,7 +352,7 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
             e.line += 1;
         }
     }
-    for (l, _) in &mut edited.inserted {
+    for (l, _, _) in &mut edited.inserted {
         if *l >= line {
             *l += 1;
         }
@@ -347,7 +362,7 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
             *l += 1;
         }
     }
-    edited.inserted.push((line, note));
+    edited.inserted.push((line, note, col));
     record(edited, line);
     Ok(())
 }

@@ -445,6 +445,9 @@ fn every_unset_variable(
 
 /// Line `line` (1-based) of the text, cut to 200 characters, for the caret display.
 fn source_line(text: &str, line: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
     text.lines()
         .nth(line.saturating_sub(1))
         .map(|l| l.chars().take(200).collect())
