@@ -242,3 +242,96 @@ fn named_percentiles_are_listed_in_the_console_and_markdown() {
     let md = std::fs::read_to_string(run.join("summary.md")).expect("summary.md");
     assert!(md.contains("| cell | p95 |"), "{md}");
 }
+
+/// Logs each request as `PATH SIGNATURE-OK BASE64-OK`, checking the signature and the encoding
+/// with Python's own `hmac` and `base64`.
+const ECHO: &str = r#"
+import base64, hashlib, hmac, sys
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+log = open(sys.argv[1], "a", buffering=1)
+want_sig = hmac.new(b"KEYVALUE", b"msg", hashlib.sha256).hexdigest()
+want_b64 = base64.b64encode(b"KEYVALUE").decode()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        sig = self.headers.get("x-sig") == want_sig
+        b64 = self.headers.get("x-b64") == want_b64
+        log.write(f"{self.path} {sig} {b64}\n")
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+#[test]
+fn functions_give_fresh_values_per_request_and_sign_with_the_environment() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("echo.py"), ECHO).expect("write the server");
+    let log = dir.path().join("echo.log");
+    let mut child = std::process::Command::new("python3")
+        .arg(dir.path().join("echo.py"))
+        .arg(&log)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is installed");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the port line");
+    let port: u16 = line.trim().parse().expect("a port");
+    let text = format!(
+        "version: 1
+name: functions
+base: http://127.0.0.1:{port}
+scenarios:
+  - name: f
+    models: [sequential]
+    targets:
+      - url: \"/x?id=${{uuid()}}&n=${{random_int(1, 3)}}&q=${{url_encode('a b')}}\"
+        headers:
+          x-sig: \"${{hmac_sha256_hex(KEY, 'msg')}}\"
+          x-b64: \"${{base64(${{KEY}})}}\"
+    repeat: 20
+"
+    );
+    write_plan(dir.path(), "plan.yaml", &text);
+    let o = run(
+        dir.path(),
+        &["run", "plan.yaml", "--out", "out", "--quiet"],
+        &[("KEY", "KEYVALUE")],
+    );
+    crate::util::stop_child(&mut child, libc::SIGTERM, Duration::from_secs(5));
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let served = std::fs::read_to_string(&log).expect("the server's log");
+    let lines: Vec<&str> = served.lines().collect();
+    assert_eq!(lines.len(), 20, "{served}");
+    let mut ids = std::collections::BTreeSet::new();
+    for l in &lines {
+        let parts: Vec<&str> = l.split(' ').collect();
+        assert_eq!(parts[1..], ["True", "True"], "{l}");
+        let query: std::collections::BTreeMap<&str, &str> = parts[0]
+            .trim_start_matches("/x?")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        let id = query["id"];
+        assert!(id.len() == 36 && &id[14..15] == "4", "{id}");
+        ids.insert(id.to_string());
+        assert!(["1", "2", "3"].contains(&query["n"]), "{l}");
+        assert_eq!(query["q"], "a%20b");
+    }
+    assert_eq!(ids.len(), 20, "a new uuid for every request");
+    // The environment's value is never shown.
+    let all = o.stdout
+        + &o.stderr
+        + &std::fs::read_to_string(
+            crate::util::run_dir(&dir.path().join("out"), "functions").join("summary.json"),
+        )
+        .expect("summary.json");
+    assert!(!all.contains("KEYVALUE"));
+}
