@@ -25,6 +25,9 @@ pub enum Command {
         /// Plan files (YAML).
         #[arg(required = true)]
         plans: Vec<PathBuf>,
+        /// Override a plan key, as `run --set` does.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<crate::plan::SetValue>,
     },
     /// Run the built-in target server in the foreground until Ctrl-C: HTTP/1.1 and HTTP/2 (h2c
     /// with prior knowledge), or HTTPS with ALPN h2 and http/1.1.
@@ -132,6 +135,12 @@ pub struct RunArgs {
     /// Run only the scenarios with these names (repeatable).
     #[arg(long, value_name = "SCENARIO")]
     pub only: Vec<String>,
+    /// Override a plan key before the plan is checked, e.g.
+    /// `--set scenarios.shop.concurrency=50` (a scenario by name or index), `--set
+    /// defaults.timeout=2s`, `--set rounds=3` (repeatable). The value is read as the plan's
+    /// YAML would be and recorded in summary.json (`plan.effective`).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<crate::plan::SetValue>,
     /// Compare with earlier runs of the same plan: a summary.json, or a folder of them (a
     /// history, searched recursively: the last --baseline-runs passing runs of each plan make
     /// the reference). Repeatable; only a regression beyond the tolerance and the noise fails.

@@ -52,7 +52,7 @@ use stats::{Summary, Verdict};
 pub fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => cmd::run::run(&args),
-        Command::Validate { plans } => cmd::validate::run(&plans),
+        Command::Validate { plans, set } => cmd::validate::run(&plans, &set),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Report {
             results,

@@ -52,14 +52,14 @@ pub fn print(text: &str) {
     let _ = write!(std::io::stdout().lock(), "{text}");
 }
 
-/// Loads every plan before anything runs; reports every error found.
-pub fn load_plans(paths: &[PathBuf]) -> Result<Vec<Plan>, Error> {
+/// Loads every plan before anything runs, with the `--set` values; reports every error found.
+pub fn load_plans(paths: &[PathBuf], sets: &[plan::SetValue]) -> Result<Vec<Plan>, Error> {
     let mut plans = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        match plan::load(p) {
+        match plan::load_with(p, sets) {
             Ok(plan) => plans.push(plan),
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e),
         }
     }
     if errors.is_empty() {

@@ -65,8 +65,12 @@ fn merge_shards(shards: &[(String, stats::Results)]) -> Result<Summary, Error> {
     let Some((name, first)) = shards.first() else {
         return Err(Error::Usage("no results to merge".into()));
     };
-    let plan = plan::parse_saved(Path::new(&first.plan.file), &first.plan.source)
-        .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
+    let plan = plan::parse_saved_with(
+        Path::new(&first.plan.file),
+        &first.plan.source,
+        &first.plan.effective,
+    )
+    .map_err(|e| Error::Input(format!("{name}: the plan it carries does not parse: {e}")))?;
     let run = stats::merge_results(&plan, shards).map_err(|e| Error::Input(e.to_string()))?;
     let (summary, _) = crate::judge(&plan, &run, Vec::new(), None);
     Ok(summary)

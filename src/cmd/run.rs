@@ -19,7 +19,7 @@ use crate::stats::{self, Shard, Summary, Verdict};
 use crate::{Error, export, gate, run};
 
 pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
-    let mut plans = load_plans(&args.plans)?;
+    let mut plans = load_plans(&args.plans, &args.set)?;
     if let Some(n) = args.rounds {
         for p in &mut plans {
             p.rounds = n;

@@ -15,7 +15,7 @@ use crate::stats::Verdict;
 use crate::workload::{Prepared, Resolved, Traced, Unit};
 
 pub fn run(path: &Path, scenario: Option<&str>, iterations: u64) -> Result<Verdict, Error> {
-    let plans = load_plans(&[path.to_path_buf()])?;
+    let plans = load_plans(&[path.to_path_buf()], &[])?;
     let Some(plan) = plans.first() else {
         return Err(Error::Usage("no plan".into()));
     };

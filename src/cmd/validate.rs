@@ -9,8 +9,8 @@ use crate::Error;
 use crate::plan::Load;
 use crate::stats::Verdict;
 
-pub fn run(paths: &[PathBuf]) -> Result<Verdict, Error> {
-    for p in &load_plans(paths)? {
+pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict, Error> {
+    for p in &load_plans(paths, sets)? {
         let cells = p.cells(cores());
         say!(
             "{}: ok: plan `{}`, {}, {}",

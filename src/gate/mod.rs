@@ -147,6 +147,22 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
                 Stat::P99 => l.p99 as f64,
                 Stat::P999 => l.p999 as f64,
                 Stat::Max => l.max as f64,
+                Stat::Quantile(ppm) => {
+                    let label = crate::plan::threshold::percentile_label(ppm);
+                    match l.percentiles.get(&label) {
+                        Some(v) => *v as f64,
+                        None => {
+                            // A summary saved before the plan named it: its histogram has it.
+                            let mut filled = l.clone();
+                            let histogram = request.map_or(&c.histogram, |r| &r.histogram);
+                            crate::stats::fill_percentiles(&mut filled, histogram, &[ppm]);
+                            match filled.percentiles.get(&label) {
+                                Some(v) => *v as f64,
+                                None => f64::NAN,
+                            }
+                        }
+                    }
+                }
             }),
             "us",
         ),
@@ -181,7 +197,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         (Metric::Drift(_), _) => (None, "fraction_per_h"),
     };
     // A cell that measured nothing cannot pass a threshold.
-    let observed = observed.filter(|_| c.operations > 0);
+    let observed = observed.filter(|v| c.operations > 0 && !v.is_nan());
     let text = |v: f64| match unit {
         "us" => units::micros(v.round() as u64),
         "fraction" => units::percent(v),

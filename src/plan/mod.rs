@@ -4,6 +4,9 @@
 //! column); `resolve.rs` turns the mirror into the typed plan the runner executes and expands it
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
+mod cut;
+pub mod effective;
+pub mod functions;
 mod guard;
 pub mod http;
 mod locate;
@@ -20,6 +23,7 @@ mod wording;
 
 use std::path::{Path, PathBuf};
 
+pub use effective::{Effective, SetValue};
 pub use model::Model;
 pub use resolve::{
     Base, BaselineSettings, Cell, DEFAULT_BASELINE_RUNS, Kernel, Load, Plan, Scenario, Tolerances,
@@ -89,29 +93,70 @@ impl PlanError {
 /// Parses the plan text saved in results, for re-rendering and merging: variables the current
 /// environment lacks read as `placeholder` (no request is ever built from this plan).
 pub fn parse_saved(path: &Path, text: &str) -> Result<Plan, PlanError> {
-    let env = |name: &str| Some(std::env::var(name).unwrap_or_else(|_| "placeholder".to_string()));
-    parse_text(path, text, &env, false)
+    parse_saved_with(path, text, &[])
+}
+
+/// [`parse_saved`] with the load values the run used (`--set` and `${NAME}` in load keys), as
+/// its summary recorded them.
+pub fn parse_saved_with(
+    path: &Path,
+    text: &str,
+    effective: &[Effective],
+) -> Result<Plan, PlanError> {
+    let recorded = |name: &str| {
+        effective.iter().find_map(|e| {
+            let inner = e.from.strip_prefix("${")?.strip_suffix('}')?;
+            let n = inner.split_once(":-").map_or(inner, |(n, _)| n);
+            (n == name).then(|| e.value.clone())
+        })
+    };
+    let env = |name: &str| {
+        Some(
+            recorded(name)
+                .or_else(|| std::env::var(name).ok())
+                .unwrap_or_else(|| "placeholder".to_string()),
+        )
+    };
+    let sets: Vec<SetValue> = effective
+        .iter()
+        .filter(|e| e.source == "set")
+        .map(|e| SetValue {
+            path: e.key.clone(),
+            value: e.value.clone(),
+        })
+        .collect();
+    parse_all(path, text, &env, &sets, false).map_err(first_error)
 }
 
 /// Reads, parses and validates one plan file.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    let bytes = crate::files::read_plan(path)
-        .map_err(|e| PlanError::whole_file(path, format!("cannot read the plan: {e}")))?;
+    load_with(path, &[]).map_err(first_error)
+}
+
+/// Reads, parses and validates one plan file with `--set` values; every error found (up to
+/// [`MAX_ERRORS`]), in file order.
+pub fn load_with(path: &Path, sets: &[SetValue]) -> Result<Plan, Vec<PlanError>> {
+    let bytes = crate::files::read_plan(path).map_err(|e| {
+        vec![PlanError::whole_file(
+            path,
+            format!("cannot read the plan: {e}"),
+        )]
+    })?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let (line, column) = line_col(&String::from_utf8_lossy(e.as_bytes()), at);
-            return Err(PlanError {
+            return Err(vec![PlanError {
                 file: path.to_path_buf(),
                 line,
                 column,
                 message: "the plan is not valid UTF-8".into(),
                 source_line: None,
-            });
+            }]);
         }
     };
-    parse(path, &text)
+    parse_all(path, &text, &|name| std::env::var(name).ok(), sets, true)
 }
 
 /// Parses plan text, `${NAME}` read from the environment; `path` is used for messages and for
@@ -126,25 +171,136 @@ pub fn parse_with(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, PlanError> {
-    parse_text(path, text, env, true)
+    parse_all(path, text, env, &[], true).map_err(first_error)
 }
 
-/// Parses plan text; `read_files`: whether files the plan names (TLS) are read and checked.
+/// The first error in file order.
+fn first_error(mut errors: Vec<PlanError>) -> PlanError {
+    if errors.is_empty() {
+        return PlanError::whole_file(Path::new("plan"), "invalid plan");
+    }
+    errors.swap_remove(0)
+}
+
+/// At most this many errors are reported for one plan.
+pub const MAX_ERRORS: usize = 20;
+
+/// Parses plan text with `--set` values; `read_files`: whether files the plan names (TLS) are
+/// read and checked. Returns every error found, in file order.
+///
+/// After an error, the value it concerns (its key and what is below it, or the list item that
+/// holds it) is blanked out of a working copy of the text and the copy is parsed again, so each
+/// round finds the next error; an error of a mapping that holds a blanked value is a consequence
+/// (a scenario without the `repeat` just blanked lacks its load) and is not reported. A YAML
+/// syntax error, unset variables or an error inside a flow collection (`{…}`, `[…]`) stop the
+/// search: what follows them cannot be read apart.
+pub fn parse_all(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    sets: &[SetValue],
+    read_files: bool,
+) -> Result<Plan, Vec<PlanError>> {
+    let (mut edited, problems) = effective::apply(text, env, sets);
+    if !problems.is_empty() {
+        return Err(problems
+            .into_iter()
+            .take(MAX_ERRORS)
+            .map(|p| PlanError {
+                file: path.to_path_buf(),
+                line: p.line,
+                column: p.column,
+                message: p.message,
+                source_line: source_line(text, p.line),
+            })
+            .collect());
+    }
+    let mut work = edited.text.clone();
+    let mut found: Vec<PlanError> = Vec::new();
+    let mut cuts: Vec<std::ops::Range<usize>> = Vec::new();
+    for _ in 0..MAX_ERRORS * 3 {
+        let r = parse_text(path, &work, env, read_files);
+        let (e, stop) = match r {
+            Ok(mut plan) if found.is_empty() => {
+                let names: Vec<String> = plan.scenarios.iter().map(|s| s.name.clone()).collect();
+                effective::name_keys(&mut edited, &names);
+                plan.source = text.to_string();
+                plan.effective = edited.effective;
+                return Ok(plan);
+            }
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        if found
+            .iter()
+            .any(|f| (f.line, f.column, &f.message) == (e.line, e.column, &e.message))
+        {
+            break;
+        }
+        let block = if stop {
+            None
+        } else {
+            cut::block_at(&work, e.line, e.column)
+        };
+        let Some(block) = block else {
+            // A key the blanking took away (`missing field`, no scenario left) is a consequence.
+            let consequence = !cuts.is_empty()
+                && ((e.line, e.column) == (1, 1)
+                    || e.message.starts_with("missing field")
+                    || e.message.contains("at least one scenario"));
+            if !consequence {
+                found.push(e);
+            }
+            break;
+        };
+        let consequence = cuts.iter().any(|c| block.reach.contains(&c.start));
+        if !consequence {
+            found.push(e);
+        }
+        if found.len() >= MAX_ERRORS {
+            break;
+        }
+        cut::blank(&mut work, &block);
+        cuts.push(block.lines.clone());
+    }
+    let mut errors: Vec<PlanError> = found
+        .into_iter()
+        .map(|mut e| {
+            if let Some(note) = edited.note(e.line) {
+                e.message = format!("{} ({note})", e.message);
+            }
+            (e.line, e.column) = edited.original(e.line, e.column);
+            e.source_line = source_line(text, e.line);
+            e
+        })
+        .collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    if errors.is_empty() {
+        errors.push(PlanError::whole_file(path, "invalid plan"));
+    }
+    Err(errors)
+}
+
+/// Parses plan text once; the error, and whether looking further is pointless (a YAML syntax
+/// error, unset variables).
 fn parse_text(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     read_files: bool,
-) -> Result<Plan, PlanError> {
+) -> Result<Plan, (PlanError, bool)> {
     // The YAML library has `panic!`s on paths thought unreachable; a plan must never reach one,
     // but if one does, it is an invalid plan, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         parse_guarded(path, text, env, read_files)
     }))
     .unwrap_or_else(|_| {
-        Err(PlanError::whole_file(
-            path,
-            "the YAML parser failed on this plan (a loadplan bug worth reporting)",
+        Err((
+            PlanError::whole_file(
+                path,
+                "the YAML parser failed on this plan (a loadplan bug worth reporting)",
+            ),
+            true,
         ))
     })
 }
@@ -154,19 +310,27 @@ fn parse_guarded(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     read_files: bool,
-) -> Result<Plan, PlanError> {
+) -> Result<Plan, (PlanError, bool)> {
     // Hostile YAML first: costs the library does not bound are refused before the real passes.
-    guard::flow_depth(text).map_err(|(at, message)| PlanError {
-        file: path.to_path_buf(),
-        line: at.line,
-        column: at.column,
-        message,
-        source_line: source_line(text, at.line),
+    guard::flow_depth(text).map_err(|(at, message)| {
+        let e = PlanError {
+            file: path.to_path_buf(),
+            line: at.line,
+            column: at.column,
+            message,
+            source_line: source_line(text, at.line),
+        };
+        (e, true)
     })?;
     guard::expansion(serde_yaml::Deserializer::from_str(text))
-        .map_err(|e| yaml_error(path, text, &e))?;
-    let spec =
-        serde_yaml::from_str::<spec::PlanSpec>(text).map_err(|e| yaml_error(path, text, &e))?;
+        .map_err(|e| (yaml_error(path, text, &e), true))?;
+    let spec = serde_yaml::from_str::<spec::PlanFile>(text)
+        .map_err(|e| {
+            // Text that is not YAML at all cannot be read past its error.
+            let syntax = serde_yaml::from_str::<serde_yaml::Value>(text).is_err();
+            (yaml_error(path, text, &e), syntax)
+        })?
+        .0;
     let ctx = resolve::Context {
         file: path,
         source: text,
@@ -185,18 +349,20 @@ fn parse_guarded(
         Some(u) => u.first_use(text, located(&first)),
         None => located(&first),
     };
+    let stop = first.unset.is_some();
     let message = if first.unset.is_some() {
         every_unset_variable(&ctx, first, &located)
     } else {
         first.message
     };
-    Err(PlanError {
+    let e = PlanError {
         file: path.to_path_buf(),
         line,
         column,
         message,
         source_line: source_line(text, line),
-    })
+    };
+    Err((e, stop))
 }
 
 /// Resolution stops at the first value with an unset variable; the others are found by resolving
@@ -231,7 +397,7 @@ fn every_unset_variable(
         };
         let again = resolve::Context { env: &env, ..*ctx };
         // The text parsed once already; the mirror is read again rather than cloned.
-        let Ok(spec) = serde_yaml::from_str::<spec::PlanSpec>(ctx.source) else {
+        let Ok(spec::PlanFile(spec)) = serde_yaml::from_str::<spec::PlanFile>(ctx.source) else {
             break;
         };
         let Err(e) = resolve::resolve(spec, &again) else {
@@ -279,6 +445,9 @@ fn every_unset_variable(
 
 /// Line `line` (1-based) of the text, cut to 200 characters, for the caret display.
 fn source_line(text: &str, line: usize) -> Option<String> {
+    if line == 0 {
+        return None;
+    }
     text.lines()
         .nth(line.saturating_sub(1))
         .map(|l| l.chars().take(200).collect())

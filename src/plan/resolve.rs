@@ -45,6 +45,8 @@ pub struct Plan {
     pub after: Option<Box<HttpWorkload>>,
     /// The timeout of each `before:` and `after:` request: `defaults.timeout`.
     pub defaults_timeout: Duration,
+    /// Load values that came from the environment or `--set` (never a request's text).
+    pub effective: Vec<super::effective::Effective>,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -807,6 +809,7 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         },
         rounds,
         validity: Validity::new(spec.validity, None),
+        effective: Vec::new(),
     })
 }
 

@@ -23,6 +23,11 @@ use super::spec::{
 pub fn plan() -> String {
     let mut schema = schemars::schema_for!(PlanSpec);
     schema.insert("title".into(), "loadplan plan, version 1".into());
+    // Top-level `x-…` keys are read and ignored: a place for YAML anchors.
+    schema.insert(
+        "patternProperties".into(),
+        serde_json::json!({ "^x-": { "description": "Ignored: a place for YAML anchors (`x-flow: &flow`)." } }),
+    );
     to_text(&schema)
 }
 

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::functions::Func;
+
 /// Literal text and slots, in order.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Text {
@@ -23,6 +25,59 @@ enum Piece {
     Lit(String),
     /// The iteration's variable number N.
     Slot(usize),
+    /// A function computed each time the text is rendered (`${uuid()}`).
+    Call(Call),
+}
+
+/// A function call of `${…}` (see `plan::functions`), computed when the text is rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub func: Func,
+    pub args: Vec<Arg>,
+}
+
+/// An argument of a call: text known at load, an iteration's variable, or another call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arg {
+    Lit(String),
+    Slot(usize),
+    Call(Call),
+}
+
+impl Call {
+    /// The value, with slots filled by `value` (empty for a slot it lacks).
+    pub fn eval<'v>(&self, value: &dyn Fn(usize) -> Option<&'v str>) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Lit(s) => s.clone(),
+                Arg::Slot(n) => value(*n).unwrap_or_default().to_string(),
+                Arg::Call(c) => c.eval(value),
+            })
+            .collect();
+        self.func.apply(&args)
+    }
+
+    /// Whether it can be computed once, at load: no fresh function, no slot.
+    pub fn is_constant(&self) -> bool {
+        !self.func.fresh()
+            && self.args.iter().all(|a| match a {
+                Arg::Lit(_) => true,
+                Arg::Slot(_) => false,
+                Arg::Call(c) => c.is_constant(),
+            })
+    }
+
+    fn slots(&self, out: &mut Vec<usize>) {
+        for a in &self.args {
+            match a {
+                Arg::Lit(_) => {}
+                Arg::Slot(n) => out.push(*n),
+                Arg::Call(c) => c.slots(out),
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Text {
@@ -60,6 +115,7 @@ impl Text {
             match p {
                 Piece::Lit(s) => self.push_str(s),
                 Piece::Slot(n) => self.push_slot(*n),
+                Piece::Call(c) => self.pieces.push(Piece::Call(c.clone())),
             }
         }
     }
@@ -67,6 +123,15 @@ impl Text {
     /// Appends a slot.
     pub fn push_slot(&mut self, slot: usize) {
         self.pieces.push(Piece::Slot(slot));
+    }
+
+    /// Appends a call: computed now when it can be, else at every render.
+    pub fn push_call(&mut self, call: Call) {
+        if call.is_constant() {
+            self.push_str(&call.eval(&|_| None));
+        } else {
+            self.pieces.push(Piece::Call(call));
+        }
     }
 
     /// Values filled into this text are escaped for a JSON string.
@@ -81,27 +146,43 @@ impl Text {
             .iter()
             .map(|p| match p {
                 Piece::Lit(s) => Some(s.as_str()),
-                Piece::Slot(_) => None,
+                Piece::Slot(_) | Piece::Call(_) => None,
             })
             .collect()
     }
 
-    /// The slots it uses.
+    /// The slots it uses (those of its calls' arguments too).
     pub fn slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.pieces.iter().filter_map(|p| match p {
-            Piece::Slot(n) => Some(*n),
-            Piece::Lit(_) => None,
-        })
+        let mut out = Vec::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Slot(n) => out.push(*n),
+                Piece::Call(c) => c.slots(&mut out),
+                Piece::Lit(_) => {}
+            }
+        }
+        out.into_iter()
     }
 
     /// The text with every slot filled by `value` (an empty string for a slot it lacks).
     pub fn render<'v>(&self, value: impl Fn(usize) -> Option<&'v str>) -> String {
         let mut out = String::new();
         for p in &self.pieces {
-            match p {
-                Piece::Lit(s) => out.push_str(s),
-                Piece::Slot(n) => {
-                    let v = value(*n).unwrap_or_default();
+            let computed;
+            let filled = match p {
+                Piece::Lit(s) => {
+                    out.push_str(s);
+                    None
+                }
+                Piece::Slot(n) => Some(value(*n).unwrap_or_default()),
+                Piece::Call(c) => {
+                    computed = c.eval(&value);
+                    Some(computed.as_str())
+                }
+            };
+            match filled {
+                None => {}
+                Some(v) => {
                     if self.json {
                         let quoted = serde_json::to_string(v).unwrap_or_default();
                         out.push_str(
@@ -124,7 +205,7 @@ impl Text {
         for p in &self.pieces {
             match p {
                 Piece::Lit(s) => at += s.len(),
-                Piece::Slot(_) => return Some(at),
+                Piece::Slot(_) | Piece::Call(_) => return Some(at),
             }
         }
         None
@@ -149,5 +230,37 @@ mod tests {
         assert_eq!(Text::literal("x").as_static().as_deref(), Some("x"));
         assert_eq!(t.first_slot_at(), Some(9));
         assert!(!format!("{t:?}").contains("user"));
+    }
+}
+
+#[cfg(test)]
+mod call_tests {
+    use super::*;
+
+    #[test]
+    fn fresh_calls_are_computed_at_every_render_and_constant_ones_once() {
+        let mut t = Text::literal("/x?id=");
+        t.push_call(Call {
+            func: Func::Uuid,
+            args: vec![],
+        });
+        t.push_str("&b=");
+        t.push_call(Call {
+            func: Func::Base64,
+            args: vec![Arg::Lit("a".into())],
+        });
+        t.push_str("&s=");
+        t.push_call(Call {
+            func: Func::Sha256Hex,
+            args: vec![Arg::Slot(0)],
+        });
+        let values = ["abc".to_string()];
+        let get = |n: usize| values.get(n).map(String::as_str);
+        let (a, b) = (t.render(get), t.render(get));
+        assert_ne!(a, b, "a uuid per render");
+        assert!(a.contains("&b=YQ==&s=ba7816bf"), "{a}");
+        assert_eq!(t.as_static(), None);
+        assert_eq!(t.slots().collect::<Vec<_>>(), [0]);
+        assert!(!format!("{t:?}").contains("YQ=="));
     }
 }

@@ -85,7 +85,77 @@ pub enum Stat {
     P99,
     P999,
     Max,
+    /// Any other percentile (`p95`, `p99.99`, `p(97.5)`), in parts per million (950000 for
+    /// p95): read from the histogram, exactly as the named ones are.
+    Quantile(u32),
 }
+
+impl Stat {
+    /// The percentile's name as summary.json's `latency_us.percentiles` keys it (`p95`,
+    /// `p99.99`), for [`Stat::Quantile`].
+    pub fn label(self) -> Option<String> {
+        match self {
+            Stat::Quantile(ppm) => Some(percentile_label(ppm)),
+            _ => None,
+        }
+    }
+}
+
+/// `p95` for 950000 parts per million, `p99.99` for 999900.
+pub fn percentile_label(ppm: u32) -> String {
+    let whole = ppm / 10_000;
+    let frac = ppm % 10_000;
+    if frac == 0 {
+        format!("p{whole}")
+    } else {
+        let digits = format!("{frac:04}");
+        format!("p{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// The quantile (0 to 1) of a percentile metric's name: `p95`, `p99.9`, `p(95)`; `None` when
+/// the name is not a percentile. Precision: four decimals of a percent (`p99.9999`).
+pub fn percentile_of(name: &str) -> Option<Result<u32, String>> {
+    let rest = name.strip_prefix('p')?;
+    let num = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(rest)
+        .trim();
+    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
+    }
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if whole.is_empty() || frac.len() > 4 || frac.contains('.') {
+        return Some(Err(format!(
+            "`{name}` is not a percentile: write p50, p95, p99.9 or p(99.99), up to four decimals"
+        )));
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let frac: u32 = format!("{frac:0<4}").parse().ok()?;
+    let ppm = whole.saturating_mul(10_000).saturating_add(frac);
+    if ppm == 0 || ppm >= 1_000_000 {
+        return Some(Err(format!(
+            "`{name}`: a percentile is above 0 and below 100 (`max` is the largest latency)"
+        )));
+    }
+    Some(Ok(ppm))
+}
+
+/// The metric names a threshold takes, for did-you-mean.
+const METRIC_NAMES: &[&str] = &[
+    "min",
+    "mean",
+    "median",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p99.9",
+    "max",
+    "error_rate",
+    "throughput",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -238,6 +308,15 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         "error_rate" => Metric::ErrorRate,
         "throughput" => Metric::Throughput,
         other if other.starts_with("drift(") => drift(other).map_err(|e| bad(&e))?,
+        other if percentile_of(other).is_some() => match percentile_of(other) {
+            Some(Ok(500_000)) => Metric::Latency(Stat::P50),
+            Some(Ok(900_000)) => Metric::Latency(Stat::P90),
+            Some(Ok(990_000)) => Metric::Latency(Stat::P99),
+            Some(Ok(999_000)) => Metric::Latency(Stat::P999),
+            Some(Ok(ppm)) => Metric::Latency(Stat::Quantile(ppm)),
+            Some(Err(e)) => return Err(bad(&e)),
+            None => return Err(bad(&format!("unknown metric `{other}`"))),
+        },
         other => match other
             .strip_prefix("speedup(")
             .and_then(|m| m.strip_suffix(')'))
@@ -254,9 +333,26 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
                 }
                 Metric::Speedup(m)
             }
-            None => return Err(bad(&format!("unknown metric `{other}`"))),
+            None => {
+                let near = match other {
+                    "avg" | "average" | "mu" => Some("mean"),
+                    "latency" | "p" => Some("p99"),
+                    "errors" | "error" | "errorrate" => Some("error_rate"),
+                    "rps" | "rate" => Some("throughput"),
+                    _ => super::suggest(other, METRIC_NAMES.iter().copied()),
+                };
+                let hint = near
+                    .map(|n| format!(", did you mean `{n}`?"))
+                    .unwrap_or_default();
+                return Err(bad(&format!("unknown metric `{other}`{hint}")));
+            }
         },
     };
+    if phase.is_some() && matches!(metric, Metric::Latency(Stat::Quantile(_))) {
+        return Err(bad(
+            "a phase keeps p50, p90, p99 and p99.9 (its histogram is not saved): use one of them",
+        ));
+    }
     if phase.is_some() && !matches!(metric, Metric::Latency(_)) {
         return Err(bad("a phase has latencies only: p50, p99, max…"));
     }
@@ -602,7 +698,8 @@ mod tests {
     fn refuses_with_a_reason() {
         let cases = [
             ("p99 250ms", "no comparison"),
-            ("p98 < 1s", "unknown metric `p98`"),
+            ("p98.5.1 < 1s", "is not a percentile"),
+            ("q98 < 1s", "unknown metric `q98`"),
             ("p99 < 250", "has no unit"),
             ("p99 < 5h", "unknown unit"),
             ("p99 << 3ms", "`<<` is not a comparison"),
@@ -616,6 +713,49 @@ mod tests {
         for (text, why) in cases {
             let e = parse(text).expect_err(text);
             assert!(e.why.contains(why), "{text}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod percentile_tests {
+    use super::*;
+
+    #[test]
+    fn any_percentile_parses_and_near_names_are_suggested() {
+        let cases: &[(&str, Result<Stat, &str>)] = &[
+            ("p95 < 200ms", Ok(Stat::Quantile(950_000))),
+            ("p(95) < 200ms", Ok(Stat::Quantile(950_000))),
+            ("p99.99 < 1s", Ok(Stat::Quantile(999_900))),
+            ("p(97.5){async} < 1s", Ok(Stat::Quantile(975_000))),
+            ("p99.9 < 1s", Ok(Stat::P999)),
+            ("p(99) < 1s", Ok(Stat::P99)),
+            ("p50 < 1s", Ok(Stat::P50)),
+            (
+                "avg < 1s",
+                Err("unknown metric `avg`, did you mean `mean`?"),
+            ),
+            ("p100 < 1s", Err("below 100")),
+            ("p0 < 1s", Err("above 0")),
+            ("p99.99999 < 1s", Err("up to four decimals")),
+            ("mena < 1s", Err("did you mean `mean`?")),
+            ("p95{phase=tls} < 1s", Err("a phase keeps p50")),
+        ];
+        for (text, want) in cases {
+            match (parse(text), want) {
+                (Ok(t), Ok(stat)) => assert_eq!(t.metric, Metric::Latency(*stat), "{text}"),
+                (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+        let labels = [
+            (950_000, "p95"),
+            (999_900, "p99.99"),
+            (975_000, "p97.5"),
+            (1, "p0.0001"),
+        ];
+        for (ppm, label) in labels {
+            assert_eq!(percentile_label(ppm), label);
         }
     }
 }

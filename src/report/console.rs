@@ -71,6 +71,7 @@ pub fn table(summary: &Summary) -> String {
             })
             .collect();
         out.push_str(&aligned(&header, &rows));
+        out.push_str(&other_percentiles(&s.cells));
         if !s.cells.iter().all(crate::stats::machine::cpu_measured) {
             out.push_str(&format!("  {}\n", crate::stats::machine::CPU_NOT_MEASURED));
         }
@@ -434,6 +435,25 @@ pub fn why_failed(summary: &Summary) -> String {
     }
     for f in &failures {
         out.push_str(&format!("  ✘ {}\n", printable(&f.sentence())));
+    }
+    out
+}
+
+/// The percentiles the plan's thresholds named beyond the table's (`p95`), one line per cell;
+/// nothing when there are none.
+fn other_percentiles(cells: &[crate::stats::CellSummary]) -> String {
+    let mut out = String::new();
+    for c in cells
+        .iter()
+        .filter(|c| !c.latency_us.percentiles.is_empty())
+    {
+        let figures: Vec<String> = c
+            .latency_us
+            .percentiles
+            .iter()
+            .map(|(name, v)| format!("{name} {}", units::micros(*v)))
+            .collect();
+        out.push_str(&format!("  {}: {}\n", c.label(), figures.join(", ")));
     }
     out
 }

@@ -364,6 +364,7 @@ fn scenario(sc: &crate::stats::ScenarioSummary) -> String {
             numbers::speedup(sc, c).inline(),
         ));
     }
+    md.push_str(&other_percentiles(&sc.cells));
     md.push_str(&format!(
         "\nThroughput counts successful operations, attempts all of them.{}\n",
         numbers::rounds_note(sc).map_or_else(String::new, |n| format!(" {}", esc(&n)))
@@ -641,6 +642,36 @@ fn health(s: &Summary) -> String {
         if h.cells.len() > CELLS_SHOWN {
             md.push_str(&format!("  - and {} more\n", h.cells.len() - CELLS_SHOWN));
         }
+    }
+    md
+}
+
+/// The percentiles the plan's thresholds named beyond the table's (`p95`), as a table of their
+/// own; nothing when there are none.
+fn other_percentiles(cells: &[crate::stats::CellSummary]) -> String {
+    let names: std::collections::BTreeSet<&String> = cells
+        .iter()
+        .flat_map(|c| c.latency_us.percentiles.keys())
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "\n| cell | {} |\n|---|{}\n",
+        names.iter().map(|n| esc(n)).collect::<Vec<_>>().join(" | "),
+        "---:|".repeat(names.len())
+    );
+    for c in cells {
+        let values: Vec<String> = names
+            .iter()
+            .map(|n| {
+                c.latency_us
+                    .percentiles
+                    .get(*n)
+                    .map_or_else(|| "–".to_string(), |v| units::micros(*v))
+            })
+            .collect();
+        md.push_str(&format!("| {} | {} |\n", c.label(), values.join(" | ")));
     }
     md
 }

@@ -54,6 +54,7 @@ pub fn sample() -> Summary {
             p999: 52_000,
             max: 52_000,
             stdev: 22_000.0,
+            percentiles: Default::default(),
         },
         latency_out_of_range: 0,
         cpu_seconds: 0.01,
@@ -153,6 +154,7 @@ pub fn sample() -> Summary {
             file: "sample.yaml".into(),
             description: Some("a sample plan".into()),
             source: "version: 1\n".into(),
+            effective: Vec::new(),
         },
         run_id: "sample".into(),
         started_at: at(1_767_225_600),
@@ -298,6 +300,7 @@ fn steady(count: u64, us: u64) -> LatencySummary {
         p999: us,
         max: us,
         stdev: 0.0,
+        percentiles: Default::default(),
     }
 }
 
@@ -445,6 +448,7 @@ pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
         p999: p99,
         max: p99,
         stdev: 0.0,
+        percentiles: Default::default(),
     };
     ConnectionsSummary {
         opened,

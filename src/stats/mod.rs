@@ -154,6 +154,13 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                 Workload::Http(_) => Bound::Io,
                 Workload::Cpu(_) => Bound::Cpu,
             };
+            let extra = extra_percentiles(plan);
+            for c in &mut summaries {
+                fill_percentiles(&mut c.latency_us, &c.histogram, &extra);
+                for r in &mut c.requests {
+                    fill_percentiles(&mut r.latency_us, &r.histogram, &extra);
+                }
+            }
             let seq_summary = summaries.iter().find(|c| c.model.is_baseline()).cloned();
             for c in &mut summaries {
                 c.machine = machine::check(c, seq_summary.as_ref(), kind == Bound::Cpu, run.cores);
@@ -206,6 +213,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
             file: plan.file.display().to_string(),
             description: plan.description.clone(),
             source: plan.source.clone(),
+            effective: plan.effective.clone(),
         },
         run_id: run.run_id.clone(),
         started_at: Timestamp::from_system(run.started_at),
@@ -419,6 +427,41 @@ pub fn latency_summary(h: &Histogram<u64>) -> LatencySummary {
         p999: h.value_at_quantile(0.999),
         max: h.max(),
         stdev: h.stdev(),
+        percentiles: BTreeMap::new(),
+    }
+}
+
+/// The percentiles (parts per million) that the plan's thresholds name beyond the fixed ones,
+/// each once, in order: `p95 < 200ms` adds 950000.
+pub fn extra_percentiles(plan: &Plan) -> Vec<u32> {
+    let mut out: Vec<u32> = plan
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.thresholds)
+        .filter_map(|t| match t.metric {
+            crate::plan::threshold::Metric::Latency(crate::plan::threshold::Stat::Quantile(q)) => {
+                Some(q)
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Fills `percentiles` of a latency summary from its saved histogram.
+pub fn fill_percentiles(l: &mut LatencySummary, histogram: &str, ppms: &[u32]) {
+    if ppms.is_empty() || l.count == 0 {
+        return;
+    }
+    let Ok(h) = histogram_from_base64(histogram) else {
+        return;
+    };
+    for &ppm in ppms {
+        let label = crate::plan::threshold::percentile_label(ppm);
+        l.percentiles
+            .insert(label, h.value_at_quantile(f64::from(ppm) / 1e6));
     }
 }
 

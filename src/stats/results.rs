@@ -122,6 +122,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
             file: plan.file.display().to_string(),
             description: plan.description.clone(),
             source: plan.source.clone(),
+            effective: plan.effective.clone(),
         },
         plan_hash: Plan::hash_of(&parts),
         plan_parts: parts,

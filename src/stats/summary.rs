@@ -80,6 +80,11 @@ pub struct PlanInfo {
     /// The plan text as written: `${VAR}` references are kept, never their values.
     #[serde(default)]
     pub source: String,
+    /// Load values that came from outside the plan text: `--set PATH=VALUE`, and `${NAME}` or
+    /// `${NAME:-default}` in a load key (`concurrency`, `duration`, `rate`, …), each with the
+    /// value the run used. Never a URL's, header's or body's variable: those may be secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effective: Vec<crate::plan::Effective>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -508,6 +513,10 @@ pub struct LatencySummary {
     pub p999: u64,
     pub max: u64,
     pub stdev: f64,
+    /// The other percentiles the plan's thresholds name (`p95`, `p99.99`), keyed as written
+    /// in canonical form, µs; read from the same histogram by the same rank rule.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub percentiles: BTreeMap<String, u64>,
 }
 
 /// One threshold checked on one cell (or the default error rule, see `unit`).

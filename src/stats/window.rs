@@ -53,6 +53,7 @@ pub fn stat_of(h: &Histogram<u64>, stat: Stat) -> f64 {
         Stat::P99 => h.value_at_quantile(0.99) as f64,
         Stat::P999 => h.value_at_quantile(0.999) as f64,
         Stat::Max => h.max() as f64,
+        Stat::Quantile(ppm) => h.value_at_quantile(f64::from(ppm) / 1e6) as f64,
     }
 }
 

@@ -68,6 +68,107 @@ pub struct PlanSpec {
     pub scenarios: Scenarios,
 }
 
+/// The plan file: a [`PlanSpec`] whose top-level keys starting with `x-` are read and ignored,
+/// so that YAML anchors can be defined beside the plan (`x-flow: &flow`, as in Compose files).
+/// Every other key is read by `PlanSpec` itself, with its own line and column.
+#[derive(Debug)]
+pub struct PlanFile(pub PlanSpec);
+
+impl<'de> Deserialize<'de> for PlanFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PlanFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a plan: a mapping with `version`, `name` and `scenarios`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<PlanFile, A::Error> {
+                PlanSpec::deserialize(de::value::MapAccessDeserializer::new(SkipExtensions(map)))
+                    .map(PlanFile)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A top-level key the plan ignores: `x-` and anything after it.
+pub fn is_extension_key(key: &str) -> bool {
+    key.starts_with("x-")
+}
+
+/// The plan's mapping without its `x-…` keys (their values are read and dropped).
+struct SkipExtensions<A>(A);
+
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for SkipExtensions<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let mut seed = Some(seed);
+        loop {
+            match self.0.next_key_seed(KeySeed(&mut seed))? {
+                None => return Ok(None),
+                Some(Some(k)) => return Ok(Some(k)),
+                Some(None) => {
+                    self.0.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<T::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+}
+
+/// Reads one key: `None` for an `x-…` key; otherwise the key as the plan's own seed reads it
+/// (inside the YAML reader, so its errors keep the key's line and column).
+struct KeySeed<'a, K>(&'a mut Option<K>);
+
+impl<'de, K: de::DeserializeSeed<'de>> de::DeserializeSeed<'de> for KeySeed<'_, K> {
+    type Value = Option<K::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, K: de::DeserializeSeed<'de>> Visitor<'de> for KeySeed<'_, K> {
+    type Value = Option<K::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        use de::IntoDeserializer as _;
+        if is_extension_key(s) {
+            return Ok(None);
+        }
+        match self.0.take() {
+            Some(seed) => seed.deserialize(s.into_deserializer()).map(Some),
+            None => Err(E::custom("a key was read twice")),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
+}
+
 /// `baseline: { tolerance: 10%, latency_floor: 1ms, runs: 5 }`; `tolerance` may be one per
 /// figure: `{p99: 20%, throughput: 10%}`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -1,10 +1,13 @@
 //! `${NAME}` strings and header maps: read as written, syntax checked; values are substituted
-//! in `resolve.rs`, from the environment it is given.
+//! in `resolve.rs`, from the environment it is given. `${NAME:-default}` and function calls
+//! (`${uuid()}`, `${hmac_sha256_hex(KEY, BODY)}`, see `plan::functions`) are checked here too.
 
 use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::checked_str;
+use crate::plan::functions::{self, Expr};
+use crate::plan::text::{Arg, Call};
 
 /// A string that may reference environment variables as `${NAME}` (`$${` writes a literal `${`).
 ///
@@ -17,10 +20,65 @@ pub struct Template {
     pub has_vars: bool,
 }
 
-/// One piece of a template: text as written, or a variable's name.
+/// One piece of a template: text as written, a variable's name, or a default or a call.
 enum Piece<'a> {
     Text(&'a str),
     Var(&'a str),
+    Expr(Expr),
+}
+
+/// An expression's value from `lookup`; the names it lacks go to `missing`.
+fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<String>, missing: &mut Vec<String>) -> String {
+    match e {
+        Expr::Var(n) => lookup(n).unwrap_or_else(|| {
+            if !missing.contains(n) {
+                missing.push(n.clone());
+            }
+            String::new()
+        }),
+        Expr::Lit(s) => s.clone(),
+        Expr::Or(n, d) => lookup(n)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| d.clone()),
+        Expr::Call(f, args) => {
+            let args: Vec<String> = args.iter().map(|a| eval(a, lookup, missing)).collect();
+            f.apply(&args)
+        }
+    }
+}
+
+/// An expression as run-time text: slots for run-time variables, the environment's values now.
+fn to_arg(
+    e: &Expr,
+    slot: &dyn Fn(&str) -> Option<usize>,
+    env: &dyn Fn(&str) -> Option<String>,
+    missing: &mut Vec<String>,
+) -> Arg {
+    match e {
+        Expr::Var(n) => match (slot(n), env(n)) {
+            (Some(s), _) => Arg::Slot(s),
+            (None, Some(v)) => Arg::Lit(v),
+            (None, None) => {
+                if !missing.contains(n) {
+                    missing.push(n.clone());
+                }
+                Arg::Lit(String::new())
+            }
+        },
+        Expr::Lit(s) => Arg::Lit(s.clone()),
+        Expr::Or(n, d) => match (slot(n), env(n).filter(|v| !v.is_empty())) {
+            (Some(s), _) => Arg::Call(Call {
+                func: functions::Func::Or,
+                args: vec![Arg::Slot(s), Arg::Lit(d.clone())],
+            }),
+            (None, Some(v)) => Arg::Lit(v),
+            (None, None) => Arg::Lit(d.clone()),
+        },
+        Expr::Call(f, args) => Arg::Call(Call {
+            func: *f,
+            args: args.iter().map(|a| to_arg(a, slot, env, missing)).collect(),
+        }),
+    }
 }
 
 impl Template {
@@ -28,7 +86,7 @@ impl Template {
     pub fn parse(raw: &str) -> Result<Template, String> {
         let mut has_vars = false;
         for piece in pieces(raw) {
-            if let Piece::Var(_) = piece? {
+            if let Piece::Var(_) | Piece::Expr(_) = piece? {
                 has_vars = true;
             }
         }
@@ -50,6 +108,7 @@ impl Template {
                     None if missing.iter().any(|m| m == name) => {}
                     None => missing.push(name.to_string()),
                 },
+                Ok(Piece::Expr(e)) => value.push_str(&eval(&e, lookup, &mut missing)),
                 // `parse` accepted the text, so this cannot happen; keep the text as written.
                 Err(_) => value.push_str(&self.raw),
             }
@@ -64,10 +123,28 @@ impl Template {
     /// The names of the variables it references, in order, each once.
     pub fn names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
+        let mut owned: Vec<Expr> = Vec::new();
         for p in pieces(&self.raw).flatten() {
-            if let Piece::Var(name) = p {
-                if !out.contains(&name) {
-                    out.push(name);
+            match p {
+                Piece::Var(name) => {
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+                Piece::Expr(e) => owned.push(e),
+                Piece::Text(_) => {}
+            }
+        }
+        // Names inside calls and defaults, found in the text itself so that they borrow from it.
+        let mut inner: Vec<&str> = Vec::new();
+        for e in &owned {
+            e.names(&mut inner);
+        }
+        for n in inner {
+            if let Some(i) = self.raw.find(n) {
+                let here = &self.raw[i..i + n.len()];
+                if !out.contains(&here) {
+                    out.push(here);
                 }
             }
         }
@@ -92,6 +169,11 @@ impl Template {
                     (None, Some(v)) => text.push_str(&v),
                     (None, None) if missing.iter().any(|m| m == name) => {}
                     (None, None) => missing.push(name.to_string()),
+                },
+                Ok(Piece::Expr(e)) => match to_arg(&e, slot, env, &mut missing) {
+                    Arg::Lit(v) => text.push_str(&v),
+                    Arg::Slot(n) => text.push_slot(n),
+                    Arg::Call(c) => text.push_call(c),
                 },
                 // `parse` accepted the text, so this cannot happen; keep the text as written.
                 Err(_) => text.push_str(&self.raw),
@@ -148,20 +230,42 @@ fn pieces(raw: &str) -> impl Iterator<Item = Result<Piece<'_>, String>> {
             rest = after;
             return Some(Ok(Piece::Text("$")));
         };
-        let Some(end) = tail.find('}') else {
+        let Some(end) = closing_brace(tail) else {
             failed = true;
             return Some(Err(format!("unclosed `${{` in `{raw}`")));
         };
         let name = &tail[..end];
-        if !is_variable_name(name) {
-            failed = true;
-            return Some(Err(format!(
-                "`${{{name}}}` is not a valid variable reference: names are letters, digits and _"
-            )));
-        }
         rest = &tail[end + 1..];
-        Some(Ok(Piece::Var(name)))
+        if is_variable_name(name) {
+            return Some(Ok(Piece::Var(name)));
+        }
+        match functions::parse(name) {
+            Ok(e) => Some(Ok(Piece::Expr(e))),
+            Err(e) => {
+                failed = true;
+                Some(Err(e))
+            }
+        }
     })
+}
+
+/// Where the `}` closing a `${` stands in `tail` (the text after `${`), quotes skipped.
+fn closing_brace(tail: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    // `${base64(${USER})}`: a name written as `${USER}` inside a call.
+    let mut depth = 0usize;
+    for (i, c) in tail.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') if tail[..i].contains('(') => quote = Some(c),
+            (None, '{') if tail[..i].ends_with('$') => depth += 1,
+            (None, '}') if depth > 0 => depth -= 1,
+            (None, '}') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl<'de> Deserialize<'de> for Template {

@@ -27,6 +27,12 @@ pub fn check_summary(name: &str, s: &Summary) -> Result<(), SavedError> {
 /// longer list was not written by loadplan.
 const MAX_VALIDITY: usize = 100_000;
 
+/// At most this many effective values (`plan.effective`): more was not written by loadplan.
+const MAX_EFFECTIVE: usize = 10_000;
+
+/// At most this many extra percentiles per latency summary (a plan names a few).
+const MAX_PERCENTILES: usize = 1_000;
+
 /// Every field of the summary, by construction (destructured, as [`cell`] is).
 pub(super) fn summary_rules(s: &Summary) -> Check {
     let Summary {
@@ -93,6 +99,11 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
 /// What a summary and a shard file both say about their run.
 pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2]) -> Check {
     ROOT.field("plan").field("name").name(&plan.name)?;
+    // The effective values are text shown escaped (typed by serde); a plan has a few dozen load
+    // keys, and `--set` adds what the command line held.
+    ROOT.field("plan")
+        .field("effective")
+        .within(plan.effective.len(), 0, MAX_EFFECTIVE)?;
     ROOT.field("run_id").run_id(run_id)?;
     ROOT.field("started_at").time(started)?;
     ROOT.field("finished_at").time(finished)
@@ -516,6 +527,13 @@ pub(super) fn latency(at: &At, l: &LatencySummary) -> Check {
         }
     }
     let range = format!("0 to {highest} µs, one hour");
+    let extra = at.field("percentiles");
+    extra.within(l.percentiles.len(), 0, MAX_PERCENTILES)?;
+    for (name, v) in &l.percentiles {
+        if *v > highest {
+            return Err(extra.field(name).out_of_range(*v, &range));
+        }
+    }
     at.field("mean").float(l.mean, highest as f64, &range)?;
     at.field("stdev").float(l.stdev, highest as f64, &range)
 }
