@@ -166,6 +166,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             "per_s",
         ),
         (Metric::Speedup(_), _) => (c.speedup, "ratio"),
+        (Metric::Capacity, _) => (c.capacity.as_ref().and_then(|x| x.capacity_per_s), "per_s"),
     };
     // A cell that measured nothing cannot pass a threshold.
     let observed = observed.filter(|_| c.operations > 0);
@@ -178,6 +179,10 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
     let observed_text = match (observed, t.metric) {
         (Some(v), _) => text(v),
         (None, _) if c.operations == 0 => "no operations were measured".into(),
+        (None, Metric::Capacity) => match &c.capacity {
+            Some(x) => format!("no capacity: the search stopped {}", x.stopped.as_str()),
+            None => "not a capacity search: `capacity` needs a `capacity:` load".into(),
+        },
         (None, Metric::Latency(_)) => match t.phase {
             Some(p) => format!("no {} phase was measured", p.as_str()),
             None => "no latency was measured".into(),

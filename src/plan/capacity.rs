@@ -87,7 +87,7 @@ impl Slo {
         let kind = match t.metric {
             Metric::Latency(stat) => SloKind::Latency(quantile(stat)),
             Metric::ErrorRate => SloKind::ErrorRate,
-            Metric::Throughput | Metric::Speedup(_) => {
+            Metric::Throughput | Metric::Speedup(_) | Metric::Capacity => {
                 return bad("the search finds the throughput: bound a latency or the error rate");
             }
         };

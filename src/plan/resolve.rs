@@ -86,7 +86,8 @@ impl Tolerances {
             "p50" => self.p50,
             "p90" => self.p90,
             "p99" => self.p99,
-            "throughput_per_s" => self.throughput,
+            // A capacity is a throughput: the rate the target sustains within its SLO.
+            "throughput_per_s" | "capacity_per_s" => self.throughput,
             _ => self.error_rate,
         }
     }

@@ -38,6 +38,8 @@ pub enum Metric {
     ErrorRate,
     Throughput,
     Speedup(Model),
+    /// A capacity search's result (`capacity > 800/s`): the highest rate that kept its SLO.
+    Capacity,
 }
 
 /// A phase of HTTP connections and requests, timed apart.
@@ -224,6 +226,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         "max" => Metric::Latency(Stat::Max),
         "error_rate" => Metric::ErrorRate,
         "throughput" => Metric::Throughput,
+        "capacity" => Metric::Capacity,
         other => match other
             .strip_prefix("speedup(")
             .and_then(|m| m.strip_suffix(')'))
@@ -249,6 +252,9 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     if category.is_some() && metric != Metric::ErrorRate {
         return Err(bad("an error category qualifies error_rate only"));
     }
+    if request.is_some() && metric == Metric::Capacity {
+        return Err(bad("capacity is the whole cell's: remove the request"));
+    }
     if request.is_some() && (phase.is_some() || matches!(metric, Metric::Speedup(_))) {
         return Err(bad(
             "a request has latencies, error_rate and throughput, not phases or speedups",
@@ -267,7 +273,9 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             }
             v
         }
-        Metric::Throughput => number(rhs.strip_suffix("/s").unwrap_or(rhs)).map_err(|e| bad(&e))?,
+        Metric::Throughput | Metric::Capacity => {
+            number(rhs.strip_suffix("/s").unwrap_or(rhs)).map_err(|e| bad(&e))?
+        }
         Metric::Speedup(_) => {
             number(rhs.trim_end_matches(['x', '×']).trim_end()).map_err(|e| bad(&e))?
         }
