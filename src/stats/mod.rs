@@ -17,6 +17,7 @@ mod rounds;
 pub mod rusage;
 pub mod saved;
 mod summary;
+pub mod usl;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
