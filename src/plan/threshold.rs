@@ -1,5 +1,5 @@
 //! Threshold expressions as written in a plan: `p99 < 250ms`, `error_rate < 1%`,
-//! `throughput > 100/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`,
+//! `throughput > 100/s`, `capacity > 800/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`,
 //! one connection phase (`p99{phase=tls}`), one request (`p99{request=login}`) or, for error
 //! rates, one error category (`error_rate{category=protocol} < 1%`).
 //!

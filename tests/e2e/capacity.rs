@@ -1,0 +1,246 @@
+//! The capacity search end to end, against the built-in `/capacity` endpoint whose answer the
+//! queueing maths gives in advance (`docs/capacity.md`): K = 4 workers of S = 10 ms (μ = 400/s)
+//! behind a queue, constant arrivals, so the highest rate whose p99 stays under X is
+//! λ* = μ·(1 + (X − S − δ)/(w + 0.99·h)), δ the overhead measured below capacity.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use super::report::{Browser, file_url, fits};
+use super::util::{self, cells, f, loadplan_in, path_str as s, run_dir, summary, u, write_plan};
+
+/// The searches of this file run one at a time: a capacity is a property of a machine that is
+/// not also running another search.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const K: f64 = 4.0;
+const S_US: f64 = 10_000.0;
+const X_US: f64 = 50_000.0;
+const HOLD_S: f64 = 1.0;
+/// Each probe's warm-up (`warmup: 500ms`): long enough for the users to connect.
+const WARMUP_S: f64 = 0.5;
+/// The first rate, below capacity: the overhead δ is read from it.
+const FROM: f64 = 350.0;
+
+fn plan(name: &str, workers: &str, concurrency: u32, extra: &str) -> String {
+    format!(
+        r#"version: 1
+name: {name}
+base: builtin
+scenarios:
+  - name: pool
+    targets: [ "/capacity?workers={workers}&service=10ms" ]
+    capacity: {{ slo: ["p99 < 50ms"], from: 350/s, to: 1000/s, hold: 1s, precision: 3% }}
+    warmup: 500ms
+    models: [threads, async, processes]
+    concurrency: {concurrency}
+{extra}"#
+    )
+}
+
+/// λ* for one search, from its own first probe's overhead (it runs below capacity).
+fn expected(cell: &serde_json::Value) -> f64 {
+    let c = &cell["capacity"];
+    let first = &c["probes"][0];
+    assert_eq!(f(&first["rate_per_s"]), FROM, "{c}");
+    assert!(
+        first["kept"].as_bool().expect("kept"),
+        "{FROM}/s is below capacity: {c}"
+    );
+    let delta = (u(&first["p50_us"]) as f64 - S_US).max(0.0);
+    let hold = f(&first["hold_seconds"]);
+    assert_eq!(hold, HOLD_S, "{c}");
+    let mu = K / (S_US / 1e6);
+    mu * (1.0 + (X_US - S_US - delta) / 1e6 / (WARMUP_S + 0.99 * hold))
+}
+
+#[test]
+fn the_search_finds_the_queueing_capacity_under_every_host_model() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let again = r#"  - name: again
+    targets: [ "/capacity?workers=4&service=10ms" ]
+    capacity: { slo: ["p99 < 50ms"], from: 350/s, to: 1000/s, hold: 1s, precision: 3% }
+    warmup: 500ms
+    models: [async]
+    concurrency: 64
+    thresholds: [ "capacity > 300/s" ]
+"#;
+    let p = write_plan(dir.path(), "cap.yaml", &plan("cap", "4", 64, again));
+    let out = dir.path().join("out");
+    let r = loadplan_in(
+        dir.path(),
+        &["run", s(&p), "--out", s(&out)],
+        &[],
+        Duration::from_secs(180),
+    );
+    let sum = summary(&out, "cap");
+    for cell in cells(&sum, "pool").iter().chain(cells(&sum, "again")) {
+        let c = &cell["capacity"];
+        assert_eq!(c["stopped"], "slo_broken", "{}: {c}", cell["model"]);
+        let found = f(&c["capacity_per_s"]);
+        let want = expected(cell);
+        // Never above the maths (beyond the 5% the issue allows); below it by up to 10%: near
+        // ρ = 1 a stall of the senders or the server (this 2-core machine runs other builds
+        // beside the test) leaves a backlog that hardly drains, so a busy machine keeps the SLO
+        // at a slightly lower rate than an idle one (docs/capacity.md).
+        assert!(
+            found <= 1.05 * want && found >= 0.9 * want,
+            "{}: found {found}/s, the maths gives {want:.1}/s: {c}",
+            cell["model"]
+        );
+        // The bracket holds the answer: the first bad rate is above it.
+        assert!(f(&c["bad_per_s"]) > found, "{c}");
+        // The cell's figures are the probe at the capacity.
+        let shown = &c["probes"][u(&c["shown_probe"]) as usize];
+        assert_eq!(f(&shown["rate_per_s"]), found, "{c}");
+        assert!(shown["kept"].as_bool().expect("kept"));
+    }
+    let first = f(&cells(&sum, "pool")[1]["capacity"]["capacity_per_s"]);
+    let second = f(&cells(&sum, "again")[0]["capacity"]["capacity_per_s"]);
+    assert!(
+        (first - second).abs() <= 0.03 * first,
+        "two async searches: {first}/s and {second}/s"
+    );
+    let t = &cells(&sum, "again")[0]["thresholds"][0];
+    assert_eq!(t["expression"], "capacity > 300/s");
+    assert_eq!(t["passed"], true, "{t}");
+    assert_eq!(f(&t["observed"]), second);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Said on the console, and in the Markdown summary and the HTML report.
+    assert!(
+        r.stdout.contains("capacity, async c=64 w=1: capacity "),
+        "{}",
+        r.stdout
+    );
+    let md = std::fs::read_to_string(run_dir(&out, "cap").join("summary.md")).expect("md");
+    assert!(md.contains("**Capacity, threads c=64**: capacity "), "{md}");
+    // In headless Chromium at 1,280 px: the capacity section is there and nothing pokes out.
+    let report = run_dir(&out, "cap").join("index.html");
+    let mut browser = Browser::start();
+    let session = browser.open(&file_url(&report), 1280);
+    let dom = browser.dom(&session);
+    assert!(
+        dom.contains("Capacity: processes c=64"),
+        "the capacity section"
+    );
+    assert!(
+        dom.contains("<table class=\"capacity\">"),
+        "the probes table"
+    );
+    fits(&mut browser, &session, 1280.0);
+}
+
+#[test]
+fn a_capacity_below_its_baseline_fails_and_a_generator_limit_is_invalid() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"version: 1
+name: cap-gate
+base: builtin
+scenarios:
+  - name: pool
+    targets: [ "/capacity?workers=${LOADPLAN_E2E_K}&service=10ms" ]
+    capacity: { slo: ["p99 < 50ms"], from: 100/s, to: 500/s, hold: 1s, precision: 10% }
+    models: [async]
+    concurrency: 32
+"#;
+    let p = write_plan(dir.path(), "cap-gate.yaml", text);
+    let (first, out) = util::run_against(dir.path(), &p, "base", &[("LOADPLAN_E2E_K", "4")], None);
+    assert_eq!(first.code, 0, "{first:?}");
+    let base = run_dir(&out, "cap-gate").join("summary.json");
+    // Half the workers: half the capacity, well beyond the 10% tolerance and both brackets.
+    let (second, out) = util::run_against(
+        dir.path(),
+        &p,
+        "half",
+        &[("LOADPLAN_E2E_K", "2")],
+        Some(&base),
+    );
+    assert_eq!(second.code, 1, "{second:?}");
+    let sum = summary(&out, "cap-gate");
+    let check = sum["baseline"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["metric"] == "capacity_per_s")
+        .expect("a capacity check");
+    assert_eq!(check["outcome"], "regressed", "{check}");
+    assert!(
+        f(&check["current"]) < 0.7 * f(&check["baseline"]),
+        "{check}"
+    );
+
+    // Two users cannot carry 350 arrivals/s of 10 ms each: the generator, not the target, is
+    // the limit, and the search says so instead of reporting a capacity.
+    let few = write_plan(dir.path(), "few.yaml", &plan("cap-few", "4", 2, ""));
+    let few = few.to_str().expect("utf-8").to_string();
+    let text = std::fs::read_to_string(&few)
+        .expect("plan")
+        .replace("models: [threads, async, processes]", "models: [async]");
+    std::fs::write(&few, text).expect("plan");
+    let out = dir.path().join("few-out");
+    let r = util::loadplan(dir.path(), &["run", &few, "--out", s(&out)]);
+    assert_eq!(r.code, 4, "{r:?}");
+    let sum = summary(&out, "cap-few");
+    let c = &cells(&sum, "pool")[0]["capacity"];
+    assert_eq!(c["stopped"], "generator_limited", "{c}");
+    assert!(c.get("capacity_per_s").is_none(), "{c}");
+    assert!(
+        sum["validity"]
+            .as_array()
+            .expect("validity")
+            .iter()
+            .any(|v| v["rule"] == "generator_saturated"
+                && v["reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("capacity search")),
+        "{}",
+        sum["validity"]
+    );
+}
+
+#[test]
+fn an_io_sweep_against_the_fixed_pool_bends_at_its_capacity() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"version: 1
+name: cap-sweep
+base: builtin
+scenarios:
+  - name: pool
+    targets: [ "/capacity?workers=4&service=10ms" ]
+    duration: 1s
+    models: [async]
+    concurrency: [1, 2, 4, 8, 16, 32]
+"#;
+    let p = write_plan(dir.path(), "sweep.yaml", text);
+    let out = dir.path().join("out");
+    let r = util::loadplan(dir.path(), &["run", s(&p), "--out", s(&out)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let sum = summary(&out, "cap-sweep");
+    // Closed users: each waits S plus the overhead, so throughput grows with users until the
+    // four workers are busy, then stays at K/S.
+    let best = cells(&sum, "pool")
+        .iter()
+        .map(|c| f(&c["throughput_per_s"]))
+        .fold(0.0, f64::max);
+    assert!((best - 400.0).abs() <= 0.1 * 400.0, "best {best}/s");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("scaling, async w=1:"))
+        .unwrap_or_else(|| panic!("a scaling line: {}", r.stdout));
+    assert!(
+        line.contains("the sweep bent at 4 users") || line.contains("the sweep bent at 8 users"),
+        "{line}"
+    );
+    let report = run_dir(&out, "cap-sweep").join("index.html");
+    let mut browser = Browser::start();
+    let session = browser.open(&file_url(&report), 1280);
+    let dom = browser.dom(&session);
+    assert!(dom.contains("How it scales"), "the scalability section");
+    assert!(dom.contains("chart-usl") && dom.contains("chart-latency-throughput"));
+    fits(&mut browser, &session, 1280.0);
+}
