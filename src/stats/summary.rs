@@ -329,6 +329,7 @@ pub struct CapacitySummary {
     pub probes: Vec<CapacityProbe>,
     /// Which probe (an index into `probes`) the cell's other figures are: the one at the
     /// capacity, or the last one when there is none.
+    #[serde(default)]
     pub shown_probe: usize,
 }
 
