@@ -1,7 +1,10 @@
 //! The capacity search end to end, against the built-in `/capacity` endpoint whose answer the
 //! queueing maths gives in advance (`docs/capacity.md`): K = 4 workers of S = 10 ms (μ = 400/s)
 //! behind a queue, constant arrivals, so the highest rate whose p99 stays under X is
-//! λ* = μ·(1 + (X − S − δ)/(w + 0.99·h)), δ the overhead measured below capacity.
+//! λ* = μ·(1 + (X − S − δ)/(w + 0.99·h)), δ the overhead measured below capacity; a capacity
+//! below its baseline fails the run and a generator-limited search is invalid; a concurrency
+//! sweep against the same endpoint bends at K/S; and a Python server with a fixed pool, whose
+//! service rate the test measures first, is found within 10% of it.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -243,4 +246,88 @@ scenarios:
     assert!(dom.contains("How it scales"), "the scalability section");
     assert!(dom.contains("chart-usl") && dom.contains("chart-latency-throughput"));
     fits(&mut browser, &session, 1280.0);
+}
+
+/// A Python server (not loadplan's): 4 pool workers that each sleep 10 ms per request, behind
+/// `ThreadingHTTPServer`'s keep-alive connections. Python's sleep overshoots, so its real
+/// service rate is measured first.
+const PYTHON_POOL: &str = r#"
+import concurrent.futures, http.server, sys, time
+pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        pool.submit(time.sleep, 0.010).result()
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *a):
+        pass
+class S(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+
+/// The Python server, stopped (by its own pid) however the test ends.
+struct Python(std::process::Child);
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_search_finds_a_python_pools_measured_capacity() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut python = Python(
+        Command::new("python3")
+            .args(["-c", PYTHON_POOL])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut line = String::new();
+    BufReader::new(python.0.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the port");
+    let base = format!("http://127.0.0.1:{}", line.trim());
+    let run = |name: &str, load: &str| {
+        let text = format!(
+            "version: 1\nname: {name}\nbase: {base}\nscenarios:\n  - name: pool\n    targets: [\"/x\"]\n{load}    models: [async]\n    concurrency: 32\n"
+        );
+        let p = write_plan(dir.path(), &format!("{name}.yaml"), &text);
+        let out = dir.path().join(name);
+        let r = util::loadplan(dir.path(), &["run", s(&p), "--out", s(&out)]);
+        (r, summary(&out, name))
+    };
+    // Its real service rate: 32 closed users keep all four workers busy.
+    let (r, sum) = run("py-rate", "    duration: 2s\n    warmup: 500ms\n");
+    let measured = f(&cells(&sum, "pool")[0]["throughput_per_s"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(measured > 100.0 && measured <= 400.0, "{measured}/s");
+    let load = format!(
+        "    capacity: {{ slo: [\"p99 < 50ms\"], from: {:.0}/s, to: {:.0}/s, hold: 1s, precision: 5% }}\n    warmup: 500ms\n",
+        measured * 0.6,
+        measured * 2.0
+    );
+    let (r, sum) = run("py-cap", &load);
+    drop(python);
+    let c = &cells(&sum, "pool")[0]["capacity"];
+    let found = f(&c["capacity_per_s"]);
+    assert!(
+        (found - measured).abs() <= 0.1 * measured,
+        "found {found}/s, measured service rate {measured}/s: {c}"
+    );
+    assert_eq!(r.code, 0, "{r:?}");
 }
