@@ -331,3 +331,62 @@ fn the_search_finds_a_python_pools_measured_capacity() {
     );
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn a_cpu_sweep_bends_at_the_cores_and_one_event_loop_does_not_scale() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = r#"version: 1
+name: cap-cpu
+scenarios:
+  - name: spin
+    cpu: { kernel: spin, duration: 2ms }
+    duration: 300ms
+    models: [threads, async, processes]
+    concurrency: [1, 2, 4, 8, 16, 32]
+"#;
+    let p = write_plan(dir.path(), "cpu.yaml", text);
+    let out = dir.path().join("out");
+    let r = util::loadplan(dir.path(), &["run", s(&p), "--out", s(&out)]);
+    let sum = summary(&out, "cap-cpu");
+    let cores = u(&sum["host"]["cores"]) as f64;
+    let line = |label: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(&format!("scaling, {label}:")))
+            .unwrap_or_else(|| panic!("a scaling line for {label}: {}", r.stdout))
+            .to_string()
+    };
+    // A single-threaded event loop computes one kernel at a time: no speedup, and it says so.
+    assert!(
+        line("async w=1").contains("No speedup"),
+        "{}",
+        line("async w=1")
+    );
+    // Threads and processes bend at the cores (the knee; the law's N* is read only when it
+    // fits, docs/capacity.md), unless other load took the cores: then the run is invalid and
+    // says so, and the knee shows that load rather than the cores.
+    let busy = sum["validity"]
+        .as_array()
+        .is_some_and(|v| v.iter().any(|f| f["rule"] == "machine_load"));
+    if busy {
+        assert_eq!(r.code, 4, "{r:?}");
+        return;
+    }
+    let workers = cells(&sum, "spin")
+        .iter()
+        .filter(|c| c["model"] == "processes")
+        .map(|c| u(&c["workers"]))
+        .max()
+        .expect("processes cells");
+    for label in ["threads".to_string(), format!("processes w={workers}")] {
+        let l = line(&label);
+        let knee: f64 = l
+            .split("the sweep bent at ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a knee: {l}"));
+        assert!((knee - cores).abs() <= 1.0, "{l} on {cores} cores");
+    }
+}

@@ -19,6 +19,7 @@ pub const NO_SPEEDUP: f64 = 1.2;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelScaling {
     pub model: Model,
+    /// The most workers any of its cells had (a cell has at most one per user).
     pub workers: usize,
     /// (concurrency, successful throughput per second), by concurrency.
     pub points: Vec<(f64, f64)>,
@@ -51,19 +52,22 @@ impl ModelScaling {
 
 /// Every model of `s` that swept at least [`MIN_LEVELS`] concurrency levels, fitted.
 pub fn scalability(s: &ScenarioSummary) -> Vec<ModelScaling> {
-    let mut keys: Vec<(Model, usize)> = Vec::new();
+    // By model: a scenario sets one `workers`, but a cell has at most one worker per user (and
+    // `threads` one thread per user), so workers vary along a sweep.
+    let mut models: Vec<Model> = Vec::new();
     for c in &s.cells {
-        if !keys.contains(&(c.model, c.workers)) {
-            keys.push((c.model, c.workers));
+        if !models.contains(&c.model) {
+            models.push(c.model);
         }
     }
     let mut out = Vec::new();
-    for (model, workers) in keys {
+    for model in models {
         let mut cells: Vec<_> = s
             .cells
             .iter()
-            .filter(|c| c.model == model && c.workers == workers && c.capacity.is_none())
+            .filter(|c| c.model == model && c.capacity.is_none())
             .collect();
+        let workers = cells.iter().map(|c| c.workers).max().unwrap_or(1);
         cells.sort_by_key(|c| c.concurrency);
         let points: Vec<(f64, f64)> = cells
             .iter()
@@ -138,7 +142,8 @@ fn describe(
             units::number(if first > 0.0 { best / first } else { 0.0 })
         ));
     }
-    if poor {
+    // Flat is the finding; a flat series' R² measures only its noise.
+    if poor && !flat {
         words.push_str(
             " Poor fit: the law does not describe this sweep (a sharp knee, or noise); read the knee, not N*.",
         );
