@@ -67,10 +67,10 @@ fn the_search_finds_the_queueing_capacity_under_every_host_model() {
     capacity: { slo: ["p99 < 50ms"], from: 350/s, to: 1000/s, hold: 1s, precision: 3% }
     warmup: 1s
     models: [async]
-    concurrency: 64
+    concurrency: 32
     thresholds: [ "capacity > 300/s" ]
 "#;
-    let p = write_plan(dir.path(), "cap.yaml", &plan("cap", "4", 64, again));
+    let p = write_plan(dir.path(), "cap.yaml", &plan("cap", "4", 32, again));
     let out = dir.path().join("out");
     let r = loadplan_in(
         dir.path(),
@@ -115,19 +115,19 @@ fn the_search_finds_the_queueing_capacity_under_every_host_model() {
     assert_eq!(r.code, 0, "{r:?}");
     // Said on the console, and in the Markdown summary and the HTML report.
     assert!(
-        r.stdout.contains("capacity, async c=64 w=1: capacity "),
+        r.stdout.contains("capacity, async c=32 w=1: capacity "),
         "{}",
         r.stdout
     );
     let md = std::fs::read_to_string(run_dir(&out, "cap").join("summary.md")).expect("md");
-    assert!(md.contains("**Capacity, threads c=64**: capacity "), "{md}");
+    assert!(md.contains("**Capacity, threads c=32**: capacity "), "{md}");
     // In headless Chromium at 1,280 px: the capacity section is there and nothing pokes out.
     let report = run_dir(&out, "cap").join("index.html");
     let mut browser = Browser::start();
     let session = browser.open(&file_url(&report), 1280);
     let dom = browser.dom(&session);
     assert!(
-        dom.contains("Capacity: processes c=64"),
+        dom.contains("Capacity: processes c=32"),
         "the capacity section"
     );
     assert!(
