@@ -259,7 +259,57 @@ pub fn exit_code(v: Verdict) -> u8 {
 mod tests {
     use super::*;
     use crate::plan::Model;
-    use crate::stats::LatencySummary;
+    use crate::stats::{CapacityStop, LatencySummary};
+
+    #[test]
+    fn capacity_thresholds_read_the_search() {
+        let search = |capacity: Option<f64>, stopped| crate::stats::CapacitySummary {
+            slo: vec!["p99 < 50ms".into()],
+            capacity_per_s: capacity,
+            good_per_s: capacity,
+            bad_per_s: None,
+            from_per_s: 100.0,
+            to_per_s: 1000.0,
+            precision: 0.05,
+            stopped,
+            probes: Vec::new(),
+            shown_probe: 0,
+        };
+        let t = crate::plan::threshold::parse("capacity > 300/s").expect("parses");
+        let mut c = CellSummary {
+            operations: 100,
+            ..CellSummary::empty(Model::Async, 32, 1)
+        };
+        let table = [
+            (
+                Some(search(Some(400.0), CapacityStop::SloBroken)),
+                true,
+                Some(400.0),
+            ),
+            (
+                Some(search(Some(250.0), CapacityStop::SloBroken)),
+                false,
+                Some(250.0),
+            ),
+            (
+                Some(search(None, CapacityStop::GeneratorLimited)),
+                false,
+                None,
+            ),
+            (None, false, None),
+        ];
+        for (capacity, passed, observed) in table {
+            c.capacity = capacity;
+            let r = check(&t, &c);
+            assert_eq!((r.passed, r.observed), (passed, observed), "{r:?}");
+        }
+        c.capacity = None;
+        assert!(
+            check(&t, &c)
+                .observed_text
+                .contains("not a capacity search")
+        );
+    }
 
     fn cell(model: Model, p99: u64, error_rate: f64, speedup: Option<f64>) -> CellSummary {
         CellSummary {
