@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use super::noise::{self, LogTest};
 use crate::plan::BaselineSettings;
 use crate::stats::{
-    BaselineCheck, BaselineReport, BaselineRun, CellSummary, Outcome, PercentileInterval, Summary,
-    quantile, saved,
+    BaselineCheck, BaselineReport, BaselineRun, CapacityStop, CellSummary, Outcome,
+    PercentileInterval, Summary, quantile, saved,
 };
 
 /// One earlier run.
@@ -511,7 +511,69 @@ fn cell_checks(
         }
     }
     let machine = busier(c, bs);
-    decide(family, floor_us as f64, machine.as_deref())
+    let mut checks = decide(family, floor_us as f64, machine.as_deref());
+    checks.extend(capacity_check(c, bs, tol("capacity_per_s"), &blank));
+    checks
+}
+
+/// A capacity search against the baseline's: regressed when the capacity fell by more than the
+/// tolerance *and* beyond the searches' own uncertainty, their brackets: the highest rate this
+/// run could have kept (its first bad rate) is still below the lowest the baseline kept (its
+/// capacity) less the tolerance. A search with no capacity on either side compares nothing; a
+/// capacity at the ceiling only says "at least" and never regresses.
+fn capacity_check(
+    c: &CellSummary,
+    bs: &[&CellSummary],
+    tolerance: f64,
+    blank: &dyn Fn(String, f64) -> BaselineCheck,
+) -> Option<BaselineCheck> {
+    let cur = c.capacity.as_ref()?;
+    let base: Vec<f64> = bs
+        .iter()
+        .filter_map(|b| b.capacity.as_ref()?.capacity_per_s)
+        .collect();
+    if base.is_empty() {
+        return None;
+    }
+    let mut check = blank("capacity_per_s".into(), tolerance);
+    {
+        let b = median(&base);
+        check.baseline = b;
+        check.baseline_values = base;
+        let Some(now) = cur.capacity_per_s else {
+            check.outcome = Outcome::Inconclusive;
+            check.reason = Some(format!(
+                "this run's search found no capacity (it stopped {})",
+                cur.stopped.as_str()
+            ));
+            return Some(check);
+        };
+        check.current = now;
+        check.current_values = vec![now];
+        check.change = (b != 0.0).then(|| (now - b) / b);
+        // The most this run's target could have kept: its first bad rate, or "unbounded".
+        let upper = match cur.stopped {
+            CapacityStop::Ceiling => f64::INFINITY,
+            _ => cur.bad_per_s.unwrap_or(now * (1.0 + cur.precision)),
+        };
+        let floor = b * (1.0 - tolerance);
+        let (outcome, reason) = if upper < floor {
+            (Outcome::Regressed, None)
+        } else if now < floor {
+            (
+                Outcome::Inconclusive,
+                Some("beyond the tolerance, but not beyond the search's bracket".to_string()),
+            )
+        } else if now > b * (1.0 + tolerance) && cur.stopped != CapacityStop::Ceiling {
+            (Outcome::Improved, None)
+        } else {
+            (Outcome::Unchanged, None)
+        };
+        check.outcome = outcome;
+        check.passed = outcome != Outcome::Regressed;
+        check.reason = reason;
+    }
+    Some(check)
 }
 
 /// Shares the family's error budget out (Holm) and gives every check its outcome.

@@ -195,6 +195,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         (Metric::Speedup(_), _) => (c.speedup, "ratio"),
         // Checked by `window::check`; never reaches here.
         (Metric::Drift(_), _) => (None, "fraction_per_h"),
+        (Metric::Capacity, _) => (c.capacity.as_ref().and_then(|x| x.capacity_per_s), "per_s"),
     };
     // A cell that measured nothing cannot pass a threshold.
     let observed = observed.filter(|v| c.operations > 0 && !v.is_nan());
@@ -207,6 +208,10 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
     let observed_text = match (observed, t.metric) {
         (Some(v), _) => text(v),
         (None, _) if c.operations == 0 => "no operations were measured".into(),
+        (None, Metric::Capacity) => match &c.capacity {
+            Some(x) => format!("no capacity: the search stopped {}", x.stopped.as_str()),
+            None => "not a capacity search: `capacity` needs a `capacity:` load".into(),
+        },
         (None, Metric::Latency(_)) => match t.phase {
             Some(p) => format!("no {} phase was measured", p.as_str()),
             None => "no latency was measured".into(),
@@ -285,7 +290,57 @@ pub fn exit_code(v: Verdict) -> u8 {
 mod tests {
     use super::*;
     use crate::plan::Model;
-    use crate::stats::LatencySummary;
+    use crate::stats::{CapacityStop, LatencySummary};
+
+    #[test]
+    fn capacity_thresholds_read_the_search() {
+        let search = |capacity: Option<f64>, stopped| crate::stats::CapacitySummary {
+            slo: vec!["p99 < 50ms".into()],
+            capacity_per_s: capacity,
+            good_per_s: capacity,
+            bad_per_s: None,
+            from_per_s: 100.0,
+            to_per_s: 1000.0,
+            precision: 0.05,
+            stopped,
+            probes: Vec::new(),
+            shown_probe: 0,
+        };
+        let t = crate::plan::threshold::parse("capacity > 300/s").expect("parses");
+        let mut c = CellSummary {
+            operations: 100,
+            ..CellSummary::empty(Model::Async, 32, 1)
+        };
+        let table = [
+            (
+                Some(search(Some(400.0), CapacityStop::SloBroken)),
+                true,
+                Some(400.0),
+            ),
+            (
+                Some(search(Some(250.0), CapacityStop::SloBroken)),
+                false,
+                Some(250.0),
+            ),
+            (
+                Some(search(None, CapacityStop::GeneratorLimited)),
+                false,
+                None,
+            ),
+            (None, false, None),
+        ];
+        for (capacity, passed, observed) in table {
+            c.capacity = capacity;
+            let r = check(&t, &c);
+            assert_eq!((r.passed, r.observed), (passed, observed), "{r:?}");
+        }
+        c.capacity = None;
+        assert!(
+            check(&t, &c)
+                .observed_text
+                .contains("not a capacity search")
+        );
+    }
 
     fn cell(model: Model, p99: u64, error_rate: f64, speedup: Option<f64>) -> CellSummary {
         CellSummary {

@@ -24,7 +24,9 @@
 //! the timer more than the kernel, and the health warnings already say so. Must not do I/O.
 
 use crate::plan::validity::{Validity, ValidityAction, ValidityRule};
-use crate::stats::{Bound, CellSummary, FlagKind, ScenarioSummary, Summary, ValidityFinding};
+use crate::stats::{
+    Bound, CapacityStop, CellSummary, FlagKind, ScenarioSummary, Summary, ValidityFinding,
+};
 use crate::units;
 
 /// Share of the scheduled arrivals an open-model cell may drop.
@@ -61,7 +63,9 @@ pub fn check(summary: &Summary, settings: &dyn Fn(&str) -> Validity) -> Vec<Vali
             });
         };
         for c in &s.cells {
-            if let Some((rule, f)) = open_model(c) {
+            if let Some(f) = capacity_limited(c) {
+                push(ValidityRule::GeneratorSaturated, f);
+            } else if let Some((rule, f)) = open_model(c) {
                 push(rule, f);
             }
             if s.kind == Bound::Io
@@ -220,6 +224,30 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
             },
         )),
     }
+}
+
+/// A capacity search that a probe limited by the generator stopped: its rate is not the
+/// target's capacity (`run/capacity.rs` says when a probe is the generator's fault).
+fn capacity_limited(c: &CellSummary) -> Option<Finding> {
+    let x = c.capacity.as_ref()?;
+    if x.stopped != CapacityStop::GeneratorLimited {
+        return None;
+    }
+    let p = x.probes.iter().find(|p| p.generator_limited)?;
+    Some(Finding {
+        cell: c.label(),
+        measured: p.rate_per_s,
+        bound: p.rate_per_s,
+        unit: "per_s",
+        reason: format!(
+            "capacity search: the probe at {}/s broke the SLO in loadplan, not in the target (its own p99 {}, the corrected p99 {}, runner {} cores busy): the search found no capacity",
+            rate(p.rate_per_s),
+            ms(p.p99_uncorrected_us as f64),
+            ms(p.p99_us as f64),
+            units::number(p.cores_busy)
+        ),
+        fix: "raise concurrency (the users that carry the arrivals), use the async model, or a bigger machine; keep other load off the runner".into(),
+    })
 }
 
 /// A latency as people say it in a sum: `200 ms`, `4.50 ms`, `850µs`.

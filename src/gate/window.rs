@@ -50,7 +50,7 @@ fn windowed(t: &Threshold, c: &CellSummary, len: u32) -> ThresholdResult {
         Metric::Latency(stat) => w.latency(stat),
         Metric::ErrorRate => w.error_rate(),
         Metric::Throughput => w.throughput(),
-        Metric::Speedup(_) | Metric::Drift(_) => None,
+        Metric::Speedup(_) | Metric::Drift(_) | Metric::Capacity => None,
     };
     // The worst window: the highest figure against `<`, the lowest against `>`.
     let worse = |a: f64, b: f64| match t.op {

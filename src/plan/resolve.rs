@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::capacity::{self, CapacitySearch, Slo};
 use super::locate::Path;
 use super::requests::{self, HttpWorkload, Mix};
 use super::spec::{self, BaseSpec, CpuSpec, LoadSpec, PlanSpec, WorkloadSpec};
@@ -92,7 +93,8 @@ impl Tolerances {
             "p50" => self.p50,
             "p90" => self.p90,
             "p99" => self.p99,
-            "throughput_per_s" => self.throughput,
+            // A capacity is a throughput: the rate the target sustains within its SLO.
+            "throughput_per_s" | "capacity_per_s" => self.throughput,
             _ => self.error_rate,
         }
     }
@@ -209,6 +211,8 @@ pub enum Load {
         /// Operations outstanding at most; an arrival beyond it is dropped and counted.
         max_in_flight: NonZeroUsize,
     },
+    /// A capacity search: open-model probes at rates the search chooses (`run/capacity.rs`).
+    Capacity(CapacitySearch),
 }
 
 impl Load {
@@ -218,6 +222,18 @@ impl Load {
         let d = |d: &Duration| humantime::format_duration(*d).to_string();
         let rate = |r: f64| format!("{}/s", (r * 100.0).round() / 100.0);
         match self {
+            Load::Capacity(c) => format!(
+                "capacity: {} from {} to {}, hold {}, precision {}%",
+                c.slo
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                rate(c.from),
+                rate(c.to),
+                d(&c.hold),
+                (c.precision * 1000.0).round() / 10.0
+            ),
             Load::Repeat(n) => format!("repeat: {n}"),
             Load::Duration(t) => format!("duration: {}", d(t)),
             Load::Users(stages) => format!(
@@ -260,6 +276,8 @@ impl Load {
             Load::Duration(d) => Some(*d),
             Load::Users(stages) => Some(stages.iter().map(|s| s.0).sum()),
             Load::Open { stages, .. } => Some(stages.iter().map(|s| s.0).sum()),
+            // Each probe's own: the search decides how many.
+            Load::Capacity(_) => None,
         }
     }
 
@@ -274,7 +292,9 @@ impl Load {
                 .unwrap_or(NonZeroUsize::MIN),
             // Open: the users are the connections that carry the arrivals; `max_in_flight`
             // separately caps what may be outstanding (queued or running).
-            Load::Open { .. } | Load::Repeat(_) | Load::Duration(_) => concurrency,
+            Load::Open { .. } | Load::Capacity(_) | Load::Repeat(_) | Load::Duration(_) => {
+                concurrency
+            }
         }
     }
 }
@@ -385,7 +405,7 @@ impl Plan {
         let s = &self.scenarios[cell.scenario];
         match s.load {
             Load::Repeat(n) => Some(n.get().saturating_mul(s.workload.ops_per_pass())),
-            Load::Duration(_) | Load::Users(_) | Load::Open { .. } => None,
+            Load::Duration(_) | Load::Users(_) | Load::Open { .. } | Load::Capacity(_) => None,
         }
     }
 }
@@ -684,6 +704,24 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
                     .or(NonZeroUsize::new(DEFAULT_MAX_IN_FLIGHT))
                     .unwrap_or(NonZeroUsize::MIN),
             },
+            LoadSpec::Capacity {
+                spec,
+                max_in_flight,
+            } => Load::Capacity(CapacitySearch {
+                // Each objective was checked as the plan was read.
+                slo: spec
+                    .slo
+                    .iter()
+                    .filter_map(|t| Slo::from_threshold(t).ok())
+                    .collect(),
+                from: spec.from.0,
+                to: spec.to.0,
+                hold: spec.hold.map_or(capacity::DEFAULT_HOLD, |h| h.0),
+                precision: spec.precision.map_or(capacity::DEFAULT_PRECISION, |p| p.0),
+                max_in_flight: max_in_flight
+                    .or(NonZeroUsize::new(DEFAULT_MAX_IN_FLIGHT))
+                    .unwrap_or(NonZeroUsize::MIN),
+            }),
         };
         let models_at = inherited(&at, s.models.is_some(), "models");
         let mut models = s

@@ -1,5 +1,5 @@
 //! Threshold expressions as written in a plan: `p99 < 250ms`, `error_rate < 1%`,
-//! `throughput > 100/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`,
+//! `throughput > 100/s`, `capacity > 800/s`, `speedup(async) > 5`, optionally for one model: `p99{threads} < 80ms`,
 //! one connection phase (`p99{phase=tls}`), one request (`p99{request=login}`) or, for error
 //! rates, one error category (`error_rate{category=protocol} < 1%`).
 //!
@@ -48,6 +48,8 @@ pub enum Metric {
     /// `drift(p99)`: the least-squares slope of the statistic over the run, as a fraction of its
     /// mean per hour (`drift(p99) < 10%/h`).
     Drift(Stat),
+    /// A capacity search's result (`capacity > 800/s`): the highest rate that kept its SLO.
+    Capacity,
 }
 
 /// The longest window a threshold may name: a day (the timeline is per second).
@@ -317,6 +319,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             Some(Err(e)) => return Err(bad(&e)),
             None => return Err(bad(&format!("unknown metric `{other}`"))),
         },
+        "capacity" => Metric::Capacity,
         other => match other
             .strip_prefix("speedup(")
             .and_then(|m| m.strip_suffix(')'))
@@ -359,6 +362,9 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     if category.is_some() && metric != Metric::ErrorRate {
         return Err(bad("an error category qualifies error_rate only"));
     }
+    if request.is_some() && metric == Metric::Capacity {
+        return Err(bad("capacity is the whole cell's: remove the request"));
+    }
     if request.is_some() && (phase.is_some() || matches!(metric, Metric::Speedup(_))) {
         return Err(bad(
             "a request has latencies, error_rate and throughput, not phases or speedups",
@@ -380,7 +386,9 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             }
             v
         }
-        Metric::Throughput => number(rhs.strip_suffix("/s").unwrap_or(rhs)).map_err(|e| bad(&e))?,
+        Metric::Throughput | Metric::Capacity => {
+            number(rhs.strip_suffix("/s").unwrap_or(rhs)).map_err(|e| bad(&e))?
+        }
         Metric::Speedup(_) => {
             number(rhs.trim_end_matches(['x', '×']).trim_end()).map_err(|e| bad(&e))?
         }
@@ -466,6 +474,9 @@ fn check_window(
     }
     if matches!(metric, Metric::Speedup(_)) {
         return Err("a speedup compares whole cells: it has no window".into());
+    }
+    if matches!(metric, Metric::Capacity) {
+        return Err("a capacity is a search's one result: it has no window".into());
     }
     if phase.is_some() || request || category {
         return Err(

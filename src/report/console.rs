@@ -99,6 +99,25 @@ pub fn table(summary: &Summary) -> String {
                 }
             ));
         }
+        for c in &s.cells {
+            let Some(x) = &c.capacity else { continue };
+            out.push_str(&format!(
+                "  capacity, {}: {}\n",
+                c.label(),
+                crate::report::insight::capacity::headline(x)
+            ));
+            let rows: Vec<[String; 8]> = x
+                .probes
+                .iter()
+                .map(crate::report::insight::capacity::probe_row)
+                .collect();
+            for line in aligned(&crate::report::insight::capacity::PROBE_HEADER, &rows).lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        for m in crate::report::insight::scalability::scalability(s) {
+            out.push_str(&format!("  scaling, {}: {}\n", m.label(), m.words));
+        }
         for c in s.cells.iter().filter(|c| !c.notes.is_empty()) {
             out.push_str(&format!("  note, {}: {}\n", c.label(), c.notes.join("; ")));
         }

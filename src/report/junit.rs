@@ -116,10 +116,11 @@ fn status(passed: bool, message: impl FnOnce() -> String) -> TestCaseStatus {
 }
 
 /// A baseline check's metric as people say it: `throughput` for the summary's
-/// `throughput_per_s`; the others (`p99`, `error_rate`) read as they are written in thresholds.
+/// `throughput_per_s`, `capacity` for `capacity_per_s`; the others (`p99`, `error_rate`) read as they are written in thresholds.
 pub fn metric_words(metric: &str) -> &str {
     match metric {
         "throughput_per_s" => "throughput",
+        "capacity_per_s" => "capacity",
         other => other,
     }
 }
@@ -162,7 +163,7 @@ fn against(c: &BaselineCheck) -> String {
 /// latency that is not a number of microseconds.
 pub(super) fn baseline_value(metric: &str, v: f64) -> String {
     match metric {
-        "throughput_per_s" => format!("{}/s", units::number(v)),
+        "throughput_per_s" | "capacity_per_s" => format!("{}/s", units::number(v)),
         m if m.starts_with("error_rate") => units::percent(v),
         // Latency metrics are whole microseconds.
         _ if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),

@@ -397,6 +397,8 @@ fn scenario(sc: &crate::stats::ScenarioSummary) -> String {
         md.push_str("\nThresholds:\n\n");
         md.push_str(&checks.concat());
     }
+    md.push_str(&capacity(sc));
+    md.push_str(&scaling(sc));
     md.push_str(&requests(sc));
     md.push_str(&connections(sc));
     md.push_str(&errors(sc));
@@ -529,6 +531,42 @@ fn why_failed(s: &Summary) -> String {
 
 /// The scenario's named requests (a flow's steps, a mix's targets), each cell's in flow order
 /// with the iteration last; nothing when they add nothing to the cells table.
+/// A capacity search per cell: the headline, and a row per probe.
+fn capacity(sc: &crate::stats::ScenarioSummary) -> String {
+    use crate::report::insight::capacity::{PROBE_HEADER, headline, probe_row};
+    let mut md = String::new();
+    for c in &sc.cells {
+        let Some(x) = &c.capacity else { continue };
+        md.push_str(&format!(
+            "\n**Capacity, {}**: {}\n\n| {} |\n|{}\n",
+            c.label(),
+            esc(&headline(x)),
+            PROBE_HEADER.join(" | "),
+            "---:|".repeat(PROBE_HEADER.len())
+        ));
+        for p in &x.probes {
+            md.push_str(&format!(
+                "| {} |\n",
+                probe_row(p).map(|t| esc(&t)).join(" | ")
+            ));
+        }
+    }
+    md
+}
+
+/// Each model's scalability fit, one line each.
+fn scaling(sc: &crate::stats::ScenarioSummary) -> String {
+    let fits = crate::report::insight::scalability::scalability(sc);
+    if fits.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from("\nScalability (Universal Scalability Law):\n\n");
+    for m in fits {
+        md.push_str(&format!("- {}: {}\n", m.label(), esc(&m.words)));
+    }
+    md
+}
+
 fn requests(sc: &crate::stats::ScenarioSummary) -> String {
     let groups = requests::groups(sc);
     if groups.is_empty() {

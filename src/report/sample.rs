@@ -92,6 +92,7 @@ pub fn sample() -> Summary {
         }],
         histogram: histogram_to_base64(&h),
         open: None,
+        capacity: None,
         connections: Some(connections(4, 1)),
         error_messages: if errors == 0 {
             Default::default()

@@ -13,6 +13,7 @@
 //! given, sees each cell's intervals while it runs (`live.rs`).
 
 mod builtin;
+mod capacity;
 pub mod host;
 pub mod live;
 mod machine;
@@ -211,6 +212,7 @@ pub fn execute_followed(
         seeds: &seeds,
         total,
         rounds,
+        cores,
     };
     let mut results = Vec::with_capacity(total);
     // Rounds outside, cells inside: A B C … A B C …; the cells of a CPU-bound scenario take turns
@@ -236,6 +238,12 @@ pub fn execute_followed(
                 for (k, cell) in group.iter().enumerate() {
                     if stopping() {
                         break;
+                    }
+                    if let Load::Capacity(search) = &scenario.load {
+                        if let Some(r) = ctx.run_capacity(cell, round, index + k, search)? {
+                            results.push(r);
+                        }
+                        continue;
                     }
                     let Some(work) = ctx.work(cell, round, None) else {
                         continue;
@@ -318,6 +326,8 @@ struct Context<'a> {
     seeds: &'a [u64],
     total: usize,
     rounds: usize,
+    /// Cores this process may use: a capacity probe that saturates them is generator-limited.
+    cores: usize,
 }
 
 impl Context<'_> {
@@ -356,6 +366,7 @@ impl Context<'_> {
             scenario.warmup,
             match &scenario.load {
                 Load::Open { max_in_flight, .. } => max_in_flight.get(),
+                Load::Capacity(c) => c.max_in_flight.get(),
                 _ => usize::MAX,
             },
         )
@@ -455,6 +466,7 @@ impl Context<'_> {
             offset,
             round,
             machine,
+            capacity: None,
         })
     }
 
@@ -519,6 +531,7 @@ pub fn scheduled_arrivals(load: &Load) -> Option<u64> {
         Load::Open {
             start_rate, stages, ..
         } => Some(schedule::Schedule::new(*start_rate, stages).arrivals()),
+        // Each probe's own; the search decides how many.
         _ => None,
     }
 }

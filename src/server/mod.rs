@@ -37,6 +37,7 @@
 //! Both lines are written and flushed together.
 
 mod api;
+mod fixed;
 mod routes;
 mod tls;
 
@@ -195,6 +196,8 @@ struct Server {
     http2: auto::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
     api: Arc<api::Api>,
+    /// `/capacity`'s worker pools.
+    pools: Arc<fixed::Pools>,
 }
 
 impl Server {
@@ -211,6 +214,7 @@ impl Server {
             either,
             tls,
             api: Arc::new(api::Api::new()),
+            pools: Arc::new(fixed::Pools::new()),
         }
     }
 
@@ -218,9 +222,11 @@ impl Server {
     /// fails its handshake, is the client's problem, not the server's.
     async fn connection(self: Arc<Server>, stream: TcpStream, watcher: Watcher) {
         let api = Arc::clone(&self.api);
+        let pools = Arc::clone(&self.pools);
         let service = service_fn(move |req| {
             let api = Arc::clone(&api);
-            async move { Ok::<_, Infallible>(routes::handle(req, &api).await) }
+            let pools = Arc::clone(&pools);
+            async move { Ok::<_, Infallible>(routes::handle(req, &api, &pools).await) }
         });
         let Some(acceptor) = &self.tls else {
             let conn = self.either.serve_connection(TokioIo::new(stream), service);

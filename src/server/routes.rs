@@ -1,5 +1,6 @@
 //! One request in, one response out: the synthetic endpoints (`/hello`, `/io`, `/cpu`, `/bytes`,
-//! `/status`, `/flaky`) answered here, the JSON API (`/login`, `/items`, `/stats`) handed to
+//! `/status`, `/flaky`, and `/capacity`, a queue in front of a fixed pool: [`super::fixed`])
+//! answered here, the JSON API (`/login`, `/items`, `/stats`) handed to
 //! [`super::api`].
 //!
 //! Input: a request of any HTTP version, with any body type (hyper's `Incoming` when serving,
@@ -18,6 +19,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use hyper::{Request, Response, StatusCode};
 
 use super::api::Api;
+use super::fixed::{self, Admission, Pools};
 
 /// Upper bounds on what one request may ask for, so the server cannot be told to exhaust itself.
 const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -88,7 +90,7 @@ impl Body for Payload {
 }
 
 /// Answers one request. Never fails: every problem is a status code.
-pub async fn handle<B>(req: Request<B>, api: &Api) -> Response<Payload>
+pub async fn handle<B>(req: Request<B>, api: &Api, pools: &Pools) -> Response<Payload>
 where
     B: Body,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -152,6 +154,28 @@ where
                 "fail must be a probability between 0 and 1\n",
             ),
         },
+        "/capacity" => {
+            let arrived = std::time::Instant::now();
+            let spec = match fixed::spec(
+                param(query, "workers"),
+                param(query, "service"),
+                param(query, "queue"),
+            ) {
+                Ok(s) => s,
+                Err(what) => return text(StatusCode::BAD_REQUEST, what),
+            };
+            match pools.admit(spec, arrived) {
+                Some(Admission::At(done)) => {
+                    tokio::time::sleep_until(done.into()).await;
+                    text(StatusCode::OK, "ok\n")
+                }
+                Some(Admission::Full) => text(StatusCode::SERVICE_UNAVAILABLE, "queue full\n"),
+                None => text(
+                    StatusCode::BAD_REQUEST,
+                    "too many distinct capacity pools: reuse the same workers, service and queue\n",
+                ),
+            }
+        }
         _ => api.handle(req).await,
     }
 }
@@ -216,10 +240,14 @@ mod tests {
             ("/flaky?fail=0", 200, Some("ok\n")),
             ("/flaky?fail=1", 503, Some("unlucky\n")),
             ("/flaky?fail=1.5", 400, None),
+            ("/capacity?workers=2&service=1ms", 200, Some("ok\n")),
+            ("/capacity?workers=2&service=1ms&queue=0", 200, Some("ok\n")),
+            ("/capacity?workers=0&service=1ms", 400, None),
+            ("/capacity?workers=2", 400, None),
             ("/nowhere", 404, None),
         ];
         for &(uri, status, body) in table {
-            let resp = handle(get(uri), &api).await;
+            let resp = handle(get(uri), &api, &Pools::new()).await;
             assert_eq!(resp.status().as_u16(), status, "{uri}");
             if let Some(body) = body {
                 let got = resp.into_body().collect().await.expect("infallible");
@@ -231,7 +259,7 @@ mod tests {
     #[tokio::test]
     async fn large_bodies_stream_with_an_exact_length() {
         let n = FILL.len() * 2 + 7;
-        let resp = handle(get(&format!("/bytes?size={n}")), &Api::new()).await;
+        let resp = handle(get(&format!("/bytes?size={n}")), &Api::new(), &Pools::new()).await;
         assert_eq!(resp.body().size_hint().exact(), Some(n as u64));
         let mut body = resp.into_body();
         let mut frames = 0;

@@ -17,6 +17,7 @@ mod rounds;
 pub mod rusage;
 pub mod saved;
 mod summary;
+pub mod usl;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -26,7 +27,7 @@ use hdrhistogram::Histogram;
 
 pub use connections::ConnectionsSummary;
 pub use recorder::{
-    MAX_LATENCY_US, MESSAGES_PER_KIND, Recorder, RecorderWire, TimelinePoint, WireError,
+    MAX_LATENCY_US, MESSAGES_PER_KIND, OpenStats, Recorder, RecorderWire, TimelinePoint, WireError,
     histogram_from_base64, histogram_to_base64, new_histogram,
 };
 pub use results::{
@@ -85,6 +86,9 @@ pub struct CellResult {
     pub round: usize,
     /// The machine around the whole cell (warm-up included); `None` where it cannot be read.
     pub machine: Option<MachineUse>,
+    /// A capacity search's outcome (its probes, the rate found); `measured` is then the probe
+    /// at that rate. `None` for other loads.
+    pub capacity: Option<CapacitySummary>,
 }
 
 /// The whole machine over one cell, from the first sample to the second.
@@ -140,6 +144,12 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
                 .iter()
                 .zip(&figures)
                 .map(|(c, f)| {
+                    // A capacity search's figures are one probe's: its hold is the plan.
+                    let planned = planned.or_else(|| {
+                        let cap = c[0].capacity.as_ref()?;
+                        let p = cap.probes.get(cap.shown_probe)?;
+                        Some(Duration::from_secs_f64(p.hold_seconds.max(0.0)))
+                    });
                     cell_summary(
                         c,
                         f,
@@ -384,7 +394,26 @@ fn cell_summary(
             sample: rounds::machine(rounds),
             ..MachineCheck::default()
         },
+        capacity: capacity_of(rounds),
     }
+}
+
+/// With rounds, each ran its own search: an invalid one wins (the run did not measure what it
+/// asked), then the lowest capacity (the headroom a reviewer can count on).
+fn capacity_of(rounds: &[&CellResult]) -> Option<CapacitySummary> {
+    let searches = rounds.iter().filter_map(|r| r.capacity.as_ref());
+    searches
+        .min_by(|a, b| {
+            let key = |c: &CapacitySummary| {
+                (
+                    c.stopped != CapacityStop::GeneratorLimited,
+                    c.capacity_per_s.unwrap_or(f64::INFINITY),
+                )
+            };
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+        })
+        .cloned()
 }
 
 /// Where error category `name` comes among an exchange's phases (dns first, expectation last),

@@ -367,6 +367,8 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                 round,
                 // Shards may run on different machines: no one machine to check.
                 machine: None,
+                // Not carried in shard results (yet): each shard's search is its own.
+                capacity: None,
             });
         }
     }

@@ -302,6 +302,103 @@ pub struct CellSummary {
     /// What the machine did around the cell, and what that says about its figures.
     #[serde(default)]
     pub machine: MachineCheck,
+    /// A `capacity:` search: the highest arrival rate that kept the SLO, every probe, and why
+    /// the search stopped. The cell's other figures are those of the probe at that rate (or of
+    /// the last probe, when no rate kept the SLO). Absent for other loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySummary>,
+}
+
+/// What a capacity search found (`capacity: {slo, from, to, hold, precision}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CapacitySummary {
+    /// The objectives, as written.
+    pub slo: Vec<String>,
+    /// The highest probed arrival rate that kept every objective, per second: the capacity.
+    /// Absent when the search is invalid (`generator_limited`), was interrupted, or no rate
+    /// kept the SLO (`broken_at_start`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_per_s: Option<f64>,
+    /// The bracket: the last rate that kept the SLO and the first that broke it, per second
+    /// (either absent when no probe was of that kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_per_s: Option<f64>,
+    /// The plan's start rate and ceiling, per second, and its precision (a fraction).
+    pub from_per_s: f64,
+    pub to_per_s: f64,
+    pub precision: f64,
+    pub stopped: CapacityStop,
+    /// Every probe, in the order they ran.
+    pub probes: Vec<CapacityProbe>,
+    /// Which probe (an index into `probes`) the cell's other figures are: the one at the
+    /// capacity, or the last one when there is none.
+    #[serde(default)]
+    pub shown_probe: usize,
+}
+
+/// Why a capacity search stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityStop {
+    /// The bracket between the last good and the first bad rate is within the precision.
+    SloBroken,
+    /// The ceiling (`to`) kept the SLO: the capacity is at least `to`.
+    Ceiling,
+    /// The generator, not the target, limited a probe (arrivals waited in loadplan or were
+    /// dropped while the target answered within the SLO, or the runner's CPU was saturated):
+    /// the search is invalid, not a capacity.
+    GeneratorLimited,
+    /// The first rate (`from`) already broke the SLO: the capacity is below it.
+    BrokenAtStart,
+    /// Ctrl-C or a stop request: the search did not finish.
+    Interrupted,
+    /// The safety limit on probes was reached before the bracket closed.
+    ProbeLimit,
+}
+
+impl CapacityStop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityStop::SloBroken => "slo_broken",
+            CapacityStop::Ceiling => "ceiling",
+            CapacityStop::GeneratorLimited => "generator_limited",
+            CapacityStop::BrokenAtStart => "broken_at_start",
+            CapacityStop::Interrupted => "interrupted",
+            CapacityStop::ProbeLimit => "probe_limit",
+        }
+    }
+}
+
+/// One probe of a capacity search: an open-model run at one rate, judged against the SLO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CapacityProbe {
+    /// The arrival rate asked, per second.
+    pub rate_per_s: f64,
+    /// Measured phase, seconds (its warm-up excluded).
+    pub hold_seconds: f64,
+    /// Operations finished ÷ the hold, per second.
+    pub achieved_per_s: f64,
+    pub operations: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    /// Arrivals dropped (`max_in_flight` reached, or too late to matter).
+    pub dropped: u64,
+    /// Latency from the intended start (corrected), microseconds.
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// p99 from the actual send, microseconds: what the target itself took.
+    pub p99_uncorrected_us: u64,
+    /// The runner's cores busy over the probe.
+    pub cores_busy: f64,
+    /// Every objective held.
+    pub kept: bool,
+    /// The generator limited this probe (see [`CapacityStop::GeneratorLimited`]).
+    pub generator_limited: bool,
+    /// The objectives that broke, each with its measured value: `p99 < 50ms (measured 212ms)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub broken: Vec<String>,
 }
 
 /// One request name's statistics within a cell.
@@ -368,6 +465,7 @@ impl CellSummary {
             requests: Vec::new(),
             think_us: None,
             rounds: None,
+            capacity: None,
             machine: MachineCheck::default(),
         }
     }

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod capacity;
 mod change;
 mod cli;
 mod errors;

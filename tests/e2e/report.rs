@@ -52,7 +52,7 @@ scenarios:
 "#;
 
 /// A running Chromium speaking the DevTools protocol on its stdin/stdout (mapped to fds 3 and 4).
-struct Browser {
+pub(super) struct Browser {
     child: Child,
     to: ChildStdin,
     from: Receiver<Value>,
@@ -83,7 +83,7 @@ impl Drop for Browser {
 const STEP: Duration = Duration::from_secs(30);
 
 impl Browser {
-    fn start() -> Browser {
+    pub(super) fn start() -> Browser {
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
         let profile = tempfile::tempdir().expect("profile dir");
         // The shell maps our pipes to the fds `--remote-debugging-pipe` uses (3: commands in,
@@ -178,7 +178,7 @@ impl Browser {
 
     /// Opens `url` in a new page with script disabled, in a window `width` × 900, waits for its
     /// load event.
-    fn open(&mut self, url: &str, width: u32) -> String {
+    pub(super) fn open(&mut self, url: &str, width: u32) -> String {
         self.open_sized(url, width, 900)
     }
 
@@ -216,7 +216,7 @@ impl Browser {
         session
     }
 
-    fn dom(&mut self, session: &str) -> String {
+    pub(super) fn dom(&mut self, session: &str) -> String {
         let doc = self.call(Some(session), "DOM.getDocument", json!({ "depth": -1 }));
         let node = doc["root"]["nodeId"].clone();
         let html = self.call(Some(session), "DOM.getOuterHTML", json!({ "nodeId": node }));
@@ -306,7 +306,7 @@ impl Browser {
     }
 }
 
-fn file_url(p: &Path) -> String {
+pub(super) fn file_url(p: &Path) -> String {
     format!(
         "file://{}",
         p.canonicalize().expect("absolute path").display()
@@ -465,7 +465,7 @@ fn the_report_of_a_real_run_renders_without_javascript() {
 /// Nothing on the page is wider than the window, and every chart is drawn at its own size: never
 /// stretched (its text would grow past 12 px, as a single scenario's chart once did), and at
 /// 1,280 px not shrunk either, since every column is as wide as its charts.
-fn fits(browser: &mut Browser, session: &str, window: f64) {
+pub(super) fn fits(browser: &mut Browser, session: &str, window: f64) {
     let (content, viewport) = browser.widths(session);
     assert_eq!(viewport, window, "the window");
     assert!(

@@ -10,6 +10,7 @@
 //! `values.rs` (durations, rates, counts, names), `template.rs` (`${NAME}` strings and headers),
 //! `target.rs` (URLs, requests, `expect`) and `cpu.rs` (kernels).
 
+mod capacity;
 mod cpu;
 mod flow;
 mod http;
@@ -28,6 +29,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 pub use super::model::Model;
 pub use super::threshold::Threshold;
 pub use super::validity::ValiditySpec;
+pub use capacity::*;
 pub use cpu::*;
 pub use flow::*;
 pub use http::*;
@@ -334,6 +336,9 @@ pub struct RawScenario {
     /// Open model: operations outstanding at most; arrivals beyond it are dropped and counted.
     #[serde(default)]
     max_in_flight: Option<NonZeroUsize>,
+    /// A capacity search instead of one load: the highest arrival rate that keeps the SLO.
+    #[serde(default)]
+    capacity: Option<CapacitySpec>,
     #[serde(default)]
     models: Option<Vec<Model>>,
     #[serde(default)]
@@ -404,6 +409,11 @@ pub enum LoadSpec {
     Open {
         start: f64,
         stages: Vec<(Duration, f64)>,
+        max_in_flight: Option<NonZeroUsize>,
+    },
+    /// A capacity search: open-model probes at rates the search chooses.
+    Capacity {
+        spec: CapacitySpec,
         max_in_flight: Option<NonZeroUsize>,
     },
 }
@@ -521,7 +531,22 @@ impl TryFrom<RawScenario> for ScenarioSpec {
 fn load_spec(r: &RawScenario) -> Result<LoadSpec, String> {
     let name = &r.name;
     let err = |msg: &str| Err(format!("scenario `{name}`: {msg}"));
+    if let Some(c) = &r.capacity {
+        if r.repeat.is_some() || r.duration.is_some() || r.rate.is_some() || r.stages.is_some() {
+            return err(
+                "`capacity` chooses its own rates: remove `repeat`, `duration`, `rate` and `stages`",
+            );
+        }
+        if let Err(e) = c.check() {
+            return err(&e);
+        }
+        return Ok(LoadSpec::Capacity {
+            spec: c.clone(),
+            max_in_flight: r.max_in_flight,
+        });
+    }
     if r.max_in_flight.is_some()
+        && r.capacity.is_none()
         && r.rate.is_none()
         && !r
             .stages

@@ -4,7 +4,8 @@
 //! invalid (the validity rules it broke, `validity.rs`), and each
 //! cell's errors with their messages, and a cell's figures with their spread over rounds. One
 //! file per topic: `health.rs`, `findings.rs`, `failures.rs`, `errors.rs`, `numbers.rs`,
-//! `validity.rs`.
+//! `validity.rs`; a capacity search's outcome and probes in `capacity.rs`; each model's
+//! Universal Scalability Law fit in `scalability.rs`.
 //!
 //! Input: a [`Summary`] (or one scenario of it). Output: plain data (text with a severity, the
 //! cells concerned) for every page to show its own way: the HTML report, `summary.md` and the
@@ -13,11 +14,13 @@
 //!
 //! [`Summary`]: crate::stats::Summary
 
+pub mod capacity;
 mod errors;
 mod failures;
 mod findings;
 mod health;
 pub mod numbers;
+pub mod scalability;
 mod validity;
 
 use crate::stats::CellSummary;

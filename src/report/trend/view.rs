@@ -67,6 +67,8 @@ enum Metric {
     P99,
     Throughput,
     ErrorRate,
+    /// A capacity search's result: charted only for cells that ran one.
+    Capacity,
 }
 
 const METRICS: [Metric; 4] = [
@@ -83,6 +85,7 @@ impl Metric {
             Metric::P99 => "p99",
             Metric::Throughput => "throughput",
             Metric::ErrorRate => "error-rate",
+            Metric::Capacity => "capacity",
         }
     }
 
@@ -92,6 +95,7 @@ impl Metric {
             Metric::P99 => "p99 latency",
             Metric::Throughput => "Throughput",
             Metric::ErrorRate => "Error rate",
+            Metric::Capacity => "Capacity",
         }
     }
 
@@ -102,6 +106,12 @@ impl Metric {
             Metric::P99 => c.latency_us.p99 as f64,
             Metric::Throughput => c.throughput_per_s,
             Metric::ErrorRate => c.error_rate,
+            // No capacity (an invalid search): no point, rather than a zero.
+            Metric::Capacity => c
+                .capacity
+                .as_ref()
+                .and_then(|x| x.capacity_per_s)
+                .unwrap_or(f64::NAN),
         }
     }
 
@@ -117,7 +127,7 @@ impl Metric {
     /// True when a move from `before` to `after` is for the worse (slower, fewer, more errors).
     fn worse(self, before: f64, after: f64) -> bool {
         match self {
-            Metric::Throughput => after < before,
+            Metric::Throughput | Metric::Capacity => after < before,
             _ => after > before,
         }
     }
@@ -126,7 +136,7 @@ impl Metric {
     fn show(self, raw: f64) -> String {
         match self {
             Metric::P50 | Metric::P99 => units::micros(raw.max(0.0) as u64),
-            Metric::Throughput => format!("{}/s", units::number(raw)),
+            Metric::Throughput | Metric::Capacity => format!("{}/s", units::number(raw)),
             Metric::ErrorRate => units::percent(raw),
         }
     }
@@ -136,7 +146,7 @@ impl Metric {
     fn axis(self, max_raw: f64) -> Axis {
         match self {
             Metric::P50 | Metric::P99 => Axis::latency(self.title(), max_raw, Y_INTERVALS),
-            Metric::Throughput => Axis::linear(
+            Metric::Throughput | Metric::Capacity => Axis::linear(
                 format!("{} (operations/s)", self.title()),
                 max_raw,
                 Y_INTERVALS,
@@ -343,9 +353,12 @@ fn cell_view(i: usize, k: &CellKey, runs: &[SavedRun]) -> CellView {
     // the same x in each of them.
     let times: Vec<f64> = runs.iter().map(|r| r.started).collect();
     let x = Axis::time("run started", &times);
+    let searched = found.iter().any(|(_, c)| c.capacity.is_some());
     let charts = METRICS
         .iter()
-        .map(|&m| chart(i, m, &name, &x, runs, &found))
+        .copied()
+        .chain(searched.then_some(Metric::Capacity))
+        .map(|m| chart(i, m, &name, &x, runs, &found))
         .collect();
     CellView {
         anchor: format!("cell-{}", i + 1),

@@ -55,7 +55,7 @@ fn ran_out(work: &CellWork, ran_out: bool, out: &mut Measured) {
         .map_or("the data file", |d| d.file.as_str());
     let planned = match work.load {
         Load::Repeat(_) => format!(" ({} planned)", work.share.ops),
-        Load::Duration(_) | Load::Users(_) | Load::Open { .. } => String::new(),
+        Load::Duration(_) | Load::Users(_) | Load::Open { .. } | Load::Capacity(_) => String::new(),
     };
     out.notes.push(format!(
         "data file `{file}` ran out of unique rows after {} iterations{planned}",

@@ -102,6 +102,18 @@ impl Shape {
                 )),
                 Warmup::none(),
             ),
+            // The search (`run/capacity.rs`) hands hosts open-model probes; a capacity load that
+            // reaches a host as it is runs as its first probe would.
+            Load::Capacity(c) => (
+                Kind::Open(open::Open::new(
+                    c.from,
+                    &[(c.hold, c.from)],
+                    share,
+                    work.warmup_time,
+                    work.timeout,
+                )),
+                Warmup::none(),
+            ),
         };
         Shape {
             kind,

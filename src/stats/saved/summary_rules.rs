@@ -8,8 +8,8 @@ use hdrhistogram::Histogram;
 use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
-    BaselineReport, CellSummary, LatencySummary, MachineCheck, OpenSummary, PlanInfo,
-    RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
+    BaselineReport, CapacityProbe, CapacitySummary, CellSummary, LatencySummary, MachineCheck,
+    OpenSummary, PlanInfo, RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
 };
 use crate::units::MAX_CONCURRENCY;
 
@@ -180,6 +180,7 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
         think_us,
         rounds,
         machine,
+        capacity,
     } = c;
     at.field("concurrency")
         .within(*concurrency, 1, MAX_CONCURRENCY)?;
@@ -240,7 +241,96 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
     if let Some(r) = rounds {
         self::rounds(&at.field("rounds"), r)?;
     }
+    if let Some(x) = capacity {
+        self::capacity(&at.field("capacity"), x)?;
+    }
     self::machine(&at.field("machine"), machine)
+}
+
+/// A capacity search: rates and figures in range, the bracket in order, the probes' counts
+/// consistent.
+pub(super) fn capacity(at: &At, c: &CapacitySummary) -> Check {
+    let CapacitySummary {
+        slo,
+        capacity_per_s,
+        good_per_s,
+        bad_per_s,
+        from_per_s,
+        to_per_s,
+        precision,
+        // Typed: serde refuses an unknown reason.
+        stopped: _,
+        probes,
+        shown_probe,
+    } = c;
+    if *shown_probe >= probes.len().max(1) {
+        return Err(at
+            .field("shown_probe")
+            .fail(format!("probe {shown_probe} of {}", probes.len())));
+    }
+    texts(&at.field("slo"), slo, MAX_NOTES)?;
+    for (field, x) in [
+        ("capacity_per_s", capacity_per_s),
+        ("good_per_s", good_per_s),
+        ("bad_per_s", bad_per_s),
+    ] {
+        if let Some(x) = x {
+            at.field(field).magnitude(*x)?;
+        }
+    }
+    at.field("from_per_s").magnitude(*from_per_s)?;
+    at.field("to_per_s").magnitude(*to_per_s)?;
+    at.field("precision").magnitude(*precision)?;
+    if let (Some(g), Some(b)) = (good_per_s, bad_per_s)
+        && g >= b
+    {
+        return Err(at.fail(format!("good_per_s {g} is not below bad_per_s {b}")));
+    }
+    let at_probes = at.field("probes");
+    for (i, p) in probes.iter().enumerate() {
+        let CapacityProbe {
+            rate_per_s,
+            hold_seconds,
+            achieved_per_s,
+            operations,
+            errors,
+            error_rate,
+            dropped,
+            p50_us,
+            p99_us,
+            p99_uncorrected_us,
+            cores_busy,
+            kept: _,
+            generator_limited: _,
+            broken,
+        } = p;
+        let at = at_probes.index(i);
+        at.field("rate_per_s").magnitude(*rate_per_s)?;
+        at.field("hold_seconds").seconds(*hold_seconds)?;
+        at.field("achieved_per_s").magnitude(*achieved_per_s)?;
+        at.field("operations").total(*operations)?;
+        at.field("errors").total(*errors)?;
+        at.field("dropped").total(*dropped)?;
+        at.field("error_rate").magnitude(*error_rate)?;
+        at.field("cores_busy").magnitude(*cores_busy)?;
+        if errors > operations {
+            return Err(at
+                .field("errors")
+                .fail(format!("{errors} errors of {operations} operations")));
+        }
+        let highest = shape().highest_us;
+        for (field, v) in [
+            ("p50_us", *p50_us),
+            ("p99_us", *p99_us),
+            ("p99_uncorrected_us", *p99_uncorrected_us),
+        ] {
+            if v > highest {
+                return Err(at.field(field).out_of_range(v, "0 to one hour"));
+            }
+        }
+        texts(&at.field("broken"), broken, MAX_NOTES)?;
+    }
+    Ok(())
 }
 
 /// Notes a cell carries: at most this many (a run writes a handful).

@@ -42,6 +42,10 @@ pub(super) struct ScenarioView<'a> {
     speedup_svg: String,
     spectrum_svg: String,
     sweep: Option<SweepView>,
+    /// Capacity searches, one per cell that ran one.
+    capacity: Vec<CapacityView>,
+    /// Sweeps of four levels or more: the Universal Scalability Law per model.
+    scalability: Option<ScalabilityView>,
     timeline_throughput_svg: String,
     timeline_p99_svg: String,
     errors_svg: Option<String>,
@@ -118,6 +122,25 @@ struct OpenView {
     uncorrected_p99: String,
     lag_p99: String,
     behind: bool,
+}
+
+/// A capacity search of one cell: the headline and a row per probe.
+#[derive(Serialize)]
+struct CapacityView {
+    label: String,
+    headline: String,
+    /// The search is invalid (a probe was limited by the generator) or found no capacity.
+    none: bool,
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Each model's scalability fit in words, and the two charts.
+#[derive(Serialize)]
+struct ScalabilityView {
+    lines: Vec<String>,
+    usl_svg: String,
+    latency_svg: String,
 }
 
 #[derive(Serialize)]
@@ -262,6 +285,37 @@ pub(super) fn scenario_view<'a>(
             p99_svg,
         }
     });
+    let capacity = s
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let x = c.capacity.as_ref()?;
+            Some(CapacityView {
+                label: label(c),
+                headline: insight::capacity::headline(x),
+                none: x.capacity_per_s.is_none(),
+                header: insight::capacity::PROBE_HEADER.to_vec(),
+                rows: x
+                    .probes
+                    .iter()
+                    .map(|p| insight::capacity::probe_row(p).to_vec())
+                    .collect(),
+            })
+        })
+        .collect();
+    let fits = insight::scalability::scalability(s);
+    let scalability = (!fits.is_empty()).then(|| {
+        let [usl_svg, latency_svg] =
+            figures::scalability_charts(&format!("{id}-scalability"), s, &fits);
+        ScalabilityView {
+            lines: fits
+                .iter()
+                .map(|m| format!("{}: {}", m.label(), m.words))
+                .collect(),
+            usl_svg,
+            latency_svg,
+        }
+    });
     let total_ops = s
         .cells
         .iter()
@@ -311,6 +365,8 @@ pub(super) fn scenario_view<'a>(
         speedup_svg: figures::speedup_chart(&format!("{id}-speedup"), s, host_cores),
         spectrum_svg,
         sweep,
+        capacity,
+        scalability,
         timeline_throughput_svg,
         timeline_p99_svg,
         errors_svg: figures::breakdown_chart(&format!("{id}-errors-chart"), s, Breakdown::Errors),
