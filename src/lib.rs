@@ -73,6 +73,9 @@ pub fn main(cli: Cli) -> ExitCode {
             fail_on_change,
             usize::try_from(recent).unwrap_or(usize::MAX),
         ),
+        Command::Compare { baseline, run, out } => {
+            cmd::compare::run(&baseline, &run, out.as_deref())
+        }
         Command::Worker => cmd::worker::run(),
     };
     ExitCode::from(match outcome {

@@ -18,8 +18,8 @@ use hdrhistogram::Histogram;
 use super::chart::scale::decade_of;
 use super::chart::within;
 use super::chart::{
-    Axis, Bar, Frame, HBarChart, Marker, Plot, Point, RefMark, Series, Style, hbar_chart,
-    line_chart,
+    Axis, Bar, Frame, HBarChart, Marker, PAGE_WIDTH, Plot, Point, RefMark, Series, Style,
+    hbar_chart, line_chart, line_chart_sized,
 };
 use super::insight::fastest_index;
 use super::insight::numbers;
@@ -191,10 +191,70 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
             }
         })
         .collect();
-    let most = decoded.iter().map(|(_, h)| h.len()).max().unwrap_or(1);
+    let lines: Vec<(String, Style, Histogram<u64>)> = decoded
+        .into_iter()
+        .map(|(c, h)| (label(c), cell_style(c, &s.cells), h))
+        .collect();
+    let frame = Frame {
+        id,
+        class: "chart-spectrum",
+        title: "Latency by percentile (HdrHistogram spectrum)",
+        about: &format!(
+            "Latency percentile spectrum of scenario {}: one line per cell",
+            s.name
+        ),
+    };
+    (spectrum_of(&frame, lines), problems)
+}
+
+/// One cell (or one request of it) in two runs: the baseline's spectrum (blue, dashed) and this
+/// run's (vermilion, solid) on one log axis. `lines` are (label, base64 histogram) pairs, the
+/// baseline first; a histogram that cannot be read or holds nothing is left out and named in
+/// the second value.
+pub fn comparison_spectrum(
+    id: &str,
+    title: &str,
+    about: &str,
+    lines: [(String, &str); 2],
+) -> (String, Vec<String>) {
+    let styles = [
+        Style {
+            colour: "#0072b2",
+            dash: "9 4",
+            marker: Marker::Ring,
+        },
+        Style {
+            colour: "#d55e00",
+            dash: "",
+            marker: Marker::Square,
+        },
+    ];
+    let mut problems = Vec::new();
+    let mut drawn = Vec::new();
+    for ((name, b64), style) in lines.into_iter().zip(styles) {
+        match histogram_from_base64(b64) {
+            Ok(h) if !h.is_empty() => drawn.push((name, style, h)),
+            Ok(_) => problems.push(format!("{name}: no operations")),
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    let frame = Frame {
+        id,
+        class: "chart-spectrum chart-compare",
+        title,
+        about,
+    };
+    (spectrum_of(&frame, drawn), problems)
+}
+
+/// Percentile spectra of several histograms on one log axis, each line labelled and styled by
+/// its caller: the cells of a scenario, or one cell in two runs (the comparison page).
+pub fn spectrum_of(frame: &Frame, lines: Vec<(String, Style, Histogram<u64>)>) -> String {
+    let decoded = lines;
+    let most = decoded.iter().map(|(_, _, h)| h.len()).max().unwrap_or(1);
     // The axis ends at the decade the data can support: 160 values say little beyond p99.9.
     let decades = ((most as f64).log10().ceil() as u32).clamp(1, 6);
-    let top = decoded.iter().map(|(_, h)| h.max()).max().unwrap_or(0);
+    let top = decoded.iter().map(|(_, _, h)| h.max()).max().unwrap_or(0);
     let marks: [(f64, &str); 6] = [
         (0.5, "p50"),
         (0.9, "p90"),
@@ -206,8 +266,8 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
     let end = f64::from(decades);
     let series = decoded
         .iter()
-        .map(|(c, h)| {
-            let name = label(c);
+        .map(|(name, style, h)| {
+            let name = name.clone();
             let xs: Vec<f64> = (0..=SPECTRUM_SAMPLES)
                 .map(|k| end * k as f64 / SPECTRUM_SAMPLES as f64)
                 .collect();
@@ -238,21 +298,12 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
             ));
             Series {
                 label: name,
-                style: cell_style(c, &s.cells),
+                style: *style,
                 line: simplify(line),
                 points,
             }
         })
         .collect();
-    let frame = Frame {
-        id,
-        class: "chart-spectrum",
-        title: "Latency by percentile (HdrHistogram spectrum)",
-        about: &format!(
-            "Latency percentile spectrum of scenario {}: one line per cell",
-            s.name
-        ),
-    };
     let plot = Plot {
         x: Axis::percentile("percentile (log scale of 1/(1−p))", decades),
         y: Axis::latency("latency", top as f64, 5),
@@ -261,7 +312,7 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
         rules: Vec::new(),
         empty: NO_DATA,
     };
-    (line_chart(&frame, &plot), problems)
+    line_chart_sized(frame, &plot, PAGE_WIDTH)
 }
 
 /// The values at non-decreasing quantiles `qs`, with `value_at_quantile`'s rounding, in one pass
@@ -591,7 +642,7 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                 rules: Vec::new(),
                 empty: NO_DATA,
             };
-            line_chart(&frame, &plot)
+            line_chart_sized(&frame, &plot, PAGE_WIDTH)
         };
     [
         timeline(
