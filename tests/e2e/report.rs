@@ -649,6 +649,16 @@ fn a_one_model_flow_report_leads_with_its_slos_and_request_latency() {
             "no {request} in {latency}"
         );
     }
+    // Over time, per request: each request's rate and p99, and the users in flight, on one
+    // time axis for the cell.
+    for (chart, lines) in [
+        ("chart-request-rate", 3),
+        ("chart-request-p99", 3),
+        ("chart-users", 1),
+    ] {
+        let svg = element(&dom, &format!("chart {chart}"), "svg");
+        assert_eq!(svg.matches("<polyline").count(), lines, "{chart}");
+    }
     // Every threshold table of the page has observed, limit and result.
     for node in browser.select(&session, "table.thresholds") {
         let html = browser.call(

@@ -29,7 +29,7 @@ use crate::units;
 
 pub use breakdown::{Breakdown, breakdown_chart};
 pub use phases::phases_chart;
-pub use requests::requests_chart;
+pub use requests::{requests_chart, requests_over_time};
 
 /// The speedup chart sits in a half-width card (about 530 px inside on a 1,200 px page).
 const SPEEDUP_WIDTH: f64 = 520.0;

@@ -536,7 +536,15 @@ mod tests {
                     .and_then(|w| w.split('"').next())
                     .and_then(|w| w.parse::<f64>().ok())
                     .unwrap_or_else(|| panic!("no width: {}", &svg[..200]));
-                let wide = svg.contains("chart-spectrum") || svg.contains("chart-timeline");
+                let wide = [
+                    "chart-spectrum",
+                    "chart-timeline",
+                    "chart-request-rate",
+                    "chart-request-p99",
+                    "chart-users",
+                ]
+                .iter()
+                .any(|class| svg.contains(class));
                 if wide {
                     assert_eq!(width, crate::report::chart::PAGE_WIDTH, "{}", &svg[..200]);
                 } else {

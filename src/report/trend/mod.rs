@@ -477,6 +477,7 @@ pub(crate) mod tests {
                 ..LatencySummary::default()
             },
             histogram: String::new(),
+            timeline: Vec::new(),
         };
         let runs: Vec<SavedRun> = (1..=3)
             .map(|day| {

@@ -44,6 +44,9 @@ pub(super) struct ScenarioView<'a> {
     sweep: Option<SweepView>,
     timeline_throughput_svg: String,
     timeline_p99_svg: String,
+    /// Cells of two or more named requests: each request's rate and p99 per second, and the
+    /// users in flight (and arrivals), on one time axis per cell.
+    over_time: Vec<OverTimeView>,
     errors_svg: Option<String>,
     /// Said instead of the errors chart when there were none.
     no_errors: String,
@@ -85,6 +88,13 @@ struct LatencyRow {
     cell: String,
     #[serde(flatten)]
     row: requests::Row,
+}
+
+#[derive(Serialize)]
+struct OverTimeView {
+    anchor: String,
+    label: String,
+    charts: [String; 3],
 }
 
 #[derive(Serialize)]
@@ -423,6 +433,14 @@ pub(super) fn scenario_view<'a>(
         sweep,
         timeline_throughput_svg,
         timeline_p99_svg,
+        over_time: figures::requests_over_time(&format!("{id}-over-time"), s)
+            .into_iter()
+            .map(|o| OverTimeView {
+                anchor: cell_anchor(i, o.cell),
+                label: o.label,
+                charts: o.charts,
+            })
+            .collect(),
         errors_svg: figures::breakdown_chart(&format!("{id}-errors-chart"), s, Breakdown::Errors),
         no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
         status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
