@@ -76,6 +76,7 @@ pub fn sample() -> Summary {
             observed_text: "52.0ms".into(),
         }],
         timeline: vec![TimelinePoint {
+            error_kinds: Default::default(),
             requests: None,
             seconds: 1.0,
             second: 0,
@@ -332,6 +333,7 @@ fn flow_steps(c: &CellSummary, h: &hdrhistogram::Histogram<u64>) -> Vec<RequestS
         latency_us: steady(operations, us),
         histogram: histogram_to_base64(h),
         timeline: vec![TimelinePoint {
+            error_kinds: Default::default(),
             requests: None,
             seconds: 1.0,
             second: 0,

@@ -429,6 +429,7 @@ fn the_report_of_a_real_run_renders_without_javascript() {
         "chart-sweep-p99",
         "chart-errors",
         "chart-status",
+        "chart-errors-over-time",
     ] {
         assert!(
             io.contains(&format!("chart {chart}")),

@@ -672,6 +672,84 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
     ]
 }
 
+/// Errors per second by category, one line per cell and category that had any (colour by
+/// category, marker by cell), on the cells' time axis; `None` when no second of any cell
+/// recorded an error by category (no errors, or a summary written before they were kept).
+pub fn errors_over_time(id: &str, s: &ScenarioSummary) -> Option<String> {
+    let mut series = Vec::new();
+    for (ci, c) in s.cells.iter().enumerate() {
+        let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
+        let mut kinds: Vec<&str> = c
+            .timeline
+            .iter()
+            .flat_map(|t| t.error_kinds.keys().map(String::as_str))
+            .collect();
+        kinds.sort_by_key(|k| (crate::stats::category_rank(k), *k));
+        kinds.dedup();
+        for name in kinds {
+            let points: Vec<Point> = c
+                .timeline
+                .iter()
+                .map(|t| {
+                    let seconds = if t.seconds.is_finite() && t.seconds > 0.0 {
+                        t.seconds
+                    } else {
+                        1.0
+                    };
+                    let n = t.error_kinds.get(name).copied().unwrap_or(0);
+                    let rate = n as f64 / seconds;
+                    Point::new(
+                        f64::from(t.second) + within(seconds / rounds, 1e-3, 1.0) / 2.0,
+                        rate,
+                        format!(
+                            "{} · second {}: {n} {name} errors ({}/s)",
+                            label(c),
+                            u64::from(t.second) + 1,
+                            units::number(rate)
+                        ),
+                    )
+                })
+                .collect();
+            let base = Style::series(crate::stats::category_rank(name).min(31), ci);
+            series.push(Series {
+                label: format!("{} · {name}", label(c)),
+                style: base,
+                line: points.iter().map(|p| (p.x, p.y)).collect(),
+                points,
+            });
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let longest = s
+        .cells
+        .iter()
+        .map(|c| c.wall_seconds)
+        .filter(|w| w.is_finite())
+        .fold(0.0, f64::max);
+    let top = top_of(&series, std::iter::empty());
+    let about = format!(
+        "Errors per second by category for each cell of scenario {}",
+        s.name
+    );
+    let frame = Frame {
+        id,
+        class: "chart-errors-over-time",
+        title: "Errors per second, by category",
+        about: &about,
+    };
+    let plot = Plot {
+        x: Axis::number("seconds since the cell's measured start", longest.max(1.0)),
+        y: Axis::number("errors per second", top),
+        series,
+        hlines: Vec::new(),
+        rules: Vec::new(),
+        empty: NO_DATA,
+    };
+    Some(line_chart_sized(&frame, &plot, PAGE_WIDTH))
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -786,6 +864,7 @@ pub(super) mod tests {
     #[test]
     fn throughput_over_time_counts_successes_with_errors_and_requests_beside() {
         let point = |operations: u64, errors: u64, requests: Option<u64>| TimelinePoint {
+            error_kinds: Default::default(),
             requests,
             seconds: 1.0,
             second: 0,
@@ -833,6 +912,7 @@ pub(super) mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, p)| TimelinePoint {
+                    error_kinds: Default::default(),
                     second: i as u32,
                     ..p.clone()
                 })
@@ -853,6 +933,7 @@ pub(super) mod tests {
     #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
+            error_kinds: Default::default(),
             requests: None,
             seconds,
             second,
@@ -1019,6 +1100,7 @@ pub(super) mod tests {
             }),
             ("timeline at the end of time", |c| {
                 c.timeline = vec![TimelinePoint {
+                    error_kinds: Default::default(),
                     requests: None,
                     seconds: 1.0,
                     second: u32::MAX,

@@ -542,6 +542,7 @@ mod tests {
                     "chart-request-rate",
                     "chart-request-p99",
                     "chart-users",
+                    "chart-errors-over-time",
                 ]
                 .iter()
                 .any(|class| svg.contains(class));
@@ -708,6 +709,7 @@ mod tests {
                         c.histogram = histogram_to_base64(&h);
                         c.timeline = (0..60)
                             .map(|second| TimelinePoint {
+                                error_kinds: Default::default(),
                                 requests: None,
                                 seconds: 1.0,
                                 second,

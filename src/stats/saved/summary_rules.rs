@@ -641,6 +641,16 @@ fn timeline_of(at: &At, points: &[TimelinePoint], (ops, errors): (u64, u64)) -> 
             )));
         }
         at.field("in_flight").magnitude(p.in_flight)?;
+        let by_kind = p
+            .error_kinds
+            .values()
+            .fold(0u64, |a, n| a.saturating_add(*n));
+        if !p.error_kinds.is_empty() && by_kind != p.errors {
+            return Err(at.field("error_kinds").fail(format!(
+                "add up to {by_kind}, not the second's {} errors",
+                p.errors
+            )));
+        }
         if !p.histogram.is_empty() {
             second_histogram(&at.field("histogram"), &p.histogram, p.operations)?;
         }

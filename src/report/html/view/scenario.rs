@@ -47,6 +47,8 @@ pub(super) struct ScenarioView<'a> {
     /// Cells of two or more named requests: each request's rate and p99 per second, and the
     /// users in flight (and arrivals), on one time axis per cell.
     over_time: Vec<OverTimeView>,
+    /// Errors per second by category, when any second recorded one.
+    errors_over_time_svg: Option<String>,
     errors_svg: Option<String>,
     /// Said instead of the errors chart when there were none.
     no_errors: String,
@@ -433,6 +435,7 @@ pub(super) fn scenario_view<'a>(
         sweep,
         timeline_throughput_svg,
         timeline_p99_svg,
+        errors_over_time_svg: figures::errors_over_time(&format!("{id}-errors-over-time"), s),
         over_time: figures::requests_over_time(&format!("{id}-over-time"), s)
             .into_iter()
             .map(|o| OverTimeView {
