@@ -689,6 +689,41 @@ mod tests {
 
     /// A summary of `scenarios` × `cells` cells with realistic histograms and minute-long
     /// timelines.
+    /// Issue 25: the model comparison leads only where a scenario compares models; a scenario
+    /// of one model leads with its SLOs instead, every threshold with observed, limit and result.
+    #[test]
+    fn the_layout_follows_what_the_plan_compares() {
+        let compared = sample();
+        assert!(compared.scenarios.iter().any(|sc| {
+            let first = sc.cells.first().map(|c| c.model);
+            sc.cells.iter().any(|c| Some(c.model) != first)
+        }));
+        let page = render(&compared);
+        assert!(page.contains(r#"id="bound-title""#));
+        let mut one = sample();
+        for sc in &mut one.scenarios {
+            sc.cells.truncate(1);
+        }
+        let page = render(&one);
+        assert!(!page.contains(r#"id="bound-title""#), "no model comparison");
+        let slos = between(&page, r#"<section class="slos" id="slos""#, "</section>");
+        assert!(
+            page.find(r#"id="slos""#) < page.find(r#"id="health-title""#),
+            "the SLOs come before the generator's health"
+        );
+        assert_eq!(count(slos, r#"<article class="slo""#), one.scenarios.len());
+        for head in ["observed", "limit", "result"] {
+            assert!(
+                slos.contains(&format!(r#"<th scope="col">{head}</th>"#)),
+                "{head}"
+            );
+        }
+        for table in page.split(r#"<table class="thresholds"#).skip(1) {
+            let head = &table[..table.find("</thead>").expect("a head")];
+            assert!(head.contains(">limit</th>"), "{head}");
+        }
+    }
+
     fn big_summary(scenarios: usize, cells: usize) -> Summary {
         let mut s = sample();
         let proto = s.scenarios[0].clone();
