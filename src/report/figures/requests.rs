@@ -304,7 +304,14 @@ pub fn requests_over_time(id: &str, s: &ScenarioSummary) -> Vec<CellOverTime> {
                         } else {
                             "Users in flight"
                         },
-                        Axis::number("users, arrivals/s", umax),
+                        Axis::number(
+                            if c.open.is_some() {
+                                "users, arrivals/s"
+                            } else {
+                                "users in flight"
+                            },
+                            umax,
+                        ),
                         load,
                     ),
                 ],
