@@ -44,7 +44,7 @@ def certificates(d, key):
        "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "server.pem", cwd=d)
 
 
-def start_nginx(d, port):
+def start_nginx(d, port, full=False):
     conf = d / "nginx.conf"
     conf.write_text(f"""
 daemon off;
@@ -63,6 +63,7 @@ http {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {d}/server.pem;
         ssl_certificate_key {d}/server.key;
+        ssl_session_tickets {"off" if full else "on"};
         location / {{ return 200 "ok\n"; }}
     }}
 }}
@@ -87,6 +88,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--key", choices=["ec", "rsa"], default="ec")
     ap.add_argument("--connection", choices=["keep-alive", "per-request"], default="keep-alive")
+    ap.add_argument("--full", action="store_true",
+                    help="nginx issues no session tickets: every handshake is a full one")
+    ap.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args()
     loadplan = str(Path(args.loadplan).resolve())
     d = Path(tempfile.mkdtemp(prefix="tls-startup-"))
@@ -94,11 +98,11 @@ def main():
     try:
         certificates(d, args.key)
         port = free_port()
-        nginx = start_nginx(d, port)
+        nginx = start_nginx(d, port, args.full)
         print("| model | run | connections | connect p50 / p99 / max | tls p50 / p99 / max |")
         print("|---|---|---|---|---|")
         for run in range(args.runs):
-            for model in MODELS:
+            for model in args.models.split(","):
                 plan = d / f"{model}.yaml"
                 plan.write_text(
                     f"version: 1\nname: first-{model}\nbase: https://127.0.0.1:{port}\n"

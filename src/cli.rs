@@ -38,6 +38,10 @@ pub enum Command {
         /// Folder for report folders: each result is written to <out>/<plan name>/<run id>/.
         #[arg(long)]
         out: PathBuf,
+        /// Bound summary.md to this many bytes (default 1 MiB, GitHub's step summary limit;
+        /// 65536 for a PR comment): whole sections are left out, and named, to fit.
+        #[arg(long, env = "LOADPLAN_MARKDOWN_MAX_BYTES", value_name = "BYTES", default_value_t = crate::units::MARKDOWN_MAX_BYTES, value_parser = parse_markdown_bytes)]
+        markdown_max_bytes: usize,
         /// Print only the verdict line (and warnings and errors): no table.
         #[arg(long, short)]
         quiet: bool,
@@ -165,6 +169,11 @@ pub struct RunArgs {
     /// other *.hbs file as a partial of that name (style.hbs, scenario.hbs).
     #[arg(long, env = "LOADPLAN_TEMPLATES", value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Bound summary.md to this many bytes (default 1 MiB, GitHub's step summary limit; 65536
+    /// for a PR comment): it opens with a summary of at most 2 KiB and folds the rest into
+    /// <details> blocks; whole sections are left out, and named, to fit.
+    #[arg(long, env = "LOADPLAN_MARKDOWN_MAX_BYTES", value_name = "BYTES", default_value_t = crate::units::MARKDOWN_MAX_BYTES, value_parser = parse_markdown_bytes)]
+    pub markdown_max_bytes: usize,
     /// Print only the verdict line (and warnings and errors): no progress, no table.
     #[arg(long, short)]
     pub quiet: bool,
@@ -258,7 +267,18 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn parse_shard(s: &str) -> Result<crate::stats::Shard, String> {
+fn parse_markdown_bytes(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= crate::units::MARKDOWN_MIN_BYTES => Ok(n),
+        Ok(_) => Err(format!(
+            "at least {} bytes: the opening summary alone may take 2 KiB",
+            crate::units::MARKDOWN_MIN_BYTES
+        )),
+        Err(_) => Err(format!("`{s}` is not a number of bytes such as 65536")),
+    }
+}
+
+fn parse_shard(s: &str) -> Result<crate::stats::Shard, crate::stats::ShardError> {
     crate::stats::Shard::parse(s)
 }
 

@@ -21,22 +21,44 @@ pub enum Error {
     /// A saved file (summary.json, shard results, baseline) that cannot be used.
     #[error("error: {0}")]
     Input(String),
+    /// A baseline (summary.json or history folder) that cannot be used.
+    #[error("error: {0}")]
+    Baseline(#[from] crate::gate::baseline::LoadError),
     /// The run could not be carried out (built-in server, runtime, target resolution).
     #[error("error: {0}")]
     Run(#[from] RunError),
     /// Outputs could not be rendered or written.
     #[error("error: {0}")]
     Report(#[from] ReportError),
-    /// Anything else that stopped a command (a worker process, the standalone server).
-    #[error("error: {0:#}")]
-    Failed(#[from] anyhow::Error),
+    /// The system refused something a command needs (a file it writes, a thread it starts).
+    #[error("error: {what}: {source}")]
+    System {
+        what: String,
+        source: std::io::Error,
+    },
+    /// The trend page could not be produced from valid inputs.
+    #[error("error: {0}")]
+    Trend(crate::report::trend::TrendError),
+    /// The standalone server stopped or could not start.
+    #[error("error: {0}")]
+    Serve(crate::server::ServeError),
+    /// A worker process of the `processes` host stopped before reporting.
+    #[error("error: loadplan worker: {0}")]
+    Worker(#[from] crate::run::host::worker::WorkerError),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Plans(_) | Error::Usage(_) | Error::Input(_) => exit::INVALID,
-            Error::Run(_) | Error::Report(_) | Error::Failed(_) => exit::RUN_FAILED,
+            Error::Plans(_) | Error::Usage(_) | Error::Input(_) | Error::Baseline(_) => {
+                exit::INVALID
+            }
+            Error::Run(_)
+            | Error::Report(_)
+            | Error::System { .. }
+            | Error::Trend(_)
+            | Error::Serve(_)
+            | Error::Worker(_) => exit::RUN_FAILED,
         }
     }
 }
@@ -51,8 +73,17 @@ mod tests {
             (Error::Plans(Vec::new()), exit::INVALID),
             (Error::Usage("x".into()), exit::INVALID),
             (Error::Input("x".into()), exit::INVALID),
-            (Error::Run(RunError::Builtin("x".into())), exit::RUN_FAILED),
-            (Error::Failed(anyhow::anyhow!("x")), exit::RUN_FAILED),
+            (
+                Error::Run(RunError::Builtin(crate::run::BuiltinError::Silent)),
+                exit::RUN_FAILED,
+            ),
+            (
+                Error::System {
+                    what: "x".into(),
+                    source: std::io::Error::other("y"),
+                },
+                exit::RUN_FAILED,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(e.exit_code(), code, "{e}");

@@ -58,7 +58,8 @@ pub fn main(cli: Cli) -> ExitCode {
             results,
             out,
             quiet,
-        } => cmd::report::run(&results, &out, quiet),
+            markdown_max_bytes,
+        } => cmd::report::run(&results, &out, quiet, markdown_max_bytes),
         Command::Init(args) => cmd::init::run(&args),
         Command::Completions { shell } => cmd::completions::run(shell),
         Command::Schema { summary } => cmd::schema::run(summary),
@@ -131,8 +132,11 @@ pub fn measure(
     export: &export::Settings,
     shard: Option<stats::Shard>,
 ) -> Result<(stats::RunResults, Vec<stats::ExportSummary>), Error> {
-    let exporter = export::Exporter::start(export, plan, run_id, shard)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the exporter: {e}")))?;
+    let exporter =
+        export::Exporter::start(export, plan, run_id, shard).map_err(|source| Error::System {
+            what: "cannot start the exporter".into(),
+            source,
+        })?;
     let follower = exporter.as_ref().map(|e| e as &dyn run::live::Follower);
     let results = run::execute_followed(plan, cells, run_id, observer, shard, follower);
     let exported = exporter.map(export::Exporter::finish).unwrap_or_default();

@@ -26,6 +26,14 @@ pub const MAX_SAVED_BYTES: usize = 256 << 20;
 /// the validity rule `generator_saturated` and the report's health warning use the same bound.
 pub const SATURATED_SHARE: f64 = 0.8;
 
+/// `summary.md`'s bound by default: GitHub's limit on a job's step summary, 1 MiB (a PR comment
+/// takes 65,536 characters: `--markdown-max-bytes 65536`). The command line and the Markdown
+/// renderer share it.
+pub const MARKDOWN_MAX_BYTES: usize = 1 << 20;
+/// The least `--markdown-max-bytes` accepts: the opening summary (2 KiB at most) and the note of
+/// what was cut always fit.
+pub const MARKDOWN_MIN_BYTES: usize = 4096;
+
 /// A duration in whole microseconds, saturating at `u64::MAX` (584,000 years).
 pub fn micros_of(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)

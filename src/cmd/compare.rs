@@ -25,9 +25,9 @@ fn summary_file(p: &Path) -> PathBuf {
 
 pub fn run(baseline: &Path, current: &Path, out: Option<&Path>) -> Result<Verdict, Error> {
     let (bfile, cfile) = (summary_file(baseline), summary_file(current));
-    let base = gate::baseline::load(&bfile).map_err(Error::Input)?;
+    let base = gate::baseline::load(&bfile).map_err(|e| Error::Input(e.to_string()))?;
     let cur = gate::baseline::load(&cfile)
-        .map_err(|e| Error::Input(e.replacen("the baseline", "the run", 1)))?;
+        .map_err(|e| Error::Input(e.to_string().replacen("the baseline", "the run", 1)))?;
     if base.plan.name != cur.plan.name {
         say!(
             "note: comparing runs of two plans (`{}` and `{}`): only cells of the same scenario name, model and concurrency are compared",

@@ -41,10 +41,10 @@ pub fn run(args: &InitArgs) -> Result<Verdict, Error> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => {
-            return Err(Error::Failed(anyhow::anyhow!(
-                "cannot read {}: {e}",
-                schema_path.display()
-            )));
+            return Err(Error::System {
+                what: format!("cannot read {}", schema_path.display()),
+                source: e,
+            });
         }
     };
     let (name, text) = starter(args.template);
@@ -104,10 +104,15 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
                 "{} exists: init never overwrites a file (name another: loadplan init other.yaml)",
                 path.display()
             )),
-            _ => Error::Failed(anyhow::anyhow!("cannot create {}: {e}", path.display())),
+            _ => Error::System {
+                what: format!("cannot create {}", path.display()),
+                source: e,
+            },
         })?;
-    f.write_all(bytes)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("cannot write {}: {e}", path.display())))
+    f.write_all(bytes).map_err(|source| Error::System {
+        what: format!("cannot write {}", path.display()),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -144,8 +144,9 @@ pub fn publish(
     if console.json {
         // The file as written, so that stdout and summary.json are the same bytes.
         let file = path.join("summary.json");
-        let json = std::fs::read(&file).map_err(|e| {
-            Error::Failed(anyhow::anyhow!("cannot read back {}: {e}", file.display()))
+        let json = std::fs::read(&file).map_err(|source| Error::System {
+            what: format!("cannot read back {}", file.display()),
+            source,
         })?;
         use std::io::Write as _;
         let _ = std::io::stdout().lock().write_all(&json);

@@ -11,8 +11,13 @@ use crate::stats::saved::Saved;
 use crate::stats::{self, Summary, Verdict};
 use crate::{Error, gate};
 
-pub fn run(inputs: &[PathBuf], out: &Path, quiet: bool) -> Result<Verdict, Error> {
-    let reporters = reports::reporters(None)?;
+pub fn run(
+    inputs: &[PathBuf],
+    out: &Path,
+    quiet: bool,
+    markdown_max_bytes: usize,
+) -> Result<Verdict, Error> {
+    let reporters = reports::reporters_bounded(None, markdown_max_bytes)?;
     let mut summaries = Vec::new();
     let mut shards = Vec::new();
     for input in inputs {

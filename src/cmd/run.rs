@@ -55,7 +55,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         )));
     }
     let export = export_settings(args)?;
-    let reporters = reports::reporters(args.templates.as_deref())?;
+    let reporters = reports::reporters_bounded(args.templates.as_deref(), args.markdown_max_bytes)?;
     let baselines = load_baselines(args, &plans)?;
     for (plan, cells) in plans.iter().zip(&selected) {
         let runs = runs_of(&baselines, &plan.name);
@@ -74,7 +74,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
         .iter()
         .map(|p| OutputDir::prepare(&args.out, &p.slug))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::Failed(anyhow::anyhow!("the output folder is not writable: {e}")))?;
+        .map_err(|e| not_writable("the output folder", e))?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -124,7 +124,7 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
             }
         })?;
         write_comparison(&summary, &runs_of(&baselines, &plan.name), dir)?;
-        append_step_summary(&summary);
+        append_step_summary(&summary, args.markdown_max_bytes);
         worst = gate::worst(worst, verdict);
     }
     Ok(worst)
@@ -207,7 +207,7 @@ fn load_baselines(args: &RunArgs, plans: &[Plan]) -> Result<Vec<Earlier>, Error>
     let mut out = Vec::new();
     for path in &args.baseline {
         if path.is_dir() {
-            let found = gate::baseline::load_history(path).map_err(Error::Input)?;
+            let found = gate::baseline::load_history(path)?;
             let before = out.len();
             out.extend(
                 found
@@ -230,7 +230,7 @@ fn load_baselines(args: &RunArgs, plans: &[Plan]) -> Result<Vec<Earlier>, Error>
             }
             continue;
         }
-        let s = gate::baseline::load(path).map_err(Error::Input)?;
+        let s = gate::baseline::load(path)?;
         if !plans.iter().any(|p| p.name == s.plan.name) {
             return Err(Error::Usage(format!(
                 "the baseline {} is a run of plan `{}`, which is not being run",
@@ -291,8 +291,7 @@ fn run_shard(
     export: &export::Settings,
 ) -> Result<Verdict, Error> {
     // The results file is checked writable before any load is sent.
-    write_atomic(file, b"")
-        .map_err(|e| Error::Failed(anyhow::anyhow!("the results file is not writable: {e}")))?;
+    write_atomic(file, b"").map_err(|e| not_writable("the results file", e))?;
     install_interrupt_handler();
     wait_until(args.start_at);
     let _deadline = args.max_duration.map(Deadline::start).transpose()?;
@@ -317,8 +316,12 @@ fn run_shard(
     let mut summary = stats::summarize(plan, &results);
     summary.export = exported;
     console.human(&reports::console::table(&summary));
-    let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard))
-        .map_err(|e| Error::Failed(e.into()))?;
+    let bytes = serde_json::to_vec(&stats::to_results(plan, &results, shard)).map_err(|e| {
+        Error::Report(crate::report::ReportError::Render {
+            file: "the shard's results",
+            reason: e.to_string(),
+        })
+    })?;
     write_atomic(file, &bytes)?;
     say!(
         "{}shard {}/{}: results in {} (merge them with `loadplan report`)",
@@ -335,11 +338,11 @@ fn run_shard(
 }
 
 /// GitHub Actions shows `$GITHUB_STEP_SUMMARY` on the job page: add this run's Markdown to it.
-fn append_step_summary(summary: &Summary) {
+fn append_step_summary(summary: &Summary, max_bytes: usize) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };
-    let md = reports::markdown::render(summary);
+    let md = reports::markdown::render_bounded(summary, max_bytes);
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -370,7 +373,10 @@ impl Deadline {
                     run::request_stop();
                 }
             })
-            .map_err(|e| Error::Failed(anyhow::anyhow!("cannot start the --max-duration timer: {e}")))?;
+            .map_err(|source| Error::System {
+                what: "cannot start the --max-duration timer".into(),
+                source,
+            })?;
         Ok(Deadline { _cancel: cancel })
     }
 }
@@ -390,6 +396,18 @@ fn install_interrupt_handler() {
     });
     if let Err(e) = result {
         super::tell!("warning: Ctrl-C will not keep partial results: {e}");
+    }
+}
+
+/// A place the run writes to, refused before any load is sent: the system's words, with what
+/// the place is for.
+fn not_writable(what: &str, e: crate::report::ReportError) -> Error {
+    match e {
+        crate::report::ReportError::Write { path, source } => Error::System {
+            what: format!("{what} is not writable: {}", path.display()),
+            source,
+        },
+        other => Error::Report(other),
     }
 }
 

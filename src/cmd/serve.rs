@@ -24,7 +24,7 @@ pub fn run(args: &ServeArgs) -> Result<Verdict, Error> {
     };
     server::run_standalone(options, voice).map_err(|e| match e {
         ServeError::Flags => Error::Usage(e.to_string()),
-        other => Error::Failed(other.into()),
+        other => Error::Serve(other),
     })?;
     Ok(Verdict::Passed)
 }

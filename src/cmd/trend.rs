@@ -24,7 +24,7 @@ pub fn run(
         if e.is_input_error() {
             Error::Input(e.to_string())
         } else {
-            Error::Failed(anyhow::anyhow!("{e}"))
+            Error::Trend(e)
         }
     })?;
     for s in &written.skipped {

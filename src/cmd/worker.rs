@@ -5,6 +5,6 @@ use crate::Error;
 use crate::stats::Verdict;
 
 pub fn run() -> Result<Verdict, Error> {
-    crate::run::host::worker::main().map_err(|e| Error::Failed(e.context("loadplan worker")))?;
+    crate::run::host::worker::main()?;
     Ok(Verdict::Passed)
 }

@@ -52,7 +52,10 @@ use crate::stats::ExportSummary;
 use series::{Interval, RunLabels, ScenarioInfo, Totals};
 
 pub use push::{BACKOFF_FIRST, BACKOFF_MAX, DRAIN, MAX_PENDING};
-pub use series::{CONNECTIONS, ERRORS, LATENCY, OPERATIONS, SEND_LAG, THROUGHPUT};
+pub use series::{
+    ACTIVE_USERS, BYTES_RECEIVED, CONNECTIONS, ERRORS, LATENCY, LATENCY_BUCKETS, LATENCY_HISTOGRAM,
+    OPERATIONS, RESPONSES, SEND_LAG, THROUGHPUT,
+};
 pub use target::{BEARER_VAR, ExportArg, Kind, PASSWORD_VAR, Target, USER_VAR};
 
 /// How often to push unless told otherwise.
@@ -104,6 +107,7 @@ impl Exporter {
             plan: plan.name.clone(),
             run_id: run_id.to_string(),
             shard: shard.map(|s| format!("{}/{}", s.index + 1, s.count)),
+            part: shard.map_or((0, 1), |s| (s.index as u64, s.count as u64)),
         };
         let scenarios = plan.scenarios.iter().map(scenario_info).collect();
         let (events, rx) = mpsc::unbounded_channel();
@@ -175,6 +179,7 @@ fn scenario_info(s: &crate::plan::Scenario) -> ScenarioInfo {
         requests,
         open: matches!(s.load, Load::Open { .. }),
         http,
+        fixed_users: matches!(s.load, Load::Repeat(_) | Load::Duration(_)),
     }
 }
 

@@ -4,8 +4,13 @@
 //! Counters (`_total`) are cumulative per label set and never go back: one series per cell label
 //! set, carried across the cell's rounds (there is no `round` label, so a cell's counter keeps
 //! counting from one round to the next, and its final value is the cell's operations in
-//! `summary.json`, which pools the rounds). Gauges describe the interval alone: its latency
-//! quantiles from its own HdrHistogram, its successful operations per second, its send lag.
+//! `summary.json`, which pools the rounds). Latency is a classic Prometheus histogram
+//! (`loadplan_latency_seconds_bucket{le}`, `_sum`, `_count`, cumulative like the counters, on
+//! the fixed bounds [`LATENCY_BUCKETS`]), so that `histogram_quantile` over `sum by (le)` adds
+//! shards, cells and intervals exactly as far as the buckets go. Gauges describe the interval
+//! alone: the users running (`loadplan_active_users`), the latency quantiles of this process's
+//! interval (`loadplan_interval_latency_seconds`, which cannot be added across shards or
+//! intervals: kept for a quick look at one process), successful operations per second, send lag.
 //! A cell's own series carry no `request` label; with per-request statistics (several named
 //! requests, or a flow) each request has series of its own with `request="NAME"`. No I/O.
 
@@ -18,7 +23,21 @@ use crate::workload::ErrorKind;
 
 pub const OPERATIONS: &str = "loadplan_operations_total";
 pub const ERRORS: &str = "loadplan_errors_total";
-pub const LATENCY: &str = "loadplan_latency_seconds";
+/// The per-interval quantile gauges (one process, one interval: not to be aggregated).
+pub const LATENCY: &str = "loadplan_interval_latency_seconds";
+/// The latency histogram's name; its series add `_bucket`, `_sum` and `_count`.
+pub const LATENCY_HISTOGRAM: &str = "loadplan_latency_seconds";
+pub const ACTIVE_USERS: &str = "loadplan_active_users";
+pub const RESPONSES: &str = "loadplan_responses_total";
+pub const BYTES_RECEIVED: &str = "loadplan_bytes_received_total";
+
+/// The latency histogram's upper bounds in seconds (`le`), 1-2-5 steps from 100 µs to 60 s, then
+/// `+Inf`. An operation is counted in the first bound at or above its HdrHistogram bucket's
+/// lowest value (the recorded value, to within the histogram's 0.1 %).
+pub const LATENCY_BUCKETS: [f64; 19] = [
+    0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+    10.0, 20.0, 30.0, 60.0,
+];
 pub const THROUGHPUT: &str = "loadplan_throughput_per_second";
 pub const SEND_LAG: &str = "loadplan_send_lag_seconds";
 pub const CONNECTIONS: &str = "loadplan_connections_opened_total";
@@ -39,6 +58,8 @@ pub struct RunLabels {
     pub run_id: String,
     /// `I/N` for a sharded run (so that a query sums the shards), else none.
     pub shard: Option<String>,
+    /// The shard as (index from 0, count): which of a cell's users this process runs.
+    pub part: (u64, u64),
 }
 
 /// What the series of a scenario's cells depend on.
@@ -51,6 +72,10 @@ pub struct ScenarioInfo {
     pub open: bool,
     /// HTTP: connections are counted.
     pub http: bool,
+    /// A closed load with a fixed number of users (`repeat`, `duration`): the cell's
+    /// concurrency is its users. Otherwise (stages, arrivals) the users running are estimated
+    /// per interval.
+    pub fixed_users: bool,
 }
 
 /// A cell's counters so far, over all its intervals and rounds.
@@ -60,6 +85,12 @@ pub struct Totals {
     errors: [u64; ErrorKind::ALL.len()],
     connections: u64,
     requests: Vec<Totals>,
+    /// Operations at or below each of [`LATENCY_BUCKETS`] (not yet cumulative), then above all.
+    buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_s: f64,
+    latency_count: u64,
+    statuses: std::collections::BTreeMap<u16, u64>,
+    bytes: u64,
 }
 
 impl Totals {
@@ -69,6 +100,34 @@ impl Totals {
             *a += b;
         }
         self.connections += r.connections.as_ref().map_or(0, |c| c.opened);
+        for v in r.latency.iter_recorded() {
+            // The bucket's lowest value: a latency exactly on a bound (10 ms) counts at or
+            // below it, as it was measured.
+            let s = r.latency.lowest_equivalent(v.value_iterated_to()) as f64 / 1e6;
+            let i = LATENCY_BUCKETS
+                .iter()
+                .position(|le| s <= *le)
+                .unwrap_or(LATENCY_BUCKETS.len());
+            self.buckets[i] = self.buckets[i].saturating_add(v.count_at_value());
+        }
+        self.latency_sum_s += r.latency.mean() * r.latency.len() as f64 / 1e6;
+        self.latency_count = self.latency_count.saturating_add(r.latency.len());
+        for (code, n) in &r.statuses {
+            *self.statuses.entry(*code).or_insert(0) += n;
+        }
+        self.bytes = self.bytes.saturating_add(r.bytes);
+    }
+}
+
+/// The users of a cell of `users` that part `index` of `count` runs: users are dealt to parts
+/// by residue class (as `run::share` deals them).
+fn part_users(users: usize, (index, count): (u64, u64)) -> u64 {
+    let users = users as u64;
+    let count = count.max(1);
+    if users > index {
+        (users - index - 1) / count + 1
+    } else {
+        0
     }
 }
 
@@ -117,6 +176,18 @@ pub fn cell_series(
         0.0
     };
     series.counts(totals, d, seconds, &[]);
+    let active = if scenario.fixed_users {
+        part_users(cell.concurrency.get(), run.part) as f64
+    } else if interval.seconds > 0.0 {
+        // Little's law over the interval: the operations in flight on average.
+        d.latency.mean() * d.latency.len() as f64 / 1e6 / interval.seconds
+    } else {
+        0.0
+    };
+    series.push(ACTIVE_USERS, &[], active);
+    if scenario.http {
+        series.responses(totals, &[]);
+    }
     if scenario.open {
         if let Some(o) = d.open.as_ref().filter(|o| !o.lag.is_empty()) {
             series.quantiles(SEND_LAG, &o.lag, &LAG_QUANTILES, &[]);
@@ -140,6 +211,7 @@ pub fn cell_series(
         let r = d.requests.get(i).unwrap_or(&empty);
         t.add(r);
         series.counts(t, r, seconds, &[("request", name)]);
+        series.responses(t, &[("request", name)]);
     }
     out
 }
@@ -166,6 +238,38 @@ impl Series<'_> {
         if !d.latency.is_empty() {
             self.quantiles(LATENCY, &d.latency, &QUANTILES, extra);
         }
+        self.histogram(t, extra);
+    }
+
+    /// The latency histogram so far: cumulative `_bucket{le}` for every bound and `+Inf`,
+    /// `_sum` in seconds and `_count`.
+    fn histogram(&mut self, t: &Totals, extra: &[(&str, &str)]) {
+        let bucket = format!("{LATENCY_HISTOGRAM}_bucket");
+        let mut cumulative = 0u64;
+        for (i, n) in t.buckets.iter().enumerate() {
+            cumulative = cumulative.saturating_add(*n);
+            let le = LATENCY_BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_string(), |le| le.to_string());
+            let labels = [extra, &[("le", le.as_str())]].concat();
+            self.push(&bucket, &labels, cumulative as f64);
+        }
+        self.push(&format!("{LATENCY_HISTOGRAM}_sum"), extra, t.latency_sum_s);
+        self.push(
+            &format!("{LATENCY_HISTOGRAM}_count"),
+            extra,
+            t.latency_count as f64,
+        );
+    }
+
+    /// Responses so far by HTTP status code, and the bytes of response bodies received.
+    fn responses(&mut self, t: &Totals, extra: &[(&str, &str)]) {
+        for (code, n) in &t.statuses {
+            let code = code.to_string();
+            let labels = [extra, &[("status", code.as_str())]].concat();
+            self.push(RESPONSES, &labels, *n as f64);
+        }
+        self.push(BYTES_RECEIVED, extra, t.bytes as f64);
     }
 
     /// One gauge per quantile of `h` (microseconds), in seconds.
@@ -229,12 +333,14 @@ mod tests {
             plan: "p".into(),
             run_id: "r1".into(),
             shard: Some("2/3".into()),
+            part: (1, 3),
         };
         let sc = ScenarioInfo {
             name: "s".into(),
             requests: vec!["login".into(), "list".into()],
             open: true,
             http: true,
+            fixed_users: true,
         };
         let cell = Cell {
             scenario: 0,
@@ -284,6 +390,31 @@ mod tests {
             find(&last, LATENCY, &[("request", "login")]).is_none(),
             "no latency, no gauge"
         );
+        // The histogram is cumulative over both intervals: 1, 2, 3 and 4 ms, then 10 to 40 ms.
+        let get = |name: &str, extra: &[(&str, &str)]| {
+            find(&last, name, extra)
+                .map(|t| t.samples[0].value)
+                .unwrap_or_else(|| panic!("{name} {extra:?}"))
+        };
+        let le = |bound: &str| get(&format!("{LATENCY_HISTOGRAM}_bucket"), &[("le", bound)]);
+        let cases = [
+            ("0.0005", 0.0),
+            ("0.001", 1.0),
+            ("0.002", 2.0),
+            ("0.005", 4.0),
+            ("0.01", 5.0),
+            ("0.02", 6.0),
+            ("0.05", 8.0),
+            ("+Inf", 8.0),
+        ];
+        for (bound, want) in cases {
+            assert_eq!(le(bound), want, "le={bound}");
+        }
+        assert_eq!(get(&format!("{LATENCY_HISTOGRAM}_count"), &[]), 8.0);
+        let sum = get(&format!("{LATENCY_HISTOGRAM}_sum"), &[]);
+        assert!((sum - 0.110).abs() < 1e-3, "{sum}");
+        assert_eq!(value(ACTIVE_USERS, &[]), 3.0, "users 1, 4 and 7 of 8");
+        assert_eq!(value(BYTES_RECEIVED, &[]), 0.0);
         let t = find(&last, OPERATIONS, &[]).expect("ops");
         let names: Vec<&str> = t.labels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(

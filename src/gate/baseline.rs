@@ -30,13 +30,34 @@ pub struct Run<'a> {
     pub summary: &'a Summary,
 }
 
+/// Why an earlier run could not be used as a baseline. Names the file; never what it holds
+/// beyond the checks' own words.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the baseline {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: crate::files::FileError,
+    },
+    #[error("the baseline {0}")]
+    Saved(#[from] saved::SavedError),
+    #[error("cannot read the baseline folder {}: {source}", .path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the baseline folder {} holds more than {MAX_HISTORY_FILES} summary.json files", .path.display())]
+    TooMany { path: PathBuf },
+}
+
 /// Reads a baseline summary.json, checked as every saved summary is
 /// ([`saved::parse_summary`]: one version rule, every field in range).
-pub fn load(path: &Path) -> Result<Summary, String> {
-    let bytes = crate::files::read_saved(path)
-        .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
-    saved::parse_summary(&path.display().to_string(), &bytes)
-        .map_err(|e| format!("the baseline {e}"))
+pub fn load(path: &Path) -> Result<Summary, LoadError> {
+    let bytes = crate::files::read_saved(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(saved::parse_summary(&path.display().to_string(), &bytes)?)
 }
 
 /// More summaries than this in one history folder is not a history but a mistake.
@@ -46,17 +67,17 @@ const MAX_HISTORY_DEPTH: usize = 8;
 
 /// Every `summary.json` under `dir` (folders searched recursively, symbolic links to folders not
 /// followed), each read with [`load`], in path order.
-pub fn load_history(dir: &Path) -> Result<Vec<(PathBuf, Summary)>, String> {
+pub fn load_history(dir: &Path) -> Result<Vec<(PathBuf, Summary)>, LoadError> {
     let mut files = Vec::new();
     let mut folders = vec![(dir.to_path_buf(), 0)];
     while let Some((folder, depth)) = folders.pop() {
-        let entries = std::fs::read_dir(&folder)
-            .map_err(|e| format!("cannot read the baseline folder {}: {e}", folder.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        let unreadable = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| LoadError::Folder { path, source }
+        };
+        for entry in std::fs::read_dir(&folder).map_err(unreadable(&folder))? {
+            let entry = entry.map_err(unreadable(&folder))?;
+            let kind = entry.file_type().map_err(unreadable(&entry.path()))?;
             if kind.is_dir() && depth < MAX_HISTORY_DEPTH {
                 folders.push((entry.path(), depth + 1));
             } else if entry.file_name() == "summary.json" && !kind.is_dir() {
@@ -64,10 +85,9 @@ pub fn load_history(dir: &Path) -> Result<Vec<(PathBuf, Summary)>, String> {
             }
         }
         if files.len() > MAX_HISTORY_FILES {
-            return Err(format!(
-                "the baseline folder {} holds more than {MAX_HISTORY_FILES} summary.json files",
-                dir.display()
-            ));
+            return Err(LoadError::TooMany {
+                path: dir.to_path_buf(),
+            });
         }
     }
     files.sort();

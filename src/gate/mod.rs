@@ -17,6 +17,7 @@
 pub mod baseline;
 pub mod noise;
 pub mod validity;
+pub mod window;
 
 use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
@@ -59,7 +60,16 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
                 .iter()
                 .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
                 .collect();
-            c.thresholds = applying.iter().map(|t| check(t, c)).collect();
+            c.thresholds = applying
+                .iter()
+                .map(|t| {
+                    if window::is_timed(t) {
+                        window::check(t, c)
+                    } else {
+                        check(t, c)
+                    }
+                })
+                .collect();
             let rates = || applying.iter().filter(|t| t.metric == Metric::ErrorRate);
             if !rates().any(|t| t.category.is_none()) {
                 let accepted: Vec<&str> = rates()
@@ -111,6 +121,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             limit: t.limit,
             unit: "us".into(),
             observed_text: "the cell has no request of that name".into(),
+            windows: None,
         };
     }
     let request = request.flatten();
@@ -166,6 +177,8 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             "per_s",
         ),
         (Metric::Speedup(_), _) => (c.speedup, "ratio"),
+        // Checked by `window::check`; never reaches here.
+        (Metric::Drift(_), _) => (None, "fraction_per_h"),
     };
     // A cell that measured nothing cannot pass a threshold.
     let observed = observed.filter(|_| c.operations > 0);
@@ -192,6 +205,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         limit: t.limit,
         unit: unit.into(),
         observed_text,
+        windows: None,
     }
 }
 
@@ -227,6 +241,7 @@ fn errors_by_default(c: &CellSummary, accepted: &[&str]) -> Option<ThresholdResu
             units::percent(c.error_rate),
             kinds.join(", ")
         ),
+        windows: None,
     })
 }
 

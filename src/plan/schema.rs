@@ -159,9 +159,9 @@ schema!(Seed, "Seed", _g => json_schema!({
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase).",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase). After the metric, `over 1m` checks every window of that length (whole seconds) during the cell; drift(p99) < 10%/h bounds a latency's slope over the run.",
     "type": "string",
-    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms"]
+    "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms", "p99 over 1m < 300ms", "drift(p99) < 10%/h"]
 }));
 
 /// Fails (or, with `LOADPLAN_BLESS` set, rewrites the file) when `schemas/<file>` is not `text`:

@@ -3,6 +3,10 @@
 //! one connection phase (`p99{phase=tls}`), one request (`p99{request=login}`) or, for error
 //! rates, one error category (`error_rate{category=protocol} < 1%`).
 //!
+//! Over time: a window suffix checks every window of that length during the cell rather than the
+//! whole cell (`p99 over 1m < 300ms`, `error_rate over 30s < 5%`, `throughput over 10s > 50/s`),
+//! and `drift(p99) < 10%/h` bounds the slope of a latency over the run (a soak test's creep).
+//!
 //! Input: the expression text. Output: a typed [`Threshold`] with its limit in the metric's base
 //! unit (µs, a fraction, operations per second, a ratio). Parsing only; the gate evaluates.
 
@@ -28,8 +32,11 @@ pub struct Threshold {
     /// The errors of one category only (`error_rate{category=protocol}`).
     pub category: Option<ErrorKind>,
     pub op: Op,
-    /// In the metric's base unit: µs, fraction, per second, or ratio.
+    /// In the metric's base unit: µs, fraction, per second, ratio, or (drift) fraction per hour.
     pub limit: f64,
+    /// `over 1m`: every window of this many whole seconds during the cell must hold, rather
+    /// than the cell as a whole. `None` for a whole-cell threshold.
+    pub over: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +45,13 @@ pub enum Metric {
     ErrorRate,
     Throughput,
     Speedup(Model),
+    /// `drift(p99)`: the least-squares slope of the statistic over the run, as a fraction of its
+    /// mean per hour (`drift(p99) < 10%/h`).
+    Drift(Stat),
 }
+
+/// The longest window a threshold may name: a day (the timeline is per second).
+pub const MAX_WINDOW_SECONDS: u32 = 86_400;
 
 /// A phase of HTTP connections and requests, timed apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +148,7 @@ pub struct ThresholdError {
     pub why: String,
 }
 
-const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms`, `p99{phase=tls} < 20ms` or `error_rate{category=protocol} < 1%`";
+const HELP: &str = "write e.g. `p99 < 250ms`, `error_rate < 1%`, `throughput > 100/s`, `speedup(async) > 5`, `p99{threads} < 80ms`, `p99{phase=tls} < 20ms`, `error_rate{category=protocol} < 1%`, `p99 over 1m < 300ms` or `drift(p99) < 10%/h`";
 
 fn model(name: &str) -> Result<Model, String> {
     let name = name.trim();
@@ -169,7 +182,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
     } else {
         return Err(bad("no comparison"));
     };
-    let lhs = lhs.trim();
+    let (lhs, over) = split_window(lhs.trim()).map_err(|e| bad(&e))?;
     let rhs = rhs.trim();
     if rhs.starts_with(['<', '>', '=']) {
         return Err(bad(&format!(
@@ -224,6 +237,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         "max" => Metric::Latency(Stat::Max),
         "error_rate" => Metric::ErrorRate,
         "throughput" => Metric::Throughput,
+        other if other.starts_with("drift(") => drift(other).map_err(|e| bad(&e))?,
         other => match other
             .strip_prefix("speedup(")
             .and_then(|m| m.strip_suffix(')'))
@@ -254,8 +268,11 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
             "a request has latencies, error_rate and throughput, not phases or speedups",
         ));
     }
+    check_window(metric, over, phase, request.is_some(), category.is_some())
+        .map_err(|e| bad(&e))?;
     let limit = match metric {
         Metric::Latency(_) => latency_us(rhs).map_err(|e| bad(&e))?,
+        Metric::Drift(_) => per_hour(rhs).map_err(|e| bad(&e))?,
         Metric::ErrorRate => {
             let (num, scale) = match rhs.strip_suffix('%') {
                 Some(n) => (n, 0.01),
@@ -281,7 +298,100 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
         category,
         op,
         limit,
+        over,
     })
+}
+
+/// `p99 over 1m` → (`p99`, 60 seconds); a left side without ` over ` is returned as is.
+fn split_window(lhs: &str) -> Result<(&str, Option<u32>), String> {
+    let Some((name, window)) = lhs.split_once(" over ") else {
+        return Ok((lhs, None));
+    };
+    Ok((name.trim(), Some(window_seconds(window.trim())?)))
+}
+
+/// `30s`, `1m`, `2min`, `1h` → whole seconds (the timeline's resolution).
+fn window_seconds(s: &str) -> Result<u32, String> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("window `{s}` has no unit: write e.g. 30s, 1m or 1h"))?;
+    let (num, unit) = s.split_at(split);
+    let scale = match unit.trim() {
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown window unit `{other}`: use s, m or h")),
+    };
+    let secs = number(num)? * scale;
+    if secs.fract() != 0.0 || secs < 1.0 {
+        return Err(format!(
+            "window `{s}` is not a whole number of seconds (the timeline is per second)"
+        ));
+    }
+    if secs > f64::from(MAX_WINDOW_SECONDS) {
+        return Err(format!("window `{s}` is longer than a day"));
+    }
+    Ok(secs as u32)
+}
+
+/// `drift(p99)` → the drift of that latency statistic.
+fn drift(name: &str) -> Result<Metric, String> {
+    let inner = name
+        .strip_prefix("drift(")
+        .and_then(|m| m.strip_suffix(')'))
+        .ok_or_else(|| format!("`{name}`: write e.g. drift(p99)"))?;
+    match inner.trim() {
+        "mean" => Ok(Metric::Drift(Stat::Mean)),
+        "p50" | "median" => Ok(Metric::Drift(Stat::P50)),
+        "p90" => Ok(Metric::Drift(Stat::P90)),
+        "p99" => Ok(Metric::Drift(Stat::P99)),
+        "p999" | "p99.9" => Ok(Metric::Drift(Stat::P999)),
+        other => Err(format!(
+            "drift of `{other}`: a drift follows mean, p50, p90, p99 or p99.9"
+        )),
+    }
+}
+
+/// What a window or a drift may qualify: the cell's per-second timeline has latencies, errors
+/// and operations, not phases, requests or error categories.
+fn check_window(
+    metric: Metric,
+    over: Option<u32>,
+    phase: Option<Phase>,
+    request: bool,
+    category: bool,
+) -> Result<(), String> {
+    let timed = over.is_some() || matches!(metric, Metric::Drift(_));
+    if !timed {
+        return Ok(());
+    }
+    if matches!(metric, Metric::Drift(_)) && over.is_some() {
+        return Err("a drift is fitted over the whole run: drop `over`".into());
+    }
+    if matches!(metric, Metric::Speedup(_)) {
+        return Err("a speedup compares whole cells: it has no window".into());
+    }
+    if phase.is_some() || request || category {
+        return Err(
+            "windows and drifts read the cell's per-second timeline, which is kept for the cell \
+             as a whole: not per phase, request or error category"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// `10%/h` → 0.10 per hour; `0.1/h` likewise.
+fn per_hour(s: &str) -> Result<f64, String> {
+    let s = s.trim();
+    let v = s
+        .strip_suffix("/h")
+        .ok_or_else(|| format!("`{s}` is not a rate per hour: write e.g. 10%/h"))?
+        .trim();
+    match v.strip_suffix('%') {
+        Some(n) => Ok(number(n)? / 100.0),
+        None => number(v),
+    }
 }
 
 fn number(s: &str) -> Result<f64, String> {
@@ -438,6 +548,54 @@ mod tests {
             assert_eq!((t.metric, t.model, t.op), (metric, model, op), "{text}");
             assert!((t.limit - limit).abs() < 1e-9, "{text}: {}", t.limit);
         }
+    }
+
+    #[test]
+    fn windows_and_drifts() {
+        type Want = Result<(Metric, Option<u32>, f64), &'static str>;
+        let cases: [(&str, Want); 12] = [
+            (
+                "p99 over 1m < 300ms",
+                Ok((Metric::Latency(Stat::P99), Some(60), 300_000.0)),
+            ),
+            (
+                "error_rate over 30s < 5%",
+                Ok((Metric::ErrorRate, Some(30), 0.05)),
+            ),
+            (
+                "throughput over 10s > 50/s",
+                Ok((Metric::Throughput, Some(10), 50.0)),
+            ),
+            (
+                "p99{async} over 2min <= 1s",
+                Ok((Metric::Latency(Stat::P99), Some(120), 1e6)),
+            ),
+            (
+                "drift(p99) < 10%/h",
+                Ok((Metric::Drift(Stat::P99), None, 0.1)),
+            ),
+            (
+                "drift(p50) < 0.2/h",
+                Ok((Metric::Drift(Stat::P50), None, 0.2)),
+            ),
+            ("p99 over 1.5s < 1s", Err("whole number of seconds")),
+            ("p99 over 2d < 1s", Err("unknown window unit `d`")),
+            ("p99{phase=tls} over 1m < 1s", Err("per-second timeline")),
+            ("speedup(async) over 1m > 2", Err("no window")),
+            ("drift(p99) < 10%", Err("rate per hour")),
+            ("drift(max) < 10%/h", Err("drift of `max`")),
+        ];
+        for (text, want) in cases {
+            match (parse(text), want) {
+                (Ok(t), Ok((metric, over, limit))) => {
+                    assert_eq!((t.metric, t.over), (metric, over), "{text}");
+                    assert!((t.limit - limit).abs() < 1e-9, "{text}: {}", t.limit);
+                }
+                (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+        assert_eq!(parse("p99 < 1s").map(|t| t.over), Ok(None));
     }
 
     #[test]

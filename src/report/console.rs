@@ -523,7 +523,10 @@ mod tests {
         assert!(t.contains("  no speedup\n"), "{t}");
         assert!(t.contains("sample — workload cpu, measured cpu-bound (runner busy"));
         let md = crate::report::markdown::render(&s);
-        assert!(md.contains("### sample (too short to classify)"), "{md}");
+        assert!(
+            md.contains("sample (too short to classify)</summary>"),
+            "{md}"
+        );
         assert!(md.contains("| no speedup |"), "{md}");
     }
 

@@ -94,7 +94,7 @@ impl Reporter for Hlog {
                     if p.histogram.is_empty() {
                         continue;
                     }
-                    let h = histogram_from_base64(&p.histogram).map_err(err)?;
+                    let h = histogram_from_base64(&p.histogram).map_err(|e| err(e.to_string()))?;
                     let at = offset(c.start_offset_seconds)
                         .checked_add(Duration::from_secs(u64::from(p.second)))
                         .unwrap_or(Duration::MAX);

@@ -62,8 +62,24 @@ pub fn reporters(templates: Option<&Path>) -> Result<Vec<Box<dyn Reporter>>, Rep
         Box::new(Html::new(templates)?),
         Box::new(junit::Junit),
         Box::new(hlog::Hlog),
-        Box::new(markdown::Markdown),
+        Box::new(markdown::Markdown::default()),
     ])
+}
+
+/// [`reporters`], with `summary.md` bounded to `markdown_max_bytes` (`--markdown-max-bytes`).
+pub fn reporters_bounded(
+    templates: Option<&Path>,
+    markdown_max_bytes: usize,
+) -> Result<Vec<Box<dyn Reporter>>, ReportError> {
+    let mut all = reporters(templates)?;
+    for r in &mut all {
+        if r.file_name() == "summary.md" {
+            *r = Box::new(markdown::Markdown {
+                max_bytes: markdown_max_bytes,
+            });
+        }
+    }
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -74,6 +74,7 @@ pub fn sample() -> Summary {
             limit: 100_000.0,
             unit: "us".into(),
             observed_text: "52.0ms".into(),
+            windows: None,
         }],
         timeline: vec![TimelinePoint {
             error_kinds: Default::default(),
@@ -139,6 +140,7 @@ pub fn sample() -> Summary {
                     limit: 250_000.0,
                     unit: "us".into(),
                     observed_text: "2.00ms".into(),
+                    windows: None,
                 });
             }
             c
@@ -398,6 +400,7 @@ pub fn error_rule(c: &CellSummary) -> ThresholdResult {
             "{errors} of {} operations failed; add e.g. `error_rate < 5%` to accept some",
             c.operations
         ),
+        windows: None,
     }
 }
 

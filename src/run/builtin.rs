@@ -20,8 +20,32 @@ pub struct BuiltinServer {
     pub ca_pem: Option<String>,
 }
 
+/// Why the built-in server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BuiltinError {
+    #[error("cannot start the server process: {0}")]
+    Spawn(std::io::Error),
+    #[error("the server has no stdout")]
+    NoStdout,
+    #[error("the server did not report its address within 10 s")]
+    Silent,
+    #[error("unexpected first line from the server: {0:?}")]
+    FirstLine(String),
+    #[error("bad server address {addr}: {source}")]
+    Address {
+        addr: String,
+        source: url::ParseError,
+    },
+    #[error("the server did not say where its certificate authority is")]
+    NoAuthority,
+    #[error("cannot read the server's certificate authority: {0}")]
+    Authority(std::io::Error),
+    #[error("the server did not answer /hello within 10 s")]
+    NotAnswering,
+}
+
 impl BuiltinServer {
-    pub fn start(tls: bool) -> Result<BuiltinServer, String> {
+    pub fn start(tls: bool) -> Result<BuiltinServer, BuiltinError> {
         let mut cmd = Command::new(super::self_exe());
         cmd.args(["serve", "--addr", "127.0.0.1:0"])
             .args(tls.then_some("--tls"))
@@ -35,15 +59,18 @@ impl BuiltinServer {
         unsafe {
             cmd.pre_exec(super::die_with_parent);
         }
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let mut child = cmd.spawn().map_err(BuiltinError::Spawn)?;
         let mut server = BuiltinServer {
-            url: url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())?,
+            url: url::Url::parse("http://127.0.0.1/").map_err(|source| BuiltinError::Address {
+                addr: "http://127.0.0.1/".into(),
+                source,
+            })?,
             child: None,
             ca_pem: None,
         };
         let stdout = child.stdout.take();
         server.child = Some(child);
-        let stdout = stdout.ok_or("the server has no stdout")?;
+        let stdout = stdout.ok_or(BuiltinError::NoStdout)?;
         let (tx, rx) = std::sync::mpsc::channel();
         let lines = if tls { 2 } else { 1 };
         std::thread::spawn(move || {
@@ -58,24 +85,23 @@ impl BuiltinServer {
         });
         let text = rx
             .recv_timeout(START_TIMEOUT)
-            .map_err(|_| "the server did not report its address within 10 s".to_string())?;
+            .map_err(|_| BuiltinError::Silent)?;
         let mut text = text.lines();
         let line = text.next().unwrap_or_default();
         let addr = line
             .trim()
             .strip_prefix("listening on ")
-            .ok_or_else(|| format!("unexpected first line from the server: {line:?}"))?;
-        server.url =
-            url::Url::parse(addr).map_err(|e| format!("bad server address {addr}: {e}"))?;
+            .ok_or_else(|| BuiltinError::FirstLine(line.to_string()))?;
+        server.url = url::Url::parse(addr).map_err(|source| BuiltinError::Address {
+            addr: addr.to_string(),
+            source,
+        })?;
         if tls {
             let path = text
                 .next()
                 .and_then(|l| l.strip_prefix("ca-certificate "))
-                .ok_or("the server did not say where its certificate authority is")?;
-            server.ca_pem = Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read the server's certificate authority: {e}"))?,
-            );
+                .ok_or(BuiltinError::NoAuthority)?;
+            server.ca_pem = Some(std::fs::read_to_string(path).map_err(BuiltinError::Authority)?);
         }
         server.wait_until_answering(tls)?;
         Ok(server)
@@ -88,7 +114,7 @@ impl BuiltinServer {
 
     /// Waits for `/hello` to answer; over TLS, for the port to accept (it is bound before the
     /// server says where it is, so this is quick).
-    fn wait_until_answering(&self, tls: bool) -> Result<(), String> {
+    fn wait_until_answering(&self, tls: bool) -> Result<(), BuiltinError> {
         let host = self.url.host_str().unwrap_or("127.0.0.1");
         let port = self.url.port().unwrap_or(80);
         let deadline = Instant::now() + START_TIMEOUT;
@@ -102,7 +128,7 @@ impl BuiltinServer {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err("the server did not answer /hello within 10 s".into());
+                return Err(BuiltinError::NotAnswering);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -35,14 +35,14 @@ use crate::plan::{Base, Cell, Load, Model, Plan, Workload};
 use crate::stats::{CellResult, Progress, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError, Resolved};
 
-pub use builtin::BuiltinServer;
+pub use builtin::{BuiltinError, BuiltinServer};
 pub use share::{CellWork, Share};
 
 /// The run could not be carried out (exit code 3), as opposed to a target that failed (data).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("could not start the built-in target server: {0}")]
-    Builtin(String),
+    Builtin(#[from] BuiltinError),
     #[error(transparent)]
     Target(#[from] ResolveError),
     #[error("could not start a tokio runtime: {0}")]
@@ -136,7 +136,7 @@ pub fn execute_followed(
         .any(|c| matches!(plan.scenarios[c.scenario].workload, Workload::Http(_)));
     let server = match (&plan.base, needs_server) {
         (Base::Builtin { tls }, true) => {
-            let s = BuiltinServer::start(*tls).map_err(RunError::Builtin)?;
+            let s = BuiltinServer::start(*tls)?;
             observer.note(
                 Notice::Info,
                 &format!("built-in target server on {}", s.url),

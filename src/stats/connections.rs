@@ -9,7 +9,9 @@ use hdrhistogram::Histogram;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::recorder::{histogram_from_base64, histogram_to_base64, new_histogram, record_us};
+use super::recorder::{
+    WireError, histogram_from_base64, histogram_to_base64, new_histogram, record_us,
+};
 use super::summary::LatencySummary;
 use crate::workload::Exchange;
 
@@ -147,9 +149,9 @@ impl From<&ConnStats> for ConnWire {
 }
 
 impl TryFrom<ConnWire> for ConnStats {
-    type Error = String;
+    type Error = WireError;
 
-    fn try_from(w: ConnWire) -> Result<Self, String> {
+    fn try_from(w: ConnWire) -> Result<Self, WireError> {
         Ok(ConnStats {
             dns: histogram_from_base64(&w.dns)?,
             connect: histogram_from_base64(&w.connect)?,

@@ -17,6 +17,7 @@ mod rounds;
 pub mod rusage;
 pub mod saved;
 mod summary;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -25,11 +26,12 @@ use hdrhistogram::Histogram;
 
 pub use connections::ConnectionsSummary;
 pub use recorder::{
-    MAX_LATENCY_US, MESSAGES_PER_KIND, Recorder, RecorderWire, TimelinePoint,
+    MAX_LATENCY_US, MESSAGES_PER_KIND, Recorder, RecorderWire, TimelinePoint, WireError,
     histogram_from_base64, histogram_to_base64, new_histogram,
 };
 pub use results::{
-    CellPartWire, Difference, MergeError, RESULTS_FORMAT, Results, Shard, merge_results, to_results,
+    CellPartWire, Difference, MergeError, RESULTS_FORMAT, Results, Shard, ShardError,
+    merge_results, to_results,
 };
 pub use rounds::Progress;
 pub use rounds::median as rounds_median;

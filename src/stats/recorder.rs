@@ -19,7 +19,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer, V2Serializer}
 use serde::{Deserialize, Serialize};
 
 use super::connections::{ConnStats, ConnWire};
-use super::saved::{decode_histogram, decode_histogram_bytes};
+use super::saved::{HistogramError, decode_histogram, decode_histogram_bytes};
 use crate::workload::{ErrorKind, Exchange, Outcome};
 
 pub use crate::units::MAX_LATENCY_US;
@@ -594,8 +594,29 @@ pub fn histogram_to_base64(h: &Histogram<u64>) -> String {
 }
 
 /// A histogram from text, through the checked decoder every histogram loadplan reads goes through.
-pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, String> {
-    decode_histogram(s).map_err(|e| format!("histogram: {e}"))
+pub fn histogram_from_base64(s: &str) -> Result<Histogram<u64>, WireError> {
+    decode_histogram(s).map_err(WireError::Histogram)
+}
+
+/// Why a recorder that crossed a process boundary, or was saved, cannot be taken back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("histogram: {0}")]
+    Histogram(HistogramError),
+    #[error("timeline second {second}: histogram: {source}")]
+    Second { second: u32, source: HistogramError },
+    #[error("{found} error categories, expected {expected}")]
+    Categories { found: usize, expected: usize },
+    #[error("timeline second {second}: {found} error categories, expected {expected}")]
+    SecondCategories {
+        second: u32,
+        found: usize,
+        expected: usize,
+    },
+    #[error(
+        "timeline second {second}: errors by category add up to {sum}, not its {errors} errors"
+    )]
+    SecondKinds { second: u32, sum: u64, errors: u64 },
 }
 
 /// A recorder as it crosses a process boundary (worker → parent) or is saved.
@@ -694,34 +715,36 @@ impl From<&Recorder> for RecorderWire {
 }
 
 impl TryFrom<RecorderWire> for Recorder {
-    type Error = String;
+    type Error = WireError;
 
-    fn try_from(w: RecorderWire) -> Result<Self, String> {
+    fn try_from(w: RecorderWire) -> Result<Self, WireError> {
         let mut closed = BTreeMap::new();
         for s in w.timeline {
-            let latency_v2 = BASE64
-                .decode(&s.latency)
-                .map_err(|e| format!("timeline second {}: histogram: not base64: {e}", s.second))?;
+            let second = s.second;
+            let latency_v2 = BASE64.decode(&s.latency).map_err(|e| WireError::Second {
+                second,
+                source: HistogramError::NotBase64(e.to_string()),
+            })?;
             // Checked once here, so that merging seconds later never decodes unchecked bytes.
             decode_histogram_bytes(&latency_v2)
-                .map_err(|e| format!("timeline second {}: histogram: {e}", s.second))?;
+                .map_err(|source| WireError::Second { second, source })?;
             let mut kinds = Kinds::default();
             if !s.error_kinds.is_empty() {
                 if s.error_kinds.len() != kinds.len() {
-                    return Err(format!(
-                        "timeline second {}: {} error categories, expected {}",
-                        s.second,
-                        s.error_kinds.len(),
-                        kinds.len()
-                    ));
+                    return Err(WireError::SecondCategories {
+                        second,
+                        found: s.error_kinds.len(),
+                        expected: kinds.len(),
+                    });
                 }
                 kinds.copy_from_slice(&s.error_kinds);
                 let sum = kinds.iter().fold(0u64, |a, n| a.saturating_add(*n));
                 if sum != s.errors {
-                    return Err(format!(
-                        "timeline second {}: errors by category add up to {sum}, not its {} errors",
-                        s.second, s.errors
-                    ));
+                    return Err(WireError::SecondKinds {
+                        second,
+                        sum,
+                        errors: s.errors,
+                    });
                 }
             }
             closed.insert(
@@ -744,11 +767,10 @@ impl TryFrom<RecorderWire> for Recorder {
             match errors.get_mut(at) {
                 Some(slot) => *slot = *n,
                 None => {
-                    return Err(format!(
-                        "{} error categories, expected {}",
-                        w.errors.len(),
-                        ErrorKind::ALL.len()
-                    ));
+                    return Err(WireError::Categories {
+                        found: w.errors.len(),
+                        expected: ErrorKind::ALL.len(),
+                    });
                 }
             }
         }
@@ -848,7 +870,7 @@ mod tests {
                         assert_eq!(r.error(kind), n, "{errors:?} {kind:?}");
                     }
                 }
-                (Err(e), Err(want)) => assert_eq!(e, want),
+                (Err(e), Err(want)) => assert_eq!(e.to_string(), want),
                 (got, want) => panic!("{errors:?}: {got:?}, want {want:?}"),
             }
         }
@@ -950,7 +972,9 @@ mod tests {
         }
         let mut wire = RecorderWire::from(&a);
         wire.timeline[0].error_kinds[ErrorKind::Timeout.index()] += 1;
-        let e = Recorder::try_from(wire).expect_err("does not add up");
+        let e = Recorder::try_from(wire)
+            .expect_err("does not add up")
+            .to_string();
         assert!(e.contains("add up to 4, not its 3 errors"), "{e}");
     }
 
@@ -1031,7 +1055,9 @@ mod tests {
         let mut bomb = BASE64.decode(&wire.timeline[0].latency).expect("base64");
         bomb[4..8].copy_from_slice(&[0xff, 0x00, 0x00, 0x1c]);
         wire.timeline[0].latency = BASE64.encode(&bomb);
-        let e = Recorder::try_from(wire.clone()).expect_err("a bomb");
+        let e = Recorder::try_from(wire.clone())
+            .expect_err("a bomb")
+            .to_string();
         assert!(
             e.contains(
                 "timeline second 0: histogram: the header announces 4278190108 payload bytes"
@@ -1039,7 +1065,9 @@ mod tests {
             "{e}"
         );
         wire.latency = BASE64.encode(&bomb);
-        let e = histogram_from_base64(&wire.latency).expect_err("a bomb");
+        let e = histogram_from_base64(&wire.latency)
+            .expect_err("a bomb")
+            .to_string();
         assert!(e.contains("announces 4278190108 payload bytes"), "{e}");
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::recorder::{Recorder, RecorderWire};
+use super::recorder::{Recorder, RecorderWire, WireError};
 use super::saved;
 use super::summary::Timestamp;
 use super::{CellResult, Measured, PlanInfo, RunResults};
@@ -28,22 +28,35 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// Why `--shard` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not I/N, e.g. 2/4")]
+    Form(String),
+    #[error("`{0}` is not a shard number")]
+    Index(String),
+    #[error("`{0}` is not a shard count")]
+    Count(String),
+    #[error("shard {index}/{count}: want 1 ≤ I ≤ N ≤ 10000")]
+    Range { index: usize, count: usize },
+}
+
 impl Shard {
     /// `I/N` with 1 ≤ I ≤ N, as people number shards (Kubernetes' completion index + 1).
-    pub fn parse(s: &str) -> Result<Shard, String> {
+    pub fn parse(s: &str) -> Result<Shard, ShardError> {
         let (i, n) = s
             .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not I/N, e.g. 2/4"))?;
+            .ok_or_else(|| ShardError::Form(s.to_string()))?;
         let (i, n) = (
             i.trim()
                 .parse::<usize>()
-                .map_err(|_| format!("`{i}` is not a shard number"))?,
+                .map_err(|_| ShardError::Index(i.to_string()))?,
             n.trim()
                 .parse::<usize>()
-                .map_err(|_| format!("`{n}` is not a shard count"))?,
+                .map_err(|_| ShardError::Count(n.to_string()))?,
         );
         if n == 0 || i == 0 || i > n || n > 10_000 {
-            return Err(format!("shard {i}/{n}: want 1 ≤ I ≤ N ≤ 10000"));
+            return Err(ShardError::Range { index: i, count: n });
         }
         Ok(Shard {
             index: i - 1,
@@ -179,7 +192,7 @@ pub enum MergeError {
         what: String,
     },
     #[error("{name}: {reason}")]
-    Recorder { name: String, reason: String },
+    Recorder { name: String, reason: WireError },
     #[error("the shards' start and end times span {days} days: they are not shards of one run")]
     Span { days: f64 },
 }

@@ -527,7 +527,8 @@ pub struct ThresholdResult {
     /// The limit, in `unit`.
     #[serde(default)]
     pub limit: f64,
-    /// `us` (microseconds), `fraction` (0 to 1), `per_s`, `ratio`, or `errors` for the default
+    /// `us` (microseconds), `fraction` (0 to 1), `per_s`, `ratio`, `fraction_per_h` (a drift:
+    /// the fitted change per hour as a fraction of the mean), or `errors` for the default
     /// rule that fails a cell with errors when no `error_rate` threshold covers it (observed: the
     /// count of errors, limit 0; expression: `gate::DEFAULT_ERROR_RULE`).
     #[serde(default)]
@@ -535,6 +536,39 @@ pub struct ThresholdResult {
     /// `observed` as people read it, e.g. `312ms`, or why there is no value.
     #[serde(default)]
     pub observed_text: String,
+    /// For a windowed threshold (`p99 over 1m < 300ms`): the windows that broke it. Absent for
+    /// whole-cell thresholds (and in summaries written before windows existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowOutcome>,
+}
+
+/// How every window of a windowed threshold fared. Windows slide by one second over the cell's
+/// per-second timeline; each window's figure comes from the exact merge of its seconds'
+/// histograms and counts (never from averaged percentiles). `observed` of the threshold is the
+/// worst window's figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WindowOutcome {
+    /// The window's length in seconds.
+    pub seconds: u32,
+    /// How many windows were checked (a cell shorter than the window is one window).
+    pub checked: u32,
+    /// The first window that broke the threshold, in seconds since the cell's measured start
+    /// (`[from, to)`); absent when every window held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_breach: Option<Span>,
+    /// Where it broke: overlapping breaking windows joined into spans, oldest first, each with
+    /// its worst window's figure (in the threshold's unit).
+    #[serde(default)]
+    pub breaches: Vec<Span>,
+}
+
+/// A stretch of a cell, in whole seconds since its measured start: `[from_s, to_s)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Span {
+    pub from_s: u32,
+    pub to_s: u32,
+    /// The worst figure of the windows in the span, in the threshold's unit.
+    pub worst: f64,
 }
 
 /// The comparison with an earlier run (`--baseline`).

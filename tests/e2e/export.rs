@@ -256,7 +256,10 @@ fn prometheus_holds_every_cell_as_summary_json_counts_it() {
                 8,
                 "{sel}: every error category, zeros included"
             );
-            for gauge in ["loadplan_throughput_per_second", "loadplan_latency_seconds"] {
+            for gauge in [
+                "loadplan_throughput_per_second",
+                "loadplan_interval_latency_seconds",
+            ] {
                 let g = prom.series(&format!(r#"{gauge}{{{sel},request=""}}"#));
                 assert!(!g.is_empty(), "{sel}: no {gauge}");
             }
@@ -287,7 +290,7 @@ fn prometheus_holds_every_cell_as_summary_json_counts_it() {
     let wall = util::f(&steady["wall_seconds"]);
     assert!(wall >= 10.0, "{wall}");
     let p99 = prom.series(&format!(
-        r#"loadplan_latency_seconds{{run_id="{run_id}",scenario="steady",quantile="0.99",request=""}}"#
+        r#"loadplan_interval_latency_seconds{{run_id="{run_id}",scenario="steady",quantile="0.99",request=""}}"#
     ));
     assert_eq!(p99.len(), 1);
     let stamps: Vec<f64> = p99[0].1.iter().map(|(t, _)| *t).collect();
@@ -640,5 +643,189 @@ fn memory_stays_flat_with_the_endpoint_down_for_a_minute() {
     assert!(
         late < early + 2048,
         "memory grew from {early} kB to {late} kB"
+    );
+}
+
+/// Issue 25: latency as a histogram that adds across shards. Two shards of one plan push to
+/// Debian's Prometheus side by side; `histogram_quantile(0.99, sum by (le) (rate(…)))` lands
+/// within one bucket of the merged report's p99, and the histogram's count, the responses by
+/// status and the bytes, summed over shards, are the merged cell's.
+#[test]
+fn latency_histograms_add_up_across_shards() {
+    let prom = Prometheus::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let plan = util::write_plan(
+        dir.path(),
+        "hist.yaml",
+        "version: 1\nname: hist\nbase: builtin\nscenarios:\n  - name: mixed\n    targets: [ \"/io?delay=1ms\", \"/io?delay=3ms\", \"/io?delay=12ms\", \"/io?delay=40ms\" ]\n    duration: 3s\n    models: [async]\n    concurrency: 4\n    thresholds: [ \"p99 over 1s < 10s\" ]\n",
+    );
+    let write = prom.write_url();
+    let children: Vec<(PathBuf, Child)> = [1, 2]
+        .iter()
+        .map(|i| {
+            let file = dir.path().join(format!("shard-{i}.json"));
+            let child = Command::new(util::bin())
+                .args([
+                    "run",
+                    util::path_str(&plan),
+                    "--shard",
+                    &format!("{i}/2"),
+                    "--results",
+                    util::path_str(&file),
+                    "--export",
+                    &write,
+                    "--export-interval",
+                    "250ms",
+                ])
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start a shard");
+            (file, child)
+        })
+        .collect();
+    let files: Vec<PathBuf> = children
+        .into_iter()
+        .map(|(file, child)| {
+            let out = child.wait_with_output().expect("shard finishes");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            file
+        })
+        .collect();
+    let merged = dir.path().join("merged");
+    let r = util::loadplan(
+        dir.path(),
+        &[
+            "report",
+            util::path_str(&files[0]),
+            util::path_str(&files[1]),
+            "--out",
+            util::path_str(&merged),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = util::summary(&merged, "hist");
+    let c = util::cell(&s, "mixed", "async");
+    let p99_s = util::f(&c["latency_us"]["p99"]) / 1e6;
+    // A windowed threshold is checked on the merged shards' per-second timeline.
+    let w = &c["thresholds"][0];
+    assert_eq!(w["passed"], true, "{w}");
+    assert!(util::u(&w["windows"]["checked"]) >= 3, "{w}");
+
+    let one = |promql: &str| -> f64 {
+        let r = prom.query(promql);
+        assert_eq!(r.len(), 1, "{promql}: {r:?}");
+        r[0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{promql}: {r:?}"))
+    };
+    let sel = r#"plan="hist",scenario="mixed",request="""#;
+    let q = one(&format!(
+        "histogram_quantile(0.99, sum by (le) (rate(loadplan_latency_seconds_bucket{{{sel}}}[1h])))"
+    ));
+    // The bounds as the README documents them: a value's bucket is the first bound at or above.
+    let bounds = [
+        0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+        5.0, 10.0, 20.0, 30.0, 60.0,
+    ];
+    let bucket = |x: f64| {
+        bounds
+            .iter()
+            .position(|le| x <= *le)
+            .unwrap_or(bounds.len())
+    };
+    eprintln!("p99: Prometheus {q} s over both shards, the merged report {p99_s} s");
+    assert!(
+        bucket(q).abs_diff(bucket(p99_s)) <= 1,
+        "Prometheus p99 {q} s, the merged report's {p99_s} s"
+    );
+    // Both shards pushed; every operation is in the histogram once.
+    let shards = prom.query(&format!(
+        "count by (shard) (loadplan_latency_seconds_count{{{sel}}})"
+    ));
+    assert_eq!(shards.len(), 2, "{shards:?}");
+    let last =
+        |name: &str, extra: &str| one(&format!("sum(last_over_time({name}{{{sel}{extra}}}[1h]))"));
+    let ops = util::u(&c["operations"]) as f64;
+    assert_eq!(last("loadplan_latency_seconds_count", ""), ops);
+    assert_eq!(
+        last("loadplan_latency_seconds_bucket", r#",le="+Inf""#),
+        ops
+    );
+    assert_eq!(last("loadplan_responses_total", r#",status="200""#), ops);
+    assert_eq!(
+        last("loadplan_bytes_received_total", ""),
+        util::u(&c["bytes"]) as f64
+    );
+    let sum_s = last("loadplan_latency_seconds_sum", "");
+    let mean_s = util::f(&c["latency_us"]["mean"]) / 1e6;
+    assert!(
+        (sum_s / ops - mean_s).abs() <= mean_s * 0.01,
+        "{sum_s} over {ops}: {mean_s}"
+    );
+    // Each shard runs half of the cell's 4 users.
+    let users = prom.query(r#"last_over_time(loadplan_active_users{plan="hist"}[1h])"#);
+    assert_eq!(users.len(), 2, "{users:?}");
+    assert_eq!(
+        one(r#"sum(last_over_time(loadplan_active_users{plan="hist"}[1h]))"#),
+        4.0
+    );
+}
+
+/// The Grafana dashboard in deploy/ reads only series loadplan pushes, and its latency from the
+/// histogram summed over shards (`histogram_quantile` over `sum by (le, …)`), never from the
+/// per-process quantile gauges.
+#[test]
+fn the_grafana_dashboard_aggregates_shards_through_the_histogram() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/loadplan-dashboard.json");
+    let text = std::fs::read_to_string(&path).expect("the dashboard");
+    let v: Value = serde_json::from_str(&text).expect("JSON");
+    let exprs: Vec<String> = v["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().expect("targets").clone())
+        .map(|t| t["expr"].as_str().expect("expr").to_string())
+        .collect();
+    assert!(exprs.len() >= 6, "{exprs:?}");
+    let pushed = [
+        "loadplan_latency_seconds_bucket",
+        "loadplan_operations_total",
+        "loadplan_errors_total",
+        "loadplan_active_users",
+        "loadplan_responses_total",
+        "loadplan_bytes_received_total",
+    ];
+    for e in &exprs {
+        let names: Vec<&str> = e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("loadplan_"))
+            .collect();
+        assert!(!names.is_empty(), "{e}");
+        for n in names {
+            assert!(
+                pushed.contains(&n),
+                "{e}: `{n}` is not a series loadplan pushes"
+            );
+        }
+        if e.contains("loadplan_latency_seconds_bucket") {
+            assert!(
+                e.starts_with("histogram_quantile(") && e.contains("sum by (le, "),
+                "{e}"
+            );
+        }
+    }
+    assert!(
+        exprs
+            .iter()
+            .any(|e| e.starts_with("histogram_quantile(0.99, sum by (le, ")),
+        "{exprs:?}"
     );
 }

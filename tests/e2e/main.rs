@@ -21,6 +21,7 @@ mod run;
 mod saved;
 mod server;
 mod shards;
+mod slo;
 mod tidy;
 mod tls;
 mod trend;

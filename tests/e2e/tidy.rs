@@ -49,7 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("server", &["workload", "pem", "units", "files"]),
     (
         "error",
-        &["plan", "run", "stats", "gate", "report", "files"],
+        &["plan", "run", "stats", "gate", "report", "server", "files"],
     ),
     ("cli", &["plan", "stats", "export", "units"]),
     (

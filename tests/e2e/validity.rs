@@ -103,9 +103,9 @@ fn arrivals_beyond_the_users_cap_make_the_run_invalid_and_name_the_cap() {
         md.lines().next().is_some_and(|l| l.contains("⚠️ invalid")),
         "{md}"
     );
-    let first_section = md.find("\n### ").expect("a section");
+    let first_section = md.find("<details>").expect("a section");
     assert!(
-        md[first_section..].starts_with("\n### ⚠️ Why it is invalid"),
+        md[first_section..].starts_with("<details><summary>⚠️ Why it is invalid</summary>"),
         "{md}"
     );
     let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");

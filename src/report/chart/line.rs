@@ -65,6 +65,16 @@ pub struct Rule {
     pub tip: String,
 }
 
+/// A stretch of the x axis shaded through the whole plot (where a windowed threshold broke),
+/// drawn under the series, with a tooltip.
+pub struct Band {
+    pub from: f64,
+    pub to: f64,
+    pub class: String,
+    pub colour: &'static str,
+    pub tip: String,
+}
+
 pub struct Plot<'a> {
     pub x: Axis,
     pub y: Axis,
@@ -72,6 +82,8 @@ pub struct Plot<'a> {
     /// Horizontal reference lines: value and label.
     pub hlines: Vec<(f64, String)>,
     pub rules: Vec<Rule>,
+    /// Shaded stretches of the x axis, under everything else.
+    pub bands: Vec<Band>,
     /// Said in the middle of a plot with nothing to draw.
     pub empty: &'a str,
 }
@@ -146,6 +158,7 @@ impl Plot<'_> {
             ph: plot_height,
         };
         let mut out = String::with_capacity(4096);
+        self.bands(&mut out, &a);
         self.grid(&mut out, &a, width);
         self.references(&mut out, &a);
         let px = |v: f64| a.left + self.x.t(v) * a.pw;
@@ -236,6 +249,30 @@ impl Plot<'_> {
         );
     }
 
+    /// The shaded stretches, clipped to the plot; a stretch outside it is left out.
+    fn bands(&self, out: &mut String, a: &Area) {
+        for b in &self.bands {
+            if !(b.from.is_finite() && b.to.is_finite()) {
+                continue;
+            }
+            let x0 = a.left + self.x.t(b.from).clamp(0.0, 1.0) * a.pw;
+            let x1 = a.left + self.x.t(b.to).clamp(0.0, 1.0) * a.pw;
+            if !(x0.is_finite() && x1.is_finite()) || x1 <= x0 {
+                continue;
+            }
+            let _ = write!(
+                out,
+                r#"<rect class="{}" x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.18"><title>{}</title></rect>"#,
+                esc(&b.class),
+                a.top,
+                x1 - x0,
+                a.ph,
+                b.colour,
+                esc(&b.tip)
+            );
+        }
+    }
+
     /// Horizontal reference lines with their labels, then vertical rules.
     fn references(&self, out: &mut String, a: &Area) {
         let right = a.left + a.pw;
@@ -301,6 +338,7 @@ mod tests {
             y,
             series,
             hlines: vec![(f64::NAN, "nan line".into()), (1e308, "far".into())],
+            bands: Vec::new(),
             rules: vec![Rule {
                 at: f64::INFINITY,
                 class: "rule".into(),

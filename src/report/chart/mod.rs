@@ -26,7 +26,7 @@ pub mod style;
 pub use bar::{
     Bar, HBarChart, RefMark, StackChart, StackRow, StackUnit, hbar_chart, stacked_hbar_chart,
 };
-pub use line::{Plot, Point, Rule, Series, Tag, line_chart, line_chart_sized};
+pub use line::{Band, Plot, Point, Rule, Series, Tag, line_chart, line_chart_sized};
 pub use scale::Axis;
 pub use style::{Fill, Marker, Pattern, Style};
 

@@ -18,7 +18,7 @@ use hdrhistogram::Histogram;
 use super::chart::scale::decade_of;
 use super::chart::within;
 use super::chart::{
-    Axis, Bar, Frame, HBarChart, Marker, PAGE_WIDTH, Plot, Point, RefMark, Series, Style,
+    Axis, Band, Bar, Frame, HBarChart, Marker, PAGE_WIDTH, Plot, Point, RefMark, Series, Style,
     hbar_chart, line_chart, line_chart_sized,
 };
 use super::insight::fastest_index;
@@ -310,6 +310,7 @@ pub fn spectrum_of(frame: &Frame, lines: Vec<(String, Style, Histogram<u64>)>) -
         series,
         hlines: Vec::new(),
         rules: Vec::new(),
+        bands: Vec::new(),
         empty: NO_DATA,
     };
     line_chart_sized(frame, &plot, PAGE_WIDTH)
@@ -464,6 +465,7 @@ pub fn sweep_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             series,
             hlines: seq.map(hline).into_iter().collect(),
             rules: Vec::new(),
+            bands: Vec::new(),
             empty: NO_DATA,
         };
         line_chart(&frame, &plot)
@@ -607,6 +609,37 @@ fn timeline_series(s: &ScenarioSummary) -> [Vec<Series>; 2] {
     [tput, p99]
 }
 
+/// Where each windowed threshold broke (`p99 over 1m < 300ms`), per cell: shaded on both
+/// timelines, the tooltip naming the cell, the threshold and the worst window's figure.
+fn breaches(s: &ScenarioSummary) -> Vec<Band> {
+    let mut out = Vec::new();
+    for c in &s.cells {
+        for t in &c.thresholds {
+            let Some(w) = &t.windows else { continue };
+            for b in &w.breaches {
+                out.push(Band {
+                    from: f64::from(b.from_s),
+                    to: f64::from(b.to_s),
+                    class: "breach".into(),
+                    colour: BREACH_COLOUR,
+                    tip: format!(
+                        "{} · {} broken from second {} to {}: {}",
+                        label(c),
+                        t.expression,
+                        b.from_s,
+                        b.to_s,
+                        t.observed_text
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The shade of a stretch where a windowed threshold broke.
+const BREACH_COLOUR: &str = "#cf222e";
+
 /// A cell's errors per second, drawn beside its successes on the throughput timeline.
 const ERRORS_DASH: &str = "1 3";
 /// A flow's requests per second, drawn beside its iterations.
@@ -640,6 +673,7 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                 series,
                 hlines: Vec::new(),
                 rules: Vec::new(),
+                bands: breaches(s),
                 empty: NO_DATA,
             };
             line_chart_sized(&frame, &plot, PAGE_WIDTH)
@@ -744,6 +778,7 @@ pub fn errors_over_time(id: &str, s: &ScenarioSummary) -> Option<String> {
         y: Axis::number("errors per second", top),
         series,
         hlines: Vec::new(),
+        bands: Vec::new(),
         rules: Vec::new(),
         empty: NO_DATA,
     };
@@ -927,6 +962,44 @@ pub(super) mod tests {
                 .collect();
             assert_eq!(got, want, "{why}");
             assert_eq!(p99.len(), 1, "{why}: one p99 line per cell");
+        }
+    }
+
+    #[test]
+    fn where_a_windowed_threshold_broke_is_shaded_on_both_timelines() {
+        let mut c = cell(Model::Async, 2, &[1_000, 2_000]);
+        c.wall_seconds = 20.0;
+        let result = |spans: Vec<(u32, u32)>| crate::stats::ThresholdResult {
+            expression: "p99 over 2s < 50ms".into(),
+            observed: Some(400_000.0),
+            passed: spans.is_empty(),
+            limit: 50_000.0,
+            unit: "us".into(),
+            observed_text: "400ms in 8–10 s".into(),
+            windows: Some(crate::stats::WindowOutcome {
+                seconds: 2,
+                checked: 19,
+                first_breach: None,
+                breaches: spans
+                    .into_iter()
+                    .map(|(from_s, to_s)| crate::stats::Span {
+                        from_s,
+                        to_s,
+                        worst: 400_000.0,
+                    })
+                    .collect(),
+            }),
+        };
+        // (spans broken, shaded rectangles per chart)
+        let cases = [(vec![], 0), (vec![(8, 12)], 1), (vec![(2, 4), (8, 12)], 2)];
+        for (spans, want) in cases {
+            c.thresholds = vec![result(spans.clone())];
+            for chart in timeline_charts("w", &scenario(vec![c.clone()])) {
+                assert_eq!(chart.matches("class=\"breach\"").count(), want, "{spans:?}");
+                if want > 0 {
+                    assert!(chart.contains("p99 over 2s &lt; 50ms broken from second 8 to 12"));
+                }
+            }
         }
     }
 

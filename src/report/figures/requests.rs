@@ -272,6 +272,7 @@ pub fn requests_over_time(id: &str, s: &ScenarioSummary) -> Vec<CellOverTime> {
                     y,
                     series,
                     hlines: Vec::new(),
+                    bands: Vec::new(),
                     rules: Vec::new(),
                     empty: "no data: no request ended in a measured second",
                 };

@@ -106,6 +106,7 @@ pub fn limit_text(t: &ThresholdResult) -> String {
         "fraction" => units::percent(v),
         "per_s" => format!("{}/s", units::number(v)),
         "ratio" => units::speedup(Some(v)),
+        "fraction_per_h" => format!("{}/h", units::percent(v)),
         _ => units::number(v),
     }
 }
@@ -384,6 +385,7 @@ mod tests {
                         limit: 0.5,
                         unit: "fraction".into(),
                         observed_text: "20.0%".into(),
+                        windows: None,
                     });
                 },
                 &[],
@@ -514,6 +516,7 @@ mod tests {
                 limit,
                 unit: unit.into(),
                 observed_text: String::new(),
+                windows: None,
             })
         };
         for (v, unit, want) in [

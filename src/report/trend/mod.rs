@@ -507,6 +507,7 @@ pub(crate) mod tests {
                         limit: 10_000.0,
                         unit: "us".into(),
                         observed_text: "18.0ms".into(),
+                        windows: None,
                     }];
                 }
                 saved(s)

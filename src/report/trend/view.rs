@@ -552,6 +552,7 @@ fn request_chart(
         y: Axis::latency(m.title(), max_raw, Y_INTERVALS),
         series,
         hlines: Vec::new(),
+        bands: Vec::new(),
         rules: verdict_rules(runs),
         empty: "no data: no run has a number here",
     };
@@ -771,6 +772,7 @@ fn chart(
         }],
         hlines: Vec::new(),
         rules,
+        bands: Vec::new(),
         empty: "no data: no run has a number here",
     };
     ChartView {

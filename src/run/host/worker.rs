@@ -77,11 +77,24 @@ pub async fn read_frame(input: &mut (impl AsyncRead + Unpin)) -> std::io::Result
         .map_err(std::io::Error::other)
 }
 
+/// Why a worker process stopped before reporting its results.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("no configuration on stdin")]
+    NoConfiguration,
+    #[error("the configuration on stdin is not a cell's work: {0}")]
+    Configuration(#[from] serde_json::Error),
+    #[error("cannot talk to the parent: {0}")]
+    Pipe(#[from] std::io::Error),
+    #[error(transparent)]
+    Run(#[from] run::RunError),
+}
+
 /// The body of `loadplan __worker`.
-pub fn main() -> anyhow::Result<()> {
+pub fn main() -> Result<(), WorkerError> {
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line)? == 0 {
-        anyhow::bail!("no configuration on stdin");
+        return Err(WorkerError::NoConfiguration);
     }
     let work: CellWork = serde_json::from_str(&line)?;
     let go = watch_stdin();
@@ -122,7 +135,7 @@ fn watch_stdin() -> oneshot::Receiver<bool> {
 
 /// Runs this worker's share: the users as tasks of this one thread (so one recorder serves them
 /// all, as DESIGN.md has it), this function as the coordinator that reports to the parent.
-async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> anyhow::Result<()> {
+async fn work_share(work: &CellWork, go: oneshot::Receiver<bool>) -> Result<(), WorkerError> {
     let prepared = prepared(work, None)?;
     let (go_tx, go_rx) = watch::channel(false);
     let users = work.share.user_count();

@@ -585,6 +585,7 @@ mod tests {
                  /scenarios/0/cells/1/timeline/0/p50_us = 1099511627776 => cells[1].timeline[0].p50_us: 1099511627776 is out of range
                  /scenarios/0/cells/1/timeline/0/histogram = \"HISTFAAAAB\" => cells[1].timeline[0].histogram: not a valid HdrHistogram
                  /scenarios/0/cells/1/thresholds/0/limit = -3 => cells[1].thresholds[0].limit: -3 is out of range
+                 /scenarios/0/cells/1/thresholds/0/windows = {{\"seconds\": 2, \"checked\": 9, \"breaches\": [{{\"from_s\": 8, \"to_s\": 4, \"worst\": 1}}]}} => cells[1].thresholds[0].windows.breaches[0]: a span from second 8 to second 4 goes back in time
                  /scenarios/0/cells/1/attempts_per_s = 2e41 => cells[1].attempts_per_s: 2e41 is out of range
                  /scenarios/0/cells/1/peak_rss_bytes = 18446744073709551615 => cells[1].peak_rss_bytes: 18446744073709551615 is out of range
                  /scenarios/0/cells/1/error_messages = {{\"fizz\": [\"x\"]}} => cells[1].error_messages.fizz: messages of an error category the cell does not count

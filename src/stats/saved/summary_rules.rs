@@ -208,6 +208,9 @@ pub(super) fn cell(at: &At, c: &CellSummary) -> Check {
             at.field("observed").finite(o)?;
         }
         at.field("limit").finite(t.limit)?;
+        if let Some(w) = &t.windows {
+            windows(&at.field("windows"), w)?;
+        }
     }
     self::timeline(&at.field("timeline"), timeline, c)?;
     if let Some(o) = open {
@@ -691,6 +694,27 @@ pub(super) fn baseline(at: &At, b: &BaselineReport) -> Check {
         {
             return Err(at.field("change").out_of_range(show(x), "a finite number"));
         }
+    }
+    Ok(())
+}
+
+/// A windowed threshold's windows: each span forward in time, its worst figure a number.
+fn windows(at: &At, w: &crate::stats::WindowOutcome) -> Check {
+    let span = |at: At, b: &crate::stats::Span| -> Check {
+        if b.from_s > b.to_s {
+            return Err(at.fail(format!(
+                "a span from second {} to second {} goes back in time",
+                b.from_s, b.to_s
+            )));
+        }
+        at.field("worst").finite(b.worst)
+    };
+    if let Some(b) = &w.first_breach {
+        span(at.field("first_breach"), b)?;
+    }
+    let at_breaches = at.field("breaches");
+    for (i, b) in w.breaches.iter().enumerate() {
+        span(at_breaches.index(i), b)?;
     }
     Ok(())
 }
