@@ -96,6 +96,20 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
         iterations: u64,
     },
+    /// Write the comparison page of two saved runs: per cell and request, both percentile
+    /// spectra on one log axis and every baseline check with its outcome and noise band. Exits
+    /// 1 when a check regressed, as `run --baseline` would.
+    Compare {
+        /// The baseline: a run folder or its summary.json.
+        #[arg(value_name = "BASELINE")]
+        baseline: PathBuf,
+        /// The run compared with it: a run folder or its summary.json.
+        #[arg(value_name = "RUN")]
+        run: PathBuf,
+        /// The HTML file to write (default: compare.html in RUN's folder).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// A worker process of the `processes` model (internal).
     #[command(name = "__worker", hide = true)]
     Worker,

@@ -79,6 +79,9 @@ pub fn main(cli: Cli) -> ExitCode {
             scenario,
             iterations,
         } => cmd::trial::run(&plan, scenario.as_deref(), iterations),
+        Command::Compare { baseline, run, out } => {
+            cmd::compare::run(&baseline, &run, out.as_deref())
+        }
         Command::Worker => cmd::worker::run(),
     };
     ExitCode::from(match outcome {

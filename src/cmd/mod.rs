@@ -5,6 +5,7 @@
 //! and [`tell!`], and where it goes (`--quiet`, `--json`) is [`Console`]'s choice; every output
 //! file is written by `output.rs`.
 
+pub mod compare;
 pub mod completions;
 pub mod init;
 pub mod output;

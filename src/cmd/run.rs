@@ -123,10 +123,40 @@ pub fn run(args: &RunArgs) -> Result<Verdict, Error> {
                 d.discard_if_unused();
             }
         })?;
+        write_comparison(&summary, &runs_of(&baselines, &plan.name), dir)?;
         append_step_summary(&summary, args.markdown_max_bytes);
         worst = gate::worst(worst, verdict);
     }
     Ok(worst)
+}
+
+/// With a baseline: `compare.html` beside `index.html`, this run against the newest earlier
+/// run it was compared with.
+fn write_comparison(
+    summary: &Summary,
+    runs: &[gate::baseline::Run],
+    dir: &OutputDir,
+) -> Result<(), Error> {
+    let Some(report) = &summary.baseline else {
+        return Ok(());
+    };
+    let Some(newest) = runs
+        .iter()
+        .filter(|r| r.summary.run_id == report.run_id)
+        .max_by(|a, b| a.summary.started_at.cmp(&b.summary.started_at))
+    else {
+        return Ok(());
+    };
+    let folder = dir.run_dir(&summary.run_id);
+    let page = crate::report::compare::render(&crate::report::compare::Compared {
+        baseline: newest.summary,
+        baseline_file: &report.file,
+        current: summary,
+        current_file: "summary.json",
+        report,
+    })?;
+    super::write_atomic(&folder.join("compare.html"), page.as_bytes())?;
+    Ok(())
 }
 
 /// `--export` and its credentials from the environment, checked before any load.

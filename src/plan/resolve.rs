@@ -61,6 +61,18 @@ pub struct BaselineSettings {
     pub runs: NonZeroUsize,
 }
 
+impl Default for BaselineSettings {
+    /// What a plan that says nothing about its baseline gets (`loadplan compare` of two saved
+    /// runs, which come without their plan).
+    fn default() -> BaselineSettings {
+        BaselineSettings {
+            tolerance: Tolerances::all(DEFAULT_TOLERANCE),
+            latency_floor: DEFAULT_LATENCY_FLOOR,
+            runs: DEFAULT_BASELINE_RUNS,
+        }
+    }
+}
+
 /// Relative changes allowed (0.1 = 10%), one per compared figure; a request's percentiles and
 /// error rate use the same figure's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -14,6 +14,7 @@
 //! writes nothing, prints nothing.
 
 pub mod chart;
+pub mod compare;
 mod connections;
 pub mod console;
 mod figures;

@@ -153,6 +153,30 @@ fn request_row(r: &RequestSummary) -> Row {
     }
 }
 
+/// The name of a cell's one row when it names no requests: every operation of the cell.
+pub const ALL_OPERATIONS: &str = "all operations";
+
+/// A cell as one row, for a cell without named requests: its own figures.
+pub fn cell_row(c: &CellSummary) -> Row {
+    let [p50, p90, p99, max] = latency(&c.latency_us);
+    Row {
+        request: ALL_OPERATIONS.into(),
+        iteration: false,
+        operations: c.operations,
+        errors: sum(&c.errors),
+        error_rate: units::percent(c.error_rate),
+        kinds: kinds(&c.errors),
+        retried: c.retried,
+        status_codes: status_codes(&c.status_codes),
+        p50,
+        p90,
+        p99,
+        max,
+        think: String::new(),
+        bytes: units::bytes(c.bytes),
+    }
+}
+
 /// The flow as a whole: the cell's own figures (an iteration's latency leaves its think time
 /// out) and the think time beside them.
 fn iteration_row(c: &CellSummary, think: &LatencySummary) -> Row {

@@ -78,6 +78,7 @@ pub fn sample() -> Summary {
             windows: None,
         }],
         timeline: vec![TimelinePoint {
+            error_kinds: Default::default(),
             requests: None,
             seconds: 1.0,
             second: 0,
@@ -337,6 +338,20 @@ fn flow_steps(c: &CellSummary, h: &hdrhistogram::Histogram<u64>) -> Vec<RequestS
         bytes,
         latency_us: steady(operations, us),
         histogram: histogram_to_base64(h),
+        timeline: vec![TimelinePoint {
+            error_kinds: Default::default(),
+            requests: None,
+            seconds: 1.0,
+            second: 0,
+            operations,
+            errors,
+            bytes,
+            p50_us: us,
+            p99_us: us,
+            max_us: us,
+            in_flight: 0.0,
+            histogram: String::new(),
+        }],
     };
     vec![
         step("login", c.operations, failed, 2_000, 44 * c.operations),

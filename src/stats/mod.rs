@@ -291,8 +291,8 @@ fn is_flow(w: &Workload) -> bool {
 
 /// Statistics per request name. With one name and no flow, the cell's statistics are the
 /// request's (recorded once, not twice).
-fn requests_summary(r: &Recorder, names: &[String]) -> Vec<RequestSummary> {
-    let one = |name: &String, r: &Recorder| RequestSummary {
+fn requests_summary(r: &Recorder, names: &[String], ends: &[Duration]) -> Vec<RequestSummary> {
+    let one = |name: &String, r: &Recorder, own: bool| RequestSummary {
         name: name.clone(),
         operations: r.operations,
         successes: r.successes,
@@ -304,13 +304,25 @@ fn requests_summary(r: &Recorder, names: &[String]) -> Vec<RequestSummary> {
         bytes: r.bytes,
         latency_us: latency_summary(&r.latency),
         histogram: histogram_to_base64(&r.latency),
+        timeline: if own {
+            r.timeline.points(ends)
+        } else {
+            Vec::new()
+        },
     };
     match (names, r.requests.is_empty()) {
-        ([name], true) => vec![one(name, r)],
+        ([name], true) => vec![one(name, r, false)],
         _ => names
             .iter()
             .enumerate()
-            .map(|(i, n)| one(n, r.requests.get(i).unwrap_or(&Recorder::default())))
+            .map(|(i, n)| {
+                let own = r.requests.get(i);
+                one(
+                    n,
+                    own.unwrap_or(&Recorder::default()),
+                    own.is_some() && names.len() > 1,
+                )
+            })
             .collect(),
     }
 }
@@ -373,7 +385,7 @@ fn cell_summary(
         histogram: histogram_to_base64(&r.latency),
         connections: r.connections.as_ref().map(|c| c.summary()),
         error_messages: r.messages_by_name(),
-        requests: requests_summary(r, names),
+        requests: requests_summary(r, names, &ends),
         think_us: r.think.as_deref().map(latency_summary),
         open: r.open.as_ref().map(|o| {
             let secs = planned.map_or(0.0, |p| p.as_secs_f64()) * rounds.len() as f64;

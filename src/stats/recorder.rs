@@ -314,6 +314,7 @@ pub struct Timeline {
 struct Late {
     operations: u64,
     errors: u64,
+    kinds: Kinds,
     bytes: u64,
     latencies_us: Vec<u64>,
 }
@@ -325,14 +326,18 @@ const MAX_LATE: usize = 4096;
 struct LiveSecond {
     operations: u64,
     errors: u64,
+    kinds: Kinds,
     bytes: u64,
     latency: Histogram<u64>,
 }
 
 impl LiveSecond {
-    fn add(&mut self, us: u64, error: u64, bytes: u64) {
+    fn add(&mut self, us: u64, kind: Option<usize>, bytes: u64) {
         self.operations += 1;
-        self.errors += error;
+        if let Some(slot) = kind.and_then(|k| self.kinds.get_mut(k)) {
+            self.errors += 1;
+            *slot += 1;
+        }
         self.bytes += bytes;
         // Out-of-range values are already counted by the cell histogram's recorder.
         if us <= MAX_LATENCY_US {
@@ -346,6 +351,7 @@ impl LiveSecond {
 struct Second {
     operations: u64,
     errors: u64,
+    kinds: Kinds,
     bytes: u64,
     latency_v2: Vec<u8>,
 }
@@ -379,6 +385,19 @@ pub struct TimelinePoint {
     /// iteration is one operation; its steps are requests). Absent for other workloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<u64>,
+    /// This second's errors by category (`timeout`, `status`…), the categories that had any;
+    /// they add up to `errors`. Absent from summaries written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_kinds: BTreeMap<String, u64>,
+}
+
+/// Errors by category, indexed by [`ErrorKind::index`].
+type Kinds = [u64; ErrorKind::ALL.len()];
+
+fn add_kinds(mine: &mut Kinds, other: &Kinds) {
+    for (m, o) in mine.iter_mut().zip(other) {
+        *m = m.saturating_add(*o);
+    }
 }
 
 fn one_second() -> f64 {
@@ -387,12 +406,13 @@ fn one_second() -> f64 {
 
 impl Timeline {
     fn record(&mut self, second: u32, us: u64, outcome: &Outcome) {
-        let error = u64::from(outcome.error.is_some());
+        let kind = outcome.error.map(|k| k.index());
+        let error = u64::from(kind.is_some());
         // Nearly every operation lands in the live second: no search of the closed ones.
         if let Some((s, live)) = &mut self.current
             && *s == second
         {
-            live.add(us, error, outcome.bytes);
+            live.add(us, kind, outcome.bytes);
             return;
         }
         if self.current.as_ref().is_some_and(|(s, _)| second < *s)
@@ -401,6 +421,9 @@ impl Timeline {
             let late = self.late.entry(second).or_default();
             late.operations += 1;
             late.errors += error;
+            if let Some(slot) = kind.and_then(|k| late.kinds.get_mut(k)) {
+                *slot += 1;
+            }
             late.bytes += outcome.bytes;
             late.latencies_us.push(us);
             let held: usize = self.late.values().map(|l| l.latencies_us.len()).sum();
@@ -417,12 +440,13 @@ impl Timeline {
                 LiveSecond {
                     operations: 0,
                     errors: 0,
+                    kinds: Kinds::default(),
                     bytes: 0,
                     latency: new_timeline_histogram(),
                 },
             )
         });
-        live.add(us, error, outcome.bytes);
+        live.add(us, kind, outcome.bytes);
     }
 
     fn close_current(&mut self) {
@@ -430,6 +454,7 @@ impl Timeline {
             let closed = Second {
                 operations: live.operations,
                 errors: live.errors,
+                kinds: live.kinds,
                 bytes: live.bytes,
                 latency_v2: encode_v2(&live.latency),
             };
@@ -457,6 +482,7 @@ impl Timeline {
             let second = Second {
                 operations: late.operations,
                 errors: late.errors,
+                kinds: late.kinds,
                 bytes: late.bytes,
                 latency_v2: encode_v2(&h),
             };
@@ -472,6 +498,7 @@ impl Timeline {
             Some(mine) => {
                 mine.operations += other.operations;
                 mine.errors += other.errors;
+                add_kinds(&mut mine.kinds, &other.kinds);
                 mine.bytes += other.bytes;
                 let mut h = decode_v2(&mine.latency_v2);
                 let _ = h.add(decode_v2(&other.latency_v2));
@@ -521,6 +548,13 @@ impl Timeline {
                     histogram: histogram_to_base64(&h),
                     seconds,
                     requests: None,
+                    error_kinds: ErrorKind::ALL
+                        .iter()
+                        .filter_map(|k| {
+                            let n = sec.kinds.get(k.index()).copied().unwrap_or(0);
+                            (n > 0).then(|| (k.as_str().to_string(), n))
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -573,6 +607,16 @@ pub enum WireError {
     Second { second: u32, source: HistogramError },
     #[error("{found} error categories, expected {expected}")]
     Categories { found: usize, expected: usize },
+    #[error("timeline second {second}: {found} error categories, expected {expected}")]
+    SecondCategories {
+        second: u32,
+        found: usize,
+        expected: usize,
+    },
+    #[error(
+        "timeline second {second}: errors by category add up to {sum}, not its {errors} errors"
+    )]
+    SecondKinds { second: u32, sum: u64, errors: u64 },
 }
 
 /// A recorder as it crosses a process boundary (worker → parent) or is saved.
@@ -620,6 +664,9 @@ pub struct SecondWire {
     pub second: u32,
     pub operations: u64,
     pub errors: u64,
+    /// Errors by category, by [`ErrorKind::index`]; empty from a loadplan that kept none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_kinds: Vec<u64>,
     pub bytes: u64,
     pub latency: String,
 }
@@ -644,6 +691,11 @@ impl From<&Recorder> for RecorderWire {
                     second,
                     operations: s.operations,
                     errors: s.errors,
+                    error_kinds: if s.errors > 0 {
+                        s.kinds.to_vec()
+                    } else {
+                        Vec::new()
+                    },
                     bytes: s.bytes,
                     latency: BASE64.encode(&s.latency_v2),
                 })
@@ -676,11 +728,31 @@ impl TryFrom<RecorderWire> for Recorder {
             // Checked once here, so that merging seconds later never decodes unchecked bytes.
             decode_histogram_bytes(&latency_v2)
                 .map_err(|source| WireError::Second { second, source })?;
+            let mut kinds = Kinds::default();
+            if !s.error_kinds.is_empty() {
+                if s.error_kinds.len() != kinds.len() {
+                    return Err(WireError::SecondCategories {
+                        second,
+                        found: s.error_kinds.len(),
+                        expected: kinds.len(),
+                    });
+                }
+                kinds.copy_from_slice(&s.error_kinds);
+                let sum = kinds.iter().fold(0u64, |a, n| a.saturating_add(*n));
+                if sum != s.errors {
+                    return Err(WireError::SecondKinds {
+                        second,
+                        sum,
+                        errors: s.errors,
+                    });
+                }
+            }
             closed.insert(
                 s.second,
                 Second {
                     operations: s.operations,
                     errors: s.errors,
+                    kinds,
                     bytes: s.bytes,
                     latency_v2,
                 },
@@ -862,6 +934,48 @@ mod tests {
         assert_eq!(points[0].second, 0);
         assert_eq!(points[0].operations, 334 + 1);
         assert_eq!(points[0].errors, 1);
+    }
+
+    /// Issue 25: each second keeps its errors by category, in order or late, merged across
+    /// recorders and through a shard's results, and they add up to the second's errors.
+    #[test]
+    fn each_second_keeps_its_errors_by_category() {
+        let failed = |kind: ErrorKind| Outcome {
+            error: Some(kind),
+            ..Outcome::default()
+        };
+        let mut a = Recorder::default();
+        let ms = Duration::from_millis;
+        a.record(ms(100), ms(5), &failed(ErrorKind::Timeout));
+        a.record(ms(1_100), ms(5), &failed(ErrorKind::Status));
+        // Late: second 0 closed already.
+        a.record(ms(200), ms(5), &failed(ErrorKind::Status));
+        a.record(ms(1_200), ms(5), &ok(0));
+        let mut b = Recorder::default();
+        b.record(ms(300), ms(5), &failed(ErrorKind::Timeout));
+        let b = Recorder::try_from(RecorderWire::from(&b)).expect("round trip");
+        a.merge(&b);
+        let points = a.timeline.points(&[Duration::from_secs(2)]);
+        let kinds: Vec<Vec<(String, u64)>> = points
+            .iter()
+            .map(|p| p.error_kinds.clone().into_iter().collect())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                vec![("status".to_string(), 1), ("timeout".to_string(), 2)],
+                vec![("status".to_string(), 1)],
+            ]
+        );
+        for p in &points {
+            assert_eq!(p.error_kinds.values().sum::<u64>(), p.errors);
+        }
+        let mut wire = RecorderWire::from(&a);
+        wire.timeline[0].error_kinds[ErrorKind::Timeout.index()] += 1;
+        let e = Recorder::try_from(wire)
+            .expect_err("does not add up")
+            .to_string();
+        assert!(e.contains("add up to 4, not its 3 errors"), "{e}");
     }
 
     /// A steady open run, arrivals every 10 ms for 2.5 s: filed by their start, each second holds

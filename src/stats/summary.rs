@@ -426,6 +426,12 @@ pub struct RequestSummary {
     pub latency_us: LatencySummary,
     /// The request's latencies: compressed V2 HdrHistogram, base64, microseconds.
     pub histogram: String,
+    /// This request's own seconds (each request filed under the second it ended in): its
+    /// requests, errors, p50/p99/max and histogram, as the cell's `timeline`, for the report's
+    /// lines per request over time. Written for cells of two or more request names (a cell of
+    /// one is its own `timeline`); absent from summaries written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelinePoint>,
 }
 
 #[cfg(test)]

@@ -237,6 +237,7 @@ mod tests {
             histogram: histogram_to_base64(&h),
             seconds: 1.0,
             requests: None,
+            error_kinds: Default::default(),
         }
     }
 

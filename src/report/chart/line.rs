@@ -102,9 +102,19 @@ impl Area {
     }
 }
 
-/// A whole chart: the frame's title at the top, the plot, its legend below.
+/// A whole chart: the frame's title at the top, the plot, its legend below, [`WIDTH`] wide.
 pub fn line_chart(f: &Frame, p: &Plot) -> String {
-    let width = WIDTH;
+    line_chart_sized(f, p, WIDTH)
+}
+
+/// [`line_chart`] `width` pixels wide: [`PAGE_WIDTH`](super::PAGE_WIDTH) for a chart that has
+/// the page's width to itself (a time axis, a spectrum), its text still [`FONT`] pixels.
+pub fn line_chart_sized(f: &Frame, p: &Plot, width: f64) -> String {
+    let width = if width.is_finite() && width >= WIDTH {
+        width
+    } else {
+        WIDTH
+    };
     let top = 36.0;
     let bottom = top + PLOT_HEIGHT;
     let entries: Vec<(String, LegendKey)> = p

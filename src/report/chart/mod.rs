@@ -26,7 +26,7 @@ pub mod style;
 pub use bar::{
     Bar, HBarChart, RefMark, StackChart, StackRow, StackUnit, hbar_chart, stacked_hbar_chart,
 };
-pub use line::{Band, Plot, Point, Rule, Series, Tag, line_chart};
+pub use line::{Band, Plot, Point, Rule, Series, Tag, line_chart, line_chart_sized};
 pub use scale::Axis;
 pub use style::{Fill, Marker, Pattern, Style};
 
@@ -35,6 +35,10 @@ pub use style::{Fill, Marker, Pattern, Style};
 /// (`max-width: 100%`), never stretches it, so text is drawn at [`FONT`] pixels whatever the
 /// layout. Two charts side by side fit a 1,200 px page at this width.
 pub const WIDTH: f64 = 560.0;
+/// The natural width of a chart that has a row of the page to itself: the report's column
+/// (1,200 px less its padding), so the chart takes the page's width at 1,280 px and shrinks
+/// only on a narrower window.
+pub const PAGE_WIDTH: f64 = 1150.0;
 pub const FONT: f64 = 12.0;
 const TITLE_FONT: f64 = 14.0;
 

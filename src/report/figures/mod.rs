@@ -19,8 +19,8 @@ use hdrhistogram::Histogram;
 use super::chart::scale::decade_of;
 use super::chart::within;
 use super::chart::{
-    Axis, Band, Bar, Frame, HBarChart, Marker, Plot, Point, RefMark, Series, Style, hbar_chart,
-    line_chart,
+    Axis, Band, Bar, Frame, HBarChart, Marker, PAGE_WIDTH, Plot, Point, RefMark, Series, Style,
+    hbar_chart, line_chart, line_chart_sized,
 };
 use super::insight::fastest_index;
 use super::insight::numbers;
@@ -30,7 +30,7 @@ use crate::units;
 
 pub use breakdown::{Breakdown, breakdown_chart};
 pub use phases::phases_chart;
-pub use requests::requests_chart;
+pub use requests::{requests_chart, requests_over_time};
 pub use scalability::scalability_charts;
 
 /// The speedup chart sits in a half-width card (about 530 px inside on a 1,200 px page).
@@ -193,10 +193,70 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
             }
         })
         .collect();
-    let most = decoded.iter().map(|(_, h)| h.len()).max().unwrap_or(1);
+    let lines: Vec<(String, Style, Histogram<u64>)> = decoded
+        .into_iter()
+        .map(|(c, h)| (label(c), cell_style(c, &s.cells), h))
+        .collect();
+    let frame = Frame {
+        id,
+        class: "chart-spectrum",
+        title: "Latency by percentile (HdrHistogram spectrum)",
+        about: &format!(
+            "Latency percentile spectrum of scenario {}: one line per cell",
+            s.name
+        ),
+    };
+    (spectrum_of(&frame, lines), problems)
+}
+
+/// One cell (or one request of it) in two runs: the baseline's spectrum (blue, dashed) and this
+/// run's (vermilion, solid) on one log axis. `lines` are (label, base64 histogram) pairs, the
+/// baseline first; a histogram that cannot be read or holds nothing is left out and named in
+/// the second value.
+pub fn comparison_spectrum(
+    id: &str,
+    title: &str,
+    about: &str,
+    lines: [(String, &str); 2],
+) -> (String, Vec<String>) {
+    let styles = [
+        Style {
+            colour: "#0072b2",
+            dash: "9 4",
+            marker: Marker::Ring,
+        },
+        Style {
+            colour: "#d55e00",
+            dash: "",
+            marker: Marker::Square,
+        },
+    ];
+    let mut problems = Vec::new();
+    let mut drawn = Vec::new();
+    for ((name, b64), style) in lines.into_iter().zip(styles) {
+        match histogram_from_base64(b64) {
+            Ok(h) if !h.is_empty() => drawn.push((name, style, h)),
+            Ok(_) => problems.push(format!("{name}: no operations")),
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    let frame = Frame {
+        id,
+        class: "chart-spectrum chart-compare",
+        title,
+        about,
+    };
+    (spectrum_of(&frame, drawn), problems)
+}
+
+/// Percentile spectra of several histograms on one log axis, each line labelled and styled by
+/// its caller: the cells of a scenario, or one cell in two runs (the comparison page).
+pub fn spectrum_of(frame: &Frame, lines: Vec<(String, Style, Histogram<u64>)>) -> String {
+    let decoded = lines;
+    let most = decoded.iter().map(|(_, _, h)| h.len()).max().unwrap_or(1);
     // The axis ends at the decade the data can support: 160 values say little beyond p99.9.
     let decades = ((most as f64).log10().ceil() as u32).clamp(1, 6);
-    let top = decoded.iter().map(|(_, h)| h.max()).max().unwrap_or(0);
+    let top = decoded.iter().map(|(_, _, h)| h.max()).max().unwrap_or(0);
     let marks: [(f64, &str); 6] = [
         (0.5, "p50"),
         (0.9, "p90"),
@@ -208,8 +268,8 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
     let end = f64::from(decades);
     let series = decoded
         .iter()
-        .map(|(c, h)| {
-            let name = label(c);
+        .map(|(name, style, h)| {
+            let name = name.clone();
             let xs: Vec<f64> = (0..=SPECTRUM_SAMPLES)
                 .map(|k| end * k as f64 / SPECTRUM_SAMPLES as f64)
                 .collect();
@@ -240,21 +300,12 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
             ));
             Series {
                 label: name,
-                style: cell_style(c, &s.cells),
+                style: *style,
                 line: simplify(line),
                 points,
             }
         })
         .collect();
-    let frame = Frame {
-        id,
-        class: "chart-spectrum",
-        title: "Latency by percentile (HdrHistogram spectrum)",
-        about: &format!(
-            "Latency percentile spectrum of scenario {}: one line per cell",
-            s.name
-        ),
-    };
     let plot = Plot {
         x: Axis::percentile("percentile (log scale of 1/(1−p))", decades),
         y: Axis::latency("latency", top as f64, 5),
@@ -264,7 +315,7 @@ pub fn spectrum_chart(id: &str, s: &ScenarioSummary) -> (String, Vec<String>) {
         bands: Vec::new(),
         empty: NO_DATA,
     };
-    (line_chart(&frame, &plot), problems)
+    line_chart_sized(frame, &plot, PAGE_WIDTH)
 }
 
 /// The values at non-decreasing quantiles `qs`, with `value_at_quantile`'s rounding, in one pass
@@ -627,7 +678,7 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                 bands: breaches(s),
                 empty: NO_DATA,
             };
-            line_chart(&frame, &plot)
+            line_chart_sized(&frame, &plot, PAGE_WIDTH)
         };
     [
         timeline(
@@ -655,6 +706,85 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
             p99,
         ),
     ]
+}
+
+/// Errors per second by category, one line per cell and category that had any (colour by
+/// category, marker by cell), on the cells' time axis; `None` when no second of any cell
+/// recorded an error by category (no errors, or a summary written before they were kept).
+pub fn errors_over_time(id: &str, s: &ScenarioSummary) -> Option<String> {
+    let mut series = Vec::new();
+    for (ci, c) in s.cells.iter().enumerate() {
+        let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
+        let mut kinds: Vec<&str> = c
+            .timeline
+            .iter()
+            .flat_map(|t| t.error_kinds.keys().map(String::as_str))
+            .collect();
+        kinds.sort_by_key(|k| (crate::stats::category_rank(k), *k));
+        kinds.dedup();
+        for name in kinds {
+            let points: Vec<Point> = c
+                .timeline
+                .iter()
+                .map(|t| {
+                    let seconds = if t.seconds.is_finite() && t.seconds > 0.0 {
+                        t.seconds
+                    } else {
+                        1.0
+                    };
+                    let n = t.error_kinds.get(name).copied().unwrap_or(0);
+                    let rate = n as f64 / seconds;
+                    Point::new(
+                        f64::from(t.second) + within(seconds / rounds, 1e-3, 1.0) / 2.0,
+                        rate,
+                        format!(
+                            "{} · second {}: {n} {name} errors ({}/s)",
+                            label(c),
+                            u64::from(t.second) + 1,
+                            units::number(rate)
+                        ),
+                    )
+                })
+                .collect();
+            let base = Style::series(crate::stats::category_rank(name).min(31), ci);
+            series.push(Series {
+                label: format!("{} · {name}", label(c)),
+                style: base,
+                line: points.iter().map(|p| (p.x, p.y)).collect(),
+                points,
+            });
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let longest = s
+        .cells
+        .iter()
+        .map(|c| c.wall_seconds)
+        .filter(|w| w.is_finite())
+        .fold(0.0, f64::max);
+    let top = top_of(&series, std::iter::empty());
+    let about = format!(
+        "Errors per second by category for each cell of scenario {}",
+        s.name
+    );
+    let frame = Frame {
+        id,
+        class: "chart-errors-over-time",
+        title: "Errors per second, by category",
+        about: &about,
+    };
+    let plot = Plot {
+        x: Axis::number("seconds since the cell's measured start", longest.max(1.0)),
+        y: Axis::number("errors per second", top),
+        series,
+        hlines: Vec::new(),
+        bands: Vec::new(),
+        rules: Vec::new(),
+        empty: NO_DATA,
+    };
+    Some(line_chart_sized(&frame, &plot, PAGE_WIDTH))
 }
 
 #[cfg(test)]
@@ -771,6 +901,7 @@ pub(super) mod tests {
     #[test]
     fn throughput_over_time_counts_successes_with_errors_and_requests_beside() {
         let point = |operations: u64, errors: u64, requests: Option<u64>| TimelinePoint {
+            error_kinds: Default::default(),
             requests,
             seconds: 1.0,
             second: 0,
@@ -818,6 +949,7 @@ pub(super) mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, p)| TimelinePoint {
+                    error_kinds: Default::default(),
                     second: i as u32,
                     ..p.clone()
                 })
@@ -876,6 +1008,7 @@ pub(super) mod tests {
     #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
+            error_kinds: Default::default(),
             requests: None,
             seconds,
             second,
@@ -1042,6 +1175,7 @@ pub(super) mod tests {
             }),
             ("timeline at the end of time", |c| {
                 c.timeline = vec![TimelinePoint {
+                    error_kinds: Default::default(),
                     requests: None,
                     seconds: 1.0,
                     second: u32::MAX,

@@ -96,6 +96,231 @@ pub fn requests_chart(id: &str, s: &ScenarioSummary) -> Option<String> {
     ))
 }
 
+/// One cell's requests over time, on one time axis: each named request's successful requests
+/// per second (its errors per second dotted beside it, when it had any), each request's p99 per
+/// second, and the users in flight (Little's law: the cell's operations that started in a second
+/// × their mean latency) with, for an open model, the arrivals per second. Each request's second
+/// is the one it ended in; the cell's the one its operation started in.
+pub struct CellOverTime {
+    pub cell: usize,
+    pub label: String,
+    /// Requests per second, then p99 per second, then users and arrivals: three charts, one
+    /// time axis, the page's width each.
+    pub charts: [String; 3],
+}
+
+/// Every cell of `s` with two or more named requests that kept their seconds; empty for a
+/// scenario of one request per cell (its cells' charts say it all) or an older summary.
+pub fn requests_over_time(id: &str, s: &ScenarioSummary) -> Vec<CellOverTime> {
+    use crate::report::chart::{
+        Axis, Marker, PAGE_WIDTH, Plot, Point, Series, Style, line_chart_sized,
+    };
+    let covered = |seconds: f64| {
+        if seconds.is_finite() && seconds > 0.0 {
+            seconds
+        } else {
+            1.0
+        }
+    };
+    s.cells
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.requests.len() > 1 && c.requests.iter().any(|r| !r.timeline.is_empty()))
+        .map(|(ci, c)| {
+            let cell = label(c);
+            let rounds = c.rounds.as_ref().map_or(1, |r| r.count.max(1)) as f64;
+            let at = |second: u32, seconds: f64| {
+                f64::from(second) + super::within(seconds / rounds, 1e-3, 1.0) / 2.0
+            };
+            let end = c
+                .timeline
+                .iter()
+                .map(|t| f64::from(t.second) + 1.0)
+                .chain(
+                    c.requests
+                        .iter()
+                        .flat_map(|r| r.timeline.iter().map(|t| f64::from(t.second) + 1.0)),
+                )
+                .chain(std::iter::once(c.wall_seconds).filter(|w| w.is_finite()))
+                .fold(1.0, f64::max);
+            let x = Axis::number("seconds since the cell's measured start", end);
+            let mut rates = Vec::new();
+            let mut p99s = Vec::new();
+            for (k, r) in c.requests.iter().enumerate() {
+                let style = Style::series(k, 0);
+                let mut ok = Vec::new();
+                let mut bad = Vec::new();
+                let mut lat = Vec::new();
+                for t in &r.timeline {
+                    let seconds = covered(t.seconds);
+                    let x = at(t.second, seconds);
+                    let successes = t.operations.saturating_sub(t.errors);
+                    let tip = format!(
+                        "{} · {cell} · second {}: {successes} succeeded ({}/s), {} errors ({}/s)",
+                        r.name,
+                        u64::from(t.second) + 1,
+                        units::number(successes as f64 / seconds),
+                        t.errors,
+                        units::number(t.errors as f64 / seconds)
+                    );
+                    ok.push(Point::new(x, successes as f64 / seconds, tip.clone()));
+                    bad.push(Point::new(x, t.errors as f64 / seconds, tip));
+                    lat.push(Point::new(
+                        x,
+                        t.p99_us as f64,
+                        format!(
+                            "{} · {cell} · second {}: p50 {}, p99 {}, max {}",
+                            r.name,
+                            u64::from(t.second) + 1,
+                            units::micros(t.p50_us),
+                            units::micros(t.p99_us),
+                            units::micros(t.max_us)
+                        ),
+                    ));
+                }
+                let line = |p: &[Point]| p.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>();
+                if bad.iter().any(|p| p.y > 0.0) {
+                    rates.push(Series {
+                        label: format!("{} errors/s", r.name),
+                        style: Style {
+                            colour: style.colour,
+                            dash: "1 3",
+                            marker: Marker::Cross,
+                        },
+                        line: line(&bad),
+                        points: bad,
+                    });
+                }
+                rates.push(Series {
+                    label: r.name.clone(),
+                    style,
+                    line: line(&ok),
+                    points: ok,
+                });
+                p99s.push(Series {
+                    label: r.name.clone(),
+                    style,
+                    line: line(&lat),
+                    points: lat,
+                });
+            }
+            let mut load = Vec::new();
+            let users: Vec<Point> = c
+                .timeline
+                .iter()
+                .map(|t| {
+                    let seconds = covered(t.seconds);
+                    Point::new(
+                        at(t.second, seconds),
+                        t.in_flight,
+                        format!(
+                            "{cell} · second {}: {} users in flight",
+                            u64::from(t.second) + 1,
+                            units::number(t.in_flight)
+                        ),
+                    )
+                })
+                .collect();
+            load.push(Series {
+                label: "users in flight".into(),
+                style: Style::series(0, 0),
+                line: users.iter().map(|p| (p.x, p.y)).collect(),
+                points: users,
+            });
+            if c.open.is_some() {
+                let arrivals: Vec<Point> = c
+                    .timeline
+                    .iter()
+                    .map(|t| {
+                        let seconds = covered(t.seconds);
+                        let rate = t.operations as f64 / seconds;
+                        Point::new(
+                            at(t.second, seconds),
+                            rate,
+                            format!(
+                                "{cell} · second {}: {} arrivals/s",
+                                u64::from(t.second) + 1,
+                                units::number(rate)
+                            ),
+                        )
+                    })
+                    .collect();
+                load.push(Series {
+                    label: "arrivals per second".into(),
+                    style: Style::series(2, 1),
+                    line: arrivals.iter().map(|p| (p.x, p.y)).collect(),
+                    points: arrivals,
+                });
+            }
+            let top = |series: &[Series]| {
+                series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.y))
+                    .filter(|v| v.is_finite())
+                    .fold(0.0, f64::max)
+            };
+            let draw = |suffix: &str, class: &str, title: &str, y: Axis, series: Vec<Series>| {
+                let about = format!("{title}: {} · {cell}", s.name);
+                let frame = Frame {
+                    id: &format!("{id}-cell-{}-{suffix}", ci + 1),
+                    class,
+                    title,
+                    about: &about,
+                };
+                let plot = Plot {
+                    x: x.clone(),
+                    y,
+                    series,
+                    hlines: Vec::new(),
+                    bands: Vec::new(),
+                    rules: Vec::new(),
+                    empty: "no data: no request ended in a measured second",
+                };
+                line_chart_sized(&frame, &plot, PAGE_WIDTH)
+            };
+            let (rmax, lmax, umax) = (top(&rates), top(&p99s), top(&load));
+            CellOverTime {
+                cell: ci,
+                label: cell.clone(),
+                charts: [
+                    draw(
+                        "requests-rate",
+                        "chart-request-rate",
+                        "Requests per second, per request",
+                        Axis::number("per second", rmax),
+                        rates,
+                    ),
+                    draw(
+                        "requests-p99",
+                        "chart-request-p99",
+                        "p99 latency per second, per request",
+                        Axis::latency("p99 latency", lmax, 5),
+                        p99s,
+                    ),
+                    draw(
+                        "users",
+                        "chart-users",
+                        if c.open.is_some() {
+                            "Users in flight and arrivals per second"
+                        } else {
+                            "Users in flight"
+                        },
+                        Axis::number(
+                            if c.open.is_some() {
+                                "users, arrivals/s"
+                            } else {
+                                "users in flight"
+                            },
+                            umax,
+                        ),
+                        load,
+                    ),
+                ],
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,7 +99,7 @@ impl Failure {
 }
 
 /// A threshold's limit in its unit, as its observed value is written.
-fn limit_text(t: &ThresholdResult) -> String {
+pub fn limit_text(t: &ThresholdResult) -> String {
     let v = t.limit;
     match t.unit.as_str() {
         "us" if v.is_finite() && v >= 0.0 => units::micros(v.round() as u64),

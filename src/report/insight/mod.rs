@@ -28,7 +28,7 @@ use crate::stats::CellSummary;
 pub use errors::{ErrorGroup, error_groups};
 pub use failures::{
     ACCEPT_SOME, Failure, Reason, UNEXPLAINED, accept_some_hint, errors_observed, failure_count,
-    failures, is_error_rule, locate,
+    failures, is_error_rule, limit_text, locate,
 };
 pub use findings::{Findings, bound_words, fastest_index, findings};
 pub use health::{Concern, Flag, HealthItem, cell_flags, health, health_criteria};

@@ -453,4 +453,97 @@ pub(crate) mod tests {
         );
         assert!(view::recent_regressions(&faster, 12).is_empty());
     }
+
+    /// Issue 25: a flow's cell gets one line per request, p50 and p99, and a failed run says
+    /// why in words: under the charts of the cell it failed in, and in the table of runs.
+    #[test]
+    fn per_request_lines_and_the_reason_a_run_failed() {
+        use crate::stats::{LatencySummary, RequestSummary, ThresholdResult};
+        let request = |name: &str, p99: u64| RequestSummary {
+            name: name.into(),
+            operations: 10,
+            successes: 10,
+            errors: Default::default(),
+            retried: 0,
+            error_rate: 0.0,
+            status_codes: Default::default(),
+            error_messages: Default::default(),
+            bytes: 0,
+            latency_us: LatencySummary {
+                count: 10,
+                p50: p99 / 2,
+                p99,
+                max: p99,
+                ..LatencySummary::default()
+            },
+            histogram: String::new(),
+            timeline: Vec::new(),
+        };
+        let runs: Vec<SavedRun> = (1..=3)
+            .map(|day| {
+                let failed = day == 2;
+                let verdict = if failed {
+                    Verdict::Failed
+                } else {
+                    Verdict::Passed
+                };
+                let mut s = summary(
+                    "nightly",
+                    "api",
+                    &format!("2026-05-{day:02}T02:00:00Z"),
+                    verdict,
+                    5_000,
+                );
+                let c = &mut s.scenarios[0].cells[0];
+                c.requests = vec![
+                    request("login", 4_000),
+                    request("orders", 9_000 * day as u64),
+                ];
+                if failed {
+                    c.thresholds = vec![ThresholdResult {
+                        expression: "p99{request=orders} < 10ms".into(),
+                        observed: Some(18_000.0),
+                        passed: false,
+                        limit: 10_000.0,
+                        unit: "us".into(),
+                        observed_text: "18.0ms".into(),
+                        windows: None,
+                    }];
+                }
+                saved(s)
+            })
+            .collect();
+        let page = render(&runs).expect("renders");
+        for metric in ["p50-per-request", "p99-per-request"] {
+            let chart = page
+                .split(&format!(r#"data-metric="{metric}""#))
+                .nth(1)
+                .expect(metric);
+            let chart = &chart[..chart.find("</svg>").expect("closed")];
+            assert_eq!(
+                chart.matches("<polyline").count(),
+                2,
+                "{metric}: two requests"
+            );
+            assert!(
+                chart.contains(">login<") && chart.contains(">orders<"),
+                "legend"
+            );
+        }
+        // Only the flow's cell has request lines.
+        assert_eq!(page.matches(r#"data-metric="p99-per-request""#).count(), 1);
+        let why = "threshold p99{request&#x3D;orders} &lt; 10ms: observed 18.0ms, limit 10.0ms";
+        let under = page
+            .split(r#"<table class="failed-runs">"#)
+            .nth(1)
+            .expect("the failed runs under the cell");
+        assert!(
+            under[..under.find("</table>").expect("closed")].contains(why),
+            "{under}"
+        );
+        assert_eq!(page.matches(r#"<table class="failed-runs">"#).count(), 1);
+        let runs_table = page.split(r#"class="runs""#).nth(1).expect("runs");
+        assert!(runs_table.contains(r#"<tr class="run-why verdict-failed">"#));
+        assert!(runs_table.contains(why));
+    }
 }

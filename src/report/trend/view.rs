@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use super::SavedRun;
 use crate::plan::Model;
+use crate::report::chart::legend::{LegendKey, legend};
 use crate::report::chart::scale::tick_text;
 use crate::report::chart::{Axis, Marker, Plot, Point, Rule, Series, Style, Tag};
+use crate::report::insight;
 use crate::stats::change::{ChangePoint, MinShift, change_points};
 use crate::stats::{CellSummary, Verdict};
 use crate::units;
@@ -213,6 +215,8 @@ struct RunRow<'a> {
     link: String,
     has_link: bool,
     file: String,
+    /// A run that did not pass: why, in words (each failed threshold, baseline check and cell).
+    reasons: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -224,6 +228,20 @@ struct CellView {
     /// `of 1 run`, `of 10 runs`.
     total: String,
     charts: Vec<ChartView>,
+    /// A mix or a flow: one line per named request, p50 and p99.
+    request_charts: Vec<ChartView>,
+    /// Each failed run's reasons that concern this cell, in words: the rows under the charts.
+    failures: Vec<FailedRun>,
+}
+
+/// A run that failed, and why, in words.
+#[derive(Serialize)]
+struct FailedRun {
+    /// Numbered as in the table of runs (1 = oldest).
+    number: usize,
+    run_id: String,
+    verdict: &'static str,
+    reasons: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -323,6 +341,11 @@ impl<'a> PageView<'a> {
                         link: r.report_link.clone().unwrap_or_default(),
                         has_link: r.report_link.is_some(),
                         file: r.path.display().to_string(),
+                        reasons: if s.verdict == Verdict::Passed {
+                            Vec::new()
+                        } else {
+                            run_reasons(s)
+                        },
                     }
                 })
                 .collect(),
@@ -360,6 +383,10 @@ fn cell_view(i: usize, k: &CellKey, runs: &[SavedRun]) -> CellView {
         .chain(searched.then_some(Metric::Capacity))
         .map(|m| chart(i, m, &name, &x, runs, &found))
         .collect();
+    let request_charts = [RequestMetric::P50, RequestMetric::P99]
+        .iter()
+        .filter_map(|&m| request_chart(i, m, &name, &x, runs, &found))
+        .collect();
     CellView {
         anchor: format!("cell-{}", i + 1),
         scenario: k.scenario.clone(),
@@ -367,7 +394,218 @@ fn cell_view(i: usize, k: &CellKey, runs: &[SavedRun]) -> CellView {
         present: found.len(),
         total: crate::units::count(runs.len(), "run"),
         charts,
+        request_charts,
+        failures: cell_failures(k, runs),
     }
+}
+
+/// Why a run did not pass, in words: each failed threshold, baseline check and failing cell,
+/// and for an invalid run the validity rules it broke.
+fn run_reasons(s: &crate::stats::Summary) -> Vec<String> {
+    let mut out: Vec<String> = insight::failures(s).iter().map(|f| f.sentence()).collect();
+    if s.verdict == Verdict::Invalid {
+        out.insert(0, insight::validity_headline(s));
+    }
+    if out.is_empty() {
+        out.push(match s.verdict {
+            Verdict::Interrupted => "interrupted before every cell had run".to_string(),
+            _ => insight::UNEXPLAINED.to_string(),
+        });
+    }
+    out
+}
+
+/// Each failed or invalid run's reasons that concern cell `k` (a run that failed elsewhere is
+/// not listed under this cell).
+fn cell_failures(k: &CellKey, runs: &[SavedRun]) -> Vec<FailedRun> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.summary.verdict, Verdict::Failed | Verdict::Invalid))
+        .filter_map(|(n, r)| {
+            let s = &r.summary;
+            let reasons: Vec<String> = insight::failures(s)
+                .iter()
+                .filter(|f| {
+                    let Some(sc) = s.scenarios.get(f.scenario) else {
+                        return false;
+                    };
+                    let cell = f.cell.and_then(|ci| sc.cells.get(ci));
+                    sc.name == k.scenario
+                        && cell.is_some_and(|c| {
+                            c.model == k.model
+                                && c.concurrency == k.concurrency
+                                && c.workers == k.workers
+                        })
+                })
+                .map(|f| f.sentence())
+                .collect();
+            (!reasons.is_empty()).then(|| FailedRun {
+                number: n + 1,
+                run_id: s.run_id.clone(),
+                verdict: verdict_word(s.verdict),
+                reasons,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RequestMetric {
+    P50,
+    P99,
+}
+
+impl RequestMetric {
+    fn id(self) -> &'static str {
+        match self {
+            RequestMetric::P50 => "p50-per-request",
+            RequestMetric::P99 => "p99-per-request",
+        }
+    }
+    fn title(self) -> &'static str {
+        match self {
+            RequestMetric::P50 => "p50 latency per request",
+            RequestMetric::P99 => "p99 latency per request",
+        }
+    }
+    fn raw(self, l: &crate::stats::LatencySummary) -> f64 {
+        match self {
+            RequestMetric::P50 => l.p50 as f64,
+            RequestMetric::P99 => l.p99 as f64,
+        }
+    }
+}
+
+/// One line per named request of the cell across the runs (a mix or a flow: a cell with two
+/// or more requests in some run); `None` for a cell of one request.
+fn request_chart(
+    cell: usize,
+    m: RequestMetric,
+    name: &str,
+    x: &Axis,
+    runs: &[SavedRun],
+    found: &[(&SavedRun, &CellSummary)],
+) -> Option<ChartView> {
+    // The request names, the newest run's order first.
+    let mut names: Vec<&str> = Vec::new();
+    for (_, c) in found.iter().rev() {
+        if c.requests.len() < 2 {
+            continue;
+        }
+        for r in &c.requests {
+            if !names.contains(&r.name.as_str()) {
+                names.push(&r.name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let mut max_raw: f64 = 0.0;
+    let mut captions = Vec::new();
+    let series: Vec<Series> = names
+        .iter()
+        .enumerate()
+        .map(|(k, request)| {
+            let values: Vec<(&SavedRun, f64)> = found
+                .iter()
+                .filter_map(|(r, c)| {
+                    let q = c.requests.iter().find(|q| q.name == *request)?;
+                    let v = m.raw(&q.latency_us);
+                    (v.is_finite() && q.operations > 0).then_some((*r, v))
+                })
+                .collect();
+            max_raw = values.iter().map(|p| p.1).fold(max_raw, f64::max);
+            if let (Some(a), Some(b)) = (values.first(), values.last()) {
+                captions.push(format!(
+                    "{request} {} → {}",
+                    units::micros(a.1.max(0.0) as u64),
+                    units::micros(b.1.max(0.0) as u64)
+                ));
+            }
+            let style = Style::series(k, 0);
+            let points: Vec<Point> = values
+                .iter()
+                .map(|&(r, v)| {
+                    let verdict = r.summary.verdict;
+                    Point {
+                        x: r.started,
+                        y: v,
+                        tip: format!(
+                            "{} · run {} · {request} {} {} · {}",
+                            r.summary.started_at,
+                            r.summary.run_id,
+                            m.title(),
+                            units::micros(v.max(0.0) as u64),
+                            verdict_word(verdict)
+                        ),
+                        tag: Some(Tag {
+                            class: format!("point verdict-{}", verdict_word(verdict)),
+                            data: vec![("run", r.summary.run_id.clone())],
+                            marker: style.marker,
+                            colour: style.colour,
+                        }),
+                    }
+                })
+                .collect();
+            Series {
+                label: (*request).to_string(),
+                style,
+                line: points.iter().map(|p| (p.x, p.y)).collect(),
+                points,
+            }
+        })
+        .collect();
+    let entries: Vec<(String, LegendKey)> = series
+        .iter()
+        .map(|s| (s.label.clone(), LegendKey::Line(s.style)))
+        .collect();
+    let plot = Plot {
+        x: x.clone(),
+        y: Axis::latency(m.title(), max_raw, Y_INTERVALS),
+        series,
+        hlines: Vec::new(),
+        bands: Vec::new(),
+        rules: verdict_rules(runs),
+        empty: "no data: no run has a number here",
+    };
+    let base = Plot::height(TOP, PLOT_HEIGHT);
+    let (legend_svg, legend_h) = legend(&entries, 8.0, base + 4.0, WIDTH - 16.0);
+    let caption = format!("first → latest: {}", captions.join("; "));
+    Some(ChartView {
+        id: format!("cell-{}-{}", cell + 1, m.id()),
+        metric: m.id(),
+        title: m.title(),
+        description: format!("{} of {name}, one line per request: {caption}", m.title()),
+        caption,
+        changes: Vec::new(),
+        width: format!("{WIDTH:.0}"),
+        height: format!("{:.0}", base + legend_h + 8.0),
+        plot: format!("{}{legend_svg}", plot.draw(WIDTH, TOP, PLOT_HEIGHT)),
+    })
+}
+
+/// The rules every chart of the page draws at the runs that did not pass: dashed for a failed
+/// run, dotted for an interrupted or invalid one.
+fn verdict_rules(runs: &[SavedRun]) -> Vec<Rule> {
+    runs.iter()
+        .filter(|r| r.summary.verdict != Verdict::Passed)
+        .map(|r| {
+            let word = verdict_word(r.summary.verdict);
+            let (colour, dash) = if r.summary.verdict == Verdict::Failed {
+                (BAD, "6 4")
+            } else {
+                (WARN, "2 3")
+            };
+            Rule {
+                at: r.started,
+                class: format!("rule rule-{word}"),
+                colour,
+                dash,
+                tip: format!("run {} {word}", r.summary.run_id),
+            }
+        })
+        .collect()
 }
 
 /// First → latest in words, with the change and a peak in between.
@@ -512,24 +750,8 @@ fn chart(
             }
         })
         .collect();
-    let rules = runs
-        .iter()
-        .filter(|r| r.summary.verdict != Verdict::Passed)
-        .map(|r| {
-            let word = verdict_word(r.summary.verdict);
-            let (colour, dash) = if r.summary.verdict == Verdict::Failed {
-                (BAD, "6 4")
-            } else {
-                (WARN, "2 3")
-            };
-            Rule {
-                at: r.started,
-                class: format!("rule rule-{word}"),
-                colour,
-                dash,
-                tip: format!("run {} {word}", r.summary.run_id),
-            }
-        })
+    let rules = verdict_rules(runs)
+        .into_iter()
         .chain(changes.iter().filter_map(|c| {
             let at = runs.get(c.run.checked_sub(1)?)?.started;
             Some(Rule {

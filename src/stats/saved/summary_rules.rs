@@ -540,6 +540,7 @@ pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
         bytes: _,
         latency_us,
         histogram,
+        timeline,
     } = q;
     if name.chars().any(char::is_control) {
         return Err(at.field("name").fail("must not contain control characters"));
@@ -554,6 +555,8 @@ pub(super) fn request(at: &At, q: &RequestSummary) -> Check {
             latency_us.count, operations
         )));
     }
+    let errors = q.errors.values().fold(0u64, |a, n| a.saturating_add(*n));
+    timeline_of(&at.field("timeline"), timeline, (*operations, errors))?;
     // Unlike a cell's, a request's histogram was there from the start.
     let at = at.field("histogram");
     if histogram.is_empty() {
@@ -716,15 +719,20 @@ pub(super) fn arrivals(
 }
 
 pub(super) fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Check {
+    // The errors were checked to add up to at most the operations: no overflow.
+    let errors = c.errors.values().sum();
+    timeline_of(at, points, (c.operations, errors))
+}
+
+/// A cell's or a request's seconds, adding up to its `(operations, errors)`.
+fn timeline_of(at: &At, points: &[TimelinePoint], (ops, errors): (u64, u64)) -> Check {
     if points.is_empty() {
         return Ok(()); // written by a loadplan that kept no timeline
     }
-    // The errors were checked to add up to at most the operations: no overflow.
-    let errors = c.errors.values().sum();
     let counts = points
         .iter()
         .map(|p| (p.second, p.operations, p.errors, p.bytes));
-    seconds(at, counts, |a, v| a.total(v), (c.operations, errors))?;
+    seconds(at, counts, |a, v| a.total(v), (ops, errors))?;
     let highest = shape().highest_us;
     for (i, p) in points.iter().enumerate() {
         let at = at.index(i);
@@ -744,6 +752,16 @@ pub(super) fn timeline(at: &At, points: &[TimelinePoint], c: &CellSummary) -> Ch
             )));
         }
         at.field("in_flight").magnitude(p.in_flight)?;
+        let by_kind = p
+            .error_kinds
+            .values()
+            .fold(0u64, |a, n| a.saturating_add(*n));
+        if !p.error_kinds.is_empty() && by_kind != p.errors {
+            return Err(at.field("error_kinds").fail(format!(
+                "add up to {by_kind}, not the second's {} errors",
+                p.errors
+            )));
+        }
         if !p.histogram.is_empty() {
             second_histogram(&at.field("histogram"), &p.histogram, p.operations)?;
         }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::report::insight;
 use crate::stats::{CellSummary, Summary, Verdict};
-use scenario::{ScenarioView, scenario_view};
+use scenario::{ScenarioView, SloView, compares_models, scenario_view, slo_view};
 use verdict::{BaselineView, WhyFailed, WhyInvalid, baseline_view, why_failed, why_invalid};
 
 #[derive(Serialize)]
@@ -41,6 +41,11 @@ pub(super) struct View<'a> {
     /// What was checked, said when nothing was found.
     health_criteria: String,
     scenarios: Vec<ScenarioView<'a>>,
+    /// Some scenario compares two or more models: the page's model comparison is shown.
+    compares: bool,
+    /// The scenarios of one model, each leading with its SLOs and per-request latency, above
+    /// everything but why the run failed.
+    slos: Vec<SloView>,
     baseline: Option<BaselineView<'a>>,
     source: &'a str,
 }
@@ -132,6 +137,14 @@ impl<'a> View<'a> {
                 .iter()
                 .enumerate()
                 .map(|(i, sc)| scenario_view(i, sc, s.host.cores, &failures))
+                .collect(),
+            compares: s.scenarios.iter().any(compares_models),
+            slos: s
+                .scenarios
+                .iter()
+                .enumerate()
+                .filter(|(_, sc)| !compares_models(sc))
+                .map(|(i, sc)| slo_view(i, sc))
                 .collect(),
             baseline: s.baseline.as_ref().map(|b| baseline_view(s, b)),
             source: &s.plan.source,

@@ -48,6 +48,11 @@ pub(super) struct ScenarioView<'a> {
     scalability: Option<ScalabilityView>,
     timeline_throughput_svg: String,
     timeline_p99_svg: String,
+    /// Cells of two or more named requests: each request's rate and p99 per second, and the
+    /// users in flight (and arrivals), on one time axis per cell.
+    over_time: Vec<OverTimeView>,
+    /// Errors per second by category, when any second recorded one.
+    errors_over_time_svg: Option<String>,
     errors_svg: Option<String>,
     /// Said instead of the errors chart when there were none.
     no_errors: String,
@@ -65,6 +70,37 @@ pub(super) struct ScenarioView<'a> {
     rows: Vec<RowView>,
     /// With rounds: what the figures of the cells table are.
     rounds_note: Option<String>,
+    /// Two or more models: the scenario compares them, and its card leads the page's model
+    /// comparison. A scenario of one model leads with its SLOs instead.
+    compares: bool,
+    /// The scenario's column count in its cells table, for the row of health words under a cell.
+    columns: usize,
+}
+
+/// What a scenario of one model leads with: its SLOs (every threshold with observed, limit and
+/// result) and the latency and errors of each request.
+#[derive(Serialize)]
+pub(super) struct SloView {
+    name: String,
+    anchor: String,
+    thresholds: Vec<ThresholdView>,
+    latency: Vec<LatencyRow>,
+}
+
+/// One request of one cell (or the cell itself when it sends one kind of request).
+#[derive(Serialize)]
+struct LatencyRow {
+    anchor: String,
+    cell: String,
+    #[serde(flatten)]
+    row: requests::Row,
+}
+
+#[derive(Serialize)]
+struct OverTimeView {
+    anchor: String,
+    label: String,
+    charts: [String; 3],
 }
 
 #[derive(Serialize)]
@@ -155,6 +191,8 @@ struct ThresholdView {
     cell: String,
     expression: String,
     observed: String,
+    /// The limit in the threshold's unit, written as `observed` is.
+    limit: String,
     /// For the default rule that failed a cell by its errors: the threshold that would accept
     /// some.
     accept: Option<&'static str>,
@@ -198,6 +236,11 @@ struct RowView {
     status: &'static str,
     /// The status as icon and words: `✘ failed`, `⚠ short, errors`, `✔ ok`.
     status_mark: String,
+    /// The status in one or two words for the narrow health column (`✘ failed`, `⚠ 2 flags`);
+    /// the whole of `status_mark` goes on a row under the cell when it says more.
+    status_short: String,
+    /// `status_mark` when it says more than `status_short`.
+    status_detail: Option<String>,
     incomplete: bool,
     notes: String,
 }
@@ -259,6 +302,85 @@ fn cell_status(failed: bool, flags: &[Flag]) -> (&'static str, String) {
         (true, false) => ("fail", format!("{} · {words}", insight::mark(false))),
         (false, false) => ("warn", format!("⚠ {words}")),
         (false, true) => ("ok", "✔ ok".to_string()),
+    }
+}
+
+/// The status in a few words for the narrow health column: the icon and `failed`, the one flag,
+/// or how many flags there are.
+fn status_short(failed: bool, flags: &[Flag]) -> String {
+    match (failed, flags) {
+        (true, _) => insight::mark(false).to_string(),
+        (false, []) => "✔ ok".to_string(),
+        (false, [one]) if one.as_str().chars().count() <= 12 => format!("⚠ {}", one.as_str()),
+        (false, many) => format!("⚠ {} flags", many.len()),
+    }
+}
+
+/// The number of distinct models among a scenario's cells.
+fn model_count(s: &ScenarioSummary) -> usize {
+    let mut models: Vec<crate::plan::Model> = s.cells.iter().map(|c| c.model).collect();
+    models.sort_by_key(|m| m.as_str());
+    models.dedup();
+    models.len()
+}
+
+/// True when a scenario compares two or more models.
+pub(super) fn compares_models(s: &ScenarioSummary) -> bool {
+    model_count(s) >= 2
+}
+
+/// Every threshold of every cell, with observed, limit and result.
+fn thresholds(i: usize, s: &ScenarioSummary) -> Vec<ThresholdView> {
+    s.cells
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            c.thresholds.iter().map(move |t| {
+                let rule = insight::is_error_rule(t);
+                ThresholdView {
+                    anchor: cell_anchor(i, ci),
+                    cell: label(c),
+                    expression: t.expression.clone(),
+                    observed: if rule {
+                        insight::errors_observed(c)
+                    } else {
+                        t.observed_text.clone()
+                    },
+                    limit: insight::limit_text(t),
+                    accept: (rule && !t.passed).then_some(insight::ACCEPT_SOME),
+                    passed: t.passed,
+                    result: insight::mark(t.passed),
+                }
+            })
+        })
+        .collect()
+}
+
+/// The SLO panel of scenario `i`: its thresholds, and each request's latency and errors (the
+/// cell's own when it has no named requests).
+pub(super) fn slo_view(i: usize, s: &ScenarioSummary) -> SloView {
+    let groups = requests::groups(s);
+    let latency = s
+        .cells
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            let rows: Vec<requests::Row> = match groups.iter().find(|g| g.cell == ci) {
+                Some(g) => g.rows.clone(),
+                None => vec![requests::cell_row(c)],
+            };
+            rows.into_iter().map(move |row| LatencyRow {
+                anchor: cell_anchor(i, ci),
+                cell: label(c),
+                row,
+            })
+        })
+        .collect();
+    SloView {
+        name: s.name.clone(),
+        anchor: anchor(i),
+        thresholds: thresholds(i, s),
+        latency,
     }
 }
 
@@ -369,6 +491,15 @@ pub(super) fn scenario_view<'a>(
         scalability,
         timeline_throughput_svg,
         timeline_p99_svg,
+        errors_over_time_svg: figures::errors_over_time(&format!("{id}-errors-over-time"), s),
+        over_time: figures::requests_over_time(&format!("{id}-over-time"), s)
+            .into_iter()
+            .map(|o| OverTimeView {
+                anchor: cell_anchor(i, o.cell),
+                label: o.label,
+                charts: o.charts,
+            })
+            .collect(),
         errors_svg: figures::breakdown_chart(&format!("{id}-errors-chart"), s, Breakdown::Errors),
         no_errors: format!("No errors: all {total_ops} operations of this scenario succeeded."),
         status_svg: figures::breakdown_chart(&format!("{id}-status"), s, Breakdown::StatusCodes),
@@ -389,29 +520,7 @@ pub(super) fn scenario_view<'a>(
         connections: connections_view(i, s),
         requests: requests_view(i, s),
         problems,
-        thresholds: s
-            .cells
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| {
-                c.thresholds.iter().map(move |t| {
-                    let rule = insight::is_error_rule(t);
-                    ThresholdView {
-                        anchor: cell_anchor(i, ci),
-                        cell: label(c),
-                        expression: t.expression.clone(),
-                        observed: if rule {
-                            insight::errors_observed(c)
-                        } else {
-                            t.observed_text.clone()
-                        },
-                        accept: (rule && !t.passed).then_some(insight::ACCEPT_SOME),
-                        passed: t.passed,
-                        result: insight::mark(t.passed),
-                    }
-                })
-            })
-            .collect(),
+        thresholds: thresholds(i, s),
         rows: s
             .cells
             .iter()
@@ -419,6 +528,8 @@ pub(super) fn scenario_view<'a>(
             .map(|(ci, c)| {
                 let flags = insight::cell_flags(c, s.kind, host_cores);
                 let (status, status_mark) = cell_status(failed(ci), &flags);
+                let short = status_short(failed(ci), &flags);
+                let status_detail = (short != status_mark).then(|| status_mark.clone());
                 RowView {
                     anchor: cell_anchor(i, ci),
                     label: label(c),
@@ -449,11 +560,15 @@ pub(super) fn scenario_view<'a>(
                         .join(", "),
                     status,
                     status_mark,
+                    status_short: short,
+                    status_detail,
                     incomplete: !c.complete,
                     notes: c.notes.join("; "),
                 }
             })
             .collect(),
         rounds_note: numbers::rounds_note(s),
+        compares: compares_models(s),
+        columns: 16,
     }
 }
