@@ -19,7 +19,7 @@ have nginx || need+=(nginx)                                  # tls, netns: a ser
 have ip || need+=(iproute2)                                  # netns: namespaces and a veth pair
 have iptables || need+=(iptables)                            # netns: the NFQUEUE delay
 have openssl || need+=(openssl)                              # tls: certificates made by the tests
-have python3 || need+=(python3)                              # flows: an API written in Python
+have python3 || need+=(python3)                              # flows, streams: servers written in Python
 have xmllint || need+=(libxml2-utils)                        # .ci/run: junit.xml against its schema
 have prometheus || need+=(prometheus)                        # export: remote write into a real Prometheus
 

@@ -159,7 +159,7 @@ schema!(Seed, "Seed", _g => json_schema!({
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase).",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 min mean max (a duration), error_rate (a percentage), throughput (per second), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb|first_event|event_gap (a latency of that phase; the last two of streamed responses).",
     "type": "string",
     "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms"]
 }));

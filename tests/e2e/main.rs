@@ -21,6 +21,7 @@ mod run;
 mod saved;
 mod server;
 mod shards;
+mod streams;
 mod tidy;
 mod tls;
 mod trend;

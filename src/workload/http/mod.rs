@@ -29,6 +29,7 @@ mod check;
 mod connect;
 mod pool;
 mod request;
+mod stream;
 mod tls;
 mod warm;
 
@@ -693,10 +694,18 @@ impl Session {
         let mut kept = BytesMut::new();
         let mut bytes = 0u64;
         let mut broken = None;
+        let mut events =
+            stream::Events::of(&parts.headers).map(|e| (e, stream::Timing::new(start)));
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => {
                     if let Some(d) = f.data_ref() {
+                        if let Some((scan, timing)) = events.as_mut() {
+                            let n = scan.feed(d);
+                            if n > 0 {
+                                timing.events(n, std::time::Instant::now());
+                            }
+                        }
                         bytes += d.len() as u64;
                         self.progress.body = bytes;
                         if keep_body && kept.len() < MAX_KEPT_BODY {
@@ -740,6 +749,7 @@ impl Session {
             ttfb: Some(ttfb),
             setup: None,
             retried: false,
+            stream: events.map(|(_, timing)| Box::new(timing.finish())),
         }
     }
 }
