@@ -4,6 +4,7 @@
 //! column); `resolve.rs` turns the mirror into the typed plan the runner executes and expands it
 //! into cells. This stage is the only user of `serde_yaml`; it sends nothing and writes nothing.
 
+pub mod grpc;
 mod guard;
 pub mod http;
 mod locate;

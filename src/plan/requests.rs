@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::HttpSettings;
+use super::grpc::{GrpcCall, Key};
+use super::http::{HttpSettings, HttpVersion};
 use super::locate::Path;
 use super::resolve::{Context, ResolveError};
 use super::spec::{
-    self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, Headers, JsonExpect, StepSpec, TargetSpec,
-    Template, ThinkSpec,
+    self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, GrpcSpec, Headers, JsonExpect, StepSpec,
+    TargetSpec, Template, ThinkSpec,
 };
 use super::text::Text;
 use super::unset::{self, MissingColumns, Unset};
@@ -158,6 +159,9 @@ pub struct RequestTemplate {
     pub headers: Vec<(String, Text)>,
     pub body: Option<Text>,
     pub check: Check,
+    /// A gRPC call: its body is the call's framed message, its response read as gRPC.
+    #[serde(default)]
+    pub grpc: Option<super::grpc::GrpcCall>,
 }
 
 /// What a response must be.
@@ -170,6 +174,9 @@ pub struct Check {
     pub body_contains: Option<Text>,
     /// Headers the response must have, each value starting with the given text.
     pub headers: Vec<(String, Text)>,
+    /// The gRPC status a call must end with (`None`: OK).
+    #[serde(default)]
+    pub grpc_code: Option<u32>,
 }
 
 impl Check {
@@ -322,12 +329,15 @@ pub(super) fn targets(
         env: ctx.env,
     };
     let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
+    let mut parts = parts;
+    let any_grpc = targets.iter().any(|t| t.grpc.is_some());
+    grpc_needs_h2(&mut parts.settings, any_grpc, parts.at)?;
     let mut names = Vec::new();
     let mut requests = Vec::with_capacity(targets.len());
     for (i, t) in targets.into_iter().enumerate() {
         let at = parts.at.key("targets").index(i);
         let check = check(&scope, parts.expect, &parts.expect_at)?;
-        requests.push(request(&scope, &parts, t, &at, check, &mut names)?);
+        requests.push(request(ctx, &scope, &parts, t, &at, check, &mut names)?);
     }
     Ok(HttpWorkload {
         requests,
@@ -364,6 +374,9 @@ pub(super) fn flow(
                 .map(move |(n, _)| (n.clone(), step.clone()))
         })
         .collect();
+    let mut parts = parts;
+    let any_grpc = steps.iter().any(|s| s.request.0.grpc.is_some());
+    grpc_needs_h2(&mut parts.settings, any_grpc, parts.at)?;
     let mut captured: Vec<(String, usize)> = Vec::new();
     let mut names = Vec::new();
     let mut requests = Vec::with_capacity(steps.len());
@@ -386,6 +399,7 @@ pub(super) fn flow(
         target.name = Some(s.name.clone().unwrap_or_else(|| default_name(&target)));
         let request_at = at.key("request");
         requests.push(request(
+            ctx,
             &scope,
             &parts,
             target,
@@ -428,14 +442,20 @@ fn step_name(s: &StepSpec) -> String {
     s.name.clone().unwrap_or_else(|| default_name(&s.request.0))
 }
 
-/// A request's default name: its method and URL as written (`GET /items`).
+/// A request's default name: its method and URL as written (`GET /items`); a gRPC call's, its
+/// method (`shop.Cart/AddItem`).
 fn default_name(t: &TargetSpec) -> String {
-    format!("{} {}", t.method, t.url.raw)
+    match &t.grpc {
+        Some(g) => g.method.clone(),
+        None => format!("{} {}", t.method, t.url.raw),
+    }
 }
 
 /// One request, its URL checked against the base, its headers layered (defaults, scenario,
 /// its own), its name registered.
+#[allow(clippy::too_many_arguments)]
 fn request(
+    ctx: &Context,
     scope: &Scope,
     parts: &Parts,
     t: TargetSpec,
@@ -443,7 +463,18 @@ fn request(
     check: Check,
     names: &mut Vec<String>,
 ) -> Result<RequestTemplate, ResolveError> {
-    let (url_at, body_at) = if t.object {
+    let mut t = t;
+    // Named before the call is taken out: a call's default name is its method.
+    if t.name.is_none() {
+        t.name = Some(default_name(&t));
+    }
+    let grpc = match t.grpc.take() {
+        Some(g) => Some(grpc_call(ctx, &g, &at.key("grpc"), &mut t)?),
+        None => None,
+    };
+    let (url_at, body_at) = if grpc.is_some() {
+        (at.key("grpc").key("method"), at.key("grpc").key("message"))
+    } else if t.object {
         (at.key("url"), at.key(if t.json { "json" } else { "body" }))
     } else {
         (at.clone(), at.clone())
@@ -506,6 +537,10 @@ fn request(
             headers.push((k.clone(), value));
         }
     }
+    if grpc.is_some() {
+        headers.push(("content-type".into(), Text::literal("application/grpc")));
+        headers.push(("te".into(), Text::literal("trailers")));
+    }
     if t.json
         && !headers
             .iter()
@@ -537,6 +572,39 @@ fn request(
         headers,
         body,
         check,
+        grpc,
+    })
+}
+
+/// A step's gRPC call compiled and encoded; its metadata become the request's own headers.
+fn grpc_call(
+    ctx: &Context,
+    g: &GrpcSpec,
+    at: &Path,
+    t: &mut TargetSpec,
+) -> Result<GrpcCall, ResolveError> {
+    for (k, v) in g.metadata.iter().flat_map(|m| m.0.iter()) {
+        t.headers.0.push((k.clone(), v.clone()));
+    }
+    if !ctx.read_files {
+        return Ok(GrpcCall {
+            method: g.method.clone(),
+            descriptors: Vec::new(),
+            output: String::new(),
+            server_streaming: false,
+            frame: Vec::new(),
+        });
+    }
+    let dir = ctx
+        .file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""));
+    super::grpc::resolve(dir, &g.proto, &g.method, g.message.as_ref()).map_err(|(key, why)| {
+        let message = match key {
+            Key::Message => format!("gRPC message for `{}` {why}", g.method),
+            Key::Proto | Key::Method => why,
+        };
+        ResolveError::at(at.key(key.as_str()), message)
     })
 }
 
@@ -565,7 +633,25 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
             None => None,
         },
         headers,
+        grpc_code: e.code.map(|c| c.0),
     })
+}
+
+/// A scenario with gRPC calls speaks HTTP/2 (h2c on `http://`): `http: "1.1"` cannot carry them.
+fn grpc_needs_h2(settings: &mut HttpSettings, any: bool, at: &Path) -> Result<(), ResolveError> {
+    if !any {
+        return Ok(());
+    }
+    match settings.version {
+        HttpVersion::Http1 => Err(ResolveError::at(
+            at.key("http"),
+            "gRPC calls need HTTP/2: drop `http: \"1.1\"` or use `http: \"2\"`".to_string(),
+        )),
+        HttpVersion::Auto | HttpVersion::Http2 => {
+            settings.version = HttpVersion::Http2;
+            Ok(())
+        }
+    }
 }
 
 /// The data file, read and checked: a header row of unique names, at least one row, every row

@@ -13,10 +13,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::Threshold;
 use super::spec::{
-    BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec,
-    JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu, RawScenario,
-    RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template, ThinkSpec,
-    ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
+    BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, GrpcCode, Headers,
+    HttpVersionSpec, JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu,
+    RawScenario, RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template,
+    ThinkSpec, ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
 };
 
 /// The plan format's schema, pretty-printed.
@@ -119,6 +119,18 @@ schema!(TargetSpec, "Target", g => json_schema!({
         g.subschema_for::<RequestSpec>()
     ]
 }));
+schema!(GrpcCode, "GrpcCode", _g => {
+    let codes = crate::plan::grpc::CODES;
+    let names: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| serde_json::Value::from(*c))
+        .chain((0..codes.len()).map(serde_json::Value::from))
+        .collect();
+    json_schema!({
+        "description": "A gRPC status code, by name or number.",
+        "enum": names
+    })
+});
 schema!(StatusList, "StatusList", _g => json_schema!({
     "description": "The accepted status code, or a list of them.",
     "anyOf": [

@@ -14,6 +14,7 @@ mod files;
 mod flows;
 
 mod gate;
+mod grpc;
 mod netns;
 mod open;
 mod report;

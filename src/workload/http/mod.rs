@@ -27,6 +27,7 @@
 
 mod check;
 mod connect;
+mod grpc;
 mod pool;
 mod request;
 mod stream;
@@ -694,8 +695,12 @@ impl Session {
         let mut kept = BytesMut::new();
         let mut bytes = 0u64;
         let mut broken = None;
-        let mut events =
-            stream::Events::of(&parts.headers).map(|e| (e, stream::Timing::new(start)));
+        let mut trailers = None;
+        let kind = match req.grpc {
+            Some(_) => Some(stream::Events::Grpc(stream::GrpcScanner::default())),
+            None => stream::Events::of(&parts.headers),
+        };
+        let mut events = kind.map(|e| (e, stream::Timing::new(start)));
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => {
@@ -712,6 +717,8 @@ impl Session {
                             let room = MAX_KEPT_BODY - kept.len();
                             kept.extend_from_slice(&d[..d.len().min(room)]);
                         }
+                    } else if let Some(t) = f.trailers_ref() {
+                        trailers = Some(t.clone());
                     }
                 }
                 Err(e) => {
@@ -721,11 +728,34 @@ impl Session {
                 }
             }
         }
-        let body: Bytes = kept.freeze();
+        let mut body: Bytes = kept.freeze();
+        let mut called = None;
+        if let (Some(g), None) = (&req.grpc, &broken) {
+            // A call's status decides before any check: a failed call has no message to check.
+            called = match grpc::status(&parts.headers, trailers.as_ref()) {
+                _ if status != 200 => None,
+                None => Some((
+                    ErrorKind::Protocol,
+                    "the gRPC response has no grpc-status".to_string(),
+                )),
+                Some((code, m)) if code != g.expect => {
+                    Some((ErrorKind::GrpcStatus, grpc::describe(code, &m)))
+                }
+                Some(_) if keep_body => match g.json(&body) {
+                    Ok(json) => {
+                        body = Bytes::from(json);
+                        None
+                    }
+                    Err(m) => Some((ErrorKind::Body, m)),
+                },
+                Some(_) => None,
+            };
+        }
         let seen = Seen::new(status, &parts.headers, &body);
-        let (error, message) = match broken {
-            Some(m) => (Some(ErrorKind::Body), Some(m)),
-            None => match req.checks.verify(&seen, &self.vars) {
+        let (error, message) = match (broken, called) {
+            (Some(m), _) => (Some(ErrorKind::Body), Some(m)),
+            (None, Some((kind, m))) => (Some(kind), Some(m)),
+            (None, None) => match req.checks.verify(&seen, &self.vars) {
                 Some((kind, m)) => (Some(kind), Some(m)),
                 None => match captures.map(|c| c.apply(&seen, &mut self.vars)) {
                     Some(Err(m)) => (Some(ErrorKind::Expectation), Some(m)),
@@ -799,6 +829,7 @@ mod tests {
             headers: vec![("authorization".into(), Text::literal("Bearer s"))],
             body: None,
             check: Check::default(),
+            grpc: None,
         };
         HttpWorkload {
             requests: (0..n).map(request).collect(),

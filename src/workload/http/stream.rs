@@ -9,7 +9,9 @@
 //!   CRLF, LF or CR, and a blank line dispatches an event if one of its lines was a `data` field
 //!   (comments such as `: keep-alive` and blocks without data dispatch nothing);
 //! - any other response sent with `Transfer-Encoding: chunked`: each non-empty data frame is an
-//!   event (hyper hands a chunk over as it is read; chunks that arrived together may come as one).
+//!   event (hyper hands a chunk over as it is read; chunks that arrived together may come as one);
+//! - a gRPC call's response: each length-prefixed message is an event (a server-streaming call's
+//!   messages timed as they come).
 //!
 //! It must not keep the body: it holds the first bytes of the current line and nothing else.
 
@@ -29,6 +31,7 @@ const MAX_GAPS: usize = 100_000;
 pub(super) enum Events {
     Sse(SseScanner),
     Frames,
+    Grpc(GrpcScanner),
 }
 
 impl Events {
@@ -56,7 +59,47 @@ impl Events {
         match self {
             Events::Sse(s) => s.feed(data),
             Events::Frames => u64::from(!data.is_empty()),
+            Events::Grpc(g) => g.feed(data),
         }
+    }
+}
+
+/// Finds the ends of gRPC messages (a flag byte, a 4-byte big-endian length, the message) across
+/// frame boundaries.
+#[derive(Debug, Default)]
+pub(super) struct GrpcScanner {
+    /// Bytes of the current message's 5-byte prefix read so far.
+    prefix: [u8; 5],
+    have: usize,
+    /// Bytes of the current message's body still to come, once its prefix is read.
+    left: u64,
+}
+
+impl GrpcScanner {
+    pub(super) fn feed(&mut self, mut bytes: &[u8]) -> u64 {
+        let mut messages = 0;
+        while !bytes.is_empty() {
+            if self.have < 5 {
+                let n = (5 - self.have).min(bytes.len());
+                self.prefix[self.have..self.have + n].copy_from_slice(&bytes[..n]);
+                self.have += n;
+                bytes = &bytes[n..];
+                if self.have < 5 {
+                    break;
+                }
+                let [_, a, b, c, d] = self.prefix;
+                self.left = u64::from(u32::from_be_bytes([a, b, c, d]));
+            }
+            let n = self.left.min(bytes.len() as u64);
+            self.left -= n;
+            // `n` is at most `bytes.len()`.
+            bytes = &bytes[usize::try_from(n).unwrap_or(bytes.len())..];
+            if self.left == 0 {
+                messages += 1;
+                self.have = 0;
+            }
+        }
+        messages
     }
 }
 
@@ -190,7 +233,8 @@ mod tests {
 
     #[test]
     fn the_kind_of_stream_comes_from_the_head() {
-        let table: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Pairs = &'static [(&'static str, &'static str)];
+        let table: &[(Pairs, Option<&str>)] = &[
             (&[("content-type", "text/event-stream")], Some("sse")),
             (
                 &[("content-type", "text/event-stream; charset=utf-8")],
@@ -219,8 +263,25 @@ mod tests {
             let got = Events::of(&map).map(|e| match e {
                 Events::Sse(_) => "sse",
                 Events::Frames => "frames",
+                Events::Grpc(_) => "grpc",
             });
             assert_eq!(got, want, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_messages_end_where_their_length_says() {
+        let table: &[(&[&[u8]], &[u64])] = &[
+            (&[&[0, 0, 0, 0, 2, 8, 1]], &[1]),
+            (&[&[0, 0, 0, 0, 0]], &[1]),
+            (&[&[0, 0, 0, 0, 1, 9, 0, 0, 0, 0, 0, 0, 0]], &[2]),
+            (&[&[0, 0, 0], &[0, 2, 8], &[1]], &[0, 0, 1]),
+            (&[&[0, 0, 0, 0, 3, 1, 2]], &[0]),
+        ];
+        for &(frames, want) in table {
+            let mut g = GrpcScanner::default();
+            let got: Vec<u64> = frames.iter().map(|f| g.feed(f)).collect();
+            assert_eq!(got, want, "{frames:?}");
         }
     }
 
