@@ -37,6 +37,7 @@
 //! Both lines are written and flushed together.
 
 mod api;
+mod grpc;
 mod routes;
 mod tls;
 

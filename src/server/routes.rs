@@ -1,5 +1,6 @@
 //! One request in, one response out: the synthetic endpoints (`/hello`, `/io`, `/cpu`, `/bytes`,
-//! `/status`, `/flaky`, and `/sse`, server-sent events on a schedule) answered here, the JSON API (`/login`, `/items`, `/stats`) handed to
+//! `/status`, `/flaky`, and `/sse`, server-sent events on a schedule) answered here, the gRPC
+//! service `loadplan.Demo` handed to [`super::grpc`], the JSON API (`/login`, `/items`, `/stats`) handed to
 //! [`super::api`].
 //!
 //! Input: a request of any HTTP version, with any body type (hyper's `Incoming` when serving,
@@ -36,6 +37,11 @@ pub enum Payload {
     Fill {
         left: usize,
     },
+    /// A gRPC answer: its messages, then its trailers (`grpc-status`).
+    Grpc {
+        data: Option<Bytes>,
+        trailers: Option<hyper::HeaderMap>,
+    },
     Events {
         /// Events still to send; the next is numbered `sent`.
         left: u32,
@@ -55,6 +61,9 @@ impl Payload {
             Payload::Once(b) => b.as_ref().map_or(0, Bytes::len),
             Payload::Fill { left } => *left,
             Payload::Events { left, .. } => *left as usize,
+            Payload::Grpc { data, trailers } => {
+                data.as_ref().map_or(0, Bytes::len) + usize::from(trailers.is_some())
+            }
         }
     }
 }
@@ -80,6 +89,12 @@ impl Body for Payload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let chunk = match self.get_mut() {
+            Payload::Grpc { data, trailers } => {
+                if let Some(d) = data.take().filter(|d| !d.is_empty()) {
+                    return Poll::Ready(Some(Ok(Frame::data(d))));
+                }
+                return Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))));
+            }
             Payload::Events {
                 left,
                 sent,
@@ -117,7 +132,7 @@ impl Body for Payload {
     fn size_hint(&self) -> SizeHint {
         match self {
             // A stream's length is not known ahead: HTTP/1.1 sends it chunked.
-            Payload::Events { .. } => SizeHint::default(),
+            Payload::Events { .. } | Payload::Grpc { .. } => SizeHint::default(),
             _ => SizeHint::with_exact(self.len() as u64),
         }
     }
@@ -206,6 +221,7 @@ where
                 "events must be a whole number up to 100000; delay and every durations up to 60s, like 50ms\n",
             ),
         },
+        p if p.starts_with(super::grpc::PREFIX) => super::grpc::handle(req).await,
         _ => api.handle(req).await,
     }
 }

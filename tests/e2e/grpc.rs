@@ -286,3 +286,44 @@ scenarios:
     assert_eq!(u(&w["errors"]["expectation"]), 3, "{w}");
     assert_eq!(u(&w["errors"]["grpc_status"]), 0, "{w}");
 }
+
+/// The built-in server's `loadplan.Demo` (the demo plan's proto), over h2c: unary and
+/// server-streaming calls succeed, each streamed answer is an event.
+#[test]
+fn the_builtin_demo_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/protos/demo.proto");
+    std::fs::copy(proto, d.join("demo.proto")).expect("copy the demo proto");
+    let plan = util::write_plan(
+        d,
+        "demo.yaml",
+        r#"version: 1
+name: demo
+base: builtin
+scenarios:
+  - name: demo
+    flow:
+      - request: { grpc: { proto: demo.proto, method: loadplan.Demo/Echo, message: { text: héllo } } }
+        expect: { json: { "$.n": 5, "$.text": héllo } }
+      - request: { grpc: { proto: demo.proto, method: loadplan.Demo/Count, message: { count: 3 } } }
+        expect: { json: { "$[2].n": 3 } }
+    repeat: 5
+    models: [async, processes]
+    concurrency: 2
+"#,
+    );
+    let out = d.join("out");
+    let o = util::run_plan(d, &plan, &out);
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = util::summary(&out, "demo");
+    for model in ["async", "processes"] {
+        let c = cell(&s, "demo", model);
+        assert_eq!(u(&c["successes"]), 5, "{c}");
+        for name in ["loadplan.Demo/Echo", "loadplan.Demo/Count"] {
+            let r = request(c, name).unwrap_or_else(|| panic!("{name} in {c}"));
+            assert_eq!(u(&r["successes"]), 5, "{r}");
+        }
+        assert_eq!(u(&c["connections"]["events"]), 20, "{c}");
+    }
+}
