@@ -112,7 +112,7 @@ scenarios:
     repeat: 2
     models: [sequential, async]
     concurrency: 2
-    thresholds: [ "p99{{phase=first_event}} < 500ms", "p99{{phase=event_gap}} < 100ms" ]
+    thresholds: [ "p50{{phase=first_event}} < 500ms", "p50{{phase=event_gap}} < 100ms" ]
   - name: chunks
     targets: [ "/chunks?n=5&every=20&pause=0" ]
     repeat: 2
