@@ -159,6 +159,13 @@ fn call(
             ),
         ));
     }
+    if message.is_some_and(holds_variable) {
+        return Err((
+            Key::Message,
+            "holds `${…}`: gRPC messages are sent as written (variables go in `metadata`)"
+                .to_string(),
+        ));
+    }
     let input = m.input();
     let value = message
         .cloned()
@@ -187,6 +194,16 @@ fn call(
         server_streaming: m.is_server_streaming(),
         frame,
     })
+}
+
+/// Whether a string anywhere in `v` holds a `${…}` reference.
+fn holds_variable(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains("${"),
+        serde_json::Value::Array(a) => a.iter().any(holds_variable),
+        serde_json::Value::Object(o) => o.values().any(holds_variable),
+        _ => false,
+    }
 }
 
 /// `package.Service/Method` → (`package.Service`, `Method`).
@@ -304,6 +321,13 @@ service Carts {
                 serde_json::json!({"quantity": "many"}),
                 Key::Message,
                 "does not match",
+            ),
+            (
+                "shop.proto",
+                "shop.Carts/Add",
+                serde_json::json!({"sku": "${SKU}"}),
+                Key::Message,
+                "sent as written",
             ),
         ];
         for (proto, method, message, key, words) in table {
