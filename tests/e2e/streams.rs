@@ -83,14 +83,21 @@ impl Drop for Streamer {
 }
 
 fn within(got: u64, want_ms: u64, slack_ms: u64, what: &str) {
-    let (lo, hi) = ((want_ms - slack_ms) * 1000, (want_ms + slack_ms) * 1000);
+    within_us(got, want_ms * 1000, slack_ms, what);
+}
+
+fn within_us(got: u64, want_us: u64, slack_ms: u64, what: &str) {
+    let (lo, hi) = (
+        want_us.saturating_sub(slack_ms * 1000),
+        want_us + slack_ms * 1000,
+    );
     assert!(
         (lo..=hi).contains(&got),
-        "{what}: {got} µs, want {want_ms} ± {slack_ms} ms"
+        "{what}: {got} µs, want {want_us} µs ± {slack_ms} ms"
     );
 }
 
-/// 20 events 50 ms apart after a 300 ms pause: the first event at 300 ms, gaps of 50 ms (the
+/// 20 events 50 ms apart after a 300 ms pause: the first event 300 ms after the head, gaps of 50 ms (the
 /// comments between events are not events), every event counted; chunks of a chunked body are
 /// events too. The thresholds on both phases pass.
 #[test]
@@ -109,9 +116,9 @@ defaults: {{ timeout: 5s }}
 scenarios:
   - name: sse
     targets: [ "/sse?n=20&every=50&pause=300" ]
-    repeat: 2
+    repeat: 4
     models: [sequential, async]
-    concurrency: 2
+    concurrency: 4
     thresholds: [ "p50{{phase=first_event}} < 500ms", "p50{{phase=event_gap}} < 100ms" ]
   - name: chunks
     targets: [ "/chunks?n=5&every=20&pause=0" ]
@@ -129,11 +136,21 @@ scenarios:
     for model in ["sequential", "async"] {
         let c = cell(&s, "sse", model);
         let k = &c["connections"];
-        assert_eq!(u(&c["successes"]), 2, "{c}");
-        assert_eq!((u(&k["streamed"]), u(&k["events"])), (2, 40), "{k}");
-        assert_eq!(u(&k["first_event_us"]["count"]), 2, "{k}");
-        assert_eq!(u(&k["event_gap_us"]["count"]), 38, "{k}");
-        within(u(&k["first_event_us"]["p50"]), 300, 5, "first event p50");
+        assert_eq!(u(&c["successes"]), 4, "{c}");
+        assert_eq!((u(&k["streamed"]), u(&k["events"])), (4, 80), "{k}");
+        assert_eq!(u(&k["first_event_us"]["count"]), 4, "{k}");
+        assert_eq!(u(&k["event_gap_us"]["count"]), 76, "{k}");
+        // The server's 300 ms start once it has read the request and sent the head: on a busy
+        // machine Python takes a few milliseconds for that, which the time to first byte shows.
+        // 10 ms, not the 5: with both cores saturated by compilers, a sleeping Python
+        // thread woke up to 22 ms late (quiet runs land within 1-7 ms).
+        let head = u(&k["ttfb_us"]["p50"]);
+        within_us(
+            u(&k["first_event_us"]["p50"]),
+            300_000 + head,
+            10,
+            "first event p50",
+        );
         within(u(&k["event_gap_us"]["p50"]), 50, 5, "event gap p50");
         let thresholds = c["thresholds"].as_array().expect("thresholds");
         assert_eq!(thresholds.len(), 2, "{c}");
@@ -141,7 +158,7 @@ scenarios:
     }
     let k = &cell(&s, "chunks", "async")["connections"];
     assert_eq!((u(&k["streamed"]), u(&k["events"])), (2, 10), "{k}");
-    within(u(&k["event_gap_us"]["p50"]), 20, 5, "chunk gap p50");
+    within(u(&k["event_gap_us"]["p50"]), 20, 10, "chunk gap p50");
 }
 
 /// The built-in server's `/sse` streams on its schedule, and a threshold on the first event that
@@ -172,7 +189,9 @@ scenarios:
     let c = cell(&s, "sse", "async");
     let k = &c["connections"];
     assert_eq!((u(&k["streamed"]), u(&k["events"])), (2, 10), "{k}");
-    within(u(&k["first_event_us"]["p50"]), 200, 20, "first event p50");
+    // Loose: this only shows the built-in server keeps its schedule (a loaded machine wakes
+    // its timer late); the Python test above is the accuracy check.
+    within(u(&k["first_event_us"]["p50"]), 200, 40, "first event p50");
     within(u(&k["event_gap_us"]["p50"]), 20, 10, "event gap p50");
     let t = &c["thresholds"][0];
     assert_eq!(t["passed"], false, "{t}");
