@@ -19,7 +19,12 @@ have nginx || need+=(nginx)                                  # tls, netns: a ser
 have ip || need+=(iproute2)                                  # netns: namespaces and a veth pair
 have iptables || need+=(iptables)                            # netns: the NFQUEUE delay
 have openssl || need+=(openssl)                              # tls: certificates made by the tests
-have python3 || need+=(python3)                              # flows, capacity: servers written in Python
+have python3 || need+=(python3)                              # flows, capacity, streams: servers written in Python
+# grpc: a grpcio server with descriptors built in Python (Debian's python3, where apt puts them)
+py_has() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
+py_has grpc || need+=(python3-grpcio)
+py_has google.protobuf || need+=(python3-protobuf)
+py_has websockets || need+=(python3-websockets)
 have xmllint || need+=(libxml2-utils)                        # .ci/run: junit.xml against its schema
 have prometheus || need+=(prometheus)                        # export: remote write into a real Prometheus
 

@@ -1,5 +1,5 @@
 //! Error categories: why an operation failed, by the phase it failed in (`dns`, `connect`,
-//! `tls`, `protocol`, `timeout`, `status`, `body`, `expectation`).
+//! `tls`, `protocol`, `timeout`, `status`, `grpc_status`, `body`, `expectation`).
 //!
 //! The vocabulary every stage shares: the workload decides an error's category, the plan names
 //! one in `error_rate{category=…}`, stats count by it, reports and exports list it. A leaf: it
@@ -32,11 +32,14 @@ pub enum ErrorKind {
     /// A connection existed but the exchange on it broke: the response was malformed, too large,
     /// cut off or reset after the request was written (the message says after how much).
     Protocol,
+    /// A gRPC call ended with a status other than the one `expect: { code }` names (default
+    /// `OK`); the message is the status name and the server's message.
+    GrpcStatus,
 }
 
 impl ErrorKind {
     /// Every category, in index order (see [`ErrorKind::index`]).
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Connect,
         ErrorKind::Tls,
         ErrorKind::Timeout,
@@ -45,16 +48,18 @@ impl ErrorKind {
         ErrorKind::Expectation,
         ErrorKind::Dns,
         ErrorKind::Protocol,
+        ErrorKind::GrpcStatus,
     ];
 
     /// Every category in the order an exchange meets them, for people to read.
-    pub const BY_PHASE: [ErrorKind; 8] = [
+    pub const BY_PHASE: [ErrorKind; 9] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::Tls,
         ErrorKind::Protocol,
         ErrorKind::Timeout,
         ErrorKind::Status,
+        ErrorKind::GrpcStatus,
         ErrorKind::Body,
         ErrorKind::Expectation,
     ];
@@ -69,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
             ErrorKind::Expectation => "expectation",
+            ErrorKind::GrpcStatus => "grpc_status",
         }
     }
 

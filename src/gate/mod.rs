@@ -132,6 +132,8 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
             Phase::Connect => &cs.connect_us,
             Phase::Tls => &cs.tls_us,
             Phase::Ttfb => &cs.ttfb_us,
+            Phase::FirstEvent => &cs.first_event_us,
+            Phase::EventGap => &cs.event_gap_us,
         }),
     };
     // A phase that never happened (no TLS on http://, no DNS for an address) has no figure.

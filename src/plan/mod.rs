@@ -8,6 +8,7 @@ pub mod capacity;
 mod cut;
 pub mod effective;
 pub mod functions;
+pub mod grpc;
 mod guard;
 pub mod http;
 mod locate;

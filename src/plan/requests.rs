@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::HttpSettings;
+use super::grpc::{GrpcCall, Key};
+use super::http::{HttpSettings, HttpVersion};
 use super::locate::Path;
 use super::resolve::{Context, ResolveError};
 pub use super::spec::PickMany;
 use super::spec::{
-    self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, Headers, JsonExpect, StepSpec, TargetSpec,
-    Template, ThinkSpec, WhenSpec,
+    self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, GrpcSpec, Headers, JsonExpect, StepSpec,
+    TargetSpec, Template, ThinkSpec, WhenSpec,
 };
 use super::text::Text;
 use super::unset::{self, MissingColumns, Unset};
@@ -306,6 +307,9 @@ pub struct RequestTemplate {
     pub headers: Vec<(String, Text)>,
     pub body: Option<Text>,
     pub check: Check,
+    /// A gRPC call: its body is the call's framed message, its response read as gRPC.
+    #[serde(default)]
+    pub grpc: Option<super::grpc::GrpcCall>,
 }
 
 /// What a response must be.
@@ -318,6 +322,9 @@ pub struct Check {
     pub body_contains: Option<Text>,
     /// Headers the response must have, each value starting with the given text.
     pub headers: Vec<(String, Text)>,
+    /// The gRPC status a call must end with (`None`: OK).
+    #[serde(default)]
+    pub grpc_code: Option<u32>,
 }
 
 impl Check {
@@ -485,12 +492,15 @@ pub(super) fn targets(
         env: &env,
     };
     let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
+    let mut parts = parts;
+    let any_grpc = targets.iter().any(|t| t.grpc.is_some());
+    grpc_needs_h2(&mut parts.settings, any_grpc, parts.at)?;
     let mut names = Vec::new();
     let mut requests = Vec::with_capacity(targets.len());
     for (i, t) in targets.into_iter().enumerate() {
         let at = parts.at.key("targets").index(i);
         let check = check(&scope, parts.expect, &parts.expect_at)?;
-        requests.push(request(&scope, &parts, t, &at, check, &mut names)?);
+        requests.push(request(ctx, &scope, &parts, t, &at, check, &mut names)?);
     }
     Ok(HttpWorkload {
         requests,
@@ -520,6 +530,12 @@ pub(super) fn flow(
     (key, steps): (&str, Vec<StepSpec>),
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
+    let mut parts = parts;
+    let any_grpc = setup
+        .iter()
+        .chain(&steps)
+        .any(|s| s.request.0.grpc.is_some());
+    grpc_needs_h2(&mut parts.settings, any_grpc, parts.at)?;
     let data = read_data(ctx, parts.data, parts.at)?;
     let columns = data.as_ref().map_or(0, |d| d.columns.len());
     // Every variable a step binds (its loop variable, then its captures), in flow order, with
@@ -544,6 +560,7 @@ pub(super) fn flow(
     let recording = Recording::new(ctx.env);
     let env = |n: &str| recording.lookup(n);
     let mut b = Builder {
+        ctx,
         env: &env,
         parts: &parts,
         data: data.as_ref(),
@@ -577,6 +594,7 @@ pub(super) fn flow(
 
 /// What resolving a flow's steps has bound so far.
 struct Builder<'a> {
+    ctx: &'a Context<'a>,
     env: &'a dyn Fn(&str) -> Option<String>,
     parts: &'a Parts<'a>,
     data: Option<&'a DataTable>,
@@ -706,7 +724,15 @@ impl Builder<'_> {
         target.name = Some(s.name.clone().unwrap_or_else(|| default_name(&target)));
         let request_at = at.key("request");
         let index = self.requests.len();
-        let made = request(&scope, self.parts, target, &request_at, check, &mut names);
+        let made = request(
+            self.ctx,
+            &scope,
+            self.parts,
+            target,
+            &request_at,
+            check,
+            &mut names,
+        );
         self.names = names;
         self.requests.push(made?);
         if let Some(each) = &for_each {
@@ -740,14 +766,20 @@ fn step_name(s: &StepSpec) -> String {
     s.name.clone().unwrap_or_else(|| default_name(&s.request.0))
 }
 
-/// A request's default name: its method and URL as written (`GET /items`).
+/// A request's default name: its method and URL as written (`GET /items`); a gRPC call's, its
+/// method (`shop.Cart/AddItem`).
 fn default_name(t: &TargetSpec) -> String {
-    format!("{} {}", t.method, t.url.raw)
+    match &t.grpc {
+        Some(g) => g.method.clone(),
+        None => format!("{} {}", t.method, t.url.raw),
+    }
 }
 
 /// One request, its URL checked against the base, its headers layered (defaults, scenario,
 /// its own), its name registered.
+#[allow(clippy::too_many_arguments)]
 fn request(
+    ctx: &Context,
     scope: &Scope,
     parts: &Parts,
     t: TargetSpec,
@@ -755,7 +787,18 @@ fn request(
     check: Check,
     names: &mut Vec<String>,
 ) -> Result<RequestTemplate, ResolveError> {
-    let (url_at, body_at) = if t.object {
+    let mut t = t;
+    // Named before the call is taken out: a call's default name is its method.
+    if t.name.is_none() {
+        t.name = Some(default_name(&t));
+    }
+    let grpc = match t.grpc.take() {
+        Some(g) => Some(grpc_call(ctx, &g, &at.key("grpc"), &mut t)?),
+        None => None,
+    };
+    let (url_at, body_at) = if grpc.is_some() {
+        (at.key("grpc").key("method"), at.key("grpc").key("message"))
+    } else if t.object {
         (at.key("url"), at.key(if t.json { "json" } else { "body" }))
     } else {
         (at.clone(), at.clone())
@@ -818,6 +861,10 @@ fn request(
             headers.push((k.clone(), value));
         }
     }
+    if grpc.is_some() {
+        headers.push(("content-type".into(), Text::literal("application/grpc")));
+        headers.push(("te".into(), Text::literal("trailers")));
+    }
     if t.json
         && !headers
             .iter()
@@ -849,6 +896,39 @@ fn request(
         headers,
         body,
         check,
+        grpc,
+    })
+}
+
+/// A step's gRPC call compiled and encoded; its metadata become the request's own headers.
+fn grpc_call(
+    ctx: &Context,
+    g: &GrpcSpec,
+    at: &Path,
+    t: &mut TargetSpec,
+) -> Result<GrpcCall, ResolveError> {
+    for (k, v) in g.metadata.iter().flat_map(|m| m.0.iter()) {
+        t.headers.0.push((k.clone(), v.clone()));
+    }
+    if !ctx.read_files {
+        return Ok(GrpcCall {
+            method: g.method.clone(),
+            descriptors: Vec::new(),
+            output: String::new(),
+            server_streaming: false,
+            frame: Vec::new(),
+        });
+    }
+    let dir = ctx
+        .file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""));
+    super::grpc::resolve(dir, &g.proto, &g.method, g.message.as_ref()).map_err(|(key, why)| {
+        let message = match key {
+            Key::Message => format!("gRPC message for `{}` {why}", g.method),
+            Key::Proto | Key::Method => why,
+        };
+        ResolveError::at(at.key(key.as_str()), message)
     })
 }
 
@@ -886,7 +966,25 @@ fn check(scope: &Scope, expect: Option<&ExpectSpec>, at: &Path) -> Result<Check,
             None => None,
         },
         headers,
+        grpc_code: e.code.map(|c| c.0),
     })
+}
+
+/// A scenario with gRPC calls speaks HTTP/2 (h2c on `http://`): `http: "1.1"` cannot carry them.
+fn grpc_needs_h2(settings: &mut HttpSettings, any: bool, at: &Path) -> Result<(), ResolveError> {
+    if !any {
+        return Ok(());
+    }
+    match settings.version {
+        HttpVersion::Http1 => Err(ResolveError::at(
+            at.key("http"),
+            "gRPC calls need HTTP/2: drop `http: \"1.1\"` or use `http: \"2\"`".to_string(),
+        )),
+        HttpVersion::Auto | HttpVersion::Http2 => {
+            settings.version = HttpVersion::Http2;
+            Ok(())
+        }
+    }
 }
 
 /// The data file, read and checked: a header row of unique names, at least one row, every row

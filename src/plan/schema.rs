@@ -13,10 +13,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::Threshold;
 use super::spec::{
-    BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, Headers, HttpVersionSpec,
-    JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu, RawScenario,
-    RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template, ThinkSpec,
-    ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
+    BaseSpec, CaptureSpec, Captures, ConcurrencySpec, CpuSpec, Dur, GrpcCode, Headers,
+    HttpVersionSpec, JsonBody, JsonChecks, Method, Percent, PlanName, PlanSpec, Rate, RawCpu,
+    RawScenario, RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template,
+    ThinkSpec, ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
 };
 
 /// The plan format's schema, pretty-printed.
@@ -124,6 +124,18 @@ schema!(TargetSpec, "Target", g => json_schema!({
         g.subschema_for::<RequestSpec>()
     ]
 }));
+schema!(GrpcCode, "GrpcCode", _g => {
+    let codes = crate::plan::grpc::CODES;
+    let names: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|c| serde_json::Value::from(*c))
+        .chain((0..codes.len()).map(serde_json::Value::from))
+        .collect();
+    json_schema!({
+        "description": "A gRPC status code, by name or number.",
+        "enum": names
+    })
+});
 schema!(StatusList, "StatusList", _g => json_schema!({
     "description": "The accepted status code, or a list of them.",
     "anyOf": [
@@ -164,7 +176,7 @@ schema!(Seed, "Seed", _g => json_schema!({
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 (or any percentile: p95, p99.99, p(97.5)) min mean max (a duration), error_rate (a percentage), throughput (per second), capacity (per second: a `capacity:` search's result), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb (a latency of that phase). After the metric, `over 1m` checks every window of that length (whole seconds) during the cell; drift(p99) < 10%/h bounds a latency's slope over the run.",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 (or any percentile: p95, p99.99, p(97.5)) min mean max (a duration), error_rate (a percentage), throughput (per second), capacity (per second: a `capacity:` search's result), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb|first_event|event_gap (a latency of that phase; the last two of streamed responses). After the metric, `over 1m` checks every window of that length (whole seconds) during the cell; drift(p99) < 10%/h bounds a latency's slope over the run.",
     "type": "string",
     "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms", "p99 over 1m < 300ms", "drift(p99) < 10%/h"]
 }));

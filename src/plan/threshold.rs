@@ -63,10 +63,21 @@ pub enum Phase {
     Tls,
     /// Time to first byte.
     Ttfb,
+    /// A streamed response's time to the end of its first event.
+    FirstEvent,
+    /// The time between consecutive events of a streamed response.
+    EventGap,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 4] = [Phase::Dns, Phase::Connect, Phase::Tls, Phase::Ttfb];
+    pub const ALL: [Phase; 6] = [
+        Phase::Dns,
+        Phase::Connect,
+        Phase::Tls,
+        Phase::Ttfb,
+        Phase::FirstEvent,
+        Phase::EventGap,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,6 +85,8 @@ impl Phase {
             Phase::Connect => "connect",
             Phase::Tls => "tls",
             Phase::Ttfb => "ttfb",
+            Phase::FirstEvent => "first_event",
+            Phase::EventGap => "event_gap",
         }
     }
 }
@@ -276,7 +289,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
                             .find(|p| p.as_str() == v)
                             .ok_or_else(|| {
                                 bad(&format!(
-                                    "unknown phase `{v}`, expected dns, connect, tls or ttfb"
+                                    "unknown phase `{v}`, expected dns, connect, tls, ttfb, first_event or event_gap"
                                 ))
                             })?;
                         phase_q = Some(p);
@@ -542,13 +555,21 @@ mod tests {
     #[test]
     fn phases_qualify_latencies_only() {
         type Want = Result<(Option<Phase>, Option<Model>), &'static str>;
-        let cases: [(&str, Want); 6] = [
+        let cases: [(&str, Want); 8] = [
             ("p99{phase=tls} < 20ms", Ok((Some(Phase::Tls), None))),
             (
                 "p50{threads, phase=connect} < 1ms",
                 Ok((Some(Phase::Connect), Some(Model::Threads))),
             ),
             ("max{phase = ttfb} < 1s", Ok((Some(Phase::Ttfb), None))),
+            (
+                "p99{phase=first_event} < 500ms",
+                Ok((Some(Phase::FirstEvent), None)),
+            ),
+            (
+                "p99{phase=event_gap} < 100ms",
+                Ok((Some(Phase::EventGap), None)),
+            ),
             (
                 "p99{phase=handshake} < 1ms",
                 Err("unknown phase `handshake`"),

@@ -475,6 +475,10 @@ pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
         connect_us: phase(opened, 150, 300, 150.0),
         tls_us: phase(opened, 2_000, 3_000, 2_000.0),
         ttfb_us: phase(operations, 1_000, 40_000, 1_000.0),
+        streamed: 0,
+        events: 0,
+        first_event_us: LatencySummary::default(),
+        event_gap_us: LatencySummary::default(),
     }
 }
 

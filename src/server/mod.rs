@@ -38,6 +38,7 @@
 
 mod api;
 mod fixed;
+mod grpc;
 mod routes;
 mod tls;
 

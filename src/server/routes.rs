@@ -1,6 +1,7 @@
 //! One request in, one response out: the synthetic endpoints (`/hello`, `/io`, `/cpu`, `/bytes`,
-//! `/status`, `/flaky`, and `/capacity`, a queue in front of a fixed pool: [`super::fixed`])
-//! answered here, the JSON API (`/login`, `/items`, `/stats`) handed to
+//! `/status`, `/flaky`, `/capacity`, a queue in front of a fixed pool: [`super::fixed`], and
+//! `/sse`, server-sent events on a schedule) answered here, the gRPC service `loadplan.Demo`
+//! handed to [`super::grpc`], the JSON API (`/login`, `/items`, `/stats`) handed to
 //! [`super::api`].
 //!
 //! Input: a request of any HTTP version, with any body type (hyper's `Incoming` when serving,
@@ -25,15 +26,31 @@ use super::fixed::{self, Admission, Pools};
 const MAX_DELAY: Duration = Duration::from_secs(60);
 const MAX_BYTES: usize = 64 << 20;
 const MAX_WORK: u64 = 10_000_000_000;
+const MAX_EVENTS: u32 = 100_000;
 
 /// What `/bytes` sends, a slice at a time: large bodies cost no memory, only writes.
 static FILL: [u8; 64 * 1024] = [b'x'; 64 * 1024];
 
-/// A response body: one buffer, or `/bytes`' run of `x`s streamed from [`FILL`].
+/// A response body: one buffer, `/bytes`' run of `x`s streamed from [`FILL`], or `/sse`'s
+/// events, each sent when its timer fires.
 #[derive(Debug)]
 pub enum Payload {
     Once(Option<Bytes>),
-    Fill { left: usize },
+    Fill {
+        left: usize,
+    },
+    /// A gRPC answer: its messages, then its trailers (`grpc-status`).
+    Grpc {
+        data: Option<Bytes>,
+        trailers: Option<hyper::HeaderMap>,
+    },
+    Events {
+        /// Events still to send; the next is numbered `sent`.
+        left: u32,
+        sent: u32,
+        every: Duration,
+        next: Pin<Box<tokio::time::Sleep>>,
+    },
 }
 
 impl Payload {
@@ -45,6 +62,10 @@ impl Payload {
         match self {
             Payload::Once(b) => b.as_ref().map_or(0, Bytes::len),
             Payload::Fill { left } => *left,
+            Payload::Events { left, .. } => *left as usize,
+            Payload::Grpc { data, trailers } => {
+                data.as_ref().map_or(0, Bytes::len) + usize::from(trailers.is_some())
+            }
         }
     }
 }
@@ -67,9 +88,35 @@ impl Body for Payload {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let chunk = match self.get_mut() {
+            Payload::Grpc { data, trailers } => {
+                if let Some(d) = data.take().filter(|d| !d.is_empty()) {
+                    return Poll::Ready(Some(Ok(Frame::data(d))));
+                }
+                return Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))));
+            }
+            Payload::Events {
+                left,
+                sent,
+                every,
+                next,
+            } => {
+                if *left == 0 {
+                    return Poll::Ready(None);
+                }
+                if next.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let deadline = next.deadline() + *every;
+                next.as_mut().reset(deadline);
+                *left -= 1;
+                *sent += 1;
+                Some(Bytes::from(format!(
+                    "id: {sent}\ndata: {{\"n\":{sent}}}\n\n"
+                )))
+            }
             Payload::Once(b) => b.take().filter(|b| !b.is_empty()),
             Payload::Fill { left } => {
                 let n = (*left).min(FILL.len());
@@ -85,7 +132,11 @@ impl Body for Payload {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len() as u64)
+        match self {
+            // A stream's length is not known ahead: HTTP/1.1 sends it chunked.
+            Payload::Events { .. } | Payload::Grpc { .. } => SizeHint::default(),
+            _ => SizeHint::with_exact(self.len() as u64),
+        }
     }
 }
 
@@ -176,8 +227,50 @@ where
                 ),
             }
         }
+        "/sse" => match events(query) {
+            Some(body) => {
+                let mut r = Response::new(body);
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/event-stream"),
+                );
+                r.headers_mut().insert(
+                    hyper::header::CACHE_CONTROL,
+                    hyper::header::HeaderValue::from_static("no-cache"),
+                );
+                r
+            }
+            None => text(
+                StatusCode::BAD_REQUEST,
+                "events must be a whole number up to 100000; delay and every durations up to 60s, like 50ms\n",
+            ),
+        },
+        p if p.starts_with(super::grpc::PREFIX) => super::grpc::handle(req).await,
         _ => api.handle(req).await,
     }
+}
+
+/// `/sse?events=N&every=D&delay=D`: N events (default 10), the first after `delay` (default 0),
+/// then one `every` (default 50ms); `None` for a query out of bounds.
+fn events(query: &str) -> Option<Payload> {
+    let duration = |name, default| match param(query, name) {
+        None => Some(default),
+        Some(v) => humantime::parse_duration(v)
+            .ok()
+            .filter(|d| *d <= MAX_DELAY),
+    };
+    let left = match param(query, "events") {
+        None => 10,
+        Some(v) => v.parse::<u32>().ok().filter(|n| *n <= MAX_EVENTS)?,
+    };
+    let every = duration("every", Duration::from_millis(50))?;
+    let delay = duration("delay", Duration::ZERO)?;
+    Some(Payload::Events {
+        left,
+        sent: 0,
+        every,
+        next: Box::pin(tokio::time::sleep(delay)),
+    })
 }
 
 fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -244,6 +337,15 @@ mod tests {
             ("/capacity?workers=2&service=1ms&queue=0", 200, Some("ok\n")),
             ("/capacity?workers=0&service=1ms", 400, None),
             ("/capacity?workers=2", 400, None),
+            ("/sse?events=0", 200, Some("")),
+            (
+                "/sse?events=2&every=1ms",
+                200,
+                Some("id: 1\ndata: {\"n\":1}\n\nid: 2\ndata: {\"n\":2}\n\n"),
+            ),
+            ("/sse?events=100001", 400, None),
+            ("/sse?every=61s", 400, None),
+            ("/sse?delay=soon", 400, None),
             ("/nowhere", 404, None),
         ];
         for &(uri, status, body) in table {

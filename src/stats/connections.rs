@@ -1,7 +1,9 @@
 //! What connections cost, apart from the requests they carry: each new connection's name
 //! resolution, TCP handshake and TLS handshake in histograms of their own, every request's time
 //! to first byte, how many connections were opened, handshaken and resumed, and the protocols
-//! they spoke. Part of a [`Recorder`](super::Recorder), merged with it.
+//! they spoke; and streamed responses (`text/event-stream`, chunked) event by event: time to the
+//! first event, gaps between events, how many responses streamed and how many events they held.
+//! Part of a [`Recorder`](super::Recorder), merged with it.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +23,14 @@ pub struct ConnStats {
     pub connect: Histogram<u64>,
     pub tls: Histogram<u64>,
     pub ttfb: Histogram<u64>,
+    /// Streamed responses: from the request's start to the end of the first event.
+    pub first_event: Histogram<u64>,
+    /// Streamed responses: between consecutive events.
+    pub event_gap: Histogram<u64>,
+    /// Responses that streamed (whether or not an event came).
+    pub streamed: u64,
+    /// Events those responses held.
+    pub events: u64,
     pub opened: u64,
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
@@ -35,6 +45,10 @@ impl Default for ConnStats {
             connect: new_histogram(),
             tls: new_histogram(),
             ttfb: new_histogram(),
+            first_event: new_histogram(),
+            event_gap: new_histogram(),
+            streamed: 0,
+            events: 0,
             opened: 0,
             tls_handshakes: 0,
             tls_resumed: 0,
@@ -48,6 +62,16 @@ impl ConnStats {
     pub fn record(&mut self, e: &Exchange) {
         if let Some(t) = e.ttfb {
             record_us(&mut self.ttfb, t);
+        }
+        if let Some(s) = &e.stream {
+            self.streamed += 1;
+            self.events += s.events;
+            if let Some(t) = s.first_event {
+                record_us(&mut self.first_event, t);
+            }
+            for &g in &s.gaps {
+                record_us(&mut self.event_gap, g);
+            }
         }
         let Some(setup) = &e.setup else { return };
         self.opened += 1;
@@ -72,10 +96,14 @@ impl ConnStats {
             (&mut self.connect, &other.connect),
             (&mut self.tls, &other.tls),
             (&mut self.ttfb, &other.ttfb),
+            (&mut self.first_event, &other.first_event),
+            (&mut self.event_gap, &other.event_gap),
         ] {
             // Both grow as needed: `add` fails only past the histograms' limits.
             let _ = a.add(b);
         }
+        self.streamed += other.streamed;
+        self.events += other.events;
         self.opened += other.opened;
         self.tls_handshakes += other.tls_handshakes;
         self.tls_resumed += other.tls_resumed;
@@ -95,6 +123,10 @@ impl ConnStats {
             connect_us: super::latency_summary(&self.connect),
             tls_us: super::latency_summary(&self.tls),
             ttfb_us: super::latency_summary(&self.ttfb),
+            streamed: self.streamed,
+            events: self.events,
+            first_event_us: super::latency_summary(&self.first_event),
+            event_gap_us: super::latency_summary(&self.event_gap),
         }
     }
 }
@@ -118,6 +150,22 @@ pub struct ConnectionsSummary {
     pub tls_us: LatencySummary,
     /// Time to first byte per request, from its start, microseconds.
     pub ttfb_us: LatencySummary,
+    /// Responses that streamed: `text/event-stream`, or sent chunked (0 in summaries written
+    /// before streams were timed).
+    #[serde(default)]
+    pub streamed: u64,
+    /// Events in the streamed responses: server-sent events with data, or the frames of a
+    /// chunked body.
+    #[serde(default)]
+    pub events: u64,
+    /// Time to the end of the first event per streamed response, from the request's start,
+    /// microseconds (the `first_event` phase).
+    #[serde(default)]
+    pub first_event_us: LatencySummary,
+    /// Time between consecutive events of a streamed response, microseconds (the `event_gap`
+    /// phase).
+    #[serde(default)]
+    pub event_gap_us: LatencySummary,
 }
 
 /// [`ConnStats`] on the wire (worker frames, shard results).
@@ -127,6 +175,15 @@ pub struct ConnWire {
     pub connect: String,
     pub tls: String,
     pub ttfb: String,
+    /// Absent from results written before streams were timed.
+    #[serde(default)]
+    pub first_event: Option<String>,
+    #[serde(default)]
+    pub event_gap: Option<String>,
+    #[serde(default)]
+    pub streamed: u64,
+    #[serde(default)]
+    pub events: u64,
     pub opened: u64,
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
@@ -140,6 +197,10 @@ impl From<&ConnStats> for ConnWire {
             connect: histogram_to_base64(&c.connect),
             tls: histogram_to_base64(&c.tls),
             ttfb: histogram_to_base64(&c.ttfb),
+            first_event: Some(histogram_to_base64(&c.first_event)),
+            event_gap: Some(histogram_to_base64(&c.event_gap)),
+            streamed: c.streamed,
+            events: c.events,
             opened: c.opened,
             tls_handshakes: c.tls_handshakes,
             tls_resumed: c.tls_resumed,
@@ -157,10 +218,70 @@ impl TryFrom<ConnWire> for ConnStats {
             connect: histogram_from_base64(&w.connect)?,
             tls: histogram_from_base64(&w.tls)?,
             ttfb: histogram_from_base64(&w.ttfb)?,
+            first_event: optional_histogram(w.first_event.as_deref())?,
+            event_gap: optional_histogram(w.event_gap.as_deref())?,
+            streamed: w.streamed,
+            events: w.events,
             opened: w.opened,
             tls_handshakes: w.tls_handshakes,
             tls_resumed: w.tls_resumed,
             protocols: w.protocols,
         })
+    }
+}
+
+/// A histogram that older results do not carry: empty when absent.
+fn optional_histogram(b64: Option<&str>) -> Result<Histogram<u64>, WireError> {
+    b64.map_or_else(|| Ok(new_histogram()), histogram_from_base64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::workload::Stream;
+
+    fn streamed(first: Option<u64>, gaps: &[u64], events: u64) -> Exchange {
+        Exchange {
+            stream: Some(Box::new(Stream {
+                first_event: first.map(Duration::from_millis),
+                gaps: gaps.iter().copied().map(Duration::from_millis).collect(),
+                events,
+            })),
+            ..Exchange::default()
+        }
+    }
+
+    /// Streamed responses are counted and timed, survive merge and wire, and a response that did
+    /// not stream adds nothing to them.
+    #[test]
+    fn streams_are_timed_merged_and_sent() {
+        let mut c = ConnStats::default();
+        c.record(&streamed(Some(300), &[50, 50, 60], 4));
+        c.record(&streamed(None, &[], 0));
+        c.record(&Exchange::default());
+        let mut m = ConnStats::try_from(ConnWire::from(&c)).expect("round trip");
+        m.merge(&c);
+        let s = m.summary();
+        assert_eq!((s.streamed, s.events), (4, 8));
+        assert_eq!(s.first_event_us.count, 2);
+        assert_eq!(s.event_gap_us.count, 6);
+        assert_eq!(m.first_event.value_at_quantile(0.5) / 1000, 300);
+        assert_eq!(m.event_gap.value_at_quantile(0.5) / 1000, 50);
+    }
+
+    /// Results written before streams were timed carry no stream histograms: they load empty.
+    #[test]
+    fn old_results_without_streams_load() {
+        let mut w = ConnWire::from(&ConnStats::default());
+        w.first_event = None;
+        w.event_gap = None;
+        let text = serde_json::to_string(&w).expect("serialise");
+        let text = text.replace(",\"first_event\":null,\"event_gap\":null", "");
+        assert!(!text.contains("first_event"), "{text}");
+        let back: ConnWire = serde_json::from_str(&text).expect("old wire reads");
+        let c = ConnStats::try_from(back).expect("old wire converts");
+        assert_eq!((c.first_event.len(), c.streamed), (0, 0));
     }
 }

@@ -828,7 +828,8 @@ mod tests {
     }
 
     /// Counts travel by index: files from before `tls` (five), before `dns` and `protocol`
-    /// (six) and of today (eight) land each count in its category; more is refused.
+    /// (six), before `grpc_status` (eight) and of today (nine) land each count in its category;
+    /// more is refused.
     #[test]
     fn error_counts_of_every_version_land_in_their_category() {
         let wire = |errors: Vec<u64>| {
@@ -838,7 +839,7 @@ mod tests {
             Recorder::try_from(w)
         };
         type Want = Result<Vec<(ErrorKind, u64)>, &'static str>;
-        let cases: [(Vec<u64>, Want); 4] = [
+        let cases: [(Vec<u64>, Want); 5] = [
             (
                 vec![1, 2, 3, 4, 5],
                 Ok(vec![
@@ -861,7 +862,11 @@ mod tests {
                 vec![0, 0, 0, 0, 0, 0, 7, 8],
                 Ok(vec![(ErrorKind::Dns, 7), (ErrorKind::Protocol, 8)]),
             ),
-            (vec![0; 9], Err("9 error categories, expected 8")),
+            (
+                vec![0, 0, 0, 0, 0, 0, 0, 0, 9],
+                Ok(vec![(ErrorKind::Protocol, 0), (ErrorKind::GrpcStatus, 9)]),
+            ),
+            (vec![0; 10], Err("10 error categories, expected 9")),
         ];
         for (errors, want) in cases {
             match (wire(errors.clone()), want) {

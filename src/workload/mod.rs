@@ -70,6 +70,20 @@ pub struct Exchange {
     /// once more on a new connection (idempotent methods only); `latency` counts from the first
     /// attempt.
     pub retried: bool,
+    /// A streamed response (`text/event-stream`, or chunked) timed event by event.
+    pub stream: Option<Box<Stream>>,
+}
+
+/// A streamed response's events as they arrived (`http/stream.rs` says what an event is).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stream {
+    /// From the request's start to the end of its first event; `None` when none came.
+    pub first_event: Option<Duration>,
+    /// Between the ends of consecutive events (0 for events that arrived together); the first
+    /// 100,000 of a response.
+    pub gaps: Vec<Duration>,
+    /// Events in the response.
+    pub events: u64,
 }
 
 /// What opening one connection took, phase by phase.

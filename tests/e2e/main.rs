@@ -15,6 +15,7 @@ mod files;
 mod flows;
 
 mod gate;
+mod grpc;
 mod language;
 mod netns;
 mod open;
@@ -24,6 +25,7 @@ mod saved;
 mod server;
 mod shards;
 mod slo;
+mod streams;
 mod tidy;
 mod tls;
 mod traffic;

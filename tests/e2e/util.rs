@@ -148,13 +148,14 @@ pub fn cell<'a>(
 
 /// The error categories summary.json counts, every one present in every cell's `errors`, as the
 /// README lists them (written out here, not read from the crate, so that a dropped category fails).
-pub const ERROR_CATEGORIES: [&str; 8] = [
+pub const ERROR_CATEGORIES: [&str; 9] = [
     "dns",
     "connect",
     "tls",
     "protocol",
     "timeout",
     "status",
+    "grpc_status",
     "body",
     "expectation",
 ];

@@ -84,13 +84,38 @@ pub struct TargetSpec {
     pub body: Option<Template>,
     /// `json:` was used for the body: sent with `content-type: application/json`.
     pub json: bool,
+    /// A gRPC call (`url` is then the method's path, `/package.Service/Method`).
+    pub grpc: Option<GrpcSpec>,
+}
+
+/// `grpc: { proto: protos/shop.proto, method: shop.Cart/AddItem, message: {…}, metadata: {…} }`:
+/// a unary or server-streaming call over HTTP/2 to `base`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSpec {
+    /// The `.proto` file, relative to the plan; compiled when the plan is loaded (its imports
+    /// are looked up beside it).
+    pub proto: String,
+    /// `package.Service/Method`; its statistics go by this name unless the step has a `name`.
+    pub method: String,
+    /// The request message in the protobuf JSON mapping, written as YAML; default: empty.
+    #[serde(default)]
+    pub message: Option<serde_json::Value>,
+    /// Request metadata, sent as HTTP/2 headers; values may hold `${NAME}`.
+    #[serde(default)]
+    pub metadata: Option<Headers>,
 }
 
 /// A request object.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestSpec {
-    url: Template,
+    /// The URL: a path to join onto `base`, or absolute; not with `grpc`.
+    #[serde(default)]
+    url: Option<Template>,
+    /// A gRPC call instead of a URL.
+    #[serde(default)]
+    grpc: Option<GrpcSpec>,
     /// The name its statistics go by (targets); default: method and URL as written.
     #[serde(default)]
     name: Option<String>,
@@ -149,15 +174,36 @@ impl RequestSpec {
             super::check_name(n, "request name")?;
         }
         let json = self.json.is_some();
+        let (url, method) = match (self.url, &self.grpc) {
+            (Some(url), None) => (url, self.method.map_or_else(|| "GET".into(), |m| m.0)),
+            (None, Some(g)) => {
+                if self.method.is_some() || self.body.is_some() || json {
+                    return Err(
+                        "a gRPC call has no `method`, `body` or `json`: the message goes in `grpc.message`"
+                            .into(),
+                    );
+                }
+                // The method's path; checked as a gRPC method where the plan is resolved.
+                let path = format!("/{}", g.method.replace(['$', '{', '}'], "_"));
+                (Template::parse(&path)?, "POST".into())
+            }
+            (Some(_), Some(_)) => {
+                return Err(
+                    "set either `url` or `grpc`, not both: a gRPC call goes to `base`".into(),
+                );
+            }
+            (None, None) => return Err("a request needs `url` (or `grpc`)".into()),
+        };
         Ok(TargetSpec {
             object: true,
             name: self.name,
             weight: self.weight.map(|w| w.0),
-            url: self.url,
-            method: self.method.map_or_else(|| "GET".into(), |m| m.0),
+            url,
+            method,
             headers: self.headers.unwrap_or_default(),
             body: self.body.or(self.json.map(|j| j.0)),
             json,
+            grpc: self.grpc,
         })
     }
 }
@@ -204,12 +250,13 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     headers: Headers::default(),
                     body: None,
                     json: false,
+                    grpc: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {
                 let r = RequestSpec::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                if !r.url.has_vars {
-                    check_target_url(&r.url.raw, &r.url.raw).map_err(de::Error::custom)?;
+                if let Some(url) = r.url.as_ref().filter(|u| !u.has_vars) {
+                    check_target_url(&url.raw, &url.raw).map_err(de::Error::custom)?;
                 }
                 r.into_target().map_err(de::Error::custom)
             }
@@ -235,6 +282,30 @@ pub struct ExpectSpec {
     /// Headers the response must have, with the value each must start with.
     #[serde(default)]
     pub headers: Option<Headers>,
+    /// gRPC calls: the status the call must end with (`OK`, `NOT_FOUND`, … or its number);
+    /// default `OK`. Any other status is a `grpc_status` error.
+    #[serde(default)]
+    pub code: Option<GrpcCode>,
+}
+
+/// A gRPC status code, by name or number.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcCode(pub u32);
+
+impl<'de> Deserialize<'de> for GrpcCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let text = match &v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        crate::plan::grpc::code(&text).map(GrpcCode).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown gRPC status `{text}`, expected one of {}",
+                crate::plan::grpc::CODES.join(", ")
+            ))
+        })
+    }
 }
 
 /// `json: { "$.token": exists, "$.items[0].id": 1 }`, in the order written.

@@ -192,6 +192,8 @@ pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
             ("opened", c.opened),
             ("tls_handshakes", c.tls_handshakes),
             ("tls_resumed", c.tls_resumed),
+            ("streamed", c.streamed),
+            ("events", c.events),
         ] {
             at.field(field).count(n)?;
         }
@@ -206,6 +208,12 @@ pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
             ("ttfb", &c.ttfb),
         ] {
             histogram(&at.field(field), b64)?;
+        }
+        // Absent from results written before streams were timed.
+        for (field, b64) in [("first_event", &c.first_event), ("event_gap", &c.event_gap)] {
+            if let Some(b64) = b64 {
+                histogram(&at.field(field), b64)?;
+            }
         }
     }
     if let Some(t) = &r.think {

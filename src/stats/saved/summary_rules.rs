@@ -579,6 +579,8 @@ pub(super) fn connections(at: &At, c: &ConnectionsSummary) -> Check {
     at.field("opened").total(c.opened)?;
     at.field("tls_handshakes").total(c.tls_handshakes)?;
     at.field("tls_resumed").total(c.tls_resumed)?;
+    at.field("streamed").total(c.streamed)?;
+    at.field("events").total(c.events)?;
     let protocols = at.field("protocols");
     for (name, n) in &c.protocols {
         protocols.field(name).total(*n)?;
@@ -588,6 +590,8 @@ pub(super) fn connections(at: &At, c: &ConnectionsSummary) -> Check {
         ("connect_us", &c.connect_us),
         ("tls_us", &c.tls_us),
         ("ttfb_us", &c.ttfb_us),
+        ("first_event_us", &c.first_event_us),
+        ("event_gap_us", &c.event_gap_us),
     ] {
         latency(&at.field(field), l)?;
     }

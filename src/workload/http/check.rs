@@ -407,6 +407,7 @@ mod tests {
             ],
             body_contains: Some(text("token")),
             headers: vec![("content-type".into(), text("application/json"))],
+            grpc_code: None,
         };
         let checks = Checks::new(&check).expect("checks");
         let mut h = HeaderMap::new();

@@ -27,8 +27,10 @@
 
 mod check;
 mod connect;
+mod grpc;
 mod pool;
 mod request;
+mod stream;
 mod tls;
 mod trace;
 mod warm;
@@ -908,16 +910,30 @@ impl Session {
         let mut kept = BytesMut::new();
         let mut bytes = 0u64;
         let mut broken = None;
+        let mut trailers = None;
+        let kind = match req.grpc {
+            Some(_) => Some(stream::Events::Grpc(stream::GrpcScanner::default())),
+            None => stream::Events::of(&parts.headers),
+        };
+        let mut events = kind.map(|e| (e, stream::Timing::new(start)));
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(f) => {
                     if let Some(d) = f.data_ref() {
+                        if let Some((scan, timing)) = events.as_mut() {
+                            let n = scan.feed(d);
+                            if n > 0 {
+                                timing.events(n, std::time::Instant::now());
+                            }
+                        }
                         bytes += d.len() as u64;
                         self.progress.body = bytes;
                         if keep_body && kept.len() < MAX_KEPT_BODY {
                             let room = MAX_KEPT_BODY - kept.len();
                             kept.extend_from_slice(&d[..d.len().min(room)]);
                         }
+                    } else if let Some(t) = f.trailers_ref() {
+                        trailers = Some(t.clone());
                     }
                 }
                 Err(e) => {
@@ -927,11 +943,34 @@ impl Session {
                 }
             }
         }
-        let body: Bytes = kept.freeze();
+        let mut body: Bytes = kept.freeze();
+        let mut called = None;
+        if let (Some(g), None) = (&req.grpc, &broken) {
+            // A call's status decides before any check: a failed call has no message to check.
+            called = match grpc::status(&parts.headers, trailers.as_ref()) {
+                _ if status != 200 => None,
+                None => Some((
+                    ErrorKind::Protocol,
+                    "the gRPC response has no grpc-status".to_string(),
+                )),
+                Some((code, m)) if code != g.expect => {
+                    Some((ErrorKind::GrpcStatus, grpc::describe(code, &m)))
+                }
+                Some(_) if keep_body => match g.json(&body) {
+                    Ok(json) => {
+                        body = Bytes::from(json);
+                        None
+                    }
+                    Err(m) => Some((ErrorKind::Body, m)),
+                },
+                Some(_) => None,
+            };
+        }
         let seen = Seen::new(status, &parts.headers, &body);
-        let (error, message) = match broken {
-            Some(m) => (Some(ErrorKind::Body), Some(m)),
-            None => match req.checks.verify(
+        let (error, message) = match (broken, called) {
+            (Some(m), _) => (Some(ErrorKind::Body), Some(m)),
+            (None, Some((kind, m))) => (Some(kind), Some(m)),
+            (None, None) => match req.checks.verify(
                 &seen,
                 &Mask {
                     env: &self.target.substituted,
@@ -979,6 +1018,7 @@ impl Session {
             ttfb: Some(ttfb),
             setup: None,
             retried: false,
+            stream: events.map(|(_, timing)| Box::new(timing.finish())),
         }
     }
 }
@@ -1073,6 +1113,7 @@ mod tests {
             headers: vec![("authorization".into(), Text::literal("Bearer s"))],
             body: None,
             check: Check::default(),
+            grpc: None,
         };
         HttpWorkload {
             requests: (0..n).map(request).collect(),

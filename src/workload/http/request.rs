@@ -13,6 +13,7 @@ use hyper::{Method, Request, Uri};
 
 use super::ResolveError;
 use super::check::Checks;
+use super::grpc::GrpcReader;
 use crate::plan::requests::RequestTemplate;
 use crate::plan::text::Text;
 
@@ -30,6 +31,8 @@ pub struct PreparedRequest {
     pub checks: Checks,
     /// The URL for the cookie jar (without variables: the path's shape is enough for it).
     pub cookie_url: url::Url,
+    /// A gRPC call: how its response is read.
+    pub grpc: Option<GrpcReader>,
 }
 
 enum UriForm {
@@ -105,12 +108,17 @@ impl PreparedRequest {
                 None => dynamic_headers.push((name, v.clone())),
             }
         }
-        let body = match &t.body {
-            None => Body::Static(Bytes::new()),
-            Some(b) => match b.as_static() {
+        let body = match (&t.body, &t.grpc) {
+            (_, Some(g)) => Body::Static(Bytes::from(g.frame.clone())),
+            (None, None) => Body::Static(Bytes::new()),
+            (Some(b), None) => match b.as_static() {
                 Some(s) => Body::Static(Bytes::from(s)),
                 None => Body::Dynamic(b.clone()),
             },
+        };
+        let grpc = match &t.grpc {
+            Some(g) => Some(GrpcReader::new(g, t.check.grpc_code).map_err(err)?),
+            None => None,
         };
         let mut cookie_url = sample;
         cookie_url.set_query(None);
@@ -124,6 +132,7 @@ impl PreparedRequest {
             body,
             checks: Checks::new(&t.check).map_err(err)?,
             cookie_url,
+            grpc,
         })
     }
 
