@@ -253,7 +253,7 @@ fn prometheus_holds_every_cell_as_summary_json_counts_it() {
             ));
             assert_eq!(
                 categories.len(),
-                8,
+                util::ERROR_CATEGORIES.len(),
                 "{sel}: every error category, zeros included"
             );
             for gauge in [

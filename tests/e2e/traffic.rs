@@ -73,7 +73,11 @@ class H(BaseHTTPRequestHandler):
         write(f"bad {p}")
         self.reply(404, {})
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+class Server(ThreadingHTTPServer):
+    # 40 users connect at once: the default backlog of 5 drops SYNs, retried after a second.
+    request_queue_size = 256
+
+server = Server(("127.0.0.1", 0), H)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
