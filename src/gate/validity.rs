@@ -148,9 +148,12 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
     } else {
         (lag, LAG_BOUND_US, "us")
     };
-    match cap {
+    // The rule broken, the reason and the fix; the figures are the same whichever it is.
+    let (rule, reason, fix) = match cap {
         Some(cap) if users_short || lost => {
-            let needed = (target * mean_us / 1e6 * (1.0 + USERS_MARGIN)).ceil().max(1.0);
+            let needed = (target * mean_us / 1e6 * (1.0 + USERS_MARGIN))
+                .ceil()
+                .max(1.0);
             let cap_text = format!(
                 "{} × {} = {}/s",
                 units::count(c.concurrency, "user"),
@@ -159,10 +162,7 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
             );
             let (reason, fix) = if users_short {
                 (
-                    format!(
-                        "{what}: {cap_text}, under the {}/s planned",
-                        rate(target)
-                    ),
+                    format!("{what}: {cap_text}, under the {}/s planned", rate(target)),
                     format!(
                         "{cap_text}: raise concurrency to ≥ {needed:.0} ({}/s × {} mean latency, plus {:.0}%)",
                         rate(target),
@@ -179,47 +179,37 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
                     "raise `max_in_flight` or `timeout` if they cut arrivals short; otherwise the generator fell behind: use the async model or a bigger machine".into(),
                 )
             };
-            Some((
-                ValidityRule::DroppedArrivals,
-                Finding {
-                    cell: c.label(),
-                    measured,
-                    bound,
-                    unit,
-                    reason,
-                    fix,
-                },
-            ))
+            (ValidityRule::DroppedArrivals, reason, fix)
         }
-        _ if lost => Some((
+        _ if lost => (
             ValidityRule::DroppedArrivals,
-            Finding {
-                cell: c.label(),
-                measured,
-                bound,
-                unit,
-                reason: format!(
-                    "{what} at {}/s planned; no request completed to tell the users' cap",
-                    rate(target)
-                ),
-                fix: "check the target answers, then raise concurrency".into(),
-            },
-        )),
-        _ => Some((
+            format!(
+                "{what} at {}/s planned; no request completed to tell the users' cap",
+                rate(target)
+            ),
+            "check the target answers, then raise concurrency".into(),
+        ),
+        _ => (
             ValidityRule::GeneratorSaturated,
-            Finding {
-                cell: c.label(),
-                measured,
-                bound,
-                unit,
-                reason: format!(
-                    "{what}, although the users could carry the {}/s planned: the generator fell behind",
-                    rate(target)
-                ),
-                fix: "use the async model, fewer users, or a bigger machine; keep other load off the runner".into(),
-            },
-        )),
-    }
+            format!(
+                "{what}, although the users could carry the {}/s planned: the generator fell behind",
+                rate(target)
+            ),
+            "use the async model, fewer users, or a bigger machine; keep other load off the runner"
+                .into(),
+        ),
+    };
+    Some((
+        rule,
+        Finding {
+            cell: c.label(),
+            measured,
+            bound,
+            unit,
+            reason,
+            fix,
+        },
+    ))
 }
 
 /// A latency as people say it in a sum: `200 ms`, `4.50 ms`, `850µs`.
@@ -270,36 +260,49 @@ fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in cells {
         let m = &c.machine;
-        let flagged = |k: FlagKind| m.flags.iter().any(|f| f.kind == k);
-        if flagged(FlagKind::OtherLoad)
-            && let Some(other) = m.other_cores.filter(|x| x.is_finite())
-        {
-            out.push(Finding {
-                cell: c.label(),
-                measured: other,
-                bound: crate::stats::machine::OTHER_CORES,
-                unit: "cores",
-                reason: format!(
-                    "other load kept {} cores busy during this cell of a CPU comparison: the models did not have the machine to themselves",
-                    units::number(other)
-                ),
-                fix: "run the comparison on a quiet machine (no other jobs, no target on it)".into(),
-            });
-        }
-        if flagged(FlagKind::Steal)
-            && let Some(steal) = m.steal_share.filter(|x| x.is_finite())
-        {
-            out.push(Finding {
-                cell: c.label(),
-                measured: steal,
-                bound: crate::stats::machine::STEAL_SHARE,
-                unit: "fraction",
-                reason: format!(
-                    "the hypervisor took {} of the machine's CPU during this cell of a CPU comparison",
-                    units::percent(steal)
-                ),
-                fix: "run the comparison on a machine with dedicated cores".into(),
-            });
+        // Each flag that spoils a comparison: the figure it rests on, its bound and unit, the
+        // reason (from the figure) and the fix.
+        let rules: [(FlagKind, Option<f64>, f64, &str, fn(f64) -> String, &str); 2] = [
+            (
+                FlagKind::OtherLoad,
+                m.other_cores,
+                crate::stats::machine::OTHER_CORES,
+                "cores",
+                |other| {
+                    format!(
+                        "other load kept {} cores busy during this cell of a CPU comparison: the models did not have the machine to themselves",
+                        units::number(other)
+                    )
+                },
+                "run the comparison on a quiet machine (no other jobs, no target on it)",
+            ),
+            (
+                FlagKind::Steal,
+                m.steal_share,
+                crate::stats::machine::STEAL_SHARE,
+                "fraction",
+                |steal| {
+                    format!(
+                        "the hypervisor took {} of the machine's CPU during this cell of a CPU comparison",
+                        units::percent(steal)
+                    )
+                },
+                "run the comparison on a machine with dedicated cores",
+            ),
+        ];
+        for (kind, figure, bound, unit, reason, fix) in rules {
+            if m.flags.iter().any(|f| f.kind == kind)
+                && let Some(measured) = figure.filter(|x| x.is_finite())
+            {
+                out.push(Finding {
+                    cell: c.label(),
+                    measured,
+                    bound,
+                    unit,
+                    reason: reason(measured),
+                    fix: fix.into(),
+                });
+            }
         }
     }
     out
