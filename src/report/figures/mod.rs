@@ -661,6 +661,23 @@ pub(super) mod tests {
         }
     }
 
+    /// A timeline point of one whole second holding `operations` and nothing else of note.
+    fn one_second(operations: u64) -> TimelinePoint {
+        TimelinePoint {
+            requests: None,
+            seconds: 1.0,
+            second: 0,
+            operations,
+            errors: 0,
+            bytes: 0,
+            p50_us: 1_000,
+            p99_us: 2_000,
+            max_us: 3_000,
+            in_flight: 0.0,
+            histogram: String::new(),
+        }
+    }
+
     pub(in crate::report::figures) fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
         ScenarioSummary {
             seed: None,
@@ -736,16 +753,8 @@ pub(super) mod tests {
     fn throughput_over_time_counts_successes_with_errors_and_requests_beside() {
         let point = |operations: u64, errors: u64, requests: Option<u64>| TimelinePoint {
             requests,
-            seconds: 1.0,
-            second: 0,
-            operations,
             errors,
-            bytes: 0,
-            p50_us: 1_000,
-            p99_us: 2_000,
-            max_us: 3_000,
-            in_flight: 0.0,
-            histogram: String::new(),
+            ..one_second(operations)
         };
         let ys = |s: &Series| s.line.iter().map(|p| p.1).collect::<Vec<_>>();
         // (why, timeline, series drawn: label suffix and rates per second)
@@ -802,17 +811,9 @@ pub(super) mod tests {
     #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
-            requests: None,
-            seconds,
             second,
-            operations,
-            errors: 0,
-            bytes: 0,
-            p50_us: 1_000,
-            p99_us: 2_000,
-            max_us: 3_000,
-            in_flight: 0.0,
-            histogram: String::new(),
+            seconds,
+            ..one_second(operations)
         };
         // A steady 100/s: the last, partial half second holds 50 operations, never a spike.
         let mut c = cell(Model::Threads, 4, &[1_000]);
