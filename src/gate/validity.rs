@@ -250,6 +250,17 @@ fn runner_saturated(c: &CellSummary, cores: f64) -> Option<Finding> {
     })
 }
 
+/// A machine flag that spoils a CPU comparison: the figure it rests on, its bound and unit, the
+/// reason (from the figure) and the fix.
+struct MachineRule {
+    flag: FlagKind,
+    figure: Option<f64>,
+    bound: f64,
+    unit: &'static str,
+    reason: fn(f64) -> String,
+    fix: &'static str,
+}
+
 /// The cells of a CPU comparison (at least two cells long enough to compare) that shared the
 /// machine with other load or the hypervisor.
 fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
@@ -260,47 +271,45 @@ fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in cells {
         let m = &c.machine;
-        // Each flag that spoils a comparison: the figure it rests on, its bound and unit, the
-        // reason (from the figure) and the fix.
-        let rules: [(FlagKind, Option<f64>, f64, &str, fn(f64) -> String, &str); 2] = [
-            (
-                FlagKind::OtherLoad,
-                m.other_cores,
-                crate::stats::machine::OTHER_CORES,
-                "cores",
-                |other| {
+        let rules = [
+            MachineRule {
+                flag: FlagKind::OtherLoad,
+                figure: m.other_cores,
+                bound: crate::stats::machine::OTHER_CORES,
+                unit: "cores",
+                reason: |other| {
                     format!(
                         "other load kept {} cores busy during this cell of a CPU comparison: the models did not have the machine to themselves",
                         units::number(other)
                     )
                 },
-                "run the comparison on a quiet machine (no other jobs, no target on it)",
-            ),
-            (
-                FlagKind::Steal,
-                m.steal_share,
-                crate::stats::machine::STEAL_SHARE,
-                "fraction",
-                |steal| {
+                fix: "run the comparison on a quiet machine (no other jobs, no target on it)",
+            },
+            MachineRule {
+                flag: FlagKind::Steal,
+                figure: m.steal_share,
+                bound: crate::stats::machine::STEAL_SHARE,
+                unit: "fraction",
+                reason: |steal| {
                     format!(
                         "the hypervisor took {} of the machine's CPU during this cell of a CPU comparison",
                         units::percent(steal)
                     )
                 },
-                "run the comparison on a machine with dedicated cores",
-            ),
+                fix: "run the comparison on a machine with dedicated cores",
+            },
         ];
-        for (kind, figure, bound, unit, reason, fix) in rules {
-            if m.flags.iter().any(|f| f.kind == kind)
-                && let Some(measured) = figure.filter(|x| x.is_finite())
+        for r in rules {
+            if m.flags.iter().any(|f| f.kind == r.flag)
+                && let Some(measured) = r.figure.filter(|x| x.is_finite())
             {
                 out.push(Finding {
                     cell: c.label(),
                     measured,
-                    bound,
-                    unit,
-                    reason: reason(measured),
-                    fix: fix.into(),
+                    bound: r.bound,
+                    unit: r.unit,
+                    reason: (r.reason)(measured),
+                    fix: r.fix.into(),
                 });
             }
         }
