@@ -612,7 +612,7 @@ fn refused(dir: &Path, plan: &Path, expect: &str) -> Result<(), String> {
     ));
     let o = util::loadplan_in(
         dir,
-        &util::run_args(&plan, &out),
+        &util::run_args(plan, &out),
         &[],
         Duration::from_secs(20),
     );

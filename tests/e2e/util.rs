@@ -210,6 +210,15 @@ pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
     loadplan(dir, &run_args(plan, out))
 }
 
+/// `loadplan run PLAN --out DIR/out` in `dir`, which must pass (exit 0); returns the summary
+/// of `plan_slug`'s run.
+pub fn run_passing(dir: &Path, plan: &Path, plan_slug: &str) -> serde_json::Value {
+    let out = dir.join("out");
+    let r = run_plan(dir, plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    summary(&out, plan_slug)
+}
+
 /// `loadplan serve --addr 127.0.0.1:0 ARGS`, running.
 pub struct Serve {
     pub child: Child,
