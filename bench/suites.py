@@ -10,6 +10,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import BENCH, CONNECTIONS, Bench, Run, log, loadplan_summary
@@ -116,23 +117,34 @@ def suite_http(b: Bench, rounds: int, seconds: float, models: bool) -> list[str]
     return lines + ratio_lines(runs, pairs)
 
 
+def tls_rounds(b: Bench, name: str, scenario: str, rounds: int, seconds: float,
+               peers: Callable[[int, str], None]) -> tuple[str, list[Run]]:
+    """`rounds` rounds against nginx's HTTPS port, each of loadplan's `scenario` (https.yaml),
+    then `peers(round, url)`, then each `--also` build's `scenario`; returns loadplan's tag and
+    the runs."""
+    url = b.nginx.tls["tls"] + "/file"
+    log(f"{name}: {rounds} round(s) of {seconds:g} s")
+    first = len(b.runs)
+    lp = f"loadplan {scenario}"
+    for rnd in range(1, rounds + 1):
+        b.loadplan(rnd, scenario, seconds, lp, plan="https.yaml")
+        peers(rnd, url)
+        for also, path in b.args.also:
+            b.loadplan(rnd, scenario, seconds, f"{also} {scenario}", binary=path, plan="https.yaml")
+    return lp, since(b, first)
+
+
 def suite_https(b: Bench, rounds: int, seconds: float) -> list[str]:
     """HTTPS keep-alive, HTTP/1.1, 64 connections (ECDSA certificate; no tool verifies it but
     loadplan's `https-verified` row, whose handshakes are all before the measured phase anyway)."""
-    url = b.nginx.tls["tls"] + "/file"
-    log(f"https: {rounds} round(s) of {seconds:g} s")
-    first = len(b.runs)
-    lp = "loadplan https-1w"
-    for rnd in range(1, rounds + 1):
-        b.loadplan(rnd, "https-1w", seconds, lp, plan="https.yaml")
+    def peers(rnd: int, url: str) -> None:
         b.wrk(rnd, seconds, url, tag="wrk https")
         if b.args.oha:
             b.oha(rnd, seconds, url, tag="oha https", extra=["--insecure"])
         if b.args.h2load:
             b.h2load(rnd, seconds, url, ["--h1", f"-c{CONNECTIONS}", f"-D{seconds:g}"], "h2load --h1 https")
-        for name, path in b.args.also:
-            b.loadplan(rnd, "https-1w", seconds, f"{name} https-1w", binary=path, plan="https.yaml")
-    runs = since(b, first)
+
+    lp, runs = tls_rounds(b, "https", "https-1w", rounds, seconds, peers)
     lines = table_by_tool(runs, f"HTTPS keep-alive, HTTP/1.1, {CONNECTIONS} connections, {seconds:g} s")
     pairs = [(lp, "wrk https"), (lp, "oha https"), (lp, "h2load --h1 https")]
     pairs += [(lp, f"{name} https-1w") for name, _ in b.args.also]
@@ -141,20 +153,14 @@ def suite_https(b: Bench, rounds: int, seconds: float) -> list[str]:
 
 def suite_h2(b: Bench, rounds: int, seconds: float) -> list[str]:
     """HTTP/2 over TLS, 4 connections × 16 streams (64 requests in flight)."""
-    url = b.nginx.tls["tls"] + "/file"
-    log(f"h2: {rounds} round(s) of {seconds:g} s")
-    first = len(b.runs)
-    lp = "loadplan h2-4x16"
-    for rnd in range(1, rounds + 1):
-        b.loadplan(rnd, "h2-4x16", seconds, lp, plan="https.yaml")
+    def peers(rnd: int, url: str) -> None:
         if b.args.h2load:
             b.h2load(rnd, seconds, url, ["-c4", "-m16", f"-D{seconds:g}"], "h2load -c4 -m16")
         if b.args.oha:
             b.oha(rnd, seconds, url, connections=4, tag="oha --http2 -c4 -p16",
                   extra=["--http2", "-p", "16", "--insecure"])
-        for name, path in b.args.also:
-            b.loadplan(rnd, "h2-4x16", seconds, f"{name} h2-4x16", binary=path, plan="https.yaml")
-    runs = since(b, first)
+
+    lp, runs = tls_rounds(b, "h2", "h2-4x16", rounds, seconds, peers)
     lines = table_by_tool(runs, f"HTTP/2 over TLS, 4 connections × 16 streams, {seconds:g} s")
     pairs = [(lp, "h2load -c4 -m16"), (lp, "oha --http2 -c4 -p16")]
     pairs += [(lp, f"{name} h2-4x16") for name, _ in b.args.also]

@@ -152,9 +152,12 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
     } else {
         (lag, LAG_BOUND_US, "us")
     };
-    match cap {
+    // The rule broken, the reason and the fix; the figures are the same whichever it is.
+    let (rule, reason, fix) = match cap {
         Some(cap) if users_short || lost => {
-            let needed = (target * mean_us / 1e6 * (1.0 + USERS_MARGIN)).ceil().max(1.0);
+            let needed = (target * mean_us / 1e6 * (1.0 + USERS_MARGIN))
+                .ceil()
+                .max(1.0);
             let cap_text = format!(
                 "{} × {} = {}/s",
                 units::count(c.concurrency, "user"),
@@ -163,10 +166,7 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
             );
             let (reason, fix) = if users_short {
                 (
-                    format!(
-                        "{what}: {cap_text}, under the {}/s planned",
-                        rate(target)
-                    ),
+                    format!("{what}: {cap_text}, under the {}/s planned", rate(target)),
                     format!(
                         "{cap_text}: raise concurrency to ≥ {needed:.0} ({}/s × {} mean latency, plus {:.0}%)",
                         rate(target),
@@ -183,47 +183,37 @@ fn open_model(c: &CellSummary) -> Option<(ValidityRule, Finding)> {
                     "raise `max_in_flight` or `timeout` if they cut arrivals short; otherwise the generator fell behind: use the async model or a bigger machine".into(),
                 )
             };
-            Some((
-                ValidityRule::DroppedArrivals,
-                Finding {
-                    cell: c.label(),
-                    measured,
-                    bound,
-                    unit,
-                    reason,
-                    fix,
-                },
-            ))
+            (ValidityRule::DroppedArrivals, reason, fix)
         }
-        _ if lost => Some((
+        _ if lost => (
             ValidityRule::DroppedArrivals,
-            Finding {
-                cell: c.label(),
-                measured,
-                bound,
-                unit,
-                reason: format!(
-                    "{what} at {}/s planned; no request completed to tell the users' cap",
-                    rate(target)
-                ),
-                fix: "check the target answers, then raise concurrency".into(),
-            },
-        )),
-        _ => Some((
+            format!(
+                "{what} at {}/s planned; no request completed to tell the users' cap",
+                rate(target)
+            ),
+            "check the target answers, then raise concurrency".into(),
+        ),
+        _ => (
             ValidityRule::GeneratorSaturated,
-            Finding {
-                cell: c.label(),
-                measured,
-                bound,
-                unit,
-                reason: format!(
-                    "{what}, although the users could carry the {}/s planned: the generator fell behind",
-                    rate(target)
-                ),
-                fix: "use the async model, fewer users, or a bigger machine; keep other load off the runner".into(),
-            },
-        )),
-    }
+            format!(
+                "{what}, although the users could carry the {}/s planned: the generator fell behind",
+                rate(target)
+            ),
+            "use the async model, fewer users, or a bigger machine; keep other load off the runner"
+                .into(),
+        ),
+    };
+    Some((
+        rule,
+        Finding {
+            cell: c.label(),
+            measured,
+            bound,
+            unit,
+            reason,
+            fix,
+        },
+    ))
 }
 
 /// A capacity search that a probe limited by the generator stopped: its rate is not the
@@ -288,6 +278,17 @@ fn runner_saturated(c: &CellSummary, cores: f64) -> Option<Finding> {
     })
 }
 
+/// A machine flag that spoils a CPU comparison: the figure it rests on, its bound and unit, the
+/// reason (from the figure) and the fix.
+struct MachineRule {
+    flag: FlagKind,
+    figure: Option<f64>,
+    bound: f64,
+    unit: &'static str,
+    reason: fn(f64) -> String,
+    fix: &'static str,
+}
+
 /// The cells of a CPU comparison (at least two cells long enough to compare) that shared the
 /// machine with other load or the hypervisor.
 fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
@@ -298,36 +299,47 @@ fn machine_load(s: &ScenarioSummary) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in cells {
         let m = &c.machine;
-        let flagged = |k: FlagKind| m.flags.iter().any(|f| f.kind == k);
-        if flagged(FlagKind::OtherLoad)
-            && let Some(other) = m.other_cores.filter(|x| x.is_finite())
-        {
-            out.push(Finding {
-                cell: c.label(),
-                measured: other,
+        let rules = [
+            MachineRule {
+                flag: FlagKind::OtherLoad,
+                figure: m.other_cores,
                 bound: crate::stats::machine::OTHER_CORES,
                 unit: "cores",
-                reason: format!(
-                    "other load kept {} cores busy during this cell of a CPU comparison: the models did not have the machine to themselves",
-                    units::number(other)
-                ),
-                fix: "run the comparison on a quiet machine (no other jobs, no target on it)".into(),
-            });
-        }
-        if flagged(FlagKind::Steal)
-            && let Some(steal) = m.steal_share.filter(|x| x.is_finite())
-        {
-            out.push(Finding {
-                cell: c.label(),
-                measured: steal,
+                reason: |other| {
+                    format!(
+                        "other load kept {} cores busy during this cell of a CPU comparison: the models did not have the machine to themselves",
+                        units::number(other)
+                    )
+                },
+                fix: "run the comparison on a quiet machine (no other jobs, no target on it)",
+            },
+            MachineRule {
+                flag: FlagKind::Steal,
+                figure: m.steal_share,
                 bound: crate::stats::machine::STEAL_SHARE,
                 unit: "fraction",
-                reason: format!(
-                    "the hypervisor took {} of the machine's CPU during this cell of a CPU comparison",
-                    units::percent(steal)
-                ),
-                fix: "run the comparison on a machine with dedicated cores".into(),
-            });
+                reason: |steal| {
+                    format!(
+                        "the hypervisor took {} of the machine's CPU during this cell of a CPU comparison",
+                        units::percent(steal)
+                    )
+                },
+                fix: "run the comparison on a machine with dedicated cores",
+            },
+        ];
+        for r in rules {
+            if m.flags.iter().any(|f| f.kind == r.flag)
+                && let Some(measured) = r.figure.filter(|x| x.is_finite())
+            {
+                out.push(Finding {
+                    cell: c.label(),
+                    measured,
+                    bound: r.bound,
+                    unit: r.unit,
+                    reason: (r.reason)(measured),
+                    fix: r.fix.into(),
+                });
+            }
         }
     }
     out

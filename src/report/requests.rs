@@ -133,23 +133,48 @@ fn latency(l: &LatencySummary) -> [String; 4] {
     [l.p50, l.p90, l.p99, l.max].map(units::micros)
 }
 
-fn request_row(r: &RequestSummary) -> Row {
-    let [p50, p90, p99, max] = latency(&r.latency_us);
+/// The figures a request's row and the iteration's row both show, from the same kinds of
+/// fields; no status codes and no think time (each row adds its own).
+fn row(
+    request: String,
+    operations: u64,
+    errors: &std::collections::BTreeMap<String, u64>,
+    error_rate: f64,
+    retried: u64,
+    latency_us: &LatencySummary,
+    bytes: u64,
+) -> Row {
+    let [p50, p90, p99, max] = latency(latency_us);
     Row {
-        request: r.name.clone(),
+        request,
         iteration: false,
-        operations: r.operations,
-        errors: sum(&r.errors),
-        error_rate: units::percent(r.error_rate),
-        kinds: kinds(&r.errors),
-        retried: r.retried,
-        status_codes: status_codes(&r.status_codes),
+        operations,
+        errors: sum(errors),
+        error_rate: units::percent(error_rate),
+        kinds: kinds(errors),
+        retried,
+        status_codes: String::new(),
         p50,
         p90,
         p99,
         max,
         think: String::new(),
-        bytes: units::bytes(r.bytes),
+        bytes: units::bytes(bytes),
+    }
+}
+
+fn request_row(r: &RequestSummary) -> Row {
+    Row {
+        status_codes: status_codes(&r.status_codes),
+        ..row(
+            r.name.clone(),
+            r.operations,
+            &r.errors,
+            r.error_rate,
+            r.retried,
+            &r.latency_us,
+            r.bytes,
+        )
     }
 }
 
@@ -180,20 +205,8 @@ pub fn cell_row(c: &CellSummary) -> Row {
 /// The flow as a whole: the cell's own figures (an iteration's latency leaves its think time
 /// out) and the think time beside them.
 fn iteration_row(c: &CellSummary, think: &LatencySummary) -> Row {
-    let [p50, p90, p99, max] = latency(&c.latency_us);
     Row {
-        request: ITERATION.into(),
         iteration: true,
-        operations: c.operations,
-        errors: sum(&c.errors),
-        error_rate: units::percent(c.error_rate),
-        kinds: kinds(&c.errors),
-        retried: c.retried,
-        status_codes: String::new(),
-        p50,
-        p90,
-        p99,
-        max,
         think: if think.count == 0 {
             "-".into()
         } else {
@@ -203,7 +216,15 @@ fn iteration_row(c: &CellSummary, think: &LatencySummary) -> Row {
                 units::micros(think.p99)
             )
         },
-        bytes: units::bytes(c.bytes),
+        ..row(
+            ITERATION.into(),
+            c.operations,
+            &c.errors,
+            c.error_rate,
+            c.retried,
+            &c.latency_us,
+            c.bytes,
+        )
     }
 }
 

@@ -8,31 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::util::{self, loadplan, write_plan};
+use super::util::{self, loadplan};
 
 const RUNS: usize = 12;
 
 /// One real run of a two-cell plan: the summary every saved run is made from.
 fn original(dir: &Path) -> Value {
-    let plan = write_plan(
-        dir,
-        "nightly.yaml",
-        r#"version: 1
-name: nightly
-base: builtin
-scenarios:
-  - name: hello
-    targets: [/hello]
-    repeat: 6
-    models: [sequential, async]
-    concurrency: 2
-"#,
-    );
-    let out = dir.join("first");
-    let r = util::run_plan(dir, &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
-    let p = util::run_dir(&out, "nightly").join("summary.json");
-    serde_json::from_str(&std::fs::read_to_string(p).expect("summary")).expect("json")
+    util::two_cell_run(dir, "nightly")
 }
 
 /// Noise within ±5 %, the same on every run of the test (a fixed linear congruential sequence).
@@ -55,41 +37,19 @@ fn history(dir: &Path, original: &Value, name: &str, step: f64) -> PathBuf {
     for i in 0..RUNS {
         let mut s = original.clone();
         let id = format!("night-{:02}", i + 1);
-        s["run_id"] = json!(id);
-        s["started_at"] = json!(format!("2026-05-{:02}T02:00:00Z", i + 1));
-        s["finished_at"] = json!(format!("2026-05-{:02}T02:00:05Z", i + 1));
+        util::restamp(&mut s, &id, i + 1);
         s["verdict"] = json!("passed");
         let level = if i >= 6 { step } else { 1.0 };
-        for scenario in s["scenarios"].as_array_mut().expect("scenarios") {
-            for (ci, cell) in scenario["cells"]
-                .as_array_mut()
-                .expect("cells")
-                .iter_mut()
-                .enumerate()
-            {
-                let w = |k: usize| wobble[i * 8 + ci * 4 + k];
-                let p50 = (2_000.0 * level * w(0)) as u64;
-                let p99 = (6_000.0 * level * w(1)) as u64;
-                // Saved summaries are checked on load: percentiles in order, no histogram they
-                // no longer match.
-                cell["latency_us"]["min"] = json!(p50 / 2);
-                cell["latency_us"]["p50"] = json!(p50);
-                cell["latency_us"]["p90"] = json!(p50);
-                cell["latency_us"]["p99"] = json!(p99);
-                cell["latency_us"]["p999"] = json!(p99);
-                cell["latency_us"]["max"] = json!(p99);
-                cell["histogram"] = json!("");
-                cell["throughput_per_s"] = json!(1_000.0 * w(2));
-                cell["error_rate"] = json!(0.0);
-            }
+        // One scenario: a cell's place among all is its place in the scenario.
+        for (ci, cell) in util::every_cell_mut(&mut s).into_iter().enumerate() {
+            let w = |k: usize| wobble[i * 8 + ci * 4 + k];
+            let p50 = (2_000.0 * level * w(0)) as u64;
+            let p99 = (6_000.0 * level * w(1)) as u64;
+            util::set_latency(cell, p50, p99);
+            cell["throughput_per_s"] = json!(1_000.0 * w(2));
+            cell["error_rate"] = json!(0.0);
         }
-        let run = plan_dir.join(&id);
-        std::fs::create_dir_all(&run).expect("mkdir");
-        std::fs::write(
-            run.join("summary.json"),
-            serde_json::to_vec_pretty(&s).expect("json"),
-        )
-        .expect("write");
+        util::save_run(&plan_dir, &id, &s);
     }
     plan_dir
 }

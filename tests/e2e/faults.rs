@@ -28,17 +28,24 @@ struct Running {
 }
 
 impl Running {
-    fn start(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
+    /// Writes `plan` to `dir/plan.yaml` and starts `run` on it with `dir/out` as the output
+    /// folder, which it returns.
+    fn run(dir: &Path, plan: &str) -> (Running, PathBuf) {
+        let plan_path = util::write_plan(dir, "plan.yaml", plan);
+        let out = dir.join("out");
+        let run = Running::spawn(Running::command(dir, &util::run_args(&plan_path, &out)));
+        (run, out)
+    }
+
+    /// `loadplan ARGS` in `dir`, stdin closed, stdout and stderr piped, not started yet.
+    fn command(dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(util::bin());
         cmd.args(args)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        Running::spawn(cmd)
+        cmd
     }
 
     fn spawn(mut cmd: Command) -> Running {
@@ -215,18 +222,7 @@ scenarios:
 
 fn interrupt(plan: &str, slug: &str, signal: i32) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan_path = util::write_plan(dir.path(), "plan.yaml", plan);
-    let out = dir.path().join("out");
-    let run = Running::start(
-        dir.path(),
-        &[
-            "run",
-            plan_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let (run, out) = Running::run(dir.path(), plan);
     let kids = wait_for_children(run.pid(), |c| workers(c).len() == 2);
     // Let the workers report at least one snapshot (every 500 ms) before the interrupt.
     std::thread::sleep(Duration::from_millis(800));
@@ -285,18 +281,7 @@ fn sigterm_stops_long_computations_too() {
 #[test]
 fn a_second_interrupt_exits_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan_path = util::write_plan(dir.path(), "plan.yaml", LONG_IO_PLAN);
-    let out = dir.path().join("out");
-    let run = Running::start(
-        dir.path(),
-        &[
-            "run",
-            plan_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let (run, _out) = Running::run(dir.path(), LONG_IO_PLAN);
     let kids = wait_for_children(run.pid(), |c| workers(c).len() == 2);
     let frozen = workers(&kids)[0];
     // A stopped worker never sends its last frame: after the first interrupt the runner waits
@@ -339,18 +324,7 @@ scenarios:
     concurrency: 4
     workers: 2
 ";
-    let plan_path = util::write_plan(dir.path(), "plan.yaml", plan);
-    let out = dir.path().join("out");
-    let run = Running::start(
-        dir.path(),
-        &[
-            "run",
-            plan_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let (run, out) = Running::run(dir.path(), plan);
     let kids = wait_for_children(run.pid(), |c| workers(c).len() == 2);
     // Each worker has 100 requests of 20 ms for 2 users: about a second. Kill one after it has
     // streamed a snapshot (every 500 ms) but before it is done.
@@ -376,18 +350,7 @@ scenarios:
 #[test]
 fn a_killed_runner_takes_its_workers_and_server_along() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan_path = util::write_plan(dir.path(), "plan.yaml", LONG_IO_PLAN);
-    let out = dir.path().join("out");
-    let run = Running::start(
-        dir.path(),
-        &[
-            "run",
-            plan_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let (run, _out) = Running::run(dir.path(), LONG_IO_PLAN);
     let kids = wait_for_children(run.pid(), |c| workers(c).len() == 2);
     assert!(
         kids.iter().any(|(_, c)| c.contains(" serve ")),
@@ -599,12 +562,7 @@ fn failing_targets_become_counted_errors_in_every_model() {
     let started = Instant::now();
     let o = util::loadplan_in(
         dir.path(),
-        &[
-            "run",
-            plan_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
+        &util::run_args(&plan_path, &out),
         &[],
         Duration::from_secs(60),
     );
@@ -654,12 +612,7 @@ fn refused(dir: &Path, plan: &Path, expect: &str) -> Result<(), String> {
     ));
     let o = util::loadplan_in(
         dir,
-        &[
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
+        &util::run_args(plan, &out),
         &[],
         Duration::from_secs(20),
     );
@@ -838,17 +791,7 @@ fn an_unwritable_output_folder_fails_before_any_request() {
         a_file.join("out"),
     ];
     for out in &outs {
-        let mut cmd = Command::new(util::bin());
-        cmd.args([
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        let mut cmd = Running::command(dir.path(), &util::run_args(&plan, out));
         if rustix::process::geteuid().is_root() {
             // root writes into read-only folders regardless: run as `nobody` so the mode counts.
             cmd.uid(65534).gid(65534);
@@ -879,15 +822,7 @@ fn a_plan_name_cannot_escape_the_output_folder() {
             "version: 1\nname: \"{name}\"\nscenarios:\n  - name: s\n    cpu: {{ kernel: sum_squares, n: 1000 }}\n    repeat: 1\n    models: [sequential]\n"
         );
         let p = util::write_plan(&base, &format!("plan{i}.yaml"), &plan);
-        let o = util::loadplan(
-            &base,
-            &[
-                "run",
-                p.to_str().expect("utf-8"),
-                "--out",
-                out.to_str().expect("utf-8"),
-            ],
-        );
+        let o = util::loadplan(&base, &util::run_args(&p, &out));
         assert_eq!(o.code, 0, "{name}: {o:?}");
     }
     // Every file written is below `out`; nothing appeared beside or above it.
@@ -968,34 +903,14 @@ scenarios:
     ];
     let limit = Duration::from_secs(60);
     let runs = [
-        util::loadplan_in(
-            dir.path(),
-            &[
-                "run",
-                p.to_str().expect("utf-8"),
-                "--out",
-                out.to_str().expect("utf-8"),
-            ],
-            &envs,
-            limit,
-        ),
+        util::loadplan_in(dir.path(), &util::run_args(&p, &out), &envs, limit),
         util::loadplan_in(
             dir.path(),
             &["validate", p.to_str().expect("utf-8")],
             &envs,
             limit,
         ),
-        util::loadplan_in(
-            dir.path(),
-            &[
-                "run",
-                invalid.to_str().expect("utf-8"),
-                "--out",
-                out.to_str().expect("utf-8"),
-            ],
-            &envs,
-            limit,
-        ),
+        util::loadplan_in(dir.path(), &util::run_args(&invalid, &out), &envs, limit),
     ];
     assert_eq!(runs[0].code, 0, "{:?}", runs[0]);
     assert_eq!(runs[2].code, 2, "{:?}", runs[2]);

@@ -197,10 +197,7 @@ scenarios:
     models: [threads]
 "#,
     );
-    let out = dir.path().join("out");
-    let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
-    let sum = summary(&out, "stages");
+    let sum = util::run_passing(dir.path(), &plan, "stages");
     let per_second = |c: &serde_json::Value| -> Vec<u64> {
         let mut v = vec![0u64; 4];
         for p in c["timeline"].as_array().expect("timeline") {
@@ -261,10 +258,7 @@ scenarios:
     models: [async]
 "#,
     );
-    let out = dir.path().join("out");
-    let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
-    let sum = summary(&out, "warm");
+    let sum = util::run_passing(dir.path(), &plan, "warm");
     for model in ["sequential", "async", "processes"] {
         let c = cell(&sum, "closed", model);
         let wall = c["wall_seconds"].as_f64().expect("wall");

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::util::{loadplan_in, run_dir, run_plan, summary, write_plan};
+use super::util::{self, loadplan_in, run_dir, run_plan, summary, write_plan};
 
 const PLAN: &str = r#"version: 1
 name: report-e2e
@@ -93,14 +93,8 @@ impl Browser {
             .arg("-c")
             .arg(script)
             .arg(&chromium)
+            .args(util::CHROMIUM_HEADLESS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
                 "--hide-scrollbars",
                 "--blink-settings=scriptEnabled=false",
                 "--remote-debugging-pipe",

@@ -16,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use super::util::{self, Serve, openssl};
+use super::util::{self, Serve};
 
 /// One client connection, HTTP/1.1 or HTTP/2, over TCP or TLS.
 enum Conn {
@@ -275,65 +275,9 @@ fn client_identity(cn: &str) -> (String, CertificateDer<'static>, PrivateKeyDer<
 fn mutual_tls_needs_a_client_certificate_from_the_given_ca() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    // The server's own identity from files, made the usual way: an RSA CA and certificate.
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=loadplan test CA",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(
-        d.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write");
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
+    // The server's own identity from files, made the usual way (the `openssl` command): an RSA
+    // CA and a certificate for localhost.
+    super::tls::certificates(d, "rsa");
     let (client_ca, cert, key) = client_identity("user1");
     std::fs::write(d.join("client-ca.pem"), client_ca).expect("write");
     let (_, stranger_cert, stranger_key) = client_identity("stranger");

@@ -192,18 +192,25 @@ fn results_of_different_plans_do_not_merge() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     files.push(second);
-    let out = dir.path().join("out");
-    let r = loadplan(
-        dir.path(),
-        &["report", s(&files[0]), s(&files[1]), "--out", s(&out)],
-    );
-    assert_eq!(r.code, 2, "{r:?}");
+    let r = report_refused(dir.path(), &files);
     assert!(
         r.stderr.contains("different plans or plan versions"),
         "{}",
         r.stderr
     );
+}
+
+/// `loadplan report FILES --out DIR/out`, which must refuse them (exit 2) and write nothing;
+/// returns what it said.
+fn report_refused(dir: &Path, files: &[PathBuf]) -> util::Output {
+    let out = dir.join("out");
+    let mut args = vec!["report"];
+    args.extend(files.iter().map(|f| s(f)));
+    args.extend(["--out", s(&out)]);
+    let r = loadplan(dir, &args);
+    assert_eq!(r.code, 2, "{r:?}");
     assert!(!out.exists(), "nothing is written");
+    r
 }
 
 #[test]
@@ -238,12 +245,7 @@ fn shards_that_differ_only_in_a_header_value_name_the_header_not_its_value() {
         );
         files.push(file);
     }
-    let out = dir.path().join("out");
-    let r = loadplan(
-        dir.path(),
-        &["report", s(&files[0]), s(&files[1]), "--out", s(&out)],
-    );
-    assert_eq!(r.code, 2, "{r:?}");
+    let r = report_refused(dir.path(), &files);
     assert!(
         r.stderr.contains(
             "the shards differ in scenario `shop`, request `login`, header `authorization`"
@@ -252,5 +254,4 @@ fn shards_that_differ_only_in_a_header_value_name_the_header_not_its_value() {
         r.stderr
     );
     assert!(!r.stderr.contains("secret-value"), "{}", r.stderr);
-    assert!(!out.exists(), "nothing is written");
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use loadplan::units as format;
 use serde_json::{Value, json};
 
-use super::util::{loadplan, write_plan};
+use super::util::{self, loadplan};
 
 const RUNS: usize = 10;
 /// Runs (by time order) that failed and that were interrupted.
@@ -21,36 +21,7 @@ const INTERRUPTED: usize = 5;
 /// Builds the saved runs under `dir/history/trend-e2e/`; returns the plan folder and the
 /// run ids in time order.
 fn saved_runs(dir: &Path) -> (PathBuf, Vec<String>, Value) {
-    let plan = write_plan(
-        dir,
-        "trend.yaml",
-        r#"version: 1
-name: trend-e2e
-base: builtin
-defaults: { timeout: 2s }
-scenarios:
-  - name: hello
-    targets: [/hello]
-    repeat: 6
-    models: [sequential, async]
-    concurrency: 2
-"#,
-    );
-    let out = dir.join("first");
-    let r = loadplan(
-        dir,
-        &[
-            "run",
-            plan.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let original: Value = {
-        let p = super::util::run_dir(&out, "trend-e2e").join("summary.json");
-        serde_json::from_str(&std::fs::read_to_string(p).expect("summary")).expect("json")
-    };
+    let original = util::two_cell_run(dir, "trend-e2e");
 
     let plan_dir = dir.join("history").join("trend-e2e");
     let mut ids = Vec::new();
@@ -58,9 +29,7 @@ scenarios:
         let mut s = original.clone();
         // Folder names that do not sort by time, so the page must order by started_at.
         let id = format!("run-{}", (i * 7) % RUNS);
-        s["run_id"] = json!(id);
-        s["started_at"] = json!(format!("2026-05-{:02}T02:00:00Z", i + 1));
-        s["finished_at"] = json!(format!("2026-05-{:02}T02:00:05Z", i + 1));
+        util::restamp(&mut s, &id, i + 1);
         s["verdict"] = json!(if FAILED.contains(&i) {
             "failed"
         } else if i == INTERRUPTED {
@@ -68,35 +37,15 @@ scenarios:
         } else {
             "passed"
         });
-        for scenario in s["scenarios"].as_array_mut().expect("scenarios") {
-            for (ci, cell) in scenario["cells"]
-                .as_array_mut()
-                .expect("cells")
-                .iter_mut()
-                .enumerate()
-            {
-                // A slow drift: +10% latency per night, throughput falling, errors on one night.
-                let (p50, p99) = expected_latency(i, ci);
-                cell["latency_us"]["p50"] = json!(p50);
-                cell["latency_us"]["p99"] = json!(p99);
-                // Keep the percentiles in order and drop the histogram they no longer match:
-                // saved summaries are checked on load.
-                cell["latency_us"]["min"] = json!(p50 / 2);
-                cell["latency_us"]["p90"] = json!(p50);
-                cell["latency_us"]["p999"] = json!(p99);
-                cell["latency_us"]["max"] = json!(p99);
-                cell["histogram"] = json!("");
-                cell["throughput_per_s"] = json!(1000.0 - 40.0 * i as f64 - ci as f64);
-                cell["error_rate"] = json!(if i == 8 { 0.05 } else { 0.0 });
-            }
+        // One scenario: a cell's place among all is its place in the scenario.
+        for (ci, cell) in util::every_cell_mut(&mut s).into_iter().enumerate() {
+            // A slow drift: +10% latency per night, throughput falling, errors on one night.
+            let (p50, p99) = expected_latency(i, ci);
+            util::set_latency(cell, p50, p99);
+            cell["throughput_per_s"] = json!(1000.0 - 40.0 * i as f64 - ci as f64);
+            cell["error_rate"] = json!(if i == 8 { 0.05 } else { 0.0 });
         }
-        let run = plan_dir.join(&id);
-        std::fs::create_dir_all(&run).expect("mkdir");
-        std::fs::write(
-            run.join("summary.json"),
-            serde_json::to_vec_pretty(&s).expect("json"),
-        )
-        .expect("write");
+        util::save_run(&plan_dir, &id, &s);
         ids.push(id);
     }
     (plan_dir, ids, original)
@@ -173,18 +122,10 @@ fn run_bounded(program: &str, args: &[String], limit: Duration) -> (i32, String,
 /// checks that the CSP is there.
 fn chromium(page: &Path, extra: &[String]) -> String {
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut args: Vec<String> = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> = util::CHROMIUM_HEADLESS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.push(format!("--user-data-dir={}", profile.path().display()));
     args.extend_from_slice(extra);
     args.push(format!("file://{}", page.display()));

@@ -6,6 +6,7 @@
 //! This machine is shared: timing figures are asserted only with generous bounds, said so where
 //! they are; the structure and the counts are asserted exactly.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -43,10 +44,7 @@ scenarios:
     models: [async, processes]
 "#,
     );
-    let out = dir.path().join("out");
-    let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
-    let sum = summary(&out, "paced");
+    let sum = util::run_passing(dir.path(), &plan, "paced");
     for scenario in ["one-thread", "two-workers"] {
         for c in cells(&sum, scenario) {
             let name = format!("{scenario} {}", c["model"]);
@@ -314,6 +312,17 @@ scenarios:
     }
 }
 
+/// The baseline's p50 check in the summary of the `rounds-baseline` run under `out`.
+fn p50_check(out: &Path) -> serde_json::Value {
+    summary(out, "rounds-baseline")["baseline"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["metric"] == "p50")
+        .expect("p50 check")
+        .clone()
+}
+
 /// What it must show, 5: identical runs of 5 rounds pass against each other five times out of
 /// five, with the noise test recorded; a target twice as slow fails. The runs are seconds apart
 /// on a machine running other tests, whose load can move every round of one run at once (drift,
@@ -342,27 +351,14 @@ scenarios:
     for i in 0..5 {
         let (again, out) = run("50ms", &format!("again-{i}"));
         assert_eq!(again.code, 0, "identical run {i}: {again:?}");
-        let b = &summary(&out, "rounds-baseline")["baseline"];
-        let p50 = b["checks"]
-            .as_array()
-            .expect("checks")
-            .iter()
-            .find(|c| c["metric"] == "p50")
-            .expect("p50 check")
-            .clone();
+        let p50 = p50_check(&out);
         assert_ne!(p50["outcome"], "regressed", "{p50}");
         assert_eq!(p50["current_values"].as_array().map(Vec::len), Some(5));
         assert_eq!(p50["baseline_values"].as_array().map(Vec::len), Some(5));
         assert!(p50["p_value"].as_f64().is_some(), "{p50}");
     }
     let (slow, out) = run("100ms", "slow");
-    let p50 = summary(&out, "rounds-baseline")["baseline"]["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["metric"] == "p50")
-        .expect("p50 check")
-        .clone();
+    let p50 = p50_check(&out);
     if slow.code == 0
         && p50["reason"]
             .as_str()
@@ -400,10 +396,12 @@ scenarios:
     models: [async]
 "#,
     );
-    let out = dir.path().join("out");
-    let r = util::run_plan(dir.path(), &plan, &out);
-    assert_eq!(r.code, 0, "{r:?}");
-    let c = cell(&summary(&out, "steady"), "steady", "async").clone();
+    let c = cell(
+        &util::run_passing(dir.path(), &plan, "steady"),
+        "steady",
+        "async",
+    )
+    .clone();
     let points = c["timeline"].as_array().expect("timeline");
     let total: u64 = points.iter().map(|p| u(&p["operations"])).sum();
     assert_eq!(total, u(&c["operations"]));

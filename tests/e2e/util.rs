@@ -122,6 +122,16 @@ pub fn every_cell(summary: &serde_json::Value) -> Vec<&serde_json::Value> {
         .collect()
 }
 
+/// [`every_cell`], to change them (a saved history made from one real run).
+pub fn every_cell_mut(summary: &mut serde_json::Value) -> Vec<&mut serde_json::Value> {
+    summary["scenarios"]
+        .as_array_mut()
+        .expect("scenarios")
+        .iter_mut()
+        .flat_map(|sc| sc["cells"].as_array_mut().expect("cells"))
+        .collect()
+}
+
 /// The cells of `scenario`, in order.
 pub fn cells<'a>(summary: &'a serde_json::Value, scenario: &str) -> &'a [serde_json::Value] {
     summary["scenarios"]
@@ -191,9 +201,23 @@ pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// The arguments `run PLAN --out OUT`.
+pub fn run_args<'a>(plan: &'a Path, out: &'a Path) -> [&'a str; 4] {
+    ["run", path_str(plan), "--out", path_str(out)]
+}
+
 /// `loadplan run PLAN --out OUT` in `dir`, with the one-minute limit.
 pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
-    loadplan(dir, &["run", path_str(plan), "--out", path_str(out)])
+    loadplan(dir, &run_args(plan, out))
+}
+
+/// `loadplan run PLAN --out DIR/out` in `dir`, which must pass (exit 0); returns the summary
+/// of `plan_slug`'s run.
+pub fn run_passing(dir: &Path, plan: &Path, plan_slug: &str) -> serde_json::Value {
+    let out = dir.join("out");
+    let r = run_plan(dir, plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    summary(&out, plan_slug)
 }
 
 /// `loadplan serve --addr 127.0.0.1:0 ARGS`, running.
@@ -436,4 +460,75 @@ pub fn baseline_run(dir: &Path, text: &str, slug: &str, delay: &str) -> (PathBuf
     assert_eq!(first.code, 0, "{first:?}");
     let base = run_dir(&out, slug).join("summary.json");
     (plan, base)
+}
+
+/// Makes `summary` (a copy of a real run's) stand for the saved run `id`, started at 02:00 on
+/// `day` of May 2026 and finished five seconds later.
+pub fn restamp(summary: &mut serde_json::Value, id: &str, day: usize) {
+    summary["run_id"] = serde_json::json!(id);
+    summary["started_at"] = serde_json::json!(format!("2026-05-{day:02}T02:00:00Z"));
+    summary["finished_at"] = serde_json::json!(format!("2026-05-{day:02}T02:00:05Z"));
+}
+
+/// Gives a saved cell the latency percentiles `p50` and `p99` (min, p90, p999 and max set in
+/// order with them) and drops the histogram they no longer match: saved summaries are checked
+/// on load.
+pub fn set_latency(cell: &mut serde_json::Value, p50: u64, p99: u64) {
+    let l = &mut cell["latency_us"];
+    l["min"] = serde_json::json!(p50 / 2);
+    l["p50"] = serde_json::json!(p50);
+    l["p90"] = serde_json::json!(p50);
+    l["p99"] = serde_json::json!(p99);
+    l["p999"] = serde_json::json!(p99);
+    l["max"] = serde_json::json!(p99);
+    cell["histogram"] = serde_json::json!("");
+}
+
+/// Writes `summary` as `plan_dir/id/summary.json`, as a saved run.
+pub fn save_run(plan_dir: &Path, id: &str, summary: &serde_json::Value) {
+    let run = plan_dir.join(id);
+    std::fs::create_dir_all(&run).expect("mkdir");
+    std::fs::write(
+        run.join("summary.json"),
+        serde_json::to_vec_pretty(summary).expect("json"),
+    )
+    .expect("write");
+}
+
+/// Chromium's flags for a headless run with no network services of its own and no first-run
+/// work; a test adds a fresh profile folder and what it asks of the browser.
+pub const CHROMIUM_HEADLESS: [&str; 7] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
+/// One real run, in `dir/first`, of a plan named `name` with two cells (`hello` under
+/// sequential and async): the summary a test's saved history is made from.
+pub fn two_cell_run(dir: &Path, name: &str) -> serde_json::Value {
+    let plan = write_plan(
+        dir,
+        &format!("{name}.yaml"),
+        &format!(
+            "version: 1
+name: {name}
+base: builtin
+defaults: {{ timeout: 2s }}
+scenarios:
+  - name: hello
+    targets: [/hello]
+    repeat: 6
+    models: [sequential, async]
+    concurrency: 2
+"
+        ),
+    );
+    let out = dir.join("first");
+    let r = run_plan(dir, &plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    summary(&out, name)
 }

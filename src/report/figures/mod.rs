@@ -827,6 +827,24 @@ pub(super) mod tests {
         }
     }
 
+    /// A timeline point of one whole second holding `operations` and nothing else of note.
+    fn one_second(operations: u64) -> TimelinePoint {
+        TimelinePoint {
+            error_kinds: Default::default(),
+            requests: None,
+            seconds: 1.0,
+            second: 0,
+            operations,
+            errors: 0,
+            bytes: 0,
+            p50_us: 1_000,
+            p99_us: 2_000,
+            max_us: 3_000,
+            in_flight: 0.0,
+            histogram: String::new(),
+        }
+    }
+
     pub(in crate::report::figures) fn scenario(cells: Vec<CellSummary>) -> ScenarioSummary {
         ScenarioSummary {
             seed: None,
@@ -903,16 +921,8 @@ pub(super) mod tests {
         let point = |operations: u64, errors: u64, requests: Option<u64>| TimelinePoint {
             error_kinds: Default::default(),
             requests,
-            seconds: 1.0,
-            second: 0,
-            operations,
             errors,
-            bytes: 0,
-            p50_us: 1_000,
-            p99_us: 2_000,
-            max_us: 3_000,
-            in_flight: 0.0,
-            histogram: String::new(),
+            ..one_second(operations)
         };
         let ys = |s: &Series| s.line.iter().map(|p| p.1).collect::<Vec<_>>();
         // (why, timeline, series drawn: label suffix and rates per second)
@@ -1008,18 +1018,9 @@ pub(super) mod tests {
     #[test]
     fn a_point_is_as_long_as_the_time_it_covered() {
         let point = |second: u32, operations: u64, seconds: f64| TimelinePoint {
-            error_kinds: Default::default(),
-            requests: None,
-            seconds,
             second,
-            operations,
-            errors: 0,
-            bytes: 0,
-            p50_us: 1_000,
-            p99_us: 2_000,
-            max_us: 3_000,
-            in_flight: 0.0,
-            histogram: String::new(),
+            seconds,
+            ..one_second(operations)
         };
         // A steady 100/s: the last, partial half second holds 50 operations, never a spike.
         let mut c = cell(Model::Threads, 4, &[1_000]);
