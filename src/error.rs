@@ -39,6 +39,9 @@ pub enum Error {
     /// The trend page could not be produced from valid inputs.
     #[error("error: {0}")]
     Trend(crate::report::trend::TrendError),
+    /// An `--export` target that cannot be used.
+    #[error("error: {0}")]
+    Export(#[from] crate::export::TargetError),
     /// The standalone server stopped or could not start.
     #[error("error: {0}")]
     Serve(crate::server::ServeError),
@@ -50,9 +53,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Plans(_) | Error::Usage(_) | Error::Input(_) | Error::Baseline(_) => {
-                exit::INVALID
-            }
+            Error::Plans(_)
+            | Error::Usage(_)
+            | Error::Input(_)
+            | Error::Baseline(_)
+            | Error::Export(_) => exit::INVALID,
             Error::Run(_)
             | Error::Report(_)
             | Error::System { .. }

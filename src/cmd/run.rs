@@ -165,8 +165,7 @@ fn export_settings(args: &RunArgs) -> Result<export::Settings, Error> {
         .export
         .iter()
         .map(|a| export::Target::parse(a, |k| std::env::var(k).ok()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Usage)?;
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(export::Settings {
         targets,
         interval: args.export_interval,

@@ -56,7 +56,7 @@ pub use series::{
     ACTIVE_USERS, BYTES_RECEIVED, CONNECTIONS, ERRORS, LATENCY, LATENCY_BUCKETS, LATENCY_HISTOGRAM,
     OPERATIONS, RESPONSES, SEND_LAG, THROUGHPUT,
 };
-pub use target::{BEARER_VAR, ExportArg, Kind, PASSWORD_VAR, Target, USER_VAR};
+pub use target::{BEARER_VAR, ExportArg, Kind, PASSWORD_VAR, Target, TargetError, USER_VAR};
 
 /// How often to push unless told otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);

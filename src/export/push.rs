@@ -156,7 +156,7 @@ pub async fn run(target: Target, queue: Arc<Queue>, mut closing: watch::Receiver
         Ok(e) => e,
         Err(message) => {
             // Nothing can be sent: every interval will be counted dropped.
-            lock(&queue.state).last_error = Some(message);
+            lock(&queue.state).last_error = Some(message.to_string());
             let _ = closing.wait_for(|c| *c).await;
             queue.give_up();
             return;
@@ -230,7 +230,12 @@ async fn post(
 ) -> Result<(), Failure> {
     let sender = match conn {
         Some(s) if !s.is_closed() => s,
-        _ => conn.insert(endpoint.open().await.map_err(Failure::retry)?),
+        _ => conn.insert(
+            endpoint
+                .open()
+                .await
+                .map_err(|e| Failure::retry(e.to_string()))?,
+        ),
     };
     sender
         .ready()

@@ -73,31 +73,39 @@ pub const BEARER_VAR: &str = "LOADPLAN_EXPORT_BEARER";
 pub const USER_VAR: &str = "LOADPLAN_EXPORT_USER";
 pub const PASSWORD_VAR: &str = "LOADPLAN_EXPORT_PASSWORD";
 
+/// Why an `--export` target was refused. Shows the URL as [`display`] does: never a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("--export `{0}`: write KIND=URL, e.g. prometheus=http://127.0.0.1:9090/api/v1/write")]
+    Form(String),
+    #[error("--export {0}=…: unknown kind `{0}` (known: prometheus)")]
+    Kind(String),
+    #[error("--export prometheus=…: not a URL: {0}")]
+    Url(url::ParseError),
+    #[error("--export prometheus=…: the URL must be http:// or https:// with a host")]
+    Scheme,
+    #[error("--export {shown}: {from} holds characters a header cannot carry")]
+    Header { shown: String, from: &'static str },
+}
+
 impl Target {
     /// `prometheus=URL`, credentials read through `env`. Errors show the URL as [`display`]s.
-    pub fn parse(arg: &ExportArg, env: impl Fn(&str) -> Option<String>) -> Result<Target, String> {
+    pub fn parse(
+        arg: &ExportArg,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Target, TargetError> {
         let text = arg.0.trim();
         let Some((kind, url_text)) = text.split_once('=') else {
-            return Err(format!(
-                "--export `{}`: write KIND=URL, e.g. prometheus=http://127.0.0.1:9090/api/v1/write",
-                display_text(text)
-            ));
+            return Err(TargetError::Form(display_text(text)));
         };
         let shown = display_text(url_text);
         let kind = match kind.trim() {
             "prometheus" => Kind::Prometheus,
-            other => {
-                return Err(format!(
-                    "--export {other}=…: unknown kind `{other}` (known: prometheus)"
-                ));
-            }
+            other => return Err(TargetError::Kind(other.to_string())),
         };
-        let mut url = url::Url::parse(url_text.trim())
-            .map_err(|e| format!("--export prometheus=…: not a URL: {e}"))?;
+        let mut url = url::Url::parse(url_text.trim()).map_err(TargetError::Url)?;
         if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(
-                "--export prometheus=…: the URL must be http:// or https:// with a host".into(),
-            );
+            return Err(TargetError::Scheme);
         }
         let user = decoded(url.username());
         let password = url.password().map(decoded);
@@ -121,8 +129,9 @@ impl Target {
         let authorization = match credentials {
             None => None,
             Some((value, from)) => {
-                let mut h = HeaderValue::from_str(&value).map_err(|_| {
-                    format!("--export {shown}: {from} holds characters a header cannot carry")
+                let mut h = HeaderValue::from_str(&value).map_err(|_| TargetError::Header {
+                    shown: shown.clone(),
+                    from,
                 })?;
                 h.set_sensitive(true);
                 Some(h)
@@ -244,7 +253,9 @@ mod tests {
             ("prometheus=http://user:hunter2@[::1", "not a URL"),
         ];
         for (text, want) in cases {
-            let e = Target::parse(&ExportArg::new(text), env(&[])).expect_err(text);
+            let e = Target::parse(&ExportArg::new(text), env(&[]))
+                .expect_err(text)
+                .to_string();
             assert!(e.contains(want), "{text}: {e}");
             assert!(!e.contains("hunter2"), "{text}: {e}");
         }
@@ -252,7 +263,8 @@ mod tests {
             &ExportArg::new("prometheus=http://h/w"),
             env(&[(BEARER_VAR, "bad\nvalue")]),
         )
-        .expect_err("newline");
+        .expect_err("newline")
+        .to_string();
         assert!(e.contains(BEARER_VAR) && !e.contains("bad"), "{e}");
     }
 }

@@ -49,7 +49,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("server", &["workload", "pem", "units", "files"]),
     (
         "error",
-        &["plan", "run", "stats", "gate", "report", "server", "files"],
+        &[
+            "plan", "run", "stats", "gate", "report", "export", "server", "files",
+        ],
     ),
     ("cli", &["plan", "stats", "export", "units"]),
     (

@@ -254,10 +254,27 @@ pub struct OwnEndpoint {
     endpoint: Endpoint,
 }
 
+/// Why loadplan's own endpoint could not be set up or reached. Names no host, shows no
+/// credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("the URL has no port")]
+    NoPort,
+    #[error("the host is not a valid TLS server name")]
+    ServerName,
+    #[error("{0}")]
+    Tls(String),
+    /// A connection failed: the category's words, as a target's would be counted.
+    #[error("{0}")]
+    Connection(String),
+}
+
 impl OwnEndpoint {
-    pub fn new(url: &url::Url) -> Result<OwnEndpoint, String> {
-        let host = url.host().ok_or("the URL has no host")?.to_owned();
-        let port = url.port_or_known_default().ok_or("the URL has no port")?;
+    pub fn new(url: &url::Url) -> Result<OwnEndpoint, EndpointError> {
+        let host = url.host().ok_or(EndpointError::NoHost)?.to_owned();
+        let port = url.port_or_known_default().ok_or(EndpointError::NoPort)?;
         let (tls, config) = match url.scheme() {
             "https" => {
                 let name = match &host {
@@ -265,9 +282,9 @@ impl OwnEndpoint {
                     url::Host::Ipv4(ip) => ip.to_string(),
                     url::Host::Ipv6(ip) => ip.to_string(),
                 };
-                let name = ServerName::try_from(name)
-                    .map_err(|_| "the host is not a valid TLS server name")?;
-                let config = tls::config(&Default::default(), HttpVersion::Http1)?;
+                let name = ServerName::try_from(name).map_err(|_| EndpointError::ServerName)?;
+                let config = tls::config(&Default::default(), HttpVersion::Http1)
+                    .map_err(EndpointError::Tls)?;
                 (Some(name), Some(Arc::new(config)))
             }
             _ => (None, None),
@@ -279,12 +296,12 @@ impl OwnEndpoint {
     }
 
     /// A new connection; its task runs on the current runtime.
-    pub async fn open(&self) -> Result<Sender, String> {
+    pub async fn open(&self) -> Result<Sender, EndpointError> {
         self.connector
             .open(&self.endpoint)
             .await
             .map(|(sender, _)| sender)
-            .map_err(|f| f.message)
+            .map_err(|f| EndpointError::Connection(f.message))
     }
 }
 
