@@ -10,7 +10,7 @@ while the instructions stay put goes. The last level simulated is one core's L2 
 default): this VM reports a 480 MiB L3 shared with whatever else runs on the host, which
 cachegrind would otherwise take at its word.
 
-    python3 bench/cachesim.py --loadplan target/release/loadplan [--connections 64,1000]
+    python3 bench/cachesim.py --loadplan target/dist/loadplan [--connections 64,1000]
 """
 
 import argparse
@@ -62,7 +62,7 @@ def cachegrind(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--loadplan", default="target/release/loadplan")
+    ap.add_argument("--loadplan", default="target/dist/loadplan")
     ap.add_argument("--connections", default="64,1000")
     ap.add_argument("--model", default="async", help="async (one runtime thread) or threads")
     ap.add_argument("--ll", default="2097152,16,64", help="last-level cache: size,ways,line")
