@@ -244,14 +244,21 @@ fn apply_set(edited: &mut Edited, set: &SetValue) -> Result<(), String> {
     }
     let path = set_path(&edited.text, &set.path)?;
     let note = format!("from `--set {}={}`", set.path, set.value);
+    // Only a load value is recorded: a `--set` of a header, URL or body may carry a secret,
+    // which never reaches any output (a saved plan re-read without it is read as with an unset
+    // variable).
+    let load = set.path.split('.').any(|k| LOAD_KEYS.contains(&k));
     let record = |edited: &mut Edited, line: usize| {
-        edited.effective.push(Effective {
-            key: set.path.clone(),
-            value: set.value.clone(),
-            from: "--set".into(),
-            source: "set".into(),
-        });
-        edited.lines.push(line);
+        // `lines` runs beside `effective`, one line per recorded value.
+        if load {
+            edited.effective.push(Effective {
+                key: set.path.clone(),
+                value: set.value.clone(),
+                from: "--set".into(),
+                source: "set".into(),
+            });
+            edited.lines.push(line);
+        }
     };
     if let Some((line, col)) = locate::locate(&edited.text, &path) {
         let Some(src) = edited.text.lines().nth(line - 1).map(str::to_string) else {
@@ -788,6 +795,30 @@ mod tests {
         assert_eq!(e.original(10, 5), (8, 5));
         assert_eq!(e.original(1, 1), (1, 1));
         assert_eq!(e.note(1).as_deref(), Some("from `--set rounds=2`"));
+        let keys: Vec<&str> = e
+            .effective
+            .iter()
+            .filter(|x| x.source == "set")
+            .map(|x| x.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "scenarios.shop.concurrency",
+                "scenarios.0.timeout",
+                "rounds"
+            ]
+        );
+        // A key that is not a load value is set, never recorded: it may carry a secret.
+        let (e, problems) = apply(
+            PLAN,
+            &env,
+            &[set("scenarios.0.description=s3cret"), set("rounds=3")],
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(e.text.contains("description: s3cret"), "{}", e.text);
+        assert!(e.effective.iter().all(|x| !x.value.contains("s3cret")));
+        assert_eq!(e.effective.iter().filter(|x| x.source == "set").count(), 1);
         let (_, problems) = apply(PLAN, &env, &[set("scenarios.shp.concurrency=5")]);
         assert!(
             problems[0].message.contains("did you mean `shop`?"),
