@@ -495,9 +495,12 @@ fn last_key(text: &str) -> Option<&str> {
             continue;
         }
         let head = &text[..i];
+        // After the last character that cannot be in a key (whatever its width in bytes).
         let start = head
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            .map_or(0, |j| j + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         let key = &head[start..];
         if !key.is_empty() {
             found = Some(key);
@@ -705,6 +708,21 @@ mod tests {
             "EMPTY" => Some(String::new()),
             "BAD" => Some("1\nx: 2".into()),
             _ => None,
+        }
+    }
+
+    /// Found by fuzzing: a character wider than a byte before a key (`{…thorization:`) cut a
+    /// string inside it and panicked.
+    #[test]
+    fn keys_after_wide_characters_are_found() {
+        let cases = [
+            ("headers: {…thorization: ", Some("thorization")),
+            ("é: ", None),
+            ("  concurrency: ", Some("concurrency")),
+            ("naïve_key: ", Some("ve_key")),
+        ];
+        for (text, want) in cases {
+            assert_eq!(last_key(text), want, "{text}");
         }
     }
 
