@@ -712,9 +712,15 @@ fn a_slower_runs_comparison_page_draws_both_spectra_and_lists_every_regression()
         .expect("checks")
         .iter()
         .any(|c| c["reason"].as_str().is_some_and(|r| r.contains("busier")));
+    // What the runs measured: on a machine busy enough to swamp a 20 ms difference the two p50s
+    // may not differ twofold, and then no check must call it a regression.
+    let p50 = |v: &serde_json::Value| util::u(&v["scenarios"][0]["cells"][0]["latency_us"]["p50"]);
+    let before: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).expect("baseline")).expect("json");
+    let measured = p50(&s) as f64 / p50(&before).max(1) as f64;
     assert!(
-        busier || regressed.iter().any(|m| m == "p50"),
-        "a 2× slower target regresses its p50: {regressed:?}"
+        busier || measured < 1.5 || regressed.iter().any(|m| m == "p50"),
+        "a 2× slower target ({measured:.2}× measured) regresses its p50: {regressed:?}"
     );
     let folder = run_dir(&out, "compared");
     let from_run = std::fs::read_to_string(folder.join("compare.html")).expect("compare.html");
