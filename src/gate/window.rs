@@ -178,26 +178,8 @@ fn value_text(v: f64, unit: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::threshold::parse;
-    use crate::stats::{TimelinePoint, histogram_to_base64, new_histogram};
 
-    fn second(s: u32, n: u64, us: u64, errors: u64) -> TimelinePoint {
-        let mut h = new_histogram();
-        h.record_n(us, n).expect("in range");
-        TimelinePoint {
-            second: s,
-            operations: n,
-            errors,
-            bytes: 0,
-            p50_us: us,
-            p99_us: us,
-            max_us: us,
-            in_flight: 0.0,
-            histogram: histogram_to_base64(&h),
-            seconds: 1.0,
-            requests: None,
-            error_kinds: Default::default(),
-        }
-    }
+    use crate::stats::window::tests::second;
 
     /// 20 s at 1 ms, slow (200 ms, few operations, some failing) from second 8 to 12.
     fn cell() -> CellSummary {

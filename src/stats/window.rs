@@ -217,12 +217,13 @@ fn relative_slope_per_hour(fit: &[(f64, f64)]) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stats::histogram_to_base64;
 
-    /// A second with `n` operations of `us` each (and `errors` of them failed).
-    fn second(s: u32, n: u64, us: u64, errors: u64) -> TimelinePoint {
+    /// A second with `n` operations of `us` each (and `errors` of them failed); the gate's
+    /// window tests build their timelines with it too.
+    pub(crate) fn second(s: u32, n: u64, us: u64, errors: u64) -> TimelinePoint {
         let mut h = new_histogram();
         h.record_n(us, n).expect("in range");
         TimelinePoint {
