@@ -301,36 +301,12 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
 
-/// The Python server, stopped (by its own pid) however the test ends.
-struct Python(std::process::Child);
-
-impl Drop for Python {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_search_finds_a_python_pools_measured_capacity() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut python = Python(
-        Command::new("python3")
-            .args(["-c", PYTHON_POOL])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3"),
-    );
-    let mut line = String::new();
-    BufReader::new(python.0.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the port");
-    let base = format!("http://127.0.0.1:{}", line.trim());
+    let python = util::PyServer::start(dir.path(), "pool.py", PYTHON_POOL, &[]);
+    let base = format!("http://127.0.0.1:{}", python.port());
     let run = |name: &str, load: &str| {
         let text = format!(
             "version: 1\nname: {name}\nbase: {base}\nscenarios:\n  - name: pool\n    targets: [\"/x\"]\n{load}    models: [async]\n    concurrency: 32\n"

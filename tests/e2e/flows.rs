@@ -4,9 +4,7 @@
 //! in, with which tokens the items were fetched, that a failed capture sends nothing further,
 //! and that no secret (environment, data file, captured token) reaches any output.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::util::{self, every_cell, f, u};
@@ -65,49 +63,30 @@ server.serve_forever()
 "#;
 
 struct Api {
-    child: Child,
+    _server: util::PyServer,
     port: u16,
     log: PathBuf,
 }
 
 impl Api {
     fn start(dir: &Path) -> Api {
-        std::fs::write(dir.join("api.py"), SERVER).expect("write the server");
         let log = dir.join("api.log");
-        let mut child = Command::new("python3")
-            .arg(dir.join("api.py"))
-            .arg(dir.join("users.csv"))
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the port line");
-        let port = line.trim().parse().expect("a port");
-        Api { child, port, log }
+        let server = util::PyServer::start(dir, "api.py", SERVER, &[&dir.join("users.csv"), &log]);
+        let port = server.port();
+        Api {
+            _server: server,
+            port,
+            log,
+        }
     }
 
     /// The server's log, one entry per request it served.
     fn lines(&self) -> Vec<Vec<String>> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.split(' ').map(str::to_string).collect())
-            .collect()
+        util::log_lines(&self.log)
     }
 
     fn clear(&self) {
         std::fs::write(&self.log, "").expect("clear the log");
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        util::stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
     }
 }
 

@@ -4,10 +4,7 @@
 //! per method, must equal them under every model and the open model; a method that fails every
 //! tenth call with UNAVAILABLE gives `grpc_status` errors with that name and the server's message.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
 
 use super::util::{self, cell, every_cell, u};
 
@@ -88,59 +85,22 @@ for line in sys.stdin:
         print(json.dumps(counts), flush=True)
 "#;
 
+/// The Python grpcio server, stopped by its pid however the test ends.
 struct GrpcServer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    server: util::PyServer,
     port: u16,
-}
-
-/// Debian's Python, where python3-grpcio lives (a `python3` earlier on PATH may lack it).
-fn python() -> &'static str {
-    if Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
 }
 
 impl GrpcServer {
     fn start(dir: &Path) -> GrpcServer {
-        std::fs::write(dir.join("server.py"), SERVER).expect("write the server");
-        let mut child = Command::new(python())
-            .arg(dir.join("server.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 with python3-grpcio is installed (scripts/test.sh installs it)");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the port line");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("a port, not {line:?}"));
-        GrpcServer {
-            child,
-            stdin,
-            stdout,
-            port,
-        }
+        let server = util::PyServer::start(dir, "server.py", SERVER, &[]);
+        let port = server.port();
+        GrpcServer { server, port }
     }
 
     fn counts(&mut self) -> serde_json::Value {
-        self.stdin.write_all(b"counts\n").expect("ask");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("counts");
+        let line = self.server.ask("counts");
         serde_json::from_str(&line).expect("JSON counts")
-    }
-}
-
-impl Drop for GrpcServer {
-    fn drop(&mut self) {
-        util::stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
     }
 }
 

@@ -268,22 +268,10 @@ server.serve_forever()
 
 #[test]
 fn functions_give_fresh_values_per_request_and_sign_with_the_environment() {
-    use std::io::BufRead as _;
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("echo.py"), ECHO).expect("write the server");
     let log = dir.path().join("echo.log");
-    let mut child = std::process::Command::new("python3")
-        .arg(dir.path().join("echo.py"))
-        .arg(&log)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 is installed");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the port line");
-    let port: u16 = line.trim().parse().expect("a port");
+    let server = crate::util::PyServer::start(dir.path(), "echo.py", ECHO, &[&log]);
+    let port = server.port();
     let text = format!(
         "version: 1
 name: functions
@@ -305,7 +293,7 @@ scenarios:
         &["run", "plan.yaml", "--out", "out", "--quiet"],
         &[("KEY", "KEYVALUE")],
     );
-    crate::util::stop_child(&mut child, libc::SIGTERM, Duration::from_secs(5));
+    drop(server);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let served = std::fs::read_to_string(&log).expect("the server's log");
     let lines: Vec<&str> = served.lines().collect();

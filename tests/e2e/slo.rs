@@ -4,9 +4,7 @@
 //!
 //! Every process started here is stopped by its pid; every port is loopback.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
@@ -43,33 +41,20 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
 
+/// The Python server (slow.py), stopped by its pid however the test ends.
 struct SlowServer {
-    child: Child,
+    _server: util::PyServer,
     port: u16,
 }
 
 impl SlowServer {
     fn start(dir: &Path) -> SlowServer {
-        std::fs::write(dir.join("slow.py"), SLOW_SERVER).expect("write the server");
-        let mut child = Command::new("python3")
-            .arg(dir.join("slow.py"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the port line");
-        let port = line.trim().parse().expect("a port");
-        SlowServer { child, port }
-    }
-}
-
-impl Drop for SlowServer {
-    fn drop(&mut self) {
-        util::stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
+        let server = util::PyServer::start(dir, "slow.py", SLOW_SERVER, &[]);
+        let port = server.port();
+        SlowServer {
+            _server: server,
+            port,
+        }
     }
 }
 

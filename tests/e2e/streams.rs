@@ -3,10 +3,7 @@
 //! event and the gaps between events land in `connections.first_event_us` and `event_gap_us`,
 //! events are counted, and `p99{phase=first_event}` / `{phase=event_gap}` thresholds judge them.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use super::util::{self, cell, u};
 
@@ -52,33 +49,20 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
+/// The Python server (streamer.py), stopped by its pid however the test ends.
 struct Streamer {
-    child: Child,
+    _server: util::PyServer,
     port: u16,
 }
 
 impl Streamer {
     fn start(dir: &Path) -> Streamer {
-        std::fs::write(dir.join("streamer.py"), SERVER).expect("write the server");
-        let mut child = Command::new("python3")
-            .arg(dir.join("streamer.py"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the port line");
-        let port = line.trim().parse().expect("a port");
-        Streamer { child, port }
-    }
-}
-
-impl Drop for Streamer {
-    fn drop(&mut self) {
-        util::stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
+        let server = util::PyServer::start(dir, "streamer.py", SERVER, &[]);
+        let port = server.port();
+        Streamer {
+            _server: server,
+            port,
+        }
     }
 }
 

@@ -5,9 +5,7 @@
 //! The server's own log is the truth loadplan's counts are held against.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::util::{self, every_cell, u};
@@ -83,38 +81,26 @@ server.serve_forever()
 "#;
 
 struct Api {
-    child: Child,
+    _server: util::PyServer,
     port: u16,
     log: PathBuf,
 }
 
 impl Api {
     fn start(dir: &Path) -> Api {
-        std::fs::write(dir.join("api.py"), SERVER).expect("write the server");
         let log = dir.join("api.log");
-        let mut child = Command::new("python3")
-            .arg(dir.join("api.py"))
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the port line");
-        let port = line.trim().parse().expect("a port");
-        Api { child, port, log }
+        let server = util::PyServer::start(dir, "api.py", SERVER, &[&log]);
+        let port = server.port();
+        Api {
+            _server: server,
+            port,
+            log,
+        }
     }
 
     /// The server's log, one entry per request it served, split on spaces.
     fn lines(&self) -> Vec<Vec<String>> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.split(' ').map(str::to_string).collect())
-            .collect()
+        util::log_lines(&self.log)
     }
 
     fn count(&self, kind: &str) -> u64 {
@@ -123,12 +109,6 @@ impl Api {
 
     fn clear(&self) {
         std::fs::write(&self.log, "").expect("clear the log");
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        util::stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
     }
 }
 

@@ -532,3 +532,84 @@ scenarios:
     assert_eq!(r.code, 0, "{r:?}");
     summary(&out, name)
 }
+
+/// Debian's Python, where python3-grpcio and python3-websockets live (a `python3` earlier on
+/// PATH, e.g. pyenv's, may lack them).
+pub fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// A Python server a test starts: its script, written to `dir/name`, prints its port on its first
+/// line. The server may also answer questions, one line in and one line out (`ask`). It is stopped
+/// by its pid (SIGTERM, then kill) however the test ends.
+pub struct PyServer {
+    child: Child,
+    port: u16,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl PyServer {
+    /// Writes `script` to `dir/name` and runs it with `args`.
+    pub fn start(dir: &Path, name: &str, script: &str, args: &[&Path]) -> PyServer {
+        let path = dir.join(name);
+        std::fs::write(&path, script).expect("write the server's script");
+        let mut child = Command::new(python())
+            .arg(&path)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 is installed (scripts/test.sh installs what the servers import)");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the port line");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} printed {line:?}, not a port"));
+        PyServer {
+            child,
+            port,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends `question` as one line on the server's stdin and returns the line it answers.
+    pub fn ask(&mut self, question: &str) -> String {
+        use std::io::Write as _;
+        let stdin = self.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{question}").expect("ask the server");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("the answer");
+        line
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, libc::SIGTERM, Duration::from_secs(5));
+    }
+}
+
+/// A server's log file (one served request per line), each line split on spaces; empty when the
+/// file is not there yet.
+pub fn log_lines(log: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect())
+        .collect()
+}
