@@ -1,4 +1,10 @@
-//! The runner's own resource use, from `getrusage`: CPU seconds (user + sys) and peak RSS.
+//! The runner's own resource use: CPU seconds (user + sys) from `getrusage`, and peak RSS from
+//! the kernel's high-water mark of this program's memory (`VmHWM` in `/proc/self/status`).
+//!
+//! Not `ru_maxrss` for the peak: a process started by `fork` and `exec` (a CI harness, a test
+//! runner, a script's `subprocess` with a `preexec_fn`) inherits in `ru_maxrss` the size its
+//! parent had when it forked, so a 5 MB run under an 80 MB parent would report 80 MB. `VmHWM`
+//! starts afresh at `exec`; `ru_maxrss` is the fallback where `/proc` is missing.
 //!
 //! Read at a cell's measured start and end in every process that does work, so that cores busy =
 //! CPU seconds ÷ wall seconds covers the runner itself and never the target server.
@@ -37,10 +43,20 @@ pub fn children_cpu_time() -> Duration {
     })
 }
 
-/// The highest resident set size this process has had, in bytes.
+/// The highest resident set size this program has had since it started, in bytes.
 pub fn peak_rss_bytes() -> u64 {
-    // Linux reports kilobytes.
-    usage().map_or(0, |u| u64::try_from(u.ru_maxrss).unwrap_or(0) * 1024)
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| high_water_kb(&status))
+        // Linux reports kilobytes in both.
+        .or_else(|| usage().and_then(|u| u64::try_from(u.ru_maxrss).ok()))
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The `VmHWM:` line of a `/proc/PID/status` text, in kilobytes.
+fn high_water_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -56,5 +72,22 @@ mod tests {
         }
         assert!(cpu_time() > before);
         assert!(peak_rss_bytes() > 1 << 20);
+    }
+
+    #[test]
+    fn the_high_water_mark_is_read_from_the_status_text() {
+        let cases = [
+            (
+                "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n",
+                Some(5120),
+            ),
+            ("VmHWM:\t0 kB\n", Some(0)),
+            ("VmRSS:\t 4000 kB\n", None),
+            ("VmHWM:\t 12 MB\n", None),
+            ("VmHWM:\t many kB\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(high_water_kb(text), want, "{text:?}");
+        }
     }
 }

@@ -413,3 +413,43 @@ scenarios:
     assert_eq!(u(&last["second"]), 2);
     assert!((f(&last["seconds"]) - 0.5).abs() < 1e-6, "{last}");
 }
+
+/// The peak RSS a cell reports is loadplan's own, also when it was started by `fork` and `exec`
+/// from a large parent (a CI harness, this test binary under the full suite): `ru_maxrss` would
+/// carry the parent's size across the `exec` and book it as the run's.
+#[test]
+fn peak_rss_is_the_runs_own_under_a_large_parent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "rss.yaml",
+        "version: 1\nname: rss\nscenarios:\n  - name: spin\n    cpu: { kernel: spin, duration: 1ms }\n    repeat: 20\n    models: [sequential, processes]\n",
+    );
+    let out = dir.path().join("out");
+    // 256 MB written, so resident in this process when it forks.
+    let ballast = std::hint::black_box(vec![1u8; 256 << 20]);
+    let r = util::loadplan_with(
+        dir.path(),
+        &util::run_args(&plan, &out),
+        std::time::Duration::from_secs(60),
+        |cmd| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: an empty hook; it only makes the spawn a fork and exec (as a `pre_exec`
+            // of a harness would), rather than a `vfork`-like spawn that copies no memory.
+            unsafe {
+                cmd.pre_exec(|| Ok(()));
+            }
+        },
+    );
+    drop(ballast);
+    assert_eq!(r.code, 0, "{r:?}");
+    let sum = summary(&out, "rss");
+    for c in cells(&sum, "spin") {
+        let rss = u(&c["peak_rss_bytes"]);
+        assert!(
+            rss > 1 << 20 && rss < 128 << 20,
+            "{}: peak RSS {rss} bytes",
+            c["model"]
+        );
+    }
+}
