@@ -303,30 +303,16 @@ mod tests {
             for cell in &sc.cells {
                 for (metric, outcome) in [("p50", Outcome::Regressed), ("p99", Outcome::Unchanged)]
                 {
-                    checks.push(BaselineCheck {
-                        scenario: sc.name.clone(),
-                        model: cell.model,
-                        concurrency: cell.concurrency,
-                        workers: cell.workers,
-                        metric: metric.into(),
-                        baseline: 1000.0,
-                        current: 2000.0,
-                        change: Some(1.0),
-                        outcome,
-                        passed: outcome != Outcome::Regressed,
-                        tolerance: 0.1,
-                        baseline_values: Vec::new(),
-                        current_values: Vec::new(),
-                        current_interval: None,
-                        change_low: Some(0.8),
-                        change_high: Some(1.2),
-                        p_value: None,
-                        alpha: None,
-                        detectable: None,
-                        detectable_change: None,
-                        reason: None,
-                        noise: None,
-                    });
+                    let mut k =
+                        crate::gate::baseline::unchecked(&sc.name, cell, metric.into(), 0.1);
+                    k.baseline = 1000.0;
+                    k.current = 2000.0;
+                    k.change = Some(1.0);
+                    k.outcome = outcome;
+                    k.passed = outcome != Outcome::Regressed;
+                    k.change_low = Some(0.8);
+                    k.change_high = Some(1.2);
+                    checks.push(k);
                 }
             }
         }
