@@ -543,6 +543,32 @@ pub fn python() -> &'static str {
     }
 }
 
+/// `jsonapi.py`, which [`PyServer::start`] writes beside every script, for the small JSON APIs
+/// of the tests (standard library only; `from jsonapi import JsonHandler, serve`):
+/// `class H(JsonHandler)` gets `body()` (the request's body) and `reply(code, obj)` (JSON, with
+/// its length, over HTTP/1.1 keep-alive), and logs nothing to stderr; `serve(server)` prints the
+/// server's port on its first line, as [`PyServer`] reads it, and serves.
+const PY_JSON_API: &str = r#"import json
+from http.server import BaseHTTPRequestHandler
+
+class JsonHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def body(self):
+        return self.rfile.read(int(self.headers.get("content-length", 0)))
+    def reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+def serve(server):
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+"#;
+
 /// A Python server a test starts: its script, written to `dir/name`, prints its port on its first
 /// line. The server may also answer questions, one line in and one line out (`ask`). It is stopped
 /// by its pid (SIGTERM, then kill) however the test ends.
@@ -554,8 +580,10 @@ pub struct PyServer {
 }
 
 impl PyServer {
-    /// Writes `script` to `dir/name` and runs it with `args`.
+    /// Writes `script` to `dir/name` (and [`PY_JSON_API`] to `dir/jsonapi.py`, for it to
+    /// import) and runs it with `args`.
     pub fn start(dir: &Path, name: &str, script: &str, args: &[&Path]) -> PyServer {
+        std::fs::write(dir.join("jsonapi.py"), PY_JSON_API).expect("write jsonapi.py");
         let path = dir.join(name);
         std::fs::write(&path, script).expect("write the server's script");
         let mut child = Command::new(python())
