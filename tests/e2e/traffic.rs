@@ -177,24 +177,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
         "setup.yaml",
         &text.replace("MODELS", "[async, processes]"),
     );
-    let files: Vec<PathBuf> = (1..=2)
-        .map(|i| {
-            let file = d.join(format!("shard-{i}.json"));
-            let r = util::loadplan(
-                d,
-                &[
-                    "run",
-                    util::path_str(&plan),
-                    "--shard",
-                    &format!("{i}/2"),
-                    "--results",
-                    util::path_str(&file),
-                ],
-            );
-            assert_eq!(r.code, 0, "shard {i}: {r:?}");
-            file
-        })
-        .collect();
+    let files: Vec<PathBuf> = (1..=2).map(|i| util::run_shard(d, &plan, i, 2)).collect();
     let merged = d.join("merged");
     let r = util::loadplan(
         d,
@@ -517,19 +500,7 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
     // Per shard: each shard's process is a run of its own, with its own before and after.
     api.clear();
     for i in 1..=2 {
-        let file = d.join(format!("shard-{i}.json"));
-        let r = util::loadplan(
-            d,
-            &[
-                "run",
-                util::path_str(&plan),
-                "--shard",
-                &format!("{i}/2"),
-                "--results",
-                util::path_str(&file),
-            ],
-        );
-        assert_eq!(r.code, 0, "shard {i}: {r:?}");
+        util::run_shard(d, &plan, i, 2);
     }
     let log = api.lines();
     assert_eq!(
