@@ -10,7 +10,7 @@ use std::path::Path;
 use super::{load_plans, say};
 use crate::Error;
 use crate::plan::{Base, Workload};
-use crate::run::{BuiltinServer, RunError};
+use crate::run::{BuiltinServer, RunError, base_url};
 use crate::stats::Verdict;
 use crate::workload::{Prepared, Resolved, Traced, Unit};
 
@@ -47,11 +47,7 @@ pub fn run(path: &Path, scenario: Option<&str>, iterations: u64) -> Result<Verdi
         Base::Builtin { tls } => Some(BuiltinServer::start(*tls).map_err(RunError::Builtin)?),
         _ => None,
     };
-    let base = match (&plan.base, &server) {
-        (_, Some(s)) => Some(s.url.clone()),
-        (Base::Url { url, .. }, None) => Some(url.clone()),
-        _ => None,
-    };
+    let base = base_url(&plan.base, server.as_ref());
     let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
     let failed = (|| -> Result<u64, Error> {
         // `before:` runs first, as in a run: its captures are the scenario's variables.

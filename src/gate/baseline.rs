@@ -363,15 +363,10 @@ fn busier(c: &CellSummary, bs: &[&CellSummary]) -> Option<String> {
     None
 }
 
-fn cell_checks(
-    scenario: &str,
-    c: &CellSummary,
-    bs: &[&CellSummary],
-    settings: &BaselineSettings,
-    floor_us: u64,
-) -> Vec<BaselineCheck> {
-    let tol = |metric: &str| settings.tolerance.of(metric);
-    let blank = |metric: String, tolerance: f64| BaselineCheck {
+/// A check of `metric` on cell `c` of `scenario` before anything is compared: no figures, no
+/// change, inconclusive (and so passed).
+pub fn unchecked(scenario: &str, c: &CellSummary, metric: String, tolerance: f64) -> BaselineCheck {
+    BaselineCheck {
         scenario: scenario.to_string(),
         model: c.model,
         concurrency: c.concurrency,
@@ -394,7 +389,18 @@ fn cell_checks(
         detectable_change: None,
         reason: None,
         noise: None,
-    };
+    }
+}
+
+fn cell_checks(
+    scenario: &str,
+    c: &CellSummary,
+    bs: &[&CellSummary],
+    settings: &BaselineSettings,
+    floor_us: u64,
+) -> Vec<BaselineCheck> {
+    let tol = |metric: &str| settings.tolerance.of(metric);
+    let blank = |metric: String, tolerance: f64| unchecked(scenario, c, metric, tolerance);
     // A timing or throughput from its values on both sides (newest baseline run first).
     let log_check = |metric: String,
                      base: Vec<f64>,

@@ -21,7 +21,7 @@ pub mod window;
 
 use crate::plan::threshold::{Metric, Phase, Stat};
 use crate::plan::{BaselineSettings, Plan, Threshold};
-use crate::stats::{CellSummary, Summary, ThresholdResult, Verdict};
+use crate::stats::{CellSummary, Summary, ThresholdResult, Verdict, WindowOutcome};
 use crate::units;
 
 /// Exit codes are API, documented in the README.
@@ -114,15 +114,13 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         .as_ref()
         .map(|name| c.requests.iter().find(|r| r.name == *name));
     if let Some(None) = request {
-        return ThresholdResult {
-            expression: t.text.clone(),
-            passed: false,
-            observed: None,
-            limit: t.limit,
-            unit: "us".into(),
-            observed_text: "the cell has no request of that name".into(),
-            windows: None,
-        };
+        return result(
+            t,
+            None,
+            "us",
+            "the cell has no request of that name".into(),
+            None,
+        );
     }
     let request = request.flatten();
     let l = match t.phase {
@@ -221,6 +219,18 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         (None, _) if c.successes == 0 => "no operation succeeded: no speedup".into(),
         (None, _) => "no sequential cell with successes to compare with".into(),
     };
+    result(t, observed, unit, observed_text, None)
+}
+
+/// A threshold's result: it passes when its observed value holds against the limit (nothing
+/// observed never passes). `windows` only for a windowed threshold (`window.rs`).
+fn result(
+    t: &Threshold,
+    observed: Option<f64>,
+    unit: &str,
+    observed_text: String,
+    windows: Option<WindowOutcome>,
+) -> ThresholdResult {
     ThresholdResult {
         expression: t.text.clone(),
         passed: observed.is_some_and(|v| t.op.holds(v, t.limit)),
@@ -228,7 +238,7 @@ fn check(t: &Threshold, c: &CellSummary) -> ThresholdResult {
         limit: t.limit,
         unit: unit.into(),
         observed_text,
-        windows: None,
+        windows,
     }
 }
 

@@ -7,6 +7,7 @@
 //! the drift), whose text names the first window that broke it, and whose `windows` lists where
 //! it broke (the report shades those spans on the timeline). Must not do I/O.
 
+use super::result;
 use crate::plan::Threshold;
 use crate::plan::threshold::{Metric, Op};
 use crate::stats::window::{Window, drift, each_window};
@@ -126,24 +127,6 @@ fn windowed(t: &Threshold, c: &CellSummary, len: u32) -> ThresholdResult {
         breaches,
     };
     result(t, observed, unit, observed_text, Some(outcome))
-}
-
-fn result(
-    t: &Threshold,
-    observed: Option<f64>,
-    unit: &str,
-    observed_text: String,
-    windows: Option<WindowOutcome>,
-) -> ThresholdResult {
-    ThresholdResult {
-        expression: t.text.clone(),
-        passed: observed.is_some_and(|v| t.op.holds(v, t.limit)),
-        observed,
-        limit: t.limit,
-        unit: unit.into(),
-        observed_text,
-        windows,
-    }
 }
 
 /// `8–10 s`: seconds since the cell's measured start.

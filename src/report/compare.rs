@@ -41,20 +41,13 @@ struct PageView<'a> {
     current_run: &'a str,
     current_started: String,
     current_file: &'a str,
-    /// `passed` (no check regressed) or `failed`.
-    result: &'static str,
-    mark: &'static str,
-    checked: usize,
-    outcomes: String,
-    tolerance: String,
+    #[serde(flatten)]
+    head: insight::BaselineHead<'a>,
     latency_floor: String,
-    alpha: f64,
     /// Every check that regressed, first on the page.
     regressed: Vec<CheckRow>,
     regressed_count: usize,
     cells: Vec<CellView>,
-    missing_in_baseline: &'a [String],
-    missing_in_run: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -268,18 +261,11 @@ pub fn render(c: &Compared) -> Result<String, ReportError> {
         current_run: &c.current.run_id,
         current_started: c.current.started_at.to_string(),
         current_file: c.current_file,
-        result: if b.passed { "passed" } else { "failed" },
-        mark: insight::mark(b.passed),
-        checked: b.checks.len(),
-        outcomes: insight::outcome_counts(&b.checks),
-        tolerance: units::percent(b.tolerance),
+        head: insight::baseline_head(b),
         latency_floor: units::micros(b.latency_floor_us),
-        alpha: b.alpha,
         regressed_count: regressed.len(),
         regressed,
         cells,
-        missing_in_baseline: &b.missing_in_baseline,
-        missing_in_run: &b.missing_in_run,
     };
     registry
         .render("compare", &view)
@@ -303,30 +289,16 @@ mod tests {
             for cell in &sc.cells {
                 for (metric, outcome) in [("p50", Outcome::Regressed), ("p99", Outcome::Unchanged)]
                 {
-                    checks.push(BaselineCheck {
-                        scenario: sc.name.clone(),
-                        model: cell.model,
-                        concurrency: cell.concurrency,
-                        workers: cell.workers,
-                        metric: metric.into(),
-                        baseline: 1000.0,
-                        current: 2000.0,
-                        change: Some(1.0),
-                        outcome,
-                        passed: outcome != Outcome::Regressed,
-                        tolerance: 0.1,
-                        baseline_values: Vec::new(),
-                        current_values: Vec::new(),
-                        current_interval: None,
-                        change_low: Some(0.8),
-                        change_high: Some(1.2),
-                        p_value: None,
-                        alpha: None,
-                        detectable: None,
-                        detectable_change: None,
-                        reason: None,
-                        noise: None,
-                    });
+                    let mut k =
+                        crate::gate::baseline::unchecked(&sc.name, cell, metric.into(), 0.1);
+                    k.baseline = 1000.0;
+                    k.current = 2000.0;
+                    k.change = Some(1.0);
+                    k.outcome = outcome;
+                    k.passed = outcome != Outcome::Regressed;
+                    k.change_low = Some(0.8);
+                    k.change_high = Some(1.2);
+                    checks.push(k);
                 }
             }
         }

@@ -20,6 +20,16 @@ pub struct BuiltinServer {
     pub ca_pem: Option<String>,
 }
 
+/// What a plan's requests resolve against: the built-in server's URL when it runs, the plan's
+/// `base:` URL otherwise; none for a plan without a base (its targets are absolute).
+pub fn base_url(base: &crate::plan::Base, server: Option<&BuiltinServer>) -> Option<url::Url> {
+    match (base, server) {
+        (_, Some(s)) => Some(s.url.clone()),
+        (crate::plan::Base::Url { url, .. }, None) => Some(url.clone()),
+        _ => None,
+    }
+}
+
 /// Why the built-in server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum BuiltinError {

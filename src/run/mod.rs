@@ -37,7 +37,7 @@ use crate::plan::{Base, Cell, Load, Model, Plan, Workload};
 use crate::stats::{CellResult, Progress, RunResults, Shard};
 use crate::workload::{Prepared, ResolveError, Resolved};
 
-pub use builtin::{BuiltinError, BuiltinServer};
+pub use builtin::{BuiltinError, BuiltinServer, base_url};
 pub use share::{CellWork, Share};
 
 /// The run could not be carried out (exit code 3), as opposed to a target that failed (data).
@@ -150,11 +150,7 @@ pub fn execute_followed(
         }
         _ => None,
     };
-    let base = match (&plan.base, &server) {
-        (_, Some(s)) => Some(s.url.clone()),
-        (Base::Url { url, .. }, None) => Some(url.clone()),
-        _ => None,
-    };
+    let base = base_url(&plan.base, server.as_ref());
     // Fail before any load: every target of the scenarios that run (`--only`) must resolve
     // against the base, and build. The others are left unresolved (`None`): the built-in server
     // is not started for them.

@@ -218,13 +218,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         .unwrap_or_default();
     Summary {
         schema_version: SCHEMA_VERSION,
-        plan: PlanInfo {
-            name: plan.name.clone(),
-            file: plan.file.display().to_string(),
-            description: plan.description.clone(),
-            source: plan.source.clone(),
-            effective: plan.effective.clone(),
-        },
+        plan: plan_info(plan),
         run_id: run.run_id.clone(),
         started_at: Timestamp::from_system(run.started_at),
         finished_at: Timestamp::from_system(run.finished_at),
@@ -503,6 +497,18 @@ pub fn fill_percentiles(l: &mut LatencySummary, histogram: &str, ppms: &[u32]) {
         let label = crate::plan::threshold::percentile_label(ppm);
         l.percentiles
             .insert(label, h.value_at_quantile(f64::from(ppm) / 1e6));
+    }
+}
+
+/// What a summary and a shard's results file say of the plan they ran: its text as written and
+/// the load values from outside it, never a variable's value.
+fn plan_info(plan: &Plan) -> PlanInfo {
+    PlanInfo {
+        name: plan.name.clone(),
+        file: plan.file.display().to_string(),
+        description: plan.description.clone(),
+        source: plan.source.clone(),
+        effective: plan.effective.clone(),
     }
 }
 

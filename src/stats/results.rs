@@ -117,13 +117,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
     Results {
         format: RESULTS_FORMAT.into(),
         version: RESULTS_VERSION,
-        plan: PlanInfo {
-            name: plan.name.clone(),
-            file: plan.file.display().to_string(),
-            description: plan.description.clone(),
-            source: plan.source.clone(),
-            effective: plan.effective.clone(),
-        },
+        plan: super::plan_info(plan),
         plan_hash: Plan::hash_of(&parts),
         plan_parts: parts,
         shard,

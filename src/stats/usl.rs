@@ -171,6 +171,18 @@ pub fn fit(points: &[(f64, f64)]) -> Option<UslFit> {
     })
 }
 
+/// A sweep that doubles to two cores, then goes flat: a knee the law cannot bend to (a poor fit),
+/// for this file's tests and those of the words about a fit.
+#[cfg(test)]
+pub const HARD_KNEE: [(f64, f64); 6] = [
+    (1.0, 30.0),
+    (2.0, 58.0),
+    (4.0, 57.0),
+    (8.0, 55.0),
+    (16.0, 53.0),
+    (32.0, 50.0),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,15 +247,8 @@ mod tests {
 
     #[test]
     fn a_hard_knee_is_a_poor_fit() {
-        // Doubling to two cores, then flat: the law has no sharp knee, and says so with R².
-        let points = [
-            (1.0, 30.0),
-            (2.0, 58.0),
-            (4.0, 57.0),
-            (8.0, 55.0),
-            (16.0, 53.0),
-            (32.0, 50.0),
-        ];
+        // The law has no sharp knee, and says so with R².
+        let points = HARD_KNEE;
         let f = fit(&points).expect("fits");
         assert!(f.r2 < GOOD_R2, "{f:?}");
         assert_eq!(knee(&points), Some(2.0));

@@ -178,17 +178,11 @@ fn prometheus_holds_every_cell_as_summary_json_counts_it() {
     let dir = tempfile::tempdir().expect("dir");
     let plan = util::write_plan(dir.path(), "live.yaml", PLAN);
     let out = dir.path().join("out");
-    let r = util::loadplan_in(
+    let r = util::run_plan_with(
         dir.path(),
-        &[
-            "run",
-            util::path_str(&plan),
-            "--out",
-            util::path_str(&out),
-            "--export",
-            &prom.write_url(),
-        ],
-        &[],
+        &plan,
+        &out,
+        &["--export", &prom.write_url()],
         Duration::from_secs(90),
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -660,44 +654,13 @@ fn latency_histograms_add_up_across_shards() {
         "version: 1\nname: hist\nbase: builtin\nscenarios:\n  - name: mixed\n    targets: [ \"/io?delay=1ms\", \"/io?delay=3ms\", \"/io?delay=12ms\", \"/io?delay=40ms\" ]\n    duration: 3s\n    models: [async]\n    concurrency: 4\n    thresholds: [ \"p99 over 1s < 10s\" ]\n",
     );
     let write = prom.write_url();
-    let children: Vec<(PathBuf, Child)> = [1, 2]
-        .iter()
-        .map(|i| {
-            let file = dir.path().join(format!("shard-{i}.json"));
-            let child = Command::new(util::bin())
-                .args([
-                    "run",
-                    util::path_str(&plan),
-                    "--shard",
-                    &format!("{i}/2"),
-                    "--results",
-                    util::path_str(&file),
-                    "--export",
-                    &write,
-                    "--export-interval",
-                    "250ms",
-                ])
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a shard");
-            (file, child)
-        })
-        .collect();
-    let files: Vec<PathBuf> = children
-        .into_iter()
-        .map(|(file, child)| {
-            let out = child.wait_with_output().expect("shard finishes");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            file
-        })
-        .collect();
+    let files = util::run_shards_together(
+        dir.path(),
+        &plan,
+        2,
+        &[1, 2],
+        &["--export", &write, "--export-interval", "250ms"],
+    );
     let merged = dir.path().join("merged");
     let r = util::loadplan(
         dir.path(),

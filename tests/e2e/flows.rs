@@ -14,25 +14,17 @@ use super::util::{self, every_cell, f, u};
 /// logged as a line: `login USER TOKEN`, `item USER ID`, `bad PATH`.
 const SERVER: &str = r#"
 import csv, json, secrets, sys, threading
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from jsonapi import JsonHandler, serve
 
 users = {r["user"]: r["password"] for r in csv.DictReader(open(sys.argv[1]))}
 tokens = {}
 lock = threading.Lock()
 log = open(sys.argv[2], "a", buffering=1)
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def reply(self, code, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(JsonHandler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = self.body()
         if self.path != "/login":
             return self.reply(404, {})
         try:
@@ -57,9 +49,7 @@ class H(BaseHTTPRequestHandler):
         with lock: log.write(f"item {user} {item}\n")
         self.reply(200, {"id": int(item) if item.isdigit() else item})
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(server.server_address[1], flush=True)
-server.serve_forever()
+serve(ThreadingHTTPServer(("127.0.0.1", 0), H))
 "#;
 
 struct Api {

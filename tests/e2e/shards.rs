@@ -3,7 +3,6 @@
 //! the shards'; results of different plans refuse to merge; a missing shard is reported.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use hdrhistogram::Histogram;
 
@@ -33,41 +32,7 @@ scenarios:
 
 /// Runs shards `which` of 4 side by side, each a separate `loadplan` process.
 fn run_shards(dir: &Path, plan: &Path, which: &[usize]) -> Vec<PathBuf> {
-    let children: Vec<(PathBuf, std::process::Child)> = which
-        .iter()
-        .map(|i| {
-            let file = dir.join(format!("shard-{i}.json"));
-            let child = Command::new(util::bin())
-                .args([
-                    "run",
-                    s(plan),
-                    "--shard",
-                    &format!("{i}/4"),
-                    "--results",
-                    s(&file),
-                ])
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start a shard");
-            (file, child)
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|(file, child)| {
-            let out = child.wait_with_output().expect("shard finishes");
-            assert!(
-                out.status.success(),
-                "shard {}: {}",
-                file.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            file
-        })
-        .collect()
+    util::run_shards_together(dir, plan, 4, which, &[])
 }
 
 fn decode(b64: &str) -> Histogram<u64> {

@@ -146,17 +146,11 @@ fn summary_md_is_a_pr_comment() {
     assert_ne!(reduced, demo);
     let plan = util::write_plan(dir.path(), "demo.yaml", &reduced);
     let out = dir.path().join("out");
-    let r = util::loadplan_in(
+    let r = util::run_plan_with(
         dir.path(),
-        &[
-            "run",
-            util::path_str(&plan),
-            "--out",
-            util::path_str(&out),
-            "--markdown-max-bytes",
-            "4096",
-        ],
-        &[],
+        &plan,
+        &out,
+        &["--markdown-max-bytes", "4096"],
         Duration::from_secs(120),
     );
     // A reduced CPU comparison may be judged invalid on a busy machine; the Markdown is the point.

@@ -18,6 +18,7 @@ use super::util::{self, every_cell, u};
 const SERVER: &str = r#"
 import json, random, secrets, sys, threading
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from jsonapi import JsonHandler, serve
 
 tokens = {}
 lock = threading.Lock()
@@ -26,18 +27,9 @@ log = open(sys.argv[1], "a", buffering=1)
 def write(line):
     with lock: log.write(line + "\n")
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def reply(self, code, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(JsonHandler):
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = self.body()
         if self.path != "/login":
             return self.reply(404, {})
         user = json.loads(body).get("user", "?")
@@ -75,9 +67,7 @@ class Server(ThreadingHTTPServer):
     # 40 users connect at once: the default backlog of 5 drops SYNs, retried after a second.
     request_queue_size = 256
 
-server = Server(("127.0.0.1", 0), H)
-print(server.server_address[1], flush=True)
-server.serve_forever()
+serve(Server(("127.0.0.1", 0), H))
 "#;
 
 struct Api {
@@ -187,24 +177,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
         "setup.yaml",
         &text.replace("MODELS", "[async, processes]"),
     );
-    let files: Vec<PathBuf> = (1..=2)
-        .map(|i| {
-            let file = d.join(format!("shard-{i}.json"));
-            let r = util::loadplan(
-                d,
-                &[
-                    "run",
-                    util::path_str(&plan),
-                    "--shard",
-                    &format!("{i}/2"),
-                    "--results",
-                    util::path_str(&file),
-                ],
-            );
-            assert_eq!(r.code, 0, "shard {i}: {r:?}");
-            file
-        })
-        .collect();
+    let files: Vec<PathBuf> = (1..=2).map(|i| util::run_shard(d, &plan, i, 2)).collect();
     let merged = d.join("merged");
     let r = util::loadplan(
         d,
@@ -527,19 +500,7 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
     // Per shard: each shard's process is a run of its own, with its own before and after.
     api.clear();
     for i in 1..=2 {
-        let file = d.join(format!("shard-{i}.json"));
-        let r = util::loadplan(
-            d,
-            &[
-                "run",
-                util::path_str(&plan),
-                "--shard",
-                &format!("{i}/2"),
-                "--results",
-                util::path_str(&file),
-            ],
-        );
-        assert_eq!(r.code, 0, "shard {i}: {r:?}");
+        util::run_shard(d, &plan, i, 2);
     }
     let log = api.lines();
     assert_eq!(

@@ -211,6 +211,82 @@ pub fn run_plan(dir: &Path, plan: &Path, out: &Path) -> Output {
     loadplan(dir, &run_args(plan, out))
 }
 
+/// `loadplan run PLAN --out OUT EXTRA…` in `dir`, killed (failing the test) after `limit`.
+pub fn run_plan_with(
+    dir: &Path,
+    plan: &Path,
+    out: &Path,
+    extra: &[&str],
+    limit: Duration,
+) -> Output {
+    let args = [&run_args(plan, out)[..], extra].concat();
+    loadplan_in(dir, &args, &[], limit)
+}
+
+/// `loadplan run PLAN --shard I/N --results DIR/shard-I.json` in `dir`, with the one-minute
+/// limit; it must pass (exit 0). Returns the results file.
+pub fn run_shard(dir: &Path, plan: &Path, i: usize, n: usize) -> PathBuf {
+    let (file, args) = shard_args(dir, plan, i, n);
+    let r = loadplan(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code, 0, "shard {i}/{n}: {r:?}");
+    file
+}
+
+/// Shard I of N's results file, `DIR/shard-I.json`, and the arguments that run it: `run PLAN
+/// --shard I/N --results FILE`.
+fn shard_args(dir: &Path, plan: &Path, i: usize, n: usize) -> (PathBuf, [String; 6]) {
+    let file = dir.join(format!("shard-{i}.json"));
+    let args = [
+        "run".into(),
+        path_str(plan).into(),
+        "--shard".into(),
+        format!("{i}/{n}"),
+        "--results".into(),
+        path_str(&file).into(),
+    ];
+    (file, args)
+}
+
+/// Shards `which` of `n` side by side, each a separate `loadplan run PLAN --shard I/N --results
+/// DIR/shard-I.json EXTRA…` in `dir`; each must pass. Returns their results files, in order.
+pub fn run_shards_together(
+    dir: &Path,
+    plan: &Path,
+    n: usize,
+    which: &[usize],
+    extra: &[&str],
+) -> Vec<PathBuf> {
+    let children: Vec<(PathBuf, Child)> = which
+        .iter()
+        .map(|i| {
+            let (file, args) = shard_args(dir, plan, *i, n);
+            let child = Command::new(bin())
+                .args(args)
+                .args(extra)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start a shard");
+            (file, child)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(file, child)| {
+            let out = child.wait_with_output().expect("shard finishes");
+            assert!(
+                out.status.success(),
+                "shard {}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            file
+        })
+        .collect()
+}
+
 /// `loadplan run PLAN --out DIR/out` in `dir`, which must pass (exit 0); returns the summary
 /// of `plan_slug`'s run.
 pub fn run_passing(dir: &Path, plan: &Path, plan_slug: &str) -> serde_json::Value {
@@ -543,6 +619,32 @@ pub fn python() -> &'static str {
     }
 }
 
+/// `jsonapi.py`, which [`PyServer::start`] writes beside every script, for the small JSON APIs
+/// of the tests (standard library only; `from jsonapi import JsonHandler, serve`):
+/// `class H(JsonHandler)` gets `body()` (the request's body) and `reply(code, obj)` (JSON, with
+/// its length, over HTTP/1.1 keep-alive), and logs nothing to stderr; `serve(server)` prints the
+/// server's port on its first line, as [`PyServer`] reads it, and serves.
+const PY_JSON_API: &str = r#"import json
+from http.server import BaseHTTPRequestHandler
+
+class JsonHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def body(self):
+        return self.rfile.read(int(self.headers.get("content-length", 0)))
+    def reply(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+def serve(server):
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+"#;
+
 /// A Python server a test starts: its script, written to `dir/name`, prints its port on its first
 /// line. The server may also answer questions, one line in and one line out (`ask`). It is stopped
 /// by its pid (SIGTERM, then kill) however the test ends.
@@ -554,8 +656,10 @@ pub struct PyServer {
 }
 
 impl PyServer {
-    /// Writes `script` to `dir/name` and runs it with `args`.
+    /// Writes `script` to `dir/name` (and [`PY_JSON_API`] to `dir/jsonapi.py`, for it to
+    /// import) and runs it with `args`.
     pub fn start(dir: &Path, name: &str, script: &str, args: &[&Path]) -> PyServer {
+        std::fs::write(dir.join("jsonapi.py"), PY_JSON_API).expect("write jsonapi.py");
         let path = dir.join(name);
         std::fs::write(&path, script).expect("write the server's script");
         let mut child = Command::new(python())

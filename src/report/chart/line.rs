@@ -132,7 +132,21 @@ pub fn line_chart_sized(f: &Frame, p: &Plot, width: f64) -> String {
     out
 }
 
-impl Plot<'_> {
+impl<'a> Plot<'a> {
+    /// A plot of `series` alone: no reference lines, rules or shaded stretches; `empty` said
+    /// when there is nothing to draw.
+    pub fn new(x: Axis, y: Axis, series: Vec<Series>, empty: &'a str) -> Plot<'a> {
+        Plot {
+            x,
+            y,
+            series,
+            hlines: Vec::new(),
+            rules: Vec::new(),
+            bands: Vec::new(),
+            empty,
+        }
+    }
+
     /// Height of a chart whose plot starts at `top` and is `plot_height` high, with room below
     /// for the x axis' ticks and label (and no legend): for a page that draws its own `<svg>`.
     pub fn height(top: f64, plot_height: f64) -> f64 {

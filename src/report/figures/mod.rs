@@ -306,15 +306,12 @@ pub fn spectrum_of(frame: &Frame, lines: Vec<(String, Style, Histogram<u64>)>) -
             }
         })
         .collect();
-    let plot = Plot {
-        x: Axis::percentile("percentile (log scale of 1/(1−p))", decades),
-        y: Axis::latency("latency", top as f64, 5),
+    let plot = Plot::new(
+        Axis::percentile("percentile (log scale of 1/(1−p))", decades),
+        Axis::latency("latency", top as f64, 5),
         series,
-        hlines: Vec::new(),
-        rules: Vec::new(),
-        bands: Vec::new(),
-        empty: NO_DATA,
-    };
+        NO_DATA,
+    );
     line_chart_sized(frame, &plot, PAGE_WIDTH)
 }
 
@@ -407,6 +404,18 @@ fn top_of<'a>(series: &[Series], extra: impl Iterator<Item = f64> + 'a) -> f64 {
         .chain(extra)
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max)
+}
+
+/// The x axis of a scenario's charts over time: seconds since each cell's measured start, as far
+/// as its longest cell ran.
+fn time_axis(s: &ScenarioSummary) -> Axis {
+    let longest = s
+        .cells
+        .iter()
+        .map(|c| c.wall_seconds)
+        .filter(|w| w.is_finite())
+        .fold(0.0, f64::max);
+    Axis::number("seconds since the cell's measured start", longest.max(1.0))
 }
 
 /// Throughput and p99 against concurrency, one line per model; `sequential` as a reference line.
@@ -651,14 +660,8 @@ const REQUESTS_DASH: &str = "16 3 1 3";
 /// the run; errors per second beside the successes, and a flow's requests per second beside its
 /// iterations.
 pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
-    let longest = s
-        .cells
-        .iter()
-        .map(|c| c.wall_seconds)
-        .filter(|w| w.is_finite())
-        .fold(0.0, f64::max);
     let [tput, p99] = timeline_series(s);
-    let x = Axis::number("seconds since the cell's measured start", longest.max(1.0));
+    let x = time_axis(s);
     let tmax = top_of(&tput, std::iter::empty());
     let lmax = top_of(&p99, std::iter::empty());
     let timeline =
@@ -670,13 +673,8 @@ pub fn timeline_charts(id: &str, s: &ScenarioSummary) -> [String; 2] {
                 about: &about,
             };
             let plot = Plot {
-                x: x.clone(),
-                y,
-                series,
-                hlines: Vec::new(),
-                rules: Vec::new(),
                 bands: breaches(s),
-                empty: NO_DATA,
+                ..Plot::new(x.clone(), y, series, NO_DATA)
             };
             line_chart_sized(&frame, &plot, PAGE_WIDTH)
         };
@@ -758,12 +756,6 @@ pub fn errors_over_time(id: &str, s: &ScenarioSummary) -> Option<String> {
     if series.is_empty() {
         return None;
     }
-    let longest = s
-        .cells
-        .iter()
-        .map(|c| c.wall_seconds)
-        .filter(|w| w.is_finite())
-        .fold(0.0, f64::max);
     let top = top_of(&series, std::iter::empty());
     let about = format!(
         "Errors per second by category for each cell of scenario {}",
@@ -775,15 +767,12 @@ pub fn errors_over_time(id: &str, s: &ScenarioSummary) -> Option<String> {
         title: "Errors per second, by category",
         about: &about,
     };
-    let plot = Plot {
-        x: Axis::number("seconds since the cell's measured start", longest.max(1.0)),
-        y: Axis::number("errors per second", top),
+    let plot = Plot::new(
+        time_axis(s),
+        Axis::number("errors per second", top),
         series,
-        hlines: Vec::new(),
-        bands: Vec::new(),
-        rules: Vec::new(),
-        empty: NO_DATA,
-    };
+        NO_DATA,
+    );
     Some(line_chart_sized(&frame, &plot, PAGE_WIDTH))
 }
 

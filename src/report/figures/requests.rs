@@ -252,13 +252,7 @@ pub fn requests_over_time(id: &str, s: &ScenarioSummary) -> Vec<CellOverTime> {
                     points: arrivals,
                 });
             }
-            let top = |series: &[Series]| {
-                series
-                    .iter()
-                    .flat_map(|s| s.points.iter().map(|p| p.y))
-                    .filter(|v| v.is_finite())
-                    .fold(0.0, f64::max)
-            };
+            let top = |series: &[Series]| super::top_of(series, std::iter::empty());
             let draw = |suffix: &str, class: &str, title: &str, y: Axis, series: Vec<Series>| {
                 let about = format!("{title}: {} · {cell}", s.name);
                 let frame = Frame {
@@ -267,15 +261,12 @@ pub fn requests_over_time(id: &str, s: &ScenarioSummary) -> Vec<CellOverTime> {
                     title,
                     about: &about,
                 };
-                let plot = Plot {
-                    x: x.clone(),
+                let plot = Plot::new(
+                    x.clone(),
                     y,
                     series,
-                    hlines: Vec::new(),
-                    bands: Vec::new(),
-                    rules: Vec::new(),
-                    empty: "no data: no request ended in a measured second",
-                };
+                    "no data: no request ended in a measured second",
+                );
                 line_chart_sized(&frame, &plot, PAGE_WIDTH)
             };
             let (rmax, lmax, umax) = (top(&rates), top(&p99s), top(&load));

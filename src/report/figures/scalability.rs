@@ -91,15 +91,12 @@ pub fn scalability_charts(id: &str, s: &ScenarioSummary, fits: &[ModelScaling]) 
     };
     let throughput = line_chart(
         &frame,
-        &Plot {
+        &Plot::new(
             x,
-            y: Axis::number("operations per second", top),
+            Axis::number("operations per second", top),
             series,
-            hlines: Vec::new(),
-            rules: Vec::new(),
-            bands: Vec::new(),
-            empty: NO_DATA,
-        },
+            NO_DATA,
+        ),
     );
     // Latency against achieved throughput: p50 and p99 per model.
     let mut series = Vec::new();
@@ -156,15 +153,12 @@ pub fn scalability_charts(id: &str, s: &ScenarioSummary, fits: &[ModelScaling]) 
     };
     let latency = line_chart(
         &frame,
-        &Plot {
-            x: Axis::number("achieved operations per second", x_top),
-            y: Axis::latency("latency", y_top, 5),
+        &Plot::new(
+            Axis::number("achieved operations per second", x_top),
+            Axis::latency("latency", y_top, 5),
             series,
-            hlines: Vec::new(),
-            rules: Vec::new(),
-            bands: Vec::new(),
-            empty: NO_DATA,
-        },
+            NO_DATA,
+        ),
     );
     [throughput, latency]
 }

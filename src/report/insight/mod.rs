@@ -110,6 +110,38 @@ pub fn evidence_words(k: &crate::stats::BaselineCheck) -> String {
     parts.join("; ")
 }
 
+/// What a comparison with a baseline says first, on the report's page and on the comparison
+/// page alike (each flattens it into its own view): the outcome, how many checks with which
+/// outcomes, the tolerance and the false-alarm budget, and the cells only one side has.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BaselineHead<'a> {
+    /// `passed` (no check regressed) or `failed`.
+    pub result: &'static str,
+    /// `✔ passed` or `✘ failed`.
+    pub mark: &'static str,
+    pub checked: usize,
+    /// `1 regressed, 2 inconclusive, 14 unchanged`.
+    pub outcomes: String,
+    pub tolerance: String,
+    pub alpha: f64,
+    pub missing_in_baseline: &'a [String],
+    pub missing_in_run: &'a [String],
+}
+
+/// The head of the gate's comparison `b`.
+pub fn baseline_head(b: &crate::stats::BaselineReport) -> BaselineHead<'_> {
+    BaselineHead {
+        result: if b.passed { "passed" } else { "failed" },
+        mark: mark(b.passed),
+        checked: b.checks.len(),
+        outcomes: outcome_counts(&b.checks),
+        tolerance: crate::units::percent(b.tolerance),
+        alpha: b.alpha,
+        missing_in_baseline: &b.missing_in_baseline,
+        missing_in_run: &b.missing_in_run,
+    }
+}
+
 /// `1 regressed, 2 inconclusive, 14 unchanged`: the checks by outcome, those with none left out.
 pub fn outcome_counts(checks: &[crate::stats::BaselineCheck]) -> String {
     use crate::stats::Outcome;

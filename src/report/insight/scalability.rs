@@ -195,14 +195,7 @@ mod tests {
             "{}",
             flat.words
         );
-        let knee = scaling(&[
-            (1.0, 30.0),
-            (2.0, 58.0),
-            (4.0, 57.0),
-            (8.0, 55.0),
-            (16.0, 53.0),
-            (32.0, 50.0),
-        ]);
+        let knee = scaling(&usl::HARD_KNEE);
         assert!(
             knee.poor && knee.words.contains("Poor fit"),
             "{}",

@@ -11,7 +11,6 @@ use super::{anchor, cell_anchor};
 use crate::report::insight::{self, Failure, Reason};
 use crate::report::junit::baseline_value;
 use crate::stats::{BaselineCheck, BaselineReport, Outcome, Summary};
-use crate::units;
 
 /// The validity rules the run broke (see [`insight::validity`]), first on the page.
 #[derive(Serialize)]
@@ -100,20 +99,12 @@ pub(super) struct BaselineView<'a> {
     file: &'a str,
     run_id: &'a str,
     started_at: String,
-    tolerance: String,
-    result: &'static str,
-    /// `✔ passed` or `✘ failed`.
-    mark: &'static str,
-    checked: usize,
-    /// `1 regressed, 2 inconclusive, 14 unchanged`.
-    outcomes: String,
+    #[serde(flatten)]
+    head: insight::BaselineHead<'a>,
     /// Earlier runs compared besides the newest (a history).
     earlier: usize,
-    alpha: f64,
     /// Every check not shown unchanged: regressed, improved or inconclusive.
     failed: Vec<BaselineRow>,
-    missing_in_baseline: &'a [String],
-    missing_in_run: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -200,13 +191,8 @@ pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineV
         file: &b.file,
         run_id: &b.run_id,
         started_at: b.started_at.to_string(),
-        tolerance: units::percent(b.tolerance),
-        result: if b.passed { "passed" } else { "failed" },
-        mark: insight::mark(b.passed),
-        checked: b.checks.len(),
-        outcomes: insight::outcome_counts(&b.checks),
+        head: insight::baseline_head(b),
         earlier: b.runs.len().saturating_sub(1),
-        alpha: b.alpha,
         failed: b
             .checks
             .iter()
@@ -245,7 +231,5 @@ pub(super) fn baseline_view<'a>(s: &Summary, b: &'a BaselineReport) -> BaselineV
                 }
             })
             .collect(),
-        missing_in_baseline: &b.missing_in_baseline,
-        missing_in_run: &b.missing_in_run,
     }
 }
