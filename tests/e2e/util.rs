@@ -158,7 +158,7 @@ pub fn cell<'a>(
 
 /// The error categories summary.json counts, every one present in every cell's `errors`, as the
 /// README lists them (written out here, not read from the crate, so that a dropped category fails).
-pub const ERROR_CATEGORIES: [&str; 9] = [
+pub const ERROR_CATEGORIES: [&str; 10] = [
     "dns",
     "connect",
     "tls",
@@ -166,6 +166,7 @@ pub const ERROR_CATEGORIES: [&str; 9] = [
     "timeout",
     "status",
     "grpc_status",
+    "websocket_close",
     "body",
     "expectation",
 ];
