@@ -214,13 +214,27 @@ pub struct MessageCount(pub u32);
 
 impl<'de> Deserialize<'de> for MessageCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        match u32::try_from(v) {
-            Ok(n) if (1..=1_000_000).contains(&n) => Ok(MessageCount(n)),
-            _ => Err(de::Error::custom(format!(
-                "messages {v}: send at least 1 message and at most 1000000"
-            ))),
+        // A visitor, not `i64::deserialize` then a check: an error raised inside it keeps the
+        // value's line and column.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MessageCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number of messages, 1 to 1000000")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MessageCount, E> {
+                match u32::try_from(v) {
+                    Ok(n) if (1..=1_000_000).contains(&n) => Ok(MessageCount(n)),
+                    _ => Err(E::custom(format!(
+                        "messages {v}: send at least 1 message and at most 1000000"
+                    ))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MessageCount, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 

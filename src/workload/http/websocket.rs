@@ -11,7 +11,8 @@
 //! upgrade is a `status` error (`protocol` when the `101` is not a WebSocket's), a close frame
 //! before the last reply is `websocket_close` with its code, a reply later than the timeout is
 //! `timeout`, a connection that breaks is `protocol`. Must not: time the whole step as one
-//! request (each message is its own round trip); show a sent or received text in a message.
+//! request (each message is its own round trip); show the text of a message sent or received
+//! in an error (a close frame's reason is the server's own words, and shown).
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
@@ -89,8 +91,12 @@ impl Session {
                 break;
             }
         }
-        // A polite close, bounded: its time is the step's, not a message's.
-        let _ = tokio::time::timeout(target.timeout, socket.close(None)).await;
+        // A polite close (1000, normal closure), bounded: its time is the step's, not a message's.
+        let normal = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        let _ = tokio::time::timeout(target.timeout, socket.close(Some(normal))).await;
         Done {
             exchange: last.unwrap_or_default(),
             setup: Duration::ZERO,
@@ -317,7 +323,6 @@ fn close_meaning(code: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     #[test]
     fn a_close_says_its_code_meaning_and_reason() {
