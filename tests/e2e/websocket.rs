@@ -213,6 +213,7 @@ scenarios:
     let open = cell(&s, "open", "async");
     assert!(u(&open["operations"]) > 0, "{open}");
     assert_eq!(u(&open["operations"]), u(&open["successes"]), "{open}");
+    upgrades_shown(&o.stdout, &util::run_dir(&out, "ws-models"), &s);
 
     let closing = util::write_plan(
         d,
@@ -253,6 +254,33 @@ scenarios:
         "{chat}"
     );
     assert_eq!(u(&chat["errors"]["websocket_close"]), 6, "{chat}");
+}
+
+/// The console and the HTML report show each cell's WebSocket upgrades and the `upgrade` phase
+/// (p50 / p99) beside the streams' columns, which stay empty: `sequential  0  0  -  -  -  16  …`.
+fn upgrades_shown(console: &str, run: &Path, s: &serde_json::Value) {
+    let upgrades = u(&cell(s, "closed", "sequential")["connections"]["upgrade_us"]["count"]);
+    assert!(upgrades > 0, "{s}");
+    let tables = util::console_streams_tables(console);
+    let [closed, _open] = tables[..] else {
+        panic!("two streams tables in the console:\n{console}");
+    };
+    let header = closed.lines().next().unwrap_or("");
+    assert!(
+        header.contains("ws upgrades") && header.contains("upgrade p50/p99"),
+        "{header}"
+    );
+    let row = util::row_words(closed, "sequential");
+    let want = ["0", "0", "-", "-", "-"].map(String::from);
+    assert_eq!(row[1..6], want, "{row:?}");
+    assert_eq!(row[6], upgrades.to_string(), "{row:?}");
+    assert!(row[7].ends_with('s') && row[8] == "/", "p50 / p99: {row:?}");
+    let html = util::html_streams_table(run);
+    let cells = format!("<td>-</td><td>-</td><td>-</td><td>{upgrades}</td><td>");
+    assert!(
+        html.contains("WebSocket upgrades") && html.contains(&cells),
+        "{html}"
+    );
 }
 
 /// Plan errors name the file, line and column and send nothing (exit 2).
