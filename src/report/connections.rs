@@ -137,6 +137,23 @@ pub struct StreamRow {
     pub upgrade: String,
 }
 
+impl StreamRow {
+    /// The row as text, in the order of the tables (console, Markdown): cell, streamed, events,
+    /// events per response, first event, event gap, upgrades, upgrade.
+    pub fn texts(self) -> [String; 8] {
+        [
+            self.label,
+            self.streamed.to_string(),
+            self.events.to_string(),
+            self.per_response,
+            self.first_event,
+            self.event_gap,
+            self.upgrades.to_string(),
+            self.upgrade,
+        ]
+    }
+}
+
 /// The cells that streamed a response or upgraded a WebSocket; empty when none did.
 pub fn stream_rows(s: &ScenarioSummary) -> Vec<StreamRow> {
     s.cells

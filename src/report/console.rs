@@ -265,18 +265,7 @@ fn connections(s: &ScenarioSummary) -> String {
 fn streams(s: &ScenarioSummary) -> String {
     let rows: Vec<[String; 8]> = connections::stream_rows(s)
         .into_iter()
-        .map(|r| {
-            [
-                r.label,
-                r.streamed.to_string(),
-                r.events.to_string(),
-                r.per_response,
-                r.first_event,
-                r.event_gap,
-                r.upgrades.to_string(),
-                r.upgrade,
-            ]
-        })
+        .map(connections::StreamRow::texts)
         .collect();
     if rows.is_empty() {
         return String::new();

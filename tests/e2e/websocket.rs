@@ -47,22 +47,14 @@ asyncio.run(main())
 "#;
 
 /// The Python echo (echo.py), stopped by its pid however the test ends.
-struct Echo {
-    server: util::PyServer,
-    port: u16,
+fn echo(dir: &Path) -> util::PyServer {
+    util::PyServer::start(dir, "echo.py", SERVER, &[])
 }
 
-impl Echo {
-    fn start(dir: &Path) -> Echo {
-        let server = util::PyServer::start(dir, "echo.py", SERVER, &[]);
-        let port = server.port();
-        Echo { server, port }
-    }
-
-    fn counts(&mut self) -> serde_json::Value {
-        let line = self.server.ask("counts");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
-    }
+/// What the echo received and sent, and the connections it accepted, as JSON.
+fn counts(echo: &mut util::PyServer) -> serde_json::Value {
+    let line = echo.ask("counts");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
 }
 
 /// The statistics of request `name` in a cell.
@@ -79,7 +71,7 @@ fn request<'a>(c: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::V
 fn a_hundred_connections_hold_twenty_seconds_and_every_message_is_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let mut echo = Echo::start(d);
+    let mut echo = echo(d);
     let plan = util::write_plan(
         d,
         "hold.yaml",
@@ -104,13 +96,13 @@ scenarios:
     concurrency: 100
     thresholds: [ "p99{{phase=upgrade}} < 5s" ]
 "#,
-            port = echo.port
+            port = echo.port()
         ),
     );
     let out = d.join("out");
     let o = util::run_plan(d, &plan, &out);
     assert_eq!(o.code, 0, "{o:?}");
-    let counts = echo.counts();
+    let counts = counts(&mut echo);
     let s = util::summary(&out, "ws-hold");
     let c = cell(&s, "hold", "async");
     assert_eq!((u(&c["operations"]), u(&c["successes"])), (100, 100), "{c}");
@@ -143,7 +135,7 @@ scenarios:
 fn every_model_runs_the_step_and_a_1011_close_is_an_error_with_its_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let mut echo = Echo::start(d);
+    let mut echo = echo(d);
     let step = |port: u16| {
         format!(
             r#"
@@ -183,14 +175,14 @@ scenarios:
     models: [async]
     concurrency: 4
 "#,
-            port = echo.port,
-            steps = step(echo.port),
+            port = echo.port(),
+            steps = step(echo.port()),
         ),
     );
     let out = d.join("out");
     let o = util::run_plan(d, &plan, &out);
     assert_eq!(o.code, 0, "{o:?}");
-    let counts = echo.counts();
+    let counts = counts(&mut echo);
     let s = util::summary(&out, "ws-models");
     let sent: u64 = every_cell(&s)
         .iter()
@@ -229,7 +221,7 @@ scenarios:
     models: [async]
     concurrency: 2
 "#,
-            port = echo.port
+            port = echo.port()
         ),
     );
     let out = d.join("out-closing");
