@@ -1,5 +1,6 @@
 //! Error categories: why an operation failed, by the phase it failed in (`dns`, `connect`,
-//! `tls`, `protocol`, `timeout`, `status`, `grpc_status`, `body`, `expectation`).
+//! `tls`, `protocol`, `timeout`, `status`, `grpc_status`, `websocket_close`, `body`,
+//! `expectation`).
 //!
 //! The vocabulary every stage shares: the workload decides an error's category, the plan names
 //! one in `error_rate{category=…}`, stats count by it, reports and exports list it. A leaf: it
@@ -35,11 +36,14 @@ pub enum ErrorKind {
     /// A gRPC call ended with a status other than the one `expect: { code }` names (default
     /// `OK`); the message is the status name and the server's message.
     GrpcStatus,
+    /// A WebSocket step's connection was closed before its messages were answered (a close
+    /// frame from the server, whatever its code); the message names the close code and reason.
+    WebsocketClose,
 }
 
 impl ErrorKind {
     /// Every category, in index order (see [`ErrorKind::index`]).
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Connect,
         ErrorKind::Tls,
         ErrorKind::Timeout,
@@ -49,10 +53,11 @@ impl ErrorKind {
         ErrorKind::Dns,
         ErrorKind::Protocol,
         ErrorKind::GrpcStatus,
+        ErrorKind::WebsocketClose,
     ];
 
     /// Every category in the order an exchange meets them, for people to read.
-    pub const BY_PHASE: [ErrorKind; 9] = [
+    pub const BY_PHASE: [ErrorKind; 10] = [
         ErrorKind::Dns,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -60,6 +65,7 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Status,
         ErrorKind::GrpcStatus,
+        ErrorKind::WebsocketClose,
         ErrorKind::Body,
         ErrorKind::Expectation,
     ];
@@ -75,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Body => "body",
             ErrorKind::Expectation => "expectation",
             ErrorKind::GrpcStatus => "grpc_status",
+            ErrorKind::WebsocketClose => "websocket_close",
         }
     }
 

@@ -21,7 +21,7 @@ use super::resolve::{Context, ResolveError};
 pub use super::spec::PickMany;
 use super::spec::{
     self, CaptureSpec, DataOrder, DataSpec, ExpectSpec, GrpcSpec, Headers, JsonExpect, StepSpec,
-    TargetSpec, Template, ThinkSpec, WhenSpec,
+    TargetSpec, Template, ThinkSpec, WebSocketSpec, WhenSpec,
 };
 use super::text::Text;
 use super::unset::{self, MissingColumns, Unset};
@@ -310,6 +310,19 @@ pub struct RequestTemplate {
     /// A gRPC call: its body is the call's framed message, its response read as gRPC.
     #[serde(default)]
     pub grpc: Option<super::grpc::GrpcCall>,
+    /// A WebSocket step: the request is its HTTP/1.1 upgrade, `check` applies to each reply.
+    #[serde(default)]
+    pub websocket: Option<WebSocketCall>,
+}
+
+/// A WebSocket step resolved: what each message says, how many are sent, how far apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketCall {
+    /// The message, rendered from the iteration's variables each time it is sent.
+    pub send: Text,
+    pub messages: u32,
+    /// From one message's send to the next's.
+    pub every: Duration,
 }
 
 /// What a response must be.
@@ -492,6 +505,20 @@ pub(super) fn targets(
         env: &env,
     };
     let weights: Vec<f64> = targets.iter().filter_map(|t| t.weight).collect();
+    for (i, t) in targets.iter().enumerate() {
+        if t.websocket.as_ref().is_some_and(|w| w.capture.is_some()) {
+            return Err(ResolveError::at(
+                parts
+                    .at
+                    .key("targets")
+                    .index(i)
+                    .key("websocket")
+                    .key("capture"),
+                "captures are for flow steps: write the WebSocket step under `flow:` to capture from its replies"
+                    .to_string(),
+            ));
+        }
+    }
     let mut parts = parts;
     let any_grpc = targets.iter().any(|t| t.grpc.is_some());
     grpc_needs_h2(&mut parts.settings, any_grpc, parts.at)?;
@@ -530,6 +557,9 @@ pub(super) fn flow(
     (key, steps): (&str, Vec<StepSpec>),
     parts: Parts,
 ) -> Result<HttpWorkload, ResolveError> {
+    let (mut setup, mut steps) = (setup, steps);
+    websocket_checks_inside(&mut setup, &parts.at.key("setup"))?;
+    websocket_checks_inside(&mut steps, &parts.at.key(key))?;
     let mut parts = parts;
     let any_grpc = setup
         .iter()
@@ -762,6 +792,48 @@ impl Builder<'_> {
     }
 }
 
+/// A WebSocket step's checks and captures are written inside `websocket:` (they apply to each
+/// reply); its captures become the step's, like any step's.
+fn websocket_checks_inside(steps: &mut [StepSpec], at: &Path) -> Result<(), ResolveError> {
+    for (k, s) in steps.iter_mut().enumerate() {
+        let Some(w) = s.request.0.websocket.as_mut() else {
+            continue;
+        };
+        for (key, set) in [
+            ("expect", s.expect.is_some()),
+            ("capture", s.capture.is_some()),
+        ] {
+            if set {
+                return Err(ResolveError::at(
+                    at.index(k).key(key),
+                    format!(
+                        "a WebSocket step's `{key}` goes inside `websocket:` (`websocket.{key}`): it applies to each reply"
+                    ),
+                ));
+            }
+        }
+        if let Some(c) = &w.capture {
+            if let Some((name, _)) =
+                c.0.iter()
+                    .find(|(_, f)| matches!(f, CaptureSpec::Header(_)))
+            {
+                return Err(ResolveError::at(
+                    at.index(k)
+                        .key("request")
+                        .key("websocket")
+                        .key("capture")
+                        .key(name),
+                    format!(
+                        "capture `{name}`: a WebSocket reply has no headers: capture with `json` or `regex`"
+                    ),
+                ));
+            }
+        }
+        s.capture = w.capture.take();
+    }
+    Ok(())
+}
+
 fn step_name(s: &StepSpec) -> String {
     s.name.clone().unwrap_or_else(|| default_name(&s.request.0))
 }
@@ -769,9 +841,10 @@ fn step_name(s: &StepSpec) -> String {
 /// A request's default name: its method and URL as written (`GET /items`); a gRPC call's, its
 /// method (`shop.Cart/AddItem`).
 fn default_name(t: &TargetSpec) -> String {
-    match &t.grpc {
-        Some(g) => g.method.clone(),
-        None => format!("{} {}", t.method, t.url.raw),
+    match (&t.grpc, &t.websocket) {
+        (Some(g), _) => g.method.clone(),
+        (None, Some(_)) => format!("WS {}", t.url.raw),
+        (None, None) => format!("{} {}", t.method, t.url.raw),
     }
 }
 
@@ -796,7 +869,17 @@ fn request(
         Some(g) => Some(grpc_call(ctx, &g, &at.key("grpc"), &mut t)?),
         None => None,
     };
-    let (url_at, body_at) = if grpc.is_some() {
+    let ws_at = at.key("websocket");
+    let (websocket, check) = match t.websocket.take() {
+        Some(w) => (
+            Some(websocket_call(scope, &w, &ws_at)?),
+            websocket_check(scope, w.expect.as_ref(), &ws_at.key("expect"))?,
+        ),
+        None => (None, check),
+    };
+    let (url_at, body_at) = if websocket.is_some() {
+        (ws_at.key("url"), ws_at.key("send"))
+    } else if grpc.is_some() {
         (at.key("grpc").key("method"), at.key("grpc").key("message"))
     } else if t.object {
         (at.key("url"), at.key(if t.json { "json" } else { "body" }))
@@ -817,7 +900,11 @@ fn request(
             ),
         ));
     }
-    spec::check_target_url(&sample, &t.url.raw).map_err(|e| ResolveError::at(url_at.clone(), e))?;
+    let checked = match websocket {
+        Some(_) => spec::check_websocket_url(&sample, &t.url.raw),
+        None => spec::check_target_url(&sample, &t.url.raw),
+    };
+    checked.map_err(|e| ResolveError::at(url_at.clone(), e))?;
     if !relative {
         if let (Some(first), Ok(u)) = (url.first_slot_at(), url::Url::parse(&sample)) {
             let origin_len = u.origin().ascii_serialization().len();
@@ -897,7 +984,47 @@ fn request(
         body,
         check,
         grpc,
+        websocket,
     })
+}
+
+/// A WebSocket step's message, count and pace.
+fn websocket_call(
+    scope: &Scope,
+    w: &WebSocketSpec,
+    at: &Path,
+) -> Result<WebSocketCall, ResolveError> {
+    let text = scope.text(&w.send.text, &at.key("send"))?;
+    Ok(WebSocketCall {
+        send: if w.send.json { text.into_json() } else { text },
+        messages: w.messages.map_or(1, |m| m.0),
+        every: w.every.map_or(Duration::ZERO, |d| d.0),
+    })
+}
+
+/// What each reply of a WebSocket step must be: its body's `json` paths and `body_contains`; a
+/// reply has no status, headers or gRPC code.
+fn websocket_check(
+    scope: &Scope,
+    expect: Option<&ExpectSpec>,
+    at: &Path,
+) -> Result<Check, ResolveError> {
+    if let Some(e) = expect {
+        let unfit = [
+            ("status", e.status.is_some()),
+            ("headers", e.headers.is_some()),
+            ("code", e.code.is_some()),
+        ];
+        if let Some((key, _)) = unfit.iter().find(|(_, set)| *set) {
+            return Err(ResolveError::at(
+                at.key(key),
+                format!(
+                    "a WebSocket reply has no `{key}`: check its text with `json` or `body_contains`"
+                ),
+            ));
+        }
+    }
+    check(scope, expect, at)
 }
 
 /// A step's gRPC call compiled and encoded; its metadata become the request's own headers.

@@ -18,6 +18,7 @@ use super::spec::{
     RawScenario, RequestSpec, ScenarioSpec, Scenarios, Seed, StatusList, TargetSpec, Template,
     ThinkSpec, ThroughputPercent, ToleranceMap, ToleranceSpec, Version, WarmupSpec, Weight,
 };
+use super::spec::{MessageCount, RawSend, WebSocketSend, WebSocketUrl};
 
 /// The plan format's schema, pretty-printed.
 pub fn plan() -> String {
@@ -154,6 +155,22 @@ schema!(Weight, "Weight", _g => json_schema!({
 schema!(JsonBody, "JsonBody", _g => json_schema!({
     "description": "The request body as JSON, written as YAML (sent with content-type application/json); strings may hold ${NAME}."
 }));
+schema!(WebSocketUrl, "WebSocketUrl", _g => json_schema!({
+    "description": "ws://host/path, wss://host/path, or a path joined onto base (http becomes ws, https wss); the path and query may hold ${NAME}.",
+    "type": "string",
+    "examples": ["/ws", "wss://chat.example.com/room"]
+}));
+schema!(WebSocketSend, "WebSocketSend", g => json_schema!({
+    "description": "The message each send carries: a text, or {json: …} (JSON written as YAML); both may hold ${NAME}.",
+    "anyOf": [
+        g.subschema_for::<Template>(),
+        g.subschema_for::<RawSend>()
+    ]
+}));
+schema!(MessageCount, "MessageCount", _g => json_schema!({
+    "description": "How many messages the WebSocket step sends on its connection, each waiting for its reply.",
+    "type": "integer", "minimum": 1, "maximum": 1000000
+}));
 schema!(JsonChecks, "JsonChecks", _g => json_schema!({
     "description": "JSON paths (RFC 9535) into the response body, each `exists` or the value its first node must equal.",
     "type": "object",
@@ -176,7 +193,7 @@ schema!(Seed, "Seed", _g => json_schema!({
 }));
 schema!(CpuSpec, "CpuRef", g => g.subschema_for::<RawCpu>());
 schema!(Threshold, "Threshold", _g => json_schema!({
-    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 (or any percentile: p95, p99.99, p(97.5)) min mean max (a duration), error_rate (a percentage), throughput (per second), capacity (per second: a `capacity:` search's result), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb|first_event|event_gap (a latency of that phase; the last two of streamed responses). After the metric, `over 1m` checks every window of that length (whole seconds) during the cell; drift(p99) < 10%/h bounds a latency's slope over the run.",
+    "description": "metric[{qualifiers}] op value: metrics p50 p90 p99 p999 (or any percentile: p95, p99.99, p(97.5)) min mean max (a duration), error_rate (a percentage), throughput (per second), capacity (per second: a `capacity:` search's result), speedup(model) (a ratio against sequential); qualifiers, comma-separated: a model (or model=…), phase=dns|connect|tls|ttfb|first_event|event_gap|upgrade (a latency of that phase; first_event and event_gap of streamed responses, upgrade of WebSocket steps). After the metric, `over 1m` checks every window of that length (whole seconds) during the cell; drift(p99) < 10%/h bounds a latency's slope over the run.",
     "type": "string",
     "examples": ["p99 < 250ms", "error_rate < 1%", "throughput > 100/s", "speedup(async) > 5", "p99{threads} < 80ms", "p99{phase=tls} < 20ms", "p99 over 1m < 300ms", "drift(p99) < 10%/h"]
 }));

@@ -67,16 +67,19 @@ pub enum Phase {
     FirstEvent,
     /// The time between consecutive events of a streamed response.
     EventGap,
+    /// A WebSocket step's upgrade request to its `101`.
+    Upgrade,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 6] = [
+    pub const ALL: [Phase; 7] = [
         Phase::Dns,
         Phase::Connect,
         Phase::Tls,
         Phase::Ttfb,
         Phase::FirstEvent,
         Phase::EventGap,
+        Phase::Upgrade,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Phase {
             Phase::Ttfb => "ttfb",
             Phase::FirstEvent => "first_event",
             Phase::EventGap => "event_gap",
+            Phase::Upgrade => "upgrade",
         }
     }
 }
@@ -289,7 +293,7 @@ pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
                             .find(|p| p.as_str() == v)
                             .ok_or_else(|| {
                                 bad(&format!(
-                                    "unknown phase `{v}`, expected dns, connect, tls, ttfb, first_event or event_gap"
+                                    "unknown phase `{v}`, expected dns, connect, tls, ttfb, first_event, event_gap or upgrade"
                                 ))
                             })?;
                         phase_q = Some(p);
@@ -555,8 +559,9 @@ mod tests {
     #[test]
     fn phases_qualify_latencies_only() {
         type Want = Result<(Option<Phase>, Option<Model>), &'static str>;
-        let cases: [(&str, Want); 8] = [
+        let cases: [(&str, Want); 9] = [
             ("p99{phase=tls} < 20ms", Ok((Some(Phase::Tls), None))),
+            ("p99{phase=upgrade} < 5ms", Ok((Some(Phase::Upgrade), None))),
             (
                 "p50{threads, phase=connect} < 1ms",
                 Ok((Some(Phase::Connect), Some(Model::Threads))),

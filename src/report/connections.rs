@@ -117,6 +117,72 @@ pub fn rows(s: &ScenarioSummary) -> Vec<Row> {
         .collect()
 }
 
+/// One cell's streamed responses and WebSocket upgrades: the phases that only some operations
+/// have, shown apart from the connection table, for the cells that had them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StreamRow {
+    /// The cell's index in its scenario.
+    pub cell: usize,
+    pub label: String,
+    /// Responses that streamed (`text/event-stream`, chunked).
+    pub streamed: u64,
+    pub events: u64,
+    /// Events per streamed response (`20.0`), `-` when none streamed.
+    pub per_response: String,
+    /// `p50 / p99` of the `first_event` and `event_gap` phases, `-` when none.
+    pub first_event: String,
+    pub event_gap: String,
+    /// WebSocket connections upgraded, and `p50 / p99` of the `upgrade` phase.
+    pub upgrades: u64,
+    pub upgrade: String,
+}
+
+impl StreamRow {
+    /// The row as text, in the order of the tables (console, Markdown): cell, streamed, events,
+    /// events per response, first event, event gap, upgrades, upgrade.
+    pub fn texts(self) -> [String; 8] {
+        [
+            self.label,
+            self.streamed.to_string(),
+            self.events.to_string(),
+            self.per_response,
+            self.first_event,
+            self.event_gap,
+            self.upgrades.to_string(),
+            self.upgrade,
+        ]
+    }
+}
+
+/// The cells that streamed a response or upgraded a WebSocket; empty when none did.
+pub fn stream_rows(s: &ScenarioSummary) -> Vec<StreamRow> {
+    s.cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let k = c.connections.as_ref()?;
+            if k.streamed == 0 && k.upgrade_us.count == 0 {
+                return None;
+            }
+            Some(StreamRow {
+                cell: i,
+                label: c.label(),
+                streamed: k.streamed,
+                events: k.events,
+                per_response: if k.streamed == 0 {
+                    "-".into()
+                } else {
+                    units::number(k.events as f64 / k.streamed as f64)
+                },
+                first_event: p50_p99(&k.first_event_us),
+                event_gap: p50_p99(&k.event_gap_us),
+                upgrades: k.upgrade_us.count,
+                upgrade: p50_p99(&k.upgrade_us),
+            })
+        })
+        .collect()
+}
+
 fn protocols(k: &ConnectionsSummary) -> String {
     let spoken: Vec<(&String, &u64)> = k.protocols.iter().filter(|(_, n)| **n > 0).collect();
     match spoken.as_slice() {
@@ -306,6 +372,58 @@ pub fn reuse(s: &ScenarioSummary) -> String {
 mod tests {
     use super::*;
     use crate::report::sample::{connections, sample};
+
+    /// Only cells that streamed or upgraded get a stream row, with their events per response
+    /// and each phase as p50 / p99 (`-` for one they did not have).
+    #[test]
+    fn stream_rows_for_cells_with_streams_or_upgrades_only() {
+        let mut s = sample();
+        let io = &mut s.scenarios[0];
+        assert!(stream_rows(io).is_empty(), "no cell streamed");
+        let phase = |count, p50, p99| LatencySummary {
+            count,
+            p50,
+            p99,
+            ..LatencySummary::default()
+        };
+        let k = io.cells[0].connections.as_mut().expect("connections");
+        (k.streamed, k.events) = (4, 80);
+        k.first_event_us = phase(4, 300_000, 310_000);
+        k.event_gap_us = phase(76, 50_000, 55_000);
+        let k = io.cells[2].connections.as_mut().expect("connections");
+        k.upgrade_us = phase(3, 800, 1_200);
+        let found = stream_rows(io);
+        let seen: Vec<(usize, &str, &str, &str, &str, u64, &str)> = found
+            .iter()
+            .map(|r| {
+                (
+                    r.cell,
+                    r.per_response.as_str(),
+                    r.first_event.as_str(),
+                    r.event_gap.as_str(),
+                    r.upgrade.as_str(),
+                    r.upgrades,
+                    r.label.as_str(),
+                )
+            })
+            .collect();
+        let third = io.cells[2].label();
+        assert_eq!(
+            seen,
+            [
+                (
+                    0,
+                    "20.0",
+                    "300.0ms / 310.0ms",
+                    "50.0ms / 55.0ms",
+                    "-",
+                    0,
+                    "sequential"
+                ),
+                (2, "-", "-", "-", "800µs / 1.20ms", 3, third.as_str()),
+            ]
+        );
+    }
 
     #[test]
     fn rows_say_each_phase_as_p50_and_p99() {

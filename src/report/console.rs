@@ -256,7 +256,31 @@ fn connections(s: &ScenarioSummary) -> String {
     for x in connections::splits(s) {
         out.push_str(&format!("  time, {}: {}\n", x.label, x.describe()));
     }
+    out.push_str(&streams(s));
     out
+}
+
+/// The phases only streamed responses and WebSocket steps have, for the cells that had them:
+/// events, time to the first event, gaps between events, upgrades.
+fn streams(s: &ScenarioSummary) -> String {
+    let rows: Vec<[String; 8]> = connections::stream_rows(s)
+        .into_iter()
+        .map(connections::StreamRow::texts)
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "streams",
+        "streamed",
+        "events",
+        "events/resp",
+        "first_event p50/p99",
+        "event_gap p50/p99",
+        "ws upgrades",
+        "upgrade p50/p99",
+    ];
+    aligned(&header, &rows)
 }
 
 /// `text` with control characters escaped: messages come from servers, and a terminal would

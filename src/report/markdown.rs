@@ -622,6 +622,16 @@ fn connections(sc: &crate::stats::ScenarioSummary) -> String {
             r.ttfb
         ));
     }
+    let streams = connections::stream_rows(sc);
+    if !streams.is_empty() {
+        md.push_str(
+            "\nStreams and WebSocket upgrades (p50 / p99):\n\n| cell | streamed | events | events/resp. | first event | event gap | WebSocket upgrades | upgrade |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in streams {
+            let cells = r.texts();
+            md.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+    }
     md.push_str(&format!(
         "\nWhere an operation's time goes (means): {}\n\n",
         esc(&connections::reuse(sc))
@@ -837,6 +847,29 @@ mod tests {
             "{}",
             &md[..head]
         );
+    }
+
+    /// Streamed responses' and WebSocket steps' phases get their own table, only for scenarios
+    /// with a cell that streamed or upgraded.
+    #[test]
+    fn streams_and_upgrades_have_a_table_when_a_cell_had_them() {
+        let mut s = sample();
+        assert!(!render(&s).contains("Streams and WebSocket upgrades"));
+        let k = s.scenarios[0].cells[0]
+            .connections
+            .as_mut()
+            .expect("connections");
+        (k.streamed, k.events) = (2, 10);
+        k.first_event_us = crate::stats::LatencySummary {
+            count: 2,
+            p50: 300_000,
+            p99: 300_000,
+            ..Default::default()
+        };
+        let md = render(&s);
+        let table = "Streams and WebSocket upgrades (p50 / p99):\n\n| cell | streamed | events | events/resp. | first event | event gap | WebSocket upgrades | upgrade |\n|---|---:|---:|---:|---:|---:|---:|---:|\n| sequential | 2 | 10 | 5.00 | 300.0ms / 300.0ms | - | 0 | - |\n";
+        assert!(md.contains(table), "{md}");
+        assert_eq!(md.matches("Streams and WebSocket upgrades").count(), 1);
     }
 
     #[test]

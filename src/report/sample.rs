@@ -479,6 +479,7 @@ pub fn connections(operations: u64, opened: u64) -> ConnectionsSummary {
         events: 0,
         first_event_us: LatencySummary::default(),
         event_gap_us: LatencySummary::default(),
+        upgrade_us: LatencySummary::default(),
     }
 }
 

@@ -16,6 +16,7 @@
 //! | `/status?code=503` | that status |
 //! | `/flaky?fail=0.1` | 503 with that probability, else 200 |
 //! | `/login`, `/items`, `/items/{id}`, `/stats` | the JSON API: see [`api`] |
+//! | `/ws?close=1011&after=3` | a WebSocket echo (closing with that code after N echoes): see [`websocket`] |
 //!
 //! **Protocols.** In clear, each connection speaks HTTP/1.1 or, when it opens with the HTTP/2
 //! preface, HTTP/2 (h2c with prior knowledge). With `--tls`, the protocol is the one ALPN chose
@@ -41,6 +42,7 @@ mod fixed;
 mod grpc;
 mod routes;
 mod tls;
+mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -230,7 +232,9 @@ impl Server {
             async move { Ok::<_, Infallible>(routes::handle(req, &api, &pools).await) }
         });
         let Some(acceptor) = &self.tls else {
-            let conn = self.either.serve_connection(TokioIo::new(stream), service);
+            let conn = self
+                .either
+                .serve_connection_with_upgrades(TokioIo::new(stream), service);
             let _ = watcher.watch(conn).await;
             return;
         };
@@ -244,7 +248,7 @@ impl Server {
             _ => &self.either,
         };
         let _ = watcher
-            .watch(builder.serve_connection(TokioIo::new(stream), service))
+            .watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service))
             .await;
     }
 }

@@ -1,7 +1,7 @@
 //! One request in, one response out: the synthetic endpoints (`/hello`, `/io`, `/cpu`, `/bytes`,
 //! `/status`, `/flaky`, `/capacity`, a queue in front of a fixed pool: [`super::fixed`], and
 //! `/sse`, server-sent events on a schedule) answered here, the gRPC service `loadplan.Demo`
-//! handed to [`super::grpc`], the JSON API (`/login`, `/items`, `/stats`) handed to
+//! handed to [`super::grpc`], the WebSocket echo `/ws` to [`super::websocket`], the JSON API (`/login`, `/items`, `/stats`) handed to
 //! [`super::api`].
 //!
 //! Input: a request of any HTTP version, with any body type (hyper's `Incoming` when serving,
@@ -245,6 +245,7 @@ where
                 "events must be a whole number up to 100000; delay and every durations up to 60s, like 50ms\n",
             ),
         },
+        "/ws" => super::websocket::accept(req),
         p if p.starts_with(super::grpc::PREFIX) => super::grpc::handle(req).await,
         _ => api.handle(req).await,
     }
@@ -273,7 +274,7 @@ fn events(query: &str) -> Option<Payload> {
     })
 }
 
-fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+pub fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('='))

@@ -2,7 +2,8 @@
 //! resolution, TCP handshake and TLS handshake in histograms of their own, every request's time
 //! to first byte, how many connections were opened, handshaken and resumed, and the protocols
 //! they spoke; and streamed responses (`text/event-stream`, chunked) event by event: time to the
-//! first event, gaps between events, how many responses streamed and how many events they held.
+//! first event, gaps between events, how many responses streamed and how many events they held;
+//! and each WebSocket step's upgrade (the `101` after the connection's own phases).
 //! Part of a [`Recorder`](super::Recorder), merged with it.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct ConnStats {
     pub first_event: Histogram<u64>,
     /// Streamed responses: between consecutive events.
     pub event_gap: Histogram<u64>,
+    /// WebSocket steps: the upgrade request to its `101`, once per WebSocket connection.
+    pub upgrade: Histogram<u64>,
     /// Responses that streamed (whether or not an event came).
     pub streamed: u64,
     /// Events those responses held.
@@ -47,6 +50,7 @@ impl Default for ConnStats {
             ttfb: new_histogram(),
             first_event: new_histogram(),
             event_gap: new_histogram(),
+            upgrade: new_histogram(),
             streamed: 0,
             events: 0,
             opened: 0,
@@ -79,6 +83,9 @@ impl ConnStats {
             record_us(&mut self.dns, d);
         }
         record_us(&mut self.connect, setup.connect);
+        if let Some(u) = setup.upgrade {
+            record_us(&mut self.upgrade, u);
+        }
         if let Some(t) = setup.tls {
             self.tls_handshakes += 1;
             self.tls_resumed += u64::from(setup.resumed);
@@ -98,6 +105,7 @@ impl ConnStats {
             (&mut self.ttfb, &other.ttfb),
             (&mut self.first_event, &other.first_event),
             (&mut self.event_gap, &other.event_gap),
+            (&mut self.upgrade, &other.upgrade),
         ] {
             // Both grow as needed: `add` fails only past the histograms' limits.
             let _ = a.add(b);
@@ -127,6 +135,7 @@ impl ConnStats {
             events: self.events,
             first_event_us: super::latency_summary(&self.first_event),
             event_gap_us: super::latency_summary(&self.event_gap),
+            upgrade_us: super::latency_summary(&self.upgrade),
         }
     }
 }
@@ -166,6 +175,11 @@ pub struct ConnectionsSummary {
     /// phase).
     #[serde(default)]
     pub event_gap_us: LatencySummary,
+    /// WebSocket steps: from writing the upgrade request to the `101`'s head, per WebSocket
+    /// connection, microseconds (the `upgrade` phase; empty in summaries written before
+    /// WebSocket steps).
+    #[serde(default)]
+    pub upgrade_us: LatencySummary,
 }
 
 /// [`ConnStats`] on the wire (worker frames, shard results).
@@ -180,6 +194,9 @@ pub struct ConnWire {
     pub first_event: Option<String>,
     #[serde(default)]
     pub event_gap: Option<String>,
+    /// Absent from results written before WebSocket steps.
+    #[serde(default)]
+    pub upgrade: Option<String>,
     #[serde(default)]
     pub streamed: u64,
     #[serde(default)]
@@ -199,6 +216,7 @@ impl From<&ConnStats> for ConnWire {
             ttfb: histogram_to_base64(&c.ttfb),
             first_event: Some(histogram_to_base64(&c.first_event)),
             event_gap: Some(histogram_to_base64(&c.event_gap)),
+            upgrade: Some(histogram_to_base64(&c.upgrade)),
             streamed: c.streamed,
             events: c.events,
             opened: c.opened,
@@ -220,6 +238,7 @@ impl TryFrom<ConnWire> for ConnStats {
             ttfb: histogram_from_base64(&w.ttfb)?,
             first_event: optional_histogram(w.first_event.as_deref())?,
             event_gap: optional_histogram(w.event_gap.as_deref())?,
+            upgrade: optional_histogram(w.upgrade.as_deref())?,
             streamed: w.streamed,
             events: w.events,
             opened: w.opened,
@@ -277,11 +296,39 @@ mod tests {
         let mut w = ConnWire::from(&ConnStats::default());
         w.first_event = None;
         w.event_gap = None;
+        w.upgrade = None;
         let text = serde_json::to_string(&w).expect("serialise");
-        let text = text.replace(",\"first_event\":null,\"event_gap\":null", "");
+        let text = text.replace(
+            ",\"first_event\":null,\"event_gap\":null,\"upgrade\":null",
+            "",
+        );
         assert!(!text.contains("first_event"), "{text}");
         let back: ConnWire = serde_json::from_str(&text).expect("old wire reads");
         let c = ConnStats::try_from(back).expect("old wire converts");
         assert_eq!((c.first_event.len(), c.streamed), (0, 0));
+        assert!(!text.contains("upgrade"), "{text}");
+        assert_eq!(c.upgrade.len(), 0);
+    }
+
+    /// A WebSocket connection's upgrade is timed with its connection's phases, and survives
+    /// merge and wire; a plain connection adds nothing to it.
+    #[test]
+    fn upgrades_are_timed_per_websocket_connection() {
+        let opened = |upgrade: Option<u64>| Exchange {
+            setup: Some(Box::new(crate::workload::Setup {
+                upgrade: upgrade.map(Duration::from_millis),
+                ..Default::default()
+            })),
+            ..Exchange::default()
+        };
+        let mut c = ConnStats::default();
+        c.record(&opened(Some(2)));
+        c.record(&opened(None));
+        c.record(&Exchange::default());
+        let mut m = ConnStats::try_from(ConnWire::from(&c)).expect("round trip");
+        m.merge(&c);
+        let s = m.summary();
+        assert_eq!((s.opened, s.upgrade_us.count), (4, 2));
+        assert_eq!(m.upgrade.value_at_quantile(0.5) / 1000, 2);
     }
 }

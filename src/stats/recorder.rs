@@ -828,8 +828,8 @@ mod tests {
     }
 
     /// Counts travel by index: files from before `tls` (five), before `dns` and `protocol`
-    /// (six), before `grpc_status` (eight) and of today (nine) land each count in its category;
-    /// more is refused.
+    /// (six), before `grpc_status` (eight), before `websocket_close` (nine) and of today (ten)
+    /// land each count in its category; more is refused.
     #[test]
     fn error_counts_of_every_version_land_in_their_category() {
         let wire = |errors: Vec<u64>| {
@@ -839,7 +839,7 @@ mod tests {
             Recorder::try_from(w)
         };
         type Want = Result<Vec<(ErrorKind, u64)>, &'static str>;
-        let cases: [(Vec<u64>, Want); 5] = [
+        let cases: [(Vec<u64>, Want); 6] = [
             (
                 vec![1, 2, 3, 4, 5],
                 Ok(vec![
@@ -866,7 +866,14 @@ mod tests {
                 vec![0, 0, 0, 0, 0, 0, 0, 0, 9],
                 Ok(vec![(ErrorKind::Protocol, 0), (ErrorKind::GrpcStatus, 9)]),
             ),
-            (vec![0; 10], Err("10 error categories, expected 9")),
+            (
+                vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 10],
+                Ok(vec![
+                    (ErrorKind::GrpcStatus, 0),
+                    (ErrorKind::WebsocketClose, 10),
+                ]),
+            ),
+            (vec![0; 11], Err("11 error categories, expected 10")),
         ];
         for (errors, want) in cases {
             match (wire(errors.clone()), want) {

@@ -211,7 +211,7 @@ pub struct CellSummary {
     pub operations: u64,
     pub successes: u64,
     /// Error category → count: `dns`, `connect`, `tls`, `protocol`, `timeout`, `status`,
-    /// `body`, `expectation`. Every category is present, zero or not (a summary written before
+    /// `grpc_status`, `websocket_close`, `body`, `expectation`. Every category is present, zero or not (a summary written before
     /// `dns` and `protocol` existed lacks them: read them as zero).
     pub errors: BTreeMap<String, u64>,
     /// HTTP requests sent a second time, on a new connection, after their reused connection
@@ -408,7 +408,8 @@ pub struct RequestSummary {
     pub name: String,
     pub operations: u64,
     pub successes: u64,
-    /// Errors by category (dns, connect, tls, protocol, timeout, status, body, expectation).
+    /// Errors by category (dns, connect, tls, protocol, timeout, status, grpc_status,
+    /// websocket_close, body, expectation).
     pub errors: BTreeMap<String, u64>,
     /// Requests of this name sent a second time on a new connection (see the cell's `retried`).
     #[serde(default)]

@@ -99,6 +99,9 @@ pub struct Setup {
     pub resumed: bool,
     /// The protocol the connection speaks: `HTTP/1.1` or `HTTP/2`.
     pub protocol: &'static str,
+    /// A WebSocket step's upgrade: from writing its HTTP/1.1 upgrade request to the `101`
+    /// response's head (the connection then speaks the WebSocket protocol).
+    pub upgrade: Option<Duration>,
 }
 
 /// A scenario's workload with every URL absolute: resolved once per cell by the run stage (the
@@ -157,10 +160,15 @@ impl Resolved {
         matches!(self, Resolved::Cpu(_))
     }
 
-    /// Whether requests keep statistics of their own: a flow's steps, or several request names.
+    /// Whether requests keep statistics of their own: a flow's steps, several request names, or
+    /// a WebSocket step (its messages' round trips are its statistics).
     pub fn per_request_stats(&self) -> bool {
         match self {
-            Resolved::Http(h) => matches!(h.mix, Mix::Flow(_)) || h.names.len() > 1,
+            Resolved::Http(h) => {
+                matches!(h.mix, Mix::Flow(_))
+                    || h.names.len() > 1
+                    || h.requests.iter().any(|r| r.websocket.is_some())
+            }
             Resolved::Cpu(_) => false,
         }
     }
@@ -176,10 +184,10 @@ impl Resolved {
         let Resolved::Http(h) = self else {
             return None;
         };
-        let https = h
-            .requests
-            .iter()
-            .any(|r| r.url.render(|_| Some("")).starts_with("https:"));
+        let https = h.requests.iter().any(|r| {
+            let url = r.url.render(|_| Some(""));
+            url.starts_with("https:") || url.starts_with("wss:")
+        });
         if !https {
             return None;
         }

@@ -32,3 +32,4 @@ mod traffic;
 mod trend;
 mod truth;
 mod validity;
+mod websocket;

@@ -143,6 +143,39 @@ scenarios:
     let k = &cell(&s, "chunks", "async")["connections"];
     assert_eq!((u(&k["streamed"]), u(&k["events"])), (2, 10), "{k}");
     within(u(&k["event_gap_us"]["p50"]), 20, 10, "chunk gap p50");
+    shown_in_console_and_html(&o.stdout, &util::run_dir(&out, "streams"));
+}
+
+/// The console and the HTML report show the phases streams have (first event, event gap) with
+/// the event counts, one row per cell that streamed: `sequential  4  80  20.0  …`.
+fn shown_in_console_and_html(console: &str, run: &Path) {
+    // One table per scenario (sse, then chunks).
+    let tables = util::console_streams_tables(console);
+    let [table, chunked] = tables[..] else {
+        panic!("two streams tables in the console:\n{console}");
+    };
+    let header: Vec<&str> = table.lines().next().unwrap_or("").split("  ").collect();
+    for phase in ["first_event p50/p99", "event_gap p50/p99", "events/resp"] {
+        assert!(
+            header.iter().any(|h| h.trim() == phase),
+            "{phase}: {header:?}"
+        );
+    }
+    // label, streamed, events, events per response, first event p50 / p99, event gap p50 / p99.
+    let sequential = util::row_words(table, "sequential");
+    assert_eq!(sequential[1..4], ["4", "80", "20.0"], "{sequential:?}");
+    assert!(sequential[4].ends_with("ms"), "{sequential:?}");
+    let chunks = util::row_words(chunked, "async c=1");
+    assert_eq!(chunks[3..6], ["2", "10", "5.00"], "{chunks:?}");
+    let streams = util::html_streams_table(run);
+    for words in [
+        "first event",
+        "event gap",
+        "events/resp.",
+        "<td>4</td><td>80</td><td>20.0</td>",
+    ] {
+        assert!(streams.contains(words), "{words}: {streams}");
+    }
 }
 
 /// The built-in server's `/sse` streams on its schedule, and a threshold on the first event that

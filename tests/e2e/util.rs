@@ -105,6 +105,37 @@ pub fn run_dir(out: &Path, plan_slug: &str) -> PathBuf {
     runs.pop().expect("one run")
 }
 
+/// The console's `streams` tables (streamed responses' and WebSocket steps' phases), one per
+/// scenario that had them, in order, each from its header line to the next blank line.
+pub fn console_streams_tables(console: &str) -> Vec<&str> {
+    console
+        .split("\n  streams ")
+        .skip(1)
+        .map(|t| t.split("\n\n").next().unwrap_or(t))
+        .collect()
+}
+
+/// The HTML report's streams table (`<table class="streams">`) in the run's index.html.
+pub fn html_streams_table(run_dir: &Path) -> String {
+    let page = std::fs::read_to_string(run_dir.join("index.html")).expect("index.html");
+    page.split("<table class=\"streams\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no streams table in the HTML report"))
+        .to_string()
+}
+
+/// The words of the first line of a console `table` that begins with `label`.
+pub fn row_words(table: &str, label: &str) -> Vec<String> {
+    table
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} row:\n{table}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The parsed summary.json of the only run of `plan_slug` under `out`.
 pub fn summary(out: &Path, plan_slug: &str) -> serde_json::Value {
     let p = run_dir(out, plan_slug).join("summary.json");
@@ -158,7 +189,7 @@ pub fn cell<'a>(
 
 /// The error categories summary.json counts, every one present in every cell's `errors`, as the
 /// README lists them (written out here, not read from the crate, so that a dropped category fails).
-pub const ERROR_CATEGORIES: [&str; 9] = [
+pub const ERROR_CATEGORIES: [&str; 10] = [
     "dns",
     "connect",
     "tls",
@@ -166,6 +197,7 @@ pub const ERROR_CATEGORIES: [&str; 9] = [
     "timeout",
     "status",
     "grpc_status",
+    "websocket_close",
     "body",
     "expectation",
 ];

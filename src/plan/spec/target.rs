@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::{Headers, StatusList, Template, checked_str};
+use super::{Captures, Dur, Headers, StatusList, Template, checked_str};
 
 /// `base: builtin` (start the built-in target server) or an absolute `http://` URL. A URL with
 /// `${NAME}` references is checked once they are substituted, in `resolve.rs`.
@@ -86,6 +86,156 @@ pub struct TargetSpec {
     pub json: bool,
     /// A gRPC call (`url` is then the method's path, `/package.Service/Method`).
     pub grpc: Option<GrpcSpec>,
+    /// A WebSocket step (`url` is then its `ws://`, `wss://` or relative URL).
+    pub websocket: Option<WebSocketSpec>,
+}
+
+/// `websocket: { url: /chat, send: { json: {…} } | "text", messages: 20, every: 50ms, expect:
+/// {…}, capture: {…} }`: an HTTP/1.1 upgrade, then `messages` text messages `every` apart, each
+/// answered by one reply that is checked and captured from.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSpec {
+    /// `ws://host/path`, `wss://host/path`, or a path joined onto `base` (`http` becomes `ws`,
+    /// `https` becomes `wss`); the path and query may hold `${NAME}`.
+    pub url: WebSocketUrl,
+    /// The message sent each time: a text, or `{json: …}` (JSON written as YAML); both may hold
+    /// `${NAME}`, read when the message is sent (a capture of the previous reply included).
+    pub send: WebSocketSend,
+    /// How many messages to send on the connection, each waiting for its reply; default 1.
+    #[serde(default)]
+    pub messages: Option<MessageCount>,
+    /// The time from one message's send to the next's (a later reply delays the next message);
+    /// default 0: each as soon as the previous reply came.
+    #[serde(default)]
+    pub every: Option<Dur>,
+    /// What each reply must be: `json` paths, `body_contains` (a reply has no status or headers).
+    #[serde(default)]
+    pub expect: Option<ExpectSpec>,
+    /// Variables taken from each reply (`json`, `regex`), for the next message and, in a flow,
+    /// the later steps.
+    #[serde(default)]
+    pub capture: Option<Captures>,
+}
+
+/// A WebSocket URL as written: `ws://`, `wss://` or a path.
+#[derive(Debug, Clone)]
+pub struct WebSocketUrl(pub Template);
+
+impl<'de> Deserialize<'de> for WebSocketUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_str(d, "a ws:// or wss:// URL, or a path", |s| {
+            let t = Template::parse(s)?;
+            if !t.has_vars {
+                check_websocket_url(&t.raw, &t.raw)?;
+            }
+            Ok(WebSocketUrl(t))
+        })
+    }
+}
+
+/// Checks a WebSocket URL: a valid path, or an absolute `ws`/`wss` URL with a host. Messages
+/// show the raw template only.
+pub fn check_websocket_url(value: &str, raw: &str) -> Result<(), String> {
+    if value.starts_with('/') {
+        return check_target_url(value, raw);
+    }
+    let u = url::Url::parse(value).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+    if !matches!(u.scheme(), "ws" | "wss") {
+        return Err(format!(
+            "`{raw}`: unsupported scheme `{}` for a WebSocket, expected `ws` or `wss` (or a path joined onto `base`)",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{raw}` has no host"));
+    }
+    Ok(())
+}
+
+/// The message a WebSocket step sends: a text or `{json: …}`.
+#[derive(Debug, Clone)]
+pub struct WebSocketSend {
+    pub text: Template,
+    /// Written as `{json: …}`.
+    pub json: bool,
+}
+
+/// `send: {json: …}` or `send: {text: …}` as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSend {
+    /// The message as JSON, written as YAML; strings may hold `${NAME}`.
+    #[serde(default)]
+    json: Option<JsonBody>,
+    /// The message as text.
+    #[serde(default)]
+    text: Option<Template>,
+}
+
+impl<'de> Deserialize<'de> for WebSocketSend {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = WebSocketSend;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a text, or {json: …}")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<WebSocketSend, E> {
+                Ok(WebSocketSend {
+                    text: Template::parse(s).map_err(E::custom)?,
+                    json: false,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<WebSocketSend, A::Error> {
+                let r = RawSend::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                match (r.json, r.text) {
+                    (Some(j), None) => Ok(WebSocketSend {
+                        text: j.0,
+                        json: true,
+                    }),
+                    (None, Some(t)) => Ok(WebSocketSend {
+                        text: t,
+                        json: false,
+                    }),
+                    _ => Err(de::Error::custom(
+                        "send: write a text, `{json: …}` or `{text: …}` (one of them)",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How many messages a WebSocket step sends: 1 to 1,000,000.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageCount(pub u32);
+
+impl<'de> Deserialize<'de> for MessageCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor, not `i64::deserialize` then a check: an error raised inside it keeps the
+        // value's line and column.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = MessageCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number of messages, 1 to 1000000")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MessageCount, E> {
+                match u32::try_from(v) {
+                    Ok(n) if (1..=1_000_000).contains(&n) => Ok(MessageCount(n)),
+                    _ => Err(E::custom(format!(
+                        "messages {v}: send at least 1 message and at most 1000000"
+                    ))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MessageCount, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `grpc: { proto: protos/shop.proto, method: shop.Cart/AddItem, message: {…}, metadata: {…} }`:
@@ -116,6 +266,9 @@ pub(crate) struct RequestSpec {
     /// A gRPC call instead of a URL.
     #[serde(default)]
     grpc: Option<GrpcSpec>,
+    /// A WebSocket step instead of a URL: its URL, messages, checks and captures inside.
+    #[serde(default)]
+    websocket: Option<WebSocketSpec>,
     /// The name its statistics go by (targets); default: method and URL as written.
     #[serde(default)]
     name: Option<String>,
@@ -174,6 +327,32 @@ impl RequestSpec {
             super::check_name(n, "request name")?;
         }
         let json = self.json.is_some();
+        if let Some(w) = &self.websocket {
+            if self.url.is_some() || self.grpc.is_some() {
+                return Err(
+                    "set one of `url`, `grpc` or `websocket`: a WebSocket step's URL goes in `websocket.url`"
+                        .into(),
+                );
+            }
+            if self.method.is_some() || self.body.is_some() || json {
+                return Err(
+                    "a WebSocket step has no `method`, `body` or `json`: its message goes in `websocket.send`"
+                        .into(),
+                );
+            }
+            return Ok(TargetSpec {
+                object: true,
+                name: self.name,
+                weight: self.weight.map(|w| w.0),
+                url: w.url.0.clone(),
+                method: "GET".into(),
+                headers: self.headers.unwrap_or_default(),
+                body: None,
+                json: false,
+                grpc: None,
+                websocket: self.websocket,
+            });
+        }
         let (url, method) = match (self.url, &self.grpc) {
             (Some(url), None) => (url, self.method.map_or_else(|| "GET".into(), |m| m.0)),
             (None, Some(g)) => {
@@ -192,7 +371,9 @@ impl RequestSpec {
                     "set either `url` or `grpc`, not both: a gRPC call goes to `base`".into(),
                 );
             }
-            (None, None) => return Err("a request needs `url` (or `grpc`)".into()),
+            (None, None) => {
+                return Err("a request needs `url` (or `grpc`, or `websocket`)".into());
+            }
         };
         Ok(TargetSpec {
             object: true,
@@ -204,6 +385,7 @@ impl RequestSpec {
             body: self.body.or(self.json.map(|j| j.0)),
             json,
             grpc: self.grpc,
+            websocket: None,
         })
     }
 }
@@ -251,6 +433,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     body: None,
                     json: false,
                     grpc: None,
+                    websocket: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {

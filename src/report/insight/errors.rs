@@ -27,7 +27,7 @@ impl ErrorGroup {
 }
 
 /// The cell's errors by category in the order of an exchange's phases (dns, connect, tls,
-/// protocol, timeout, status, body, expectation), with their messages; categories without errors
+/// protocol, timeout, status, grpc_status, websocket_close, body, expectation), with their messages; categories without errors
 /// are left out.
 pub fn error_groups(c: &CellSummary) -> Vec<ErrorGroup> {
     let mut groups: Vec<ErrorGroup> = c

@@ -209,8 +209,12 @@ pub(super) fn recorder(at: &At, r: &RecorderWire) -> Check {
         ] {
             histogram(&at.field(field), b64)?;
         }
-        // Absent from results written before streams were timed.
-        for (field, b64) in [("first_event", &c.first_event), ("event_gap", &c.event_gap)] {
+        // Absent from results written before streams were timed (and WebSocket steps).
+        for (field, b64) in [
+            ("first_event", &c.first_event),
+            ("event_gap", &c.event_gap),
+            ("upgrade", &c.upgrade),
+        ] {
             if let Some(b64) = b64 {
                 histogram(&at.field(field), b64)?;
             }

@@ -592,6 +592,7 @@ pub(super) fn connections(at: &At, c: &ConnectionsSummary) -> Check {
         ("ttfb_us", &c.ttfb_us),
         ("first_event_us", &c.first_event_us),
         ("event_gap_us", &c.event_gap_us),
+        ("upgrade_us", &c.upgrade_us),
     ] {
         latency(&at.field(field), l)?;
     }

@@ -434,7 +434,8 @@ impl Connector {
             Ok((Sender { half, ended }, HTTP2))
         } else {
             let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
-            self.spawn(drive(conn, Arc::clone(&ended)));
+            // With upgrades: a WebSocket step takes its connection over after a `101`.
+            self.spawn(drive(conn.with_upgrades(), Arc::clone(&ended)));
             let half = Half::H1(sender);
             Ok((Sender { half, ended }, HTTP1))
         }

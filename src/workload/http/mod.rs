@@ -34,6 +34,7 @@ mod stream;
 mod tls;
 mod trace;
 mod warm;
+mod websocket;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +84,8 @@ pub struct HttpTarget {
     policy: ConnectionPolicy,
     retry: RetryPolicy,
     connector: Connector,
+    /// WebSocket steps' connections: HTTP/1.1 always (an upgrade is HTTP/1.1's), never shared.
+    ws_connector: Connector,
     /// `connections: N`: one pool per endpoint.
     pools: Option<Vec<pool::Pool>>,
     pick: Pick,
@@ -167,16 +170,20 @@ impl HttpTarget {
             };
             requests.push(PreparedRequest::new(t, index)?);
         }
-        let tls = if endpoints.iter().any(|e| e.tls.is_some()) {
-            let config = tls::config(&w.settings.tls, w.settings.version).map_err(|reason| {
-                ResolveError {
-                    display: "tls".into(),
-                    reason,
-                }
+        let tls_for = |version| -> Result<_, ResolveError> {
+            if !endpoints.iter().any(|e| e.tls.is_some()) {
+                return Ok(None);
+            }
+            let config = tls::config(&w.settings.tls, version).map_err(|reason| ResolveError {
+                display: "tls".into(),
+                reason,
             })?;
-            Some(Arc::new(config))
-        } else {
-            None
+            Ok(Some(Arc::new(config)))
+        };
+        let tls = tls_for(w.settings.version)?;
+        let ws_tls = match w.requests.iter().any(|r| r.websocket.is_some()) {
+            true => tls_for(HttpVersion::Http1)?,
+            false => None,
         };
         let pick = match &w.mix {
             Mix::InOrder => Pick::InOrder,
@@ -227,6 +234,7 @@ impl HttpTarget {
             policy: w.settings.policy,
             retry: w.settings.retry,
             connector: Connector::new(tls, w.settings.version),
+            ws_connector: Connector::new(ws_tls, HttpVersion::Http1),
             pick,
             data: w.data.clone(),
             slots: w.slots,
@@ -323,7 +331,7 @@ fn endpoint(
         .port_or_known_default()
         .ok_or_else(|| err("the URL has no port".into()))?;
     let tls = match url.scheme() {
-        "https" => {
+        "https" | "wss" => {
             let name = match &w.settings.tls.server_name {
                 Some(n) => n.clone(),
                 None => match &host {
@@ -484,7 +492,7 @@ impl Session {
             }
             Pick::Flow(steps) => return self.iteration(&target, steps, report).await,
         };
-        let done = self.request(&target, index, None).await;
+        let done = self.request_or_socket(&target, index, None, report).await;
         let e = &done.exchange;
         let outcome = Outcome {
             status: e.status,
@@ -600,7 +608,7 @@ impl Session {
         out: &mut Outcome,
     ) -> bool {
         let done = self
-            .request(target, step.request, Some(&step.captures))
+            .request_or_socket(target, step.request, Some(&step.captures), report)
             .await;
         let e = &done.exchange;
         out.status = e.status;
@@ -670,6 +678,36 @@ impl Session {
             }
         }
         true
+    }
+
+    /// Request `index`, or the WebSocket step it upgrades to (each of whose messages but the last
+    /// goes to `report` as it completes).
+    async fn request_or_socket(
+        &mut self,
+        target: &HttpTarget,
+        index: usize,
+        captures: Option<&Captures>,
+        report: &mut (dyn FnMut(Exchange) + Send),
+    ) -> Done {
+        let Some(call) = target
+            .requests
+            .get(index)
+            .and_then(|r| r.websocket.as_ref())
+        else {
+            return self.request(target, index, captures).await;
+        };
+        let req = &target.requests[index];
+        let done = self.websocket(target, req, call, captures, report).await;
+        if let Some(list) = self.traced.as_mut() {
+            list.push(Traced {
+                name: target.names.get(req.stats).cloned().unwrap_or_default(),
+                method: "WS".into(),
+                status: done.exchange.error.is_none().then_some(101),
+                error: done.exchange.error.and(done.exchange.message.clone()),
+                ..Traced::default()
+            });
+        }
+        done
     }
 
     /// Request `index`, within the timeout; its captures fill the iteration's variables.
@@ -1131,6 +1169,7 @@ mod tests {
             body: None,
             check: Check::default(),
             grpc: None,
+            websocket: None,
         };
         HttpWorkload {
             requests: (0..n).map(request).collect(),

@@ -14,7 +14,7 @@ use hyper::{Method, Request, Uri};
 use super::ResolveError;
 use super::check::Checks;
 use super::grpc::GrpcReader;
-use crate::plan::requests::RequestTemplate;
+use crate::plan::requests::{RequestTemplate, WebSocketCall};
 use crate::plan::text::Text;
 
 pub struct PreparedRequest {
@@ -33,6 +33,8 @@ pub struct PreparedRequest {
     pub cookie_url: url::Url,
     /// A gRPC call: how its response is read.
     pub grpc: Option<GrpcReader>,
+    /// A WebSocket step: this request is its upgrade; what its messages send.
+    pub websocket: Option<WebSocketCall>,
 }
 
 enum UriForm {
@@ -133,6 +135,7 @@ impl PreparedRequest {
             checks: Checks::new(&t.check).map_err(err)?,
             cookie_url,
             grpc,
+            websocket: t.websocket.clone(),
         })
     }
 

@@ -132,10 +132,19 @@ struct RequestGroup {
 #[derive(Serialize)]
 struct ConnectionsView {
     rows: Vec<ConnectionRow>,
+    /// Streamed responses' and WebSocket steps' phases, for the cells that had them.
+    streams: Vec<StreamRowView>,
     /// Where an operation's time goes; `None` when no cell completed an operation.
     phases_svg: Option<String>,
     /// How the cells used their connections: what the chart's setup segments mean here.
     reuse: String,
+}
+
+#[derive(Serialize)]
+struct StreamRowView {
+    anchor: String,
+    #[serde(flatten)]
+    row: connections::StreamRow,
 }
 
 #[derive(Serialize)]
@@ -280,6 +289,13 @@ fn connections_view(i: usize, s: &ScenarioSummary) -> Option<ConnectionsView> {
         rows: connections::rows(s)
             .into_iter()
             .map(|row| ConnectionRow {
+                anchor: cell_anchor(i, row.cell),
+                row,
+            })
+            .collect(),
+        streams: connections::stream_rows(s)
+            .into_iter()
+            .map(|row| StreamRowView {
                 anchor: cell_anchor(i, row.cell),
                 row,
             })
