@@ -64,6 +64,7 @@ http {{
         ssl_certificate {d}/server.pem;
         ssl_certificate_key {d}/server.key;
         ssl_session_tickets {"off" if full else "on"};
+        ssl_protocols TLSv1.2 TLSv1.3;
         location / {{ return 200 "ok\n"; }}
     }}
 }}
