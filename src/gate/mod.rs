@@ -79,6 +79,27 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             }
         }
     }
+    // A group's own thresholds, on its combined cells; errors already fail (or not) each member
+    // by the default rule, so a group has only the thresholds it names.
+    for g in &mut summary.groups {
+        let Some(planned) = plan.groups.iter().find(|p| p.name == g.name) else {
+            continue;
+        };
+        for c in &mut g.cells {
+            c.thresholds = planned
+                .thresholds
+                .iter()
+                .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
+                .map(|t| {
+                    if window::is_timed(t) {
+                        window::check(t, c)
+                    } else {
+                        check(t, c)
+                    }
+                })
+                .collect();
+        }
+    }
     summary.baseline = baseline.map(|b| baseline::compare(summary, &b.runs, b.settings));
     summary.validity = validity::check(summary, &|name| {
         plan.scenarios
@@ -91,7 +112,13 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
 
 /// The verdict from what the summary already holds (also used when re-rendering saved results).
 pub fn decide(summary: &mut Summary) -> Verdict {
-    let cells = || summary.scenarios.iter().flat_map(|s| &s.cells);
+    let cells = || {
+        summary
+            .scenarios
+            .iter()
+            .flat_map(|s| &s.cells)
+            .chain(summary.groups.iter().flat_map(|g| &g.cells))
+    };
     let failed = cells().any(|c| !c.complete || c.thresholds.iter().any(|t| !t.passed))
         || summary.baseline.as_ref().is_some_and(|b| !b.passed);
     let verdict = if summary.verdict == Verdict::Interrupted {

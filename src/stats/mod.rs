@@ -9,6 +9,7 @@
 pub mod change;
 mod connections;
 pub mod distribution;
+mod group;
 pub mod machine;
 pub mod quantile;
 mod recorder;
@@ -241,6 +242,7 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         } else {
             Verdict::Passed
         },
+        groups: group::summaries(plan, run, &extra_percentiles(plan)),
         scenarios,
         baseline: None,
         validity: Vec::new(),
@@ -479,6 +481,7 @@ pub fn extra_percentiles(plan: &Plan) -> Vec<u32> {
         .scenarios
         .iter()
         .flat_map(|s| &s.thresholds)
+        .chain(plan.groups.iter().flat_map(|g| &g.thresholds))
         .filter_map(|t| match t.metric {
             crate::plan::threshold::Metric::Latency(crate::plan::threshold::Stat::Quantile(q)) => {
                 Some(q)

@@ -12,11 +12,13 @@ use super::util::{self, every_cell, u};
 
 /// The API: `POST /login {user}` → `{"token": …}`; `GET /browse` (Bearer token); `GET /items` →
 /// `{"items": [{"id": …}, …], "more": "yes" | "no"}` (one to six distinct ids at random);
-/// `GET /items/<id>`, `GET /first/<id>`, `GET /picked/<id>`, `GET /more`. Every request logged
-/// as a line: `login USER`, `browse USER`, `list ID,ID,… MORE`, `item ID`, `first ID`,
-/// `picked ID`, `more`, `bad PATH`.
-const SERVER: &str = r#"
-import json, random, secrets, sys, threading
+/// `GET /items/<id>`, `GET /first/<id>`, `GET /picked/<id>`, `GET /more`, `POST /checkout`.
+/// Every request logged as a line: `login USER T`, `browse USER T`, `checkout T`,
+/// `list ID,ID,… MORE`, `item ID`, `first ID`, `picked ID`, `more`, `bad PATH` (T: the server's
+/// clock when it served the request, seconds since the epoch; `groups.rs` holds them against
+/// each other).
+pub(super) const SERVER: &str = r#"
+import json, random, secrets, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 tokens = {}
@@ -38,13 +40,16 @@ class H(BaseHTTPRequestHandler):
         self.wfile.write(body)
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.path == "/checkout":
+            write(f"checkout {time.time():.6f}")
+            return self.reply(200, {"order": secrets.token_hex(4)})
         if self.path != "/login":
             return self.reply(404, {})
         user = json.loads(body).get("user", "?")
         token = "SECRETTOKEN" + secrets.token_hex(8)
         with lock:
             tokens[token] = user
-        write(f"login {user}")
+        write(f"login {user} {time.time():.6f}")
         self.reply(200, {"token": token})
     def do_GET(self):
         p = self.path
@@ -53,7 +58,7 @@ class H(BaseHTTPRequestHandler):
             if user is None:
                 write(f"bad {p}")
                 return self.reply(401, {})
-            write(f"browse {user}")
+            write(f"browse {user} {time.time():.6f}")
             return self.reply(200, {"ok": True})
         if p == "/items":
             ids = random.sample(range(1, 1000), random.randint(1, 6))
@@ -80,14 +85,14 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-struct Api {
+pub(super) struct Api {
     _server: util::PyServer,
-    port: u16,
+    pub(super) port: u16,
     log: PathBuf,
 }
 
 impl Api {
-    fn start(dir: &Path) -> Api {
+    pub(super) fn start(dir: &Path) -> Api {
         let log = dir.join("api.log");
         let server = util::PyServer::start(dir, "api.py", SERVER, &[&log]);
         let port = server.port();
@@ -99,21 +104,21 @@ impl Api {
     }
 
     /// The server's log, one entry per request it served, split on spaces.
-    fn lines(&self) -> Vec<Vec<String>> {
+    pub(super) fn lines(&self) -> Vec<Vec<String>> {
         util::log_lines(&self.log)
     }
 
-    fn count(&self, kind: &str) -> u64 {
+    pub(super) fn count(&self, kind: &str) -> u64 {
         self.lines().iter().filter(|l| l[0] == kind).count() as u64
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         std::fs::write(&self.log, "").expect("clear the log");
     }
 }
 
 /// The operations of request `name` in cell `c` (0 when it never ran).
-fn ops(c: &serde_json::Value, name: &str) -> u64 {
+pub(super) fn ops(c: &serde_json::Value, name: &str) -> u64 {
     c["requests"]
         .as_array()
         .expect("requests")
@@ -501,11 +506,11 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
     let log = api.lines();
     // One login before any browse, one after the last; every browse with before's token.
     assert_eq!(
-        log.first().map(|l| l.join(" ")).as_deref(),
+        log.first().map(|l| l[..2].join(" ")).as_deref(),
         Some("login admin")
     );
     assert_eq!(
-        log.last().map(|l| l.join(" ")).as_deref(),
+        log.last().map(|l| l[..2].join(" ")).as_deref(),
         Some("login after")
     );
     assert_eq!(api.count("login"), 2);
