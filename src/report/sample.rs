@@ -159,6 +159,7 @@ pub fn sample() -> Summary {
             effective: Vec::new(),
         },
         groups: Vec::new(),
+        once: Vec::new(),
         run_id: "sample".into(),
         started_at: at(1_767_225_600),
         finished_at: at(1_767_225_601),

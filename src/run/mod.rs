@@ -161,6 +161,8 @@ pub fn execute_followed(
     // is not started for them.
     // `before:`, once, before any cell: its captures become every scenario's variables.
     let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
+    // `before:` and `after:`'s requests, by key, for summary.json's `once`.
+    let mut once_recorders = Vec::new();
     let before = match &plan.before {
         Some(steps) => {
             let once = once::run(steps, base.as_ref(), extra_ca, plan.defaults_timeout, &[])?;
@@ -171,6 +173,7 @@ pub fn execute_followed(
                 return Err(RunError::Before(once.describe("before")));
             }
             observer.note(Notice::Info, &once.describe("before"));
+            once_recorders.push(("before".to_string(), once.recorder));
             once.values
         }
         None => Vec::new(),
@@ -303,10 +306,15 @@ pub fn execute_followed(
             plan.defaults_timeout,
             &before,
         ) {
-            Ok(once) if once.error.is_none() => {
-                observer.note(Notice::Info, &once.describe("after"))
+            Ok(once) => {
+                let notice = if once.error.is_none() {
+                    Notice::Info
+                } else {
+                    Notice::Warning
+                };
+                observer.note(notice, &once.describe("after"));
+                once_recorders.push(("after".to_string(), once.recorder));
             }
-            Ok(once) => observer.note(Notice::Warning, &once.describe("after")),
             Err(e) => observer.note(Notice::Warning, &format!("after: {e}")),
         }
     }
@@ -321,6 +329,7 @@ pub fn execute_followed(
         interrupted: stopping(),
         cores,
         seeds,
+        once: once_recorders,
     })
 }
 

@@ -39,6 +39,10 @@ pub struct Summary {
     /// Absent when the plan has no group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupSummary>,
+    /// The plan's `before:` and `after:` steps, once per run (per shard: merged shards add
+    /// theirs): their requests' own statistics, counted in no cell. Absent without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub once: Vec<OnceSummary>,
     /// Present when the run was compared with a baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineReport>,
@@ -165,6 +169,15 @@ impl Bound {
             Bound::Cpu => "cpu",
         }
     }
+}
+
+/// `before:` or `after:`: the requests it sent, each as a cell's `requests[]` entry (count,
+/// successes, errors by category, latency percentiles; no `timeline`). Not iterations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct OnceSummary {
+    /// `before` or `after`.
+    pub key: String,
+    pub requests: Vec<RequestSummary>,
 }
 
 /// A scenario group: members that ran at the same time, on one host model and one clock.

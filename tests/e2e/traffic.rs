@@ -528,6 +528,32 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
         0,
         "before's requests are no cell's"
     );
+    // Their own statistics: summary.json's `once`, shown in summary.md and index.html too.
+    let once = |s: &serde_json::Value, key: &str, name: &str| -> (u64, u64) {
+        let o = s["once"]
+            .as_array()
+            .expect("once")
+            .iter()
+            .find(|o| o["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {s}"));
+        let q = &o["requests"][0];
+        assert_eq!(q["name"], name);
+        assert!(
+            q["latency_us"]["p99"].as_u64().is_some_and(|p| p > 0),
+            "{q}"
+        );
+        (u(&q["operations"]), u(&q["successes"]))
+    };
+    assert_eq!(once(&s, "before", "admin-login"), (1, 1));
+    assert_eq!(once(&s, "after", "farewell"), (1, 1));
+    let run = util::run_dir(&out, "runwide");
+    let md = std::fs::read_to_string(run.join("summary.md")).expect("summary.md");
+    assert!(md.contains("| before | admin-login | 1 | 0 |"), "{md}");
+    let html = std::fs::read_to_string(run.join("index.html")).expect("index.html");
+    assert!(
+        html.contains("<td class=\"text\">farewell</td><td>1</td>"),
+        "{html}"
+    );
 
     // Per shard: each shard's process is a run of its own, with its own before and after.
     api.clear();
@@ -546,13 +572,33 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
         );
         assert_eq!(r.code, 0, "shard {i}: {r:?}");
     }
+    let shards: Vec<PathBuf> = (1..=2).map(|i| d.join(format!("shard-{i}.json"))).collect();
+    let merged = d.join("merged");
+    let r = util::loadplan(
+        d,
+        &[
+            "report",
+            util::path_str(&shards[0]),
+            util::path_str(&shards[1]),
+            "--out",
+            util::path_str(&merged),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let m = util::summary(&merged, "runwide");
+    assert_eq!(once(&m, "before", "admin-login"), (2, 2), "one per shard");
+    assert_eq!(once(&m, "after", "farewell"), (2, 2));
     let log = api.lines();
     assert_eq!(
-        log.iter().filter(|l| l.join(" ") == "login admin").count(),
+        log.iter()
+            .filter(|l| l[..2].join(" ") == "login admin")
+            .count(),
         2
     );
     assert_eq!(
-        log.iter().filter(|l| l.join(" ") == "login after").count(),
+        log.iter()
+            .filter(|l| l[..2].join(" ") == "login after")
+            .count(),
         2
     );
     assert_eq!(api.count("bad"), 0, "{log:?}");

@@ -9,8 +9,8 @@ use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
     BaselineReport, CapacityProbe, CapacitySummary, CellSummary, GroupSummary, LatencySummary,
-    MachineCheck, OpenSummary, PlanInfo, RequestSummary, RoundsSummary, ScenarioSummary, Spread,
-    Summary,
+    MachineCheck, OnceSummary, OpenSummary, PlanInfo, RequestSummary, RoundsSummary,
+    ScenarioSummary, Spread, Summary,
 };
 use crate::units::MAX_CONCURRENCY;
 
@@ -51,6 +51,7 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
         host,
         scenarios,
         groups,
+        once,
         baseline,
         export,
         validity,
@@ -65,6 +66,18 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
     let at_scenarios = at.field("scenarios");
     for (i, sc) in scenarios.iter().enumerate() {
         scenario(&at_scenarios.index(i), sc)?;
+    }
+    let at_once = at.field("once");
+    for (i, o) in once.iter().enumerate() {
+        let OnceSummary { key, requests } = o;
+        let at = at_once.index(i);
+        if !matches!(key.as_str(), "before" | "after") {
+            return Err(at.field("key").fail("neither `before` nor `after`"));
+        }
+        let at_requests = at.field("requests");
+        for (j, q) in requests.iter().enumerate() {
+            request(&at_requests.index(j), q)?;
+        }
     }
     let at_groups = at.field("groups");
     for (i, g) in groups.iter().enumerate() {
