@@ -397,6 +397,53 @@ scenarios:
     assert!((0.18..=0.22).contains(&lucky), "{lucky}");
 }
 
+/// Consecutive weighted steps are one switch: exactly one of them runs per iteration, in
+/// proportion to its weight.
+#[test]
+fn weighted_steps_run_one_of_them_per_iteration_in_their_proportions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let plan = util::write_plan(
+        d,
+        "weights.yaml",
+        r#"version: 1
+name: weights
+base: builtin
+scenarios:
+  - name: w
+    seed: 11
+    flow:
+      - name: always
+        request: /hello
+      - name: cart
+        weight: 3
+        request: /hello?cart=1
+      - name: search
+        weight: 1
+        request: /hello?search=1
+      - name: after
+        request: /hello?after=1
+    repeat: 4000
+    models: [async]
+    concurrency: 8
+"#,
+    );
+    let out = d.join("out");
+    let o = util::run_plan(d, &plan, &out);
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = util::summary(&out, "weights");
+    let c = every_cell(&s)[0];
+    assert_eq!(ops(c, "always"), 4000);
+    assert_eq!(ops(c, "after"), 4000);
+    assert_eq!(
+        ops(c, "cart") + ops(c, "search"),
+        4000,
+        "one of the two each time"
+    );
+    let cart = ops(c, "cart") as f64 / 4000.0;
+    assert!((0.73..=0.77).contains(&cart), "{cart}");
+}
+
 #[test]
 fn try_prints_each_exchange_masks_secrets_and_fails_on_a_check_with_what_it_found() {
     let dir = tempfile::tempdir().expect("tempdir");
