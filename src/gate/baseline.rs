@@ -297,6 +297,35 @@ fn values(c: &CellSummary, metric: &str) -> Vec<f64> {
     }]
 }
 
+/// The other percentiles this run's `current` carries (those the plan's thresholds name:
+/// `p95`), each with its quantile and the baseline's values: kept in the baseline's summary, or
+/// read from its histogram when the baseline ran without that threshold. A baseline value
+/// that is neither is left out; a percentile with no baseline value is not compared.
+fn other_percentiles<'a>(
+    current: &crate::stats::LatencySummary,
+    baseline: impl Iterator<Item = (&'a crate::stats::LatencySummary, &'a str)> + Clone,
+) -> Vec<(String, f64, Vec<f64>)> {
+    current
+        .percentiles
+        .keys()
+        .filter_map(|name| {
+            let ppm = crate::plan::threshold::percentile_of(name)?.ok()?;
+            let base: Vec<f64> = baseline
+                .clone()
+                .filter_map(|(l, histogram)| match l.percentiles.get(name) {
+                    Some(v) => Some(*v as f64),
+                    None => {
+                        let mut filled = l.clone();
+                        crate::stats::fill_percentiles(&mut filled, histogram, &[ppm]);
+                        filled.percentiles.get(name).map(|v| *v as f64)
+                    }
+                })
+                .collect();
+            (!base.is_empty()).then(|| (name.clone(), f64::from(ppm) / 1e6, base))
+        })
+        .collect()
+}
+
 fn quantile_of(metric: &str) -> f64 {
     match metric {
         "p50" => 0.5,
@@ -457,6 +486,25 @@ fn cell_checks(
             false,
         ));
     }
+    // The other percentiles the plan's thresholds name (`p95`): one value a side, the noise
+    // from the histograms.
+    for (name, q, base) in other_percentiles(
+        &c.latency_us,
+        bs.iter().map(|b| (&b.latency_us, b.histogram.as_str())),
+    ) {
+        let cur = c
+            .latency_us
+            .percentiles
+            .get(&name)
+            .map_or(0.0, |v| *v as f64);
+        family.push(log_check(
+            name,
+            base,
+            vec![cur],
+            Some((bs[0].histogram.as_str(), c.histogram.as_str(), q)),
+            false,
+        ));
+    }
     let base: Vec<f64> = bs
         .iter()
         .flat_map(|b| values(b, "throughput_per_s"))
@@ -493,6 +541,21 @@ fn cell_checks(
                     format!("{stat}{{request={}}}", r.name),
                     base,
                     vec![pick(&r.latency_us)],
+                    Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
+                    false,
+                ));
+            }
+            let theirs = brs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
+            for (name, q, base) in other_percentiles(&r.latency_us, theirs) {
+                let cur = r
+                    .latency_us
+                    .percentiles
+                    .get(&name)
+                    .map_or(0.0, |v| *v as f64);
+                family.push(log_check(
+                    format!("{name}{{request={}}}", r.name),
+                    base,
+                    vec![cur],
                     Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
                     false,
                 ));
@@ -912,6 +975,50 @@ mod tests {
             assert_eq!(i.is_some(), interval, "{n} values, q {q}");
             assert_eq!(v.is_some(), var, "{n} values, q {q}: {v:?}");
         }
+    }
+
+    #[test]
+    fn a_percentile_the_thresholds_name_is_compared_even_when_the_baseline_did_not_keep_it() {
+        // 1,000 latencies from `from` to `from + 999` us: p95 is about `from + 950`.
+        let cell = |from: u64, keep: bool| {
+            let mut h = crate::stats::new_histogram();
+            for v in from..from + 1_000 {
+                h.record(v).expect("in range");
+            }
+            let mut s = summary(&[(from + 500) as f64], from, 0.0);
+            let c = &mut s.scenarios[0].cells[0];
+            c.histogram = crate::stats::histogram_to_base64(&h);
+            if keep {
+                crate::stats::fill_percentiles(&mut c.latency_us, &c.histogram, &[950_000]);
+            }
+            s
+        };
+        let file = Path::new("b.json");
+        // (baseline keeps p95, current from, outcome)
+        let cases = [
+            (true, 10_000, Outcome::Unchanged),
+            (false, 10_000, Outcome::Unchanged),
+            (false, 20_000, Outcome::Regressed),
+        ];
+        for (keep, from, outcome) in cases {
+            let base = cell(10_000, keep);
+            let history = [Run {
+                file,
+                summary: &base,
+            }];
+            let report = compare(&cell(from, true), &history, settings(1));
+            let p95 = check(&report, "p95");
+            assert!((p95.baseline - 10_950.0).abs() < 20.0, "{p95:?}");
+            assert_eq!(p95.outcome, outcome, "keep {keep}, from {from}: {p95:?}");
+        }
+        // Without a threshold naming it, no p95 check.
+        let plain = summary(&[10_500.0], 1, 0.0);
+        let history = [Run {
+            file,
+            summary: &plain,
+        }];
+        let report = compare(&plain, &history, settings(1));
+        assert!(report.checks.iter().all(|c| c.metric != "p95"));
     }
 
     #[test]

@@ -111,8 +111,8 @@ impl Tolerances {
         }
     }
 
-    /// The tolerance of a check's metric (`p99`, `p99{request=login}`, `throughput_per_s`,
-    /// `error_rate{request=login}`).
+    /// The tolerance of a check's metric (`p99`, `p95`, `p99{request=login}`,
+    /// `throughput_per_s`, `error_rate{request=login}`).
     pub fn of(&self, metric: &str) -> f64 {
         let stat = metric.split('{').next().unwrap_or(metric);
         match stat {
@@ -121,7 +121,13 @@ impl Tolerances {
             "p99" => self.p99,
             // A capacity is a throughput: the rate the target sustains within its SLO.
             "throughput_per_s" | "capacity_per_s" => self.throughput,
-            _ => self.error_rate,
+            // Another percentile (`p95`): the tolerance of the nearest named one below it.
+            other => match super::threshold::percentile_of(other) {
+                Some(Ok(ppm)) if ppm >= 990_000 => self.p99,
+                Some(Ok(ppm)) if ppm >= 900_000 => self.p90,
+                Some(Ok(_)) => self.p50,
+                _ => self.error_rate,
+            },
         }
     }
 }
