@@ -1155,6 +1155,40 @@ mod tests {
     repeat: 1
 "#;
 
+    /// The cases not refused as they should be: each plan must fail at its line and column
+    /// with a message holding the words, and never show the data file's password (`pw1`).
+    fn misplaced<const N: usize>(
+        dir: &FsPath,
+        cases: [(String, usize, usize, &str); N],
+    ) -> Vec<String> {
+        let mut wrong = Vec::new();
+        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
+            match plan_in(dir, &scenario) {
+                Ok(_) => wrong.push(format!("case {i}: accepted")),
+                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
+                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
+                }
+                Err(e) if e.to_string().contains("pw1") => {
+                    wrong.push(format!("case {i}: shows a data value: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        wrong
+    }
+
+    /// [`misplaced`] for edits of one scenario: (from, to, line, column, words).
+    fn misplaced_edits<const N: usize>(
+        dir: &FsPath,
+        scenario: &str,
+        edits: [(&str, &str, usize, usize, &str); N],
+    ) -> Vec<String> {
+        let cases = edits.map(|(from, to, line, column, message)| {
+            (scenario.replace(from, to), line, column, message)
+        });
+        misplaced(dir, cases)
+    }
+
     #[test]
     fn variables_bind_to_slots_in_flow_order() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1216,7 +1250,12 @@ mod tests {
         let cases: [(String, usize, usize, &str); 6] = [
             // `UNDEFINED` is in no column, no capture and no environment variable: the error
             // points at its use.
-            (FLOW.to_string(), 14, 33, "`UNDEFINED`"),
+            (
+                FLOW.replace("/items/${id}", "/items/${UNDEFINED}"),
+                14,
+                33,
+                "`UNDEFINED`",
+            ),
             (
                 FLOW.replace("users.csv", "missing.csv"),
                 6,
@@ -1247,21 +1286,7 @@ mod tests {
                 "not a regular expression: unclosed group",
             ),
         ];
-        let mut wrong = Vec::new();
-        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
-            let scenario = if i == 0 {
-                scenario.replace("/items/${id}", "/items/${UNDEFINED}")
-            } else {
-                scenario
-            };
-            match plan_in(dir.path(), &scenario) {
-                Ok(_) => wrong.push(format!("case {i}: accepted")),
-                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
-                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
-                }
-                Err(e) => assert!(!e.to_string().contains("pw1"), "{e}"),
-            }
-        }
+        let wrong = misplaced(dir.path(), cases);
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
@@ -1332,60 +1357,28 @@ mod tests {
     #[test]
     fn bad_flow_logic_is_refused_where_it_is_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cases: [(String, usize, usize, &str); 7] = [
+        let edits = [
+            ("in: ids", "in: idz", 15, 25, "did you mean `ids`?"),
+            ("var: more", "var: mor", 18, 22, "`mor` is not a capture"),
             (
-                LOGIC.replace("in: ids", "in: idz"),
-                15,
-                25,
-                "did you mean `ids`?",
-            ),
-            (
-                LOGIC.replace("var: more", "var: mor"),
-                18,
-                22,
-                "`mor` is not a capture",
-            ),
-            (
-                LOGIC.replace("as: id,", "as: more,"),
+                "as: id,",
+                "as: more,",
                 15,
                 34,
                 "`more` is already a variable",
             ),
+            ("chance: 20%", "chance: 120%", 19, 17, "from 0% to 100%"),
+            ("chance: 20%", "chance: 20", 19, 17, "such as 20%"),
+            ("limit: 5", "limit: 0", 15, 45, "from 1 to 10000"),
             (
-                LOGIC.replace("chance: 20%", "chance: 120%"),
-                19,
-                17,
-                "from 0% to 100%",
-            ),
-            (
-                LOGIC.replace("chance: 20%", "chance: 20"),
-                19,
-                17,
-                "such as 20%",
-            ),
-            (
-                LOGIC.replace("limit: 5", "limit: 0"),
-                15,
-                45,
-                "from 1 to 10000",
-            ),
-            (
-                LOGIC.replace("Bearer ${token}", "Bearer ${id}"),
+                "Bearer ${token}",
+                "Bearer ${id}",
                 12,
                 59,
                 "`${id}` is captured by step `item`, which runs later",
             ),
         ];
-        let mut wrong = Vec::new();
-        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
-            match plan_in(dir.path(), &scenario) {
-                Ok(_) => wrong.push(format!("case {i}: accepted")),
-                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
-                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
-                }
-                Err(_) => {}
-            }
-        }
+        let wrong = misplaced_edits(dir.path(), LOGIC, edits);
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
@@ -1471,36 +1464,18 @@ mod tests {
             branches(&[None, Some(3.0), Some(1.0)]).expect("switch")
         );
         assert!(w.random_choices());
-        let cases: [(String, usize, usize, &str); 3] = [
+        let edits = [
             (
-                WEIGHTED.replace("        weight: 1\n", ""),
+                "        weight: 1\n",
+                "",
                 10,
                 17,
                 "has none: weight two or more consecutive steps",
             ),
-            (
-                WEIGHTED.replace("weight: 3", "weight: 0"),
-                10,
-                17,
-                "positive",
-            ),
-            (
-                WEIGHTED.replace("weight: 3", "weight: heavy"),
-                10,
-                17,
-                "a positive number",
-            ),
+            ("weight: 3", "weight: 0", 10, 17, "positive"),
+            ("weight: 3", "weight: heavy", 10, 17, "a positive number"),
         ];
-        let mut wrong = Vec::new();
-        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
-            match plan_in(dir.path(), &scenario) {
-                Ok(_) => wrong.push(format!("case {i}: accepted")),
-                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
-                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
-                }
-                Err(_) => {}
-            }
-        }
+        let wrong = misplaced_edits(dir.path(), WEIGHTED, edits);
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
 }
