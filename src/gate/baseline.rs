@@ -298,17 +298,17 @@ fn values(c: &CellSummary, metric: &str) -> Vec<f64> {
 }
 
 /// The other percentiles this run's `current` carries (those the plan's thresholds name:
-/// `p95`), each with its quantile and the baseline's values: kept in the baseline's summary, or
-/// read from its histogram when the baseline ran without that threshold. A baseline value
-/// that is neither is left out; a percentile with no baseline value is not compared.
+/// `p95`), each as (name, the baseline's values, its one value, its quantile). The baseline's
+/// are kept in its summary, or read from its histogram when it ran without that threshold; a
+/// baseline value that is neither is left out, and a percentile with none is not compared.
 fn other_percentiles<'a>(
     current: &crate::stats::LatencySummary,
     baseline: impl Iterator<Item = (&'a crate::stats::LatencySummary, &'a str)> + Clone,
-) -> Vec<(String, f64, Vec<f64>)> {
+) -> Vec<(String, Vec<f64>, Vec<f64>, f64)> {
     current
         .percentiles
-        .keys()
-        .filter_map(|name| {
+        .iter()
+        .filter_map(|(name, cur)| {
             let ppm = crate::plan::threshold::percentile_of(name)?.ok()?;
             let base: Vec<f64> = baseline
                 .clone()
@@ -321,7 +321,8 @@ fn other_percentiles<'a>(
                     }
                 })
                 .collect();
-            (!base.is_empty()).then(|| (name.clone(), f64::from(ppm) / 1e6, base))
+            let q = f64::from(ppm) / 1e6;
+            (!base.is_empty()).then(|| (name.clone(), base, vec![*cur as f64], q))
         })
         .collect()
 }
@@ -488,22 +489,10 @@ fn cell_checks(
     }
     // The other percentiles the plan's thresholds name (`p95`): one value a side, the noise
     // from the histograms.
-    for (name, q, base) in other_percentiles(
-        &c.latency_us,
-        bs.iter().map(|b| (&b.latency_us, b.histogram.as_str())),
-    ) {
-        let cur = c
-            .latency_us
-            .percentiles
-            .get(&name)
-            .map_or(0.0, |v| *v as f64);
-        family.push(log_check(
-            name,
-            base,
-            vec![cur],
-            Some((bs[0].histogram.as_str(), c.histogram.as_str(), q)),
-            false,
-        ));
+    let theirs = bs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
+    for (name, base, cur, q) in other_percentiles(&c.latency_us, theirs) {
+        let hist = (bs[0].histogram.as_str(), c.histogram.as_str(), q);
+        family.push(log_check(name, base, cur, Some(hist), false));
     }
     let base: Vec<f64> = bs
         .iter()
@@ -546,19 +535,10 @@ fn cell_checks(
                 ));
             }
             let theirs = brs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
-            for (name, q, base) in other_percentiles(&r.latency_us, theirs) {
-                let cur = r
-                    .latency_us
-                    .percentiles
-                    .get(&name)
-                    .map_or(0.0, |v| *v as f64);
-                family.push(log_check(
-                    format!("{name}{{request={}}}", r.name),
-                    base,
-                    vec![cur],
-                    Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
-                    false,
-                ));
+            for (name, base, cur, q) in other_percentiles(&r.latency_us, theirs) {
+                let hist = (newest.histogram.as_str(), r.histogram.as_str(), q);
+                let name = format!("{name}{{request={}}}", r.name);
+                family.push(log_check(name, base, cur, Some(hist), false));
             }
             let errs =
                 |x: &crate::stats::RequestSummary| (x.errors.values().sum::<u64>(), x.operations);

@@ -55,21 +55,8 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             continue;
         };
         for c in &mut s.cells {
-            let applying: Vec<&Threshold> = planned
-                .thresholds
-                .iter()
-                .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
-                .collect();
-            c.thresholds = applying
-                .iter()
-                .map(|t| {
-                    if window::is_timed(t) {
-                        window::check(t, c)
-                    } else {
-                        check(t, c)
-                    }
-                })
-                .collect();
+            let applying = applying(&planned.thresholds, c);
+            c.thresholds = checked(&applying, c);
             let rates = || applying.iter().filter(|t| t.metric == Metric::ErrorRate);
             if !rates().any(|t| t.category.is_none()) {
                 let accepted: Vec<&str> = rates()
@@ -86,18 +73,7 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             continue;
         };
         for c in &mut g.cells {
-            c.thresholds = planned
-                .thresholds
-                .iter()
-                .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
-                .map(|t| {
-                    if window::is_timed(t) {
-                        window::check(t, c)
-                    } else {
-                        check(t, c)
-                    }
-                })
-                .collect();
+            c.thresholds = checked(&applying(&planned.thresholds, c), c);
         }
     }
     summary.baseline = baseline.map(|b| baseline::compare(summary, &b.runs, b.settings));
@@ -108,6 +84,29 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             .map_or(plan.validity, |p| p.validity)
     });
     decide(summary)
+}
+
+/// The thresholds that apply to cell `c`: those of every model and those of its own.
+fn applying<'t>(thresholds: &'t [Threshold], c: &CellSummary) -> Vec<&'t Threshold> {
+    thresholds
+        .iter()
+        .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
+        .collect()
+}
+
+/// Each threshold checked on cell `c`: over its windows when it names a time (`over 1m`,
+/// `drift`), else on the whole cell.
+fn checked(thresholds: &[&Threshold], c: &CellSummary) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| {
+            if window::is_timed(t) {
+                window::check(t, c)
+            } else {
+                check(t, c)
+            }
+        })
+        .collect()
 }
 
 /// The verdict from what the summary already holds (also used when re-rendering saved results).

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::traffic::{Api, ops};
+use super::traffic::{Api, ops, two_shards_merged};
 use super::util::{self, u};
 
 const PLAN: &str = r#"version: 1
@@ -183,40 +183,7 @@ fn browse_and_checkout_run_together_and_count_as_the_server_saw() {
     // Two shards side by side, merged: each runs its share of both members together.
     api.clear();
     let p = plan(d, api.port, "[async, processes]", 3);
-    let files: Vec<PathBuf> = (1..=2).map(|i| d.join(format!("shard-{i}.json"))).collect();
-    std::thread::scope(|scope| {
-        let runs: Vec<_> = files
-            .iter()
-            .enumerate()
-            .map(|(i, file)| {
-                let p = &p;
-                scope.spawn(move || {
-                    let shard = format!("{}/2", i + 1);
-                    let args = ["run", util::path_str(p), "--shard", &shard, "--results"];
-                    let mut args = args.to_vec();
-                    args.push(util::path_str(file));
-                    util::loadplan(d, &args)
-                })
-            })
-            .collect();
-        for r in runs {
-            let r = r.join().expect("shard thread");
-            assert_eq!(r.code, 0, "{r:?}");
-        }
-    });
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &[
-            "report",
-            util::path_str(&files[0]),
-            util::path_str(&files[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    check(&api, &util::summary(&merged, "together"), &[40, 40]);
+    check(&api, &two_shards_merged(d, &p, "together"), &[40, 40]);
 }
 
 /// Members that disagree on their models are a plan error at the second member's `models`.

@@ -117,6 +117,44 @@ impl Api {
     }
 }
 
+/// Runs `plan` as shards 1/2 and 2/2 side by side, each a run of its own, and merges their
+/// results with `loadplan report`: the merged summary (plan `slug`).
+pub(super) fn two_shards_merged(d: &Path, plan: &Path, slug: &str) -> serde_json::Value {
+    let files: Vec<PathBuf> = (1..=2).map(|i| d.join(format!("shard-{i}.json"))).collect();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                scope.spawn(move || {
+                    let shard = format!("{}/2", i + 1);
+                    let args = ["run", util::path_str(plan), "--shard", &shard, "--results"];
+                    let mut args = args.to_vec();
+                    args.push(util::path_str(file));
+                    util::loadplan(d, &args)
+                })
+            })
+            .collect();
+        for r in runs {
+            let r = r.join().expect("shard thread");
+            assert_eq!(r.code, 0, "{r:?}");
+        }
+    });
+    let merged = d.join("merged");
+    let r = util::loadplan(
+        d,
+        &[
+            "report",
+            util::path_str(&files[0]),
+            util::path_str(&files[1]),
+            "--out",
+            util::path_str(&merged),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    util::summary(&merged, slug)
+}
+
 /// The operations of request `name` in cell `c` (0 when it never ran).
 pub(super) fn ops(c: &serde_json::Value, name: &str) -> u64 {
     c["requests"]
@@ -192,37 +230,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
         "setup.yaml",
         &text.replace("MODELS", "[async, processes]"),
     );
-    let files: Vec<PathBuf> = (1..=2)
-        .map(|i| {
-            let file = d.join(format!("shard-{i}.json"));
-            let r = util::loadplan(
-                d,
-                &[
-                    "run",
-                    util::path_str(&plan),
-                    "--shard",
-                    &format!("{i}/2"),
-                    "--results",
-                    util::path_str(&file),
-                ],
-            );
-            assert_eq!(r.code, 0, "shard {i}: {r:?}");
-            file
-        })
-        .collect();
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &[
-            "report",
-            util::path_str(&files[0]),
-            util::path_str(&files[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let m = util::summary(&merged, "setup");
+    let m = two_shards_merged(d, &plan, "setup");
     for c in every_cell(&m) {
         assert_eq!(ops(c, "login"), 40, "{c}");
         assert_eq!(u(&c["operations"]), ops(c, "browse"), "{c}");
@@ -387,10 +395,7 @@ scenarios:
     concurrency: 8
 "#,
     );
-    let out = d.join("out");
-    let o = util::run_plan(d, &plan, &out);
-    assert_eq!(o.code, 0, "{o:?}");
-    let s = util::summary(&out, "chance");
+    let s = util::run_passing(d, &plan, "chance");
     let c = every_cell(&s)[0];
     assert_eq!(ops(c, "always"), 5000);
     let lucky = ops(c, "lucky") as f64 / 5000.0;
@@ -428,10 +433,7 @@ scenarios:
     concurrency: 8
 "#,
     );
-    let out = d.join("out");
-    let o = util::run_plan(d, &plan, &out);
-    assert_eq!(o.code, 0, "{o:?}");
-    let s = util::summary(&out, "weights");
+    let s = util::run_passing(d, &plan, "weights");
     let c = every_cell(&s)[0];
     assert_eq!(ops(c, "always"), 4000);
     assert_eq!(ops(c, "after"), 4000);
@@ -604,35 +606,7 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
 
     // Per shard: each shard's process is a run of its own, with its own before and after.
     api.clear();
-    for i in 1..=2 {
-        let file = d.join(format!("shard-{i}.json"));
-        let r = util::loadplan(
-            d,
-            &[
-                "run",
-                util::path_str(&plan),
-                "--shard",
-                &format!("{i}/2"),
-                "--results",
-                util::path_str(&file),
-            ],
-        );
-        assert_eq!(r.code, 0, "shard {i}: {r:?}");
-    }
-    let shards: Vec<PathBuf> = (1..=2).map(|i| d.join(format!("shard-{i}.json"))).collect();
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &[
-            "report",
-            util::path_str(&shards[0]),
-            util::path_str(&shards[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let m = util::summary(&merged, "runwide");
+    let m = two_shards_merged(d, &plan, "runwide");
     assert_eq!(once(&m, "before", "admin-login"), (2, 2), "one per shard");
     assert_eq!(once(&m, "after", "farewell"), (2, 2));
     let log = api.lines();
