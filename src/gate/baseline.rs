@@ -297,6 +297,36 @@ fn values(c: &CellSummary, metric: &str) -> Vec<f64> {
     }]
 }
 
+/// The other percentiles this run's `current` carries (those the plan's thresholds name:
+/// `p95`), each as (name, the baseline's values, its one value, its quantile). The baseline's
+/// are kept in its summary, or read from its histogram when it ran without that threshold; a
+/// baseline value that is neither is left out, and a percentile with none is not compared.
+fn other_percentiles<'a>(
+    current: &crate::stats::LatencySummary,
+    baseline: impl Iterator<Item = (&'a crate::stats::LatencySummary, &'a str)> + Clone,
+) -> Vec<(String, Vec<f64>, Vec<f64>, f64)> {
+    current
+        .percentiles
+        .iter()
+        .filter_map(|(name, cur)| {
+            let ppm = crate::plan::threshold::percentile_of(name)?.ok()?;
+            let base: Vec<f64> = baseline
+                .clone()
+                .filter_map(|(l, histogram)| match l.percentiles.get(name) {
+                    Some(v) => Some(*v as f64),
+                    None => {
+                        let mut filled = l.clone();
+                        crate::stats::fill_percentiles(&mut filled, histogram, &[ppm]);
+                        filled.percentiles.get(name).map(|v| *v as f64)
+                    }
+                })
+                .collect();
+            let q = f64::from(ppm) / 1e6;
+            (!base.is_empty()).then(|| (name.clone(), base, vec![*cur as f64], q))
+        })
+        .collect()
+}
+
 fn quantile_of(metric: &str) -> f64 {
     match metric {
         "p50" => 0.5,
@@ -463,6 +493,13 @@ fn cell_checks(
             false,
         ));
     }
+    // The other percentiles the plan's thresholds name (`p95`): one value a side, the noise
+    // from the histograms.
+    let theirs = bs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
+    for (name, base, cur, q) in other_percentiles(&c.latency_us, theirs) {
+        let hist = (bs[0].histogram.as_str(), c.histogram.as_str(), q);
+        family.push(log_check(name, base, cur, Some(hist), false));
+    }
     let base: Vec<f64> = bs
         .iter()
         .flat_map(|b| values(b, "throughput_per_s"))
@@ -502,6 +539,12 @@ fn cell_checks(
                     Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
                     false,
                 ));
+            }
+            let theirs = brs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
+            for (name, base, cur, q) in other_percentiles(&r.latency_us, theirs) {
+                let hist = (newest.histogram.as_str(), r.histogram.as_str(), q);
+                let name = format!("{name}{{request={}}}", r.name);
+                family.push(log_check(name, base, cur, Some(hist), false));
             }
             let errs =
                 |x: &crate::stats::RequestSummary| (x.errors.values().sum::<u64>(), x.operations);
@@ -918,6 +961,50 @@ mod tests {
             assert_eq!(i.is_some(), interval, "{n} values, q {q}");
             assert_eq!(v.is_some(), var, "{n} values, q {q}: {v:?}");
         }
+    }
+
+    #[test]
+    fn a_percentile_the_thresholds_name_is_compared_even_when_the_baseline_did_not_keep_it() {
+        // 1,000 latencies from `from` to `from + 999` us: p95 is about `from + 950`.
+        let cell = |from: u64, keep: bool| {
+            let mut h = crate::stats::new_histogram();
+            for v in from..from + 1_000 {
+                h.record(v).expect("in range");
+            }
+            let mut s = summary(&[(from + 500) as f64], from, 0.0);
+            let c = &mut s.scenarios[0].cells[0];
+            c.histogram = crate::stats::histogram_to_base64(&h);
+            if keep {
+                crate::stats::fill_percentiles(&mut c.latency_us, &c.histogram, &[950_000]);
+            }
+            s
+        };
+        let file = Path::new("b.json");
+        // (baseline keeps p95, current from, outcome)
+        let cases = [
+            (true, 10_000, Outcome::Unchanged),
+            (false, 10_000, Outcome::Unchanged),
+            (false, 20_000, Outcome::Regressed),
+        ];
+        for (keep, from, outcome) in cases {
+            let base = cell(10_000, keep);
+            let history = [Run {
+                file,
+                summary: &base,
+            }];
+            let report = compare(&cell(from, true), &history, settings(1));
+            let p95 = check(&report, "p95");
+            assert!((p95.baseline - 10_950.0).abs() < 20.0, "{p95:?}");
+            assert_eq!(p95.outcome, outcome, "keep {keep}, from {from}: {p95:?}");
+        }
+        // Without a threshold naming it, no p95 check.
+        let plain = summary(&[10_500.0], 1, 0.0);
+        let history = [Run {
+            file,
+            summary: &plain,
+        }];
+        let report = compare(&plain, &history, settings(1));
+        assert!(report.checks.iter().all(|c| c.metric != "p95"));
     }
 
     #[test]

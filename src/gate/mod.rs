@@ -55,21 +55,8 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
             continue;
         };
         for c in &mut s.cells {
-            let applying: Vec<&Threshold> = planned
-                .thresholds
-                .iter()
-                .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
-                .collect();
-            c.thresholds = applying
-                .iter()
-                .map(|t| {
-                    if window::is_timed(t) {
-                        window::check(t, c)
-                    } else {
-                        check(t, c)
-                    }
-                })
-                .collect();
+            let applying = applying(&planned.thresholds, c);
+            c.thresholds = checked(&applying, c);
             let rates = || applying.iter().filter(|t| t.metric == Metric::ErrorRate);
             if !rates().any(|t| t.category.is_none()) {
                 let accepted: Vec<&str> = rates()
@@ -77,6 +64,16 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
                     .collect();
                 c.thresholds.extend(errors_by_default(c, &accepted));
             }
+        }
+    }
+    // A group's own thresholds, on its combined cells; errors already fail (or not) each member
+    // by the default rule, so a group has only the thresholds it names.
+    for g in &mut summary.groups {
+        let Some(planned) = plan.groups.iter().find(|p| p.name == g.name) else {
+            continue;
+        };
+        for c in &mut g.cells {
+            c.thresholds = checked(&applying(&planned.thresholds, c), c);
         }
     }
     summary.baseline = baseline.map(|b| baseline::compare(summary, &b.runs, b.settings));
@@ -89,9 +86,38 @@ pub fn evaluate(plan: &Plan, summary: &mut Summary, baseline: Option<Baseline>) 
     decide(summary)
 }
 
+/// The thresholds that apply to cell `c`: those of every model and those of its own.
+fn applying<'t>(thresholds: &'t [Threshold], c: &CellSummary) -> Vec<&'t Threshold> {
+    thresholds
+        .iter()
+        .filter(|t| t.applies_to().is_none_or(|m| m == c.model))
+        .collect()
+}
+
+/// Each threshold checked on cell `c`: over its windows when it names a time (`over 1m`,
+/// `drift`), else on the whole cell.
+fn checked(thresholds: &[&Threshold], c: &CellSummary) -> Vec<ThresholdResult> {
+    thresholds
+        .iter()
+        .map(|t| {
+            if window::is_timed(t) {
+                window::check(t, c)
+            } else {
+                check(t, c)
+            }
+        })
+        .collect()
+}
+
 /// The verdict from what the summary already holds (also used when re-rendering saved results).
 pub fn decide(summary: &mut Summary) -> Verdict {
-    let cells = || summary.scenarios.iter().flat_map(|s| &s.cells);
+    let cells = || {
+        summary
+            .scenarios
+            .iter()
+            .flat_map(|s| &s.cells)
+            .chain(summary.groups.iter().flat_map(|g| &g.cells))
+    };
     let failed = cells().any(|c| !c.complete || c.thresholds.iter().any(|t| !t.passed))
         || summary.baseline.as_ref().is_some_and(|b| !b.passed);
     let verdict = if summary.verdict == Verdict::Interrupted {

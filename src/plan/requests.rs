@@ -149,6 +149,7 @@ impl HttpWorkload {
         let random_step = |s: &Step| {
             s.think.is_some_and(|(a, b)| a != b)
                 || s.chance.is_some()
+                || s.branch.is_some()
                 || s.captures
                     .iter()
                     .any(|c| matches!(c.from, CaptureFrom::JsonMany(_, PickMany::Random)))
@@ -193,6 +194,46 @@ pub struct Step {
     /// Its request is sent once per element of a JSON array.
     #[serde(default)]
     pub for_each: Option<Loop>,
+    /// It is one of a run of consecutive weighted steps, of which one runs per iteration.
+    #[serde(default)]
+    pub branch: Option<Branch>,
+}
+
+/// A weighted step's place in its switch: the run of consecutive weighted steps it belongs to
+/// draws one uniform number in [0, 1) per iteration, at its first step (`opens`), and the step
+/// runs when the draw falls in `[from, to)`, its weight's share of the run's total.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    pub opens: bool,
+    pub from: f64,
+    pub to: f64,
+}
+
+/// Each weighted step's place in its switch (a run of consecutive weighted steps), `None` for
+/// the others; `Err(i)` when step `i` is weighted and alone, a switch of one.
+fn branches(weights: &[Option<f64>]) -> Result<Vec<Option<Branch>>, usize> {
+    let mut out = vec![None; weights.len()];
+    let mut i = 0;
+    while i < weights.len() {
+        let run = weights[i..].iter().take_while(|w| w.is_some()).count();
+        if run == 1 {
+            return Err(i);
+        }
+        let total: f64 = weights[i..i + run].iter().flatten().sum();
+        let mut from = 0.0;
+        for (k, w) in weights[i..i + run].iter().flatten().enumerate() {
+            // The last share ends at 1 exactly, whatever the sum's rounding.
+            let to = if k + 1 == run { 1.0 } else { from + w / total };
+            out[i + k] = Some(Branch {
+                opens: k == 0,
+                from,
+                to,
+            });
+            from = to;
+        }
+        i += run.max(1);
+    }
+    Ok(out)
 }
 
 /// When a step runs (the resolved `when:`).
@@ -643,10 +684,20 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// The steps under `key` (`setup` or `flow`), in order.
     fn steps(&mut self, specs: Vec<StepSpec>, key: &str) -> Result<Vec<Step>, ResolveError> {
+        let weights: Vec<Option<f64>> = specs.iter().map(|s| s.weight.map(|w| w.get())).collect();
+        let branches = branches(&weights).map_err(|k| {
+            ResolveError::at(
+                self.parts.at.key(key).index(k).key("weight"),
+                "a weighted step chooses among the weighted steps next to it, and this one has none: weight two or more consecutive steps (one of them runs per iteration), or use `chance:`",
+            )
+        })?;
         let mut out = Vec::with_capacity(specs.len());
-        for (k, s) in specs.into_iter().enumerate() {
+        for ((k, s), branch) in specs.into_iter().enumerate().zip(branches) {
             let at = self.parts.at.key(key).index(k);
-            out.push(self.step(s, &at)?);
+            out.push(Step {
+                branch,
+                ..self.step(s, &at)?
+            });
         }
         Ok(out)
     }
@@ -788,6 +839,7 @@ impl Builder<'_> {
             when,
             chance: s.chance.map(|c| c.0),
             for_each,
+            branch: None,
         })
     }
 }
@@ -1230,6 +1282,40 @@ mod tests {
     repeat: 1
 "#;
 
+    /// The cases not refused as they should be: each plan must fail at its line and column
+    /// with a message holding the words, and never show the data file's password (`pw1`).
+    fn misplaced<const N: usize>(
+        dir: &FsPath,
+        cases: [(String, usize, usize, &str); N],
+    ) -> Vec<String> {
+        let mut wrong = Vec::new();
+        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
+            match plan_in(dir, &scenario) {
+                Ok(_) => wrong.push(format!("case {i}: accepted")),
+                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
+                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
+                }
+                Err(e) if e.to_string().contains("pw1") => {
+                    wrong.push(format!("case {i}: shows a data value: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        wrong
+    }
+
+    /// [`misplaced`] for edits of one scenario: (from, to, line, column, words).
+    fn misplaced_edits<const N: usize>(
+        dir: &FsPath,
+        scenario: &str,
+        edits: [(&str, &str, usize, usize, &str); N],
+    ) -> Vec<String> {
+        let cases = edits.map(|(from, to, line, column, message)| {
+            (scenario.replace(from, to), line, column, message)
+        });
+        misplaced(dir, cases)
+    }
+
     #[test]
     fn variables_bind_to_slots_in_flow_order() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1291,7 +1377,12 @@ mod tests {
         let cases: [(String, usize, usize, &str); 6] = [
             // `UNDEFINED` is in no column, no capture and no environment variable: the error
             // points at its use.
-            (FLOW.to_string(), 14, 33, "`UNDEFINED`"),
+            (
+                FLOW.replace("/items/${id}", "/items/${UNDEFINED}"),
+                14,
+                33,
+                "`UNDEFINED`",
+            ),
             (
                 FLOW.replace("users.csv", "missing.csv"),
                 6,
@@ -1322,21 +1413,7 @@ mod tests {
                 "not a regular expression: unclosed group",
             ),
         ];
-        let mut wrong = Vec::new();
-        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
-            let scenario = if i == 0 {
-                scenario.replace("/items/${id}", "/items/${UNDEFINED}")
-            } else {
-                scenario
-            };
-            match plan_in(dir.path(), &scenario) {
-                Ok(_) => wrong.push(format!("case {i}: accepted")),
-                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
-                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
-                }
-                Err(e) => assert!(!e.to_string().contains("pw1"), "{e}"),
-            }
-        }
+        let wrong = misplaced(dir.path(), cases);
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
@@ -1407,60 +1484,125 @@ mod tests {
     #[test]
     fn bad_flow_logic_is_refused_where_it_is_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cases: [(String, usize, usize, &str); 7] = [
+        let edits = [
+            ("in: ids", "in: idz", 15, 25, "did you mean `ids`?"),
+            ("var: more", "var: mor", 18, 22, "`mor` is not a capture"),
             (
-                LOGIC.replace("in: ids", "in: idz"),
-                15,
-                25,
-                "did you mean `ids`?",
-            ),
-            (
-                LOGIC.replace("var: more", "var: mor"),
-                18,
-                22,
-                "`mor` is not a capture",
-            ),
-            (
-                LOGIC.replace("as: id,", "as: more,"),
+                "as: id,",
+                "as: more,",
                 15,
                 34,
                 "`more` is already a variable",
             ),
+            ("chance: 20%", "chance: 120%", 19, 17, "from 0% to 100%"),
+            ("chance: 20%", "chance: 20", 19, 17, "such as 20%"),
+            ("limit: 5", "limit: 0", 15, 45, "from 1 to 10000"),
             (
-                LOGIC.replace("chance: 20%", "chance: 120%"),
-                19,
-                17,
-                "from 0% to 100%",
-            ),
-            (
-                LOGIC.replace("chance: 20%", "chance: 20"),
-                19,
-                17,
-                "such as 20%",
-            ),
-            (
-                LOGIC.replace("limit: 5", "limit: 0"),
-                15,
-                45,
-                "from 1 to 10000",
-            ),
-            (
-                LOGIC.replace("Bearer ${token}", "Bearer ${id}"),
+                "Bearer ${token}",
+                "Bearer ${id}",
                 12,
                 59,
                 "`${id}` is captured by step `item`, which runs later",
             ),
         ];
-        let mut wrong = Vec::new();
-        for (i, (scenario, line, column, message)) in cases.into_iter().enumerate() {
-            match plan_in(dir.path(), &scenario) {
-                Ok(_) => wrong.push(format!("case {i}: accepted")),
-                Err(e) if !e.message.contains(message) || (e.line, e.column) != (line, column) => {
-                    wrong.push(format!("case {i}: want {line}:{column} {message}, got {e}"))
-                }
-                Err(_) => {}
-            }
+        let wrong = misplaced_edits(dir.path(), LOGIC, edits);
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn consecutive_weighted_steps_split_the_draw_in_proportion_to_their_weights() {
+        let b = |opens, from, to| Some(Branch { opens, from, to });
+        type Switches = Result<Vec<Option<Branch>>, usize>;
+        let cases: [(&[Option<f64>], Switches); 6] = [
+            (&[None, None], Ok(vec![None, None])),
+            (
+                &[Some(3.0), Some(1.0)],
+                Ok(vec![b(true, 0.0, 0.75), b(false, 0.75, 1.0)]),
+            ),
+            (
+                &[None, Some(1.0), Some(1.0), Some(2.0), None],
+                Ok(vec![
+                    None,
+                    b(true, 0.0, 0.25),
+                    b(false, 0.25, 0.5),
+                    b(false, 0.5, 1.0),
+                    None,
+                ]),
+            ),
+            // Two switches apart: each draws its own.
+            (
+                &[Some(1.0), Some(1.0), None, Some(1.0), Some(4.0)],
+                Ok(vec![
+                    b(true, 0.0, 0.5),
+                    b(false, 0.5, 1.0),
+                    None,
+                    b(true, 0.0, 0.2),
+                    b(false, 0.2, 1.0),
+                ]),
+            ),
+            (&[None, Some(2.0), None], Err(1)),
+            (&[Some(1.0), Some(1.0), None, Some(1.0)], Err(3)),
+        ];
+        for (weights, want) in cases {
+            assert_eq!(branches(weights), want, "{weights:?}");
         }
+        // Drawn as a user draws them (one uniform number per switch), each step runs in its
+        // weight's share of iterations, and exactly one step of the switch runs each time.
+        let switch = branches(&[Some(1.0), Some(3.0), Some(6.0)]).expect("a switch");
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut ran = [0u32; 3];
+        for _ in 0..100_000 {
+            let draw = rng.f64();
+            let chosen: Vec<usize> = (0..3)
+                .filter(|&i| switch[i].is_some_and(|b| (b.from..b.to).contains(&draw)))
+                .collect();
+            assert_eq!(chosen.len(), 1, "{draw}");
+            ran[chosen[0]] += 1;
+        }
+        for (n, share) in ran.iter().zip([0.1, 0.3, 0.6]) {
+            let got = f64::from(*n) / 100_000.0;
+            assert!((got - share).abs() < 0.01, "{ran:?}");
+        }
+    }
+
+    const WEIGHTED: &str = r#"  - name: w
+    flow:
+      - name: list
+        request: /items
+      - name: cart
+        weight: 3
+        request: /cart
+      - name: search
+        weight: 1
+        request: /search
+    repeat: 1
+"#;
+
+    #[test]
+    fn weighted_steps_resolve_to_one_switch_and_bad_weights_are_refused_where_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let w = plan_in(dir.path(), WEIGHTED).expect("valid");
+        let Mix::Flow(steps) = &w.mix else {
+            panic!("a flow")
+        };
+        let got: Vec<Option<Branch>> = steps.iter().map(|s| s.branch).collect();
+        assert_eq!(
+            got,
+            branches(&[None, Some(3.0), Some(1.0)]).expect("switch")
+        );
+        assert!(w.random_choices());
+        let edits = [
+            (
+                "        weight: 1\n",
+                "",
+                10,
+                17,
+                "has none: weight two or more consecutive steps",
+            ),
+            ("weight: 3", "weight: 0", 10, 17, "positive"),
+            ("weight: 3", "weight: heavy", 10, 17, "a positive number"),
+        ];
+        let wrong = misplaced_edits(dir.path(), WEIGHTED, edits);
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
 }

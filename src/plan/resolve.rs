@@ -48,6 +48,20 @@ pub struct Plan {
     pub defaults_timeout: Duration,
     /// Load values that came from the environment or `--set` (never a request's text).
     pub effective: Vec<super::effective::Effective>,
+    /// Scenario groups, in the order of their first member: scenarios that run together.
+    pub groups: Vec<Group>,
+}
+
+/// Scenarios that run at the same time (`group: NAME`): one host model, one clock, each member
+/// with its own load and start offset. Members agree on their models and the length of their
+/// concurrency sweeps, so that their cells pair up position by position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    /// Indices into [`Plan::scenarios`], in plan order.
+    pub members: Vec<usize>,
+    /// The thresholds of the group's combined figures (`groups: { NAME: { thresholds } }`).
+    pub thresholds: Vec<Threshold>,
 }
 
 /// How much worse than its baseline a cell may get before the run fails.
@@ -97,8 +111,8 @@ impl Tolerances {
         }
     }
 
-    /// The tolerance of a check's metric (`p99`, `p99{request=login}`, `throughput_per_s`,
-    /// `error_rate{request=login}`).
+    /// The tolerance of a check's metric (`p99`, `p95`, `p99{request=login}`,
+    /// `throughput_per_s`, `error_rate{request=login}`).
     pub fn of(&self, metric: &str) -> f64 {
         let stat = metric.split('{').next().unwrap_or(metric);
         match stat {
@@ -107,7 +121,13 @@ impl Tolerances {
             "p99" => self.p99,
             // A capacity is a throughput: the rate the target sustains within its SLO.
             "throughput_per_s" | "capacity_per_s" => self.throughput,
-            _ => self.error_rate,
+            // Another percentile (`p95`): the tolerance of the nearest named one below it.
+            other => match super::threshold::percentile_of(other) {
+                Some(Ok(ppm)) if ppm >= 990_000 => self.p99,
+                Some(Ok(ppm)) if ppm >= 900_000 => self.p90,
+                Some(Ok(_)) => self.p50,
+                _ => self.error_rate,
+            },
         }
     }
 }
@@ -151,6 +171,10 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// What each validity rule does to the run: the scenario's `validity`, then the plan's.
     pub validity: Validity,
+    /// `group: NAME`: the group it runs with (see [`Group`]).
+    pub group: Option<String>,
+    /// `start: 2s`: when a group member starts, after the group's start.
+    pub start: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -831,9 +855,13 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
             },
             thresholds,
             validity: Validity::new(spec.validity, s.validity),
+            group: s.group,
+            start: s.start.unwrap_or_default(),
         });
     }
+    let groups = groups(&scenarios, spec.groups.unwrap_or_default())?;
     Ok(Plan {
+        groups,
         before,
         after,
         defaults_timeout,
@@ -861,6 +889,97 @@ pub(super) fn resolve(spec: PlanSpec, ctx: &Context) -> Result<Plan, ResolveErro
         validity: Validity::new(spec.validity, None),
         effective: Vec::new(),
     })
+}
+
+/// The plan's groups from its scenarios' `group:` keys and the top-level `groups:` settings:
+/// every member on the same models with sweeps of the same length, every `groups:` entry named
+/// by some scenario, and its thresholds about the group's combined figures only.
+fn groups(
+    scenarios: &[Scenario],
+    mut settings: BTreeMap<String, spec::GroupSpec>,
+) -> Result<Vec<Group>, ResolveError> {
+    let mut out: Vec<Group> = Vec::new();
+    for (si, s) in scenarios.iter().enumerate() {
+        let Some(name) = &s.group else { continue };
+        let at = Path::root().key("scenarios").index(si);
+        match out.iter_mut().find(|g| g.name == *name) {
+            Some(g) => {
+                let first = &scenarios[g.members[0]];
+                if first.models != s.models {
+                    return Err(ResolveError::at(
+                        at.key("models"),
+                        format!(
+                            "scenario `{}` runs on {} but `{}`, also in group `{name}`, on {}: the members of a group run on the same models",
+                            s.name,
+                            model_list(&s.models),
+                            first.name,
+                            model_list(&first.models)
+                        ),
+                    ));
+                }
+                if first.concurrency.len() != s.concurrency.len() {
+                    return Err(ResolveError::at(
+                        at.key("concurrency"),
+                        format!(
+                            "scenario `{}` sweeps {} concurrencies but `{}`, also in group `{name}`, {}: the members' cells run together position by position",
+                            s.name,
+                            s.concurrency.len(),
+                            first.name,
+                            first.concurrency.len()
+                        ),
+                    ));
+                }
+                g.members.push(si);
+            }
+            None => out.push(Group {
+                name: name.clone(),
+                members: vec![si],
+                thresholds: Vec::new(),
+            }),
+        }
+    }
+    let known: Vec<String> = out.iter().map(|g| g.name.clone()).collect();
+    for g in &mut out {
+        let Some(spec) = settings.remove(&g.name) else {
+            continue;
+        };
+        for (i, t) in spec.thresholds.into_iter().flatten().enumerate() {
+            let t_at = Path::root()
+                .key("groups")
+                .key(&g.name)
+                .key("thresholds")
+                .index(i);
+            if t.request.is_some() || matches!(t.metric, threshold::Metric::Speedup(_)) {
+                return Err(ResolveError::at(
+                    t_at,
+                    format!(
+                        "threshold `{t}` of group `{}`: a group's thresholds are about its combined figures; name requests and speedups in a member's own `thresholds`",
+                        g.name
+                    ),
+                ));
+            }
+            g.thresholds.push(t);
+        }
+    }
+    if let Some(name) = settings.into_keys().next() {
+        return Err(ResolveError::at(
+            Path::root().key("groups").key(&name),
+            format!(
+                "no scenario is in group `{name}` (give members `group: {name}`){}",
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the plan's groups: {}", known.join(", "))
+                }
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn model_list(models: &[Model]) -> String {
+    let names: Vec<String> = models.iter().map(|m| format!("`{m}`")).collect();
+    names.join(", ")
 }
 
 /// The plan's tolerances, the default where it sets none.
@@ -908,6 +1027,78 @@ pub fn slug(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Groups from `group:` keys: members in plan order, their settings' thresholds; members
+    /// that disagree on models or sweep lengths, settings no scenario names and per-request
+    /// group thresholds are refused with the key to fix.
+    #[test]
+    fn groups_gather_their_members_and_refuse_what_cannot_run_together() {
+        let scenario = |name: &str, extra: &str| {
+            format!("  - name: {name}\n    targets: [/hello]\n    duration: 1s\n{extra}")
+        };
+        let plan = |groups: &str, scenarios: &[String]| {
+            let text = format!(
+                "version: 1\nname: t\nbase: builtin\n{groups}scenarios:\n{}",
+                scenarios.concat()
+            );
+            super::super::parse(std::path::Path::new("p.yaml"), &text)
+        };
+        let ok = plan(
+            "groups:\n  shop:\n    thresholds: [\"p95 < 200ms\"]\n",
+            &[
+                scenario("a", "    group: shop\n"),
+                scenario("lone", ""),
+                scenario("b", "    group: shop\n    start: 2s\n"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(ok.groups.len(), 1);
+        assert_eq!(ok.groups[0].members, vec![0, 2]);
+        assert_eq!(ok.groups[0].thresholds.len(), 1);
+        assert_eq!(ok.scenarios[2].start, Duration::from_secs(2));
+        assert_eq!(ok.scenarios[1].group, None);
+        let cases = [
+            (
+                plan(
+                    "",
+                    &[
+                        scenario("a", "    group: g\n    models: [async]\n"),
+                        scenario("b", "    group: g\n    models: [threads]\n"),
+                    ],
+                ),
+                "the members of a group run on the same models",
+            ),
+            (
+                plan(
+                    "",
+                    &[
+                        scenario("a", "    group: g\n    concurrency: [1, 2]\n"),
+                        scenario("b", "    group: g\n"),
+                    ],
+                ),
+                "run together position by position",
+            ),
+            (
+                plan("groups:\n  h: {}\n", &[scenario("a", "    group: g\n")]),
+                "no scenario is in group `h`",
+            ),
+            (
+                plan(
+                    "groups:\n  g:\n    thresholds: [\"p99{request=x} < 1s\"]\n",
+                    &[scenario("a", "    group: g\n")],
+                ),
+                "name requests and speedups in a member's own `thresholds`",
+            ),
+            (
+                plan("", &[scenario("a", "    start: 1s\n")]),
+                "add `group: NAME`",
+            ),
+        ];
+        for (got, want) in cases {
+            let e = got.expect_err(want);
+            assert!(e.render().contains(want), "{}", e.render());
+        }
+    }
 
     /// Two plans that differ in one thing sent or checked: their hashes differ, and the one
     /// part that differs is named; a value never appears in a part's name.

@@ -149,7 +149,7 @@ schema!(HttpVersionSpec, "HttpVersion", _g => json_schema!({
     "enum": ["auto", "1.1", "2", 2, 1.1]
 }));
 schema!(Weight, "Weight", _g => json_schema!({
-    "description": "A target's relative weight in a mix: each operation picks a target at random in these proportions.",
+    "description": "A relative weight, a positive number: a target's share of a mix (each operation picks a target at random in these proportions), or a flow step's share of its switch (consecutive weighted steps: one of them runs per iteration).",
     "type": "number", "exclusiveMinimum": 0
 }));
 schema!(JsonBody, "JsonBody", _g => json_schema!({

@@ -125,8 +125,60 @@ pub fn table(summary: &Summary) -> String {
         out.push_str(&connections(s));
         out.push_str(&errors(s));
     }
+    out.push_str(&groups(summary));
     out.push_str(&health(summary));
     out.push_str(&exports(summary));
+    out
+}
+
+/// Each scenario group's combined figures: a row per position, and its successes and errors per
+/// second of the group's clock.
+fn groups(summary: &Summary) -> String {
+    let mut out = String::new();
+    for g in &summary.groups {
+        out.push_str(&format!(
+            "\ngroup {} — {} together\n",
+            g.name,
+            g.members.join(" + ")
+        ));
+        let header = ["cell", "ops", "err%", "tput/s", "p50", "p99", "max"];
+        let rows: Vec<[String; 7]> = g
+            .cells
+            .iter()
+            .map(|c| {
+                [
+                    c.label() + if c.complete { "" } else { " (incomplete)" },
+                    c.operations.to_string(),
+                    units::percent(c.error_rate),
+                    units::number(c.throughput_per_s),
+                    units::micros(c.latency_us.p50),
+                    units::micros(c.latency_us.p99),
+                    units::micros(c.latency_us.max),
+                ]
+            })
+            .collect();
+        out.push_str(&aligned(&header, &rows));
+        out.push_str(&other_percentiles(&g.cells));
+        for c in &g.cells {
+            let seconds: Vec<String> = c
+                .timeline
+                .iter()
+                .map(|p| {
+                    let ok = p.operations.saturating_sub(p.errors);
+                    if p.errors > 0 {
+                        format!("{ok}+{}err", p.errors)
+                    } else {
+                        ok.to_string()
+                    }
+                })
+                .collect();
+            out.push_str(&format!(
+                "  per second, {}: {}\n",
+                c.label(),
+                seconds.join(" ")
+            ));
+        }
+    }
     out
 }
 
@@ -379,6 +431,20 @@ pub fn gate(summary: &Summary) -> String {
                     if t.passed { "✔ pass" } else { "✘ FAIL" },
                     s.name,
                     c.label(),
+                ));
+            }
+        }
+    }
+    for g in &summary.groups {
+        for c in &g.cells {
+            for t in &c.thresholds {
+                out.push_str(&format!(
+                    "  {} group {} · {}: {} (observed {})\n",
+                    if t.passed { "✔ pass" } else { "✘ FAIL" },
+                    g.name,
+                    c.label(),
+                    t.expression,
+                    t.observed_text
                 ));
             }
         }

@@ -319,6 +319,24 @@ fn sections(s: &Summary) -> Vec<(String, String)> {
             scenario(sc),
         ));
     }
+    for g in &s.groups {
+        let passed = g
+            .cells
+            .iter()
+            .all(|c| c.complete && c.thresholds.iter().all(|t| t.passed));
+        out.push((
+            format!(
+                "{} group {} ({})",
+                if passed { "✅" } else { "❌" },
+                g.name,
+                g.members.join(" + ")
+            ),
+            group(g),
+        ));
+    }
+    if !s.once.is_empty() {
+        out.push(("Before and after the run".to_string(), once(s)));
+    }
     if let Some(b) = &s.baseline {
         out.push((
             format!(
@@ -334,6 +352,62 @@ fn sections(s: &Summary) -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// A scenario group's combined cells (its members ran together) and its thresholds.
+fn group(g: &crate::stats::GroupSummary) -> String {
+    let mut md = String::from(
+        "\nThe members' operations together, per second of the group's clock in summary.json's `groups[].cells[].timeline`.\n\n| cell | operations | errors | throughput/s | p50 | p99 | max | thresholds |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for c in &g.cells {
+        let thresholds: Vec<String> = c
+            .thresholds
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} `{}` ({})",
+                    if t.passed { "✅" } else { "❌" },
+                    esc(&t.expression),
+                    esc(&t.observed_text)
+                )
+            })
+            .collect();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.label(),
+            c.operations,
+            units::percent(c.error_rate),
+            units::number(c.throughput_per_s),
+            units::micros(c.latency_us.p50),
+            units::micros(c.latency_us.p99),
+            units::micros(c.latency_us.max),
+            thresholds.join("<br>")
+        ));
+    }
+    md
+}
+
+/// `before:` and `after:`'s requests: counted in no scenario.
+fn once(s: &Summary) -> String {
+    let mut md = String::from(
+        "\nThe plan's `before:` and `after:` requests, once per run (per shard):\n\n| steps | request | requests | errors | p50 | p90 | p99 | max |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for o in &s.once {
+        for q in &o.requests {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                o.key,
+                esc(&q.name),
+                q.operations,
+                q.operations.saturating_sub(q.successes),
+                units::micros(q.latency_us.p50),
+                units::micros(q.latency_us.p90),
+                units::micros(q.latency_us.p99),
+                units::micros(q.latency_us.max)
+            ));
+        }
+    }
+    md
 }
 
 /// One scenario in full: its finding, its cells, its thresholds, requests, connections, errors.

@@ -158,6 +158,8 @@ pub fn sample() -> Summary {
             source: "version: 1\n".into(),
             effective: Vec::new(),
         },
+        groups: Vec::new(),
+        once: Vec::new(),
         run_id: "sample".into(),
         started_at: at(1_767_225_600),
         finished_at: at(1_767_225_601),

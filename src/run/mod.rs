@@ -14,6 +14,7 @@
 
 mod builtin;
 mod capacity;
+pub mod group;
 pub mod host;
 pub mod live;
 mod machine;
@@ -156,6 +157,8 @@ pub fn execute_followed(
     // is not started for them.
     // `before:`, once, before any cell: its captures become every scenario's variables.
     let extra_ca = server.as_ref().and_then(|s| s.ca_pem.as_deref());
+    // `before:` and `after:`'s requests, by key, for summary.json's `once`.
+    let mut once_recorders = Vec::new();
     let before = match &plan.before {
         Some(steps) => {
             let once = once::run(steps, base.as_ref(), extra_ca, plan.defaults_timeout, &[])?;
@@ -166,6 +169,7 @@ pub fn execute_followed(
                 return Err(RunError::Before(once.describe("before")));
             }
             observer.note(Notice::Info, &once.describe("before"));
+            once_recorders.push(("before".to_string(), once.recorder));
             once.values
         }
         None => Vec::new(),
@@ -220,6 +224,16 @@ pub fn execute_followed(
                 break;
             }
             let scenario = &plan.scenarios[group[0].scenario];
+            if let Some(name) = &scenario.group {
+                // A group runs once, at its first member's cells, with every member's together.
+                let members = ctx.members(cells, name);
+                if members.first() == Some(&group[0].scenario) {
+                    let base = round * cells.len();
+                    results.extend(ctx.run_group(cells, &members, round, base)?);
+                }
+                index += group.len();
+                continue;
+            }
             let concurrency: Vec<usize> = group.iter().map(|c| c.concurrency.get()).collect();
             let slices = slices::count(
                 matches!(scenario.workload, Workload::Cpu(_)),
@@ -288,10 +302,15 @@ pub fn execute_followed(
             plan.defaults_timeout,
             &before,
         ) {
-            Ok(once) if once.error.is_none() => {
-                observer.note(Notice::Info, &once.describe("after"))
+            Ok(once) => {
+                let notice = if once.error.is_none() {
+                    Notice::Info
+                } else {
+                    Notice::Warning
+                };
+                observer.note(notice, &once.describe("after"));
+                once_recorders.push(("after".to_string(), once.recorder));
             }
-            Ok(once) => observer.note(Notice::Warning, &once.describe("after")),
             Err(e) => observer.note(Notice::Warning, &format!("after: {e}")),
         }
     }
@@ -306,6 +325,7 @@ pub fn execute_followed(
         interrupted: stopping(),
         cores,
         seeds,
+        once: once_recorders,
     })
 }
 
@@ -413,6 +433,7 @@ impl Context<'_> {
             seed: self.seeds[cell.scenario],
             live: false,
             timeline_offset: std::time::Duration::ZERO,
+            member: None,
         })
     }
 
@@ -464,6 +485,162 @@ impl Context<'_> {
             machine,
             capacity: None,
         })
+    }
+
+    /// The scenarios of group `name` that this run runs (`--only` may leave some out).
+    fn members(&self, cells: &[Cell], name: &str) -> Vec<usize> {
+        self.plan
+            .groups
+            .iter()
+            .filter(|g| g.name == name)
+            .flat_map(|g| g.members.iter().copied())
+            .filter(|m| cells.iter().any(|c| c.scenario == *m))
+            .collect()
+    }
+
+    /// One round of a group's cells (`run/group.rs`): position by position (each member's k-th
+    /// cell: same model, same place in the sweep), the members' cells at the same time, each on
+    /// a host of its own in a thread of its own, from one start. `base` is the round's first
+    /// cell index.
+    fn run_group(
+        &self,
+        cells: &[Cell],
+        members: &[usize],
+        round: usize,
+        base: usize,
+    ) -> Result<Vec<CellResult>, RunError> {
+        let of = |m: usize| -> Vec<(usize, &Cell)> {
+            cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.scenario == m)
+                .collect()
+        };
+        let per_member: Vec<Vec<(usize, &Cell)>> = members.iter().map(|m| of(*m)).collect();
+        let positions = per_member.iter().map(Vec::len).max().unwrap_or(0);
+        let mut out = Vec::new();
+        for k in 0..positions {
+            if stopping() {
+                break;
+            }
+            let batch: Vec<(usize, &Cell)> = per_member
+                .iter()
+                .filter_map(|m| m.get(k).copied())
+                .collect();
+            out.extend(self.run_together(&batch, round, base)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs `batch` (cells with their index in the round) at the same time from one start; one
+    /// result per cell that has users in this process. Their hosts run on threads of their own;
+    /// the observer hears of them from this thread, and the machine is sampled around them all
+    /// (they share it). A followed run (`--export`) does not follow group members live.
+    fn run_together(
+        &self,
+        batch: &[(usize, &Cell)],
+        round: usize,
+        base: usize,
+    ) -> Result<Vec<CellResult>, RunError> {
+        let mut works: Vec<(usize, &Cell, CellWork)> = batch
+            .iter()
+            .filter_map(|(i, c)| self.work(c, round, None).map(|w| (*i, *c, w)))
+            .collect();
+        if works.is_empty() {
+            return Ok(Vec::new());
+        }
+        let together = group::Together::new(works.len());
+        for (k, (_, cell, work)) in works.iter_mut().enumerate() {
+            let offset = self.plan.scenarios[cell.scenario].start;
+            work.member = Some(group::Member::new(&together, k, offset));
+            // One clock: every member's seconds count from the group's start.
+            work.timeline_offset = offset;
+        }
+        let names: Vec<&str> = works
+            .iter()
+            .map(|(_, c, _)| self.plan.scenarios[c.scenario].name.as_str())
+            .collect();
+        let first = works[0].1;
+        let mut label = format!(
+            "{} · {}",
+            names.join(" + "),
+            first
+                .model
+                .label(first.concurrency.get(), first.workers.get())
+        );
+        if self.rounds > 1 {
+            label.push_str(&format!(" · round {}/{}", round + 1, self.rounds));
+        }
+        let progress = Arc::new(AtomicU64::new(0));
+        let offset = self.started_at.elapsed().unwrap_or_default();
+        self.observer.cell_started(
+            base + works[0].0,
+            self.total,
+            &label,
+            None,
+            progress.clone(),
+        );
+        let before = machine::sample(self.target_pid);
+        let measured: Vec<Result<crate::stats::Measured, RunError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = works
+                .iter()
+                .map(|(_, cell, work)| {
+                    let progress = Arc::clone(&progress);
+                    scope.spawn(move || {
+                        let m = match cell.model {
+                            Model::Sequential => host::sequential::run(work, progress),
+                            Model::Threads => host::threads::run(work, progress),
+                            Model::Async => {
+                                host::asynchronous::run(work, cell.workers.get(), progress)
+                            }
+                            Model::Processes => {
+                                host::processes::run(work, cell.workers.get(), progress)
+                            }
+                        };
+                        // A host that failed before its gate must not hold the others back.
+                        if let Some(m) = &work.member {
+                            m.ready();
+                        }
+                        m
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Ok(crate::stats::Measured {
+                            notes: vec!["a group member's host panicked (a loadplan bug)".into()],
+                            ..Default::default()
+                        })
+                    })
+                })
+                .collect()
+        });
+        let machine = before.until(&machine::sample(self.target_pid));
+        let mut out = Vec::with_capacity(works.len());
+        for ((i, cell, _), m) in works.iter().zip(measured) {
+            let mut measured = m?;
+            if stopping() {
+                measured
+                    .notes
+                    .push("interrupted: the cell was stopped before its end".into());
+                measured.complete = false;
+            }
+            let result = CellResult {
+                cell: (*cell).clone(),
+                measured,
+                offset,
+                round,
+                machine,
+                capacity: None,
+            };
+            let label = self.label(cell, round, None);
+            self.observer
+                .cell_finished(base + i, self.total, &label, &Progress::of(&result));
+            out.push(result);
+        }
+        Ok(out)
     }
 
     /// One round of a CPU-bound scenario's cells (`group`, the first at `index`), each cut into

@@ -3,13 +3,15 @@
 //! `before:` captures becomes a variable of every scenario ([`HttpWorkload::preset_from`]).
 //!
 //! Input: the resolved steps, the base and the variables already known. Output: the captured
-//! values and a line for the console saying what was sent. Never records into a cell: these
-//! requests are not operations of any scenario.
+//! values, a line for the console saying what was sent, and a recorder of its requests by name
+//! (summary.json's `once`). Never records into a cell: these requests are not operations of
+//! any scenario.
 
 use std::time::{Duration, Instant};
 
 use super::RunError;
 use crate::plan::requests::HttpWorkload;
+use crate::stats::Recorder;
 use crate::workload::{Prepared, Resolved, Unit};
 
 /// How `before:` or `after:` went.
@@ -22,6 +24,8 @@ pub struct Once {
     pub took: Duration,
     /// The failure's category and message (masked), if it failed.
     pub error: Option<String>,
+    /// Its requests by statistics index (`requests`), each with its count, errors and latency.
+    pub recorder: Recorder,
 }
 
 impl Once {
@@ -64,15 +68,18 @@ pub fn run(
     };
     let began = Instant::now();
     let (mut requests, mut failed) = (0, 0);
+    let mut recorder = Recorder::default();
     let outcome = runtime.block_on(session.execute(0, &mut |e| {
         requests += 1;
         failed += usize::from(e.error.is_some());
+        recorder.record_exchange(began.elapsed(), &e, true);
     }));
     Ok(Once {
         values: session.variables(),
         requests,
         failed,
         took: began.elapsed(),
+        recorder,
         error: outcome.error.map(|kind| {
             format!(
                 "{}: {}",

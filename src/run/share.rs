@@ -128,6 +128,10 @@ pub struct CellWork {
     /// that its seconds follow theirs instead of piling onto the first.
     #[serde(default)]
     pub timeline_offset: Duration,
+    /// A group member's place among the members that start together (`run/group.rs`); never
+    /// sent to a worker process: its parent waits for the group before it says go.
+    #[serde(skip)]
+    pub member: Option<super::group::Member>,
 }
 
 #[cfg(test)]

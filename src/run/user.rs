@@ -45,6 +45,8 @@ pub struct Shared {
 pub struct Gate {
     barrier: Barrier,
     go: watch::Receiver<bool>,
+    /// A group member's place (`run/group.rs`): after `go`, the group's start and its offset.
+    member: Option<super::group::Member>,
 }
 
 impl Gate {
@@ -53,7 +55,15 @@ impl Gate {
         Gate {
             barrier: Barrier::new(parties.max(1)),
             go,
+            member: None,
         }
+    }
+
+    /// This gate also waits for the group `member` belongs to (`run/group.rs`): the last of its
+    /// parties to arrive reports the member ready.
+    pub fn with_member(mut self, member: Option<super::group::Member>) -> Gate {
+        self.member = member;
+        self
     }
 
     /// A gate for `parties` users that opens as soon as they are all there.
@@ -72,7 +82,11 @@ impl Gate {
     /// Waits for every party only (for a coordinator, before it reports ready).
     pub async fn arrive(&self) {
         tokio::select! {
-            _ = self.barrier.wait() => {}
+            r = self.barrier.wait() => {
+                if let (true, Some(m)) = (r.is_leader(), &self.member) {
+                    m.ready();
+                }
+            }
             () = super::stop_requested() => {}
         }
     }
@@ -84,6 +98,9 @@ impl Gate {
             // A closed channel after `true` was sent still reads `true`.
             _ = go.wait_for(|g| *g) => {}
             () = super::stop_requested() => {}
+        }
+        if let Some(m) = &self.member {
+            m.start().await;
         }
     }
 }
@@ -270,6 +287,7 @@ mod tests {
             seed: 0,
             live: false,
             timeline_offset: Duration::ZERO,
+            member: None,
         };
         let prepared = Prepared::new(&work.workload, work.timeout, (0, 1), None).expect("prepared");
         (

@@ -9,6 +9,7 @@
 pub mod change;
 mod connections;
 pub mod distribution;
+mod group;
 pub mod machine;
 pub mod quantile;
 mod recorder;
@@ -116,6 +117,8 @@ pub struct RunResults {
     pub cores: usize,
     /// The seed of each scenario's random choices, in plan order.
     pub seeds: Vec<u64>,
+    /// `before:` and `after:`'s requests (`("before", …)`), each recorder by statistics index.
+    pub once: Vec<(String, Recorder)>,
 }
 
 /// A scenario is CPU-bound when the runner kept at least this share of its usable cores busy.
@@ -235,6 +238,8 @@ pub fn summarize(plan: &Plan, run: &RunResults) -> Summary {
         } else {
             Verdict::Passed
         },
+        groups: group::summaries(plan, run, &extra_percentiles(plan)),
+        once: once_summaries(plan, run),
         scenarios,
         baseline: None,
         validity: Vec::new(),
@@ -281,6 +286,27 @@ fn request_names(w: &Workload) -> &[String] {
 /// request.
 fn is_flow(w: &Workload) -> bool {
     matches!(w, Workload::Http(h) if matches!(h.mix, crate::plan::requests::Mix::Flow(_)))
+}
+
+/// `before:` and `after:`'s requests, per request name: what they did, apart from every cell.
+fn once_summaries(plan: &Plan, run: &RunResults) -> Vec<OnceSummary> {
+    run.once
+        .iter()
+        .filter_map(|(key, r)| {
+            let steps = match key.as_str() {
+                "before" => plan.before.as_ref(),
+                _ => plan.after.as_ref(),
+            }?;
+            let mut requests = requests_summary(r, &steps.names, &[]);
+            for q in &mut requests {
+                q.timeline.clear();
+            }
+            Some(OnceSummary {
+                key: key.clone(),
+                requests,
+            })
+        })
+        .collect()
 }
 
 /// Statistics per request name. With one name and no flow, the cell's statistics are the
@@ -473,6 +499,7 @@ pub fn extra_percentiles(plan: &Plan) -> Vec<u32> {
         .scenarios
         .iter()
         .flat_map(|s| &s.thresholds)
+        .chain(plan.groups.iter().flat_map(|g| &g.thresholds))
         .filter_map(|t| match t.metric {
             crate::plan::threshold::Metric::Latency(crate::plan::threshold::Stat::Quantile(q)) => {
                 Some(q)

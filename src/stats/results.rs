@@ -89,6 +89,17 @@ pub struct Results {
     #[serde(default)]
     pub seeds: Vec<u64>,
     pub cells: Vec<CellPartWire>,
+    /// `before:` and `after:`'s requests in this shard (each shard runs them once); absent
+    /// without them, and from files written before they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub once: Vec<OncePartWire>,
+}
+
+/// `before:` or `after:` in one shard: its key and its requests' recorder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OncePartWire {
+    pub key: String,
+    pub recorder: RecorderWire,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +155,14 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 notes: c.measured.notes.clone(),
                 offset_us: crate::units::micros_of(c.offset),
                 round: c.round,
+            })
+            .collect(),
+        once: run
+            .once
+            .iter()
+            .map(|(key, r)| OncePartWire {
+                key: key.clone(),
+                recorder: RecorderWire::from(r),
             })
             .collect(),
     }
@@ -395,7 +414,23 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
         interrupted: files.iter().any(|(_, r)| r.interrupted),
         cores,
         seeds: first.seeds.clone(),
+        once: merge_once(files),
     })
+}
+
+/// The shards' `before:` and `after:` recorders added by key (each shard ran its own).
+fn merge_once(files: &[(String, Results)]) -> Vec<(String, Recorder)> {
+    let mut out: Vec<(String, Recorder)> = Vec::new();
+    for part in files.iter().flat_map(|(_, r)| &r.once) {
+        let Ok(r) = Recorder::try_from(part.recorder.clone()) else {
+            continue;
+        };
+        match out.iter_mut().find(|(k, _)| *k == part.key) {
+            Some((_, all)) => all.merge(&r),
+            None => out.push((part.key.clone(), r)),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

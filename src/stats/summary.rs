@@ -35,6 +35,14 @@ pub struct Summary {
     pub ci: Option<CiInfo>,
     pub verdict: Verdict,
     pub scenarios: Vec<ScenarioSummary>,
+    /// Scenario groups (`group: NAME`): each group's combined figures beside its members' own.
+    /// Absent when the plan has no group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupSummary>,
+    /// The plan's `before:` and `after:` steps, once per run (per shard: merged shards add
+    /// theirs): their requests' own statistics, counted in no cell. Absent without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub once: Vec<OnceSummary>,
     /// Present when the run was compared with a baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineReport>,
@@ -161,6 +169,29 @@ impl Bound {
             Bound::Cpu => "cpu",
         }
     }
+}
+
+/// `before:` or `after:`: the requests it sent, each as a cell's `requests[]` entry (count,
+/// successes, errors by category, latency percentiles; no `timeline`). Not iterations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct OnceSummary {
+    /// `before` or `after`.
+    pub key: String,
+    pub requests: Vec<RequestSummary>,
+}
+
+/// A scenario group: members that ran at the same time, on one host model and one clock.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct GroupSummary {
+    pub name: String,
+    /// The member scenarios, in plan order; each has its own entry in `scenarios`.
+    pub members: Vec<String>,
+    /// Per position (the members' cells of one model and one place in their sweeps): their
+    /// operations together. `concurrency` is the members' users added; `timeline` is per second
+    /// of the group's clock (from the group's start), the members' counts added; `wall_seconds`
+    /// runs from the group's start to the last member's end; `requests` is empty (each member
+    /// lists its own); `thresholds` are the group's (`groups: { NAME: { thresholds } }`).
+    pub cells: Vec<CellSummary>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -231,7 +231,7 @@ scenarios:
 }
 
 #[test]
-fn named_percentiles_are_listed_in_the_console_and_markdown() {
+fn named_percentiles_are_listed_in_the_console_markdown_html_and_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = PLAN.replace("${DURATION:-2s}", "1s");
     write_plan(dir.path(), "plan.yaml", &text);
@@ -241,6 +241,36 @@ fn named_percentiles_are_listed_in_the_console_and_markdown() {
     let run = crate::util::run_dir(&dir.path().join("out"), "language");
     let md = std::fs::read_to_string(run.join("summary.md")).expect("summary.md");
     assert!(md.contains("| cell | p95 |"), "{md}");
+    // The HTML cells table has a p95 column, after p90.
+    let html = std::fs::read_to_string(run.join("index.html")).expect("index.html");
+    assert!(
+        html.contains(
+            "<th scope=\"col\">p90</th><th scope=\"col\">p95</th><th scope=\"col\">p99</th>"
+        ),
+        "no p95 column in the cells table"
+    );
+    // Compared with that run as a baseline, p95 is one of the cell's checks.
+    let base = run.join("summary.json");
+    let o = self::run(
+        dir.path(),
+        &[
+            "run",
+            "plan.yaml",
+            "--out",
+            "again",
+            "--baseline",
+            base.to_str().expect("utf-8 path"),
+        ],
+        &[],
+    );
+    assert!(o.code == 0 || o.code == 1, "{}{}", o.stdout, o.stderr);
+    let s = summary(&dir.path().join("again"), "language");
+    let checks = s["baseline"]["checks"].as_array().expect("baseline checks");
+    let p95 = checks
+        .iter()
+        .find(|c| c["metric"] == "p95")
+        .unwrap_or_else(|| panic!("no p95 check: {checks:?}"));
+    assert!(p95["baseline"].as_f64().is_some_and(|v| v > 0.0), "{p95}");
 }
 
 /// Logs each request as `PATH SIGNATURE-OK BASE64-OK`, checking the signature and the encoding

@@ -15,6 +15,7 @@ mod files;
 mod flows;
 
 mod gate;
+mod groups;
 mod grpc;
 mod language;
 mod netns;

@@ -12,11 +12,13 @@ use super::util::{self, every_cell, u};
 
 /// The API: `POST /login {user}` → `{"token": …}`; `GET /browse` (Bearer token); `GET /items` →
 /// `{"items": [{"id": …}, …], "more": "yes" | "no"}` (one to six distinct ids at random);
-/// `GET /items/<id>`, `GET /first/<id>`, `GET /picked/<id>`, `GET /more`. Every request logged
-/// as a line: `login USER`, `browse USER`, `list ID,ID,… MORE`, `item ID`, `first ID`,
-/// `picked ID`, `more`, `bad PATH`.
-const SERVER: &str = r#"
-import json, random, secrets, sys, threading
+/// `GET /items/<id>`, `GET /first/<id>`, `GET /picked/<id>`, `GET /more`, `POST /checkout`.
+/// Every request logged as a line: `login USER T`, `browse USER T`, `checkout T`,
+/// `list ID,ID,… MORE`, `item ID`, `first ID`, `picked ID`, `more`, `bad PATH` (T: the server's
+/// clock when it served the request, seconds since the epoch; `groups.rs` holds them against
+/// each other).
+pub(super) const SERVER: &str = r#"
+import json, random, secrets, sys, threading, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 from jsonapi import JsonHandler, serve
 
@@ -30,13 +32,16 @@ def write(line):
 class H(JsonHandler):
     def do_POST(self):
         body = self.body()
+        if self.path == "/checkout":
+            write(f"checkout {time.time():.6f}")
+            return self.reply(200, {"order": secrets.token_hex(4)})
         if self.path != "/login":
             return self.reply(404, {})
         user = json.loads(body).get("user", "?")
         token = "SECRETTOKEN" + secrets.token_hex(8)
         with lock:
             tokens[token] = user
-        write(f"login {user}")
+        write(f"login {user} {time.time():.6f}")
         self.reply(200, {"token": token})
     def do_GET(self):
         p = self.path
@@ -45,7 +50,7 @@ class H(JsonHandler):
             if user is None:
                 write(f"bad {p}")
                 return self.reply(401, {})
-            write(f"browse {user}")
+            write(f"browse {user} {time.time():.6f}")
             return self.reply(200, {"ok": True})
         if p == "/items":
             ids = random.sample(range(1, 1000), random.randint(1, 6))
@@ -70,14 +75,14 @@ class Server(ThreadingHTTPServer):
 serve(Server(("127.0.0.1", 0), H))
 "#;
 
-struct Api {
+pub(super) struct Api {
     _server: util::PyServer,
-    port: u16,
+    pub(super) port: u16,
     log: PathBuf,
 }
 
 impl Api {
-    fn start(dir: &Path) -> Api {
+    pub(super) fn start(dir: &Path) -> Api {
         let log = dir.join("api.log");
         let server = util::PyServer::start(dir, "api.py", SERVER, &[&log]);
         let port = server.port();
@@ -89,21 +94,40 @@ impl Api {
     }
 
     /// The server's log, one entry per request it served, split on spaces.
-    fn lines(&self) -> Vec<Vec<String>> {
+    pub(super) fn lines(&self) -> Vec<Vec<String>> {
         util::log_lines(&self.log)
     }
 
-    fn count(&self, kind: &str) -> u64 {
+    pub(super) fn count(&self, kind: &str) -> u64 {
         self.lines().iter().filter(|l| l[0] == kind).count() as u64
     }
 
-    fn clear(&self) {
+    pub(super) fn clear(&self) {
         std::fs::write(&self.log, "").expect("clear the log");
     }
 }
 
+/// Runs `plan` as shards 1/2 and 2/2 side by side, each a run of its own, and merges their
+/// results with `loadplan report`: the merged summary (plan `slug`).
+pub(super) fn two_shards_merged(d: &Path, plan: &Path, slug: &str) -> serde_json::Value {
+    let files = util::run_shards_together(d, plan, 2, &[1, 2], &[]);
+    let merged = d.join("merged");
+    let r = util::loadplan(
+        d,
+        &[
+            "report",
+            util::path_str(&files[0]),
+            util::path_str(&files[1]),
+            "--out",
+            util::path_str(&merged),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    util::summary(&merged, slug)
+}
+
 /// The operations of request `name` in cell `c` (0 when it never ran).
-fn ops(c: &serde_json::Value, name: &str) -> u64 {
+pub(super) fn ops(c: &serde_json::Value, name: &str) -> u64 {
     c["requests"]
         .as_array()
         .expect("requests")
@@ -177,20 +201,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
         "setup.yaml",
         &text.replace("MODELS", "[async, processes]"),
     );
-    let files: Vec<PathBuf> = (1..=2).map(|i| util::run_shard(d, &plan, i, 2)).collect();
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &[
-            "report",
-            util::path_str(&files[0]),
-            util::path_str(&files[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let m = util::summary(&merged, "setup");
+    let m = two_shards_merged(d, &plan, "setup");
     for c in every_cell(&m) {
         assert_eq!(ops(c, "login"), 40, "{c}");
         assert_eq!(u(&c["operations"]), ops(c, "browse"), "{c}");
@@ -355,14 +366,55 @@ scenarios:
     concurrency: 8
 "#,
     );
-    let out = d.join("out");
-    let o = util::run_plan(d, &plan, &out);
-    assert_eq!(o.code, 0, "{o:?}");
-    let s = util::summary(&out, "chance");
+    let s = util::run_passing(d, &plan, "chance");
     let c = every_cell(&s)[0];
     assert_eq!(ops(c, "always"), 5000);
     let lucky = ops(c, "lucky") as f64 / 5000.0;
     assert!((0.18..=0.22).contains(&lucky), "{lucky}");
+}
+
+/// Consecutive weighted steps are one switch: exactly one of them runs per iteration, in
+/// proportion to its weight.
+#[test]
+fn weighted_steps_run_one_of_them_per_iteration_in_their_proportions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let plan = util::write_plan(
+        d,
+        "weights.yaml",
+        r#"version: 1
+name: weights
+base: builtin
+scenarios:
+  - name: w
+    seed: 11
+    flow:
+      - name: always
+        request: /hello
+      - name: cart
+        weight: 3
+        request: /hello?cart=1
+      - name: search
+        weight: 1
+        request: /hello?search=1
+      - name: after
+        request: /hello?after=1
+    repeat: 4000
+    models: [async]
+    concurrency: 8
+"#,
+    );
+    let s = util::run_passing(d, &plan, "weights");
+    let c = every_cell(&s)[0];
+    assert_eq!(ops(c, "always"), 4000);
+    assert_eq!(ops(c, "after"), 4000);
+    assert_eq!(
+        ops(c, "cart") + ops(c, "search"),
+        4000,
+        "one of the two each time"
+    );
+    let cart = ops(c, "cart") as f64 / 4000.0;
+    assert!((0.73..=0.77).contains(&cart), "{cart}");
 }
 
 #[test]
@@ -474,11 +526,11 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
     let log = api.lines();
     // One login before any browse, one after the last; every browse with before's token.
     assert_eq!(
-        log.first().map(|l| l.join(" ")).as_deref(),
+        log.first().map(|l| l[..2].join(" ")).as_deref(),
         Some("login admin")
     );
     assert_eq!(
-        log.last().map(|l| l.join(" ")).as_deref(),
+        log.last().map(|l| l[..2].join(" ")).as_deref(),
         Some("login after")
     );
     assert_eq!(api.count("login"), 2);
@@ -496,19 +548,49 @@ fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_las
         0,
         "before's requests are no cell's"
     );
+    // Their own statistics: summary.json's `once`, shown in summary.md and index.html too.
+    let once = |s: &serde_json::Value, key: &str, name: &str| -> (u64, u64) {
+        let o = s["once"]
+            .as_array()
+            .expect("once")
+            .iter()
+            .find(|o| o["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {s}"));
+        let q = &o["requests"][0];
+        assert_eq!(q["name"], name);
+        assert!(
+            q["latency_us"]["p99"].as_u64().is_some_and(|p| p > 0),
+            "{q}"
+        );
+        (u(&q["operations"]), u(&q["successes"]))
+    };
+    assert_eq!(once(&s, "before", "admin-login"), (1, 1));
+    assert_eq!(once(&s, "after", "farewell"), (1, 1));
+    let run = util::run_dir(&out, "runwide");
+    let md = std::fs::read_to_string(run.join("summary.md")).expect("summary.md");
+    assert!(md.contains("| before | admin-login | 1 | 0 |"), "{md}");
+    let html = std::fs::read_to_string(run.join("index.html")).expect("index.html");
+    assert!(
+        html.contains("<td class=\"text\">farewell</td><td>1</td>"),
+        "{html}"
+    );
 
     // Per shard: each shard's process is a run of its own, with its own before and after.
     api.clear();
-    for i in 1..=2 {
-        util::run_shard(d, &plan, i, 2);
-    }
+    let m = two_shards_merged(d, &plan, "runwide");
+    assert_eq!(once(&m, "before", "admin-login"), (2, 2), "one per shard");
+    assert_eq!(once(&m, "after", "farewell"), (2, 2));
     let log = api.lines();
     assert_eq!(
-        log.iter().filter(|l| l.join(" ") == "login admin").count(),
+        log.iter()
+            .filter(|l| l[..2].join(" ") == "login admin")
+            .count(),
         2
     );
     assert_eq!(
-        log.iter().filter(|l| l.join(" ") == "login after").count(),
+        log.iter()
+            .filter(|l| l[..2].join(" ") == "login after")
+            .count(),
         2
     );
     assert_eq!(api.count("bad"), 0, "{log:?}");

@@ -255,15 +255,6 @@ pub fn run_plan_with(
     loadplan_in(dir, &args, &[], limit)
 }
 
-/// `loadplan run PLAN --shard I/N --results DIR/shard-I.json` in `dir`, with the one-minute
-/// limit; it must pass (exit 0). Returns the results file.
-pub fn run_shard(dir: &Path, plan: &Path, i: usize, n: usize) -> PathBuf {
-    let (file, args) = shard_args(dir, plan, i, n);
-    let r = loadplan(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(r.code, 0, "shard {i}/{n}: {r:?}");
-    file
-}
-
 /// Shard I of N's results file, `DIR/shard-I.json`, and the arguments that run it: `run PLAN
 /// --shard I/N --results FILE`.
 fn shard_args(dir: &Path, plan: &Path, i: usize, n: usize) -> (PathBuf, [String; 6]) {

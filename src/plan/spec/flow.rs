@@ -1,7 +1,8 @@
 //! Flows as written: `flow:` and `setup:` steps (a request, what its response must be, what to
-//! capture from it, a pause after it; when it runs: `when`, `chance`; how often: `for_each`), and
-//! `data:` (a CSV file whose columns become variables). Each value is checked as it is read; what
-//! needs the whole flow (a variable's scope) is checked in `requests.rs`.
+//! capture from it, a pause after it; when it runs: `when`, `chance`, `weight`; how often:
+//! `for_each`), and `data:` (a CSV file whose columns become variables). Each value is checked as
+//! it is read; what needs the whole flow (a variable's scope, a switch of weighted steps) is
+//! checked in `requests.rs`.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -40,6 +41,10 @@ pub struct StepSpec {
     /// `{in: ids, as: id, limit: 50}`.
     #[serde(default)]
     pub for_each: Option<ForEachSpec>,
+    /// A positive number: consecutive steps with a `weight` are one random switch, exactly one
+    /// of them runs per iteration, chosen in proportion to its weight.
+    #[serde(default)]
+    pub weight: Option<super::Weight>,
 }
 
 /// `chance: 20%`: a percentage from 0% to 100%.

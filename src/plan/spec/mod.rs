@@ -67,7 +67,21 @@ pub struct PlanSpec {
     /// Steps run once per run (per shard), after the last cell, with `before`'s captures.
     #[serde(default)]
     pub after: Option<Vec<StepSpec>>,
+    /// Scenario groups' own settings, by group name (`groups: { shop: { thresholds: [...] } }`):
+    /// the thresholds of the group's combined figures (its members' operations together).
+    #[serde(default)]
+    pub groups: Option<std::collections::BTreeMap<String, GroupSpec>>,
     pub scenarios: Scenarios,
+}
+
+/// A scenario group's own settings (its members name it with `group: NAME`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Thresholds of the group's combined figures: every member's operations together, on the
+    /// group's one clock (`error_rate < 1%`, `p95 < 200ms`, `throughput > 50`).
+    #[serde(default)]
+    pub thresholds: Option<Vec<Threshold>>,
 }
 
 /// The plan file: a [`PlanSpec`] whose top-level keys starting with `x-` are read and ignored,
@@ -290,6 +304,10 @@ pub struct ScenarioSpec {
     pub seed: Option<u64>,
     pub thresholds: Option<Vec<Threshold>>,
     pub validity: Option<ValiditySpec>,
+    /// `group: NAME`: runs at the same time as the other scenarios of that group.
+    pub group: Option<String>,
+    /// `start: 2s`: a group member's start, after the group's start.
+    pub start: Option<Duration>,
 }
 
 /// One scenario: a workload (`targets` or `cpu`) and a load (`repeat` or `duration`).
@@ -377,6 +395,13 @@ pub struct RawScenario {
     /// win over the plan's `validity`.
     #[serde(default)]
     validity: Option<ValiditySpec>,
+    /// Scenarios that share a group run at the same time, on one host model and one clock,
+    /// each with its own load; the group's combined figures come beside each member's.
+    #[serde(default)]
+    group: Option<String>,
+    /// With `group`: this member starts this long after the group's start (default 0s).
+    #[serde(default)]
+    start: Option<Dur>,
 }
 
 /// One stage: a duration and the rate or the users reached at its end.
@@ -456,6 +481,30 @@ impl TryFrom<RawScenario> for ScenarioSpec {
                 ));
             }
         };
+        if let Some(g) = &r.group {
+            check_name(g, "group name")?;
+        }
+        match (&r.group, &r.start, &workload, &load) {
+            (None, Some(_), _, _) => {
+                return Err(format!(
+                    "scenario `{}`: `start` is a group member's offset: add `group: NAME`",
+                    r.name
+                ));
+            }
+            (Some(g), _, WorkloadSpec::Cpu(_), _) => {
+                return Err(format!(
+                    "scenario `{}`: group `{g}` runs HTTP traffic together; a `cpu` kernel takes turns with other cells instead",
+                    r.name
+                ));
+            }
+            (Some(g), _, _, LoadSpec::Capacity { .. }) => {
+                return Err(format!(
+                    "scenario `{}`: a `capacity` search chooses its own rates and cannot run in group `{g}`",
+                    r.name
+                ));
+            }
+            _ => {}
+        }
         match (&r.setup, &workload) {
             (Some(s), WorkloadSpec::Flow(_)) if s.is_empty() => {
                 return Err(format!("scenario `{}`: `setup` has no step", r.name));
@@ -523,6 +572,8 @@ impl TryFrom<RawScenario> for ScenarioSpec {
             seed: r.seed.map(|s| s.0),
             thresholds: r.thresholds,
             validity: r.validity,
+            group: r.group,
+            start: r.start.map(|d| d.0),
         })
     }
 }

@@ -291,16 +291,37 @@ pub(crate) struct RequestSpec {
 #[derive(Debug, Clone, Copy)]
 pub struct Weight(f64);
 
+impl Weight {
+    /// The number as written.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
 impl<'de> Deserialize<'de> for Weight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if v.is_finite() && v > 0.0 && v <= 1e9 {
-            Ok(Weight(v))
-        } else {
-            Err(de::Error::custom(format!(
-                "weight {v} must be a positive number"
-            )))
+        // Checked inside the visitor, so that the error points at the number, not its mapping.
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Weight;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a positive number")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Weight, E> {
+                if v.is_finite() && v > 0.0 && v <= 1e9 {
+                    Ok(Weight(v))
+                } else {
+                    Err(E::custom(format!("weight {v} must be a positive number")))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Weight, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Weight, E> {
+                self.visit_f64(v as f64)
+            }
         }
+        d.deserialize_f64(V)
     }
 }
 

@@ -162,6 +162,29 @@ fn errors_failure(c: &CellSummary) -> String {
 /// summary records (results, `complete`, notes, errors), never from the plan, and only what
 /// the gate counted: errors fail a cell where the gate recorded the default rule, nowhere
 /// else. Empty for a run with nothing failed; shown when the verdict is `failed`.
+/// A threshold that did not hold, of cell `cell` of scenario `scenario` (`who` names it).
+fn threshold_failure(
+    scenario: usize,
+    cell: Option<usize>,
+    who: String,
+    t: &crate::stats::ThresholdResult,
+) -> Failure {
+    Failure {
+        scenario,
+        cell,
+        who,
+        reason: Reason::Threshold {
+            expression: t.expression.clone(),
+            observed: if t.observed_text.is_empty() {
+                t.observed.map_or_else(|| "-".into(), units::number)
+            } else {
+                t.observed_text.clone()
+            },
+            limit: limit_text(t),
+        },
+    }
+}
+
 pub fn failures(s: &Summary) -> Vec<Failure> {
     let mut thresholds = Vec::new();
     let mut cells = Vec::new();
@@ -173,20 +196,7 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
                 .iter()
                 .filter(|t| !t.passed && !is_error_rule(t))
             {
-                thresholds.push(Failure {
-                    scenario: si,
-                    cell: Some(ci),
-                    who: who.clone(),
-                    reason: Reason::Threshold {
-                        expression: t.expression.clone(),
-                        observed: if t.observed_text.is_empty() {
-                            t.observed.map_or_else(|| "-".into(), units::number)
-                        } else {
-                            t.observed_text.clone()
-                        },
-                        limit: limit_text(t),
-                    },
-                });
+                thresholds.push(threshold_failure(si, Some(ci), who.clone(), t));
             }
             if let Some(why) = incomplete(c) {
                 cells.push(Failure {
@@ -206,6 +216,20 @@ pub fn failures(s: &Summary) -> Vec<Failure> {
                         hint: ACCEPT_SOME,
                     },
                 });
+            }
+        }
+    }
+    // A group's thresholds, on its combined cells; shown with its first member.
+    for g in &s.groups {
+        let si = s
+            .scenarios
+            .iter()
+            .position(|sc| g.members.first() == Some(&sc.name))
+            .unwrap_or(0);
+        for c in &g.cells {
+            for t in c.thresholds.iter().filter(|t| !t.passed) {
+                let who = format!("group {} · {}", g.name, label(c));
+                thresholds.push(threshold_failure(si, None, who, t));
             }
         }
     }

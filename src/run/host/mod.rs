@@ -30,7 +30,7 @@ use crate::workload::{Prepared, Resolved};
 fn shared(work: &CellWork, gate: Gate, progress: Arc<AtomicU64>) -> Shared {
     Shared {
         shape: Shape::new(work),
-        gate,
+        gate: gate.with_member(work.member.clone()),
         progress,
         yield_between_ops: work.workload.is_cpu(),
         seed: work.seed,

@@ -90,6 +90,11 @@ async fn coordinate(work: &CellWork, parts: Vec<Share>, progress: &AtomicU64) ->
             () = run::stop_requested() => break,
         }
     }
+    // A group member's workers start with the group (`run/group.rs`).
+    if let Some(m) = &work.member {
+        m.ready();
+        m.start().await;
+    }
     let start = Start::now();
     for wk in &mut workers {
         if let Some(stdin) = wk.stdin.as_mut() {

@@ -251,6 +251,7 @@ mod tests {
             seed: 0,
             live: false,
             timeline_offset: Duration::ZERO,
+            member: None,
         }
     }
 

@@ -33,6 +33,14 @@ pub(super) fn results_rules(r: &Results) -> Check {
         )));
     }
     at.field("cores").within(r.cores, 1, MAX_CORES)?;
+    let at_once = at.field("once");
+    for (i, o) in r.once.iter().enumerate() {
+        let at = at_once.index(i);
+        if !matches!(o.key.as_str(), "before" | "after") {
+            return Err(at.field("key").fail("neither `before` nor `after`"));
+        }
+        recorder(&at.field("recorder"), &o.recorder)?;
+    }
     let cells = at.field("cells");
     for (i, c) in r.cells.iter().enumerate() {
         let at = cells.index(i);

@@ -8,8 +8,9 @@ use hdrhistogram::Histogram;
 use crate::stats::ConnectionsSummary;
 use crate::stats::recorder::TimelinePoint;
 use crate::stats::summary::{
-    BaselineReport, CapacityProbe, CapacitySummary, CellSummary, LatencySummary, MachineCheck,
-    OpenSummary, PlanInfo, RequestSummary, RoundsSummary, ScenarioSummary, Spread, Summary,
+    BaselineReport, CapacityProbe, CapacitySummary, CellSummary, GroupSummary, LatencySummary,
+    MachineCheck, OnceSummary, OpenSummary, PlanInfo, RequestSummary, RoundsSummary,
+    ScenarioSummary, Spread, Summary,
 };
 use crate::units::MAX_CONCURRENCY;
 
@@ -49,6 +50,8 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
         verdict: _,
         host,
         scenarios,
+        groups,
+        once,
         baseline,
         export,
         validity,
@@ -63,6 +66,22 @@ pub(super) fn summary_rules(s: &Summary) -> Check {
     let at_scenarios = at.field("scenarios");
     for (i, sc) in scenarios.iter().enumerate() {
         scenario(&at_scenarios.index(i), sc)?;
+    }
+    let at_once = at.field("once");
+    for (i, o) in once.iter().enumerate() {
+        let OnceSummary { key, requests } = o;
+        let at = at_once.index(i);
+        if !matches!(key.as_str(), "before" | "after") {
+            return Err(at.field("key").fail("neither `before` nor `after`"));
+        }
+        let at_requests = at.field("requests");
+        for (j, q) in requests.iter().enumerate() {
+            request(&at_requests.index(j), q)?;
+        }
+    }
+    let at_groups = at.field("groups");
+    for (i, g) in groups.iter().enumerate() {
+        group(&at_groups.index(i), g)?;
     }
     if let Some(b) = baseline {
         self::baseline(&at.field("baseline"), b)?;
@@ -107,6 +126,29 @@ pub(super) fn run(plan: &PlanInfo, run_id: &str, [started, finished]: [&str; 2])
     ROOT.field("run_id").run_id(run_id)?;
     ROOT.field("started_at").time(started)?;
     ROOT.field("finished_at").time(finished)
+}
+
+/// Every field of a scenario group, by construction: its name, its members' names, and its
+/// cells under the same rules as a scenario's.
+pub(super) fn group(at: &At, g: &GroupSummary) -> Check {
+    let GroupSummary {
+        name,
+        members,
+        cells,
+    } = g;
+    at.field("name").name(name)?;
+    let at_members = at.field("members");
+    if members.is_empty() {
+        return Err(at_members.fail("a group without members is never written"));
+    }
+    for (i, m) in members.iter().enumerate() {
+        at_members.index(i).name(m)?;
+    }
+    let at_cells = at.field("cells");
+    for (i, c) in cells.iter().enumerate() {
+        cell(&at_cells.index(i), c)?;
+    }
+    Ok(())
 }
 
 /// Every field of a scenario, by construction (destructured, as [`cell`] is).

@@ -51,7 +51,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome, Setup};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
-use crate::plan::requests::{Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
+use crate::plan::requests::{Branch, Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
 use check::{Captures, Mask, Seen};
 pub use connect::Sender;
 use connect::{Connector, Endpoint, Meter};
@@ -121,6 +121,7 @@ struct Step {
     when: Option<Condition>,
     chance: Option<f64>,
     for_each: Option<Loop>,
+    branch: Option<Branch>,
 }
 
 /// A resolved step, its captures compiled.
@@ -135,6 +136,7 @@ fn step(s: &crate::plan::requests::Step) -> Result<Step, ResolveError> {
         when: s.when.clone(),
         chance: s.chance,
         for_each: s.for_each.clone(),
+        branch: s.branch,
     })
 }
 
@@ -546,8 +548,9 @@ impl Session {
         out
     }
 
-    /// `steps` in order, each when its condition holds and its chance falls, once or once per
-    /// element of its loop; false at the first failure (its kind and message in `out`).
+    /// `steps` in order, each when its switch chose it, its condition holds and its chance
+    /// falls, once or once per element of its loop; false at the first failure (its kind and
+    /// message in `out`).
     async fn steps(
         &mut self,
         target: &HttpTarget,
@@ -555,7 +558,17 @@ impl Session {
         report: &mut (dyn FnMut(Exchange) + Send),
         out: &mut Outcome,
     ) -> bool {
+        // A switch's draw, made at its first step, chooses one of its steps.
+        let mut draw = 0.0;
         for step in steps {
+            if let Some(b) = &step.branch {
+                if b.opens {
+                    draw = self.rng.f64();
+                }
+                if !(b.from..b.to).contains(&draw) {
+                    continue;
+                }
+            }
             if step.when.as_ref().is_some_and(|c| !self.holds(c)) {
                 continue;
             }

@@ -47,7 +47,89 @@ pub(super) struct View<'a> {
     /// everything but why the run failed.
     slos: Vec<SloView>,
     baseline: Option<BaselineView<'a>>,
+    /// Scenario groups' combined figures, a row per group and position.
+    groups: Vec<GroupRow>,
+    /// `before:` and `after:`'s requests, a row each.
+    once: Vec<OnceRow>,
     source: &'a str,
+}
+
+#[derive(Serialize)]
+struct GroupRow {
+    group: String,
+    members: String,
+    cell: String,
+    operations: u64,
+    error_rate: String,
+    throughput: String,
+    p50: String,
+    p99: String,
+    max: String,
+    /// The group's thresholds on this cell: `✔ p95 < 200ms (observed 8.1ms)`.
+    thresholds: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct OnceRow {
+    key: String,
+    request: String,
+    requests: u64,
+    errors: u64,
+    p50: String,
+    p90: String,
+    p99: String,
+    max: String,
+}
+
+fn group_rows(s: &Summary) -> Vec<GroupRow> {
+    use crate::units;
+    s.groups
+        .iter()
+        .flat_map(|g| {
+            g.cells.iter().map(|c| GroupRow {
+                group: g.name.clone(),
+                members: g.members.join(" + "),
+                cell: label(c),
+                operations: c.operations,
+                error_rate: units::percent(c.error_rate),
+                throughput: units::number(c.throughput_per_s),
+                p50: units::micros(c.latency_us.p50),
+                p99: units::micros(c.latency_us.p99),
+                max: units::micros(c.latency_us.max),
+                thresholds: c
+                    .thresholds
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {} (observed {})",
+                            insight::mark(t.passed),
+                            t.expression,
+                            t.observed_text
+                        )
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn once_rows(s: &Summary) -> Vec<OnceRow> {
+    use crate::units;
+    s.once
+        .iter()
+        .flat_map(|o| {
+            o.requests.iter().map(|q| OnceRow {
+                key: o.key.clone(),
+                request: q.name.clone(),
+                requests: q.operations,
+                errors: q.operations.saturating_sub(q.successes),
+                p50: units::micros(q.latency_us.p50),
+                p90: units::micros(q.latency_us.p90),
+                p99: units::micros(q.latency_us.p99),
+                max: units::micros(q.latency_us.max),
+            })
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -147,6 +229,8 @@ impl<'a> View<'a> {
                 .map(|(i, sc)| slo_view(i, sc))
                 .collect(),
             baseline: s.baseline.as_ref().map(|b| baseline_view(s, b)),
+            groups: group_rows(s),
+            once: once_rows(s),
             source: &s.plan.source,
         }
     }

@@ -75,6 +75,10 @@ pub(super) struct ScenarioView<'a> {
     compares: bool,
     /// The scenario's column count in its cells table, for the row of health words under a cell.
     columns: usize,
+    /// The percentiles the plan's thresholds name beyond the table's own (`p95`), as column
+    /// headers: below p99 after p90, the others after p99.9.
+    percentiles_low: Vec<String>,
+    percentiles_high: Vec<String>,
 }
 
 /// What a scenario of one model leads with: its SLOs (every threshold with observed, limit and
@@ -233,6 +237,10 @@ struct RowView {
     p90: Ranged,
     p99: Ranged,
     p999: String,
+    /// The values of the scenario's `percentiles_low` and `percentiles_high`, in their order
+    /// (`-` where the cell has none).
+    percentiles_low: Vec<String>,
+    percentiles_high: Vec<String>,
     max: String,
     cores_busy: Ranged,
     /// `3.37×`, `no speedup` (nothing succeeded), or `-` (no sequential cell).
@@ -413,6 +421,18 @@ pub(super) fn scenario_view<'a>(
             .iter()
             .any(|f| f.scenario == i && f.cell == Some(ci))
     };
+    let (low, high) = other_percentiles(s);
+    let values = |c: &crate::stats::CellSummary, names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .map(|n| {
+                c.latency_us
+                    .percentiles
+                    .get(n)
+                    .map_or_else(|| "-".to_string(), |v| units::micros(*v))
+            })
+            .collect()
+    };
     let (spectrum_svg, problems) = figures::spectrum_chart(&format!("{id}-spectrum"), s);
     let [timeline_throughput_svg, timeline_p99_svg] =
         figures::timeline_charts(&format!("{id}-timeline"), s);
@@ -565,6 +585,8 @@ pub(super) fn scenario_view<'a>(
                     p90: numbers::p90(c),
                     p99: numbers::p99(c),
                     p999: units::micros(c.latency_us.p999),
+                    percentiles_low: values(c, &low),
+                    percentiles_high: values(c, &high),
                     max: units::micros(c.latency_us.max),
                     cores_busy: numbers::cores_busy(c),
                     speedup: numbers::speedup(s, c),
@@ -585,6 +607,25 @@ pub(super) fn scenario_view<'a>(
             .collect(),
         rounds_note: numbers::rounds_note(s),
         compares: compares_models(s),
-        columns: 16,
+        columns: 16 + low.len() + high.len(),
+        percentiles_low: low,
+        percentiles_high: high,
     }
+}
+
+/// The other percentiles the cells carry (those the plan's thresholds name, `p95`), in order:
+/// those below p99, then the others.
+fn other_percentiles(s: &ScenarioSummary) -> (Vec<String>, Vec<String>) {
+    // Keyed as summary.json keys them: `p95`, `p99.99`.
+    let mut named: Vec<(f64, String)> = s
+        .cells
+        .iter()
+        .flat_map(|c| c.latency_us.percentiles.keys())
+        .filter_map(|n| Some((n.strip_prefix('p')?.parse::<f64>().ok()?, n.clone())))
+        .collect();
+    named.sort_by(|a, b| a.0.total_cmp(&b.0));
+    named.dedup_by(|a, b| a.1 == b.1);
+    let (low, high): (Vec<_>, Vec<_>) = named.into_iter().partition(|(p, _)| *p < 99.0);
+    let names = |v: Vec<(f64, String)>| v.into_iter().map(|(_, n)| n).collect();
+    (names(low), names(high))
 }
