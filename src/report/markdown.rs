@@ -58,6 +58,24 @@ fn esc(text: &str) -> String {
     out
 }
 
+/// A table under its heading (`head` ends with the header and separator lines), one row per
+/// item, each cell already escaped; nothing at all without items.
+fn table<T>(
+    head: &str,
+    items: impl IntoIterator<Item = T>,
+    cells: impl Fn(T) -> Vec<String>,
+) -> String {
+    let rows: String = items
+        .into_iter()
+        .map(|item| format!("| {} |\n", cells(item).join(" | ")))
+        .collect();
+    if rows.is_empty() {
+        rows
+    } else {
+        format!("{head}{rows}")
+    }
+}
+
 pub fn render(s: &Summary) -> String {
     render_bounded(s, DEFAULT_MAX_BYTES)
 }
@@ -389,25 +407,24 @@ fn group(g: &crate::stats::GroupSummary) -> String {
 
 /// `before:` and `after:`'s requests: counted in no scenario.
 fn once(s: &Summary) -> String {
-    let mut md = String::from(
+    table(
         "\nThe plan's `before:` and `after:` requests, once per run (per shard):\n\n| steps | request | requests | errors | p50 | p90 | p99 | max |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for o in &s.once {
-        for q in &o.requests {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                o.key,
+        s.once
+            .iter()
+            .flat_map(|o| o.requests.iter().map(move |q| (o, q))),
+        |(o, q)| {
+            vec![
+                o.key.to_string(),
                 esc(&q.name),
-                q.operations,
-                q.operations.saturating_sub(q.successes),
+                q.operations.to_string(),
+                q.operations.saturating_sub(q.successes).to_string(),
                 units::micros(q.latency_us.p50),
                 units::micros(q.latency_us.p90),
                 units::micros(q.latency_us.p99),
-                units::micros(q.latency_us.max)
-            ));
-        }
-    }
-    md
+                units::micros(q.latency_us.max),
+            ]
+        },
+    )
 }
 
 /// One scenario in full: its finding, its cells, its thresholds, requests, connections, errors.
@@ -643,69 +660,57 @@ fn scaling(sc: &crate::stats::ScenarioSummary) -> String {
 
 fn requests(sc: &crate::stats::ScenarioSummary) -> String {
     let groups = requests::groups(sc);
-    if groups.is_empty() {
-        return String::new();
-    }
-    let mut md = String::from(
+    table(
         "\nRequests (each named request per cell; a flow's iteration last, think time excluded and shown beside it):\n\n| cell | request | requests | errors | status codes | p50 | p90 | p99 | max | think |\n|---|---|---:|---:|---|---:|---:|---:|---:|---|\n",
-    );
-    for g in &groups {
-        for r in &g.rows {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} ({}){} | {} | {} | {} | {} | {} | {} |\n",
-                g.label,
+        groups
+            .iter()
+            .flat_map(|g| g.rows.iter().map(move |r| (g, r))),
+        |(g, r)| {
+            vec![
+                g.label.clone(),
                 esc(&r.request),
-                r.operations,
-                r.errors,
-                r.error_rate,
-                r.retried_after(),
+                r.operations.to_string(),
+                format!("{} ({}){}", r.errors, r.error_rate, r.retried_after()),
                 esc(&r.status_codes),
-                r.p50,
-                r.p90,
-                r.p99,
-                r.max,
-                r.think
-            ));
-        }
-    }
-    md
+                r.p50.clone(),
+                r.p90.clone(),
+                r.p99.clone(),
+                r.max.clone(),
+                r.think.clone(),
+            ]
+        },
+    )
 }
 
 /// The scenario's connections: a table of each cell's connections and phase percentiles, then
 /// where an operation's time went; nothing for a scenario without connections.
 fn connections(sc: &crate::stats::ScenarioSummary) -> String {
-    let rows = connections::rows(sc);
-    if rows.is_empty() {
-        return String::new();
-    }
-    let mut md = String::from(
+    let mut md = table(
         "\nConnections (setup timed once per connection, first byte once per request; p50 / p99):\n\n| cell | connections | retried | ops/conn. | TLS handshakes | protocol | DNS | connect | TLS | first byte |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
+        connections::rows(sc),
+        |r| {
+            vec![
+                r.label,
+                r.opened.to_string(),
+                r.retried.to_string(),
+                r.per_connection,
+                r.handshakes,
+                esc(&r.protocols),
+                r.dns,
+                r.connect,
+                r.tls,
+                r.ttfb,
+            ]
+        },
     );
-    for r in &rows {
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.label,
-            r.opened,
-            r.retried,
-            r.per_connection,
-            r.handshakes,
-            esc(&r.protocols),
-            r.dns,
-            r.connect,
-            r.tls,
-            r.ttfb
-        ));
+    if md.is_empty() {
+        return md;
     }
-    let streams = connections::stream_rows(sc);
-    if !streams.is_empty() {
-        md.push_str(
-            "\nStreams and WebSocket upgrades (p50 / p99):\n\n| cell | streamed | events | events/resp. | first event | event gap | WebSocket upgrades | upgrade |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
-        );
-        for r in streams {
-            let cells = r.texts();
-            md.push_str(&format!("| {} |\n", cells.join(" | ")));
-        }
-    }
+    md.push_str(&table(
+        "\nStreams and WebSocket upgrades (p50 / p99):\n\n| cell | streamed | events | events/resp. | first event | event gap | WebSocket upgrades | upgrade |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        connections::stream_rows(sc),
+        |r| Vec::from(r.texts()),
+    ));
     md.push_str(&format!(
         "\nWhere an operation's time goes (means): {}\n\n",
         esc(&connections::reuse(sc))

@@ -52,32 +52,9 @@ class H(JsonHandler):
 serve(ThreadingHTTPServer(("127.0.0.1", 0), H))
 "#;
 
-struct Api {
-    _server: util::PyServer,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Api {
-    fn start(dir: &Path) -> Api {
-        let log = dir.join("api.log");
-        let server = util::PyServer::start(dir, "api.py", SERVER, &[&dir.join("users.csv"), &log]);
-        let port = server.port();
-        Api {
-            _server: server,
-            port,
-            log,
-        }
-    }
-
-    /// The server's log, one entry per request it served.
-    fn lines(&self) -> Vec<Vec<String>> {
-        util::log_lines(&self.log)
-    }
-
-    fn clear(&self) {
-        std::fs::write(&self.log, "").expect("clear the log");
-    }
+/// The API above, reading `users.csv` and logging to `api.log` in `dir`.
+fn start_api(dir: &Path) -> util::LoggedApi {
+    util::LoggedApi::start(dir, SERVER, &[&dir.join("users.csv")])
 }
 
 /// `users.csv`: user N has password `CSVSECRET-N` and item id `100 + N`.
@@ -122,7 +99,7 @@ fn a_flow_logs_in_from_csv_rows_and_fetches_with_captured_tokens_in_every_model(
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     users(d, ROWS);
-    let api = Api::start(d);
+    let api = start_api(d);
     let plan = util::write_plan(
         d,
         "flow.yaml",
@@ -263,7 +240,7 @@ fn a_capture_that_finds_nothing_ends_the_iteration_before_the_next_step() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     users(d, 3);
-    let api = Api::start(d);
+    let api = start_api(d);
     api.clear();
     let (out, o) = run(
         d,
@@ -310,7 +287,7 @@ fn plan_errors_in_flows_stop_before_anything_is_sent() {
     let d = dir.path();
     users(d, 2);
     std::fs::write(d.join("no-id.csv"), "user,password\nuser0,CSVSECRET-0\n").expect("csv");
-    let api = Api::start(d);
+    let api = start_api(d);
     api.clear();
     let load = "    repeat: 1\n";
     let good_capture = "        capture: { token: { json: \"$.token\" } }\n";

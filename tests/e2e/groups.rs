@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::traffic::{Api, ops, two_shards_merged};
+use super::traffic::{ops, start_api, two_shards_merged};
 use super::util::{self, u};
 
 const PLAN: &str = r#"version: 1
@@ -68,7 +68,7 @@ fn cells<'a>(s: &'a serde_json::Value, scenario: &str) -> &'a [serde_json::Value
 /// and checkouts counted alike per scenario and per request, every checkout served while
 /// browses went on (a browse within half a second before it and one after it), and each
 /// group cell the sum of its members' cells. `users` is the browsing users per cell.
-fn check(api: &Api, s: &serde_json::Value, users: &[u64]) {
+fn check(api: &util::LoggedApi, s: &serde_json::Value, users: &[u64]) {
     let browse = cells(s, "browse");
     let checkout = cells(s, "checkout");
     assert_eq!(browse.len(), users.len());
@@ -163,7 +163,7 @@ fn check(api: &Api, s: &serde_json::Value, users: &[u64]) {
 fn browse_and_checkout_run_together_and_count_as_the_server_saw() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let api = Api::start(d);
+    let api = start_api(d);
 
     // async, for the issue's 10 s.
     let p = plan(d, api.port, "[async]", 10);

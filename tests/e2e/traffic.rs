@@ -5,7 +5,7 @@
 //! The server's own log is the truth loadplan's counts are held against.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::util::{self, every_cell, u};
@@ -75,36 +75,9 @@ class Server(ThreadingHTTPServer):
 serve(Server(("127.0.0.1", 0), H))
 "#;
 
-pub(super) struct Api {
-    _server: util::PyServer,
-    pub(super) port: u16,
-    log: PathBuf,
-}
-
-impl Api {
-    pub(super) fn start(dir: &Path) -> Api {
-        let log = dir.join("api.log");
-        let server = util::PyServer::start(dir, "api.py", SERVER, &[&log]);
-        let port = server.port();
-        Api {
-            _server: server,
-            port,
-            log,
-        }
-    }
-
-    /// The server's log, one entry per request it served, split on spaces.
-    pub(super) fn lines(&self) -> Vec<Vec<String>> {
-        util::log_lines(&self.log)
-    }
-
-    pub(super) fn count(&self, kind: &str) -> u64 {
-        self.lines().iter().filter(|l| l[0] == kind).count() as u64
-    }
-
-    pub(super) fn clear(&self) {
-        std::fs::write(&self.log, "").expect("clear the log");
-    }
+/// The shop API above, logging to `api.log` in `dir`.
+pub(super) fn start_api(dir: &Path) -> util::LoggedApi {
+    util::LoggedApi::start(dir, SERVER, &[])
 }
 
 /// Runs `plan` as shards 1/2 and 2/2 side by side, each a run of its own, and merges their
@@ -165,7 +138,7 @@ scenarios:
 fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let api = Api::start(d);
+    let api = start_api(d);
     let text = SETUP_PLAN.replace("PORT", &api.port.to_string());
     let plan = util::write_plan(
         d,
@@ -216,7 +189,7 @@ fn every_user_logs_in_once_and_keeps_its_token_in_every_model_and_over_shards() 
 fn a_failed_setup_fails_the_users_iterations_with_its_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let api = Api::start(d);
+    let api = start_api(d);
     let text = SETUP_PLAN
         .replace("PORT", &api.port.to_string())
         .replace("MODELS", "[async]")
@@ -249,7 +222,7 @@ fn a_failed_setup_fails_the_users_iterations_with_its_reason() {
 fn for_each_fetches_every_listed_id_and_when_follows_a_captured_value() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let api = Api::start(d);
+    let api = start_api(d);
     let plan = util::write_plan(
         d,
         "logic.yaml",
@@ -512,7 +485,7 @@ scenarios:
 fn before_runs_once_per_run_and_its_captures_reach_every_user_and_after_runs_last() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let api = Api::start(d);
+    let api = start_api(d);
     let text = RUN_WIDE
         .replace("PORT", &api.port.to_string())
         .replace("TOKEN_PATH", "token");

@@ -740,3 +740,39 @@ pub fn log_lines(log: &Path) -> Vec<Vec<String>> {
         .map(|l| l.split(' ').map(str::to_string).collect())
         .collect()
 }
+
+/// A Python API that logs each request it serves as one line of `api.log` in its folder: the
+/// script is started with `args` and then the log's path.
+pub struct LoggedApi {
+    _server: PyServer,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl LoggedApi {
+    pub fn start(dir: &Path, script: &str, args: &[&Path]) -> LoggedApi {
+        let log = dir.join("api.log");
+        let args: Vec<&Path> = args.iter().copied().chain([log.as_path()]).collect();
+        let server = PyServer::start(dir, "api.py", script, &args);
+        let port = server.port();
+        LoggedApi {
+            _server: server,
+            port,
+            log,
+        }
+    }
+
+    /// The log, one entry per request served, split on spaces.
+    pub fn lines(&self) -> Vec<Vec<String>> {
+        log_lines(&self.log)
+    }
+
+    /// How many logged requests start with `kind`.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.lines().iter().filter(|l| l[0] == kind).count() as u64
+    }
+
+    pub fn clear(&self) {
+        std::fs::write(&self.log, "").expect("clear the log");
+    }
+}
