@@ -276,13 +276,17 @@ fn head(s: &Summary) -> String {
     h.md
 }
 
+/// Every cell ran to its end and held each of its thresholds.
+fn all_held(cells: &[crate::stats::CellSummary]) -> bool {
+    cells
+        .iter()
+        .all(|c| c.complete && c.thresholds.iter().all(|t| t.passed))
+}
+
 /// `- ✅ download-sites (io-bound): 4 cells, most throughput async c=16: 310 successes/s, p99
 /// 52.0ms`.
 fn scenario_line(sc: &crate::stats::ScenarioSummary) -> String {
-    let passed = sc
-        .cells
-        .iter()
-        .all(|c| c.complete && c.thresholds.iter().all(|t| t.passed));
+    let passed = all_held(&sc.cells);
     let best = sc
         .cells
         .iter()
@@ -323,10 +327,7 @@ fn sections(s: &Summary) -> Vec<(String, String)> {
     }
     out.push(("Health".to_string(), health(s)));
     for sc in &s.scenarios {
-        let passed = sc
-            .cells
-            .iter()
-            .all(|c| c.complete && c.thresholds.iter().all(|t| t.passed));
+        let passed = all_held(&sc.cells);
         out.push((
             format!(
                 "{} {} ({})",
@@ -338,10 +339,7 @@ fn sections(s: &Summary) -> Vec<(String, String)> {
         ));
     }
     for g in &s.groups {
-        let passed = g
-            .cells
-            .iter()
-            .all(|c| c.complete && c.thresholds.iter().all(|t| t.passed));
+        let passed = all_held(&g.cells);
         out.push((
             format!(
                 "{} group {} ({})",
