@@ -43,19 +43,25 @@ impl Reporter for Markdown {
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
-        match ch {
-            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
+        if matches!(ch, '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '#' | '~') {
+            out.push('\\');
+            out.push(ch);
+        } else {
+            push_html(&mut out, ch);
         }
     }
     out
+}
+
+/// `ch` as HTML text on one line: `<`, `>`, `&` escaped, a line break a space.
+fn push_html(out: &mut String, ch: char) {
+    match ch {
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '&' => out.push_str("&amp;"),
+        '\n' | '\r' => out.push(' '),
+        c => out.push(c),
+    }
 }
 
 /// A table under its heading (`head` ends with the header and separator lines), one row per
@@ -139,13 +145,7 @@ fn details(title: &str, body: &str) -> String {
 fn html_esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
+        push_html(&mut out, ch);
     }
     out
 }
