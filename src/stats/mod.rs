@@ -430,22 +430,26 @@ fn cell_summary(
     }
 }
 
-/// With rounds, each ran its own search: an invalid one wins (the run did not measure what it
-/// asked), then the lowest capacity (the headroom a reviewer can count on).
+/// With rounds, each ran its own search: the most conservative one stands.
 fn capacity_of(rounds: &[&CellResult]) -> Option<CapacitySummary> {
-    let searches = rounds.iter().filter_map(|r| r.capacity.as_ref());
-    searches
-        .min_by(|a, b| {
-            let key = |c: &CapacitySummary| {
-                (
-                    c.stopped != CapacityStop::GeneratorLimited,
-                    c.capacity_per_s.unwrap_or(f64::INFINITY),
-                )
-            };
-            let (ka, kb) = (key(a), key(b));
-            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
-        })
-        .cloned()
+    most_conservative(rounds.iter().filter_map(|r| r.capacity.as_ref())).cloned()
+}
+
+/// Of several searches of one cell (rounds, shards), the one a reviewer can count on: an invalid
+/// one first (the run did not measure what it asked), then the lowest capacity.
+fn most_conservative<'a>(
+    searches: impl Iterator<Item = &'a CapacitySummary>,
+) -> Option<&'a CapacitySummary> {
+    searches.min_by(|a, b| {
+        let key = |c: &CapacitySummary| {
+            (
+                c.stopped != CapacityStop::GeneratorLimited,
+                c.capacity_per_s.unwrap_or(f64::INFINITY),
+            )
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    })
 }
 
 /// Where error category `name` comes among an exchange's phases (dns first, expectation last),

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::recorder::{Recorder, RecorderWire, WireError};
 use super::saved;
 use super::summary::Timestamp;
-use super::{CellResult, Measured, PlanInfo, RunResults};
+use super::{CapacityProbe, CapacitySummary, CellResult, Measured, PlanInfo, RunResults};
 use crate::plan::{Cell, Model, Plan};
 
 pub const RESULTS_FORMAT: &str = "loadplan-results";
@@ -120,6 +120,10 @@ pub struct CellPartWire {
     /// Which round of the cell (`rounds: N`), from 0.
     #[serde(default)]
     pub round: usize,
+    /// This shard's capacity search (it probed its share of each rate); absent for other
+    /// loads, and from files written before searches were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacitySummary>,
 }
 
 /// A shard's run as a results file.
@@ -155,6 +159,7 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 notes: c.measured.notes.clone(),
                 offset_us: crate::units::micros_of(c.offset),
                 round: c.round,
+                capacity: c.capacity.clone(),
             })
             .collect(),
         once: run
@@ -165,6 +170,63 @@ pub fn to_results(plan: &Plan, run: &RunResults, shard: Shard) -> Results {
                 recorder: RecorderWire::from(r),
             })
             .collect(),
+    }
+}
+
+/// The shards' capacity searches of one cell as one. Each shard probed its share of the same
+/// rates: when all of them probed the same rates in the same order, their probes add up
+/// (operations, successes per second, errors, drops, runner cores) and keep the worst shard's
+/// latency (a probe keeps percentiles, not histograms), a probe kept only when every shard kept
+/// it. The bracket and the capacity are the most conservative shard's, as for rounds
+/// ([`super::most_conservative`]): an invalid search first, then the lowest rate found. When the
+/// shards probed different rates, that shard's search stands alone and `notes` says so.
+fn merge_searches(
+    searches: &[CapacitySummary],
+    notes: &mut Vec<String>,
+) -> Option<CapacitySummary> {
+    let mut merged = super::most_conservative(searches.iter())?.clone();
+    let rates =
+        |c: &CapacitySummary| -> Vec<f64> { c.probes.iter().map(|p| p.rate_per_s).collect() };
+    if searches.iter().all(|c| rates(c) == rates(&merged)) {
+        for (i, probe) in merged.probes.iter_mut().enumerate() {
+            let mut each = searches.iter().map(|c| &c.probes[i]);
+            if let Some(first) = each.next() {
+                *probe = first.clone();
+            }
+            for p in each {
+                add_probe(probe, p);
+            }
+        }
+    } else {
+        notes.push(format!(
+            "the {} shards' capacity searches probed different rates: the capacity, its bracket and the probes are those of the shard with the lowest capacity, its share alone",
+            searches.len()
+        ));
+    }
+    Some(merged)
+}
+
+/// Adds a shard's probe of one rate to the others' (see [`merge_searches`]).
+fn add_probe(a: &mut CapacityProbe, p: &CapacityProbe) {
+    a.achieved_per_s += p.achieved_per_s;
+    a.operations += p.operations;
+    a.errors += p.errors;
+    a.error_rate = if a.operations > 0 {
+        a.errors as f64 / a.operations as f64
+    } else {
+        0.0
+    };
+    a.dropped += p.dropped;
+    a.p50_us = a.p50_us.max(p.p50_us);
+    a.p99_us = a.p99_us.max(p.p99_us);
+    a.p99_uncorrected_us = a.p99_uncorrected_us.max(p.p99_uncorrected_us);
+    a.cores_busy += p.cores_busy;
+    a.kept &= p.kept;
+    a.generator_limited |= p.generator_limited;
+    for b in &p.broken {
+        if !a.broken.contains(b) {
+            a.broken.push(b.clone());
+        }
     }
 }
 
@@ -297,7 +359,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     let planned = plan.cells(cores);
     let rounds = plan.rounds.get();
     // (scenario, model, concurrency, round) → the shares, the cell's workers, its earliest start.
-    type Shares = (Vec<Measured>, usize, Duration);
+    type Shares = (Vec<Measured>, usize, Duration, Vec<CapacitySummary>);
     let mut groups: BTreeMap<(usize, Model, usize, usize), Shares> = BTreeMap::new();
     for (name, r) in files {
         for (i, c) in r.cells.iter().enumerate() {
@@ -341,8 +403,9 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                 })?;
             let entry = groups
                 .entry((c.scenario, c.model, c.concurrency, c.round))
-                .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX));
+                .or_insert_with(|| (Vec::new(), c.workers, Duration::MAX, Vec::new()));
             entry.2 = entry.2.min(Duration::from_micros(c.offset_us));
+            entry.3.extend(c.capacity.clone());
             entry.0.push(Measured {
                 recorder,
                 wall: Duration::from_micros(c.wall_us),
@@ -358,7 +421,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
     for round in 0..rounds {
         for cell in &planned {
             let key = (cell.scenario, cell.model, cell.concurrency.get(), round);
-            let Some((parts, workers, offset)) = groups.remove(&key) else {
+            let Some((parts, workers, offset, searches)) = groups.remove(&key) else {
                 continue;
             };
             let mut merged = Measured::merge(parts);
@@ -370,6 +433,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                     first.shard.count
                 ));
             }
+            let capacity = merge_searches(&searches, &mut merged.notes);
             cells.push(CellResult {
                 cell: Cell {
                     workers: std::num::NonZeroUsize::new(workers).unwrap_or(cell.workers),
@@ -380,8 +444,7 @@ pub fn merge_results(plan: &Plan, files: &[(String, Results)]) -> Result<RunResu
                 round,
                 // Shards may run on different machines: no one machine to check.
                 machine: None,
-                // Not carried in shard results (yet): each shard's search is its own.
-                capacity: None,
+                capacity,
             });
         }
     }
@@ -436,6 +499,7 @@ fn merge_once(files: &[(String, Results)]) -> Vec<(String, Recorder)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::CapacityStop;
 
     #[test]
     fn shards_parse_and_split_exactly() {
@@ -443,5 +507,85 @@ mod tests {
         for bad in ["0/4", "5/4", "1/0", "x/2", "3"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A search that kept the SLO up to `found` among `rates`, each probe achieving `share` of
+    /// its rate with a p99 of `p99` µs.
+    fn search(rates: &[f64], found: f64, share: f64, p99: u64) -> CapacitySummary {
+        let probes: Vec<CapacityProbe> = rates
+            .iter()
+            .map(|&r| CapacityProbe {
+                rate_per_s: r,
+                hold_seconds: 2.0,
+                achieved_per_s: r * share,
+                operations: (2.0 * r * share) as u64,
+                errors: 1,
+                error_rate: 1.0 / (2.0 * r * share),
+                dropped: 0,
+                p50_us: p99 / 2,
+                p99_us: p99,
+                p99_uncorrected_us: p99,
+                cores_busy: 0.25,
+                kept: r <= found,
+                generator_limited: false,
+                broken: if r <= found {
+                    Vec::new()
+                } else {
+                    vec!["p99 < 50ms".into()]
+                },
+            })
+            .collect();
+        CapacitySummary {
+            slo: vec!["p99 < 50ms".into()],
+            capacity_per_s: Some(found),
+            good_per_s: Some(found),
+            bad_per_s: rates.iter().copied().find(|&r| r > found),
+            from_per_s: rates[0],
+            to_per_s: 1000.0,
+            precision: 0.05,
+            stopped: CapacityStop::SloBroken,
+            shown_probe: rates.iter().position(|&r| r == found).unwrap_or(0),
+            probes,
+        }
+    }
+
+    #[test]
+    fn shards_searches_of_the_same_rates_add_up_and_keep_the_lowest_capacity() {
+        let rates = [100.0, 200.0, 400.0, 300.0];
+        let (a, b) = (
+            search(&rates, 300.0, 0.5, 20_000),
+            search(&rates, 200.0, 0.5, 40_000),
+        );
+        let mut notes = Vec::new();
+        let m = merge_searches(&[a, b], &mut notes).expect("a search");
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(m.capacity_per_s, Some(200.0));
+        assert_eq!(m.bad_per_s, Some(400.0));
+        let at_300 = &m.probes[3];
+        assert_eq!(at_300.achieved_per_s, 300.0, "both shares of 300/s");
+        assert_eq!((at_300.operations, at_300.errors), (600, 2));
+        assert_eq!(at_300.error_rate, 2.0 / 600.0);
+        assert_eq!(at_300.p99_us, 40_000, "the worst shard's");
+        assert_eq!(at_300.cores_busy, 0.5);
+        assert!(!at_300.kept, "one shard broke the SLO at 300/s");
+        assert_eq!(at_300.broken, ["p99 < 50ms"]);
+        assert!(m.probes[1].kept);
+    }
+
+    #[test]
+    fn shards_searches_of_different_rates_keep_the_lowest_alone_and_say_so() {
+        let low = search(&[100.0, 200.0, 150.0], 150.0, 0.5, 30_000);
+        let high = search(&[100.0, 200.0, 400.0], 200.0, 0.5, 30_000);
+        let mut notes = Vec::new();
+        let m = merge_searches(&[high, low.clone()], &mut notes).expect("a search");
+        assert_eq!(m, low);
+        assert!(notes[0].contains("probed different rates"), "{notes:?}");
+        // An invalid search stands before any capacity.
+        let mut invalid = search(&[100.0], 100.0, 0.5, 30_000);
+        invalid.stopped = CapacityStop::GeneratorLimited;
+        invalid.capacity_per_s = None;
+        let m = merge_searches(&[low, invalid], &mut Vec::new()).expect("a search");
+        assert_eq!(m.stopped, CapacityStop::GeneratorLimited);
+        assert!(merge_searches(&[], &mut Vec::new()).is_none());
     }
 }

@@ -401,3 +401,66 @@ scenarios:
         );
     }
 }
+
+/// Over two shards each runs its own search on its share of every probe's rate; `loadplan
+/// report` merges them: the same rates probed, so each probe's operations and successes add up,
+/// and the capacity is the lower shard's (here both reach the ceiling: each shard's built-in
+/// server has 400/s of room for its half of at most 400/s).
+#[test]
+fn shards_searches_merge_into_one_capacity() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let text = r#"version: 1
+name: cap-shards
+base: builtin
+scenarios:
+  - name: pool
+    targets: [ "/capacity?workers=4&service=10ms" ]
+    capacity: { slo: ["p99 < 500ms"], from: 100/s, to: 400/s, hold: 1s, precision: 10% }
+    models: [async]
+    concurrency: 32
+"#;
+    let p = write_plan(d, "cap-shards.yaml", text);
+    let files = util::run_shards_together(d, &p, 2, &[1, 2], &[]);
+    let searches: Vec<serde_json::Value> = files
+        .iter()
+        .map(|file| {
+            let r: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(file).expect("shard file"))
+                    .expect("json");
+            r["cells"][0]["capacity"].clone()
+        })
+        .collect();
+    for c in &searches {
+        assert_eq!(c["stopped"], "ceiling", "{c}");
+    }
+    let merged = d.join("merged");
+    let r = util::loadplan(
+        d,
+        &["report", s(&files[0]), s(&files[1]), "--out", s(&merged)],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let sum = summary(&merged, "cap-shards");
+    let c = &cells(&sum, "pool")[0]["capacity"];
+    assert_eq!(c["stopped"], "ceiling", "{c}");
+    assert_eq!(f(&c["capacity_per_s"]), 400.0, "{c}");
+    let probes = c["probes"].as_array().expect("probes");
+    assert_eq!(
+        probes.len(),
+        searches[0]["probes"].as_array().expect("probes").len()
+    );
+    for (i, probe) in probes.iter().enumerate() {
+        let each =
+            |field: &str| -> f64 { searches.iter().map(|s| f(&s["probes"][i][field])).sum() };
+        assert_eq!(f(&probe["operations"]), each("operations"), "{probe}");
+        assert!(
+            (f(&probe["achieved_per_s"]) - each("achieved_per_s")).abs() < 1e-6,
+            "{probe}"
+        );
+        assert!(probe["kept"].as_bool().expect("kept"), "{probe}");
+    }
+    // Together the shards achieved about the ceiling's rate, which neither did alone.
+    let last = &probes[probes.len() - 1];
+    assert!(f(&last["achieved_per_s"]) > 300.0, "{last}");
+}

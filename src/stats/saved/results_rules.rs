@@ -106,6 +106,7 @@ pub(super) fn part(at: &At, c: &CellPartWire) -> Check {
         peak_rss_bytes,
         notes,
         offset_us,
+        capacity,
     } = c;
     at.field("scenario_name").name(scenario_name)?;
     at.field("concurrency")
@@ -119,6 +120,9 @@ pub(super) fn part(at: &At, c: &CellPartWire) -> Check {
         return Err(at
             .field("notes")
             .out_of_range(notes.len(), &format!("0 to {MAX_NOTES} entries")));
+    }
+    if let Some(c) = capacity {
+        super::summary_rules::capacity(&at.field("capacity"), c)?;
     }
     self::recorder(&at.field("recorder"), recorder)
 }
