@@ -255,35 +255,44 @@ fn the_builtin_demo_service() {
     let d = dir.path();
     let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/protos/demo.proto");
     std::fs::copy(proto, d.join("demo.proto")).expect("copy the demo proto");
-    let plan = util::write_plan(
-        d,
-        "demo.yaml",
-        r#"version: 1
-name: demo
-base: builtin
+    // h2c, then HTTP/2 over TLS (ALPN), under every model.
+    for (base, name) in [("builtin", "demo"), ("builtin+https", "demo-tls")] {
+        let plan = util::write_plan(
+            d,
+            &format!("{name}.yaml"),
+            &format!(
+                r#"version: 1
+name: {name}
+base: {base}
 scenarios:
   - name: demo
     flow:
-      - request: { grpc: { proto: demo.proto, method: loadplan.Demo/Echo, message: { text: héllo } } }
-        expect: { json: { "$.n": 5, "$.text": héllo } }
-      - request: { grpc: { proto: demo.proto, method: loadplan.Demo/Count, message: { count: 3 } } }
-        expect: { json: { "$[2].n": 3 } }
+      - request: {{ grpc: {{ proto: demo.proto, method: loadplan.Demo/Echo, message: {{ text: héllo }} }} }}
+        expect: {{ json: {{ "$.n": 5, "$.text": héllo }} }}
+      - request: {{ grpc: {{ proto: demo.proto, method: loadplan.Demo/Count, message: {{ count: 3 }} }} }}
+        expect: {{ json: {{ "$[2].n": 3 }} }}
     repeat: 5
-    models: [async, processes]
+    models: [sequential, threads, async, processes]
     concurrency: 2
-"#,
-    );
-    let out = d.join("out");
-    let o = util::run_plan(d, &plan, &out);
-    assert_eq!(o.code, 0, "{o:?}");
-    let s = util::summary(&out, "demo");
-    for model in ["async", "processes"] {
-        let c = cell(&s, "demo", model);
-        assert_eq!(u(&c["successes"]), 5, "{c}");
-        for name in ["loadplan.Demo/Echo", "loadplan.Demo/Count"] {
-            let r = request(c, name).unwrap_or_else(|| panic!("{name} in {c}"));
-            assert_eq!(u(&r["successes"]), 5, "{r}");
+"#
+            ),
+        );
+        let out = d.join(format!("out-{name}"));
+        let o = util::run_plan(d, &plan, &out);
+        assert_eq!(o.code, 0, "{o:?}");
+        let s = util::summary(&out, name);
+        for model in ["sequential", "threads", "async", "processes"] {
+            let c = cell(&s, "demo", model);
+            assert_eq!(u(&c["successes"]), 5, "{c}");
+            for method in ["loadplan.Demo/Echo", "loadplan.Demo/Count"] {
+                let r = request(c, method).unwrap_or_else(|| panic!("{method} in {c}"));
+                assert_eq!(u(&r["successes"]), 5, "{r}");
+            }
+            let k = &c["connections"];
+            assert_eq!(u(&k["events"]), 20, "{c}");
+            assert!(u(&k["protocols"]["HTTP/2"]) > 0, "{base}: {k}");
+            let tls = u(&k["tls_handshakes"]);
+            assert_eq!(tls > 0, base == "builtin+https", "{base}: {k}");
         }
-        assert_eq!(u(&c["connections"]["events"]), 20, "{c}");
     }
 }
