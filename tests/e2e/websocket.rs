@@ -2,7 +2,7 @@
 //! (Debian's python3-websockets 10.4), an echo that counts the messages it received and sent.
 //! 100 connections hold 20 s at 10 messages a second each; loadplan's sent and received equal
 //! the server's counts; every model and the open model run the step; a server that closes with
-//! 1011 gives `websocket_close` errors naming the code; plan errors stop before anything is sent.
+//! 1011 gives `websocket_close` errors naming the code; plan errors stop before anything is sent; `wss://` against the built-in echo over TLS.
 
 use std::path::Path;
 
@@ -322,5 +322,53 @@ scenarios:
         let file = format!("bad-{i}.yaml:{line}");
         assert!(o.stderr.contains(want), "{websocket}: {}", o.stderr);
         assert!(o.stderr.contains(&file), "{websocket}: {}", o.stderr);
+    }
+}
+
+/// `wss://`: the built-in echo over TLS (`base: builtin+https`, a path joined as `wss`), under
+/// every model: each connection's TLS handshake and upgrade timed, every reply checked.
+#[test]
+fn wss_to_the_builtin_echo_in_every_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let plan = util::write_plan(
+        d,
+        "wss.yaml",
+        r#"version: 1
+name: wss
+base: builtin+https
+scenarios:
+  - name: chat
+    flow:
+      - name: chat
+        request:
+          websocket:
+            url: /ws
+            send: { json: { text: hello } }
+            messages: 5
+            every: 10ms
+            expect: { json: { "$.text": hello } }
+    repeat: 4
+    models: [sequential, threads, async, processes]
+    concurrency: 2
+"#,
+    );
+    let out = d.join("out");
+    let o = util::run_plan(d, &plan, &out);
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = util::summary(&out, "wss");
+    for model in ["sequential", "threads", "async", "processes"] {
+        let c = cell(&s, "chat", model);
+        assert_eq!(u(&c["successes"]), 4, "{c}");
+        let k = &c["connections"];
+        assert_eq!(u(&k["tls_handshakes"]), 4, "{k}");
+        assert_eq!(u(&k["upgrade_us"]["count"]), 4, "{k}");
+        let chat = c["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .find(|r| r["name"] == "chat")
+            .expect("the chat step");
+        assert_eq!(u(&chat["successes"]), 20, "{chat}");
     }
 }
