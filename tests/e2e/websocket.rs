@@ -2,7 +2,8 @@
 //! (Debian's python3-websockets 10.4), an echo that counts the messages it received and sent.
 //! 100 connections hold 20 s at 10 messages a second each; loadplan's sent and received equal
 //! the server's counts; every model and the open model run the step; a server that closes with
-//! 1011 gives `websocket_close` errors naming the code; plan errors stop before anything is sent; `wss://` against the built-in echo over TLS.
+//! 1011 gives `websocket_close` errors naming the code; plan errors stop before anything is
+//! sent; `wss://` reaches the built-in echo over TLS.
 
 use std::path::Path;
 
