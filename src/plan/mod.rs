@@ -456,7 +456,7 @@ fn source_line(text: &str, line: usize) -> Option<String> {
 }
 
 fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
-    let (line, column) = e
+    let (mut line, column) = e
         .location()
         .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
     let mut message = e.to_string();
@@ -464,10 +464,13 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
+    let mut column = column;
+    if let Some(at) = scenario_at(text, &message) {
+        (line, column) = at;
+    }
     if message.is_empty() {
         message = "invalid plan".into();
     }
-    let mut column = column;
     match source_line(text, line).and_then(|src| wording::scanner_error(&message, &src, column)) {
         Some((at, plain)) => (column, message) = (at, plain),
         None => message = wording::humanize(&message),
@@ -486,6 +489,26 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
     }
 }
 
+/// Where the scenario an error of the whole scenario list concerns starts. The library places
+/// an error raised after a scenario was read (the checks across its keys, a repeated name) at the
+/// start of the list, that is at the first scenario, whichever scenario it is about; the message
+/// names it (`scenario `NAME`: …`, `scenario N repeats the name …`), so it is found again here.
+fn scenario_at(text: &str, message: &str) -> Option<(usize, usize)> {
+    let rest = message.strip_prefix("scenarios: scenario ")?;
+    let index = if let Some(named) = rest.strip_prefix('`') {
+        let name = named.split('`').next()?;
+        let plan = serde_yaml::from_str::<serde_yaml::Value>(text).ok()?;
+        plan.get("scenarios")?
+            .as_sequence()?
+            .iter()
+            .position(|s| s.get("name").and_then(serde_yaml::Value::as_str) == Some(name))?
+    } else {
+        let (n, _) = rest.split_once(" repeats the name ")?;
+        n.parse::<usize>().ok()?.checked_sub(1)?
+    };
+    locate::locate(text, &locate::Path::root().key("scenarios").index(index))
+}
+
 fn line_col(text: &str, byte: usize) -> (usize, usize) {
     let before = &text[..byte.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -502,6 +525,20 @@ mod tests {
     }
 
     const HEAD: &str = "version: 1\nname: t\nbase: builtin\nscenarios:\n";
+
+    #[test]
+    fn a_scenario_check_is_reported_once_at_its_scenario() {
+        let text = format!(
+            "{HEAD}  - name: a\n    targets: [/x]\n    repeat: 1\n  - name: b\n    targets: [/x]\n  - name: c\n    targets: [/x]\n    repeat: 0\n"
+        );
+        let errors =
+            parse_all(Path::new("p.yaml"), &text, &|_| None, &[], false).expect_err("two errors");
+        let seen: Vec<(usize, usize, bool)> = errors
+            .iter()
+            .map(|e| (e.line, e.column, e.message.contains("scenario `b`")))
+            .collect();
+        assert_eq!(seen, [(8, 5, true), (12, 13, false)], "{errors:#?}");
+    }
 
     #[test]
     fn errors_carry_line_and_column() {
@@ -533,7 +570,7 @@ mod tests {
             (
                 "  - name: a\n    targets: [/hello]\n",
                 5,
-                3,
+                5,
                 "how much load is missing",
             ),
             (
@@ -556,9 +593,16 @@ mod tests {
             ),
             (
                 "  - name: a\n    targets: [/x]\n    repeat: 1\n  - name: a\n    targets: [/x]\n    repeat: 1\n",
+                8,
                 5,
-                3,
                 "scenario 2 repeats the name `a`",
+            ),
+            // A check across a scenario's keys, in a scenario after the first: at that scenario.
+            (
+                "  - name: a\n    targets: [/x]\n    repeat: 1\n  - name: b\n    targets: []\n    repeat: 1\n",
+                8,
+                5,
+                "scenario `b`: `targets` is empty",
             ),
             (
                 "  - name: a\n    targets: [\"ftp://h/\"]\n    repeat: 1\n",
