@@ -5,6 +5,8 @@
 //! at the same time), in every model and over two shards merged. The group's combined figures
 //! add up to its members'.
 //!
+//! A second test runs a group with rounds, user stages and a rate on the built-in server.
+//!
 //! Wall time: the `async` run browses for the issue's 10 s; the other models and the shards for
 //! 3 s each (the same code path, shorter), about 45 s in all.
 
@@ -201,4 +203,70 @@ fn members_on_different_models_are_a_plan_error_at_their_line() {
         said.contains("the members of a group run on the same models"),
         "{said}"
     );
+}
+
+/// A group with `rounds: 2` whose members have three kinds of load (closed users for a duration,
+/// user stages, an arrival rate with a start offset), on the built-in server, in three models:
+/// each round runs the members together, the rate member's arrivals are exactly its rate's, and
+/// the group's cell adds up its members' in every model.
+#[test]
+fn a_group_runs_rounds_stages_and_a_rate_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let plan = util::write_plan(
+        d,
+        "rounds.yaml",
+        r#"version: 1
+name: group-rounds
+base: builtin
+rounds: 2
+groups:
+  shop:
+    thresholds: ["error_rate < 1%"]
+scenarios:
+  - name: browse
+    group: shop
+    targets: [/hello]
+    duration: 1s
+    concurrency: 2
+    models: [sequential, async, processes]
+  - name: ramp
+    group: shop
+    targets: [/hello]
+    stages: [ { duration: 500ms, concurrency: 2 }, { duration: 500ms, concurrency: 4 } ]
+    models: [sequential, async, processes]
+  - name: buy
+    group: shop
+    targets: [/hello]
+    rate: 20/s
+    duration: 1s
+    concurrency: 2
+    start: 200ms
+    models: [sequential, async, processes]
+"#,
+    );
+    let out = d.join("out");
+    let r = util::run_plan(d, &plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = util::summary(&out, "group-rounds");
+    let g = &s["groups"][0];
+    assert_eq!(g["members"], serde_json::json!(["browse", "ramp", "buy"]));
+    for (i, model) in ["sequential", "async", "processes"].iter().enumerate() {
+        let members: Vec<&serde_json::Value> = ["browse", "ramp", "buy"]
+            .iter()
+            .map(|m| &cells(&s, m)[i])
+            .collect();
+        for c in &members {
+            assert_eq!(c["model"], *model, "{c}");
+            assert_eq!(u(&c["rounds"]["count"]), 2, "{c}");
+        }
+        // 20/s for 1 s, in each of 2 rounds.
+        assert_eq!(u(&members[2]["operations"]), 40, "{}", members[2]);
+        let gc = &g["cells"][i];
+        assert_eq!(gc["model"], *model, "{gc}");
+        let sum: u64 = members.iter().map(|c| u(&c["operations"])).sum();
+        assert_eq!(u(&gc["operations"]), sum, "{gc}");
+        assert_eq!(u(&gc["rounds"]["count"]), 2, "{gc}");
+        assert_eq!(gc["thresholds"][0]["passed"], true, "{gc}");
+    }
 }
