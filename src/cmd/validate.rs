@@ -1,12 +1,13 @@
 //! `loadplan validate`: parses, resolves and expands plans, and lists their cells and totals.
 //! Sends nothing.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{cores, load_plans, say};
 use crate::Error;
-use crate::plan::Load;
+use crate::plan::{Load, Model};
 use crate::stats::Verdict;
 
 pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict, Error> {
@@ -20,10 +21,20 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             crate::units::count(cells.len(), "cell")
         );
         let mut total_ops = 0u64;
-        let mut total_time = Duration::ZERO;
-        for c in &cells {
+        // Timed load per slot: a cell alone, or the cells of one group that start together (one
+        // model, one place in the members' sweeps), which take as long as the longest member
+        // with its start offset.
+        let mut slots: BTreeMap<(Option<&str>, Model, usize), Duration> = BTreeMap::new();
+        let mut places: BTreeMap<(usize, Model), usize> = BTreeMap::new();
+        for (i, c) in cells.iter().enumerate() {
             let s = &p.scenarios[c.scenario];
             let label = c.model.label(c.concurrency.get(), c.workers.get());
+            let place = places.entry((c.scenario, c.model)).or_default();
+            let slot = match &s.group {
+                Some(g) => (Some(g.as_str()), c.model, *place),
+                None => (None, c.model, i),
+            };
+            *place += 1;
             let amount = match &s.load {
                 Load::Repeat(_) => {
                     let n = p.cell_operations(c).unwrap_or(0);
@@ -31,7 +42,9 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
                     format!("{n} operations")
                 }
                 other => {
-                    total_time += other.planned_time().unwrap_or_default();
+                    let time = s.start + other.planned_time().unwrap_or_default();
+                    let longest = slots.entry(slot).or_default();
+                    *longest = (*longest).max(time);
                     match crate::run::scheduled_arrivals(other) {
                         Some(n) => format!("{}: {n} arrivals", other.describe()),
                         None => other.describe(),
@@ -40,9 +53,29 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             };
             say!("  {} · {label}: {amount}", s.name);
         }
+        for g in &p.groups {
+            let names: Vec<&str> = g
+                .members
+                .iter()
+                .map(|&m| p.scenarios[m].name.as_str())
+                .collect();
+            say!(
+                "  group {}: {} run together, each model's cells from one start",
+                g.name,
+                names.join(" + ")
+            );
+        }
+        let rounds = p.rounds.get();
+        let total_time: Duration = slots.values().sum::<Duration>() * rounds as u32;
         say!(
-            "  total: {total_ops} counted operations, {} of timed load",
-            humantime::format_duration(total_time)
+            "  total: {} counted operations, {} of timed load{}",
+            total_ops * rounds as u64,
+            humantime::format_duration(total_time),
+            if rounds > 1 {
+                format!(" ({rounds} rounds)")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(Verdict::Passed)

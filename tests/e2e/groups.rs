@@ -245,6 +245,17 @@ scenarios:
     models: [sequential, async, processes]
 "#,
     );
+    // `validate` says the members run together, and counts their time once per round: three
+    // models × (0.2 s offset + 1 s) × 2 rounds.
+    let v = util::loadplan(d, &["validate", util::path_str(&plan)]);
+    assert_eq!(v.code, 0, "{v:?}");
+    assert!(
+        v.stdout
+            .contains("group shop: browse + ramp + buy run together")
+            && v.stdout.contains("7s 200ms of timed load (2 rounds)"),
+        "{}",
+        v.stdout
+    );
     let out = d.join("out");
     let r = util::run_plan(d, &plan, &out);
     assert_eq!(r.code, 0, "{r:?}");
