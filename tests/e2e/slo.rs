@@ -41,35 +41,19 @@ print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
 
-/// The Python server (slow.py), stopped by its pid however the test ends.
-struct SlowServer {
-    _server: util::PyServer,
-    port: u16,
-}
-
-impl SlowServer {
-    fn start(dir: &Path) -> SlowServer {
-        let server = util::PyServer::start(dir, "slow.py", SLOW_SERVER, &[]);
-        let port = server.port();
-        SlowServer {
-            _server: server,
-            port,
-        }
-    }
-}
-
 /// Issue 25: `p99 over 2s < 50ms` fails and names where (seconds 8 to 12), while the same
 /// limit over the whole cell holds; every output says so and the timeline shades it.
 #[test]
 fn a_windowed_threshold_names_the_window_that_broke_it() {
     let dir = tempfile::tempdir().expect("dir");
-    let server = SlowServer::start(dir.path());
+    // The Python server (slow.py), stopped by its pid however the test ends.
+    let server = util::PyServer::start(dir.path(), "slow.py", SLOW_SERVER, &[]);
     let plan = util::write_plan(
         dir.path(),
         "windows.yaml",
         &format!(
             "version: 1\nname: windows\nbase: http://127.0.0.1:{}\nscenarios:\n  - name: api\n    targets: [ /orders ]\n    duration: 20s\n    models: [async]\n    concurrency: 2\n    thresholds: [ \"p99 < 50ms\", \"p99 over 2s < 50ms\", \"drift(p99) < 1000000%/h\" ]\n",
-            server.port
+            server.port()
         ),
     );
     let out = dir.path().join("out");

@@ -54,34 +54,15 @@ print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// The Python server (streamer.py), stopped by its pid however the test ends.
-struct Streamer {
-    _server: util::PyServer,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Streamer {
-    fn start(dir: &Path) -> Streamer {
-        let log = dir.join("streamer.log");
-        let server = util::PyServer::start(dir, "streamer.py", SERVER, &[&log]);
-        let port = server.port();
-        Streamer {
-            _server: server,
-            port,
-            log,
-        }
-    }
-
-    /// For each `/sse` response in the order sent, how long after its head the server wrote
-    /// its first event, in µs.
-    fn first_events_us(&self) -> Vec<u64> {
-        util::log_lines(&self.log)
-            .iter()
-            .filter(|l| l[0] == "/sse")
-            .map(|l| (l[1].parse::<f64>().unwrap_or(f64::NAN) * 1e6) as u64)
-            .collect()
-    }
+/// For each `/sse` response of the streamer's log, in the order sent, how long after its head
+/// the server wrote its first event, in µs.
+fn first_events_us(server: &util::LoggedApi) -> Vec<u64> {
+    server
+        .lines()
+        .iter()
+        .filter(|l| l[0] == "/sse")
+        .map(|l| (l[1].parse::<f64>().unwrap_or(f64::NAN) * 1e6) as u64)
+        .collect()
 }
 
 fn within(got: u64, want_ms: u64, slack_ms: u64, what: &str) {
@@ -106,7 +87,7 @@ fn within_us(got: u64, want_us: u64, slack_ms: u64, what: &str) {
 fn events_are_timed_from_a_python_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let server = Streamer::start(d);
+    let server = util::LoggedApi::start(d, SERVER, &[]);
     let plan = util::write_plan(
         d,
         "streams.yaml",
@@ -136,7 +117,7 @@ scenarios:
     assert_eq!(o.code, 0, "{o:?}");
     let s = util::summary(&out, "streams");
     // The server's own pauses, 4 per model in the order the models ran.
-    let pauses = server.first_events_us();
+    let pauses = first_events_us(&server);
     assert_eq!(pauses.len(), 8, "{pauses:?}");
     for (m, model) in ["sequential", "async"].iter().enumerate() {
         let c = cell(&s, "sse", model);
