@@ -67,15 +67,16 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
         }
         let rounds = p.rounds.get();
         let total_time: Duration = slots.values().sum::<Duration>() * rounds as u32;
+        // The cells above are one round's; the totals count every round.
         say!(
-            "  total: {} counted operations, {} of timed load{}",
-            total_ops * rounds as u64,
-            humantime::format_duration(total_time),
+            "  total{}: {} counted operations, {} of timed load",
             if rounds > 1 {
-                format!(" ({rounds} rounds)")
+                format!(" over {rounds} rounds")
             } else {
                 String::new()
-            }
+            },
+            total_ops * rounds as u64,
+            humantime::format_duration(total_time)
         );
     }
     Ok(Verdict::Passed)

@@ -252,7 +252,8 @@ scenarios:
     assert!(
         v.stdout
             .contains("group shop: browse + ramp + buy run together")
-            && v.stdout.contains("7s 200ms of timed load (2 rounds)"),
+            && v.stdout
+                .contains("total over 2 rounds: 0 counted operations, 7s 200ms of timed load"),
         "{}",
         v.stdout
     );

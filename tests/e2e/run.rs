@@ -397,7 +397,8 @@ fn validate_lists_cells_and_totals_without_sending() {
         "download-sites · sequential: 128 operations",
         "download-sites · threads c=16: 128 operations",
         "sum-of-squares · processes c=2 w=2: 40 operations",
-        "total: 672 counted operations",
+        // 672 a round, 3 rounds.
+        "total over 3 rounds: 2016 counted operations",
     ] {
         assert!(r.stdout.contains(line), "wants `{line}` in {}", r.stdout);
     }
