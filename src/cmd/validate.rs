@@ -38,11 +38,13 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             let amount = match &s.load {
                 Load::Repeat(_) => {
                     let n = p.cell_operations(c).unwrap_or(0);
-                    total_ops += n;
+                    total_ops = total_ops.saturating_add(n);
                     format!("{n} operations")
                 }
                 other => {
-                    let time = s.start + other.planned_time().unwrap_or_default();
+                    let time = s
+                        .start
+                        .saturating_add(other.planned_time().unwrap_or_default());
                     let longest = slots.entry(slot).or_default();
                     *longest = (*longest).max(time);
                     match crate::run::scheduled_arrivals(other) {
@@ -66,7 +68,11 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             );
         }
         let rounds = p.rounds.get();
-        let total_time: Duration = slots.values().sum::<Duration>() * rounds as u32;
+        // Saturating: a plan's durations are bounded, but their sum over rounds is not checked.
+        let total_time = slots
+            .values()
+            .fold(Duration::ZERO, |sum, t| sum.saturating_add(*t))
+            .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
         // The cells above are one round's; the totals count every round.
         say!(
             "  total{}: {} counted operations, {} of timed load",
@@ -75,7 +81,7 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             } else {
                 String::new()
             },
-            total_ops * rounds as u64,
+            total_ops.saturating_mul(rounds as u64),
             humantime::format_duration(total_time)
         );
     }
