@@ -456,7 +456,7 @@ fn source_line(text: &str, line: usize) -> Option<String> {
 }
 
 fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
-    let (mut line, column) = e
+    let (mut line, mut column) = e
         .location()
         .map_or((1, 1), |l| (l.line().max(1), l.column().max(1)));
     let mut message = e.to_string();
@@ -464,7 +464,6 @@ fn yaml_error(path: &Path, text: &str, e: &serde_yaml::Error) -> PlanError {
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
-    let mut column = column;
     if let Some(at) = scenario_at(text, &message) {
         (line, column) = at;
     }
