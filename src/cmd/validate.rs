@@ -1,13 +1,12 @@
 //! `loadplan validate`: parses, resolves and expands plans, and lists their cells and totals.
 //! Sends nothing.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{cores, load_plans, say};
 use crate::Error;
-use crate::plan::{Load, Model};
+use crate::plan::Load;
 use crate::stats::Verdict;
 
 pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict, Error> {
@@ -21,20 +20,11 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
             crate::units::count(cells.len(), "cell")
         );
         let mut total_ops = 0u64;
-        // Timed load per slot: a cell alone, or the cells of one group that start together (one
-        // model, one place in the members' sweeps), which take as long as the longest member
-        // with its start offset.
-        let mut slots: BTreeMap<(Option<&str>, Model, usize), Duration> = BTreeMap::new();
-        let mut places: BTreeMap<(usize, Model), usize> = BTreeMap::new();
-        for (i, c) in cells.iter().enumerate() {
+        // Saturating: a plan's durations are bounded, but their sum over cells and rounds is not.
+        let mut total_time = Duration::ZERO;
+        for c in &cells {
             let s = &p.scenarios[c.scenario];
             let label = c.model.label(c.concurrency.get(), c.workers.get());
-            let place = places.entry((c.scenario, c.model)).or_default();
-            let slot = match &s.group {
-                Some(g) => (Some(g.as_str()), c.model, *place),
-                None => (None, c.model, i),
-            };
-            *place += 1;
             let amount = match &s.load {
                 Load::Repeat(_) => {
                     let n = p.cell_operations(c).unwrap_or(0);
@@ -42,11 +32,11 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
                     format!("{n} operations")
                 }
                 other => {
-                    let time = s
-                        .start
-                        .saturating_add(other.planned_time().unwrap_or_default());
-                    let longest = slots.entry(slot).or_default();
-                    *longest = (*longest).max(time);
+                    // A group member's time is counted with its group's, below.
+                    if s.group.is_none() {
+                        total_time =
+                            total_time.saturating_add(other.planned_time().unwrap_or_default());
+                    }
                     match crate::run::scheduled_arrivals(other) {
                         Some(n) => format!("{}: {n} arrivals", other.describe()),
                         None => other.describe(),
@@ -66,13 +56,28 @@ pub fn run(paths: &[PathBuf], sets: &[crate::plan::SetValue]) -> Result<Verdict,
                 g.name,
                 names.join(" + ")
             );
+            // Its members' cells of one place start together and last as long as the longest
+            // member with its start offset.
+            let longest = g
+                .members
+                .iter()
+                .filter_map(|&m| {
+                    let s = &p.scenarios[m];
+                    s.load.planned_time().map(|t| s.start.saturating_add(t))
+                })
+                .max()
+                .unwrap_or_default();
+            let places = g
+                .members
+                .iter()
+                .map(|&m| cells.iter().filter(|c| c.scenario == m).count())
+                .max()
+                .unwrap_or(0);
+            total_time = total_time
+                .saturating_add(longest.saturating_mul(u32::try_from(places).unwrap_or(u32::MAX)));
         }
         let rounds = p.rounds.get();
-        // Saturating: a plan's durations are bounded, but their sum over rounds is not checked.
-        let total_time = slots
-            .values()
-            .fold(Duration::ZERO, |sum, t| sum.saturating_add(*t))
-            .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
+        let total_time = total_time.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
         // The cells above are one round's; the totals count every round.
         say!(
             "  total{}: {} counted operations, {} of timed load",

@@ -435,13 +435,7 @@ scenarios:
     for c in &searches {
         assert_eq!(c["stopped"], "ceiling", "{c}");
     }
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &["report", s(&files[0]), s(&files[1]), "--out", s(&merged)],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    let sum = summary(&merged, "cap-shards");
+    let sum = util::merge_shards(d, &files, "cap-shards");
     let c = &cells(&sum, "pool")[0]["capacity"];
     assert_eq!(c["stopped"], "ceiling", "{c}");
     assert_eq!(f(&c["capacity_per_s"]), 400.0, "{c}");

@@ -661,19 +661,7 @@ fn latency_histograms_add_up_across_shards() {
         &[1, 2],
         &["--export", &write, "--export-interval", "250ms"],
     );
-    let merged = dir.path().join("merged");
-    let r = util::loadplan(
-        dir.path(),
-        &[
-            "report",
-            util::path_str(&files[0]),
-            util::path_str(&files[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let s = util::summary(&merged, "hist");
+    let s = util::merge_shards(dir.path(), &files, "hist");
     let c = util::cell(&s, "mixed", "async");
     let p99_s = util::f(&c["latency_us"]["p99"]) / 1e6;
     // A windowed threshold is checked on the merged shards' per-second timeline.

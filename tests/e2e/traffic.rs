@@ -84,19 +84,7 @@ pub(super) fn start_api(dir: &Path) -> util::LoggedApi {
 /// results with `loadplan report`: the merged summary (plan `slug`).
 pub(super) fn two_shards_merged(d: &Path, plan: &Path, slug: &str) -> serde_json::Value {
     let files = util::run_shards_together(d, plan, 2, &[1, 2], &[]);
-    let merged = d.join("merged");
-    let r = util::loadplan(
-        d,
-        &[
-            "report",
-            util::path_str(&files[0]),
-            util::path_str(&files[1]),
-            "--out",
-            util::path_str(&merged),
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
-    util::summary(&merged, slug)
+    util::merge_shards(d, &files, slug)
 }
 
 /// The operations of request `name` in cell `c` (0 when it never ran).

@@ -310,6 +310,18 @@ pub fn run_shards_together(
         .collect()
 }
 
+/// `loadplan report FILES… --out DIR/merged` in `dir`, which must pass; the merged summary of
+/// plan `slug`.
+pub fn merge_shards(dir: &Path, files: &[PathBuf], slug: &str) -> serde_json::Value {
+    let merged = dir.join("merged");
+    let mut args = vec!["report"];
+    args.extend(files.iter().map(|f| path_str(f)));
+    args.extend(["--out", path_str(&merged)]);
+    let r = loadplan(dir, &args);
+    assert_eq!(r.code, 0, "{r:?}");
+    summary(&merged, slug)
+}
+
 /// `loadplan run PLAN --out DIR/out` in `dir`, which must pass (exit 0); returns the summary
 /// of `plan_slug`'s run.
 pub fn run_passing(dir: &Path, plan: &Path, plan_slug: &str) -> serde_json::Value {
