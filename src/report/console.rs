@@ -414,8 +414,20 @@ pub fn warnings(summary: &Summary) -> String {
 /// Threshold and baseline results, failures first, for the end of the console output.
 pub fn gate(summary: &Summary) -> String {
     let mut out = why_invalid(summary);
-    for s in &summary.scenarios {
-        for c in &s.cells {
+    // Each scenario's cells, then each group's (the default error rule is a member's, never a
+    // group's: a group has only the thresholds it names).
+    let owners = summary
+        .scenarios
+        .iter()
+        .map(|s| (s.name.clone(), &s.cells))
+        .chain(
+            summary
+                .groups
+                .iter()
+                .map(|g| (format!("group {}", g.name), &g.cells)),
+        );
+    for (who, cells) in owners {
+        for c in cells {
             for t in &c.thresholds {
                 let what = if insight::is_error_rule(t) {
                     format!(
@@ -427,24 +439,9 @@ pub fn gate(summary: &Summary) -> String {
                     format!("{} (observed {})", t.expression, t.observed_text)
                 };
                 out.push_str(&format!(
-                    "  {} {} · {}: {what}\n",
+                    "  {} {who} · {}: {what}\n",
                     if t.passed { "✔ pass" } else { "✘ FAIL" },
-                    s.name,
                     c.label(),
-                ));
-            }
-        }
-    }
-    for g in &summary.groups {
-        for c in &g.cells {
-            for t in &c.thresholds {
-                out.push_str(&format!(
-                    "  {} group {} · {}: {} (observed {})\n",
-                    if t.passed { "✔ pass" } else { "✘ FAIL" },
-                    g.name,
-                    c.label(),
-                    t.expression,
-                    t.observed_text
                 ));
             }
         }
