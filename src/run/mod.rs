@@ -346,6 +346,31 @@ struct Context<'a> {
     cores: usize,
 }
 
+/// Runs `work` of `cell` on the cell's host. The one place that matches on a model: which host
+/// runs a cell, alone or as a group member.
+fn on_host(
+    cell: &Cell,
+    work: &CellWork,
+    progress: Arc<AtomicU64>,
+) -> Result<crate::stats::Measured, RunError> {
+    match cell.model {
+        Model::Sequential => host::sequential::run(work, progress),
+        Model::Threads => host::threads::run(work, progress),
+        Model::Async => host::asynchronous::run(work, cell.workers.get(), progress),
+        Model::Processes => host::processes::run(work, cell.workers.get(), progress),
+    }
+}
+
+/// A cell a stop request cut short says so, and is not complete.
+fn mark_interrupted(measured: &mut crate::stats::Measured) {
+    if stopping() {
+        measured
+            .notes
+            .push("interrupted: the cell was stopped before its end".into());
+        measured.complete = false;
+    }
+}
+
 impl Context<'_> {
     /// The cell's label for the console: `scenario · model · round r/R · slice k/K`.
     fn label(&self, cell: &Cell, round: usize, slice: Option<(u64, u64)>) -> String {
@@ -458,25 +483,14 @@ impl Context<'_> {
         });
         let armed = live::Armed::new(taps);
         let before = machine::sample(self.target_pid);
-        // The one place that matches on a model: which host runs the cell.
-        let measured = match cell.model {
-            Model::Sequential => host::sequential::run(work, progress),
-            Model::Threads => host::threads::run(work, progress),
-            Model::Async => host::asynchronous::run(work, cell.workers.get(), progress),
-            Model::Processes => host::processes::run(work, cell.workers.get(), progress),
-        };
+        let measured = on_host(cell, work, progress);
         drop(armed);
         if let Some(l) = self.live {
             l.cell_finished(cell, round);
         }
         let mut measured = measured?;
         let machine = before.until(&machine::sample(self.target_pid));
-        if stopping() {
-            measured
-                .notes
-                .push("interrupted: the cell was stopped before its end".into());
-            measured.complete = false;
-        }
+        mark_interrupted(&mut measured);
         Ok(CellResult {
             cell: cell.clone(),
             measured,
@@ -587,16 +601,7 @@ impl Context<'_> {
                 .map(|(_, cell, work)| {
                     let progress = Arc::clone(&progress);
                     scope.spawn(move || {
-                        let m = match cell.model {
-                            Model::Sequential => host::sequential::run(work, progress),
-                            Model::Threads => host::threads::run(work, progress),
-                            Model::Async => {
-                                host::asynchronous::run(work, cell.workers.get(), progress)
-                            }
-                            Model::Processes => {
-                                host::processes::run(work, cell.workers.get(), progress)
-                            }
-                        };
+                        let m = on_host(cell, work, progress);
                         // A host that failed before its gate must not hold the others back.
                         if let Some(m) = &work.member {
                             m.ready();
@@ -621,12 +626,7 @@ impl Context<'_> {
         let mut out = Vec::with_capacity(works.len());
         for ((i, cell, _), m) in works.iter().zip(measured) {
             let mut measured = m?;
-            if stopping() {
-                measured
-                    .notes
-                    .push("interrupted: the cell was stopped before its end".into());
-                measured.complete = false;
-            }
+            mark_interrupted(&mut measured);
             let result = CellResult {
                 cell: (*cell).clone(),
                 measured,
