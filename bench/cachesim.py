@@ -11,6 +11,11 @@ default): this VM reports a 480 MiB L3 shared with whatever else runs on the hos
 cachegrind would otherwise take at its word.
 
     python3 bench/cachesim.py --loadplan target/dist/loadplan [--connections 64,1000]
+
+With `--functions N` it also attributes them: both runs keep their cachegrind files, `cg_diff`
+subtracts the short from the long, and the N functions with the most last-level misses per
+request are printed with their instructions and first-level misses per request (a build with
+line tables or symbols names them; `release` keeps line tables).
 """
 
 import argparse
@@ -41,13 +46,14 @@ EVENTS = {"I": r"I\s+refs:\s+([\d,]+)", "D1": r"D1\s+misses:\s+([\d,]+)", "LL": 
 
 
 def cachegrind(
-    loadplan: str, ll: str, model: str, work: Path, base: str, connections: int, repeat: int
+    loadplan: str, ll: str, model: str, work: Path, base: str, connections: int, repeat: int,
+    out: str = "/dev/null",
 ) -> dict:
     plan = work / f"c{connections}-r{repeat}.yaml"
     plan.write_text(PLAN.format(base=base, repeat=repeat, connections=connections, model=model))
     p = subprocess.run(
         ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--LL={ll}",
-         "--cachegrind-out-file=/dev/null",
+         f"--cachegrind-out-file={out}",
          loadplan, "run", str(plan), "--out", str(work / "out"), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900,
     )
@@ -60,6 +66,30 @@ def cachegrind(
     return found
 
 
+ROW = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?([\d,]+)\s+(?:\([^)]*\)\s+)?([\d,]+)\s+(?:\([^)]*\)\s+)?(\S.*)$")
+
+
+def functions(short: Path, long: Path, n_requests: int, top: int) -> list:
+    """The `top` functions by last-level data misses per request, long run minus short run:
+    (function, instructions, D1 misses, LL misses), each per request."""
+    diff = short.with_suffix(".diff")
+    subprocess.run(["cg_diff", str(short), str(long)], stdout=diff.open("w"), check=True)
+    p = subprocess.run(
+        ["cg_annotate", "--show=Ir,D1mr,DLmr", "--sort=DLmr", "--threshold=0", "--auto=no",
+         "--show-percs=no", str(diff)],
+        capture_output=True, text=True, check=True,
+    )
+    rows = []
+    for line in p.stdout.splitlines():
+        m = ROW.match(line)
+        if not m or "PROGRAM TOTALS" in line or ":" not in m.group(4):
+            continue
+        ir, d1, ll = (int(m.group(i).replace(",", "")) for i in (1, 2, 3))
+        rows.append((m.group(4).strip(), ir / n_requests, d1 / n_requests, ll / n_requests))
+    rows.sort(key=lambda r: -r[3])
+    return rows[:top]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--loadplan", default="target/dist/loadplan")
@@ -68,6 +98,8 @@ def main() -> None:
     ap.add_argument("--ll", default="2097152,16,64", help="last-level cache: size,ways,line")
     ap.add_argument("--short", type=int, default=20_000, help="requests of the short run")
     ap.add_argument("--long", type=int, default=60_000, help="requests of the long run")
+    ap.add_argument("--functions", type=int, default=0,
+                    help="also list this many functions with the most last-level misses")
     args = ap.parse_args()
     require("valgrind")
     # Stopped early, it still stops its nginx.
@@ -79,11 +111,16 @@ def main() -> None:
         print(f"per request, ({args.long:,} − {args.short:,} requests), {args.model}, cachegrind, LL {args.ll}")
         print(f"{'connections':>11} {'instructions':>13} {'D1 misses':>10} {'LL misses':>10}")
         for c in (int(x) for x in args.connections.split(",")):
-            short = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.short)
-            long = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.long)
+            files = [work / f"c{c}-{r}.cg" for r in ("short", "long")]
+            outs = [str(f) if args.functions else "/dev/null" for f in files]
+            short = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.short, outs[0])
+            long = cachegrind(args.loadplan, args.ll, args.model, work, nginx.base, c, args.long, outs[1])
             n = args.long - args.short
             per = {k: (long[k] - short[k]) / n for k in EVENTS}
             print(f"{c:>11} {per['I']:>13,.0f} {per['D1']:>10.1f} {per['LL']:>10.2f}")
+            if args.functions:
+                for name, ir, d1, ll in functions(files[0], files[1], n, args.functions):
+                    print(f"{'':>11} {ir:>13,.0f} {d1:>10.1f} {ll:>10.2f}  {name}")
     finally:
         nginx.stop()
         stop_all()
