@@ -55,7 +55,7 @@ pub fn identity(
     let key = private_key(key_pem)?;
     let provider = CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
     let signing = provider
         .key_provider
         .load_private_key(key.clone_key())

@@ -9,7 +9,7 @@
 //! CA's private key lives only in this function and is dropped once the server certificate is
 //! signed, so trusting that CA trusts this one server and nothing else. Private keys never reach
 //! stdout, stderr or an error message: errors about a key file name the file and the kind of
-//! problem only. The crypto is aws-lc-rs for rustls and rcgen alike (no `ring`).
+//! problem only. The crypto is ring for rustls and rcgen alike (the one provider compiled in).
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -74,7 +74,7 @@ pub struct TlsSetup {
 /// Builds the server configuration. `client_ca`, when given, makes client certificates signed by
 /// that CA mandatory.
 pub fn setup(identity: &Identity, client_ca: Option<&Path>) -> Result<TlsSetup, TlsError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let (chain, key, ca_pem) = match identity {
         Identity::Generated => {
             let (chain, key, ca_pem) = generate()?;
@@ -250,7 +250,7 @@ mod tests {
         roots.add(ca).expect("CA");
         let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
-            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            Arc::new(rustls::crypto::ring::default_provider()),
         )
         .build()
         .expect("verifier");

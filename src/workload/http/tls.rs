@@ -17,13 +17,13 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use crate::plan::http::{HttpVersion, TlsSettings};
 
-/// The crypto provider every TLS configuration of loadplan uses: aws-lc-rs, the one compiled in,
+/// The crypto provider every TLS configuration of loadplan uses: ring, the one compiled in,
 /// offering its SHA-256 cipher suites first (AES-128-GCM first of all, as browsers do; the server
 /// still chooses). rustls' default puts AES-256-GCM-SHA384 first, and a TLS 1.3 handshake derives
 /// its keys with some twenty HMACs of the suite's hash: with SHA-384 they were a quarter of a new
 /// connection's instructions here, where SHA-256 runs on the processor's SHA extensions.
 pub fn provider() -> Arc<CryptoProvider> {
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    let mut provider = rustls::crypto::ring::default_provider();
     // A stable sort: each group keeps rustls' order.
     provider.cipher_suites.sort_by_key(|s| {
         use rustls::CipherSuite as C;

@@ -2,8 +2,9 @@
 //! cell's clock starts.
 //!
 //! The first handshake a process makes pays for what the crypto library sets up on first use
-//! (aws-lc's random generator and CPU dispatch, each key exchange's and signature's code and
-//! tables, rustls' and webpki's first parses): measured here, 62–130 ms of the first
+//! (the crypto library's random generator and CPU dispatch, each key exchange's and signature's
+//! code and tables, rustls' and webpki's first parses): measured with aws-lc-rs, the provider
+//! before ring, 62–130 ms of the first
 //! connection's `tls` (or `connect`) phase against a loopback nginx that curl reached in 0.2 ms.
 //! That is client start-up, not server time. So when a process builds its TLS configuration
 //! (before its users meet at the start gate, in every host and in each worker process before it
