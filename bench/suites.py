@@ -230,16 +230,20 @@ def suite_scale(b: Bench, rounds: int, seconds: float, counts: list[int]) -> lis
             if b.args.oha:
                 b.oha(rnd, seconds, connections=n, tag=f"oha {n}")
             b.loadplan(rnd, "threads-64", seconds, f"loadplan threads {n}", concurrency=n)
+            for name, path in b.args.also:
+                b.loadplan(rnd, "async-1w", seconds, f"{name} async {n}", binary=path, concurrency=n)
     runs = since(b, first)
     lines = table_by_tool(runs, f"HTTP/1.1 at {' and '.join(map(str, counts))} connections, {seconds:g} s")
     pairs = []
     for n in counts:
         pairs += [(f"loadplan async {n}", f"wrk {n}"), (f"loadplan async {n}", f"oha {n}")]
+        for name, _ in b.args.also:
+            pairs += [(f"{name} async {n}", f"oha {n}"), (f"loadplan async {n}", f"{name} async {n}")]
     lines += ratio_lines(runs, pairs)
     lo, hi = min(counts), max(counts)
     lines += ["", f"| tool | RSS per connection or user, KB: (RSS at {hi} − RSS at {lo}) ÷ {hi - lo}, "
                   "median (min–max) | RSS ÷ count at the larger, KB |", "|---|---|---|"]
-    for tool in ("loadplan async", "wrk", "oha", "loadplan threads"):
+    for tool in ("loadplan async", "wrk", "oha", "loadplan threads") + tuple(f"{n} async" for n, _ in b.args.also):
         per, whole = [], []
         for rnd in sorted({r.round for r in runs}):
             a = [r for r in runs if r.round == rnd and r.tool == f"{tool} {lo}" and r.ok]
