@@ -22,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
+use crate::bare::net::Stream;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -30,10 +31,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::tls::Asked;
+use crate::bare;
 use crate::plan::http::HttpVersion;
 use crate::workload::{ErrorKind, Setup};
 
@@ -322,10 +323,12 @@ impl Connector {
         self.spawner = Some(handle);
     }
 
+    /// On the cell's connection runtime, else on this thread's `bare` executor (the `threads`
+    /// host), else on the current runtime.
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         match &self.spawner {
             Some(h) => drop(h.spawn(task)),
-            None => drop(tokio::spawn(task)),
+            None => spawn_here(task),
         }
     }
 
@@ -447,7 +450,7 @@ impl Connector {
 /// fails as a broken pipe or a reset while the alert, the reason, still waits unread in the
 /// socket. On such a failure the stream reads what is there, without waiting, and a TLS error it
 /// holds replaces the write's error.
-struct Alerted(tokio_rustls::client::TlsStream<TcpStream>);
+struct Alerted(tokio_rustls::client::TlsStream<Stream>);
 
 impl Alerted {
     fn explain<T>(&mut self, out: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
@@ -613,7 +616,18 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, fut: F) {
-        drop(tokio::spawn(Box::pin(fut)));
+        spawn_here(fut);
+    }
+}
+
+/// Runs `task` on this thread's `bare` executor when there is one, else on the current runtime.
+/// Boxed either way (see [`Boxed`]).
+fn spawn_here(task: impl Future<Output = ()> + Send + 'static) {
+    if bare::active() {
+        // Cannot be handed back: this thread's executor is there.
+        let _ = bare::spawn(Box::pin(task));
+    } else {
+        drop(tokio::spawn(Box::pin(task)));
     }
 }
 
@@ -643,10 +657,9 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
             false,
         ));
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
+    let addrs: Vec<SocketAddr> = bare::net::lookup(name.as_str(), port)
         .await
-        .map_err(|e| Failure::new(ErrorKind::Dns, format!("dns: {}", io_message(&e))))?
-        .collect();
+        .map_err(|e| Failure::new(ErrorKind::Dns, format!("dns: {}", io_message(&e))))?;
     if addrs.is_empty() {
         return Err(Failure::new(ErrorKind::Dns, "dns: no address for the name"));
     }
@@ -654,10 +667,10 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
 }
 
 /// Connects to the first address that answers, in order.
-async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+async fn connect_any(addrs: &[SocketAddr]) -> Result<Stream, Failure> {
     let mut last = None;
     for a in addrs {
-        match TcpStream::connect(a).await {
+        match Stream::connect(a).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
