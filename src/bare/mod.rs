@@ -403,3 +403,105 @@ fn clear_timer(id: u64) {
         r.timers.borrow_mut().retain(|t| t.id != id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[test]
+    fn a_timer_fires_at_its_deadline_not_before() {
+        let began = Instant::now();
+        let out = block_on(async {
+            time::sleep(Duration::from_millis(30)).await;
+            7
+        });
+        let took = began.elapsed();
+        assert_eq!(out.ok(), Some(7));
+        assert!(took >= Duration::from_millis(30), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+
+    #[test]
+    fn a_timeout_ends_a_future_that_does_not() {
+        let out = block_on(time::timeout(
+            Duration::from_millis(20),
+            std::future::pending::<()>(),
+        ));
+        assert_eq!(out.ok(), Some(Err(time::Elapsed)));
+    }
+
+    #[test]
+    fn a_wake_from_another_thread_interrupts_the_wait() {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let other = Arc::clone(&notify);
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            other.notify_one();
+        });
+        let began = Instant::now();
+        let woke = block_on(async {
+            tokio::select! {
+                () = notify.notified() => true,
+                () = time::sleep(Duration::from_secs(30)) => false,
+            }
+        });
+        assert_eq!(woke.ok(), Some(true));
+        assert!(began.elapsed() < Duration::from_secs(10));
+        assert!(waker.join().is_ok());
+    }
+
+    #[test]
+    fn a_spawned_task_runs_beside_the_future() {
+        let got = block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let spawned = spawn(Box::pin(async move {
+                tokio::task::yield_now().await;
+                let _ = tx.send(42);
+            }));
+            assert!(spawned.is_ok());
+            rx.await.ok()
+        });
+        assert_eq!(got.ok(), Some(Some(42)));
+        // Outside `block_on` a task is handed back.
+        assert!(spawn(Box::pin(async {})).is_err());
+        assert!(!active());
+    }
+
+    #[test]
+    fn a_socket_read_waits_in_poll_for_the_data() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            std::thread::sleep(Duration::from_millis(50));
+            s.write_all(b"hello").expect("write");
+        });
+        let before = waits();
+        let got = block_on(async {
+            let mut s = net::Stream::connect(&addr).await?;
+            assert!(matches!(s, net::Stream::Bare(_)));
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).await?;
+            Ok::<_, io::Error>(buf)
+        });
+        assert_eq!(got.ok().and_then(Result::ok), Some(*b"hello"));
+        assert!(waits() > before, "the read never waited in poll(2)");
+        assert!(server.join().is_ok());
+    }
+
+    #[test]
+    fn a_refused_connection_fails_without_hanging() {
+        // A port just freed: nothing listens there.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let out = block_on(net::Stream::connect(&addr));
+        let failed = out.ok().map(|r| r.err().map(|e| e.kind()));
+        assert_eq!(failed, Some(Some(io::ErrorKind::ConnectionRefused)));
+    }
+}
