@@ -31,7 +31,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
@@ -95,7 +95,7 @@ impl Wake for Flag {
 struct Interest {
     /// The socket itself, held so that its descriptor stays open (and is never another's) while
     /// registered; compared by address.
-    socket: Arc<std::net::TcpStream>,
+    socket: Arc<net::Io>,
     write: bool,
     waker: Waker,
 }
@@ -268,7 +268,7 @@ impl Reactor {
                 } else {
                     PollFlags::IN
                 };
-                fds.push(PollFd::from_borrowed_fd(i.socket.as_fd(), flags));
+                fds.push(PollFd::from_borrowed_fd(i.socket.tcp.as_fd(), flags));
             }
             // Rounded up to the microsecond: a timer never fires early (`time.rs` checks anyway).
             let timeout = next.map(|at| {
@@ -300,6 +300,9 @@ impl Reactor {
             index += 1;
             let ready = ready.get(index).copied().unwrap_or(false);
             if ready {
+                if !i.write {
+                    i.socket.readable.store(true, Relaxed);
+                }
                 woken.push(i.waker.clone());
             }
             !ready
@@ -328,7 +331,7 @@ impl Reactor {
 
 /// Registers `socket` to wake `waker` when it is ready for reading (or writing), replacing what
 /// the same socket registered for that direction. False outside [`block_on`].
-fn register(socket: &Arc<std::net::TcpStream>, write: bool, waker: &Waker) -> bool {
+fn register(socket: &Arc<net::Io>, write: bool, waker: &Waker) -> bool {
     let Some(r) = current() else {
         return false;
     };
@@ -352,7 +355,7 @@ fn register(socket: &Arc<std::net::TcpStream>, write: bool, waker: &Waker) -> bo
 }
 
 /// Whether `socket` is still registered for reading (or writing): its readiness has not come.
-fn waiting(socket: &Arc<std::net::TcpStream>, write: bool) -> bool {
+fn waiting(socket: &Arc<net::Io>, write: bool) -> bool {
     current().is_some_and(|r| {
         r.interests
             .borrow()
@@ -362,7 +365,7 @@ fn waiting(socket: &Arc<std::net::TcpStream>, write: bool) -> bool {
 }
 
 /// Forgets what `socket` registered (it is being closed).
-fn deregister(socket: &Arc<std::net::TcpStream>) {
+fn deregister(socket: &Arc<net::Io>) {
     if let Some(r) = current() {
         r.interests
             .borrow_mut()

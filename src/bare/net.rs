@@ -22,6 +22,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
@@ -57,7 +58,7 @@ impl Stream {
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         match self {
             Stream::Tokio(s) => s.set_nodelay(on),
-            Stream::Bare(s) => s.io.set_nodelay(on),
+            Stream::Bare(s) => s.io.tcp.set_nodelay(on),
         }
     }
 }
@@ -66,7 +67,7 @@ impl AsFd for Stream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             Stream::Tokio(s) => s.as_fd(),
-            Stream::Bare(s) => s.io.as_fd(),
+            Stream::Bare(s) => s.io.tcp.as_fd(),
         }
     }
 }
@@ -74,9 +75,16 @@ impl AsFd for Stream {
 /// A non-blocking TCP socket whose readiness this thread's `poll(2)` waits for.
 pub struct TcpStream {
     /// Shared with the executor's registration while it waits (`bare::register`).
-    io: Arc<std::net::TcpStream>,
+    io: Arc<Io>,
     /// The next read waits for readiness first: the last call wrote, or drained the socket.
     wait_read: bool,
+}
+
+/// A socket and what `poll(2)` last said of it.
+pub(super) struct Io {
+    pub(super) tcp: std::net::TcpStream,
+    /// `poll(2)` reported it readable since the last read: read without waiting again.
+    pub(super) readable: AtomicBool,
 }
 
 impl TcpStream {
@@ -95,10 +103,13 @@ impl TcpStream {
         )?;
         // Made first: dropped (a deadline, a stop) while it waits, it deregisters.
         let stream = TcpStream {
-            io: Arc::new(std::net::TcpStream::from(fd)),
+            io: Arc::new(Io {
+                tcp: std::net::TcpStream::from(fd),
+                readable: AtomicBool::new(false),
+            }),
             wait_read: false,
         };
-        match rustix::net::connect(&*stream.io, addr) {
+        match rustix::net::connect(&stream.io.tcp, addr) {
             Ok(()) => {}
             Err(rustix::io::Errno::INPROGRESS) => {
                 let mut asked = false;
@@ -116,7 +127,7 @@ impl TcpStream {
                 })
                 .await;
                 // Writable: the connection is made, or failed with its error.
-                rustix::net::sockopt::socket_error(&*stream.io)??;
+                rustix::net::sockopt::socket_error(&stream.io.tcp)??;
             }
             Err(e) => return Err(e.into()),
         }
@@ -137,15 +148,19 @@ impl AsyncRead for TcpStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.wait_read {
+        // Read at once when `poll(2)` said so; else, when it has not said so yet (still
+        // registered) or the last call makes data unlikely (`wait_read`), wait for it to.
+        if !this.io.readable.swap(false, Relaxed)
+            && (this.wait_read || super::waiting(&this.io, false))
+            && super::register(&this.io, false, cx.waker())
+        {
             this.wait_read = false;
-            if super::register(&this.io, false, cx.waker()) {
-                return Poll::Pending;
-            }
+            return Poll::Pending;
         }
+        this.wait_read = false;
         let room = buf.initialize_unfilled();
         let asked = room.len();
-        match (&*this.io).read(room) {
+        match (&this.io.tcp).read(room) {
             Ok(n) => {
                 buf.advance(n);
                 // Short of what was asked: the socket is drained.
@@ -193,7 +208,7 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let out = (&*this.io).write(buf);
+        let out = (&this.io.tcp).write(buf);
         this.wrote(cx, out)
     }
 
@@ -203,7 +218,7 @@ impl AsyncWrite for TcpStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let out = (&*this.io).write_vectored(bufs);
+        let out = (&this.io.tcp).write_vectored(bufs);
         this.wrote(cx, out)
     }
 
@@ -216,7 +231,7 @@ impl AsyncWrite for TcpStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(match self.io.shutdown(Shutdown::Write) {
+        Poll::Ready(match self.io.tcp.shutdown(Shutdown::Write) {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             out => out,
         })
