@@ -93,10 +93,13 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
                 .stack_size(STACK_BYTES)
                 .spawn_scoped(scope, move || -> Result<Recorder, RunError> {
                     sink::share(into, tap);
-                    let user = user::user(shared, u, unit);
                     if on_runtime {
-                        user_runtime()?.block_on(user);
+                        user_runtime()?.block_on(user::user(shared, u, unit));
                     } else {
+                        // Made in its box: moved by value, the user's future (kilobytes) would
+                        // be copied through the thread's small stack, and every page of stack
+                        // it touched would stay resident.
+                        let user = Box::pin(user::user(shared, u, unit));
                         bare::block_on(user).map_err(RunError::Executor)?;
                     }
                     Ok(sink::take())
