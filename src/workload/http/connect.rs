@@ -339,16 +339,28 @@ impl Connector {
         match &self.spawner {
             // Boxed: a TLS handshake's state is large, and it would otherwise sit in every
             // user's future (and on a `threads` user's small stack) for a once-per-connection step.
-            None => Box::pin(self.open_here(ep)).await,
-            Some(h) => {
-                let (this, ep) = (self.clone(), ep.clone());
-                h.spawn(async move { this.open_here(&ep).await })
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(Failure::new(ErrorKind::Connect, format!("connect: {e}")))
-                    })
+            // Behind `dyn`, and the spawn in a function of its own, for the same reason as
+            // `handshake_boxed`: neither's frame lands in this one's.
+            None => {
+                let here: Pin<Box<dyn Future<Output = _> + Send + '_>> =
+                    Box::pin(self.open_here(ep));
+                here.await
             }
+            Some(h) => self
+                .open_on(h, ep)
+                .await
+                .unwrap_or_else(|e| Err(Failure::new(ErrorKind::Connect, format!("connect: {e}")))),
         }
+    }
+
+    #[inline(never)]
+    fn open_on(
+        &self,
+        on: &tokio::runtime::Handle,
+        ep: &Endpoint,
+    ) -> tokio::task::JoinHandle<Result<(Sender, Setup), Failure>> {
+        let (this, ep) = (self.clone(), ep.clone());
+        on.spawn(async move { this.open_here(&ep).await })
     }
 
     async fn open_here(&self, ep: &Endpoint) -> Result<(Sender, Setup), Failure> {
@@ -370,7 +382,7 @@ impl Connector {
                 // client certificate the plan does not have (rustls asks the resolver during
                 // the poll, on this thread).
                 let mut asked = Asked::Nothing;
-                let mut connecting = std::pin::pin!(tls.connect(name.clone(), tcp));
+                let mut connecting = Box::pin(tls.connect(name.clone(), tcp));
                 let stream = std::future::poll_fn(|cx| {
                     super::tls::asked();
                     let polled = connecting.as_mut().poll(cx);
@@ -389,7 +401,8 @@ impl Connector {
                     Some(p) => p == b"h2",
                     None => self.version == HttpVersion::Http2,
                 };
-                self.handshake(Alerted(stream), h2, Some(asked)).await?
+                self.handshake_boxed(Alerted(stream), h2, Some(asked))
+                    .await?
             }
             (Some(_), None) => {
                 return Err(Failure::new(
@@ -398,12 +411,28 @@ impl Connector {
                 ));
             }
             (None, _) => {
-                self.handshake(tcp, self.version == HttpVersion::Http2, None)
+                self.handshake_boxed(tcp, self.version == HttpVersion::Http2, None)
                     .await?
             }
         };
         setup.protocol = protocol;
         Ok((sender, setup))
+    }
+
+    /// [`Self::handshake`] boxed behind `dyn`, so that its poll (hyper's and h2's handshakes,
+    /// kilobytes of locals) is a frame of its own, not inlined into `open_here`'s: a `threads`
+    /// user's stack keeps every page a frame ever reached (the release build probes each page
+    /// of a large frame), and `open_here`'s poll was a 39 KB frame.
+    fn handshake_boxed<S>(
+        &self,
+        io: S,
+        h2: bool,
+        tls: Option<Asked>,
+    ) -> Pin<Box<dyn Future<Output = Shaken> + Send + '_>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(self.handshake(io, h2, tls))
     }
 
     async fn handshake<S>(
@@ -430,20 +459,30 @@ impl Connector {
             io,
             ended: Arc::clone(&ended),
         });
-        if h2 {
-            let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
-            self.spawn(drive(conn, Arc::clone(&ended)));
-            let half = Half::H2(sender);
-            Ok((Sender { half, ended }, HTTP2))
+        // Each protocol's handshake on a frame of its own (see `handshake_boxed`): an HTTP/1.1
+        // user never touches the pages of HTTP/2's.
+        let shake: Pin<Box<dyn Future<Output = Shaken> + Send + '_>> = if h2 {
+            Box::pin(async move {
+                let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
+                self.spawn(drive(conn, Arc::clone(&ended)));
+                let half = Half::H2(sender);
+                Ok((Sender { half, ended }, HTTP2))
+            })
         } else {
-            let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
-            // With upgrades: a WebSocket step takes its connection over after a `101`.
-            self.spawn(drive(conn.with_upgrades(), Arc::clone(&ended)));
-            let half = Half::H1(sender);
-            Ok((Sender { half, ended }, HTTP1))
-        }
+            Box::pin(async move {
+                let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
+                // With upgrades: a WebSocket step takes its connection over after a `101`.
+                self.spawn(drive(conn.with_upgrades(), Arc::clone(&ended)));
+                let half = Half::H1(sender);
+                Ok((Sender { half, ended }, HTTP1))
+            })
+        };
+        shake.await
     }
 }
+
+/// A connection's HTTP handshake done: its sender and protocol, or why not.
+type Shaken = Result<(Sender, &'static str), Failure>;
 
 /// A TLS stream whose failed writes say what the server said. A server that refuses the
 /// client's certificate sends its alert and closes right after the handshake: the next write then
