@@ -11,6 +11,9 @@
 //! connection counts the bytes it reads, so that a failure can say so and a caller can tell a
 //! request nothing came back for (which an idempotent request may safely be sent again for).
 //!
+//! On a `threads` user's thread (`bare::active()`), the socket is `bare`'s and the connection's
+//! tasks run on that thread's executor; elsewhere they are tokio's.
+//!
 //! Names are resolved by the system's resolver, except those RFC 6761 sets apart: `localhost`
 //! (and `*.localhost`) is the loopback interface, and `*.invalid` never resolves; both are
 //! answered here without asking anyone.
