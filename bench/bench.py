@@ -56,9 +56,10 @@ def main() -> int:
                     help="only start nginx, print its URLs and wait for Ctrl-C (for profiling)")
     ap.add_argument("--loadplan", default=str(REPO / "target" / "dist" / "loadplan"))
     ap.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
-                    help="another loadplan binary to run in every round of the http, https, h2, "
-                         "handshake and scale suites (and under callgrind), e.g. an older build for a "
-                         "before/after comparison")
+                    help="another loadplan binary to run in every round of the http (with models: "
+                         "its models too), https, h2 and handshake suites, the scale suite's async "
+                         "and threads (and under callgrind), e.g. an older build for a before/after "
+                         "comparison")
     ap.add_argument("--keep-callgrind", action="store_true",
                     help="keep the instructions suite's callgrind files in the output folder, for "
                          "callgrind_annotate")

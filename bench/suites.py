@@ -108,12 +108,17 @@ def suite_http(b: Bench, rounds: int, seconds: float, models: bool) -> list[str]
             b.loadplan(rnd, sc, seconds)
         for name, path in b.args.also:
             b.loadplan(rnd, "async-1w", seconds, f"{name} async-1w", binary=path)
+            # The same models in the same round, for a before/after of each.
+            for sc in extra:
+                b.loadplan(rnd, sc, seconds, f"{name} {sc}", binary=path)
     runs = since(b, first)
     lines = table_by_tool(runs, f"HTTP/1.1, {CONNECTIONS} connections, {seconds:g} s, {rounds} round(s)")
     pairs = [(HEADLINE, "wrk")] + ([(HEADLINE, "oha")] if b.args.oha else [])
     pairs += [(f"loadplan {sc}", "wrk") for sc in extra]
     pairs += [(f"{name} async-1w", "wrk") for name, _ in b.args.also]
     pairs += [(HEADLINE, f"{name} async-1w") for name, _ in b.args.also]
+    pairs += [(f"{name} {sc}", "wrk") for name, _ in b.args.also for sc in extra]
+    pairs += [(f"loadplan {sc}", f"{name} {sc}") for name, _ in b.args.also for sc in extra]
     return lines + ratio_lines(runs, pairs)
 
 
@@ -232,6 +237,7 @@ def suite_scale(b: Bench, rounds: int, seconds: float, counts: list[int]) -> lis
             b.loadplan(rnd, "threads-64", seconds, f"loadplan threads {n}", concurrency=n)
             for name, path in b.args.also:
                 b.loadplan(rnd, "async-1w", seconds, f"{name} async {n}", binary=path, concurrency=n)
+                b.loadplan(rnd, "threads-64", seconds, f"{name} threads {n}", concurrency=n, binary=path)
     runs = since(b, first)
     lines = table_by_tool(runs, f"HTTP/1.1 at {' and '.join(map(str, counts))} connections, {seconds:g} s")
     pairs = []
@@ -243,7 +249,9 @@ def suite_scale(b: Bench, rounds: int, seconds: float, counts: list[int]) -> lis
     lo, hi = min(counts), max(counts)
     lines += ["", f"| tool | RSS per connection or user, KB: (RSS at {hi} − RSS at {lo}) ÷ {hi - lo}, "
                   "median (min–max) | RSS ÷ count at the larger, KB |", "|---|---|---|"]
-    for tool in ("loadplan async", "wrk", "oha", "loadplan threads") + tuple(f"{n} async" for n, _ in b.args.also):
+    for tool in ("loadplan async", "wrk", "oha", "loadplan threads") + tuple(
+        f"{name} {model}" for name, _ in b.args.also for model in ("async", "threads")
+    ):
         per, whole = [], []
         for rnd in sorted({r.round for r in runs}):
             a = [r for r in runs if r.round == rnd and r.tool == f"{tool} {lo}" and r.ok]

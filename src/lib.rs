@@ -23,6 +23,7 @@
 //! `cmd` (one file per command), `cli` (the only user of clap) and [`Error`] (exit codes 2 and 3).
 //! `ARCHITECTURE.md` is the map.
 
+pub mod bare;
 pub mod category;
 pub mod cli;
 pub mod cmd;

@@ -90,7 +90,7 @@ impl Member {
                 return;
             };
             if let Some(at) = at {
-                tokio::time::sleep_until((at + self.offset).into()).await;
+                crate::bare::time::sleep_until(at + self.offset).await;
             }
         };
         tokio::select! {

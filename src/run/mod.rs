@@ -50,6 +50,9 @@ pub enum RunError {
     Target(#[from] ResolveError),
     #[error("could not start a tokio runtime: {0}")]
     Runtime(std::io::Error),
+    /// A `threads` user's own executor (`bare`) could not make its eventfd or wait.
+    #[error("a user thread's executor failed: {0}")]
+    Executor(std::io::Error),
     /// The plan's `before:` steps failed: no cell ran.
     #[error("{0}; no cell ran")]
     Before(String),

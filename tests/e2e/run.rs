@@ -403,3 +403,84 @@ fn validate_lists_cells_and_totals_without_sending() {
         assert!(r.stdout.contains(line), "wants `{line}` in {}", r.stdout);
     }
 }
+
+/// The most epoll instances and eventfds process `pid` held at once, sampled every 20 ms until
+/// it exits (a tokio runtime holds an epoll instance; `bare`, which the `threads` host's users
+/// run on, holds an eventfd and no epoll), and its exit code.
+fn epolls_and_eventfds(child: &mut std::process::Child) -> (usize, usize, i32) {
+    let fds = std::path::PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let (mut epolls, mut eventfds) = (0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return (epolls, eventfds, status.code().unwrap_or(-1));
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        let links: Vec<String> = std::fs::read_dir(&fds)
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        epolls = epolls.max(links.iter().filter(|l| l.contains("[eventpoll]")).count());
+        eventfds = eventfds.max(links.iter().filter(|l| l.contains("[eventfd]")).count());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `threads` user is a thread that waits in `poll(2)` on its own socket, with no tokio runtime
+/// (no epoll instance) of its own: 16 users hold 16 eventfds at once and only the process's few
+/// runtimes' epolls. With `connections: N` (shared connections, whose tasks run on a runtime)
+/// each user keeps a runtime: the same count sees an epoll per user, so it can tell them apart.
+#[test]
+fn threads_users_run_without_a_runtime_each() {
+    const USERS: usize = 16;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, shared, runtimes) in [
+        ("bare", "", false),
+        ("shared", "    connections: 2\n", true),
+    ] {
+        let plan = write_plan(
+            dir.path(),
+            &format!("{name}.yaml"),
+            &format!(
+                "version: 1\nname: {name}\nbase: builtin\nscenarios:\n  - name: s\n    targets: [\"/io?delay=5ms\"]\n    duration: 2s\n    models: [threads]\n    concurrency: {USERS}\n{shared}"
+            ),
+        );
+        let out = dir.path().join("out");
+        let mut child = std::process::Command::new(util::bin())
+            .args(util::run_args(&plan, &out))
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start loadplan");
+        let (epolls, eventfds, code) = epolls_and_eventfds(&mut child);
+        assert_eq!(code, 0, "{name}");
+        let s = summary(&out, name);
+        let c = cell(&s, "s", "threads");
+        assert!(u(&c["operations"]) > USERS as u64, "{name}: {c}");
+        let errors: u64 = c["errors"]
+            .as_object()
+            .expect("errors")
+            .values()
+            .map(u)
+            .sum();
+        assert_eq!(errors, 0, "{name}: {c}");
+        // Sampled while the users ran: each held its eventfd (tokio's runtimes hold one too).
+        assert!(
+            eventfds >= USERS,
+            "{name}: at most {eventfds} eventfds seen"
+        );
+        if runtimes {
+            assert!(epolls > USERS, "{name}: at most {epolls} epoll instances");
+        } else {
+            assert!(
+                epolls < 4,
+                "{name}: {epolls} epoll instances for {USERS} users"
+            );
+        }
+    }
+}

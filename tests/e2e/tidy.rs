@@ -23,11 +23,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("units", &[]),
     ("category", &[]),
     ("pem", &[]),
+    // The `threads` host's executor, its sockets and timers: shared by the client and the run.
+    ("bare", &[]),
     ("files", &["units"]),
     // The stages.
     ("plan", &["units", "files", "pem", "category"]),
-    ("workload", &["plan", "units", "pem", "category"]),
-    ("run", &["plan", "workload", "stats", "units"]),
+    ("workload", &["plan", "units", "pem", "category", "bare"]),
+    ("run", &["plan", "workload", "stats", "units", "bare"]),
     ("stats", &["plan", "workload", "units", "files"]),
     ("gate", &["plan", "stats", "units", "files"]),
     (

@@ -1,7 +1,7 @@
 //! Hosts: where the users of a cell run. One file per host:
 //!
 //! - `sequential.rs`: one user on the main thread, the baseline;
-//! - `threads.rs`: one OS thread per user, each with its own runtime and connection;
+//! - `threads.rs`: one OS thread per user, each with its own connection, no runtime (`bare`);
 //! - `asynchronous.rs`: users as tasks of one tokio runtime (one thread, or `workers`);
 //! - `processes.rs`: worker processes (`worker.rs` is their side), the users split among them.
 //!

@@ -1,19 +1,27 @@
-//! `threads`: one OS thread per user, each with its own connection and its own single-threaded
-//! runtime (a thread-local session), each running one operation at a time. The OS switches between
-//! them anywhere, and in Rust they compute on several cores at once. The shape's driver (for the
-//! open model: start the pacer thread, wait for it, count what it did) runs on the calling
-//! thread. With `connections: N` the users share connections that outlive any one of them, so
-//! those connections' tasks run on a small runtime of the cell's own rather than on whichever
-//! user's opened them.
+//! `threads`: one OS thread per user, each with its own connection, each running one operation
+//! at a time. The OS switches between them anywhere, and in Rust they compute on several cores at
+//! once. A user thread has no runtime: it drives its user's future, and its connections' hyper
+//! tasks, itself (`bare::block_on`), waiting in one `poll(2)` on its own sockets, its deadline
+//! and an eventfd that other threads wake it through (a stop, the start gate, the open model's
+//! arrivals). Every workload runs so: HTTP/1.1 and HTTP/2, TLS, gRPC, streamed responses and
+//! WebSocket steps use `bare`'s sockets and timers through the same code as on a runtime.
+//!
+//! The exception is `connections: N`: the users share connections that outlive any one of them,
+//! so those connections' tasks run on a small runtime of the cell's own rather than on whichever
+//! user's opened them, and a user waits on them through tokio's I/O driver; each user thread
+//! then keeps a single-threaded runtime of its own (sized for the one connection it waits on).
+//! The shape's driver (for the open model: start the pacer thread, wait for it, count what it
+//! did) runs on the calling thread, on a runtime.
 //!
 //! Memory follows the cores, not the users, wherever it can: the user threads record into one
-//! recorder per core (`run/sink.rs`), and each one's runtime is sized for the one connection it
-//! waits on.
+//! recorder per core (`run/sink.rs`), and a user's future lives on the heap, not on its thread's
+//! small stack.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{drive, measured, prepared, ran_out, shared};
+use crate::bare;
 use crate::run::share::CellWork;
 use crate::run::user::{self, Gate};
 use crate::run::{RunError, sink};
@@ -32,7 +40,8 @@ const STACK_BYTES: usize = if cfg!(debug_assertions) {
 /// flow across origins), so tokio's default buffer of 1,024 events (12 KiB) would be waste.
 const EVENTS_PER_TICK: usize = 16;
 
-/// A user thread's runtime: single-threaded, with a small event buffer.
+/// A user thread's runtime when its connections are shared: single-threaded, with a small event
+/// buffer.
 fn user_runtime() -> Result<tokio::runtime::Runtime, RunError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -42,7 +51,9 @@ fn user_runtime() -> Result<tokio::runtime::Runtime, RunError> {
 }
 
 pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunError> {
-    let connections = if work.workload.shares_connections() {
+    // Shared connections' tasks run on the cell's runtime: their users wait on them on runtimes.
+    let on_runtime = work.workload.shares_connections();
+    let connections = if on_runtime {
         Some(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -82,8 +93,15 @@ pub fn run(work: &CellWork, progress: Arc<AtomicU64>) -> Result<Measured, RunErr
                 .stack_size(STACK_BYTES)
                 .spawn_scoped(scope, move || -> Result<Recorder, RunError> {
                     sink::share(into, tap);
-                    let rt = user_runtime()?;
-                    rt.block_on(user::user(shared, u, unit));
+                    if on_runtime {
+                        user_runtime()?.block_on(user::user(shared, u, unit));
+                    } else {
+                        // Made in its box: moved by value, the user's future (kilobytes) would
+                        // be copied through the thread's small stack, and every page of stack
+                        // it touched would stay resident.
+                        let user = Box::pin(user::user(shared, u, unit));
+                        bare::block_on(user).map_err(RunError::Executor)?;
+                    }
                     Ok(sink::take())
                 });
             match spawned {

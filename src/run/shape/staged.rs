@@ -64,7 +64,7 @@ impl Staged {
                 });
             }
             tokio::select! {
-                () = tokio::time::sleep(IDLE_CHECK) => {}
+                () = crate::bare::time::sleep(IDLE_CHECK) => {}
                 () = crate::run::stop_requested() => return None,
             }
         }

@@ -11,6 +11,9 @@
 //! connection counts the bytes it reads, so that a failure can say so and a caller can tell a
 //! request nothing came back for (which an idempotent request may safely be sent again for).
 //!
+//! On a `threads` user's thread (`bare::active()`), the socket is `bare`'s and the connection's
+//! tasks run on that thread's executor; elsewhere they are tokio's.
+//!
 //! Names are resolved by the system's resolver, except those RFC 6761 sets apart: `localhost`
 //! (and `*.localhost`) is the loopback interface, and `*.invalid` never resolves; both are
 //! answered here without asking anyone.
@@ -22,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
+use crate::bare::net::Stream;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -30,10 +34,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::tls::Asked;
+use crate::bare;
 use crate::plan::http::HttpVersion;
 use crate::workload::{ErrorKind, Setup};
 
@@ -322,10 +326,12 @@ impl Connector {
         self.spawner = Some(handle);
     }
 
+    /// On the cell's connection runtime, else on this thread's `bare` executor (the `threads`
+    /// host), else on the current runtime.
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         match &self.spawner {
             Some(h) => drop(h.spawn(task)),
-            None => drop(tokio::spawn(task)),
+            None => spawn_here(task),
         }
     }
 
@@ -336,16 +342,28 @@ impl Connector {
         match &self.spawner {
             // Boxed: a TLS handshake's state is large, and it would otherwise sit in every
             // user's future (and on a `threads` user's small stack) for a once-per-connection step.
-            None => Box::pin(self.open_here(ep)).await,
-            Some(h) => {
-                let (this, ep) = (self.clone(), ep.clone());
-                h.spawn(async move { this.open_here(&ep).await })
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(Failure::new(ErrorKind::Connect, format!("connect: {e}")))
-                    })
+            // Behind `dyn`, and the spawn in a function of its own, for the same reason as
+            // `handshake_boxed`: neither's frame lands in this one's.
+            None => {
+                let here: Pin<Box<dyn Future<Output = _> + Send + '_>> =
+                    Box::pin(self.open_here(ep));
+                here.await
             }
+            Some(h) => self
+                .open_on(h, ep)
+                .await
+                .unwrap_or_else(|e| Err(Failure::new(ErrorKind::Connect, format!("connect: {e}")))),
         }
+    }
+
+    #[inline(never)]
+    fn open_on(
+        &self,
+        on: &tokio::runtime::Handle,
+        ep: &Endpoint,
+    ) -> tokio::task::JoinHandle<Result<(Sender, Setup), Failure>> {
+        let (this, ep) = (self.clone(), ep.clone());
+        on.spawn(async move { this.open_here(&ep).await })
     }
 
     async fn open_here(&self, ep: &Endpoint) -> Result<(Sender, Setup), Failure> {
@@ -367,7 +385,7 @@ impl Connector {
                 // client certificate the plan does not have (rustls asks the resolver during
                 // the poll, on this thread).
                 let mut asked = Asked::Nothing;
-                let mut connecting = std::pin::pin!(tls.connect(name.clone(), tcp));
+                let mut connecting = Box::pin(tls.connect(name.clone(), tcp));
                 let stream = std::future::poll_fn(|cx| {
                     super::tls::asked();
                     let polled = connecting.as_mut().poll(cx);
@@ -386,7 +404,8 @@ impl Connector {
                     Some(p) => p == b"h2",
                     None => self.version == HttpVersion::Http2,
                 };
-                self.handshake(Alerted(stream), h2, Some(asked)).await?
+                self.handshake_boxed(Alerted(stream), h2, Some(asked))
+                    .await?
             }
             (Some(_), None) => {
                 return Err(Failure::new(
@@ -395,12 +414,28 @@ impl Connector {
                 ));
             }
             (None, _) => {
-                self.handshake(tcp, self.version == HttpVersion::Http2, None)
+                self.handshake_boxed(tcp, self.version == HttpVersion::Http2, None)
                     .await?
             }
         };
         setup.protocol = protocol;
         Ok((sender, setup))
+    }
+
+    /// [`Self::handshake`] boxed behind `dyn`, so that its poll (hyper's and h2's handshakes,
+    /// kilobytes of locals) is a frame of its own, not inlined into `open_here`'s: a `threads`
+    /// user's stack keeps every page a frame ever reached (the release build probes each page
+    /// of a large frame), and `open_here`'s poll was a 39 KB frame.
+    fn handshake_boxed<S>(
+        &self,
+        io: S,
+        h2: bool,
+        tls: Option<Asked>,
+    ) -> Pin<Box<dyn Future<Output = Shaken> + Send + '_>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(self.handshake(io, h2, tls))
     }
 
     async fn handshake<S>(
@@ -427,27 +462,37 @@ impl Connector {
             io,
             ended: Arc::clone(&ended),
         });
-        if h2 {
-            let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
-            self.spawn(drive(conn, Arc::clone(&ended)));
-            let half = Half::H2(sender);
-            Ok((Sender { half, ended }, HTTP2))
+        // Each protocol's handshake on a frame of its own (see `handshake_boxed`): an HTTP/1.1
+        // user never touches the pages of HTTP/2's.
+        let shake: Pin<Box<dyn Future<Output = Shaken> + Send + '_>> = if h2 {
+            Box::pin(async move {
+                let (sender, conn) = http2::handshake(Boxed, io).await.map_err(failed)?;
+                self.spawn(drive(conn, Arc::clone(&ended)));
+                let half = Half::H2(sender);
+                Ok((Sender { half, ended }, HTTP2))
+            })
         } else {
-            let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
-            // With upgrades: a WebSocket step takes its connection over after a `101`.
-            self.spawn(drive(conn.with_upgrades(), Arc::clone(&ended)));
-            let half = Half::H1(sender);
-            Ok((Sender { half, ended }, HTTP1))
-        }
+            Box::pin(async move {
+                let (sender, conn) = http1::handshake(io).await.map_err(failed)?;
+                // With upgrades: a WebSocket step takes its connection over after a `101`.
+                self.spawn(drive(conn.with_upgrades(), Arc::clone(&ended)));
+                let half = Half::H1(sender);
+                Ok((Sender { half, ended }, HTTP1))
+            })
+        };
+        shake.await
     }
 }
+
+/// A connection's HTTP handshake done: its sender and protocol, or why not.
+type Shaken = Result<(Sender, &'static str), Failure>;
 
 /// A TLS stream whose failed writes say what the server said. A server that refuses the
 /// client's certificate sends its alert and closes right after the handshake: the next write then
 /// fails as a broken pipe or a reset while the alert, the reason, still waits unread in the
 /// socket. On such a failure the stream reads what is there, without waiting, and a TLS error it
 /// holds replaces the write's error.
-struct Alerted(tokio_rustls::client::TlsStream<TcpStream>);
+struct Alerted(tokio_rustls::client::TlsStream<Stream>);
 
 impl Alerted {
     fn explain<T>(&mut self, out: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
@@ -613,7 +658,18 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, fut: F) {
-        drop(tokio::spawn(Box::pin(fut)));
+        spawn_here(fut);
+    }
+}
+
+/// Runs `task` on this thread's `bare` executor when there is one, else on the current runtime.
+/// Boxed either way (see [`Boxed`]).
+fn spawn_here(task: impl Future<Output = ()> + Send + 'static) {
+    if bare::active() {
+        // Cannot be handed back: this thread's executor is there.
+        let _ = bare::spawn(Box::pin(task));
+    } else {
+        drop(tokio::spawn(Box::pin(task)));
     }
 }
 
@@ -643,10 +699,9 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
             false,
         ));
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
+    let addrs: Vec<SocketAddr> = bare::net::lookup(name.as_str(), port)
         .await
-        .map_err(|e| Failure::new(ErrorKind::Dns, format!("dns: {}", io_message(&e))))?
-        .collect();
+        .map_err(|e| Failure::new(ErrorKind::Dns, format!("dns: {}", io_message(&e))))?;
     if addrs.is_empty() {
         return Err(Failure::new(ErrorKind::Dns, "dns: no address for the name"));
     }
@@ -654,10 +709,10 @@ async fn resolve(host: &url::Host<String>, port: u16) -> Result<(Vec<SocketAddr>
 }
 
 /// Connects to the first address that answers, in order.
-async fn connect_any(addrs: &[SocketAddr]) -> Result<TcpStream, Failure> {
+async fn connect_any(addrs: &[SocketAddr]) -> Result<Stream, Failure> {
     let mut last = None;
     for a in addrs {
-        match TcpStream::connect(a).await {
+        match Stream::connect(a).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }

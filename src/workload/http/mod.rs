@@ -40,16 +40,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::HeaderMap;
 use hyper::header::HeaderValue;
 use rustls::pki_types::ServerName;
-use tokio::time::{Instant, Sleep};
 
 use super::{ErrorKind, Exchange, Outcome, Setup};
+use crate::bare::time::{self as timer, Sleep};
 use crate::plan::http::{ConnectionPolicy, HttpVersion, RetryPolicy};
 use crate::plan::requests::{Branch, Condition, DataTable, HttpWorkload, Loop, Mix, RowOrder};
 use check::{Captures, Mask, Seen};
@@ -359,7 +359,7 @@ pub struct Session {
     own: Vec<Option<Sender>>,
     /// One timer for the whole session, re-armed only when it fires: arming a fresh timer per
     /// request costs a lock on the runtime's timer wheel twice per request.
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: Option<Sleep>,
     /// This iteration's variables: data columns, then captures.
     vars: Vec<Option<String>>,
     rng: fastrand::Rng,
@@ -604,7 +604,7 @@ impl Session {
                 let pause = min + (max.saturating_sub(min)).mul_f64(self.rng.f64());
                 // What was paused, not what was asked: a timer wakes late, never early.
                 let paused = Instant::now();
-                tokio::time::sleep(pause).await;
+                timer::sleep(pause).await;
                 out.think += paused.elapsed();
                 out.excluded += paused.elapsed();
             }
@@ -736,24 +736,26 @@ impl Session {
         let began = Instant::now();
         let deadline = began + target.timeout;
         self.progress = Progress::default();
-        // Created here, not in `new`: a timer needs the runtime, which a session may outlive.
+        // Created here, not in `new`: a timer needs the runtime (or the `bare` executor), which
+        // a session may outlive.
         let mut timer = self
             .timer
             .take()
-            .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
+            .filter(Sleep::fits)
+            .unwrap_or_else(|| timer::sleep_until(deadline));
         let done = {
-            let mut work = std::pin::pin!(self.exchange(target, req, captures, began.into_std()));
+            let mut work = std::pin::pin!(self.exchange(target, req, captures, began));
             std::future::poll_fn(|cx| {
                 if let Poll::Ready(done) = work.as_mut().poll(cx) {
                     return Poll::Ready(Some(done));
                 }
                 // The timer is armed for this request or an earlier one, never a later one: when
                 // it fires early, re-arm it for this request's own deadline.
-                while timer.as_mut().poll(cx).is_ready() {
+                while Pin::new(&mut timer).poll(cx).is_ready() {
                     if Instant::now() >= deadline {
                         return Poll::Ready(None);
                     }
-                    timer.as_mut().reset(deadline);
+                    timer.reset(deadline);
                 }
                 Poll::Pending
             })

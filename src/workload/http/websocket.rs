@@ -21,8 +21,10 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::HeaderMap;
 use hyper::header::{self, HeaderValue};
 use hyper_util::rt::TokioIo;
-use tokio::time::Instant;
+use std::time::Instant;
 use tokio_tungstenite::WebSocketStream;
+
+use crate::bare::time;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -57,7 +59,7 @@ impl Session {
         report: &mut (dyn FnMut(Exchange) + Send),
     ) -> Done {
         let began = Instant::now();
-        let opened = tokio::time::timeout(target.timeout, self.upgrade(target, req)).await;
+        let opened = time::timeout(target.timeout, self.upgrade(target, req)).await;
         let (mut socket, setup) = match opened {
             Ok(Ok(done)) => done,
             Ok(Err((kind, message))) => {
@@ -77,7 +79,7 @@ impl Session {
         let mut replies = 0;
         for i in 0..call.messages {
             // A late reply delays the next message; it never makes two go out at once.
-            tokio::time::sleep_until(start + call.every.saturating_mul(i)).await;
+            time::sleep_until(start + call.every.saturating_mul(i)).await;
             let mut e = self
                 .round_trip(target, req, call, captures, &mut socket, (replies, i))
                 .await;
@@ -96,7 +98,7 @@ impl Session {
             code: CloseCode::Normal,
             reason: "".into(),
         };
-        let _ = tokio::time::timeout(target.timeout, socket.close(Some(normal))).await;
+        let _ = time::timeout(target.timeout, socket.close(Some(normal))).await;
         Done {
             exchange: last.unwrap_or_default(),
             setup: Duration::ZERO,
@@ -184,9 +186,9 @@ impl Session {
         let written = socket.send(Message::text(text)).await;
         let deadline = sent + target.timeout;
         let reply = match written {
-            Ok(()) => tokio::time::timeout_at(deadline, next_reply(socket)).await,
+            Ok(()) => time::timeout_at(deadline, next_reply(socket)).await,
             // A close frame may wait unread behind the failed write: it says why.
-            Err(e) => match tokio::time::timeout_at(deadline, next_reply(socket)).await {
+            Err(e) => match time::timeout_at(deadline, next_reply(socket)).await {
                 Ok(Reply::Closed(frame)) => Ok(Reply::Closed(frame)),
                 _ => Ok(Reply::Broken(format!("could not send: {}", ws_error(&e)))),
             },
