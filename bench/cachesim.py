@@ -15,7 +15,7 @@ cachegrind would otherwise take at its word.
 With `--functions N` it also attributes them: both runs keep their cachegrind files, `cg_diff`
 subtracts the short from the long, and the N functions with the most last-level misses per
 request are printed with their instructions and first-level misses per request (a build with
-line tables or symbols names them; `release` keeps line tables).
+line tables or symbols names them; `dist` keeps line tables, `release` only symbols).
 """
 
 import argparse
