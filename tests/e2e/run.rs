@@ -133,6 +133,53 @@ scenarios:
     }
 }
 
+/// From 256 users `async` runs its one thread as the multi-threaded scheduler's single worker
+/// (`run/host/asynchronous.rs`), whose threads hand their recorders over as they stop: a cell
+/// on each side of that line counts every operation, once, with one connection per user.
+#[test]
+fn async_counts_every_operation_on_either_scheduler() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = write_plan(
+        dir.path(),
+        "sched.yaml",
+        r#"version: 1
+name: sched
+base: builtin
+defaults: { timeout: 5s }
+scenarios:
+  - name: few
+    targets: [/hello]
+    repeat: 400
+    models: [async]
+    concurrency: 8
+  - name: many
+    targets: [/hello]
+    repeat: 1500
+    models: [async]
+    concurrency: 300
+"#,
+    );
+    let out = dir.path().join("out");
+    let r = util::run_plan(dir.path(), &plan, &out);
+    assert_eq!(r.code, 0, "{r:?}");
+    let s = summary(&out, "sched");
+    for (name, ops, users) in [("few", 400, 8), ("many", 1500, 300)] {
+        let c = cell(&s, name, "async");
+        assert_eq!(u(&c["operations"]), ops, "{name}");
+        assert_eq!(u(&c["successes"]), ops, "{name}");
+        assert_eq!(u(&c["status_codes"]["200"]), ops, "{name}");
+        assert_eq!(histogram_total(c), ops, "{name}");
+        let timeline: u64 = c["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|p| u(&p["operations"]))
+            .sum();
+        assert_eq!(timeline, ops, "{name}: the timeline counts each once");
+        assert_eq!(u(&c["connections"]["opened"]), users, "{name}");
+    }
+}
+
 #[test]
 fn durations_and_sweeps_expand_into_cells() {
     let dir = tempfile::tempdir().expect("tempdir");
