@@ -7,7 +7,7 @@
 //! but with the LIFO slot, so the user a connection task wakes with its response runs next, while
 //! the response is still in the core's cache. The current-thread scheduler runs woken tasks in
 //! turn: at 1,000 connections each user read its response after 999 other connections' work had
-//! evicted it (cachegrind, 2 MiB last level: 182 → 107 misses per request; CPU per request
+//! evicted it (cachegrind, 2 MiB last level: 182 → 103 misses per request; CPU per request
 //! 0.84× in `bench/`, docs/performance.md). Below it the LIFO slot's bookkeeping costs more than
 //! it saves (1.08× at 64 connections).
 //!
