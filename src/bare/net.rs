@@ -167,20 +167,29 @@ impl AsyncRead for TcpStream {
                 this.wait_read = n > 0 && n < asked;
                 Poll::Ready(Ok(()))
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                super::register(&this.io, false, cx.waker());
-                Poll::Pending
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(e)),
+            Err(e) => this.unfinished(false, cx, e),
         }
     }
 }
 
 impl TcpStream {
+    /// A read (`write` false) or write that did not go through: `WouldBlock` waits for `poll(2)`
+    /// to report the socket ready that way, `Interrupted` is tried again at the next poll, any
+    /// other error is the call's.
+    fn unfinished<T>(&self, write: bool, cx: &Context<'_>, e: io::Error) -> Poll<io::Result<T>> {
+        match e.kind() {
+            io::ErrorKind::WouldBlock => {
+                super::register(&self.io, write, cx.waker());
+                Poll::Pending
+            }
+            io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            _ => Poll::Ready(Err(e)),
+        }
+    }
+
     /// A write's outcome: after data went out, the next read waits for the answer first.
     fn wrote(&mut self, cx: &Context<'_>, out: io::Result<usize>) -> Poll<io::Result<usize>> {
         match out {
@@ -188,15 +197,7 @@ impl TcpStream {
                 self.wait_read = n > 0;
                 Poll::Ready(Ok(n))
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                super::register(&self.io, true, cx.waker());
-                Poll::Pending
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Err(e) => Poll::Ready(Err(e)),
+            Err(e) => self.unfinished(true, cx, e),
         }
     }
 }

@@ -40,11 +40,14 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// A timer that ends `pause` from now.
 pub fn sleep(pause: Duration) -> Sleep {
+    sleep_until(after(pause))
+}
+
+/// `span` from now; a year from now for a span beyond what `Instant` holds.
+fn after(span: Duration) -> Instant {
     let now = Instant::now();
-    sleep_until(
-        now.checked_add(pause)
-            .unwrap_or(now + Duration::from_secs(86_400 * 365)),
-    )
+    now.checked_add(span)
+        .unwrap_or(now + Duration::from_secs(86_400 * 365))
 }
 
 impl Sleep {
@@ -113,9 +116,5 @@ pub async fn timeout_at<F: Future>(deadline: Instant, fut: F) -> Result<F::Outpu
 
 /// `fut`'s output, or [`Elapsed`] when it takes longer than `limit`.
 pub async fn timeout<F: Future>(limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
-    let now = Instant::now();
-    let deadline = now
-        .checked_add(limit)
-        .unwrap_or(now + Duration::from_secs(86_400 * 365));
-    timeout_at(deadline, fut).await
+    timeout_at(after(limit), fut).await
 }
