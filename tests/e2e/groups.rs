@@ -134,15 +134,7 @@ fn check(api: &util::LoggedApi, s: &serde_json::Value, users: &[u64]) {
             u(&b["operations"]) + u(&c["operations"]),
             "{gc}"
         );
-        let seconds = |c: &serde_json::Value| -> u64 {
-            c["timeline"]
-                .as_array()
-                .expect("timeline")
-                .iter()
-                .map(|p| u(&p["operations"]))
-                .sum()
-        };
-        assert_eq!(seconds(gc), u(&gc["operations"]), "{gc}");
+        assert_eq!(util::timeline_total(gc), u(&gc["operations"]), "{gc}");
         // The checkout's seconds are on the group clock: nothing in its first second.
         let first = c["timeline"][0]["second"].as_f64().expect("second");
         assert!(first >= 1.0, "checkout starts 1 s in: {c}");

@@ -166,12 +166,7 @@ scenarios:
         assert_eq!(u(&c["successes"]), ops, "{name}");
         assert_eq!(u(&c["status_codes"]["200"]), ops, "{name}");
         assert_eq!(histogram_total(c), ops, "{name}");
-        let timeline: u64 = c["timeline"]
-            .as_array()
-            .expect("timeline")
-            .iter()
-            .map(|p| u(&p["operations"]))
-            .sum();
+        let timeline = util::timeline_total(c);
         assert_eq!(timeline, ops, "{name}: the timeline counts each once");
         assert_eq!(u(&c["connections"]["opened"]), users, "{name}");
     }
@@ -222,12 +217,7 @@ scenarios:
         assert!((0.55..3.0).contains(&wall), "wall {wall}");
         assert_eq!(histogram_total(c), u(&c["operations"]));
         assert!(u(&c["operations"]) > 0);
-        let per_second: u64 = c["timeline"]
-            .as_array()
-            .expect("timeline")
-            .iter()
-            .map(|p| u(&p["operations"]))
-            .sum();
+        let per_second = util::timeline_total(c);
         assert_eq!(per_second, u(&c["operations"]), "the timeline adds up");
     }
     // Four users waiting 20 ms each get through more requests than one.
@@ -268,12 +258,7 @@ scenarios:
         // Every round did its 8 computations, over its slices.
         assert_eq!(u(&c["operations"]), 16, "{c}");
         assert_eq!(histogram_total(c), 16, "{c}");
-        let timeline: u64 = c["timeline"]
-            .as_array()
-            .expect("timeline")
-            .iter()
-            .map(|p| u(&p["operations"]))
-            .sum();
+        let timeline = util::timeline_total(c);
         assert_eq!(timeline, 16, "the timeline adds up: {c}");
         let per_op = c["rounds"]["cpu_us_per_op"]["values"]
             .as_array()

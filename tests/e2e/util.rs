@@ -206,6 +206,16 @@ pub fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
+/// The operations a cell's per-second timeline counts, all seconds together.
+pub fn timeline_total(c: &serde_json::Value) -> u64 {
+    c["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|p| u(&p["operations"]))
+        .sum()
+}
+
 pub fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
