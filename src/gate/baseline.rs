@@ -273,6 +273,11 @@ struct Pending {
     test: Test,
     /// A latency: changes within the floor never count.
     latency: bool,
+    /// A percentile that either side's histogram bounds only by an edge of its sample (a p99 of
+    /// 20 operations is their maximum): that side's operation count. One operation moves such
+    /// a figure and its spread across runs is an extreme value's, far from normal, so it never
+    /// regresses or improves on its own.
+    edge: Option<u64>,
 }
 
 /// The values of a figure, one per round (or the one value without rounds).
@@ -338,11 +343,15 @@ fn quantile_of(metric: &str) -> f64 {
 /// A percentile's interval from its histogram, and its sampling variance on a log scale; no
 /// variance when the interval is cut at the data's edge (a p99 of 100 values is the maximum:
 /// nothing bounds it, so its histogram cannot say how far it could move).
-fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>) {
+/// A percentile's interval from a saved histogram, the variance (log scale) it puts on the
+/// percentile, and the operation count when the interval reaches an edge of the sample (then no
+/// variance: the percentile is bounded only by the minimum or the maximum).
+fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>, Option<u64>) {
     let Some(i) = quantile::interval_of_saved(histogram, q, noise::CONFIDENCE) else {
-        return (None, None);
+        return (None, None, None);
     };
-    let var = if i.upper_is_max || i.lower_is_min {
+    let edge = (i.upper_is_max || i.lower_is_min).then_some(i.count);
+    let var = if edge.is_some() {
         None
     } else {
         noise::se_of_interval(i.low.max(1) as f64, i.high.max(1) as f64).map(|se| se * se)
@@ -354,7 +363,7 @@ fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>
         count: i.count,
         upper_is_max: i.upper_is_max,
     };
-    (Some(shown), var)
+    (Some(shown), var, edge)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -440,13 +449,13 @@ fn cell_checks(
         let t = tol(&metric);
         // The histograms' own uncertainty: a floor under the measured noise, and the only noise
         // known with one value a side; none when either percentile is bounded only by an edge.
-        let (interval, var) = match hist {
+        let (interval, var, edge) = match hist {
             Some((bh, ch, q)) => {
-                let (_, vb) = sampling(bh, q);
-                let (ic, vc) = sampling(ch, q);
-                (ic, vb.zip(vc).map_or(0.0, |(b, c)| b + c))
+                let (_, vb, eb) = sampling(bh, q);
+                let (ic, vc, ec) = sampling(ch, q);
+                (ic, vb.zip(vc).map_or(0.0, |(b, c)| b + c), ec.or(eb))
             }
-            None => (None, 0.0),
+            None => (None, 0.0, None),
         };
         let test = noise::log_test(&base, &cur, var, t, lower_is_worse);
         let mut check = blank(metric, t);
@@ -459,6 +468,7 @@ fn cell_checks(
             check,
             test: Test::Log(test),
             latency: !lower_is_worse,
+            edge,
         }
     };
     let count_check = |metric: String, base: (u64, u64), cur: (u64, u64)| {
@@ -475,6 +485,7 @@ fn cell_checks(
                 t: noise::count_test(base, cur, t),
             },
             latency: false,
+            edge: None,
         }
     };
     let mut family = Vec::new();
@@ -625,16 +636,17 @@ fn capacity_check(
     Some(check)
 }
 
-/// Shares the family's error budget out (Holm) and gives every check its outcome.
+/// Shares the family's error budget out (Holm) and gives every check its outcome. A percentile
+/// bounded by its sample's edge takes no part: it can show no change.
 fn decide(family: Vec<Pending>, floor_us: f64, machine: Option<&str>) -> Vec<BaselineCheck> {
-    let worse = noise::holm(
-        &family.iter().map(|p| p.test.p_worse()).collect::<Vec<_>>(),
-        noise::ALPHA,
-    );
-    let better = noise::holm(
-        &family.iter().map(|p| p.test.p_better()).collect::<Vec<_>>(),
-        noise::ALPHA,
-    );
+    let p = |f: fn(&Test) -> f64| -> Vec<f64> {
+        family
+            .iter()
+            .map(|p| if p.edge.is_some() { 1.0 } else { f(&p.test) })
+            .collect()
+    };
+    let worse = noise::holm(&p(Test::p_worse), noise::ALPHA);
+    let better = noise::holm(&p(Test::p_better), noise::ALPHA);
     family
         .into_iter()
         .zip(worse.into_iter().zip(better))
@@ -656,6 +668,7 @@ fn finish(
         mut check,
         test,
         latency,
+        edge,
     } = p;
     let (base, cur) = (check.baseline, check.current);
     check.change = (base != 0.0).then(|| (cur - base) / base);
@@ -684,7 +697,7 @@ fn finish(
                     check.change_low = Some(a.min(b));
                     check.change_high = Some(a.max(b));
                 }
-                if let Some(d) = t.detectable(level) {
+                if let Some(d) = t.detectable(level).filter(|_| edge.is_none()) {
                     let mut value = base * (1.0 + rel(d));
                     if latency {
                         value = value.max(base + floor_us);
@@ -725,6 +738,14 @@ fn finish(
         }
     } else if better && !within_floor {
         (Outcome::Improved, None)
+    } else if let Some(n) = edge.filter(|_| !within_floor) {
+        (
+            Outcome::Inconclusive,
+            Some(format!(
+                "bounded only by the fastest or slowest of {n} operations: one operation moves \
+                 it, so it shows no change on its own (the other checks, or more operations, do)"
+            )),
+        )
     } else if equivalent {
         (Outcome::Unchanged, None)
     } else if within_floor {
@@ -957,9 +978,56 @@ mod tests {
             (0, 0.5, false, false),
         ];
         for (n, q, interval, var) in cases {
-            let (i, v) = sampling(&saved(n), q);
+            let (i, v, edge) = sampling(&saved(n), q);
             assert_eq!(i.is_some(), interval, "{n} values, q {q}");
             assert_eq!(v.is_some(), var, "{n} values, q {q}: {v:?}");
+            assert_eq!(edge.is_some(), interval && !var, "{n} values, q {q}");
+        }
+    }
+
+    /// The false alarm this guards against: five runs of 20 operations whose maxima (their p90
+    /// and p99) happened to lie within 2 % of each other, then an identical rerun with one slow
+    /// operation: its p99 is 24 % higher. A maximum's spread across runs is an extreme value's,
+    /// so the history's tight five do not say how far the next one may land.
+    #[test]
+    fn a_percentile_bounded_by_the_maximum_never_regresses_on_its_own() {
+        // `n` latencies of about 20 ms, the slowest `max` us.
+        let cell = |n: u64, max: u64, at: u64| {
+            let mut h = crate::stats::new_histogram();
+            for v in 0..n - 1 {
+                h.record(20_000 + v % 200).expect("in range");
+            }
+            h.record(max).expect("in range");
+            let mut s = summary(&[20_100.0], at, 0.0);
+            let c = &mut s.scenarios[0].cells[0];
+            c.operations = n;
+            c.successes = n;
+            c.histogram = crate::stats::histogram_to_base64(&h);
+            c.latency_us.count = n;
+            (c.latency_us.p90, c.latency_us.p99) = (max, max);
+            s
+        };
+        let file = Path::new("b.json");
+        // (operations per run, outcome of the slow rerun's p99)
+        for (n, want) in [(20, Outcome::Inconclusive), (1_000, Outcome::Regressed)] {
+            let runs: Vec<Summary> = (0..5).map(|i| cell(n, 20_000 + 100 * i, i)).collect();
+            let history: Vec<Run> = runs.iter().map(|s| Run { file, summary: s }).collect();
+            let report = compare(&cell(n, 24_700, 30), &history, settings(5));
+            let p99 = check(&report, "p99");
+            assert_eq!(p99.outcome, want, "{n} operations: {p99:?}");
+            if n == 20 {
+                assert!(
+                    p99.reason
+                        .as_ref()
+                        .is_some_and(|r| r.contains("of 20 operations"))
+                );
+                assert!(p99.detectable.is_none(), "{p99:?}");
+                assert!(
+                    report.checks.iter().all(|c| c.passed),
+                    "{:?}",
+                    report.checks
+                );
+            }
         }
     }
 
