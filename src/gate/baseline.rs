@@ -639,14 +639,24 @@ fn capacity_check(
 /// Shares the family's error budget out (Holm) and gives every check its outcome. A percentile
 /// bounded by its sample's edge takes no part: it can show no change.
 fn decide(family: Vec<Pending>, floor_us: f64, machine: Option<&str>) -> Vec<BaselineCheck> {
-    let p = |f: fn(&Test) -> f64| -> Vec<f64> {
+    // Holm over the checks that can show a change; the others keep the family's α, unused.
+    let shared = |f: fn(&Test) -> f64| -> Vec<(f64, bool)> {
+        let p: Vec<f64> = family
+            .iter()
+            .filter(|p| p.edge.is_none())
+            .map(|p| f(&p.test))
+            .collect();
+        let mut held = noise::holm(&p, noise::ALPHA).into_iter();
         family
             .iter()
-            .map(|p| if p.edge.is_some() { 1.0 } else { f(&p.test) })
+            .map(|p| match p.edge {
+                Some(_) => (noise::ALPHA, false),
+                None => held.next().unwrap_or((noise::ALPHA, false)),
+            })
             .collect()
     };
-    let worse = noise::holm(&p(Test::p_worse), noise::ALPHA);
-    let better = noise::holm(&p(Test::p_better), noise::ALPHA);
+    let worse = shared(Test::p_worse);
+    let better = shared(Test::p_better);
     family
         .into_iter()
         .zip(worse.into_iter().zip(better))
@@ -1022,6 +1032,17 @@ mod tests {
                         .is_some_and(|r| r.contains("of 20 operations"))
                 );
                 assert!(p99.detectable.is_none(), "{p99:?}");
+                // p90 and p99 take no share of the budget: the other three split α.
+                let edge = |c: &&BaselineCheck| c.metric == "p90" || c.metric == "p99";
+                let held: Vec<f64> = report
+                    .checks
+                    .iter()
+                    .filter(|c| !edge(c))
+                    .filter_map(|c| c.alpha)
+                    .collect();
+                assert_eq!(held.len(), 3, "{:?}", report.checks);
+                let least = held.iter().copied().fold(1.0, f64::min);
+                assert!((least - 0.05 / 3.0).abs() < 1e-12, "{held:?}");
                 assert!(
                     report.checks.iter().all(|c| c.passed),
                     "{:?}",
