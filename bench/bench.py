@@ -175,7 +175,8 @@ def main() -> int:
     (outdir / "report.md").write_text(report + "\n")
     (outdir / "results.json").write_text(json.dumps({
         "runs": [dict(asdict(r), cpu_us_per_req=r.cpu_us_per_req, cpu_us_per_conn=r.cpu_us_per_conn,
-                      rps=r.rps) for r in b.runs],
+                      steady_cpu_us_per_req=r.steady_cpu_us_per_req,
+                      steady_cpu_us_per_conn=r.steady_cpu_us_per_conn, rps=r.rps) for r in b.runs],
         "cpu": b.cpu_rows,
     }, indent=1))
     failed = [r for r in b.runs if not r.ok]

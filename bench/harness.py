@@ -247,10 +247,24 @@ class Run:
     note: str = ""
     command: str = ""
     extra: dict = field(default_factory=dict)
+    # The steady state: CPU and requests between STEADY_FROM and STEADY_TO of the run's nominal
+    # length, sampled while it runs (start-up, warm-up, the last requests and the report left
+    # out); the fields above are the whole process, what a user's run costs.
+    steady_cpu_s: float = 0.0
+    steady_requests: int = 0
+    steady_connections: int = 0
 
     @property
     def cpu_us_per_req(self) -> float | None:
         return self.cpu_s * 1e6 / self.requests if self.requests else None
+
+    @property
+    def steady_cpu_us_per_req(self) -> float | None:
+        return self.steady_cpu_s * 1e6 / self.steady_requests if self.steady_requests else None
+
+    @property
+    def steady_cpu_us_per_conn(self) -> float | None:
+        return self.steady_cpu_s * 1e6 / self.steady_connections if self.steady_connections else None
 
     @property
     def cpu_us_per_conn(self) -> float | None:
@@ -259,6 +273,32 @@ class Run:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+
+# The steady-state window, as shares of a run's nominal length from its launch.
+STEADY_FROM = 0.2
+STEADY_TO = 0.8
+CLOCK_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, the reaped children's included) of `pid` and every process
+    below it, from /proc: a child that exits between two samples moves into its parent's
+    children's time and is still counted once."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            # Fields after the command's closing parenthesis: utime is the 12th, then stime,
+            # cutime, cstime.
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += sum(int(x) for x in fields[11:15]) * CLOCK_TICK_S
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def parse_time_v(path: Path) -> tuple[float, int]:
@@ -340,8 +380,23 @@ class Bench:
                 full, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
             LIVE.append(p)
+            samples = []
+            for share in (STEADY_FROM, STEADY_TO):
+                left = t0 + seconds * share - time.monotonic()
+                try:
+                    p.wait(timeout=max(left, 0.0))
+                    break
+                except subprocess.TimeoutExpired:
+                    counters = self.nginx.counters() if self.nginx else (0, 0)
+                    samples.append((tree_cpu_s(p.pid), counters))
+            if len(samples) == 2:
+                (c1, (a1, q1)), (c2, (a2, q2)) = samples
+                # Minus one each: the later status request counts itself.
+                run.steady_cpu_s = c2 - c1
+                run.steady_connections = max(a2 - a1 - 1, 0)
+                run.steady_requests = max(q2 - q1 - 1, 0)
             try:
-                p.wait(timeout=seconds + GRACE_S)
+                p.wait(timeout=max(t0 + seconds + GRACE_S - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 run.ok = False
                 run.note = f"killed after {seconds + GRACE_S:.0f} s"
@@ -350,8 +405,10 @@ class Bench:
         if self.nginx:
             after = self.nginx.counters()
             # Minus one each: the second status request counts itself.
-            run.connections = after[0] - before[0] - 1
-            run.requests = after[1] - before[1] - 1
+            # Minus one each: the second status request counts itself, and so does each of the
+            # steady window's two.
+            run.connections = after[0] - before[0] - 1 - len(samples)
+            run.requests = after[1] - before[1] - 1 - len(samples)
         if p.returncode not in (0, None) and run.ok:
             run.ok = False
             run.note = f"exit code {p.returncode}"

@@ -33,55 +33,68 @@ def span(xs, spec=".2f"):
 
 
 def table_by_tool(runs: list[Run], title: str, per_conn: bool = False) -> list[str]:
-    """Per tool: medians and ranges of rate, CPU per request (or per connection), RSS, latency."""
+    """Per tool: medians and ranges of rate, CPU per request (or per connection) over the whole
+    process and in the steady state, RSS, latency."""
     unit = "conn" if per_conn else "req"
     lines = [f"\n## {title}", ""]
     lines.append(
-        f"| tool | runs | {unit}/s median (min–max) | CPU µs/{unit} median (min–max) "
+        f"| tool | runs | {unit}/s median (min–max) | CPU µs/{unit}, whole run, median (min–max) "
+        f"| CPU µs/{unit}, steady state, median (min–max) "
         "| peak RSS MB median (min–max) | p50 µs | p99 µs |"
     )
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for t in dict.fromkeys(r.tool for r in runs):
         rs = [r for r in runs if r.tool == t and r.ok]
         if not rs:
-            lines.append(f"| {t} | 0 | failed | | | | |")
+            lines.append(f"| {t} | 0 | failed | | | | | |")
             continue
         rate = [(r.connections if per_conn else r.requests) / r.seconds for r in rs]
-        cpu = [r.cpu_us_per_conn if per_conn else r.cpu_us_per_req for r in rs]
+        cpu = [cost(r, per_conn, False) for r in rs]
+        steady = [cost(r, per_conn, True) for r in rs]
         rss = [r.rss_kb / 1024 for r in rs]
         lines.append(
             f"| {t} | {len(rs)} | {fmt(med(rate), '.0f')} ({span(rate, '.0f')}) "
-            f"| {fmt(med(cpu))} ({span(cpu)}) | {fmt(med(rss), '.1f')} ({span(rss, '.1f')}) "
+            f"| {fmt(med(cpu))} ({span(cpu)}) | {fmt(med(steady))} ({span(steady)}) "
+            f"| {fmt(med(rss), '.1f')} ({span(rss, '.1f')}) "
             f"| {fmt(med([r.p50_us for r in rs]), '.0f')} | {fmt(med([r.p99_us for r in rs]), '.0f')} |"
         )
     return lines
 
 
-def ratios(runs: list[Run], num: str, den: str, per_conn: bool = False) -> list[float]:
-    """CPU per request (or per connection) of `num` ÷ `den`, pair by pair within each round."""
-    def cost(r: Run):
-        return r.cpu_us_per_conn if per_conn else r.cpu_us_per_req
+def cost(r: Run, per_conn: bool, steady: bool) -> float | None:
+    """CPU µs per request (or per connection), over the whole process or its steady window."""
+    if steady:
+        return r.steady_cpu_us_per_conn if per_conn else r.steady_cpu_us_per_req
+    return r.cpu_us_per_conn if per_conn else r.cpu_us_per_req
 
+
+def ratios(runs: list[Run], num: str, den: str, per_conn: bool = False,
+           steady: bool = False) -> list[float]:
+    """CPU per request (or per connection) of `num` ÷ `den`, pair by pair within each round."""
     out = []
     for rnd in sorted({r.round for r in runs}):
         a = [r for r in runs if r.round == rnd and r.tool == num and r.ok]
         b = [r for r in runs if r.round == rnd and r.tool == den and r.ok]
-        if a and b and cost(a[0]) and cost(b[0]):
-            out.append(cost(a[0]) / cost(b[0]))
+        if a and b and cost(a[0], per_conn, steady) and cost(b[0], per_conn, steady):
+            out.append(cost(a[0], per_conn, steady) / cost(b[0], per_conn, steady))
     return out
 
 
 def ratio_lines(runs: list[Run], pairs: list[tuple[str, str]], per_conn: bool = False) -> list[str]:
+    """Each pair's ratio over the whole run (what a user's run costs, start-up and report
+    included) and in the steady state (the window from 20 % to 80 % of the nominal length)."""
     unit = "conn" if per_conn else "req"
-    lines = ["", f"| CPU µs/{unit} ratio (pair by pair per round) | rounds | median | min–max | per round |",
-             "|---|---|---|---|---|"]
+    lines = ["", f"| CPU µs/{unit} ratio (pair by pair per round) | rounds | whole run: median "
+             "| min–max | per round | steady state: median | min–max |",
+             "|---|---|---|---|---|---|---|"]
     for num, den in pairs:
         rs = ratios(runs, num, den, per_conn)
         if not rs:
             continue
+        st = ratios(runs, num, den, per_conn, steady=True)
         lines.append(
             f"| {num} ÷ {den} | {len(rs)} | {fmt(med(rs), '.3f')} | {span(rs, '.3f')} "
-            f"| {' '.join(f'{x:.3f}' for x in rs)} |"
+            f"| {' '.join(f'{x:.3f}' for x in rs)} | {fmt(med(st), '.3f')} | {span(st, '.3f')} |"
         )
     return lines
 

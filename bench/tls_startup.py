@@ -4,12 +4,21 @@ over HTTPS, each model in a run of its own (so its first connections are the fir
 or each worker process, opens): connect and tls p50, p99 and max from summary.json.
 
     python3 bench/tls_startup.py --loadplan target/release/loadplan [--runs 3] [--key ec|rsa]
+    python3 bench/tls_startup.py --peer [--full]
+
+With --peer, a client that is not loadplan and is warm: Python's `ssl` (OpenSSL), in one process,
+after three handshakes of its own, times each handshake alone (one at a time, 200 of them) and four
+at once from four threads (each of 12 rounds), against the same nginx. What it measures is the
+server's and the machine's share of a handshake, with no client start-up in it.
 
 Everything goes to 127.0.0.1; nginx is started here and stopped by its pid.
 """
 
 import argparse
 import json
+import ssl
+import statistics
+import threading
 import os
 import shutil
 import signal
@@ -83,6 +92,61 @@ http {{
     sys.exit("nginx did not start")
 
 
+def handshake_us(ctx: ssl.SSLContext, port: int) -> float:
+    """One TCP connection, then the TLS handshake alone, timed; the connection is closed."""
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", do_handshake_on_connect=False) as s:
+            t0 = time.perf_counter()
+            s.do_handshake()
+            return (time.perf_counter() - t0) * 1e6
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of `pid` and every process below it (nginx's master and its worker)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            total += sum(int(x) for x in stat[stat.rindex(")") + 2:].split()[11:13])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peer(d: Path, port: int, nginx_pid: int) -> None:
+    ctx = ssl.create_default_context(cafile=str(d / "ca.pem"))
+    for _ in range(3):
+        handshake_us(ctx, port)
+    server0, client0 = tree_cpu_s(nginx_pid), time.process_time()
+    alone = [handshake_us(ctx, port) for _ in range(200)]
+    server = (tree_cpu_s(nginx_pid) - server0) / len(alone) * 1e6
+    client = (time.process_time() - client0) / len(alone) * 1e6
+    rounds = []
+    for _ in range(12):
+        out = [0.0] * 4
+        def one(i):
+            out[i] = handshake_us(ctx, port)
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        rounds.append(max(out))
+    q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))]
+    print("| python ssl, warm | handshakes | p50 | p90 | max |")
+    print("|---|---|---|---|---|")
+    print(f"| one at a time | {len(alone)} | {statistics.median(alone):.0f} µs | {q(alone, 0.9):.0f} µs "
+          f"| {max(alone):.0f} µs |")
+    print(f"| four at once: the slowest of each four | {len(rounds)} × 4 | {statistics.median(rounds):.0f} µs "
+          f"| {q(rounds, 0.9):.0f} µs | {max(rounds):.0f} µs |")
+    print(f"\nCPU per handshake, one at a time (each connection's TCP set-up and close included): "
+          f"nginx {server:.0f} µs, the Python client {client:.0f} µs")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loadplan", default="target/release/loadplan")
@@ -92,6 +156,8 @@ def main():
     ap.add_argument("--full", action="store_true",
                     help="nginx issues no session tickets: every handshake is a full one")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--peer", action="store_true",
+                    help="time a warm Python ssl client's handshakes instead of loadplan's cells")
     args = ap.parse_args()
     loadplan = str(Path(args.loadplan).resolve())
     d = Path(tempfile.mkdtemp(prefix="tls-startup-"))
@@ -100,8 +166,12 @@ def main():
         certificates(d, args.key)
         port = free_port()
         nginx = start_nginx(d, port, args.full)
-        print("| model | run | connections | connect p50 / p99 / max | tls p50 / p99 / max |")
-        print("|---|---|---|---|---|")
+        if args.peer:
+            peer(d, port, nginx.pid)
+            return
+        print("| model | run | connections | connect p50 / p99 / max | tls p50 / p99 / max "
+              "| nginx CPU per connection |")
+        print("|---|---|---|---|---|---|")
         for run in range(args.runs):
             for model in args.models.split(","):
                 plan = d / f"{model}.yaml"
@@ -111,13 +181,19 @@ def main():
                     f"scenarios:\n  - name: first\n    targets: [/]\n    repeat: 200\n"
                     f"    models: [{model}]\n    concurrency: 4\n")
                 out = d / "out"
+                server0 = tree_cpu_s(nginx.pid)
                 subprocess.run([loadplan, "run", str(plan), "--out", str(out), "--quiet"],
                                cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 summary = next(out.glob(f"first-{model}/*/summary.json"))
                 cell = json.loads(summary.read_text())["scenarios"][0]["cells"][0]
                 c = cell["connections"]
+                # Per connection, nginx's CPU is a handshake's only when each request has its own
+                # (a kept connection's requests would be in it); /proc counts 10 ms ticks.
+                server = (tree_cpu_s(nginx.pid) - server0) / max(c["opened"], 1) * 1e6
+                server = f"{server:.0f} µs" if args.connection == "per-request" else "—"
                 fmt = lambda p: f"{p['p50']} / {p['p99']} / {p['max']} µs"
-                print(f"| {model} | {run + 1} | {c['opened']} | {fmt(c['connect_us'])} | {fmt(c['tls_us'])} |")
+                print(f"| {model} | {run + 1} | {c['opened']} | {fmt(c['connect_us'])} | {fmt(c['tls_us'])} "
+                      f"| {server} |")
                 shutil.rmtree(out)
     finally:
         if nginx is not None:
