@@ -340,12 +340,9 @@ fn quantile_of(metric: &str) -> f64 {
     }
 }
 
-/// A percentile's interval from its histogram, and its sampling variance on a log scale; no
-/// variance when the interval is cut at the data's edge (a p99 of 100 values is the maximum:
-/// nothing bounds it, so its histogram cannot say how far it could move).
-/// A percentile's interval from a saved histogram, the variance (log scale) it puts on the
-/// percentile, and the operation count when the interval reaches an edge of the sample (then no
-/// variance: the percentile is bounded only by the minimum or the maximum).
+/// A percentile's interval from its histogram, its sampling variance on a log scale, and the
+/// operation count when the interval is cut at the data's edge: then no variance (a p99 of 100
+/// values is the maximum: nothing bounds it, so its histogram cannot say how far it could move).
 fn sampling(histogram: &str, q: f64) -> (Option<PercentileInterval>, Option<f64>, Option<u64>) {
     let Some(i) = quantile::interval_of_saved(histogram, q, noise::CONFIDENCE) else {
         return (None, None, None);
