@@ -16,18 +16,21 @@ Everything goes to 127.0.0.1; nginx is started here and stopped by its pid.
 
 import argparse
 import json
-import ssl
-import statistics
-import threading
 import os
 import shutil
 import signal
 import socket
+import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import tree_cpu_s  # noqa: E402
 
 MODELS = ["sequential", "threads", "async", "processes"]
 
@@ -100,21 +103,6 @@ def handshake_us(ctx: ssl.SSLContext, port: int) -> float:
             t0 = time.perf_counter()
             s.do_handshake()
             return (time.perf_counter() - t0) * 1e6
-
-
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of `pid` and every process below it (nginx's master and its worker)."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            stat = Path(f"/proc/{p}/stat").read_text()
-            total += sum(int(x) for x in stat[stat.rindex(")") + 2:].split()[11:13])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peer(d: Path, port: int, nginx_pid: int) -> None:
