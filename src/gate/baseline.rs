@@ -437,13 +437,11 @@ fn cell_checks(
 ) -> Vec<BaselineCheck> {
     let tol = |metric: &str| settings.tolerance.of(metric);
     let blank = |metric: String, tolerance: f64| unchecked(scenario, c, metric, tolerance);
-    // A timing or throughput from its values on both sides (newest baseline run first);
-    // `borrowed`, the spread of a figure that moves with it, for when it has one value a side.
+    // A timing or throughput from its values on both sides (newest baseline run first).
     let log_check = |metric: String,
                      base: Vec<f64>,
                      cur: Vec<f64>,
                      hist: Option<(&str, &str, f64)>,
-                     borrowed: Option<noise::Spread>,
                      lower_is_worse: bool| {
         let t = tol(&metric);
         // The histograms' own uncertainty: a floor under the measured noise, and the only noise
@@ -456,7 +454,7 @@ fn cell_checks(
             }
             None => (None, 0.0, None),
         };
-        let test = noise::log_test(&base, &cur, var, borrowed, t, lower_is_worse);
+        let test = noise::log_test(&base, &cur, var, t, lower_is_worse);
         let mut check = blank(metric, t);
         check.baseline = median(&base);
         check.current = median(&cur);
@@ -488,40 +486,27 @@ fn cell_checks(
         }
     };
     let mut family = Vec::new();
-    // The cell's p50, p90 and p99 spread across its rounds and the baseline's runs and rounds:
-    // what moves the machine moves each request's figures and the other percentiles too, which
-    // have one value a side (their histograms know only their sampling noise), so they borrow it.
-    let mut spreads = [None; 3];
-    for (i, metric) in ["p50", "p90", "p99"].into_iter().enumerate() {
+    for metric in ["p50", "p90", "p99"] {
         let base: Vec<f64> = bs.iter().flat_map(|b| values(b, metric)).collect();
-        let cur = values(c, metric);
-        spreads[i] = noise::spread(&base, &cur);
         let hist = Some((
             bs[0].histogram.as_str(),
             c.histogram.as_str(),
             quantile_of(metric),
         ));
-        family.push(log_check(metric.into(), base, cur, hist, None, false));
+        family.push(log_check(
+            metric.into(),
+            base,
+            values(c, metric),
+            hist,
+            false,
+        ));
     }
-    // The nearest of the three to a quantile.
-    let spread_near = |q: f64| match q {
-        q if q <= 0.5 => spreads[0],
-        q if q <= 0.9 => spreads[1],
-        _ => spreads[2],
-    };
     // The other percentiles the plan's thresholds name (`p95`): one value a side, the noise
-    // from the histograms and the cell's spread.
+    // from the histograms.
     let theirs = bs.iter().map(|b| (&b.latency_us, b.histogram.as_str()));
     for (name, base, cur, q) in other_percentiles(&c.latency_us, theirs) {
         let hist = (bs[0].histogram.as_str(), c.histogram.as_str(), q);
-        family.push(log_check(
-            name,
-            base,
-            cur,
-            Some(hist),
-            spread_near(q),
-            false,
-        ));
+        family.push(log_check(name, base, cur, Some(hist), false));
     }
     let base: Vec<f64> = bs
         .iter()
@@ -531,7 +516,6 @@ fn cell_checks(
         "throughput_per_s".into(),
         base,
         values(c, "throughput_per_s"),
-        None,
         None,
         true,
     ));
@@ -561,7 +545,6 @@ fn cell_checks(
                     base,
                     vec![pick(&r.latency_us)],
                     Some((newest.histogram.as_str(), r.histogram.as_str(), q)),
-                    spread_near(q),
                     false,
                 ));
             }
@@ -569,14 +552,7 @@ fn cell_checks(
             for (name, base, cur, q) in other_percentiles(&r.latency_us, theirs) {
                 let hist = (newest.histogram.as_str(), r.histogram.as_str(), q);
                 let name = format!("{name}{{request={}}}", r.name);
-                family.push(log_check(
-                    name,
-                    base,
-                    cur,
-                    Some(hist),
-                    spread_near(q),
-                    false,
-                ));
+                family.push(log_check(name, base, cur, Some(hist), false));
             }
             let errs =
                 |x: &crate::stats::RequestSummary| (x.errors.values().sum::<u64>(), x.operations);
@@ -1064,66 +1040,6 @@ mod tests {
                 assert_eq!(held.len(), 3, "{:?}", report.checks);
                 let least = held.iter().copied().fold(1.0, f64::min);
                 assert!((least - 0.05 / 3.0).abs() < 1e-12, "{held:?}");
-                assert!(
-                    report.checks.iter().all(|c| c.passed),
-                    "{:?}",
-                    report.checks
-                );
-            }
-        }
-    }
-
-    /// The false alarm `bench/gate_noise.py` found with rounds 3 against one baseline with
-    /// rounds 3: every request's p99 15 % higher in one rerun while the machine was slower, on
-    /// one value a side whose histograms (1,000 operations each) know only their sampling
-    /// noise. The cell's own p99, with its rounds, showed that much spread; the requests
-    /// borrow it. Without rounds nothing measured the spread, and the same change regresses.
-    #[test]
-    fn a_requests_percentiles_borrow_the_cells_spread_across_rounds() {
-        let cell = |rounds: &[f64], from: u64, at: u64| {
-            let mut s = summary(rounds, at, 0.0);
-            let c = &mut s.scenarios[0].cells[0];
-            for name in ["login", "item"] {
-                let mut h = crate::stats::new_histogram();
-                for v in from..from + 1_000 {
-                    h.record(v).expect("in range");
-                }
-                let at_q = |q: f64| h.value_at_quantile(q);
-                let r: crate::stats::RequestSummary = serde_json::from_value(serde_json::json!({
-                    "name": name, "operations": 1_000, "successes": 1_000, "errors": {},
-                    "error_rate": 0.0, "status_codes": {}, "bytes": 0,
-                    "latency_us": {"count": 1_000, "min": from, "mean": at_q(0.5) as f64,
-                        "p50": at_q(0.5), "p90": at_q(0.9), "p99": at_q(0.99),
-                        "p999": at_q(0.999), "max": h.max(), "stdev": 0.0},
-                    "histogram": crate::stats::histogram_to_base64(&h),
-                }))
-                .expect("request");
-                c.requests.push(r);
-            }
-            s
-        };
-        let file = Path::new("b.json");
-        // (the cell's p50/p90/p99 by round on each side, the requests' outcome)
-        let cases: [(&[f64], &[f64], Outcome); 2] = [
-            (
-                &[18_000.0, 20_000.0, 22_000.0],
-                &[19_000.0, 21_000.0, 23_000.0],
-                Outcome::Inconclusive,
-            ),
-            (&[20_000.0], &[21_000.0], Outcome::Regressed),
-        ];
-        for (base_rounds, cur_rounds, want) in cases {
-            let base = cell(base_rounds, 20_000, 1);
-            let history = [Run {
-                file,
-                summary: &base,
-            }];
-            let report = compare(&cell(cur_rounds, 23_000, 2), &history, settings(1));
-            for name in ["login", "item"] {
-                let p99 = check(&report, &format!("p99{{request={name}}}"));
-                assert_eq!(p99.outcome, want, "{cur_rounds:?}: {p99:?}");
-            }
-            if want == Outcome::Inconclusive {
                 assert!(
                     report.checks.iter().all(|c| c.passed),
                     "{:?}",

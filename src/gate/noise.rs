@@ -63,40 +63,13 @@ fn mean_and_ss(v: &[f64]) -> (f64, f64) {
     (mean, v.iter().map(|x| (x - mean).powi(2)).sum())
 }
 
-/// The spread measured among one figure's values on both sides (rounds, history runs): the
-/// pooled variance of one value's logarithm, and its degrees of freedom.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Spread {
-    pub var: f64,
-    pub df: f64,
-}
-
-/// The spread of `baseline`'s and `current`'s values about their own sides' means; None with
-/// fewer than three values in all (nothing measured).
-pub fn spread(baseline: &[f64], current: &[f64]) -> Option<Spread> {
-    let dof = (baseline.len() + current.len()).checked_sub(2)?;
-    if baseline.is_empty() || current.is_empty() || dof == 0 {
-        return None;
-    }
-    let (_, ssb) = mean_and_ss(&ln_values(baseline));
-    let (_, ssc) = mean_and_ss(&ln_values(current));
-    Some(Spread {
-        var: (ssb + ssc) / dof as f64,
-        df: dof as f64,
-    })
-}
-
 /// Compares `current` with `baseline` on a log scale. `sampling_var` is the variance (log
 /// scale) a percentile's histograms alone put on the difference (0 for other figures).
-/// `borrowed`: when the figure has too few values to measure its own spread (one a side), the
-/// spread measured on a figure that moves with it (a request's p99: its cell's p99 across
-/// rounds), which then stands in for its own. `lower_is_worse` for throughput. None when
-/// either side has no value.
+/// `lower_is_worse` for throughput. None when either side has no value.
 pub fn log_test(
     baseline: &[f64],
     current: &[f64],
     sampling_var: f64,
-    borrowed: Option<Spread>,
     tolerance: f64,
     lower_is_worse: bool,
 ) -> Option<LogTest> {
@@ -114,13 +87,11 @@ pub fn log_test(
         (1.0 + tolerance).ln()
     };
     let dof = (m + n).saturating_sub(2);
-    let per_side = 1.0 / m as f64 + 1.0 / n as f64;
-    let measured = (dof >= 1).then(|| (ssb + ssc) / dof as f64 * per_side);
-    let (var, df) = match (measured, borrowed) {
-        (Some(v), _) => (v.max(sampling_var), dof as f64),
-        (None, Some(b)) => ((b.var * per_side).max(sampling_var), b.df),
-        (None, None) if sampling_var > 0.0 => (sampling_var, f64::INFINITY),
-        (None, None) => {
+    let measured = (dof >= 1).then(|| (ssb + ssc) / dof as f64 * (1.0 / m as f64 + 1.0 / n as f64));
+    let (var, df) = match measured {
+        Some(v) => (v.max(sampling_var), dof as f64),
+        None if sampling_var > 0.0 => (sampling_var, f64::INFINITY),
+        None => {
             return Some(LogTest {
                 d,
                 se: None,
@@ -294,7 +265,7 @@ mod tests {
             ),
         ];
         for (b, c, tol, lower, worse, better, same) in cases {
-            let t = log_test(b, c, 0.0, None, *tol, *lower).expect("values");
+            let t = log_test(b, c, 0.0, *tol, *lower).expect("values");
             assert_eq!(t.p_worse <= 0.003, *worse, "{b:?} → {c:?}: {t:?}");
             assert_eq!(t.p_better <= 0.003, *better, "{b:?} → {c:?}: {t:?}");
             assert_eq!(t.equivalent, *same, "{b:?} → {c:?}: {t:?}");
@@ -303,55 +274,20 @@ mod tests {
 
     #[test]
     fn one_value_a_side_has_only_the_histograms_noise() {
-        let none = log_test(&[100.0], &[200.0], 0.0, None, 0.1, false).expect("values");
+        let none = log_test(&[100.0], &[200.0], 0.0, 0.1, false).expect("values");
         assert_eq!((none.se, none.p_worse), (None, 1.0));
         // A histogram that pins each p50 to ±2 %: a doubling is certain.
         let se = se_of_interval(98.0, 102.0).expect("interval");
-        let pinned = log_test(&[100.0], &[200.0], 2.0 * se * se, None, 0.1, false).expect("values");
+        let pinned = log_test(&[100.0], &[200.0], 2.0 * se * se, 0.1, false).expect("values");
         assert!(
             pinned.p_worse < 1e-6 && pinned.df.is_infinite(),
             "{pinned:?}"
         );
         // A p99 only bounded by the maximum (100 → 400): a 20 % rise is not evidence.
         let se = se_of_interval(100.0, 400.0).expect("interval");
-        let loose = log_test(&[100.0], &[120.0], 2.0 * se * se, None, 0.1, false).expect("values");
+        let loose = log_test(&[100.0], &[120.0], 2.0 * se * se, 0.1, false).expect("values");
         assert!(loose.p_worse > 0.3, "{loose:?}");
-        assert!(log_test(&[], &[1.0], 0.0, None, 0.1, false).is_none());
-    }
-
-    /// One value a side (a request's p99 against one baseline), 15 % worse, with tight
-    /// histograms: on their sampling noise alone a regression; with the spread its cell's p99
-    /// showed across rounds (±10 %), not one.
-    #[test]
-    fn one_value_a_side_borrows_a_spread_measured_elsewhere() {
-        let tight = se_of_interval(1_000.0, 1_010.0).expect("interval");
-        let alone = log_test(
-            &[1_000.0],
-            &[1_150.0],
-            2.0 * tight * tight,
-            None,
-            0.1,
-            false,
-        )
-        .expect("values");
-        assert!(alone.p_worse < 0.01, "{alone:?}");
-        let cell = spread(&[900.0, 1_000.0, 1_100.0], &[950.0, 1_050.0, 1_150.0]).expect("spread");
-        assert_eq!(cell.df, 4.0);
-        let borrowed = log_test(
-            &[1_000.0],
-            &[1_150.0],
-            2.0 * tight * tight,
-            Some(cell),
-            0.1,
-            false,
-        )
-        .expect("values");
-        assert!(borrowed.p_worse > 0.3 && borrowed.df == 4.0, "{borrowed:?}");
-        // A figure that measures its own spread keeps it.
-        let own =
-            log_test(&[1_000.0, 1_001.0], &[1_150.0], 0.0, Some(cell), 0.1, false).expect("values");
-        assert_eq!(own.df, 1.0);
-        assert!(spread(&[1.0], &[1.0]).is_none());
+        assert!(log_test(&[], &[1.0], 0.0, 0.1, false).is_none());
     }
 
     #[test]
@@ -360,7 +296,6 @@ mod tests {
             &[100.0, 101.0, 99.0, 100.5, 99.5],
             &[100.0],
             0.0,
-            None,
             0.1,
             false,
         )
@@ -370,7 +305,6 @@ mod tests {
             &[100.0, 101.0, 99.0, 100.5, 99.5],
             &[100.0 * (at + t.d + 1e-6).exp()],
             0.0,
-            None,
             0.1,
             false,
         )
