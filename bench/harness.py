@@ -404,7 +404,6 @@ class Bench:
         run.wall_s = time.monotonic() - t0
         if self.nginx:
             after = self.nginx.counters()
-            # Minus one each: the second status request counts itself.
             # Minus one each: the second status request counts itself, and so does each of the
             # steady window's two.
             run.connections = after[0] - before[0] - 1 - len(samples)
