@@ -301,6 +301,16 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def plan_text(name: str, duration: str, concurrency: int | None = None) -> str:
+    """The text of the plan `name` in bench/ with its `duration:` lines set to `duration` (and
+    its `concurrency:` lines to `concurrency`, when given)."""
+    text = (BENCH / name).read_text()
+    text = re.sub(r"(?m)^(\s+duration:) \S+$", rf"\1 {duration}", text)
+    if concurrency is not None:
+        text = re.sub(r"(?m)^(\s+concurrency:) \S+$", rf"\1 {concurrency}", text)
+    return text
+
+
 def parse_time_v(path: Path) -> tuple[float, int]:
     """(user + sys seconds, peak RSS in kB) from `/usr/bin/time -v`."""
     text = path.read_text(errors="replace")
@@ -351,10 +361,7 @@ class Bench:
         `concurrency:` lines to `concurrency`, when given)."""
         key = (name, duration, concurrency)
         if key not in self.plan_cache:
-            text = (BENCH / name).read_text()
-            text = re.sub(r"(?m)^(\s+duration:) \S+$", rf"\1 {duration}", text)
-            if concurrency is not None:
-                text = re.sub(r"(?m)^(\s+concurrency:) \S+$", rf"\1 {concurrency}", text)
+            text = plan_text(name, duration, concurrency)
             suffix = f"-c{concurrency}" if concurrency is not None else ""
             path = self.outdir / f"{Path(name).stem}-{duration}{suffix}.yaml"
             path.write_text(text)

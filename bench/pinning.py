@@ -7,7 +7,6 @@ interleaved for N rounds; nginx pinned to core 0 as in bench/. CPU per request f
     python3 bench/pinning.py target/release/loadplan 4
 """
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,17 +14,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Nginx, on_signal, parse_time_v, require, stop_all  # noqa: E402
+from harness import Nginx, on_signal, parse_time_v, plan_text, require, stop_all  # noqa: E402
 LP = sys.argv[1]
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 signal.signal(signal.SIGTERM, on_signal)
 nginx = Nginx(require("nginx"), tls=False)
 work = Path(tempfile.mkdtemp(prefix="pin-"))
-text = (Path(__file__).resolve().parent / "http.yaml").read_text()
-text = re.sub(r"(?m)^(\s+duration:) \S+$", r"\1 5s", text)
-text = re.sub(r"(?m)^(\s+concurrency:) \S+$", r"\1 1000", text)
 plan = work / "http.yaml"
-plan.write_text(text)
+plan.write_text(plan_text("http.yaml", "5s", 1000))
 env = dict(os.environ, LOADPLAN_BENCH_BASE=nginx.base)
 def run(tool, pinned, rnd):
     t = work / f"{tool}-{pinned}-{rnd}.time"

@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import BENCH, Nginx, require  # noqa: E402
+from harness import Nginx, plan_text, require  # noqa: E402
 
 STACK_KB = 256
 
@@ -64,11 +64,8 @@ def main():
         print("| users | threads when sampled | kind | resident KB | KB per user |")
         print("|---|---|---|---|---|")
         for n in [int(x) for x in args.users.split(",")]:
-            text = (BENCH / "http.yaml").read_text()
-            text = re.sub(r"(?m)^(\s+duration:) \S+$", rf"\1 {args.seconds:g}s", text)
-            text = re.sub(r"(?m)^(\s+concurrency:) \S+$", rf"\1 {n}", text)
             plan = d / f"threads-{n}.yaml"
-            plan.write_text(text)
+            plan.write_text(plan_text("http.yaml", f"{args.seconds:g}s", n))
             p = subprocess.Popen([args.loadplan, "run", str(plan), "--only", "threads-64", "--out",
                                   str(d / f"out-{n}"), "--quiet"],
                                  env=dict(os.environ, LOADPLAN_BENCH_BASE=nginx.base),
