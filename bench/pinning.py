@@ -8,6 +8,7 @@ interleaved for N rounds; nginx pinned to core 0 as in bench/. CPU per request f
 """
 import os
 import signal
+import statistics as st
 import subprocess
 import sys
 import tempfile
